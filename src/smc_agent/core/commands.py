@@ -1,0 +1,62 @@
+"""Immutable commands (imperative names). Every message carries ``ts_event`` and ``ts_init`` (ms UTC):
+``ts_event`` when the thing happened at its source, ``ts_init`` when this process created the object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from smc_agent.core.enums import OrderSide, OrderType, TimeInForce, TradingState
+from smc_agent.core.ids import NO_STRATEGY, ClientOrderId, InstrumentId, StrategyId, VenueOrderId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    ts_event: int
+    ts_init: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitOrder(Command):
+    """Submit a new order. ``reference_price`` is the fresh market price the risk gate's collar uses;
+    ``stop_loss``/``take_profit`` ask the engine to attach protective exit orders once filled."""
+
+    strategy_id: StrategyId
+    instrument_id: InstrumentId
+    client_order_id: ClientOrderId
+    side: OrderSide
+    order_type: OrderType
+    qty: Decimal
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    tag: str = ""
+    reference_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrder(Command):
+    strategy_id: StrategyId
+    instrument_id: InstrumentId
+    client_order_id: ClientOrderId
+    venue_order_id: VenueOrderId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelAllOrders(Command):
+    """Cancel every open order of ``strategy_id`` (all strategies when empty) on ``instrument_id``
+    (all instruments when ``None``)."""
+
+    strategy_id: StrategyId = NO_STRATEGY
+    instrument_id: InstrumentId | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetTradingState(Command):
+    """Switch the trading state (operator, control facade or a breaker)."""
+
+    state: TradingState
+    reason: str

@@ -1,0 +1,52 @@
+"""Decimal money helpers: conversion from floats/strings and rounding to venue precision."""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+def to_decimal(value: Decimal | int | float | str) -> Decimal:
+    """Convert to ``Decimal``. Floats go through ``repr`` so 0.1 becomes ``Decimal('0.1')``.
+
+    Raises ``ValueError`` naming the bad value for NaN, infinities and unparsable input.
+    """
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool):
+        raise ValueError(f"not a money value: {value!r}")
+    elif isinstance(value, int):
+        return Decimal(value)
+    else:
+        try:
+            result = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        except InvalidOperation as exc:
+            raise ValueError(f"not a money value: {value!r}") from exc
+    if not result.is_finite():
+        raise ValueError(f"not a finite money value: {value!r}")
+    return result
+
+
+def round_to_increment(value: Decimal, increment: Decimal, *, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    """Round ``value`` to a multiple of ``increment`` (a tick or lot step), keeping its exponent."""
+    if increment <= 0:
+        raise ValueError(f"increment must be positive, got {increment}")
+    units = (value / increment).quantize(ONE, rounding=rounding)
+    return (units * increment).quantize(increment)
+
+
+def round_price(value: Decimal, tick: Decimal) -> Decimal:
+    """Nearest multiple of the price tick (banker's rounding on exact halves)."""
+    return round_to_increment(value, tick, rounding=ROUND_HALF_EVEN)
+
+
+def round_qty_down(value: Decimal, step: Decimal) -> Decimal:
+    """Quantity rounded *down* to the lot step, so an order never exceeds what was sized."""
+    return round_to_increment(value, step, rounding=ROUND_DOWN)
+
+
+def is_multiple(value: Decimal, increment: Decimal) -> bool:
+    """True when ``value`` is an exact multiple of ``increment``."""
+    return increment > 0 and (value % increment) == 0
