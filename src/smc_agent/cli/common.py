@@ -1,0 +1,49 @@
+"""Shared CLI plumbing: settings from the environment, one clear error for bad configuration."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from smc_agent.bootstrap import Container
+from smc_agent.core.errors import ConfigError
+from smc_agent.logs import configure_logging
+from smc_agent.settings import Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        err_console.print(f"[bold red]configuration error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def container() -> Iterator[Container]:
+    settings = settings_or_exit()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    built = Container(settings)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def actor() -> str:
+    return os.environ.get("SMC_ACTOR") or f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))

@@ -1,0 +1,1 @@
+"""Control plane: trading state (halt / resume) and failover state, one facade for API, CLI and playbook."""

@@ -1,0 +1,259 @@
+"""Trading state: the ONE facade behind the API, the CLI and the playbook's raw Redis commands.
+
+Contract (DESIGN.md §4):
+
+- ``SET emergency_halt true`` on the control store halts everything. The halt is *latched* in the
+  database the first time any process observes it, so the key's expiry never resumes trading:
+  expiry only raises an alert.
+- ``DEL emergency_halt`` (or :meth:`TradingControl.request_release`) is an explicit release request.
+  A running engine verifies the system and calls :meth:`TradingControl.complete_release`; only then
+  is the latch cleared and ``trading resumed`` logged. A failed verification keeps trading halted.
+- A control store that does not answer means HALTED (fail closed), never "trading blind".
+
+Expiry and deletion look alike in Redis (the key is gone). The latch remembers the expiry time it
+last saw on the key; a key that vanishes within a second of that time expired, one that vanishes
+earlier was deleted. Any doubt resolves to "expired", which keeps trading halted.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+
+from smc_agent.control.clock import WallClock
+from smc_agent.core.clock import Clock
+from smc_agent.core.control import ControlJournal, ControlStoreUnavailable, HaltLatch, KeyValueStore
+from smc_agent.core.enums import TradingState
+from smc_agent.logs import get_logger
+
+HALT_KEY = "emergency_halt"
+BREAKER_KEY = "smc:trading_state"
+HEARTBEAT_KEY = "smc:engine:heartbeat"  # set with a short TTL by every running trading engine
+_FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
+_EXPIRY_TOLERANCE_MS = 1_000
+
+log = get_logger("smc_agent.control")
+
+ResumeCheck = Callable[[], str | None]
+"""A resume verification: returns ``None`` when fine, otherwise why it failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ControlSnapshot:
+    state: TradingState
+    reason: str
+    halt_key_present: bool
+    latch: HaltLatch | None
+    store: str
+    store_ok: bool
+    store_error: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["state"] = self.state.value
+        return data
+
+
+class TradingControl:
+    def __init__(
+        self,
+        *,
+        kv: KeyValueStore,
+        journal: ControlJournal,
+        clock: Clock | None = None,
+        host: str | None = None,
+    ) -> None:
+        self.kv = kv
+        self.journal = journal
+        self.clock: Clock = clock or WallClock()
+        self.host = host or socket.gethostname()
+
+    # ----------------------------------------------------------------- reading
+    def halt_key_present(self) -> bool:
+        """The per-order check of the order gateway. Raises ControlStoreUnavailable (caller: fail closed)."""
+        value = self.kv.get(HALT_KEY)
+        return value is not None and value.strip().lower() not in _FALSE_VALUES
+
+    def observe(self) -> ControlSnapshot:
+        """Reconcile the control-store key with the durable latch and return the current state.
+
+        Safe to call from any number of processes, as often as wanted (watchers call it ~5x/s).
+        """
+        try:
+            present = self.halt_key_present()
+            ttl = self.kv.ttl(HALT_KEY) if present else None
+        except ControlStoreUnavailable as exc:
+            return self._unreachable(str(exc))
+        latch = self.journal.read_latch()
+        now = self.clock.timestamp_ms()
+        if present:
+            latch = self._latch_from_key(latch, ttl, now)
+        elif latch is not None and latch.status == "halted":
+            latch = self._key_vanished(latch, now)
+        if latch is not None:
+            return ControlSnapshot(
+                TradingState.HALTED, self._latch_reason(latch), present, latch, self.kv.name, True
+            )
+        state, reason = self._breaker_state()
+        return ControlSnapshot(state, reason, False, None, self.kv.name, True)
+
+    def _unreachable(self, error: str) -> ControlSnapshot:
+        try:
+            latch = self.journal.read_latch()
+        except Exception:  # the database may be down too; we are halted either way
+            latch = None
+        reason = f"control store {self.kv.name} unreachable: trading halted (fail closed): {error}"
+        return ControlSnapshot(TradingState.HALTED, reason, False, latch, self.kv.name, False, error)
+
+    def _latch_from_key(self, latch: HaltLatch | None, ttl: float | None, now: int) -> HaltLatch:
+        expires = None if ttl is None else now + int(ttl * 1000)
+        if latch is None or latch.status != "halted":
+            latch = HaltLatch(
+                reason=f"{HALT_KEY} set on {self.kv.name}",
+                actor=f"{self.kv.name}:{HALT_KEY}",
+                source=self.kv.name,
+                since_ms=now,
+                key_expires_at_ms=expires,
+            )
+            self.journal.write_latch(latch)
+            self.journal.record_state_change(
+                state=TradingState.HALTED.value,
+                previous=None,
+                reason=latch.reason,
+                actor=latch.actor,
+                source=latch.source,
+            )
+            log.warning("emergency halt latched: trading halted", reason=latch.reason, source=latch.source)
+        elif expires is not None and (
+            latch.key_expires_at_ms is None or abs(latch.key_expires_at_ms - expires) > _EXPIRY_TOLERANCE_MS
+        ):
+            latch = replace(latch, key_expires_at_ms=expires)
+            self.journal.write_latch(latch)
+        return latch
+
+    def _key_vanished(self, latch: HaltLatch, now: int) -> HaltLatch:
+        expired = (
+            latch.key_expires_at_ms is not None and now >= latch.key_expires_at_ms - _EXPIRY_TOLERANCE_MS
+        )
+        if expired:
+            latch = replace(latch, status="key_expired")
+            self.journal.write_latch(latch)
+            log.error(
+                "ALERT emergency_halt key expired; trading stays halted (latched) until an explicit release "
+                "(smc-agent resume)",
+                halted_since_ms=latch.since_ms,
+            )
+        else:
+            latch = replace(
+                latch,
+                status="release_requested",
+                release_actor=f"{self.kv.name}:DEL",
+                release_reason=f"{HALT_KEY} deleted on {self.kv.name}",
+            )
+            self.journal.write_latch(latch)
+            log.warning("emergency halt release requested: verifying before resuming", by=latch.release_actor)
+        return latch
+
+    def _breaker_state(self) -> tuple[TradingState, str]:
+        raw = self.kv.get(BREAKER_KEY)
+        if not raw:
+            return TradingState.ACTIVE, "trading active"
+        data = json.loads(raw)
+        return TradingState(data["state"]), str(data.get("reason", ""))
+
+    @staticmethod
+    def _latch_reason(latch: HaltLatch) -> str:
+        suffix = {
+            "halted": "",
+            "key_expired": " (halt key expired; still latched: release with smc-agent resume)",
+            "release_requested": " (release requested: awaiting resume verification)",
+            "release_failed": f" (resume verification failed: {latch.detail.get('failures', '')})",
+        }[latch.status]
+        return f"halted by {latch.actor}: {latch.reason}{suffix}"
+
+    # ----------------------------------------------------------------- acting
+    def halt(self, *, reason: str, actor: str, source: str) -> ControlSnapshot:
+        """Set the key (no expiry) and the latch. Works even if the key store is down (latch only)."""
+        if not reason.strip():
+            raise ValueError("a halt needs a reason")
+        now = self.clock.timestamp_ms()
+        previous = self.journal.read_latch()
+        latch = HaltLatch(reason=reason, actor=actor, source=source, since_ms=now)
+        self.journal.write_latch(latch)
+        self.journal.record_state_change(
+            state=TradingState.HALTED.value,
+            previous=None if previous is None else TradingState.HALTED.value,
+            reason=reason,
+            actor=actor,
+            source=f"{source}@{self.host}",
+        )
+        try:
+            self.kv.set(HALT_KEY, "true")
+        except ControlStoreUnavailable as exc:
+            log.error("halt latched in the database but the control store is unreachable", error=str(exc))
+        log.warning("trading halted", reason=reason, actor=actor, source=source)
+        return self.observe()
+
+    def request_release(self, *, reason: str, actor: str, source: str) -> ControlSnapshot:
+        """Delete the key and mark the latch: the engine verifies and resumes (or refuses)."""
+        if not reason.strip():
+            raise ValueError("a release needs a reason")
+        self.kv.delete(HALT_KEY)
+        latch = self.journal.read_latch()
+        if latch is not None:
+            latch = replace(latch, status="release_requested", release_actor=actor, release_reason=reason)
+            self.journal.write_latch(latch)
+        log.warning("trading release requested", reason=reason, actor=actor, source=source)
+        return self.observe()
+
+    def complete_release(self, checks: Sequence[tuple[str, ResumeCheck]], *, actor: str) -> ControlSnapshot:
+        """Run the resume verification; clear the latch only if every check passes."""
+        latch = self.journal.read_latch()
+        if latch is None or latch.status != "release_requested":
+            return self.observe()
+        if self.halt_key_present():
+            return self.observe()
+        failures = []
+        for name, check in checks:
+            try:
+                problem = check()
+            except Exception as exc:
+                problem = f"{exc.__class__.__name__}: {exc}"
+            if problem:
+                failures.append(f"{name}: {problem}")
+        if failures:
+            self.journal.write_latch(
+                replace(latch, status="release_failed", detail={"failures": "; ".join(failures)})
+            )
+            log.error("resume verification failed; trading stays halted", failures=failures)
+            return self.observe()
+        self.journal.write_latch(None)
+        reason = latch.release_reason or "released"
+        self.journal.record_state_change(
+            state=TradingState.ACTIVE.value,
+            previous=TradingState.HALTED.value,
+            reason=reason,
+            actor=latch.release_actor or actor,
+            source=f"{actor}@{self.host}",
+        )
+        log.warning(
+            "trading resumed after verification",
+            released_by=latch.release_actor,
+            checks=[n for n, _ in checks],
+        )
+        return self.observe()
+
+    def set_breaker_state(self, state: TradingState, *, reason: str, actor: str) -> None:
+        """Breakers and operators switch ACTIVE / REDUCING / HALTED (not the emergency latch)."""
+        previous, _ = self._breaker_state()
+        if state is TradingState.ACTIVE:
+            self.kv.delete(BREAKER_KEY)
+        else:
+            self.kv.set(BREAKER_KEY, json.dumps({"state": state.value, "reason": reason, "actor": actor}))
+        if previous is not state:
+            self.journal.record_state_change(
+                state=state.value, previous=previous.value, reason=reason, actor=actor, source="breaker"
+            )
+            log.warning("trading state changed", state=state.value, previous=previous.value, reason=reason)

@@ -1,0 +1,71 @@
+"""Ports of the control plane: what it needs from the world, as Protocols.
+
+Implemented by ``control.redis_kv`` (Redis) and by ``store.control_repo`` (the database); the
+control plane never imports the store: bootstrap injects a :class:`ControlJournal` built on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from smc_agent.core.errors import RetryableError
+
+
+class ControlStoreUnavailable(RetryableError):
+    """The control store (Redis or the embedded table) did not answer: trading must be treated as halted."""
+
+
+class KeyValueStore(Protocol):
+    """The minimal key/value surface the playbook's raw Redis commands act on (db 0)."""
+
+    name: str
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str, *, ttl_s: float | None = None) -> None: ...
+
+    def delete(self, key: str) -> bool: ...
+
+    def ttl(self, key: str) -> float | None:
+        """Seconds to live; ``None`` when the key has no expiry or does not exist."""
+        ...
+
+    def ping(self) -> float:
+        """Round trip in seconds; raises :class:`ControlStoreUnavailable`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HaltLatch:
+    """The durable record of a halt: it outlives the Redis key (expiry never resumes trading)."""
+
+    reason: str
+    actor: str
+    source: str
+    since_ms: int
+    status: str = "halted"  # halted | key_expired | release_requested | release_failed
+    key_expires_at_ms: int | None = None
+    release_actor: str | None = None
+    release_reason: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class ControlJournal(Protocol):
+    """Durable side of the control plane (the database): halt latch and audit records."""
+
+    def read_latch(self) -> HaltLatch | None: ...
+
+    def write_latch(self, latch: HaltLatch | None) -> None: ...
+
+    def record_state_change(
+        self, *, state: str, previous: str | None, reason: str, actor: str, source: str
+    ) -> None: ...
+
+    def record_failover(
+        self, *, action: str, from_venue: str | None, to_venue: str, reason: str, actor: str, source: str
+    ) -> None: ...
+
+    def stranded_positions(self, active_venue: str) -> list[dict[str, Any]]: ...
+
+    def ping(self) -> float: ...

@@ -1,0 +1,1 @@
+"""Operations: system status, incidents, runbooks, backups, forensics."""

@@ -1,0 +1,63 @@
+"""One system status, used by ``smc-agent status`` and ``GET /v1/status``.
+
+Every dependency is probed with its latency; a probe that fails is reported, never raised, so the
+status answers even when half the system is down (that is when it is needed).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import text
+
+from smc_agent.bootstrap import Container
+from smc_agent.store import migrate
+
+
+def _probe(func: Callable[[], Any]) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        detail = func()
+    except Exception as exc:
+        return {"ok": False, "latency_ms": round((time.perf_counter() - start) * 1000, 2),
+                "error": f"{exc.__class__.__name__}: {exc}"[:300]}
+    result: dict[str, Any] = {"ok": True, "latency_ms": round((time.perf_counter() - start) * 1000, 2)}
+    if isinstance(detail, dict):
+        result.update(detail)
+    return result
+
+
+def _database(c: Container) -> dict[str, Any]:
+    with c.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    current = migrate.current_revision(c.engine)
+    head = migrate.head_revision(c.settings.effective_database_url)
+    return {"backend": c.engine.dialect.name, "schema_revision": current, "schema_head": head,
+            "schema_up_to_date": current == head}
+
+
+def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Anonymous-safe status: trading state and reason, venue/failover, dependency health."""
+    database = _probe(lambda: _database(c))
+    control_store = _probe(lambda: {"backend": c.kv.name, "rtt_ms": round(c.kv.ping() * 1000, 3)})
+    snapshot = c.trading_control.observe() if database["ok"] else None
+    trading: dict[str, Any]
+    if snapshot is None:
+        trading = {"state": "halted", "reason": "database unreachable: trading halted (fail closed)"}
+    else:
+        trading = {"state": snapshot.state.value, "reason": snapshot.reason,
+                   "halt_key_present": snapshot.halt_key_present,
+                   "latch": None if snapshot.latch is None else snapshot.latch.status}
+    failover = _probe(c.failover.status)
+    deps = {"database": database, "control_store": control_store}
+    comps = components or {}
+    healthy = all(d["ok"] for d in deps.values()) and failover["ok"] and all(v.get("ok", True) for v in comps.values())
+    return {
+        "status": "ok" if healthy else "degraded",
+        "trading": trading,
+        "venue": failover,
+        "dependencies": deps,
+        "components": comps,
+    }

@@ -1,0 +1,138 @@
+"""Typed, frozen settings (prefix ``SMC_``), read from the environment and an optional TOML file.
+
+Nothing here reads the environment at import time: call :func:`load_settings` once in the
+composition root and pass the result down by constructor.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from smc_agent.core.errors import ConfigError
+
+DEFAULT_SECRET = "change-me"  # noqa: S105 - the marker of an unset secret, refused in live mode
+
+
+class TradingMode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("smc-agent", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every setting of the agent. Environment: ``SMC_<NAME>``; file: ``SMC_CONFIG_FILE`` (TOML)."""
+
+    model_config = SettingsConfigDict(env_prefix="SMC_", frozen=True, extra="forbid")
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where local state lives.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://postgres@127.0.0.1/smc_trading. "
+        "Default: SQLite file smc_trading.db in the data directory.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL of the control store (db 0) e.g. redis://127.0.0.1:6379/0. "
+        "None: the embedded control store in the database.",
+    )
+    session_redis_db: int = Field(default=1, ge=0, le=15, description="Redis database of user sessions.")
+    mode: TradingMode = Field(default=TradingMode.PAPER, description="paper (default) or live.")
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    secret_key: SecretStr = Field(default=SecretStr(DEFAULT_SECRET), description="Signs sessions and tokens.")
+    master_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_SECRET),
+        description="Encrypts exchange credentials at rest (any string; a key is derived from it).",
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    primary_venue: Literal["binance", "bybit"] = "binance"
+    backup_venue: Literal["binance", "bybit"] = "bybit"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db_url(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError(
+                "expected a SQLAlchemy URL such as sqlite:///path.db or postgresql+psycopg://..."
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected redis://host:port/db")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_live(self) -> Settings:
+        if self.mode is TradingMode.LIVE:
+            for name in ("secret_key", "master_key"):
+                secret = getattr(self, name).get_secret_value()
+                if secret in ("", DEFAULT_SECRET) or len(secret) < 16:
+                    raise ValueError(
+                        f"live mode refuses the default or an empty {name}: set SMC_{name.upper()} "
+                        "to a random string of at least 16 characters"
+                    )
+        if self.primary_venue == self.backup_venue:
+            raise ValueError("primary_venue and backup_venue must differ")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'smc_trading.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("SMC_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning any validation error into one :class:`ConfigError` that names the setting."""
+    config_file = os.environ.get("SMC_CONFIG_FILE")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"SMC_CONFIG_FILE: no such file {config_file!r} (expected a TOML file)")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "settings"
+            env = f"SMC_{loc.upper()}" if err["loc"] else "settings"
+            secret = any(word in loc for word in ("key", "secret", "password"))
+            shown = "" if secret or not err["loc"] else f" (got {err.get('input')!r})"
+            problems.append(f"{env}: {err['msg']}{shown}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    except Exception as exc:  # a broken TOML file
+        raise ConfigError(f"invalid configuration file {config_file!r}: {exc}") from None

@@ -1,0 +1,151 @@
+"""Database side of the control plane: the embedded key/value store and the control journal.
+
+The embedded store is what ``emergency_halt`` lives in when no Redis is configured (the demo);
+the journal holds the halt latch and the audit rows in both set-ups.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from smc_agent.core.control import ControlStoreUnavailable, HaltLatch
+from smc_agent.store.models import ControlState, FailoverEvent, Position, TradingStateEvent
+from smc_agent.store.types import utcnow
+
+LATCH_KEY = "halt_latch"
+
+
+class DbKeyValueStore:
+    """Key/value with expiry on the ``control_state`` table (keys prefixed ``kv:``)."""
+
+    name = "embedded"
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+
+    def _run(self, func):  # type: ignore[no-untyped-def]
+        try:
+            with self._factory() as session, session.begin():
+                return func(session)
+        except SQLAlchemyError as exc:
+            raise ControlStoreUnavailable(
+                f"embedded control store unreachable: {exc.__class__.__name__}"
+            ) from exc
+
+    def get(self, key: str) -> str | None:
+        def op(session: Session) -> str | None:
+            row = session.get(ControlState, f"kv:{key}")
+            if row is None:
+                return None
+            if row.expires_at is not None and row.expires_at <= utcnow():
+                session.delete(row)
+                return None
+            return row.value
+
+        result: str | None = self._run(op)
+        return result
+
+    def set(self, key: str, value: str, *, ttl_s: float | None = None) -> None:
+        def op(session: Session) -> None:
+            expires = None if ttl_s is None else utcnow() + timedelta(seconds=ttl_s)
+            row = session.get(ControlState, f"kv:{key}")
+            if row is None:
+                session.add(ControlState(key=f"kv:{key}", value=value, expires_at=expires))
+            else:
+                row.value, row.expires_at = value, expires
+
+        self._run(op)
+
+    def delete(self, key: str) -> bool:
+        def op(session: Session) -> bool:
+            return bool(session.execute(delete(ControlState).where(ControlState.key == f"kv:{key}")).rowcount)
+
+        result: bool = self._run(op)
+        return result
+
+    def ttl(self, key: str) -> float | None:
+        def op(session: Session) -> float | None:
+            row = session.get(ControlState, f"kv:{key}")
+            if row is None or row.expires_at is None:
+                return None
+            return max(0.0, (row.expires_at - utcnow()).total_seconds())
+
+        result: float | None = self._run(op)
+        return result
+
+    def ping(self) -> float:
+        start = time.perf_counter()
+        self._run(lambda session: session.execute(text("SELECT 1")))
+        return time.perf_counter() - start
+
+
+class DbControlJournal:
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+
+    def read_latch(self) -> HaltLatch | None:
+        with self._factory() as session:
+            row = session.get(ControlState, LATCH_KEY)
+            return None if row is None else HaltLatch(**json.loads(row.value))
+
+    def write_latch(self, latch: HaltLatch | None) -> None:
+        with self._factory() as session, session.begin():
+            row = session.get(ControlState, LATCH_KEY)
+            if latch is None:
+                if row is not None:
+                    session.delete(row)
+                return
+            value = json.dumps(asdict(latch))
+            if row is None:
+                session.add(ControlState(key=LATCH_KEY, value=value))
+            else:
+                row.value = value
+
+    def record_state_change(
+        self, *, state: str, previous: str | None, reason: str, actor: str, source: str
+    ) -> None:
+        with self._factory() as session, session.begin():
+            session.add(
+                TradingStateEvent(
+                    state=state, previous_state=previous, reason=reason, actor=actor, source=source
+                )
+            )
+
+    def record_failover(
+        self, *, action: str, from_venue: str | None, to_venue: str, reason: str, actor: str, source: str
+    ) -> None:
+        with self._factory() as session, session.begin():
+            session.add(
+                FailoverEvent(
+                    action=action,
+                    from_venue=from_venue,
+                    to_venue=to_venue,
+                    reason=reason,
+                    actor=actor,
+                    source=source,
+                )
+            )
+
+    def stranded_positions(self, active_venue: str) -> list[dict[str, Any]]:
+        with self._factory() as session:
+            rows = session.scalars(select(Position).where(Position.exchange != active_venue)).all()
+            return [
+                {"exchange": p.exchange, "symbol": p.symbol, "quantity": str(p.quantity), "bot_id": p.bot_id}
+                for p in rows
+                if p.quantity != Decimal(0)
+            ]
+
+    def ping(self) -> float:
+        start = time.perf_counter()
+        with self._factory() as session:
+            session.execute(text("SELECT 1"))
+        return time.perf_counter() - start
