@@ -1,0 +1,1 @@
+"""Venue connectivity: ccxt gateways, error mapping, quirks, health, failover, exchange simulator."""

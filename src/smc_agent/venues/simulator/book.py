@@ -1,0 +1,254 @@
+"""Venue-neutral account, orders and fills of the exchange simulator.
+
+Fees are charged in the quote asset at ``fee_rate`` for both sides. A limit order that crosses the
+current price fills at once (taker); resting limit orders fill when a replayed candle closes through
+their price, at the better of the limit and the candle open (maker).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from smc_agent.venues.simulator.feed import Bar, SymbolSpec
+
+OPEN_STATES = frozenset({"NEW", "PARTIALLY_FILLED"})
+
+
+class SimError(Exception):
+    """A refusal the venue modules translate into their own error codes."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class SimTrade:
+    trade_id: int
+    order_id: int
+    client_id: str
+    symbol: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    fee_asset: str
+    time_ms: int
+    is_maker: bool
+
+    @property
+    def quote_qty(self) -> Decimal:
+        return self.price * self.qty
+
+
+@dataclass(slots=True)
+class SimOrder:
+    order_id: int
+    client_id: str
+    symbol: str
+    side: str  # BUY | SELL
+    type: str  # LIMIT | MARKET
+    time_in_force: str
+    qty: Decimal
+    price: Decimal | None
+    created_ms: int
+    status: str = "NEW"
+    filled: Decimal = Decimal(0)
+    quote_filled: Decimal = Decimal(0)
+    updated_ms: int = 0
+    locked: Decimal = Decimal(0)
+    trades: list[SimTrade] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATES
+
+    @property
+    def avg_price(self) -> Decimal:
+        return self.quote_filled / self.filled if self.filled else Decimal(0)
+
+
+@dataclass(slots=True)
+class Balance:
+    free: Decimal = Decimal(0)
+    locked: Decimal = Decimal(0)
+
+
+class Book:
+    """Balances, orders and trades of the single simulated account."""
+
+    def __init__(self, specs: dict[str, SymbolSpec], balances: dict[str, Decimal], fee_rate: Decimal) -> None:
+        self.specs = specs
+        self.fee_rate = fee_rate
+        self.balances = {asset: Balance(free=amount) for asset, amount in balances.items()}
+        self.orders: dict[int, SimOrder] = {}
+        self.trades: list[SimTrade] = []
+        self._order_ids = itertools.count(1_000_001)
+        self._trade_ids = itertools.count(5_000_001)
+        self.listeners: list[Callable[[SimOrder], None]] = []
+
+    # -- queries ------------------------------------------------------------------------------
+    def balance(self, asset: str) -> Balance:
+        return self.balances.setdefault(asset, Balance())
+
+    def find(self, symbol: str, order_id: int | None, client_id: str | None) -> SimOrder:
+        for order in self.orders.values():
+            if order.symbol != symbol:
+                continue
+            if (order_id is not None and order.order_id == order_id) or (
+                order_id is None and client_id and order.client_id == client_id
+            ):
+                return order
+        raise SimError("unknown_order", f"{symbol} {order_id or client_id}")
+
+    def open_orders(self, symbol: str | None) -> list[SimOrder]:
+        return [o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)]
+
+    # -- commands -----------------------------------------------------------------------------
+    def place(
+        self,
+        *,
+        symbol: str,
+        side: str,
+        type_: str,
+        qty: Decimal,
+        price: Decimal | None,
+        time_in_force: str,
+        client_id: str,
+        now_ms: int,
+        last_price: Decimal,
+    ) -> SimOrder:
+        spec = self.specs.get(symbol)
+        if spec is None:
+            raise SimError("unknown_symbol", symbol)
+        if side not in ("BUY", "SELL") or type_ not in ("LIMIT", "MARKET"):
+            raise SimError("bad_param", f"side={side} type={type_}")
+        self._check_filters(spec, qty, price, last_price)
+        if client_id and any(o.client_id == client_id for o in self.orders.values()):
+            raise SimError("duplicate_client_id", client_id)
+        order = SimOrder(
+            order_id=next(self._order_ids),
+            client_id=client_id or f"sim{next(self._trade_ids)}",
+            symbol=symbol,
+            side=side,
+            type=type_,
+            time_in_force=time_in_force,
+            qty=qty,
+            price=price,
+            created_ms=now_ms,
+            updated_ms=now_ms,
+        )
+        crosses = type_ == "MARKET" or (
+            price is not None and (price >= last_price if side == "BUY" else price <= last_price)
+        )
+        reserve_price = last_price if type_ == "MARKET" else price
+        assert reserve_price is not None
+        self._lock(spec, order, reserve_price)
+        self.orders[order.order_id] = order
+        if crosses:
+            self._fill(spec, order, _taker_price(side, price, last_price), now_ms, maker=False)
+        elif time_in_force in ("IOC", "FOK"):
+            self._close(spec, order, "EXPIRED", now_ms)
+        else:
+            self._notify(order)
+        return order
+
+    def cancel(self, symbol: str, order_id: int | None, client_id: str | None, now_ms: int) -> SimOrder:
+        order = self.find(symbol, order_id, client_id)
+        if not order.is_open:
+            raise SimError("unknown_order", f"order {order.order_id} is {order.status}")
+        self._close(self.specs[symbol], order, "CANCELED", now_ms)
+        return order
+
+    def on_closed_bars(self, symbol: str, bars: list[Bar], now_ms: int) -> None:
+        """Fill resting limit orders that the newly closed candles traded through."""
+        spec = self.specs.get(symbol)
+        if spec is None:
+            return
+        for bar in bars:
+            for order in self.open_orders(symbol):
+                assert order.price is not None
+                if order.side == "BUY" and bar.low <= order.price:
+                    self._fill(spec, order, min(order.price, bar.open), now_ms, maker=True)
+                elif order.side == "SELL" and bar.high >= order.price:
+                    self._fill(spec, order, max(order.price, bar.open), now_ms, maker=True)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _check_filters(self, spec: SymbolSpec, qty: Decimal, price: Decimal | None, last: Decimal) -> None:
+        if qty < spec.min_qty or qty > spec.max_qty or qty % spec.step_size != 0:
+            raise SimError("lot_size", f"quantity {qty} (step {spec.step_size}, min {spec.min_qty})")
+        if price is not None and (price <= 0 or price % spec.tick_size != 0):
+            raise SimError("price_filter", f"price {price} (tick {spec.tick_size})")
+        if qty * (price if price is not None else last) < spec.min_notional:
+            raise SimError("min_notional", f"notional below {spec.min_notional}")
+
+    def _lock(self, spec: SymbolSpec, order: SimOrder, price: Decimal) -> None:
+        if order.side == "BUY":
+            asset, amount = spec.quote, order.qty * price * (1 + self.fee_rate)
+        else:
+            asset, amount = spec.base, order.qty
+        bal = self.balance(asset)
+        if bal.free < amount:
+            raise SimError("insufficient_balance", f"{asset} free {bal.free} < {amount}")
+        bal.free -= amount
+        bal.locked += amount
+        order.locked = amount
+
+    def _fill(self, spec: SymbolSpec, order: SimOrder, price: Decimal, now_ms: int, *, maker: bool) -> None:
+        qty = order.qty - order.filled
+        quote = (qty * price).quantize(Decimal("0.00000001"), rounding=ROUND_DOWN)
+        fee = (quote * self.fee_rate).quantize(Decimal("0.00000001"))
+        base_bal, quote_bal = self.balance(spec.base), self.balance(spec.quote)
+        if order.side == "BUY":
+            quote_bal.locked -= order.locked
+            quote_bal.free += order.locked - quote - fee
+            base_bal.free += qty
+        else:
+            base_bal.locked -= order.locked
+            quote_bal.free += quote - fee
+        order.locked = Decimal(0)
+        trade = SimTrade(
+            next(self._trade_ids),
+            order.order_id,
+            order.client_id,
+            order.symbol,
+            order.side,
+            price,
+            qty,
+            fee,
+            spec.quote,
+            now_ms,
+            maker,
+        )
+        order.trades.append(trade)
+        self.trades.append(trade)
+        order.filled += qty
+        order.quote_filled += quote
+        order.status = "FILLED"
+        order.updated_ms = now_ms
+        self._notify(order)
+
+    def _close(self, spec: SymbolSpec, order: SimOrder, status: str, now_ms: int) -> None:
+        asset = spec.quote if order.side == "BUY" else spec.base
+        bal = self.balance(asset)
+        bal.locked -= order.locked
+        bal.free += order.locked
+        order.locked = Decimal(0)
+        order.status = status
+        order.updated_ms = now_ms
+        self._notify(order)
+
+    def _notify(self, order: SimOrder) -> None:
+        for listener in self.listeners:
+            listener(order)
+
+
+def _taker_price(side: str, limit: Decimal | None, last: Decimal) -> Decimal:
+    """Price of an immediately executing order: the last price, never worse than the limit."""
+    if limit is None:
+        return last
+    return min(limit, last) if side == "BUY" else max(limit, last)
