@@ -42,6 +42,9 @@ class UserSession(Base):
     user_agent: Mapped[str | None] = mapped_column(Text)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # sha256 of the bearer token: the embedded session store (no Redis) checks it; with Redis the
+    # token lives in db 1 and this stays a forensic link between the two.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class ApiKey(CreatedAt, Base):
