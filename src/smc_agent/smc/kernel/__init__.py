@@ -1,0 +1,1 @@
+"""Compiled (numba) kernel shared by the batch functions and the streaming API."""

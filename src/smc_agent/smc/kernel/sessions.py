@@ -1,0 +1,43 @@
+"""Compiled sessions / kill zones: active flag and running high / low of the current instance."""
+
+# ruff: noqa: PLR0917  (compiled kernels take their state arrays positionally; numba has no kw-only)
+
+from __future__ import annotations
+
+import math
+
+from .jit import jit
+from .layout import S_ACTIVE, S_HIGH, S_LOW, S_START_BAR
+from .tables import F64, I64
+
+
+@jit
+def in_window(minute: int, start: int, end: int) -> bool:
+    """Local minute-of-day inside [start, end), wrapping midnight when start > end."""
+    if minute < 0:
+        return False
+    if start < end:
+        return start <= minute < end
+    return minute >= start or minute < end
+
+
+@jit
+def update_sessions(sess: F64, windows: I64, minutes: I64, bar: int, h: float, lo: float) -> None:
+    """`windows[k] = (start, end)` minutes; `minutes[k]` = this bar's local minute-of-day in session k's zone.
+
+    A session instance starts on the first active bar after an inactive one.
+    """
+    for k in range(sess.shape[0]):
+        if in_window(int(minutes[k]), int(windows[k, 0]), int(windows[k, 1])):
+            if sess[k, S_ACTIVE] < 0.5:
+                sess[k, S_ACTIVE] = 1.0
+                sess[k, S_HIGH] = h
+                sess[k, S_LOW] = lo
+                sess[k, S_START_BAR] = bar
+            else:
+                sess[k, S_HIGH] = max(sess[k, S_HIGH], h)
+                sess[k, S_LOW] = min(sess[k, S_LOW], lo)
+        else:
+            sess[k, S_ACTIVE] = 0.0
+            sess[k, S_HIGH] = math.nan
+            sess[k, S_LOW] = math.nan

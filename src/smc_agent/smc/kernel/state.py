@@ -1,0 +1,142 @@
+"""Allocation of the kernel state arrays from a typed `SMCConfig` (plain Python)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import BreakSource, SMCConfig
+from .layout import (
+    C_ATR_LEN,
+    C_CAP,
+    C_EN_FVG,
+    C_EN_LIQ,
+    C_EN_OB,
+    C_EN_PERIODS,
+    C_EN_SESSIONS,
+    C_EN_STRUCT,
+    C_EN_SWING,
+    C_FIELDS,
+    C_FVG_JOIN,
+    C_FVG_MIN_ATR,
+    C_FVG_MODE,
+    C_LIQ_TOL_ATR,
+    C_N_SESSIONS,
+    C_OB_INVALID_WICK,
+    C_STRUCT_WICK,
+    C_SWING_LEN,
+    CAND_FIELDS,
+    EV_FIELDS,
+    F_FIELDS,
+    F_RANGE_HI,
+    F_RANGE_LO,
+    F_RETR_CUR,
+    F_RETR_DEEP,
+    FVG_FIELDS,
+    I_FIELDS,
+    I_HI_BAR,
+    I_LO_BAR,
+    I_MAX_BAR,
+    I_MIN_BAR,
+    I_RANGE_HI_BAR,
+    I_RANGE_LO_BAR,
+    MAX_STEP_EVENTS_BASE,
+    OB_FIELDS,
+    POOL_FIELDS,
+    R_ROWS,
+    S_FIELDS,
+    S_HIGH,
+    S_LOW,
+)
+from .tables import F64, I64
+
+ALL = frozenset({"swings", "structure", "order_blocks", "fvg", "liquidity", "periods", "sessions"})
+_NEEDS = {
+    "structure": {"swings"},
+    "order_blocks": {"swings", "structure"},
+    "liquidity": {"swings"},
+}
+
+
+def config_vector(config: SMCConfig, concepts: frozenset[str]) -> F64:
+    """Encode `config` and the enabled concepts (closed over their dependencies) for the kernel."""
+    unknown = concepts - ALL
+    if unknown:
+        raise ValueError(f"unknown concepts {sorted(unknown)}; known: {sorted(ALL)}")
+    enabled = set(concepts)
+    for name in list(enabled):
+        enabled |= _NEEDS.get(name, set())
+    cfg = np.zeros(C_FIELDS)
+    cfg[C_SWING_LEN] = config.swing_length
+    cfg[C_STRUCT_WICK] = 1.0 if config.structure_break == BreakSource.WICK else 0.0
+    cfg[C_OB_INVALID_WICK] = 1.0 if config.ob_invalidation == BreakSource.WICK else 0.0
+    cfg[C_FVG_MIN_ATR] = config.fvg_min_size_atr
+    cfg[C_FVG_MODE] = int(config.fvg_mitigation)
+    cfg[C_FVG_JOIN] = 1.0 if config.fvg_join_consecutive else 0.0
+    cfg[C_ATR_LEN] = config.atr_length
+    cfg[C_LIQ_TOL_ATR] = config.liquidity_tolerance_atr
+    flags = {
+        "swings": C_EN_SWING,
+        "structure": C_EN_STRUCT,
+        "order_blocks": C_EN_OB,
+        "fvg": C_EN_FVG,
+        "liquidity": C_EN_LIQ,
+        "periods": C_EN_PERIODS,
+        "sessions": C_EN_SESSIONS,
+    }
+    for name, idx in flags.items():
+        cfg[idx] = 1.0 if name in enabled else 0.0
+    cfg[C_N_SESSIONS] = len(config.sessions)
+    cfg[C_CAP] = config.max_active
+    return cfg
+
+
+@dataclass(slots=True)
+class KernelState:
+    """Every mutable array of one indicator set. O(max_active + swing_length) memory."""
+
+    cfg: F64
+    fs: F64
+    is_: I64
+    ring: F64
+    obs: F64
+    fvgs: F64
+    cands: F64
+    pools: F64
+    sess: F64
+    windows: I64
+
+    @classmethod
+    def new(cls, config: SMCConfig, concepts: frozenset[str] = ALL) -> KernelState:
+        cfg = config_vector(config, concepts)
+        cap = config.max_active
+        fs = np.zeros(F_FIELDS)
+        for idx in (F_RANGE_HI, F_RANGE_LO, F_RETR_CUR, F_RETR_DEEP):
+            fs[idx] = math.nan
+        is_ = np.zeros(I_FIELDS, dtype=np.int64)
+        for idx in (I_HI_BAR, I_LO_BAR, I_MIN_BAR, I_MAX_BAR, I_RANGE_HI_BAR, I_RANGE_LO_BAR):
+            is_[idx] = -1
+        sess = np.zeros((len(config.sessions), S_FIELDS))
+        sess[:, S_HIGH] = math.nan
+        sess[:, S_LOW] = math.nan
+        windows = np.array([[s.start_minute, s.end_minute] for s in config.sessions], dtype=np.int64).reshape(
+            len(config.sessions), 2
+        )
+        return cls(
+            cfg=cfg,
+            fs=fs,
+            is_=is_,
+            ring=np.zeros((R_ROWS, max(2 * config.swing_length + 1, 3))),
+            obs=np.zeros((cap, OB_FIELDS)),
+            fvgs=np.zeros((cap, FVG_FIELDS)),
+            cands=np.zeros((cap, CAND_FIELDS)),
+            pools=np.zeros((cap, POOL_FIELDS)),
+            sess=sess,
+            windows=windows,
+        )
+
+    def event_buffer(self) -> F64:
+        """A buffer large enough for the events of one step."""
+        return np.zeros((MAX_STEP_EVENTS_BASE + 4 * int(self.cfg[C_CAP]), EV_FIELDS))

@@ -1,0 +1,220 @@
+"""The compiled per-candle step (all concepts in a fixed order) and the compiled batch loop over it."""
+
+# ruff: noqa: PLR0917  (compiled kernels take their state arrays positionally; numba has no kw-only)
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .fvg import detect_fvg, update_fvgs
+from .jit import jit
+from .layout import (
+    C_CAP,
+    C_EN_FVG,
+    C_EN_LIQ,
+    C_EN_OB,
+    C_EN_PERIODS,
+    C_EN_SESSIONS,
+    C_EN_STRUCT,
+    C_EN_SWING,
+    C_SWING_LEN,
+    EV_FIELDS,
+    F_ATR,
+    F_PERIOD0,
+    F_RANGE_HI,
+    F_RANGE_LO,
+    F_RETR_CUR,
+    F_RETR_DEEP,
+    I_BAR,
+    I_PERIOD0,
+    I_RETR_DIR,
+    I_TREND,
+    K_SWING,
+    MAX_STEP_EVENTS_BASE,
+    R_HIGH,
+    R_LOW,
+    R_VOL,
+    S_HIGH,
+    S_LOW,
+    SER_ATR,
+    SER_PERIOD0,
+    SER_RANGE_HI,
+    SER_RANGE_LO,
+    SER_RETR_CUR,
+    SER_RETR_DEEP,
+    SER_RETR_DIR,
+    SER_TREND,
+)
+from .liquidity import add_swing, update_liquidity
+from .order_blocks import update_order_blocks
+from .periods import update_periods
+from .sessions import update_sessions
+from .structure import check_breaks, register_swing, track_extremes
+from .swings import pivot_at, set_range_end, update_atr, update_retracement
+from .tables import F64, I64, emit
+
+
+@jit
+def _on_swing(
+    cfg: F64,
+    fs: F64,
+    is_: I64,
+    ring: F64,
+    cands: F64,
+    pools: F64,
+    ev: F64,
+    n: int,
+    bar: int,
+    pivot: int,
+    is_high: bool,
+) -> int:
+    level = ring[R_HIGH if is_high else R_LOW, pivot % ring.shape[1]]
+    direction = 1 if is_high else -1
+    n = emit(ev, n, K_SWING, bar, -1.0, direction, level, math.nan, pivot, 0.0, 0.0, 0.0)
+    set_range_end(fs, is_, ring, bar, pivot, is_high, level)
+    if cfg[C_EN_STRUCT] > 0.5:
+        register_swing(fs, is_, ring, bar, pivot, is_high, level)
+    if cfg[C_EN_LIQ] > 0.5:
+        n = add_swing(cfg, fs, is_, cands, pools, ev, n, bar, pivot, direction, level)
+    return n
+
+
+@jit
+def step(
+    cfg: F64,
+    fs: F64,
+    is_: I64,
+    ring: F64,
+    obs: F64,
+    fvgs: F64,
+    cands: F64,
+    pools: F64,
+    sess: F64,
+    windows: I64,
+    minutes: I64,
+    ev: F64,
+    n: int,
+    h: float,
+    lo: float,
+    c: float,
+    v: float,
+    ts_ms: int,
+) -> int:
+    """Process one closed candle; append its events to `ev` from row `n`; return the new row count.
+
+    Order: lifecycle of existing objects (they never react on their confirming bar), periods, sessions,
+    swings confirmed now, structure breaks (and order blocks), new fair value gap, retracement.
+    """
+    bar = int(is_[I_BAR])
+    size = ring.shape[1]
+    ring[R_HIGH, bar % size] = h
+    ring[R_LOW, bar % size] = lo
+    ring[R_VOL, bar % size] = v
+    update_atr(cfg, fs, bar, h, lo, c)
+    if cfg[C_EN_OB] > 0.5:
+        n = update_order_blocks(cfg, is_, obs, ev, n, bar, h, lo, c)
+    if cfg[C_EN_FVG] > 0.5:
+        n = update_fvgs(cfg, is_, fvgs, ev, n, bar, h, lo)
+    if cfg[C_EN_LIQ] > 0.5:
+        n = update_liquidity(is_, cands, pools, ev, n, bar, h, lo, c)
+    if cfg[C_EN_PERIODS] > 0.5:
+        n = update_periods(fs, is_, ev, n, bar, ts_ms, h, lo)
+    if cfg[C_EN_SESSIONS] > 0.5:
+        update_sessions(sess, windows, minutes, bar, h, lo)
+    if cfg[C_EN_SWING] > 0.5:
+        length = int(cfg[C_SWING_LEN])
+        is_hi, is_lo = pivot_at(ring, bar, length)
+        if is_hi:
+            n = _on_swing(cfg, fs, is_, ring, cands, pools, ev, n, bar, bar - length, True)
+        if is_lo:
+            n = _on_swing(cfg, fs, is_, ring, cands, pools, ev, n, bar, bar - length, False)
+        if cfg[C_EN_STRUCT] > 0.5:
+            n = check_breaks(cfg, fs, is_, ring, obs, ev, n, bar, h, lo, c)
+            track_extremes(fs, is_, bar, h, lo)
+        update_retracement(fs, is_, h, lo)
+    if cfg[C_EN_FVG] > 0.5:
+        n = detect_fvg(cfg, fs, is_, ring, fvgs, ev, n, bar, h, lo)
+    is_[I_BAR] = bar + 1
+    return n
+
+
+@jit
+def _write_series(fs: F64, is_: I64, ser: F64, t: int) -> None:
+    ser[t, SER_TREND] = is_[I_TREND]
+    ser[t, SER_RANGE_HI] = fs[F_RANGE_HI]
+    ser[t, SER_RANGE_LO] = fs[F_RANGE_LO]
+    ser[t, SER_RETR_DIR] = is_[I_RETR_DIR]
+    ser[t, SER_RETR_CUR] = fs[F_RETR_CUR]
+    ser[t, SER_RETR_DEEP] = fs[F_RETR_DEEP]
+    ser[t, SER_ATR] = fs[F_ATR]
+    for code in range(3):
+        fb = F_PERIOD0 + 4 * code
+        ib = I_PERIOD0 + 4 * code
+        sb = SER_PERIOD0 + 4 * code
+        has_prev = is_[ib + 3] == 1
+        ser[t, sb] = fs[fb + 2] if has_prev else math.nan
+        ser[t, sb + 1] = fs[fb + 3] if has_prev else math.nan
+        ser[t, sb + 2] = is_[ib + 1]
+        ser[t, sb + 3] = is_[ib + 2]
+
+
+@jit
+def run_batch(
+    cfg: F64,
+    fs: F64,
+    is_: I64,
+    ring: F64,
+    obs: F64,
+    fvgs: F64,
+    cands: F64,
+    pools: F64,
+    sess: F64,
+    windows: I64,
+    minutes: I64,
+    high: F64,
+    low: F64,
+    close: F64,
+    volume: F64,
+    ts_ms: I64,
+    ser: F64,
+    sess_ser: F64,
+) -> F64:
+    """Run `step` over every candle; returns the event log. Fills `ser` / `sess_ser` when they have rows."""
+    count = high.shape[0]
+    reserve = MAX_STEP_EVENTS_BASE + 4 * int(cfg[C_CAP])
+    ev = np.empty((max(1024, count // 2) + reserve, EV_FIELDS))
+    n = 0
+    for t in range(count):
+        if n + reserve > ev.shape[0]:
+            grown = np.empty((2 * ev.shape[0], EV_FIELDS))
+            grown[:n] = ev[:n]
+            ev = grown
+        n = step(
+            cfg,
+            fs,
+            is_,
+            ring,
+            obs,
+            fvgs,
+            cands,
+            pools,
+            sess,
+            windows,
+            minutes[t],
+            ev,
+            n,
+            high[t],
+            low[t],
+            close[t],
+            volume[t],
+            ts_ms[t],
+        )
+        if ser.shape[0] > 0:
+            _write_series(fs, is_, ser, t)
+        if sess_ser.shape[0] > 0:
+            for k in range(sess.shape[0]):
+                sess_ser[t, k, 0] = sess[k, S_HIGH]
+                sess_ser[t, k, 1] = sess[k, S_LOW]
+    return ev[:n].copy()

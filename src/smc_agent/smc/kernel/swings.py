@@ -1,0 +1,115 @@
+"""Compiled swing (pivot) detection, ATR and the dealing range / retracement state."""
+
+# ruff: noqa: PLR0917  (compiled kernels take their state arrays positionally; numba has no kw-only)
+
+from __future__ import annotations
+
+import math
+
+from .jit import jit
+from .layout import (
+    C_ATR_LEN,
+    F_ATR,
+    F_PREV_CLOSE,
+    F_RANGE_HI,
+    F_RANGE_LO,
+    F_RETR_CUR,
+    F_RETR_DEEP,
+    F_TR_SUM,
+    I_RANGE_HI_BAR,
+    I_RANGE_LO_BAR,
+    I_RETR_DIR,
+    R_HIGH,
+    R_LOW,
+)
+from .tables import F64, I64
+
+
+@jit
+def update_atr(cfg: F64, fs: F64, bar: int, h: float, lo: float, c: float) -> None:
+    """Wilder ATR: running mean of true range for the first `atr_length` bars, then RMA."""
+    n = int(cfg[C_ATR_LEN])
+    if bar == 0:
+        tr = h - lo
+    else:
+        pc = fs[F_PREV_CLOSE]
+        tr = max(h - lo, abs(h - pc), abs(lo - pc))
+    if bar < n:
+        fs[F_TR_SUM] += tr
+        fs[F_ATR] = fs[F_TR_SUM] / (bar + 1)
+    else:
+        fs[F_ATR] = fs[F_ATR] + (tr - fs[F_ATR]) / n
+    fs[F_PREV_CLOSE] = c
+
+
+@jit
+def pivot_at(ring: F64, bar: int, length: int) -> tuple[bool, bool]:
+    """Is bar `bar - length` a swing high / low? Needs `length` bars on each side.
+
+    High: strictly above every high of the `length` bars before, at least every high of the `length` bars
+    after (so of equal highs the first one is the pivot). Low symmetric.
+    """
+    c = bar - length
+    if c - length < 0:
+        return False, False
+    size = ring.shape[1]
+    hc = ring[R_HIGH, c % size]
+    lc = ring[R_LOW, c % size]
+    is_hi = True
+    is_lo = True
+    for j in range(c - length, c):
+        if ring[R_HIGH, j % size] >= hc:
+            is_hi = False
+        if ring[R_LOW, j % size] <= lc:
+            is_lo = False
+    for j in range(c + 1, bar + 1):
+        if ring[R_HIGH, j % size] > hc:
+            is_hi = False
+        if ring[R_LOW, j % size] < lc:
+            is_lo = False
+    return is_hi, is_lo
+
+
+@jit
+def _retracement(fs: F64, direction: int, h: float, lo: float) -> float:
+    rng = fs[F_RANGE_HI] - fs[F_RANGE_LO]
+    if math.isnan(rng) or rng <= 0.0:
+        return math.nan
+    if direction == 1:
+        return (fs[F_RANGE_HI] - lo) / rng * 100.0
+    return (h - fs[F_RANGE_LO]) / rng * 100.0
+
+
+@jit
+def set_range_end(fs: F64, is_: I64, ring: F64, bar: int, pivot: int, is_high: bool, level: float) -> None:
+    """A newly confirmed swing becomes one end of the dealing range; retracement restarts from it.
+
+    The deepest retracement is seeded with the extreme of the bars between the pivot and now.
+    """
+    size = ring.shape[1]
+    if is_high:
+        fs[F_RANGE_HI] = level
+        is_[I_RANGE_HI_BAR] = pivot
+        is_[I_RETR_DIR] = 1
+    else:
+        fs[F_RANGE_LO] = level
+        is_[I_RANGE_LO_BAR] = pivot
+        is_[I_RETR_DIR] = -1
+    deep = math.nan
+    for j in range(pivot + 1, bar):
+        r = _retracement(fs, int(is_[I_RETR_DIR]), ring[R_HIGH, j % size], ring[R_LOW, j % size])
+        if not math.isnan(r) and (math.isnan(deep) or r > deep):
+            deep = r
+    fs[F_RETR_DEEP] = deep
+
+
+@jit
+def update_retracement(fs: F64, is_: I64, h: float, lo: float) -> None:
+    """Current and deepest retracement (%) of bar (h, lo) into the dealing range."""
+    direction = int(is_[I_RETR_DIR])
+    if direction == 0:
+        return
+    r = _retracement(fs, direction, h, lo)
+    fs[F_RETR_CUR] = r
+    if not math.isnan(r) and (math.isnan(fs[F_RETR_DEEP]) or r > fs[F_RETR_DEEP]):
+        fs[F_RETR_DEEP] = r

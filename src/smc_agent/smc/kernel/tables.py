@@ -1,0 +1,64 @@
+"""Compiled helpers shared by the concept kernels: event emission and ordered object tables."""
+
+# ruff: noqa: PLR0917  (compiled kernels take their state arrays positionally; numba has no kw-only)
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from .jit import jit
+from .layout import (
+    EV_A,
+    EV_B,
+    EV_BAR,
+    EV_DIR,
+    EV_FORMED,
+    EV_ID,
+    EV_KIND,
+    EV_X1,
+    EV_X2,
+    EV_X3,
+)
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+@jit
+def emit(
+    ev: F64,
+    n: int,
+    kind: int,
+    bar: int,
+    oid: float,
+    direction: float,
+    a: float,
+    b: float,
+    formed: float,
+    x1: float,
+    x2: float,
+    x3: float,
+) -> int:
+    """Append one event record at row `n`; return the next free row."""
+    ev[n, EV_KIND] = kind
+    ev[n, EV_BAR] = bar
+    ev[n, EV_ID] = oid
+    ev[n, EV_DIR] = direction
+    ev[n, EV_A] = a
+    ev[n, EV_B] = b
+    ev[n, EV_FORMED] = formed
+    ev[n, EV_X1] = x1
+    ev[n, EV_X2] = x2
+    ev[n, EV_X3] = x3
+    return n + 1
+
+
+@jit
+def append_row(table: F64, count: int) -> int:
+    """Return the row index for a new object, dropping the oldest row if the table is full."""
+    if count < table.shape[0]:
+        return count
+    for r in range(1, count):
+        table[r - 1, :] = table[r, :]
+    return count - 1
