@@ -1,0 +1,1 @@
+"""Incidents: priorities, the service, the playbook's message templates, post-mortem drafts."""

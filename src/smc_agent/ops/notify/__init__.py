@@ -1,0 +1,1 @@
+"""Notifications: the outbox, its dispatcher, and the providers (Slack, Statuspage, SMTP, webhook)."""
