@@ -13,11 +13,14 @@ class VenueQuirks:
     ccxt_id: str
     ccxt_options: MappingProxyType[str, Any]
     order_types: frozenset[str]
-    time_in_force: frozenset[str]
+    time_in_force: MappingProxyType[str, str]  # core TimeInForce value -> ccxt timeInForce
     fetch_order_params: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     max_ohlcv_limit: int = 1000
-    client_id_param: str = "clientOrderId"
-    precision_mode: str = "tick_size"
+    client_id_param: str = "clientOrderId"  # ccxt's unified param on create
+    client_id_lookup_param: str = "origClientOrderId"  # venue param to find an order by our id
+    create_returns_full_order: bool = True  # else the gateway fetches the order after create
+    cancel_returns_full_order: bool = True
+    lookup_by_client_id_via_open_orders: bool = False  # the order-list endpoint finds any status by our id
 
 
 QUIRKS: dict[str, VenueQuirks] = {
@@ -34,7 +37,7 @@ QUIRKS: dict[str, VenueQuirks] = {
             }
         ),
         order_types=frozenset({"market", "limit"}),
-        time_in_force=frozenset({"GTC", "IOC", "FOK"}),
+        time_in_force=MappingProxyType({"gtc": "GTC", "ioc": "IOC", "fok": "FOK"}),
         max_ohlcv_limit=1000,
     ),
     "bybit": VenueQuirks(
@@ -47,8 +50,12 @@ QUIRKS: dict[str, VenueQuirks] = {
             }
         ),
         order_types=frozenset({"market", "limit"}),
-        time_in_force=frozenset({"GTC", "IOC", "FOK", "PostOnly"}),
+        time_in_force=MappingProxyType({"gtc": "GTC", "ioc": "IOC", "fok": "FOK", "post_only": "PO"}),
         fetch_order_params=MappingProxyType({"acknowledged": True}),
         max_ohlcv_limit=1000,
+        client_id_lookup_param="orderLinkId",
+        create_returns_full_order=False,
+        cancel_returns_full_order=False,
+        lookup_by_client_id_via_open_orders=True,
     ),
 }

@@ -49,9 +49,10 @@ def error_response(kind: str, detail: str = "", retry_after: int = 0) -> web.Res
     headers = {"Retry-After": str(retry_after)} if retry_after else None
     if status >= 500:
         return web.Response(status=status, text="Service Unavailable", headers=headers)
-    return web.json_response(
-        {"code": code, "msg": msg + (f" ({detail})" if detail else "")}, status=status, headers=headers
-    )
+    # Binance's messages are fixed strings (ccxt matches some exactly): the detail goes in a header
+    if detail:
+        headers = {**(headers or {}), "X-Sim-Detail": detail[:200]}
+    return web.json_response({"code": code, "msg": msg}, status=status, headers=headers)
 
 
 class BinanceApi:

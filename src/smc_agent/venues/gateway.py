@@ -1,0 +1,320 @@
+"""A ccxt-backed gateway implementing :class:`smc_agent.core.ports.VenuePort` for Binance and Bybit.
+
+Every call goes through :meth:`CcxtGateway._call`: it refuses to send while the venue has banned
+us, waits out ``Retry-After`` after a 429 (retrying a refused request is safe: the venue did not
+process it), translates ccxt exceptions through the one table in :mod:`smc_agent.venues.errors`,
+and counts successes and failures for the health monitor. Venue differences come from
+:mod:`smc_agent.venues.quirks`, never from ``if venue == ...`` branches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from smc_agent.core import errors as core
+from smc_agent.core.candle import Candle, timeframe_ms
+from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TimeInForce
+from smc_agent.core.fill import Fill
+from smc_agent.core.ids import ClientOrderId, InstrumentId, TradeId, VenueOrderId
+from smc_agent.core.instrument import Instrument
+from smc_agent.core.ports import Balance, OrderReport
+from smc_agent.venues.errors import translate
+from smc_agent.venues.quirks import QUIRKS, VenueQuirks
+from smc_agent.venues.throttle import VenueThrottle
+
+_CCXT_STATUS = {
+    "open": OrderStatus.ACCEPTED,
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "cancelled": OrderStatus.CANCELED,
+    "expired": OrderStatus.EXPIRED,
+    "rejected": OrderStatus.REJECTED,
+}
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+class CcxtGateway:
+    """``VenuePort`` over an (unmodified) ccxt async exchange."""
+
+    def __init__(self, exchange: Any, *, venue: str, max_rate_limit_retries: int = 3) -> None:
+        if venue not in QUIRKS:
+            raise core.ConfigError(f"unknown venue {venue!r}: expected one of {sorted(QUIRKS)}")
+        self.exchange = exchange
+        self._venue = venue
+        self.quirks: VenueQuirks = QUIRKS[venue]
+        self.throttle = VenueThrottle(venue)
+        self.max_rate_limit_retries = max_rate_limit_retries
+        self.calls_ok = 0
+        self.calls_failed = 0
+        self.last_latency_ms: float | None = None
+        self.last_error: str | None = None
+
+    @property
+    def venue(self) -> str:
+        return self._venue
+
+    async def close(self) -> None:
+        await self.exchange.close()
+
+    # -- the one door to the venue --------------------------------------------------------------
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            self.throttle.check_ban()
+            await self.throttle.wait_backoff()
+            self.throttle.check_ban()
+            started = time.perf_counter()
+            try:
+                result = await getattr(self.exchange, method)(*args, **kwargs)
+            except Exception as exc:
+                error = translate(exc, venue=self._venue, headers=self.exchange.last_response_headers)
+                self._count_failure(error)
+                if isinstance(error, core.BannedError):
+                    self.throttle.on_banned(error.until)
+                    raise error from exc
+                if isinstance(error, core.RateLimited):
+                    self.throttle.on_rate_limited(error.retry_after)
+                    attempt += 1
+                    if attempt <= self.max_rate_limit_retries:
+                        continue
+                raise error from exc
+            self.last_latency_ms = (time.perf_counter() - started) * 1000
+            self.calls_ok += 1
+            return result
+
+    def _count_failure(self, error: core.SmcAgentError) -> None:
+        # a refusal of a bad request says nothing about the venue's health
+        if not isinstance(error, core.RejectedError):
+            self.calls_failed += 1
+        self.last_error = str(error)
+
+    async def _markets(self) -> dict[str, Any]:
+        if not self.exchange.markets:
+            await self._call("load_markets")
+        markets: dict[str, Any] = self.exchange.markets
+        return markets
+
+    async def _market(self, instrument_id: InstrumentId) -> dict[str, Any]:
+        markets = await self._markets()
+        if instrument_id.symbol not in markets:
+            raise core.ConfigError(f"{self._venue}: unknown symbol {instrument_id.symbol!r}")
+        market: dict[str, Any] = markets[instrument_id.symbol]
+        return market
+
+    # -- instruments, balances, time ------------------------------------------------------------
+    async def load_instruments(self) -> Sequence[Instrument]:
+        await self._call("load_markets", True)
+        return [
+            self._instrument(InstrumentId(self._venue, symbol), m)
+            for symbol, m in sorted(self.exchange.markets.items())
+            if m.get("spot") and m.get("active", True) is not False
+        ]
+
+    def _instrument(self, instrument_id: InstrumentId, m: dict[str, Any]) -> Instrument:
+        limits = m.get("limits") or {}
+        return Instrument(
+            venue=self._venue,
+            symbol=instrument_id.symbol,
+            base=m["base"],
+            quote=m["quote"],
+            price_increment=_dec(m["precision"]["price"]) or Decimal("0.00000001"),
+            qty_increment=_dec(m["precision"]["amount"]) or Decimal("0.00000001"),
+            min_qty=_dec((limits.get("amount") or {}).get("min")) or Decimal(0),
+            max_qty=_dec((limits.get("amount") or {}).get("max")),
+            min_notional=_dec((limits.get("cost") or {}).get("min")) or Decimal(0),
+            maker_fee=_dec(m.get("maker")) or Decimal(0),
+            taker_fee=_dec(m.get("taker")) or Decimal(0),
+        )
+
+    async def fetch_balances(self) -> Sequence[Balance]:
+        raw = await self._call("fetch_balance")
+        totals: dict[str, Any] = raw.get("total") or {}
+        frees: dict[str, Any] = raw.get("free") or {}
+        return [
+            Balance(currency=c, total=_dec(t) or Decimal(0), free=_dec(frees.get(c)) or Decimal(0))
+            for c, t in sorted(totals.items())
+            if t is not None
+        ]
+
+    async def fetch_time(self) -> int:
+        return int(await self._call("fetch_time"))
+
+    # -- orders ---------------------------------------------------------------------------------
+    async def submit_order(self, command: SubmitOrder) -> OrderReport:
+        """Idempotent on ``client_order_id``; after a lost acknowledgement the order is looked up."""
+        q = self.quirks
+        if command.order_type.value not in q.order_types:
+            raise core.InvalidOrder(f"{self._venue}: order type {command.order_type} not supported")
+        tif = q.time_in_force.get(command.time_in_force.value)
+        if tif is None:
+            raise core.InvalidOrder(f"{self._venue}: time in force {command.time_in_force} not supported")
+        params: dict[str, Any] = {q.client_id_param: command.client_order_id}
+        if command.order_type is OrderType.LIMIT:
+            params["timeInForce"] = tif
+            if command.time_in_force is TimeInForce.POST_ONLY:
+                params["postOnly"] = True
+        market = await self._market(command.instrument_id)
+        problem = self._instrument(command.instrument_id, market).validate_order(command.qty, command.price)
+        if problem is not None:  # ccxt would silently round; refuse instead, sending nothing
+            raise core.InvalidOrder(f"{self._venue} {command.instrument_id.symbol}: {problem}")
+        try:
+            raw = await self._call(
+                "create_order",
+                market["symbol"],
+                command.order_type.value,
+                command.side.value,
+                float(command.qty),
+                None if command.price is None else float(command.price),
+                params,
+            )
+        except (core.VenueUnavailable, core.InvalidOrder) as exc:
+            # lost ack or duplicate id: the order may exist; ask for it before reporting failure
+            try:
+                return await self.fetch_order(command.instrument_id, client_order_id=command.client_order_id)
+            except core.OrderNotFound:
+                raise exc from None
+            except core.SmcAgentError:
+                raise exc from None
+        if not q.create_returns_full_order:
+            return await self.fetch_order(command.instrument_id, venue_order_id=VenueOrderId(str(raw["id"])))
+        return self._report(command.instrument_id, raw)
+
+    async def cancel_order(
+        self,
+        instrument_id: InstrumentId,
+        *,
+        client_order_id: ClientOrderId | None = None,
+        venue_order_id: VenueOrderId | None = None,
+    ) -> OrderReport:
+        if venue_order_id is None:
+            found = await self.fetch_order(instrument_id, client_order_id=client_order_id)
+            venue_order_id = found.venue_order_id
+        raw = await self._call("cancel_order", venue_order_id, instrument_id.symbol)
+        if not self.quirks.cancel_returns_full_order:
+            return await self.fetch_order(instrument_id, venue_order_id=venue_order_id)
+        return self._report(instrument_id, raw)
+
+    async def fetch_order(
+        self,
+        instrument_id: InstrumentId,
+        *,
+        client_order_id: ClientOrderId | None = None,
+        venue_order_id: VenueOrderId | None = None,
+    ) -> OrderReport:
+        if client_order_id is None and venue_order_id is None:
+            raise core.ConfigError("fetch_order needs a client_order_id or a venue_order_id")
+        q = self.quirks
+        symbol = (await self._market(instrument_id))["symbol"]
+        if venue_order_id is not None:
+            raw = await self._call("fetch_order", venue_order_id, symbol, dict(q.fetch_order_params))
+        elif q.lookup_by_client_id_via_open_orders:
+            rows = await self._call(
+                "fetch_open_orders", symbol, None, None, {q.client_id_lookup_param: client_order_id}
+            )
+            if not rows:
+                raise core.OrderNotFound(f"{self._venue}: no order with client id {client_order_id}")
+            raw = rows[0]
+        else:
+            params = {q.client_id_lookup_param: client_order_id, **q.fetch_order_params}
+            raw = await self._call("fetch_order", None, symbol, params)
+        return self._report(instrument_id, raw)
+
+    async def fetch_open_orders(self, instrument_id: InstrumentId | None = None) -> Sequence[OrderReport]:
+        symbol = None if instrument_id is None else instrument_id.symbol
+        rows = await self._call("fetch_open_orders", symbol)
+        return [self._report(InstrumentId(self._venue, r["symbol"]), r) for r in rows]
+
+    async def fetch_fills(
+        self, instrument_id: InstrumentId, *, since_ms: int | None = None, limit: int | None = None
+    ) -> Sequence[Fill]:
+        rows = await self._call("fetch_my_trades", instrument_id.symbol, since_ms, limit)
+        fills = []
+        for t in rows:
+            fee = t.get("fee") or {}
+            fills.append(
+                Fill(
+                    instrument_id=instrument_id,
+                    client_order_id=ClientOrderId(
+                        str((t.get("info") or {}).get("orderLinkId") or t.get("clientOrderId") or "")
+                    ),
+                    venue_order_id=VenueOrderId(str(t["order"])) if t.get("order") else None,
+                    trade_id=TradeId(str(t["id"])),
+                    side=OrderSide(t["side"]),
+                    qty=_dec(t["amount"]) or Decimal(0),
+                    price=_dec(t["price"]) or Decimal(0),
+                    fee=abs(_dec(fee.get("cost")) or Decimal(0)),
+                    fee_currency=str(fee.get("currency") or ""),
+                    liquidity=LiquiditySide.MAKER
+                    if t.get("takerOrMaker") == "maker"
+                    else LiquiditySide.TAKER,
+                    ts_event=int(t["timestamp"]),
+                )
+            )
+        return fills
+
+    # -- market data ----------------------------------------------------------------------------
+    async def fetch_candles(
+        self,
+        instrument_id: InstrumentId,
+        timeframe: str,
+        *,
+        since_ms: int | None = None,
+        limit: int | None = None,
+    ) -> Sequence[Candle]:
+        """Closed candles only. The venue's newest row is the forming candle: one extra row is asked
+        for, so every row returned has a successor and is known to be closed."""
+        timeframe_ms(timeframe)  # validates
+        want = min(limit or self.quirks.max_ohlcv_limit - 1, self.quirks.max_ohlcv_limit - 1)
+        rows = await self._call("fetch_ohlcv", instrument_id.symbol, timeframe, since_ms, want + 1)
+        rows = sorted({int(r[0]): r for r in rows}.values(), key=lambda r: r[0])
+        closed = rows[:want] if len(rows) > want else rows[:-1]
+        return [
+            Candle(
+                self._venue,
+                instrument_id.symbol,
+                timeframe,
+                int(r[0]),
+                float(r[1]),
+                float(r[2]),
+                float(r[3]),
+                float(r[4]),
+                float(r[5] or 0.0),
+            )
+            for r in closed
+        ]
+
+    async def fetch_ticker(self, instrument_id: InstrumentId) -> dict[str, Any]:
+        ticker: dict[str, Any] = await self._call("fetch_ticker", instrument_id.symbol)
+        return ticker
+
+    async def fetch_order_book(self, instrument_id: InstrumentId, limit: int | None = None) -> dict[str, Any]:
+        book: dict[str, Any] = await self._call("fetch_order_book", instrument_id.symbol, limit)
+        return book
+
+    # -- shapes ---------------------------------------------------------------------------------
+    def _report(self, instrument_id: InstrumentId, raw: dict[str, Any]) -> OrderReport:
+        filled = _dec(raw.get("filled")) or Decimal(0)
+        status = _CCXT_STATUS.get(str(raw.get("status")), OrderStatus.ACCEPTED)
+        if status is OrderStatus.ACCEPTED and filled > 0:
+            status = OrderStatus.PARTIALLY_FILLED
+        ts = raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0
+        return OrderReport(
+            instrument_id=instrument_id,
+            client_order_id=ClientOrderId(str(raw.get("clientOrderId") or "")),
+            venue_order_id=VenueOrderId(str(raw["id"])),
+            side=OrderSide(raw["side"]),
+            order_type=OrderType(raw["type"]),
+            status=status,
+            qty=_dec(raw.get("amount")) or Decimal(0),
+            filled_qty=filled,
+            price=_dec(raw.get("price")) if raw.get("type") == "limit" else None,
+            avg_fill_price=_dec(raw.get("average")) if filled else None,
+            ts_event=int(ts),
+        )
