@@ -36,7 +36,7 @@ ERROR_TABLE: tuple[tuple[type[Exception], type[core.SmcAgentError]], ...] = (
     (ccxt.BaseError, core.VenueUnavailable),
 )
 
-_STATUS_RE = re.compile(r"(?<![\d.-])(4\d\d|5\d\d)(?![\d.])")
+_STATUS_RE = re.compile(r"(?:^|\s)([45]\d\d)(?=\s|$)")
 
 
 def http_status(exc: Exception) -> int | None:
