@@ -1,0 +1,133 @@
+"""The app factory: ``create_app(container, bus=...)`` builds the API, WebSocket and dashboard roles.
+
+``roles`` picks what one process serves: ``api`` (api-gateway), ``ws`` (websocket-service), ``web``
+(web-app); the all-in-one runtime serves all three. ``/health``, ``/ready`` and ``/metrics`` are
+always there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse
+
+from smc_agent.api.auth import Authenticator
+from smc_agent.api.backtests import BacktestLauncher, BacktestRunner
+from smc_agent.api.bus import JsonBus, LocalBus, RedisBus
+from smc_agent.api.deps import ApiContainer, ApiState
+from smc_agent.api.errors import ApiError, api_error_handler
+from smc_agent.api.metrics import ApiMetrics
+from smc_agent.api.middleware import AccessLogMiddleware
+from smc_agent.api.ratelimit import RateLimiter, RateLimits
+from smc_agent.api.routes import account, backtests, control, market, records, resources, system
+from smc_agent.api.sessions import DbSessionStore, RedisSessionStore, SessionStore, session_redis_url
+from smc_agent.api.static import mount_dashboard
+from smc_agent.api.watcher import ControlWatcher
+from smc_agent.api.ws import WebSocketHub
+from smc_agent.core.control import ControlStoreUnavailable
+
+ALL_ROLES = frozenset({"api", "ws", "web"})
+DEFAULT_SESSION_TTL_S = 12 * 3600
+
+DESCRIPTION = """REST API of the SMC Trading Agent.
+
+Authenticate with `POST /v1/auth/login` (username and password) and send the token as
+`Authorization: Bearer <token>`, or use an API key (`X-API-Key: smc_xxxxxx_...`).
+Roles: **viewer** reads, **trader** manages their own bots, keys and backtests, **admin** also
+halts, resumes and fails over trading. Every user sees only their own resources.
+Refusals: 401 (not authenticated), 403 (not allowed), 429 (rate limited, see `Retry-After`).
+"""
+
+
+def make_session_store(container: ApiContainer, ttl_s: int) -> SessionStore:
+    settings = container.settings
+    if settings.redis_url:
+        return RedisSessionStore(session_redis_url(settings.redis_url, settings.session_redis_db))
+    return DbSessionStore(container.session_factory, ttl_s)
+
+
+def default_bus(container: ApiContainer) -> JsonBus:
+    url = container.settings.redis_url
+    return RedisBus(url) if url else LocalBus()
+
+
+def create_app(
+    container: ApiContainer,
+    *,
+    bus: JsonBus | None = None,
+    roles: Collection[str] = ALL_ROLES,
+    rate_limits: RateLimits | None = None,
+    session_ttl_s: int = DEFAULT_SESSION_TTL_S,
+    backtest_runner: BacktestRunner | None = None,
+    ws_queue_size: int = 256,
+    watch_control: bool = True,
+    components: dict[str, dict[str, Any]] | None = None,
+) -> FastAPI:
+    unknown = set(roles) - ALL_ROLES
+    if unknown:
+        raise ValueError(f"unknown role(s) {sorted(unknown)}: expected some of {sorted(ALL_ROLES)}")
+    limits = rate_limits or RateLimits()
+    metrics = ApiMetrics()
+    sessions = make_session_store(container, session_ttl_s)
+    authenticator = Authenticator(factory=container.session_factory, sessions=sessions, session_ttl_s=session_ttl_s)
+    the_bus = bus or default_bus(container)
+    hub = WebSocketHub(authenticator=authenticator, metrics=metrics, queue_size=ws_queue_size) if "ws" in roles else None
+    state = ApiState(
+        container=container,
+        sessions=sessions,
+        authenticator=authenticator,
+        limiter=RateLimiter(limits.per_principal),
+        ip_limiter=RateLimiter(limits.per_ip),
+        login_limiter=RateLimiter(limits.login_per_ip),
+        metrics=metrics,
+        hub=hub,
+        backtests=BacktestLauncher(container.session_factory, backtest_runner),
+        components=components if components is not None else {},
+    )
+    watcher = ControlWatcher(container, the_bus) if hub is not None and watch_control else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await the_bus.start()
+        if hub is not None:
+            await hub.start(the_bus)
+        if watcher is not None:
+            watcher.start()
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                await watcher.stop()
+            if hub is not None:
+                await hub.stop()
+            await the_bus.stop()
+            state.backtests.shutdown()
+            if isinstance(sessions, RedisSessionStore):
+                sessions.close()
+
+    app = FastAPI(title="SMC Trading Agent API", version="1.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url="/docs" if "api" in roles else None, redoc_url=None,
+                  openapi_url="/openapi.json" if "api" in roles else None)
+    app.state.api = state
+    app.state.bus = the_bus
+    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(ControlStoreUnavailable, _control_store_down)
+    app.add_middleware(AccessLogMiddleware, metrics=metrics)
+    app.include_router(system.router)
+    if "api" in roles:
+        for module in (account, resources, records, market, backtests, control):
+            app.include_router(module.router)
+    if hub is not None:
+        @app.websocket("/ws")
+        async def websocket(ws: WebSocket) -> None:
+            await hub.serve(ws)
+    if "web" in roles:
+        mount_dashboard(app)
+    return app
+
+
+async def _control_store_down(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": f"control store unreachable: {exc}"}, status_code=503)

@@ -1,0 +1,76 @@
+"""Read-side queries over the store tables, always scoped to one user."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from smc_agent.api.schemas import Page, PnlSummary
+from smc_agent.store.models import Position, Trade
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def page(session: Session, query: Select[Any], *, out: type[M], limit: int, offset: int) -> Page[M]:
+    rows = list(session.scalars(query.limit(limit + 1).offset(offset)))
+    more = len(rows) > limit
+    return Page[out](  # type: ignore[valid-type]
+        items=[out.model_validate(r) for r in rows[:limit]],
+        limit=limit,
+        offset=offset,
+        next_offset=offset + limit if more else None,
+    )
+
+
+def ms_to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def user_positions(session: Session, user_id: str) -> list[Position]:
+    query = select(Position).where(Position.user_id == user_id, Position.quantity != 0)
+    return list(session.scalars(query.order_by(Position.exchange, Position.symbol)))
+
+
+def pnl_summary(session: Session, user_id: str, *, curve_points: int = 500) -> PnlSummary:
+    realized, fees = session.execute(
+        select(func.coalesce(func.sum(Position.realized_pnl), 0), func.coalesce(func.sum(Position.fees), 0))
+        .where(Position.user_id == user_id)
+    ).one()
+    open_count = session.scalar(
+        select(func.count()).select_from(Position).where(Position.user_id == user_id, Position.quantity != 0)
+    )
+    trades = list(
+        session.execute(
+            select(Trade.timestamp, Trade.side, Trade.quantity, Trade.price, Trade.fee)
+            .where(Trade.user_id == user_id)
+            .order_by(Trade.timestamp)
+        )
+    )
+    curve = _cash_flow_curve(trades)
+    step = max(1, len(curve) // curve_points)
+    realized_d, fees_d = Decimal(str(realized)), Decimal(str(fees))
+    return PnlSummary(
+        realized_pnl=realized_d,
+        fees=fees_d,
+        net_pnl=realized_d - fees_d,
+        open_positions=int(open_count or 0),
+        trades=len(trades),
+        equity_curve=curve[::step],
+    )
+
+
+def _cash_flow_curve(trades: list[Any]) -> list[tuple[int, Decimal]]:
+    """Cumulative cash flow after each trade (sells add, buys spend, fees spend): flat positions
+    make it the realised PnL; with open positions it is the cash side of equity."""
+    total = Decimal(0)
+    curve: list[tuple[int, Decimal]] = []
+    for ts, side, qty, price, fee in trades:
+        flow = Decimal(qty) * Decimal(price)
+        total += (flow if str(side).lower() == "sell" else -flow) - Decimal(fee or 0)
+        curve.append((int(ts.timestamp() * 1000), total))
+    return curve

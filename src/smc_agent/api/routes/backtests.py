@@ -1,0 +1,88 @@
+"""Backtests: submit, list, progress, result, HTML report (the caller's own)."""
+
+# ruff: noqa: B008  (FastAPI declares dependencies and query parameters as defaults)
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smc_agent.api.deps import api_state, db_session
+from smc_agent.api.errors import ApiError
+from smc_agent.api.guards import reader, trader
+from smc_agent.api.principal import Principal
+from smc_agent.api.queries import page
+from smc_agent.api.routes.account import AUTH_ERRORS
+from smc_agent.api.schemas import BacktestCreate, BacktestOut, BacktestResult, Page, ResourceId
+from smc_agent.store.models import BacktestRun
+
+router = APIRouter(prefix="/v1/backtests", tags=["backtests"])
+IdPath = Annotated[ResourceId, Path()]
+NOT_FOUND = {**AUTH_ERRORS, 404: {"description": "No such backtest of yours."}}
+
+
+def _out(row: BacktestRun) -> BacktestOut:
+    out = BacktestOut.model_validate(row)
+    out.has_report = bool(row.report_path)
+    return out
+
+
+def _own(session: Session, backtest_id: str, principal: Principal) -> BacktestRun:
+    row = session.get(BacktestRun, backtest_id)
+    if row is None or row.user_id != principal.user_id:
+        raise ApiError(404, "no such backtest")
+    return row
+
+
+@router.post("", response_model=BacktestOut, status_code=202, responses=AUTH_ERRORS,
+             summary="Queue a backtest; poll GET /v1/backtests/{id} for progress.")
+def submit(body: BacktestCreate, request: Request, principal: Principal = Depends(trader),
+           session: Session = Depends(db_session)) -> BacktestOut:
+    if body.start_ms is not None and body.end_ms is not None and body.end_ms <= body.start_ms:
+        raise ApiError(422, "end_ms must be after start_ms")
+    row = BacktestRun(user_id=principal.user_id, status="queued", parameters=body.model_dump(mode="json"))
+    session.add(row)
+    session.flush()
+    session.commit()  # the worker thread must see the row
+    api_state(request).backtests.submit(row.id)
+    return _out(row)
+
+
+@router.get("", response_model=Page[BacktestOut], responses=AUTH_ERRORS)
+def list_backtests(
+    principal: Principal = Depends(reader), session: Session = Depends(db_session),
+    status: Annotated[str | None, Query(pattern=r"^[a-z]{1,16}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[BacktestOut]:
+    query = select(BacktestRun).where(BacktestRun.user_id == principal.user_id)
+    if status:
+        query = query.where(BacktestRun.status == status)
+    result = page(session, query.order_by(BacktestRun.created_at.desc()), out=BacktestOut, limit=limit, offset=offset)
+    return result
+
+
+@router.get("/{backtest_id}", response_model=BacktestOut, responses=NOT_FOUND)
+def get_backtest(backtest_id: IdPath, principal: Principal = Depends(reader),
+                 session: Session = Depends(db_session)) -> BacktestOut:
+    return _out(_own(session, backtest_id, principal))
+
+
+@router.get("/{backtest_id}/result", response_model=BacktestResult, responses=NOT_FOUND)
+def backtest_result(backtest_id: IdPath, principal: Principal = Depends(reader),
+                    session: Session = Depends(db_session)) -> BacktestResult:
+    row = _own(session, backtest_id, principal)
+    return BacktestResult(id=row.id, status=row.status, result=row.result)
+
+
+@router.get("/{backtest_id}/report", response_class=FileResponse,
+            responses={**NOT_FOUND, 200: {"content": {"text/html": {}}, "description": "The HTML report."}})
+def backtest_report(backtest_id: IdPath, principal: Principal = Depends(reader),
+                    session: Session = Depends(db_session)) -> FileResponse:
+    row = _own(session, backtest_id, principal)
+    if not row.report_path or not FsPath(row.report_path).is_file():
+        raise ApiError(404, f"backtest {row.id} has no report yet (status {row.status})")
+    return FileResponse(row.report_path, media_type="text/html")

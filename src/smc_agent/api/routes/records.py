@@ -1,0 +1,110 @@
+"""The caller's orders, trades, positions, signals and PnL (written by the trading runtime)."""
+
+# ruff: noqa: B008, PLR0917  (FastAPI declares dependencies and query parameters as defaults)
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from smc_agent.api.deps import db_session
+from smc_agent.api.guards import reader
+from smc_agent.api.principal import Principal
+from smc_agent.api.queries import ms_to_dt, page, pnl_summary
+from smc_agent.api.routes.account import AUTH_ERRORS
+from smc_agent.api.schemas import OrderOut, Page, PnlSummary, PositionOut, SignalOut, TradeOut
+from smc_agent.store.models import Order, Position, Signal, Trade
+
+router = APIRouter(prefix="/v1", tags=["trading records"])
+
+SymbolQ = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9/:_.-]{1,32}$", description="e.g. BTC/USDT")]
+ExchangeQ = Annotated[str | None, Query(pattern=r"^[a-z]{1,32}$", description="binance, bybit...")]
+BotQ = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_]{1,40}$")]
+MsQ = Annotated[int | None, Query(ge=0, le=4_102_444_800_000, description="Milliseconds since epoch (UTC).")]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+def _filters(query: Select[Any], model: Any, *, symbol: str | None, exchange: str | None,
+             bot_id: str | None) -> Select[Any]:
+    if symbol:
+        query = query.where(model.symbol == symbol)
+    if exchange:
+        query = query.where(model.exchange == exchange)
+    if bot_id:
+        query = query.where(model.bot_id == bot_id)
+    return query
+
+
+@router.get("/orders", response_model=Page[OrderOut], responses=AUTH_ERRORS)
+def list_orders(
+    principal: Principal = Depends(reader), session: Session = Depends(db_session),
+    symbol: SymbolQ = None, exchange: ExchangeQ = None, bot_id: BotQ = None,
+    status: Annotated[str | None, Query(pattern=r"^[a-z_]{1,16}$", description="e.g. open, filled")] = None,
+    open_only: bool = Query(False, description="Only orders still working at the venue."),
+    since_ms: MsQ = None, until_ms: MsQ = None, limit: Limit = 100, offset: Offset = 0,
+) -> Page[OrderOut]:
+    query = _filters(select(Order).where(Order.user_id == principal.user_id), Order,
+                     symbol=symbol, exchange=exchange, bot_id=bot_id)
+    if status:
+        query = query.where(Order.status == status)
+    if open_only:
+        query = query.where(Order.closed_at.is_(None), Order.status.not_in(("filled", "canceled", "cancelled", "rejected", "expired", "denied")))
+    if since_ms is not None:
+        query = query.where(Order.created_at >= ms_to_dt(since_ms))
+    if until_ms is not None:
+        query = query.where(Order.created_at < ms_to_dt(until_ms))
+    return page(session, query.order_by(Order.created_at.desc()), out=OrderOut, limit=limit, offset=offset)
+
+
+@router.get("/trades", response_model=Page[TradeOut], responses=AUTH_ERRORS)
+def list_trades(
+    principal: Principal = Depends(reader), session: Session = Depends(db_session),
+    symbol: SymbolQ = None, exchange: ExchangeQ = None, bot_id: BotQ = None,
+    since_ms: MsQ = None, until_ms: MsQ = None, limit: Limit = 100, offset: Offset = 0,
+) -> Page[TradeOut]:
+    query = _filters(select(Trade).where(Trade.user_id == principal.user_id), Trade,
+                     symbol=symbol, exchange=exchange, bot_id=bot_id)
+    if since_ms is not None:
+        query = query.where(Trade.timestamp >= ms_to_dt(since_ms))
+    if until_ms is not None:
+        query = query.where(Trade.timestamp < ms_to_dt(until_ms))
+    return page(session, query.order_by(Trade.timestamp.desc()), out=TradeOut, limit=limit, offset=offset)
+
+
+@router.get("/positions", response_model=Page[PositionOut], responses=AUTH_ERRORS)
+def list_positions(
+    principal: Principal = Depends(reader), session: Session = Depends(db_session),
+    symbol: SymbolQ = None, exchange: ExchangeQ = None, bot_id: BotQ = None,
+    include_flat: bool = Query(False, description="Also positions with zero quantity."),
+    limit: Limit = 100, offset: Offset = 0,
+) -> Page[PositionOut]:
+    query = _filters(select(Position).where(Position.user_id == principal.user_id), Position,
+                     symbol=symbol, exchange=exchange, bot_id=bot_id)
+    if not include_flat:
+        query = query.where(Position.quantity != 0)
+    query = query.order_by(Position.exchange, Position.symbol, Position.id)
+    return page(session, query, out=PositionOut, limit=limit, offset=offset)
+
+
+@router.get("/signals", response_model=Page[SignalOut], responses=AUTH_ERRORS)
+def list_signals(
+    principal: Principal = Depends(reader), session: Session = Depends(db_session),
+    symbol: SymbolQ = None, exchange: ExchangeQ = None, bot_id: BotQ = None,
+    kind: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_]{1,32}$")] = None,
+    since_ms: MsQ = None, limit: Limit = 100, offset: Offset = 0,
+) -> Page[SignalOut]:
+    query = _filters(select(Signal).where(Signal.user_id == principal.user_id), Signal,
+                     symbol=symbol, exchange=exchange, bot_id=bot_id)
+    if kind:
+        query = query.where(Signal.kind == kind)
+    if since_ms is not None:
+        query = query.where(Signal.created_at >= ms_to_dt(since_ms))
+    return page(session, query.order_by(Signal.created_at.desc()), out=SignalOut, limit=limit, offset=offset)
+
+
+@router.get("/pnl", response_model=PnlSummary, responses=AUTH_ERRORS)
+def pnl(principal: Principal = Depends(reader), session: Session = Depends(db_session)) -> PnlSummary:
+    return pnl_summary(session, principal.user_id)

@@ -1,0 +1,138 @@
+"""The caller's exchange accounts and bots (create, update, start, stop, delete)."""
+
+# ruff: noqa: B008  (FastAPI declares dependencies and query parameters as defaults)
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smc_agent.api.credentials import encrypt_credentials, mask
+from smc_agent.api.deps import api_state, db_session
+from smc_agent.api.errors import ApiError
+from smc_agent.api.guards import reader, trader
+from smc_agent.api.principal import Principal
+from smc_agent.api.queries import page
+from smc_agent.api.routes.account import AUTH_ERRORS
+from smc_agent.api.schemas import (
+    BotCreate,
+    BotOut,
+    BotUpdate,
+    ExchangeAccountCreate,
+    ExchangeAccountOut,
+    Page,
+    ResourceId,
+)
+from smc_agent.store.models import Bot, ExchangeAccount
+
+router = APIRouter(prefix="/v1")
+IdPath = Annotated[ResourceId, Path()]
+NOT_FOUND = {**AUTH_ERRORS, 404: {"description": "No such resource of yours."}}
+
+
+def _own(session: Session, model: type[Bot] | type[ExchangeAccount], rid: str, principal: Principal) -> Bot | ExchangeAccount:
+    row = session.get(model, rid)
+    if row is None or row.user_id != principal.user_id:
+        raise ApiError(404, f"no such {model.__tablename__[:-1].replace('_', ' ')}")
+    return row
+
+
+# ----------------------------------------------------------------------------- exchange accounts
+@router.post("/exchange-accounts", tags=["exchange accounts"], response_model=ExchangeAccountOut,
+             status_code=201, responses=AUTH_ERRORS)
+def create_account(body: ExchangeAccountCreate, request: Request, principal: Principal = Depends(trader),
+                   session: Session = Depends(db_session)) -> ExchangeAccount:
+    secret = {"api_key": body.api_key, "api_secret": body.api_secret}
+    if body.passphrase:
+        secret["passphrase"] = body.passphrase
+    master = api_state(request).container.settings.master_key.get_secret_value()
+    account = ExchangeAccount(
+        user_id=principal.user_id, venue=body.venue, label=body.label, testnet=body.testnet,
+        credentials_encrypted=encrypt_credentials(master, secret), key_hint=mask(body.api_key),
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+@router.get("/exchange-accounts", tags=["exchange accounts"], response_model=list[ExchangeAccountOut],
+            responses=AUTH_ERRORS)
+def list_accounts(principal: Principal = Depends(reader), session: Session = Depends(db_session)) -> list[ExchangeAccount]:
+    query = select(ExchangeAccount).where(ExchangeAccount.user_id == principal.user_id)
+    return list(session.scalars(query.order_by(ExchangeAccount.created_at)))
+
+
+@router.delete("/exchange-accounts/{account_id}", tags=["exchange accounts"], status_code=204, responses=NOT_FOUND)
+def delete_account(account_id: IdPath, principal: Principal = Depends(trader),
+                   session: Session = Depends(db_session)) -> None:
+    session.delete(_own(session, ExchangeAccount, account_id, principal))
+
+
+# ----------------------------------------------------------------------------- bots
+@router.post("/bots", tags=["bots"], response_model=BotOut, status_code=201, responses=AUTH_ERRORS)
+def create_bot(body: BotCreate, principal: Principal = Depends(trader), session: Session = Depends(db_session)) -> Bot:
+    if body.mode == "live" and not principal.has_role("admin"):
+        raise ApiError(403, "only admins may create live bots (paper is the default)")
+    bot = Bot(user_id=principal.user_id, **body.model_dump())
+    session.add(bot)
+    session.flush()
+    return bot
+
+
+@router.get("/bots", tags=["bots"], response_model=Page[BotOut], responses=AUTH_ERRORS)
+def list_bots(
+    principal: Principal = Depends(reader),
+    session: Session = Depends(db_session),
+    state: Annotated[str | None, Query(pattern=r"^[a-z_]{1,16}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[BotOut]:
+    query = select(Bot).where(Bot.user_id == principal.user_id)
+    if state:
+        query = query.where(Bot.state == state)
+    return page(session, query.order_by(Bot.created_at.desc()), out=BotOut, limit=limit, offset=offset)
+
+
+@router.get("/bots/{bot_id}", tags=["bots"], response_model=BotOut, responses=NOT_FOUND)
+def get_bot(bot_id: IdPath, principal: Principal = Depends(reader), session: Session = Depends(db_session)) -> Bot:
+    return _own(session, Bot, bot_id, principal)  # type: ignore[return-value]
+
+
+@router.patch("/bots/{bot_id}", tags=["bots"], response_model=BotOut, responses=NOT_FOUND)
+def update_bot(bot_id: IdPath, body: BotUpdate, principal: Principal = Depends(trader),
+               session: Session = Depends(db_session)) -> Bot:
+    bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
+    for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(bot, field, value)
+    session.flush()
+    return bot
+
+
+@router.post("/bots/{bot_id}/start", tags=["bots"], response_model=BotOut, responses=NOT_FOUND)
+def start_bot(bot_id: IdPath, principal: Principal = Depends(trader), session: Session = Depends(db_session)) -> Bot:
+    """Ask the trading runtime to run the bot (it picks up ``state = 'starting'``)."""
+    bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
+    if bot.state not in ("running", "starting"):
+        bot.state, bot.state_reason = "starting", f"start requested by {principal.username}"
+    session.flush()
+    return bot
+
+
+@router.post("/bots/{bot_id}/stop", tags=["bots"], response_model=BotOut, responses=NOT_FOUND)
+def stop_bot(bot_id: IdPath, principal: Principal = Depends(trader), session: Session = Depends(db_session)) -> Bot:
+    bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
+    if bot.state != "stopped":
+        bot.state, bot.state_reason = "stopping", f"stop requested by {principal.username}"
+    session.flush()
+    return bot
+
+
+@router.delete("/bots/{bot_id}", tags=["bots"], status_code=204,
+               responses={**NOT_FOUND, 409: {"description": "Stop the bot first."}})
+def delete_bot(bot_id: IdPath, principal: Principal = Depends(trader), session: Session = Depends(db_session)) -> None:
+    bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
+    if bot.state in ("running", "starting"):
+        raise ApiError(409, "the bot is running: stop it first")
+    session.delete(bot)

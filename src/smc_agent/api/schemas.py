@@ -1,0 +1,320 @@
+"""Request and response models (the OpenAPI contract). Inputs are bounded so bad input gets a 422
+naming the field, never a database error."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+T = TypeVar("T")
+
+_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NO_CONTROL)]
+Reason = Annotated[str, StringConstraints(min_length=3, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/:_.-]{1,32}$")]
+Timeframe = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,2}[mhdwM]$")]
+Venue = Literal["binance", "bybit", "sim", "paper"]
+ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,40}$")]
+MAX_JSON_BYTES = 16_384
+
+
+def check_json_object(value: dict[str, Any]) -> dict[str, Any]:
+    """Storable in JSON and JSONB: finite numbers, no NUL characters, bounded size."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"parameters must be plain JSON with finite numbers ({exc})") from None
+    if "\\u0000" in text:
+        raise ValueError("parameters must not contain NUL characters")
+    if len(text) > MAX_JSON_BYTES:
+        raise ValueError(f"parameters must be at most {MAX_JSON_BYTES} bytes of JSON")
+    return value
+
+
+class Orm(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Pass as offset for the next page; null at the end.")
+
+
+# ----------------------------------------------------------------------------- auth
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"username": "alice", "password": "correct horse"}]})
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_NO_CONTROL)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class UserOut(Orm):
+    id: str
+    username: str
+    email: str | None
+    role: str
+    is_active: bool
+    created_at: datetime
+
+
+class LoginResponse(BaseModel):
+    token: str = Field(description="Bearer token; send as 'Authorization: Bearer <token>'.")
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme name
+    session_id: str
+    expires_in: int = Field(description="Seconds until the session expires.")
+    user: UserOut
+
+
+class SessionOut(Orm):
+    id: str
+    username: str
+    login_time: datetime
+    ip_address: str | None
+    user_agent: str | None
+    last_seen: datetime | None
+    revoked_at: datetime | None
+    current: bool = False
+
+
+# ----------------------------------------------------------------------------- api keys
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "grafana", "scopes": ["read"], "expires_in_days": 90}]})
+    name: Name = "default"
+    scopes: list[Literal["read", "trade", "control"]] = Field(default=["read"], min_length=1, max_length=3)
+    expires_in_days: int | None = Field(default=90, ge=1, le=3650)
+
+
+class ApiKeyOut(Orm):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    rotated_from: str | None
+
+
+class ApiKeyIssued(BaseModel):
+    key: str = Field(description="The full key, shown once: store it now.")
+    api_key: ApiKeyOut
+
+
+# ----------------------------------------------------------------------------- exchange accounts
+class ExchangeAccountCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"venue": "binance", "label": "main", "api_key": "abc...", "api_secret": "xyz...", "testnet": True}]})
+    venue: Literal["binance", "bybit"]
+    label: Name
+    api_key: Annotated[str, StringConstraints(min_length=8, max_length=256, pattern=r"^[\x21-\x7e]+$")]
+    api_secret: Annotated[str, StringConstraints(min_length=8, max_length=512, pattern=r"^[\x21-\x7e]+$")]
+    passphrase: Annotated[str, StringConstraints(max_length=256, pattern=r"^[\x21-\x7e]*$")] | None = None
+    testnet: bool = False
+
+
+class ExchangeAccountOut(Orm):
+    id: str
+    venue: str
+    label: str
+    key_hint: str = Field(description="Masked API key, e.g. 'abcd…wxyz'. Secrets are never returned.")
+    testnet: bool
+    created_at: datetime
+
+
+# ----------------------------------------------------------------------------- bots
+class BotCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "btc-ob", "strategy": "smc_order_block", "venue": "binance", "symbols": ["BTC/USDT"], "timeframes": ["15m"], "mode": "paper", "parameters": {"risk_per_trade": "0.01"}}]})
+    name: Name
+    strategy: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+    venue: Venue = "binance"
+    symbols: list[Symbol] = Field(min_length=1, max_length=20)
+    timeframes: list[Timeframe] = Field(min_length=1, max_length=5)
+    mode: Literal["paper", "live"] = "paper"
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+    _params = field_validator("parameters")(check_json_object)
+
+
+class BotUpdate(BaseModel):
+    name: Name | None = None
+    symbols: list[Symbol] | None = Field(default=None, min_length=1, max_length=20)
+    timeframes: list[Timeframe] | None = Field(default=None, min_length=1, max_length=5)
+    parameters: dict[str, Any] | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _params(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else check_json_object(value)
+
+
+class BotOut(Orm):
+    id: str
+    name: str
+    strategy: str
+    venue: str
+    symbols: list[str]
+    timeframes: list[str]
+    mode: str
+    state: str
+    state_reason: str | None
+    parameters: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+# ----------------------------------------------------------------------------- trading records
+class OrderOut(Orm):
+    id: str
+    client_order_id: str
+    venue_order_id: str | None
+    bot_id: str | None
+    exchange: str
+    symbol: str
+    side: str
+    type: str
+    quantity: Decimal
+    price: Decimal | None
+    filled_quantity: Decimal
+    average_price: Decimal | None
+    status: str
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TradeOut(Orm):
+    id: str
+    order_id: str | None
+    bot_id: str | None
+    exchange: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    market_price: Decimal
+    fee: Decimal
+    fee_currency: str | None
+    timestamp: datetime
+
+
+class PositionOut(Orm):
+    id: str
+    bot_id: str | None
+    exchange: str
+    symbol: str
+    quantity: Decimal
+    average_price: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    stranded: bool
+    updated_at: datetime
+
+
+class SignalOut(Orm):
+    id: str
+    bot_id: str | None
+    exchange: str
+    symbol: str
+    timeframe: str
+    kind: str
+    direction: int
+    price: Decimal | None
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class PnlSummary(BaseModel):
+    realized_pnl: Decimal
+    fees: Decimal
+    net_pnl: Decimal
+    open_positions: int
+    trades: int
+    equity_curve: list[tuple[int, Decimal]] = Field(description="[time ms, cumulative net PnL] after each trade.")
+
+
+# ----------------------------------------------------------------------------- candles
+class CandleOut(BaseModel):
+    time: int = Field(description="Open time, seconds since epoch (UTC).")
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class CandlesResponse(BaseModel):
+    exchange: str
+    symbol: str
+    timeframe: str
+    candles: list[CandleOut]
+    overlays: dict[str, Any] = Field(
+        description="SMC objects: order_blocks, fvgs (boxes with time span), structure (BOS/CHoCH markers), liquidity levels."
+    )
+
+
+# ----------------------------------------------------------------------------- backtests
+class BacktestCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1h", "strategy": "smc_order_block", "start_ms": 1704067200000, "end_ms": 1706745600000}]})
+    exchange: Literal["binance", "bybit"] = "binance"
+    symbol: Symbol
+    timeframe: Timeframe
+    strategy: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "smc_order_block"
+    start_ms: int | None = Field(default=None, ge=0, le=4_102_444_800_000)
+    end_ms: int | None = Field(default=None, ge=0, le=4_102_444_800_000)
+    initial_cash: Decimal = Field(default=Decimal(10000), gt=0, le=Decimal(10) ** 12)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+    _params = field_validator("parameters")(check_json_object)
+
+
+class BacktestOut(Orm):
+    id: str
+    status: str
+    progress: float
+    parameters: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    has_report: bool = False
+
+
+class BacktestResult(BaseModel):
+    id: str
+    status: str
+    result: dict[str, Any] | None
+
+
+# ----------------------------------------------------------------------------- control
+class ReasonRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "suspicious orders on BTC/USDT"}]})
+    reason: Reason
+
+
+class FailoverRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"from_venue": "binance", "to_venue": "bybit", "reason": "binance API errors"}]})
+    from_venue: Literal["binance", "bybit"]
+    to_venue: Literal["binance", "bybit"]
+    reason: Reason
+
+
+class TradingStateOut(BaseModel):
+    state: str
+    reason: str
+    halt_key_present: bool | None = None
+    latch: str | None = None
+
+
+class StatusResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    status: Literal["ok", "degraded"]
+    trading: dict[str, Any]
+    venue: dict[str, Any]
+    dependencies: dict[str, Any]
+    components: dict[str, Any]
+    positions: list[PositionOut] | None = None
+    pnl: PnlSummary | None = None
