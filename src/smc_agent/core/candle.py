@@ -8,7 +8,7 @@ themselves. A price becomes ``Decimal`` when it enters an order. ``open_time`` i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _TF_RE = re.compile(r"^(\d+)([smhdwM])$")
 _UNIT_MS = {
@@ -29,9 +29,11 @@ def timeframe_ms(timeframe: str) -> int:
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
 
 
-@dataclass(frozen=True, slots=True)
-class Candle:
-    """One closed OHLCV candle of ``symbol`` on ``venue`` at ``timeframe``."""
+class Candle(NamedTuple):
+    """One closed OHLCV candle of ``symbol`` on ``venue`` at ``timeframe``.
+
+    A ``NamedTuple`` (immutable, cheap to create: the engine builds one per candle on the hot path).
+    """
 
     venue: str
     symbol: str

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NewType
+from typing import NamedTuple, NewType
 
 ClientOrderId = NewType("ClientOrderId", str)
 VenueOrderId = NewType("VenueOrderId", str)
@@ -14,21 +13,27 @@ BotId = NewType("BotId", str)
 NO_STRATEGY = StrategyId("")
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class InstrumentId:
-    """An instrument on one venue, e.g. ``InstrumentId("binance", "BTC/USDT")``.
-
-    ``str(iid)`` is ``"BTC/USDT@binance"``; :meth:`parse` reads it back.
-    """
-
+class _InstrumentKey(NamedTuple):
     venue: str
     symbol: str
 
-    def __post_init__(self) -> None:
-        if not self.venue or not self.symbol:
-            raise ValueError(f"InstrumentId needs a venue and a symbol, got {self.venue!r}, {self.symbol!r}")
-        if "@" in self.symbol or "@" in self.venue:
-            raise ValueError(f"InstrumentId parts must not contain '@': {self.venue!r}, {self.symbol!r}")
+
+class InstrumentId(_InstrumentKey):
+    """An instrument on one venue, e.g. ``InstrumentId("binance", "BTC/USDT")``.
+
+    A ``NamedTuple`` (fast to hash: it keys every per-instrument dict on the hot path); it compares
+    equal to the plain tuple ``(venue, symbol)``. ``str(iid)`` is ``"BTC/USDT@binance"``;
+    :meth:`parse` reads it back.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, venue: str, symbol: str) -> InstrumentId:
+        if not venue or not symbol:
+            raise ValueError(f"InstrumentId needs a venue and a symbol, got {venue!r}, {symbol!r}")
+        if "@" in symbol or "@" in venue:
+            raise ValueError(f"InstrumentId parts must not contain '@': {venue!r}, {symbol!r}")
+        return super().__new__(cls, venue, symbol)
 
     def __str__(self) -> str:
         return f"{self.symbol}@{self.venue}"

@@ -1,0 +1,1 @@
+"""Backtesting: simulated venue, runner (drives the ONE engine), statistics, trades, reports, sweeps."""

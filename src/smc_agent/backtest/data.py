@@ -1,0 +1,91 @@
+"""Candles as columns (numpy) for backtests: what the runner iterates and the report plots.
+
+No file I/O here (layer rule): build from a pandas DataFrame or arrays; the CLI reads files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from smc_agent.core.candle import timeframe_ms
+from smc_agent.core.errors import DataError
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class CandleData:
+    venue: str
+    symbol: str
+    timeframe: str
+    open_time: I64
+    open: F64
+    high: F64
+    low: F64
+    close: F64
+    volume: F64
+
+    def __post_init__(self) -> None:
+        n = len(self.open_time)
+        for name in ("open", "high", "low", "close", "volume"):
+            if len(getattr(self, name)) != n:
+                raise DataError(f"column {name} has {len(getattr(self, name))} rows, open_time has {n}")
+        if n and np.any(np.diff(self.open_time) <= 0):
+            bad = int(np.argmax(np.diff(self.open_time) <= 0))
+            raise DataError(
+                f"{self.symbol} {self.timeframe}: open_time not strictly increasing at row {bad + 1}"
+            )
+        if n and np.any(np.isnan(self.close)):
+            raise DataError(f"{self.symbol} {self.timeframe}: NaN close prices")
+        timeframe_ms(self.timeframe)
+
+    def __len__(self) -> int:
+        return len(self.open_time)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, *, venue: str, symbol: str, timeframe: str) -> CandleData:
+        """From a frame with ``timestamp_ms`` (or ``open_time``) and ``open high low close volume``."""
+        time_col = "timestamp_ms" if "timestamp_ms" in frame.columns else "open_time"
+        missing = [c for c in (time_col, "open", "high", "low", "close", "volume") if c not in frame.columns]
+        if missing:
+            raise DataError(f"candle frame lacks column(s) {missing}; has {list(frame.columns)}")
+        return cls(
+            venue,
+            symbol,
+            timeframe,
+            frame[time_col].to_numpy(dtype=np.int64),
+            *(frame[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close", "volume")),
+        )
+
+    def between(self, start_ms: int | None = None, end_ms: int | None = None) -> CandleData:
+        """Candles with ``start_ms <= open_time < end_ms``."""
+        lo = 0 if start_ms is None else int(np.searchsorted(self.open_time, start_ms, side="left"))
+        hi = len(self) if end_ms is None else int(np.searchsorted(self.open_time, end_ms, side="left"))
+        return CandleData(
+            self.venue,
+            self.symbol,
+            self.timeframe,
+            self.open_time[lo:hi],
+            self.open[lo:hi],
+            self.high[lo:hi],
+            self.low[lo:hi],
+            self.close[lo:hi],
+            self.volume[lo:hi],
+        )
+
+    def price_increment(self) -> Decimal:
+        """Smallest decimal step seen in the first prices (a tick guess for CSV data)."""
+        decimals = 0
+        for value in self.close[:2000].tolist():
+            text = repr(value)
+            if "e" in text:
+                return Decimal("1e-8")
+            if "." in text:
+                decimals = max(decimals, len(text.split(".")[1].rstrip("0")))
+        return Decimal(1).scaleb(-decimals)

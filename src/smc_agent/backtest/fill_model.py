@@ -1,0 +1,40 @@
+"""How the simulated venue prices fills: fees, slippage, volume participation, intrabar ordering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from smc_agent.core.enums import OrderSide
+from smc_agent.core.errors import ConfigError
+
+INTRABAR_RULES = ("stop_first", "nearest_first")
+
+
+@dataclass(frozen=True, slots=True)
+class FillModel:
+    """``maker_fee``/``taker_fee`` override the instrument's fees when given (fractions of notional).
+    ``slippage_bps`` worsens market and stop fills. ``max_participation`` caps a fill at that fraction of
+    the bar's volume (partial fills); ``None`` fills in full. ``intrabar`` decides which of several
+    levels inside one bar is hit first: ``stop_first`` (conservative: stops before limits) or
+    ``nearest_first`` (the level closest to the bar's open first)."""
+
+    maker_fee: Decimal | None = None
+    taker_fee: Decimal | None = None
+    slippage_bps: float = 0.0
+    max_participation: float | None = None
+    intrabar: str = "stop_first"
+
+    def __post_init__(self) -> None:
+        if self.intrabar not in INTRABAR_RULES:
+            raise ConfigError(f"intrabar rule must be one of {INTRABAR_RULES}, got {self.intrabar!r}")
+        if self.slippage_bps < 0:
+            raise ConfigError(f"slippage_bps must not be negative, got {self.slippage_bps}")
+        if self.max_participation is not None and not (0 < self.max_participation <= 1):
+            raise ConfigError(f"max_participation must be in (0, 1], got {self.max_participation}")
+
+    def slipped(self, price: float, side: OrderSide) -> float:
+        if not self.slippage_bps:
+            return price
+        factor = self.slippage_bps / 10_000.0
+        return price * (1.0 + factor) if side is OrderSide.BUY else price * (1.0 - factor)

@@ -1,0 +1,339 @@
+"""Simulated venue for backtests (and paper trading): an ``ExecutionClient`` that matches working
+orders against each closed candle.
+
+Rules (candle ``o h l c``):
+
+* market orders fill at the **open of the next candle** after they were sent (taker, slipped);
+* stop orders trigger when the range touches the trigger; a gap through the trigger fills at the
+  open, otherwise at the trigger (taker, slipped); stop-limit orders become limits when triggered;
+* limit orders fill when the range touches the price, at the price (maker), or at the open when the
+  candle opens through it (taker);
+* several levels inside one candle: ``stop_first`` processes stops before limits (so a stop-loss
+  and a take-profit inside one bar resolve as the loss), ``nearest_first`` by distance from the open;
+* protective orders attached to a fill at the open are matched against the rest of that candle;
+  those attached to an intrabar fill are matched for stops only (the conservative reading);
+* reduce-only orders are clipped to the position and cancelled when it is flat;
+* optional volume participation caps each fill at a fraction of the candle's volume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+from smc_agent.backtest.fill_model import FillModel
+from smc_agent.core.candle import Candle
+from smc_agent.core.clock import Clock
+from smc_agent.core.commands import CancelOrder, SubmitOrder
+from smc_agent.core.enums import LiquiditySide, OrderSide, OrderType, TimeInForce
+from smc_agent.core.events import (
+    Event,
+    OrderAccepted,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderFilled,
+    OrderRejected,
+    OrderTriggered,
+)
+from smc_agent.core.ids import InstrumentId, TradeId, VenueOrderId
+from smc_agent.core.instrument import Instrument
+from smc_agent.core.money import ZERO, is_multiple, to_decimal
+from smc_agent.core.ports import EventHandler
+
+_OPEN, _FULL_BAR, _STOPS_ONLY = 0, 1, 2
+
+
+class _Working:
+    __slots__ = ("cmd", "filled", "is_stop", "level", "phase", "triggered", "venue_order_id")
+
+    def __init__(self, cmd: SubmitOrder, venue_order_id: VenueOrderId, phase: int) -> None:
+        self.cmd = cmd
+        self.venue_order_id = venue_order_id
+        self.filled = ZERO
+        self.triggered = cmd.order_type not in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+        self.is_stop = not self.triggered
+        trigger_or_price = cmd.trigger_price if self.is_stop else cmd.price
+        self.level = float(trigger_or_price) if trigger_or_price is not None else 0.0
+        self.phase = phase  # when in the bar it was placed: decides what it may match this bar
+
+
+class SimulatedVenue:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        instruments: Sequence[Instrument],
+        starting_cash: Decimal,
+        fill_model: FillModel | None = None,
+        leverage: Decimal = Decimal(1),
+        quote_currency: str = "USDT",
+    ) -> None:
+        self.clock = clock
+        self.instruments: Mapping[InstrumentId, Instrument] = {i.id: i for i in instruments}
+        self.model = fill_model or FillModel()
+        self.leverage = leverage
+        self.quote_currency = quote_currency
+        self.cash = starting_cash
+        self.positions: dict[InstrumentId, Decimal] = {}
+        self.last_close: dict[tuple[str, str], float] = {}
+        self._working: dict[InstrumentId, list[_Working]] = {}
+        self._known: set[str] = set()
+        self._sink: EventHandler = _drop
+        self._seq = 0
+        self._trades = 0
+        self._phase = _FULL_BAR
+        self._bar_ts = 0
+
+    # ------------------------------------------------------------ ExecutionClient
+    def connect(self, sink: EventHandler) -> None:
+        self._sink = sink
+
+    def submit(self, command: SubmitOrder) -> None:
+        cid = command.client_order_id
+        if cid in self._known:
+            return  # idempotent: the venue already has this client order id
+        self._known.add(cid)
+        reason = self._validate(command)
+        now = self.clock.timestamp_ms()
+        if reason is not None:
+            self._emit(
+                OrderRejected(
+                    ts_event=now,
+                    ts_init=now,
+                    strategy_id=command.strategy_id,
+                    instrument_id=command.instrument_id,
+                    client_order_id=cid,
+                    reason=reason,
+                )
+            )
+            return
+        self._seq += 1
+        w = _Working(command, VenueOrderId(f"sim-{self._seq}"), self._phase)
+        self._working.setdefault(command.instrument_id, []).append(w)
+        self._emit(
+            OrderAccepted(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=command.strategy_id,
+                instrument_id=command.instrument_id,
+                client_order_id=cid,
+                venue_order_id=w.venue_order_id,
+            )
+        )
+
+    def cancel(self, command: CancelOrder) -> None:
+        now = self.clock.timestamp_ms()
+        for w in self._working.get(command.instrument_id, ()):
+            if w.cmd.client_order_id == command.client_order_id:
+                self._remove(w)
+                self._canceled(w, "canceled by request")
+                return
+        self._emit(
+            OrderCancelRejected(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=command.strategy_id,
+                instrument_id=command.instrument_id,
+                client_order_id=command.client_order_id,
+                reason="order not open",
+            )
+        )
+
+    def on_candle(self, candle: Candle) -> None:
+        key = (candle.venue, candle.symbol)  # equal to (and hashes like) the InstrumentId
+        book = self._working.get(key)  # type: ignore[call-overload]
+        if book:
+            self._bar_ts = candle.open_time
+            self._match(book, candle)
+            self._phase = _FULL_BAR
+        self.last_close[key] = candle.close
+
+    # ------------------------------------------------------------ account
+    def position(self, instrument_id: InstrumentId) -> Decimal:
+        return self.positions.get(instrument_id, ZERO)
+
+    def equity(self) -> Decimal:
+        eq = self.cash
+        for iid, qty in self.positions.items():
+            if qty and iid in self.last_close:
+                eq += qty * to_decimal(self.last_close[iid])
+        return eq
+
+    def open_orders(self, instrument_id: InstrumentId | None = None) -> list[SubmitOrder]:
+        books = [self._working.get(instrument_id, [])] if instrument_id else list(self._working.values())
+        return [w.cmd for book in books for w in book]
+
+    # ------------------------------------------------------------ matching
+    def _match(self, book: list[_Working], c: Candle) -> None:
+        self._phase = _OPEN
+        for w in [w for w in book if w.cmd.order_type is OrderType.MARKET]:
+            if w in book:
+                self._fill(w, self.model.slipped(c.open, w.cmd.side), c, LiquiditySide.TAKER)
+        self._phase = _FULL_BAR
+        pending = [w for w in book if w.cmd.order_type is not OrderType.MARKET]
+        self._phase = _STOPS_ONLY
+        self._match_resting(book, pending, c, at_open=True)
+        for _ in range(3):  # protective orders placed by intrabar fills: stops only, rest of this bar
+            fresh = [w for w in book if w.phase == _STOPS_ONLY and w.is_stop and not w.triggered]
+            if not fresh:
+                break
+            for w in fresh:
+                w.phase = _FULL_BAR
+            self._match_resting(book, fresh, c, at_open=False)
+        for w in [w for w in book if w.phase == _STOPS_ONLY]:
+            w.phase = _FULL_BAR
+
+    def _match_resting(
+        self, book: list[_Working], pending: list[_Working], c: Candle, *, at_open: bool
+    ) -> None:
+        if self.model.intrabar == "nearest_first":
+            pending.sort(key=lambda w: abs(w.level - c.open))
+        else:
+            pending.sort(key=lambda w: 0 if w.is_stop and not w.triggered else 1)
+        for w in pending:
+            if w not in book:
+                continue
+            cmd = w.cmd
+            buy = cmd.side is OrderSide.BUY
+            if not w.triggered:
+                if (c.high < w.level) if buy else (c.low > w.level):
+                    continue
+                gap = (c.open >= w.level) if buy else (c.open <= w.level)
+                raw = c.open if (gap and at_open) else w.level
+                if cmd.order_type is OrderType.STOP_MARKET:
+                    self._fill(w, self.model.slipped(raw, cmd.side), c, LiquiditySide.TAKER)
+                    continue
+                w.triggered = True
+                assert cmd.price is not None
+                w.level = float(cmd.price)
+                now = self.clock.timestamp_ms()
+                self._emit(
+                    OrderTriggered(
+                        ts_event=now,
+                        ts_init=now,
+                        strategy_id=cmd.strategy_id,
+                        instrument_id=cmd.instrument_id,
+                        client_order_id=cmd.client_order_id,
+                    )
+                )
+            if (c.low <= w.level) if buy else (c.high >= w.level):
+                through = (c.open < w.level) if buy else (c.open > w.level)
+                if through and at_open and not w.is_stop:
+                    self._fill(w, c.open, c, LiquiditySide.TAKER)
+                else:
+                    self._fill(w, w.level, c, LiquiditySide.MAKER)
+            elif cmd.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+                self._remove(w)
+                self._canceled(w, f"{cmd.time_in_force.value}: not filled")
+
+    def _fill(self, w: _Working, price_f: float, c: Candle, liquidity: LiquiditySide) -> None:
+        cmd = w.cmd
+        iid = cmd.instrument_id
+        inst = self.instruments[iid]
+        qty = cmd.qty - w.filled
+        position = self.positions.get(iid, ZERO)
+        if cmd.reduce_only:
+            reducible = -position if cmd.side is OrderSide.BUY else position
+            if reducible <= 0:
+                self._remove(w)
+                self._canceled(w, "reduce-only: position already flat")
+                return
+            qty = min(qty, reducible)
+        if self.model.max_participation is not None:
+            cap = inst.round_qty(to_decimal(c.volume * self.model.max_participation))
+            if cap <= 0:
+                return
+            qty = min(qty, cap)
+        price = inst.round_price(to_decimal(price_f))
+        rate = self.model.taker_fee if liquidity is LiquiditySide.TAKER else self.model.maker_fee
+        if rate is None:
+            rate = inst.taker_fee if liquidity is LiquiditySide.TAKER else inst.maker_fee
+        fee = qty * price * rate
+        w.filled += qty
+        signed = qty if cmd.side is OrderSide.BUY else -qty
+        self.positions[iid] = position + signed
+        self.cash -= signed * price + fee
+        done = w.filled == cmd.qty
+        clipped = cmd.reduce_only and not done and self.positions[iid] == 0
+        if done or clipped:
+            self._remove(w)
+        self._trades += 1
+        now = self.clock.timestamp_ms()
+        self._emit(
+            OrderFilled(
+                ts_event=self._bar_ts,
+                ts_init=now,
+                strategy_id=cmd.strategy_id,
+                instrument_id=iid,
+                client_order_id=cmd.client_order_id,
+                venue_order_id=w.venue_order_id,
+                trade_id=TradeId(f"sim-t{self._trades}"),
+                side=cmd.side,
+                qty=qty,
+                price=price,
+                fee=fee,
+                fee_currency=self.quote_currency,
+                liquidity=liquidity,
+                market_price=to_decimal(c.open),
+                is_last=done,
+            )
+        )
+        if clipped:
+            self._canceled(w, "reduce-only: remainder canceled, position flat")
+
+    # ------------------------------------------------------------ helpers
+    def _validate(self, cmd: SubmitOrder) -> str | None:
+        inst = self.instruments.get(cmd.instrument_id)
+        if inst is None:
+            return f"unknown instrument {cmd.instrument_id}"
+        problem = inst.validate_order(cmd.qty, cmd.price)
+        if problem is not None:
+            return problem
+        if cmd.trigger_price is not None and not is_multiple(cmd.trigger_price, inst.price_increment):
+            return f"trigger price {cmd.trigger_price} is not a multiple of the tick {inst.price_increment}"
+        position = self.positions.get(cmd.instrument_id, ZERO)
+        signed = cmd.qty if cmd.side is OrderSide.BUY else -cmd.qty
+        if cmd.reduce_only:
+            if position == 0 or (position > 0) == (signed > 0):
+                return "reduce-only order would not reduce the position"
+            return None
+        mark = self.last_close.get(cmd.instrument_id)
+        px = cmd.price or cmd.trigger_price or (to_decimal(mark) if mark is not None else None)
+        if px is None:
+            return None
+        exposure = abs(position + signed) * px
+        for iid, qty in self.positions.items():
+            if iid != cmd.instrument_id and qty and iid in self.last_close:
+                exposure += abs(qty) * to_decimal(self.last_close[iid])
+        equity = self.equity()
+        if exposure > equity * self.leverage:
+            return (
+                f"insufficient margin: exposure {exposure:.2f} would exceed equity {equity:.2f} "
+                f"x leverage {self.leverage}"
+            )
+        return None
+
+    def _remove(self, w: _Working) -> None:
+        book = self._working.get(w.cmd.instrument_id)
+        if book is not None and w in book:
+            book.remove(w)
+
+    def _canceled(self, w: _Working, reason: str) -> None:
+        now = self.clock.timestamp_ms()
+        self._emit(
+            OrderCanceled(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=w.cmd.strategy_id,
+                instrument_id=w.cmd.instrument_id,
+                client_order_id=w.cmd.client_order_id,
+                reason=reason,
+            )
+        )
+
+    def _emit(self, event: Event) -> None:
+        self._sink(event)
+
+
+def _drop(event: Event) -> None:
+    """Default sink until an engine connects."""

@@ -1,0 +1,115 @@
+"""Round-trip trades built from fills: a trade runs from flat to flat (a flip closes one trade and
+opens the next at the same fill)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from smc_agent.core.enums import OrderSide
+from smc_agent.core.events import OrderFilled
+from smc_agent.core.ids import InstrumentId
+from smc_agent.core.money import ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    instrument_id: InstrumentId
+    side: OrderSide  # BUY = long trade
+    qty: Decimal  # largest absolute size held
+    entry_time: int
+    entry_price: Decimal  # quantity-weighted average of the entries
+    exit_time: int
+    exit_price: Decimal  # quantity-weighted average of the exits
+    gross_pnl: Decimal
+    fees: Decimal
+    entry_tag: str
+    exit_tag: str
+
+    @property
+    def pnl(self) -> Decimal:
+        return self.gross_pnl - self.fees
+
+    @property
+    def return_pct(self) -> float:
+        cost = self.entry_price * self.qty
+        return float(self.pnl / cost) if cost else 0.0
+
+
+class _Open:
+    __slots__ = (
+        "entry_notional",
+        "entry_qty",
+        "entry_tag",
+        "entry_time",
+        "exit_notional",
+        "exit_qty",
+        "fees",
+        "max_qty",
+        "qty",
+        "side",
+    )
+
+    def __init__(self, side: OrderSide, ts: int, tag: str) -> None:
+        self.side = side
+        self.entry_time = ts
+        self.entry_tag = tag
+        self.qty = ZERO
+        self.max_qty = ZERO
+        self.entry_qty = ZERO
+        self.entry_notional = ZERO
+        self.exit_qty = ZERO
+        self.exit_notional = ZERO
+        self.fees = ZERO
+
+
+def build_trades(fills: Iterable[OrderFilled], tags: dict[str, str] | None = None) -> list[Trade]:
+    """``tags`` maps client order ids to order tags (for entry/exit reasons)."""
+    tags = tags or {}
+    open_: dict[InstrumentId, _Open] = {}
+    out: list[Trade] = []
+    for f in fills:
+        tag = tags.get(f.client_order_id, "")
+        remaining = f.qty
+        fee_per_unit = f.fee / f.qty
+        while remaining > 0:
+            cur = open_.get(f.instrument_id)
+            if cur is None:
+                cur = open_[f.instrument_id] = _Open(f.side, f.ts_event, tag)
+            if f.side is cur.side:
+                cur.qty += remaining
+                cur.max_qty = max(cur.max_qty, cur.qty)
+                cur.entry_qty += remaining
+                cur.entry_notional += remaining * f.price
+                cur.fees += remaining * fee_per_unit
+                remaining = ZERO
+                continue
+            closing = min(remaining, cur.qty)
+            cur.qty -= closing
+            cur.exit_qty += closing
+            cur.exit_notional += closing * f.price
+            cur.fees += closing * fee_per_unit
+            remaining -= closing
+            if cur.qty == 0:
+                entry = cur.entry_notional / cur.entry_qty
+                exit_ = cur.exit_notional / cur.exit_qty
+                sign = 1 if cur.side is OrderSide.BUY else -1
+                gross = (cur.exit_notional - cur.entry_notional) * sign
+                out.append(
+                    Trade(
+                        f.instrument_id,
+                        cur.side,
+                        cur.max_qty,
+                        cur.entry_time,
+                        entry,
+                        f.ts_event,
+                        exit_,
+                        gross,
+                        cur.fees,
+                        cur.entry_tag,
+                        tag,
+                    )
+                )
+                del open_[f.instrument_id]
+    return out

@@ -1,0 +1,57 @@
+"""Causal aggregation of base-timeframe candles into a higher timeframe.
+
+A higher-timeframe candle is emitted together with the base candle that closes it; when data has a
+gap, the incomplete bucket is emitted as soon as a candle of a later bucket arrives (it is then
+known to be closed). Never emits a candle before its bucket ended.
+"""
+
+from __future__ import annotations
+
+from smc_agent.core.candle import Candle, timeframe_ms
+
+
+class CandleAggregator:
+    __slots__ = ("_bucket", "_c", "_h", "_l", "_o", "_v", "base_ms", "tf_ms", "timeframe")
+
+    def __init__(self, base_timeframe: str, timeframe: str) -> None:
+        self.base_ms = timeframe_ms(base_timeframe)
+        self.tf_ms = timeframe_ms(timeframe)
+        if self.tf_ms <= self.base_ms or self.tf_ms % self.base_ms:
+            raise ValueError(
+                f"timeframe {timeframe} must be a multiple of the base timeframe {base_timeframe}"
+            )
+        self.timeframe = timeframe
+        self._bucket = -1
+        self._o = self._h = self._l = self._c = self._v = 0.0
+
+    def update(self, candle: Candle) -> tuple[Candle | None, Candle | None]:
+        """Feed one base candle; returns (candle of a bucket closed by a gap, candle closed by this one)."""
+        tf = self.tf_ms
+        bucket = candle.open_time - candle.open_time % tf
+        stale: Candle | None = None
+        if bucket != self._bucket:
+            if self._bucket >= 0:
+                stale = self._emit(candle)
+            self._bucket = bucket
+            self._o, self._h, self._l, self._c, self._v = (
+                candle.open,
+                candle.high,
+                candle.low,
+                candle.close,
+                candle.volume,
+            )
+        else:
+            self._h = max(self._h, candle.high)
+            self._l = min(self._l, candle.low)
+            self._c = candle.close
+            self._v += candle.volume
+        if candle.open_time + self.base_ms == bucket + tf:
+            done = self._emit(candle)
+            self._bucket = -1
+            return stale, done
+        return stale, None
+
+    def _emit(self, like: Candle) -> Candle:
+        return Candle(
+            like.venue, like.symbol, self.timeframe, self._bucket, self._o, self._h, self._l, self._c, self._v
+        )

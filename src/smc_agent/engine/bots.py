@@ -1,0 +1,35 @@
+"""A bot: one strategy instance bound to one instrument and base timeframe, plus its runtime state."""
+
+from __future__ import annotations
+
+from smc_agent.core.enums import TradingState
+from smc_agent.core.ids import InstrumentId, StrategyId
+from smc_agent.engine.aggregator import CandleAggregator
+from smc_agent.strategy.base import Strategy
+
+
+class Bot:
+    __slots__ = (
+        "aggregators",
+        "annotations",
+        "instrument_id",
+        "seq",
+        "signal_ts",
+        "state",
+        "strategy",
+        "strategy_id",
+        "timeframe",
+    )
+
+    def __init__(
+        self, strategy: Strategy, strategy_id: StrategyId, instrument_id: InstrumentId, timeframe: str
+    ) -> None:
+        self.strategy = strategy
+        self.strategy_id = strategy_id
+        self.instrument_id = instrument_id
+        self.timeframe = timeframe
+        self.aggregators = [CandleAggregator(timeframe, tf) for tf in strategy.timeframes]
+        self.state = TradingState.ACTIVE
+        self.signal_ts = 0  # open time of the candle being processed (part of client order ids)
+        self.seq = 0  # orders sent while processing that candle
+        self.annotations: list[dict[str, object]] = []

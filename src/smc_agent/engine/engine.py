@@ -1,0 +1,468 @@
+"""The ONE trading engine. Backtest and live differ only in the clock, the candle source and the
+:class:`~smc_agent.engine.client.ExecutionClient` (simulated venue vs. adapter over a real venue).
+
+Per closed base candle (:meth:`TradingEngine.on_candle`):
+
+1. the execution client sees the candle (a simulated venue matches working orders on it, which
+   reports fills back through :meth:`handle_event`);
+2. the portfolio is marked to the close and the breakers are evaluated;
+3. each bot on that (venue, symbol, timeframe) gets its higher-timeframe candles, then the candle.
+
+Strategy calls go strategy -> :meth:`submit` -> risk gate -> order manager -> execution client.
+Every call into strategy code is guarded: an exception halts that bot (``StrategyFailed`` +
+``TradingStateChanged`` events), never the engine.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from smc_agent.core.candle import Candle
+from smc_agent.core.clock import Clock
+from smc_agent.core.commands import CancelOrder, SubmitOrder
+from smc_agent.core.enums import OrderSide, OrderType, TradingState
+from smc_agent.core.errors import ConfigError
+from smc_agent.core.events import (
+    Event,
+    OrderEvent,
+    OrderFilled,
+    OrderSubmitted,
+    PositionChanged,
+    StrategyFailed,
+    TradingStateChanged,
+)
+from smc_agent.core.fill import Fill
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
+from smc_agent.core.instrument import Instrument
+from smc_agent.core.money import to_decimal
+from smc_agent.core.position import Position
+from smc_agent.engine.bots import Bot
+from smc_agent.engine.bus import InProcessBus
+from smc_agent.engine.client import ExecutionClient
+from smc_agent.engine.portfolio import Portfolio
+from smc_agent.execution.ids import client_order_id
+from smc_agent.execution.orders import OrderManager
+from smc_agent.risk.breakers import Breakers
+from smc_agent.risk.context import OpenOrderView, RiskContext
+from smc_agent.risk.gate import RiskGate
+from smc_agent.risk.sizing import Sizing, size_order
+from smc_agent.strategy.base import Strategy
+
+_NAN = float("nan")
+_ACTIVE = TradingState.ACTIVE
+_HALTED = TradingState.HALTED
+
+
+class TradingEngine:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        client: ExecutionClient,
+        instruments: Sequence[Instrument],
+        risk: RiskGate,
+        starting_cash: Decimal,
+        quote_currency: str = "USDT",
+        sizing: Sizing | None = None,
+        bus: InProcessBus | None = None,
+    ) -> None:
+        self.clock = clock
+        self.client = client
+        self.instruments = {i.id: i for i in instruments}
+        self.risk = risk
+        self.sizing = sizing or Sizing()
+        self.bus = bus or InProcessBus()
+        self.portfolio = Portfolio(starting_cash, quote_currency)
+        self.orders = OrderManager()
+        self.state = TradingState.ACTIVE
+        self.state_reason = ""
+        self.breakers = Breakers(risk.config, float(starting_cash), clock.timestamp_ms())
+        self.bots: dict[StrategyId, Bot] = {}
+        self._routes: dict[tuple[str, str, str], list[Bot]] = {}
+        self._by_strategy: dict[int, Bot] = {}
+        self._ref_ts: dict[tuple[str, str], int] = {}
+        self._started = False
+        client.connect(self.handle_event)
+
+    # ================================================================ setup
+    def add_strategy(
+        self,
+        strategy: Strategy,
+        *,
+        instrument_id: InstrumentId,
+        timeframe: str,
+        strategy_id: str | None = None,
+    ) -> StrategyId:
+        if instrument_id not in self.instruments:
+            raise ConfigError(
+                f"unknown instrument {instrument_id}; known: {sorted(map(str, self.instruments))}"
+            )
+        sid = StrategyId(strategy_id or f"{strategy.strategy_name()}-{instrument_id.symbol}-{timeframe}")
+        if sid in self.bots:
+            raise ConfigError(f"strategy id {sid!r} already used")
+        bot = Bot(strategy, sid, instrument_id, timeframe)
+        strategy.bind(self.context, instrument_id=instrument_id, timeframe=timeframe)
+        self.bots[sid] = bot
+        self._by_strategy[id(strategy)] = bot
+        self._routes.setdefault((instrument_id.venue, instrument_id.symbol, timeframe), []).append(bot)
+        self.portfolio.position(instrument_id)
+        return sid
+
+    @property
+    def context(self) -> _Context:
+        return _Context(self)
+
+    def start(self) -> None:
+        self._started = True
+        for bot in self.bots.values():
+            self._guard(bot, "on_start", bot.strategy.on_start)
+
+    def stop(self) -> None:
+        for bot in self.bots.values():
+            if bot.state is not TradingState.HALTED:
+                self._guard(bot, "on_stop", bot.strategy.on_stop)
+
+    # ================================================================ the loop step
+    def on_candle(self, candle: Candle) -> None:
+        self.client.on_candle(candle)
+        venue, symbol = candle.venue, candle.symbol
+        key = (venue, symbol)  # equal to (and hashes like) the InstrumentId
+        portfolio = self.portfolio
+        portfolio.marks[key] = candle.close
+        now = self.clock.timestamp_ms()
+        self._ref_ts[key] = now
+        if portfolio._open or self.state is not _ACTIVE:
+            self._check_breakers(portfolio.equity_f(), now)
+        bots = self._routes.get((venue, symbol, candle.timeframe))
+        if bots is None:
+            return
+        for bot in bots:
+            if bot.state is _HALTED:
+                continue
+            bot.signal_ts = candle.open_time
+            bot.seq = 0
+            try:
+                if bot.aggregators:
+                    self._higher_timeframes(bot, candle)
+                bot.strategy.on_candle(candle)
+            except Exception as exc:
+                self._fail_bot(bot, "on_candle", exc)
+
+    @staticmethod
+    def _higher_timeframes(bot: Bot, candle: Candle) -> None:
+        for agg in bot.aggregators:
+            gap_closed, closed = agg.update(candle)
+            if gap_closed is not None:
+                bot.strategy.on_candle(gap_closed)
+            if closed is not None:
+                bot.strategy.on_candle(closed)
+
+    def _check_breakers(self, equity: float, now: int) -> None:
+        day_before = self.breakers.day
+        trip = self.breakers.update(equity, now)
+        if trip is None:
+            if (
+                self.state is TradingState.REDUCING
+                and self.state_reason.startswith("daily_loss_limit")
+                and self.breakers.day != day_before
+            ):
+                self.set_trading_state(TradingState.ACTIVE, "daily_loss_limit: reset at new UTC day")
+            return
+        rank = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+        if rank[trip.state] > rank[self.state]:
+            self.set_trading_state(trip.state, trip.reason)
+
+    # ================================================================ state
+    def set_trading_state(self, state: TradingState, reason: str) -> None:
+        """Switch the engine's trading state; HALTED cancels working entry (non reduce-only) orders."""
+        previous = self.state
+        if previous is state and reason == self.state_reason:
+            return
+        self.state = state
+        self.state_reason = reason
+        now = self.clock.timestamp_ms()
+        self.bus.publish(
+            TradingStateChanged(
+                ts_event=now, ts_init=now, previous=previous, state=state, reason=reason, scope="engine"
+            )
+        )
+        if state is TradingState.HALTED:
+            for order in self.orders.open_orders():
+                if not order.reduce_only:
+                    self._cancel(order.strategy_id, order.instrument_id, order.client_order_id, now)
+
+    def _fail_bot(self, bot: Bot, hook: str, exc: BaseException) -> None:
+        now = self.clock.timestamp_ms()
+        previous = bot.state
+        bot.state = TradingState.HALTED
+        self.bus.publish(
+            StrategyFailed(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=bot.strategy_id,
+                hook=hook,
+                error=f"{type(exc).__name__}: {exc}",
+                traceback="".join(traceback.format_exception(exc)),
+            )
+        )
+        self.bus.publish(
+            TradingStateChanged(
+                ts_event=now,
+                ts_init=now,
+                previous=previous,
+                state=TradingState.HALTED,
+                scope=f"bot:{bot.strategy_id}",
+                reason=f"strategy raised in {hook}: {type(exc).__name__}: {exc}",
+            )
+        )
+        for order in self.orders.open_orders():
+            if order.strategy_id == bot.strategy_id and not order.reduce_only:
+                self._cancel(order.strategy_id, order.instrument_id, order.client_order_id, now)
+
+    def _guard(self, bot: Bot, hook: str, fn: Callable[..., object], *args: Any) -> None:
+        if bot.state is TradingState.HALTED:
+            return
+        try:
+            fn(*args)
+        except Exception as exc:
+            self._fail_bot(bot, hook, exc)
+
+    # ================================================================ venue events
+    def handle_event(self, event: Event) -> None:
+        """Entry point for everything the venue reports (and for the engine's own order events)."""
+        if isinstance(event, OrderEvent):
+            follow_ups = self.orders.apply(event)
+            if isinstance(event, OrderFilled):
+                self._on_fill(event)
+            self.bus.publish(event)
+            bot = self.bots.get(event.strategy_id)
+            if bot is not None:
+                if isinstance(event, OrderFilled):
+                    self._guard(bot, "on_order_filled", bot.strategy.on_order_filled, event)
+                elif not isinstance(event, OrderSubmitted):
+                    self._guard(bot, "on_order_event", bot.strategy.on_order_event, event)
+            for cmd in follow_ups:
+                if isinstance(cmd, SubmitOrder):
+                    self.submit_command(cmd)
+                else:
+                    self.client.cancel(cmd)
+        else:
+            self.bus.publish(event)
+
+    def _on_fill(self, event: OrderFilled) -> None:
+        fill = Fill(
+            instrument_id=event.instrument_id,
+            client_order_id=event.client_order_id,
+            venue_order_id=event.venue_order_id,
+            trade_id=event.trade_id,
+            side=event.side,
+            qty=event.qty,
+            price=event.price,
+            fee=event.fee,
+            fee_currency=event.fee_currency,
+            liquidity=event.liquidity,
+            ts_event=event.ts_event,
+            market_price=event.market_price,
+        )
+        pos = self.portfolio.apply_fill(fill)
+        self.bus.publish(
+            PositionChanged(
+                ts_event=event.ts_event,
+                ts_init=event.ts_init,
+                strategy_id=event.strategy_id,
+                instrument_id=event.instrument_id,
+                qty=pos.qty,
+                avg_price=pos.avg_price,
+                realized_pnl=pos.realized_pnl,
+                fees=pos.fees,
+            )
+        )
+
+    # ================================================================ orders
+    def submit_command(self, cmd: SubmitOrder) -> ClientOrderId | None:
+        """Risk-check and send ``cmd``. Idempotent: a known client order id is not sent again."""
+        if self.orders.knows(cmd.client_order_id):
+            return cmd.client_order_id
+        denial = self.risk.evaluate(cmd, self._risk_context(cmd))
+        self.orders.create(cmd)
+        if denial is not None:
+            self.handle_event(self.risk.denied_event(cmd, denial, self.clock.timestamp_ms()))
+            return None
+        now = self.clock.timestamp_ms()
+        self.handle_event(
+            OrderSubmitted(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=cmd.strategy_id,
+                instrument_id=cmd.instrument_id,
+                client_order_id=cmd.client_order_id,
+                side=cmd.side,
+                order_type=cmd.order_type,
+                qty=cmd.qty,
+                price=cmd.price,
+                trigger_price=cmd.trigger_price,
+                reduce_only=cmd.reduce_only,
+                tag=cmd.tag,
+            )
+        )
+        self.client.submit(cmd)
+        return cmd.client_order_id
+
+    def _risk_context(self, cmd: SubmitOrder) -> RiskContext:
+        symbol = cmd.instrument_id.symbol
+        pf = self.portfolio
+        position_qty = sum((p.qty for i, p in pf.positions.items() if i.symbol == symbol), Decimal(0))
+        notional: dict[str, Decimal] = {}
+        for iid, pos in pf.positions.items():
+            if pos.qty and iid in pf.marks:
+                notional[iid.symbol] = notional.get(iid.symbol, Decimal(0)) + abs(pos.qty) * to_decimal(
+                    pf.marks[iid]
+                )
+        open_views = [
+            OpenOrderView(o.side, o.order_type, o.qty, o.price, o.trigger_price, o.reduce_only)
+            for o in self.orders.open_orders(cmd.instrument_id)
+        ]
+        return RiskContext(
+            now_ms=self.clock.timestamp_ms(),
+            state=self.state,
+            position_qty=position_qty,
+            positions_notional=notional,
+            open_orders=open_views,
+            open_orders_total=self.orders.open_count,
+            recent_order_times=self.orders.recent_times,
+            recent_client_ids=frozenset(),
+            equity=pf.equity() if pf.marks else pf.cash,
+            reference_ts=self._ref_ts.get(cmd.instrument_id),
+        )
+
+    def _cancel(
+        self, strategy_id: StrategyId, instrument_id: InstrumentId, cid: ClientOrderId, now: int
+    ) -> None:
+        self.client.cancel(
+            CancelOrder(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=strategy_id,
+                instrument_id=instrument_id,
+                client_order_id=cid,
+            )
+        )
+
+
+class _Context:
+    """The :class:`~smc_agent.strategy.context.StrategyContext` the engine gives its strategies."""
+
+    __slots__ = ("_e",)
+
+    def __init__(self, engine: TradingEngine) -> None:
+        self._e = engine
+
+    def now_ms(self) -> int:
+        return self._e.clock.timestamp_ms()
+
+    def instrument(self, instrument_id: InstrumentId) -> Instrument:
+        return self._e.instruments[instrument_id]
+
+    def position(self, instrument_id: InstrumentId) -> Position:
+        return self._e.portfolio.position(instrument_id)
+
+    def position_size(self, instrument_id: InstrumentId) -> float:
+        return self._e.portfolio.qty_f.get(instrument_id, 0.0)
+
+    def equity(self) -> float:
+        return self._e.portfolio.equity_f()
+
+    def last_price(self, instrument_id: InstrumentId) -> float:
+        return self._e.portfolio.marks.get(instrument_id, _NAN)
+
+    def submit(
+        self,
+        strategy: object,
+        *,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        order_type: OrderType,
+        qty: Decimal | None,
+        price: Decimal | None,
+        trigger_price: Decimal | None,
+        stop_loss: Decimal | None,
+        take_profit: Decimal | None,
+        reduce_only: bool,
+        tag: str,
+    ) -> ClientOrderId | None:
+        e = self._e
+        bot = e._by_strategy[id(strategy)]
+        inst = e.instruments.get(instrument_id)
+        if inst is None:
+            raise ConfigError(f"unknown instrument {instrument_id}")
+        mark = e.portfolio.marks.get(instrument_id)
+        reference = to_decimal(mark) if mark is not None else None
+        if price is not None:
+            price = inst.round_price(price)
+        if trigger_price is not None:
+            trigger_price = inst.round_price(trigger_price)
+        if stop_loss is not None:
+            stop_loss = inst.round_price(stop_loss)
+        if take_profit is not None:
+            take_profit = inst.round_price(take_profit)
+        if qty is None:
+            entry = price or trigger_price or reference
+            if entry is None:
+                return None
+            qty = size_order(e.sizing, equity=e.portfolio.equity(), entry=entry, stop=stop_loss, inst=inst)
+        else:
+            qty = inst.round_qty(qty)
+        if qty <= 0:
+            return None
+        now = e.clock.timestamp_ms()
+        cid = client_order_id(
+            strategy_id=bot.strategy_id,
+            instrument_id=instrument_id,
+            signal_ts=bot.signal_ts,
+            side=side,
+            tag=tag,
+            seq=bot.seq,
+        )
+        bot.seq += 1
+        return e.submit_command(
+            SubmitOrder(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=bot.strategy_id,
+                instrument_id=instrument_id,
+                client_order_id=cid,
+                side=side,
+                order_type=order_type,
+                qty=qty,
+                price=price,
+                trigger_price=trigger_price,
+                reduce_only=reduce_only,
+                stop_loss=stop_loss,
+                take_profit=take_profit,
+                tag=tag,
+                reference_price=reference,
+            )
+        )
+
+    def cancel(self, strategy: object, client_order_id: ClientOrderId) -> None:
+        e = self._e
+        order = e.orders.get(client_order_id)
+        if order is not None and order.is_open:
+            e._cancel(order.strategy_id, order.instrument_id, client_order_id, e.clock.timestamp_ms())
+
+    def cancel_all(self, strategy: object, instrument_id: InstrumentId | None) -> None:
+        e = self._e
+        sid = e._by_strategy[id(strategy)].strategy_id
+        now = e.clock.timestamp_ms()
+        for order in e.orders.open_orders(instrument_id):
+            if order.strategy_id == sid:
+                e._cancel(sid, order.instrument_id, order.client_order_id, now)
+
+    def annotate(self, strategy: object, annotation: dict[str, object]) -> None:
+        e = self._e
+        bot = e._by_strategy[id(strategy)]
+        annotation.setdefault("ts", e.clock.timestamp_ms())
+        bot.annotations.append(annotation)

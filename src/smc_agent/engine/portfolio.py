@@ -1,0 +1,58 @@
+"""Cash and positions of one engine's account (single quote currency), with float mirrors for the
+per-candle mark-to-market (Decimal stays the accounting truth)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from smc_agent.core.fill import Fill
+from smc_agent.core.ids import InstrumentId
+from smc_agent.core.money import ZERO
+from smc_agent.core.position import Position
+
+
+class Portfolio:
+    __slots__ = ("_open", "cash", "cash_f", "fees", "marks", "positions", "qty_f", "quote_currency")
+
+    def __init__(self, starting_cash: Decimal, quote_currency: str) -> None:
+        self.cash = starting_cash
+        self.cash_f = float(starting_cash)
+        self.fees = ZERO
+        self.quote_currency = quote_currency
+        self.positions: dict[InstrumentId, Position] = {}
+        self.qty_f: dict[InstrumentId, float] = {}
+        self.marks: dict[tuple[str, str], float] = {}  # keyed by InstrumentId or an equal (venue, symbol)
+        self._open: list[InstrumentId] = []
+
+    def position(self, instrument_id: InstrumentId) -> Position:
+        pos = self.positions.get(instrument_id)
+        if pos is None:
+            pos = self.positions[instrument_id] = Position(instrument_id)
+            self.qty_f[instrument_id] = 0.0
+        return pos
+
+    def apply_fill(self, fill: Fill) -> Position:
+        pos = self.position(fill.instrument_id)
+        pos.apply(fill)
+        self.cash -= fill.signed_qty * fill.price + fill.fee
+        self.fees += fill.fee
+        self.cash_f = float(self.cash)
+        self.qty_f[fill.instrument_id] = float(pos.qty)
+        self._open = [iid for iid, q in self.qty_f.items() if q != 0.0]
+        return pos
+
+    @property
+    def has_exposure(self) -> bool:
+        return bool(self._open)
+
+    def equity_f(self) -> float:
+        eq = self.cash_f
+        for iid in self._open:
+            eq += self.qty_f[iid] * self.marks[iid]
+        return eq
+
+    def equity(self) -> Decimal:
+        eq = self.cash
+        for iid in self._open:
+            eq += self.positions[iid].qty * Decimal(repr(self.marks[iid]))
+        return eq

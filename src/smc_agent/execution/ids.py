@@ -1,0 +1,42 @@
+"""Deterministic, idempotent client order ids: the same signal always yields the same id.
+
+A signal is identified by (strategy, instrument, the candle time it was decided on, side, tag, and
+its sequence number among the orders that strategy sent on that candle). Replaying the same candles
+after a restart therefore re-derives the same ids, and the venue (which treats the client id as an
+idempotency key) refuses to create a second order.
+
+Ids are ``<prefix>-<24 hex>`` (at most 36 characters, the Binance/Bybit limit), characters ``[a-z0-9-]``.
+"""
+
+from __future__ import annotations
+
+from hashlib import blake2b
+
+from smc_agent.core.enums import OrderSide
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
+
+MAX_LEN = 36
+
+
+def client_order_id(
+    *,
+    strategy_id: StrategyId,
+    instrument_id: InstrumentId,
+    signal_ts: int,
+    side: OrderSide,
+    tag: str = "",
+    seq: int = 0,
+    prefix: str = "smc",
+) -> ClientOrderId:
+    if not prefix.isalnum() or len(prefix) > 8:
+        raise ValueError(f"client order id prefix must be 1-8 alphanumerics, got {prefix!r}")
+    key = f"{strategy_id}|{instrument_id}|{signal_ts}|{side.value}|{tag}|{seq}".encode()
+    return ClientOrderId(f"{prefix.lower()}-{blake2b(key, digest_size=12).hexdigest()}")
+
+
+def child_order_id(parent: ClientOrderId, role: str) -> ClientOrderId:
+    """Id of a protective child order (``role`` ``"sl"`` or ``"tp"``), derived from its parent."""
+    result = f"{parent}-{role}"
+    if len(result) > MAX_LEN:
+        raise ValueError(f"child order id {result!r} longer than {MAX_LEN}")
+    return ClientOrderId(result)

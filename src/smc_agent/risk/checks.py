@@ -1,0 +1,223 @@
+"""Pre-trade checks: each a small pure function ``(command, context, config) -> Denial | None``.
+
+The order of :data:`CHECKS` is the order the gate runs them; the first denial wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.enums import OrderSide, OrderType, TradingState
+from smc_agent.risk.config import RiskConfig
+from smc_agent.risk.context import RiskContext
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    check: str
+    reason: str
+    figures: dict[str, str] = field(default_factory=dict)
+
+
+Check = Callable[[SubmitOrder, RiskContext, RiskConfig], "Denial | None"]
+
+
+def order_price(cmd: SubmitOrder) -> Decimal | None:
+    """The price the order would trade at: limit price, else trigger, else the reference price."""
+    if cmd.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        return cmd.price
+    if cmd.order_type is OrderType.STOP_MARKET:
+        return cmd.trigger_price
+    return cmd.reference_price
+
+
+def reduces_position(cmd: SubmitOrder, position_qty: Decimal) -> bool:
+    """True when the order only shrinks the current position (never opens, adds or flips)."""
+    if position_qty == 0:
+        return False
+    opposite = (cmd.side is OrderSide.SELL) if position_qty > 0 else (cmd.side is OrderSide.BUY)
+    return opposite and cmd.qty <= abs(position_qty)
+
+
+def check_trading_state(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+    if ctx.state is TradingState.HALTED:
+        return Denial("trading_state", "trading is HALTED: no new orders", {"state": ctx.state.value})
+    if ctx.state is TradingState.REDUCING and not reduces_position(cmd, ctx.position_qty):
+        return Denial(
+            "trading_state",
+            "trading is REDUCING: only orders that reduce the position are allowed",
+            {"state": ctx.state.value, "position_qty": str(ctx.position_qty), "qty": str(cmd.qty)},
+        )
+    return None
+
+
+def check_order_qty(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+    limit = cfg.limits_for(cmd.instrument_id.symbol).max_order_qty
+    if limit is not None and cmd.qty > limit:
+        return Denial(
+            "max_order_qty",
+            f"quantity {cmd.qty} above limit {limit}",
+            {"qty": str(cmd.qty), "limit": str(limit)},
+        )
+    return None
+
+
+def check_reference_price(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+    """Fail closed: without a fresh reference price the collar cannot be enforced."""
+    if cmd.reference_price is None or cmd.reference_price <= 0:
+        return Denial("reference_price", "no reference market price: cannot check the price collar")
+    if ctx.reference_ts is not None and ctx.now_ms - ctx.reference_ts > cfg.max_reference_age_ms:
+        age = ctx.now_ms - ctx.reference_ts
+        return Denial(
+            "reference_price",
+            f"reference price is stale ({age} ms old)",
+            {"age_ms": str(age), "limit_ms": str(cfg.max_reference_age_ms)},
+        )
+    return None
+
+
+def check_price_collar(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+    ref = cmd.reference_price
+    if ref is None or ref <= 0:
+        return None  # check_reference_price already denied
+    for name, price in (("price", cmd.price), ("trigger_price", cmd.trigger_price)):
+        if price is None:
+            continue
+        deviation = abs(price - ref) / ref
+        if deviation > cfg.price_collar:
+            return Denial(
+                "price_collar",
+                f"{name} {price} is {deviation:.2%} from market {ref}, collar {cfg.price_collar:.2%}",
+                {
+                    name: str(price),
+                    "reference": str(ref),
+                    "deviation": f"{deviation:.6f}",
+                    "collar": str(cfg.price_collar),
+                },
+            )
+    return None
+
+
+def check_order_notional(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+    limit = cfg.limits_for(cmd.instrument_id.symbol).max_order_notional
+    price = order_price(cmd)
+    if limit is None or price is None:
+        return None
+    notional = cmd.qty * price
+    if notional > limit:
+        return Denial(
+            "max_order_notional",
+            f"notional {notional} above limit {limit}",
+            {"notional": str(notional), "limit": str(limit)},
+        )
+    return None
+
+
+def _projected_qty(cmd: SubmitOrder, ctx: RiskContext) -> Decimal:
+    return ctx.position_qty + (cmd.qty if cmd.side is OrderSide.BUY else -cmd.qty)
+
+
+def check_position(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+    if reduces_position(cmd, ctx.position_qty):
+        return None
+    limits = cfg.limits_for(cmd.instrument_id.symbol)
+    projected = abs(_projected_qty(cmd, ctx))
+    if limits.max_position_qty is not None and projected > limits.max_position_qty:
+        return Denial(
+            "max_position_qty",
+            f"position would be {projected}, limit {limits.max_position_qty}",
+            {"projected": str(projected), "limit": str(limits.max_position_qty)},
+        )
+    price = order_price(cmd)
+    if limits.max_position_notional is not None and price is not None:
+        notional = projected * price
+        if notional > limits.max_position_notional:
+            return Denial(
+                "max_position_notional",
+                f"position notional would be {notional}, limit {limits.max_position_notional}",
+                {"projected_notional": str(notional), "limit": str(limits.max_position_notional)},
+            )
+    return None
+
+
+def check_total_exposure(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+    price = order_price(cmd)
+    if cfg.max_total_exposure is None or price is None or reduces_position(cmd, ctx.position_qty):
+        return None
+    symbol = cmd.instrument_id.symbol
+    others = sum((v for k, v in ctx.positions_notional.items() if k != symbol), Decimal(0))
+    total = others + abs(_projected_qty(cmd, ctx)) * price
+    if total > cfg.max_total_exposure:
+        return Denial(
+            "max_total_exposure",
+            f"total exposure would be {total}, limit {cfg.max_total_exposure}",
+            {"projected_exposure": str(total), "limit": str(cfg.max_total_exposure)},
+        )
+    return None
+
+
+def check_open_orders(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+    if cfg.max_open_orders is not None and ctx.open_orders_total >= cfg.max_open_orders:
+        return Denial(
+            "max_open_orders",
+            f"{ctx.open_orders_total} open orders, limit {cfg.max_open_orders}",
+            {"open_orders": str(ctx.open_orders_total), "limit": str(cfg.max_open_orders)},
+        )
+    return None
+
+
+def check_order_rate(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+    if cfg.max_orders_per_minute is None:
+        return None
+    since = ctx.now_ms - 60_000
+    count = sum(1 for ts in ctx.recent_order_times if ts > since)
+    if count >= cfg.max_orders_per_minute:
+        return Denial(
+            "order_rate",
+            f"{count} orders in the last minute, limit {cfg.max_orders_per_minute}",
+            {"orders_last_minute": str(count), "limit": str(cfg.max_orders_per_minute)},
+        )
+    return None
+
+
+def check_duplicate(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+    if cmd.client_order_id in ctx.recent_client_ids:
+        return Denial(
+            "duplicate_order",
+            f"client order id {cmd.client_order_id} was already sent",
+            {"client_order_id": cmd.client_order_id},
+        )
+    if cfg.duplicate_window_ms <= 0:
+        return None
+    for o in ctx.open_orders:
+        if (o.side, o.order_type, o.qty, o.price, o.trigger_price, o.reduce_only) == (
+            cmd.side,
+            cmd.order_type,
+            cmd.qty,
+            cmd.price,
+            cmd.trigger_price,
+            cmd.reduce_only,
+        ) and cmd.order_type is not OrderType.MARKET:
+            return Denial(
+                "duplicate_order",
+                "an identical order is already open",
+                {"side": cmd.side.value, "qty": str(cmd.qty), "price": str(cmd.price)},
+            )
+    return None
+
+
+CHECKS: tuple[Check, ...] = (
+    check_trading_state,
+    check_order_qty,
+    check_reference_price,
+    check_price_collar,
+    check_order_notional,
+    check_position,
+    check_total_exposure,
+    check_open_orders,
+    check_order_rate,
+    check_duplicate,
+)

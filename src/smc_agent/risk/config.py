@@ -1,0 +1,87 @@
+"""Risk configuration: frozen, typed, validated at construction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from smc_agent.core.errors import ConfigError
+
+MAX_COLLAR = Decimal("0.10")
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolLimits:
+    """Per-symbol overrides (``None`` = use the global value)."""
+
+    max_order_qty: Decimal | None = None
+    max_order_notional: Decimal | None = None
+    max_position_qty: Decimal | None = None
+    max_position_notional: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    """Limits of the pre-trade gate and breakers. ``None`` disables a limit.
+
+    Fractions (``price_collar``, ``daily_loss_limit``, ``max_drawdown``) are of price or equity:
+    0.05 = 5%. The price collar can never be configured above 10%.
+    """
+
+    max_order_qty: Decimal = Decimal(10_000)
+    max_order_notional: Decimal | None = Decimal(1_000_000)
+    price_collar: Decimal = Decimal("0.05")
+    max_reference_age_ms: int = 15 * 60_000
+    max_position_qty: Decimal | None = None
+    max_position_notional: Decimal | None = None
+    max_total_exposure: Decimal | None = None
+    max_open_orders: int | None = 50
+    max_orders_per_minute: int | None = 60
+    duplicate_window_ms: int = 1_000
+    daily_loss_limit: Decimal | None = Decimal("0.05")
+    max_drawdown: Decimal | None = Decimal("0.25")
+    symbol_limits: Mapping[str, SymbolLimits] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not (Decimal(0) < self.price_collar <= MAX_COLLAR):
+            raise ConfigError(f"price_collar must be in (0, {MAX_COLLAR}], got {self.price_collar}")
+        if self.max_order_qty <= 0:
+            raise ConfigError(f"max_order_qty must be positive, got {self.max_order_qty}")
+        for name in ("daily_loss_limit", "max_drawdown"):
+            value = getattr(self, name)
+            if value is not None and not (Decimal(0) < value <= Decimal(1)):
+                raise ConfigError(f"{name} must be in (0, 1], got {value}")
+        if self.max_reference_age_ms <= 0:
+            raise ConfigError(f"max_reference_age_ms must be positive, got {self.max_reference_age_ms}")
+
+    def limits_for(self, symbol: str) -> SymbolLimits:
+        """Effective per-symbol limits (overrides merged over the globals)."""
+        over = self.symbol_limits.get(symbol, SymbolLimits())
+        return SymbolLimits(
+            max_order_qty=over.max_order_qty if over.max_order_qty is not None else self.max_order_qty,
+            max_order_notional=over.max_order_notional
+            if over.max_order_notional is not None
+            else self.max_order_notional,
+            max_position_qty=over.max_position_qty
+            if over.max_position_qty is not None
+            else self.max_position_qty,
+            max_position_notional=over.max_position_notional
+            if over.max_position_notional is not None
+            else self.max_position_notional,
+        )
+
+    @classmethod
+    def permissive(cls) -> RiskConfig:
+        """Limits wide open except the always-on quantity cap and 10% collar (research backtests)."""
+        return cls(
+            max_order_qty=Decimal(10_000),
+            max_order_notional=None,
+            price_collar=MAX_COLLAR,
+            max_reference_age_ms=10 * 365 * 86_400_000,
+            max_open_orders=None,
+            max_orders_per_minute=None,
+            duplicate_window_ms=0,
+            daily_loss_limit=None,
+            max_drawdown=None,
+        )

@@ -1,0 +1,38 @@
+"""The snapshot of the world the pre-trade checks look at (built by the engine per order)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from smc_agent.core.enums import OrderSide, OrderType, TradingState
+from smc_agent.core.ids import ClientOrderId
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrderView:
+    side: OrderSide
+    order_type: OrderType
+    qty: Decimal
+    price: Decimal | None
+    trigger_price: Decimal | None
+    reduce_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RiskContext:
+    """``position_qty`` is signed, summed over all venues for the order's symbol; ``positions_notional``
+    maps every symbol to its absolute notional (for the total-exposure check)."""
+
+    now_ms: int
+    state: TradingState
+    position_qty: Decimal
+    positions_notional: Mapping[str, Decimal]
+    open_orders: Sequence[OpenOrderView]
+    open_orders_total: int
+    recent_order_times: Sequence[int]
+    recent_client_ids: frozenset[ClientOrderId]
+    equity: Decimal
+    reference_ts: int | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)

@@ -1,0 +1,37 @@
+"""The pre-trade gate: runs every check, turns the first denial into an ``OrderDenied`` event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.events import OrderDenied
+from smc_agent.risk.checks import CHECKS, Check, Denial
+from smc_agent.risk.config import RiskConfig
+from smc_agent.risk.context import RiskContext
+
+
+class RiskGate:
+    def __init__(self, config: RiskConfig, checks: Sequence[Check] = CHECKS) -> None:
+        self.config = config
+        self.checks = tuple(checks)
+
+    def evaluate(self, cmd: SubmitOrder, ctx: RiskContext) -> Denial | None:
+        for check in self.checks:
+            denial = check(cmd, ctx, self.config)
+            if denial is not None:
+                return denial
+        return None
+
+    @staticmethod
+    def denied_event(cmd: SubmitOrder, denial: Denial, ts: int) -> OrderDenied:
+        return OrderDenied(
+            ts_event=ts,
+            ts_init=ts,
+            strategy_id=cmd.strategy_id,
+            instrument_id=cmd.instrument_id,
+            client_order_id=cmd.client_order_id,
+            reason=f"{denial.check}: {denial.reason}",
+            check=denial.check,
+            figures=dict(denial.figures),
+        )

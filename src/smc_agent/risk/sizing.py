@@ -1,0 +1,53 @@
+"""Position sizing: fixed fraction of equity at risk to the stop, or fixed notional."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from smc_agent.core.errors import ConfigError
+from smc_agent.core.instrument import Instrument
+from smc_agent.core.money import ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    """``mode`` is ``"risk"`` (``risk_fraction`` of equity lost if the stop is hit; falls back to
+    ``notional`` when no stop is given) or ``"notional"`` (``notional`` quote per order, or
+    ``equity_fraction`` of equity when ``notional`` is ``None``)."""
+
+    mode: str = "risk"
+    risk_fraction: Decimal = Decimal("0.01")
+    notional: Decimal | None = None
+    equity_fraction: Decimal = Decimal("0.1")
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("risk", "notional"):
+            raise ConfigError(f"sizing mode must be 'risk' or 'notional', got {self.mode!r}")
+        if not (ZERO < self.risk_fraction <= 1) or not (ZERO < self.equity_fraction <= 1):
+            raise ConfigError("risk_fraction and equity_fraction must be in (0, 1]")
+
+
+def size_by_risk(
+    equity: Decimal, entry: Decimal, stop: Decimal, fraction: Decimal, inst: Instrument
+) -> Decimal:
+    """Quantity whose loss from ``entry`` to ``stop`` is ``fraction`` of ``equity`` (lot-rounded down)."""
+    distance = abs(entry - stop)
+    if distance == 0 or equity <= 0:
+        return ZERO
+    return inst.round_qty(equity * fraction / distance)
+
+
+def size_by_notional(notional: Decimal, price: Decimal, inst: Instrument) -> Decimal:
+    if price <= 0 or notional <= 0:
+        return ZERO
+    return inst.round_qty(notional / price)
+
+
+def size_order(
+    sizing: Sizing, *, equity: Decimal, entry: Decimal, stop: Decimal | None, inst: Instrument
+) -> Decimal:
+    if sizing.mode == "risk" and stop is not None:
+        return size_by_risk(equity, entry, stop, sizing.risk_fraction, inst)
+    notional = sizing.notional if sizing.notional is not None else equity * sizing.equity_fraction
+    return size_by_notional(notional, entry, inst)

@@ -1,0 +1,227 @@
+"""The Strategy base class users subclass.
+
+Only :meth:`Strategy.on_candle` is required. Optional hooks take ``**kwargs`` so the engine can pass
+more information later without breaking anyone. Every call into a strategy is guarded by the engine:
+an exception becomes a ``StrategyFailed`` event and halts that bot, never the engine.
+
+::
+
+    class Breakout(Strategy):
+        lookback = Param(int, 20, low=2, high=500)
+        timeframes = ("1h",)                     # extra, higher timeframes built from the base feed
+
+        def on_candle(self, candle):
+            if candle.timeframe != self.timeframe:   # a 1h candle
+                return
+            if self.flat and candle.close > self.high_water:
+                self.buy(stop_loss=candle.low, take_profit=candle.close * 1.03, tag="breakout")
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from smc_agent.core.candle import Candle
+from smc_agent.core.enums import OrderSide, OrderType
+from smc_agent.core.errors import ConfigError
+from smc_agent.core.events import OrderEvent, OrderFilled
+from smc_agent.core.ids import ClientOrderId, InstrumentId
+from smc_agent.core.money import to_decimal
+from smc_agent.core.position import Position
+from smc_agent.strategy.context import StrategyContext
+from smc_agent.strategy.params import Param, declared_params, resolve_params
+
+Number = float | int | Decimal
+
+
+def _dec(value: Number | None) -> Decimal | None:
+    return None if value is None else to_decimal(value)
+
+
+class Strategy:
+    """Base class. Subclasses declare :class:`Param` attributes and implement :meth:`on_candle`."""
+
+    name: ClassVar[str] = ""
+    timeframes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **params: Any) -> None:
+        values = resolve_params(type(self), params)
+        self.params: dict[str, Any] = values
+        for key, value in values.items():
+            setattr(self, key, value)  # instance attribute shadows the class-level Param
+        self._ctx: StrategyContext | None = None
+        self.instrument_id: InstrumentId = InstrumentId("unbound", "unbound")
+        self.timeframe: str = ""
+
+    # ------------------------------------------------------------------ metadata
+    @classmethod
+    def param_specs(cls) -> dict[str, Param[Any]]:
+        return declared_params(cls)
+
+    @classmethod
+    def strategy_name(cls) -> str:
+        return cls.name or cls.__name__
+
+    def bind(self, ctx: StrategyContext, *, instrument_id: InstrumentId, timeframe: str) -> None:
+        """Called by the engine before ``on_start``."""
+        self._ctx = ctx
+        self.instrument_id = instrument_id
+        self.timeframe = timeframe
+
+    @property
+    def ctx(self) -> StrategyContext:
+        if self._ctx is None:
+            raise ConfigError(f"strategy {self.strategy_name()} is not bound to an engine")
+        return self._ctx
+
+    # ------------------------------------------------------------------ hooks
+    def on_start(self, **kwargs: Any) -> None:
+        """Called once before the first candle."""
+
+    def on_candle(self, candle: Candle) -> None:
+        """Called for every closed candle of the base timeframe and of each extra ``timeframes``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement on_candle(candle)")
+
+    def on_order_filled(self, event: OrderFilled, **kwargs: Any) -> None:
+        """Called for each fill of one of this strategy's orders."""
+
+    def on_order_event(self, event: OrderEvent, **kwargs: Any) -> None:
+        """Called for other order events (denied, rejected, canceled, expired)."""
+
+    def on_stop(self, **kwargs: Any) -> None:
+        """Called once after the last candle (or when the bot is stopped)."""
+
+    # ------------------------------------------------------------------ state
+    @property
+    def now(self) -> int:
+        return self.ctx.now_ms()
+
+    @property
+    def position(self) -> Position:
+        return self.ctx.position(self.instrument_id)
+
+    @property
+    def position_size(self) -> float:
+        """Signed position quantity (float)."""
+        return self.ctx.position_size(self.instrument_id)
+
+    @property
+    def flat(self) -> bool:
+        return self.ctx.position_size(self.instrument_id) == 0.0
+
+    @property
+    def equity(self) -> float:
+        return self.ctx.equity()
+
+    # ------------------------------------------------------------------ orders
+    def buy(
+        self,
+        *,
+        qty: Number | None = None,
+        price: Number | None = None,
+        trigger: Number | None = None,
+        stop_loss: Number | None = None,
+        take_profit: Number | None = None,
+        tag: str = "",
+        instrument_id: InstrumentId | None = None,
+    ) -> ClientOrderId | None:
+        """Buy ``qty`` (sized by the engine's sizing rule when ``None``). ``price`` makes it a limit
+        order, ``trigger`` a stop (both: stop-limit). ``stop_loss``/``take_profit`` attach protective
+        exits once filled. Returns the client order id, or ``None`` when the risk gate denied it."""
+        return self._order(
+            OrderSide.BUY,
+            qty=qty,
+            price=price,
+            trigger=trigger,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            tag=tag,
+            instrument_id=instrument_id,
+        )
+
+    def sell(
+        self,
+        *,
+        qty: Number | None = None,
+        price: Number | None = None,
+        trigger: Number | None = None,
+        stop_loss: Number | None = None,
+        take_profit: Number | None = None,
+        tag: str = "",
+        instrument_id: InstrumentId | None = None,
+    ) -> ClientOrderId | None:
+        """Sell (open/add to a short, or reduce a long); see :meth:`buy`."""
+        return self._order(
+            OrderSide.SELL,
+            qty=qty,
+            price=price,
+            trigger=trigger,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            tag=tag,
+            instrument_id=instrument_id,
+        )
+
+    def close(self, *, tag: str = "", instrument_id: InstrumentId | None = None) -> ClientOrderId | None:
+        """Flatten the position with a reduce-only market order and cancel this strategy's open orders."""
+        iid = instrument_id or self.instrument_id
+        ctx = self.ctx
+        ctx.cancel_all(self, iid)
+        qty = ctx.position(iid).qty
+        if qty == 0:
+            return None
+        side = OrderSide.SELL if qty > 0 else OrderSide.BUY
+        return ctx.submit(
+            self,
+            instrument_id=iid,
+            side=side,
+            order_type=OrderType.MARKET,
+            qty=abs(qty),
+            price=None,
+            trigger_price=None,
+            stop_loss=None,
+            take_profit=None,
+            reduce_only=True,
+            tag=tag or "close",
+        )
+
+    def cancel(self, client_order_id: ClientOrderId) -> None:
+        self.ctx.cancel(self, client_order_id)
+
+    def cancel_all(self, *, instrument_id: InstrumentId | None = None) -> None:
+        self.ctx.cancel_all(self, instrument_id)
+
+    def annotate(self, kind: str, **fields: object) -> None:
+        """Record an object the strategy acted on (order block, FVG, level) for the backtest report."""
+        self.ctx.annotate(self, {"kind": kind, **fields})
+
+    def _order(
+        self,
+        side: OrderSide,
+        *,
+        qty: Number | None,
+        price: Number | None,
+        trigger: Number | None,
+        stop_loss: Number | None,
+        take_profit: Number | None,
+        tag: str,
+        instrument_id: InstrumentId | None,
+    ) -> ClientOrderId | None:
+        if trigger is not None:
+            order_type = OrderType.STOP_LIMIT if price is not None else OrderType.STOP_MARKET
+        else:
+            order_type = OrderType.LIMIT if price is not None else OrderType.MARKET
+        return self.ctx.submit(
+            self,
+            instrument_id=instrument_id or self.instrument_id,
+            side=side,
+            order_type=order_type,
+            qty=_dec(qty),
+            price=_dec(price),
+            trigger_price=_dec(trigger),
+            stop_loss=_dec(stop_loss),
+            take_profit=_dec(take_profit),
+            reduce_only=False,
+            tag=tag,
+        )

@@ -1,0 +1,102 @@
+"""Typed strategy parameters with defaults and ranges.
+
+::
+
+    class MyStrategy(Strategy):
+        fast = Param(int, 10, low=2, high=200, help="fast SMA length")
+        risk = Param(float, 0.01, low=0.0001, high=0.1)
+
+Values are validated (type, range, choices) when the strategy is constructed; strings (from the
+CLI's ``--param k=v``) are converted to the declared type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar, overload
+
+from smc_agent.core.errors import ConfigError
+
+T = TypeVar("T")
+_BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+class Param(Generic[T]):
+    """A declared parameter. On the class it is the spec; on an instance it reads as the value."""
+
+    __slots__ = ("choices", "default", "help", "high", "low", "type")
+
+    def __init__(
+        self,
+        type: Callable[[Any], T],
+        default: T,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        choices: Sequence[T] | None = None,
+        help: str = "",
+    ) -> None:
+        self.type = type
+        self.default = default
+        self.low = low
+        self.high = high
+        self.choices = choices
+        self.help = help
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> Param[T]: ...
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, objtype: type | None = None) -> Param[T] | T:
+        return self  # only reached on the class: instances hold the resolved value in __dict__
+
+    @property
+    def type_name(self) -> str:
+        return getattr(self.type, "__name__", str(self.type))
+
+    def coerce(self, name: str, value: Any) -> T:
+        try:
+            if self.type is bool and isinstance(value, str):
+                result: Any = _BOOL_TEXT[value.strip().lower()]
+            elif self.type is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            else:
+                result = self.type(value)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ConfigError(f"parameter {name!r}: {value!r} is not a valid {self.type_name}") from exc
+        if self.low is not None and result < self.low:
+            raise ConfigError(f"parameter {name!r}: {result} below minimum {self.low}")
+        if self.high is not None and result > self.high:
+            raise ConfigError(f"parameter {name!r}: {result} above maximum {self.high}")
+        if self.choices is not None and result not in self.choices:
+            raise ConfigError(f"parameter {name!r}: {result!r} not one of {list(self.choices)}")
+        return result  # type: ignore[no-any-return]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": self.type_name,
+            "default": self.default,
+            "low": self.low,
+            "high": self.high,
+            "choices": list(self.choices) if self.choices is not None else None,
+            "help": self.help,
+        }
+
+
+def declared_params(cls: type) -> dict[str, Param[Any]]:
+    """All ``Param`` attributes of ``cls`` and its bases (subclass wins)."""
+    found: dict[str, Param[Any]] = {}
+    for klass in reversed(cls.__mro__):
+        for key, value in vars(klass).items():
+            if isinstance(value, Param):
+                found[key] = value
+    return found
+
+
+def resolve_params(cls: type, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated values for every declared parameter; unknown names raise ``ConfigError``."""
+    specs = declared_params(cls)
+    unknown = sorted(set(given) - set(specs))
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown parameter(s) {unknown}; known: {sorted(specs)}")
+    return {name: spec.coerce(name, given.get(name, spec.default)) for name, spec in specs.items()}
