@@ -20,10 +20,13 @@ class FailoverManager(_FailoverManager):
         configure_logging(level=settings.log_level, fmt=settings.log_format)
         container = Container(settings)
         super().__init__(
-            kv=container.kv, journal=container.journal, primary=settings.primary_venue, backup=settings.backup_venue
+            kv=container.kv,
+            journal=container.journal,
+            primary=settings.primary_venue,
+            backup=settings.backup_venue,
         )
 
-    def activate_failover(self, from_venue: str, to_venue: str, **kwargs: str) -> dict[str, object]:  # type: ignore[override]
+    def activate_failover(self, from_venue: str, to_venue: str, **kwargs: str) -> dict[str, object]:
         kwargs.setdefault("actor", "playbook")
         kwargs.setdefault("source", "playbook")
         return super().activate_failover(from_venue, to_venue, **kwargs)

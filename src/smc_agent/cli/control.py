@@ -32,7 +32,9 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         console.print(f"{name}: {mark} {dep['latency_ms']} ms{extra}")
     venue = data["venue"]
     if venue["ok"]:
-        console.print(f"venue: {venue['active_venue']} (failover {'ON' if venue['failover_active'] else 'off'})")
+        console.print(
+            f"venue: {venue['active_venue']} (failover {'ON' if venue['failover_active'] else 'off'})"
+        )
     console.print(f"overall: {data['status']}")
 
 
@@ -57,13 +59,19 @@ def resume(
             err_console.print(f"[red]cannot release: {exc}[/]")
             raise typer.Exit(1) from None
         if not engine_running:
-            checks = [("database", lambda: None if c.journal.ping() >= 0 else "no answer"),
-                      ("control store", lambda: None if c.kv.ping() >= 0 else "no answer")]
+            checks = [
+                ("database", lambda: None if c.journal.ping() >= 0 else "no answer"),
+                ("control store", lambda: None if c.kv.ping() >= 0 else "no answer"),
+            ]
             snap = control.complete_release(checks, actor=actor())
         else:
             deadline = time.monotonic() + wait
             snap = control.observe()
-            while snap.latch is not None and snap.latch.status == "release_requested" and time.monotonic() < deadline:
+            while (
+                snap.latch is not None
+                and snap.latch.status == "release_requested"
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.2)
                 snap = control.observe()
     if snap.state.value == "halted":
@@ -73,13 +81,13 @@ def resume(
 
 
 @failover_app.command("activate")
-def failover_activate(
-    from_venue: str, to_venue: str, reason: str = typer.Option(..., "--reason")
-) -> None:
+def failover_activate(from_venue: str, to_venue: str, reason: str = typer.Option(..., "--reason")) -> None:
     """Route market data and new orders from FROM_VENUE to TO_VENUE."""
     with container() as c:
         try:
-            data = c.failover.activate_failover(from_venue, to_venue, reason=reason, actor=actor(), source="cli")
+            data = c.failover.activate_failover(
+                from_venue, to_venue, reason=reason, actor=actor(), source="cli"
+            )
         except ValueError as exc:
             err_console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(1) from None

@@ -16,15 +16,23 @@ def create(
     username: str,
     role: str = typer.Option("trader", help="admin, trader or viewer."),
     email: str | None = typer.Option(None),
-    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
-                                 envvar="SMC_NEW_USER_PASSWORD", help="At least 8 characters."),
+    password: str = typer.Option(
+        ...,
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar="SMC_NEW_USER_PASSWORD",
+        help="At least 8 characters.",
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a user."""
     with container() as c:
         try:
             with transaction(c.session_factory) as session:
-                user = user_service.create_user(session, username=username, password=password, role=role, email=email)
+                user = user_service.create_user(
+                    session, username=username, password=password, role=role, email=email
+                )
                 data = {"id": user.id, "username": user.username, "role": user.role}
         except user_service.UserError as exc:
             err_console.print(f"[red]error:[/] {exc}")
@@ -40,7 +48,13 @@ def list_(json_out: bool = typer.Option(False, "--json")) -> None:
     """List users."""
     with container() as c, c.session_factory() as session:
         rows = [
-            {"id": u.id, "username": u.username, "role": u.role, "is_active": u.is_active, "created_at": u.created_at}
+            {
+                "id": u.id,
+                "username": u.username,
+                "role": u.role,
+                "is_active": u.is_active,
+                "created_at": u.created_at,
+            }
             for u in user_service.list_users(session)
         ]
     if json_out:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 
 from smc_agent.core.control import ControlStoreUnavailable
+
+T = TypeVar("T")
 
 
 class RedisKeyValueStore:
@@ -28,7 +32,7 @@ class RedisKeyValueStore:
     def client(self) -> redis.Redis:
         return self._client
 
-    def _call(self, func, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return func(*args, **kwargs)
         except redis.RedisError as exc:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from smc_agent.bootstrap import Container
 from smc_agent.store import migrate
+
+if TYPE_CHECKING:
+    from smc_agent.bootstrap import Container
 
 
 def _probe(func: Callable[[], Any]) -> dict[str, Any]:
@@ -21,8 +23,11 @@ def _probe(func: Callable[[], Any]) -> dict[str, Any]:
     try:
         detail = func()
     except Exception as exc:
-        return {"ok": False, "latency_ms": round((time.perf_counter() - start) * 1000, 2),
-                "error": f"{exc.__class__.__name__}: {exc}"[:300]}
+        return {
+            "ok": False,
+            "latency_ms": round((time.perf_counter() - start) * 1000, 2),
+            "error": f"{exc.__class__.__name__}: {exc}"[:300],
+        }
     result: dict[str, Any] = {"ok": True, "latency_ms": round((time.perf_counter() - start) * 1000, 2)}
     if isinstance(detail, dict):
         result.update(detail)
@@ -34,8 +39,12 @@ def _database(c: Container) -> dict[str, Any]:
         conn.execute(text("SELECT 1"))
     current = migrate.current_revision(c.engine)
     head = migrate.head_revision(c.settings.effective_database_url)
-    return {"backend": c.engine.dialect.name, "schema_revision": current, "schema_head": head,
-            "schema_up_to_date": current == head}
+    return {
+        "backend": c.engine.dialect.name,
+        "schema_revision": current,
+        "schema_head": head,
+        "schema_up_to_date": current == head,
+    }
 
 
 def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -47,13 +56,20 @@ def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None 
     if snapshot is None:
         trading = {"state": "halted", "reason": "database unreachable: trading halted (fail closed)"}
     else:
-        trading = {"state": snapshot.state.value, "reason": snapshot.reason,
-                   "halt_key_present": snapshot.halt_key_present,
-                   "latch": None if snapshot.latch is None else snapshot.latch.status}
+        trading = {
+            "state": snapshot.state.value,
+            "reason": snapshot.reason,
+            "halt_key_present": snapshot.halt_key_present,
+            "latch": None if snapshot.latch is None else snapshot.latch.status,
+        }
     failover = _probe(c.failover.status)
     deps = {"database": database, "control_store": control_store}
     comps = components or {}
-    healthy = all(d["ok"] for d in deps.values()) and failover["ok"] and all(v.get("ok", True) for v in comps.values())
+    healthy = (
+        all(d["ok"] for d in deps.values())
+        and failover["ok"]
+        and all(v.get("ok", True) for v in comps.values())
+    )
     return {
         "status": "ok" if healthy else "degraded",
         "trading": trading,

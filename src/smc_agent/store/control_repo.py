@@ -11,7 +11,8 @@ import time
 from dataclasses import asdict
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +23,7 @@ from smc_agent.store.models import ControlState, FailoverEvent, Position, Tradin
 from smc_agent.store.types import utcnow
 
 LATCH_KEY = "halt_latch"
+T = TypeVar("T")
 
 
 class DbKeyValueStore:
@@ -32,7 +34,7 @@ class DbKeyValueStore:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory
 
-    def _run(self, func):  # type: ignore[no-untyped-def]
+    def _run(self, func: Callable[[Session], T]) -> T:
         try:
             with self._factory() as session, session.begin():
                 return func(session)
@@ -67,7 +69,8 @@ class DbKeyValueStore:
 
     def delete(self, key: str) -> bool:
         def op(session: Session) -> bool:
-            return bool(session.execute(delete(ControlState).where(ControlState.key == f"kv:{key}")).rowcount)
+            result = session.execute(delete(ControlState).where(ControlState.key == f"kv:{key}"))
+            return bool(getattr(result, "rowcount", 0))
 
         result: bool = self._run(op)
         return result

@@ -1,0 +1,131 @@
+"""The halt contract of DESIGN.md §4, against the real Redis and against the embedded store."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from smc_agent.bootstrap import Container
+from smc_agent.control.redis_kv import RedisKeyValueStore
+from smc_agent.control.trading import HALT_KEY, TradingControl
+from smc_agent.core.enums import TradingState
+from smc_agent.settings import Settings
+from smc_agent.store import migrate
+
+
+@pytest.fixture(params=["redis", "embedded"])
+def container(request: pytest.FixtureRequest, migrated_sqlite_url: str, tmp_path) -> Iterator[Container]:  # type: ignore[no-untyped-def]
+    redis_url = request.getfixturevalue("redis_pair")[0] if request.param == "redis" else None
+    c = Container(Settings(data_dir=tmp_path, database_url=migrated_sqlite_url, redis_url=redis_url))
+    yield c
+    c.close()
+
+
+def _ok() -> str | None:
+    return None
+
+
+def test_set_key_halts_and_latches(container: Container) -> None:
+    control = container.trading_control
+    assert control.observe().state is TradingState.ACTIVE
+    container.kv.set(HALT_KEY, "true")
+    snap = control.observe()
+    assert snap.state is TradingState.HALTED and snap.latch is not None
+    assert container.journal.read_latch() is not None
+
+
+def test_expiry_keeps_trading_halted_and_alerts(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    control = container.trading_control
+    container.kv.set(HALT_KEY, "true", ttl_s=0.6)
+    assert control.observe().state is TradingState.HALTED
+    time.sleep(0.9)
+    with caplog.at_level(logging.ERROR):
+        snap = control.observe()
+    assert snap.state is TradingState.HALTED
+    assert snap.latch is not None and snap.latch.status == "key_expired"
+    assert "expired" in caplog.text and "stays halted" in caplog.text
+    # a release check does nothing while no release was requested
+    assert control.complete_release([("ok", _ok)], actor="test").state is TradingState.HALTED
+
+
+def test_delete_is_a_release_that_needs_verification(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    control = container.trading_control
+    container.kv.set(HALT_KEY, "true", ttl_s=3600)
+    control.observe()
+    container.kv.delete(HALT_KEY)
+    snap = control.observe()
+    assert snap.state is TradingState.HALTED and snap.latch is not None
+    assert snap.latch.status == "release_requested"
+    # a failing check keeps trading halted and says why
+    snap = control.complete_release([("venue", lambda: "binance unreachable")], actor="engine")
+    assert snap.state is TradingState.HALTED and "binance unreachable" in snap.reason
+    # the failed release is not retried silently: a new release request is needed
+    assert control.complete_release([("venue", _ok)], actor="engine").state is TradingState.HALTED
+    control.request_release(reason="venue back", actor="ops", source="test")
+    with caplog.at_level(logging.INFO):
+        snap = control.complete_release([("venue", _ok)], actor="engine")
+    assert snap.state is TradingState.ACTIVE
+    assert "trading resumed" in caplog.text
+
+
+def test_halt_and_resume_are_audited(container: Container) -> None:
+    from sqlalchemy import select
+
+    from smc_agent.store.models import TradingStateEvent
+
+    control = container.trading_control
+    control.halt(reason="fat finger", actor="alice", source="cli")
+    assert control.observe().state is TradingState.HALTED
+    control.request_release(reason="checked", actor="alice", source="cli")
+    control.complete_release([("db", _ok)], actor="engine")
+    with container.session_factory() as s:
+        events = s.scalars(select(TradingStateEvent).order_by(TradingStateEvent.created_at)).all()
+    assert [(e.state, e.actor, e.reason) for e in events] == [
+        ("halted", "alice", "fat finger"),
+        ("active", "alice", "checked"),
+    ]
+    assert events[0].source.startswith("cli@")
+
+
+def test_breaker_state_reducing(container: Container) -> None:
+    control = container.trading_control
+    control.set_breaker_state(TradingState.REDUCING, reason="daily loss 3.1% > 3%", actor="risk")
+    snap = control.observe()
+    assert snap.state is TradingState.REDUCING and "daily loss" in snap.reason
+    control.set_breaker_state(TradingState.ACTIVE, reason="new day", actor="risk")
+    assert control.observe().state is TradingState.ACTIVE
+
+
+def test_unreachable_redis_means_halted(migrated_sqlite_url: str) -> None:
+    container = Container(Settings(database_url=migrated_sqlite_url, redis_url="redis://127.0.0.1:1/0"))
+    snap = container.trading_control.observe()
+    assert snap.state is TradingState.HALTED
+    assert not snap.store_ok and "unreachable" in snap.reason
+
+
+@pytest.mark.redis
+def test_playbook_commands_verbatim(
+    playbook_redis: tuple[str, str], migrated_sqlite_url: str, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """The playbook's redis-py lines (db 0, default port) drive the same state machine."""
+    kv = RedisKeyValueStore(playbook_redis[0])
+    container = Container(Settings(database_url=migrated_sqlite_url, redis_url=playbook_redis[0]))
+    control = TradingControl(kv=kv, journal=container.journal)
+    r = redis.Redis(host="127.0.0.1", port=6379)
+    r.set("emergency_halt", "true")
+    r.expire("emergency_halt", 3600)  # 1 hour expiry
+    assert control.observe().state is TradingState.HALTED
+    r.delete("emergency_halt")
+    assert control.observe().latch.status == "release_requested"  # type: ignore[union-attr]
+    with caplog.at_level(logging.INFO):
+        assert control.complete_release([("db", _ok)], actor="engine").state is TradingState.ACTIVE
+    assert "trading resumed" in caplog.text.lower()
+    migrate  # imported for the fixture chain  # noqa: B018
