@@ -4,17 +4,22 @@
 
 from __future__ import annotations
 
+import math
+
 from .jit import jit
 from .layout import (
     C_FVG_JOIN,
     C_FVG_MIN_ATR,
     C_FVG_MODE,
     F_ATR,
+    F_FVG_BEAR_TRIG,
+    F_FVG_BULL_TRIG,
     FVG_BOTTOM,
     FVG_CONFIRMED,
     FVG_DIR,
     FVG_FORMED,
     FVG_ID,
+    FVG_LEVEL,
     FVG_TOP,
     I_N_FVG,
     I_NEXT_FVG,
@@ -28,21 +33,27 @@ from .tables import F64, I64, append_row, emit
 
 
 @jit
-def update_fvgs(cfg: F64, is_: I64, fvgs: F64, ev: F64, n: int, bar: int, h: float, lo: float) -> int:
-    """Mitigate gaps confirmed before this bar: touch (near edge), half (midpoint) or full (far edge)."""
-    mode = int(cfg[C_FVG_MODE])
+def mitigation_level(mode: int, direction: float, top: float, bottom: float) -> float:
+    """Touch: the near edge; half: the midpoint; full: the far edge."""
+    if mode == 0:
+        return top if direction > 0 else bottom
+    if mode == 1:
+        return (top + bottom) / 2.0
+    return bottom if direction > 0 else top
+
+
+@jit
+def update_fvgs(fs: F64, is_: I64, fvgs: F64, ev: F64, n: int, bar: int, h: float, lo: float) -> int:
+    """Mitigate gaps confirmed before this bar (bullish: low <= level, bearish: high >= level)."""
+    if lo > fs[F_FVG_BULL_TRIG] and h < fs[F_FVG_BEAR_TRIG]:
+        return n
+    bull_trig = -math.inf
+    bear_trig = math.inf
     count = int(is_[I_N_FVG])
     w = 0
     for r in range(count):
         direction = fvgs[r, FVG_DIR]
-        top = fvgs[r, FVG_TOP]
-        bottom = fvgs[r, FVG_BOTTOM]
-        if mode == 0:
-            level = top if direction > 0 else bottom
-        elif mode == 1:
-            level = (top + bottom) / 2.0
-        else:
-            level = bottom if direction > 0 else top
+        level = fvgs[r, FVG_LEVEL]
         if (direction > 0 and lo <= level) or (direction < 0 and h >= level):
             n = emit(
                 ev,
@@ -51,18 +62,24 @@ def update_fvgs(cfg: F64, is_: I64, fvgs: F64, ev: F64, n: int, bar: int, h: flo
                 bar,
                 fvgs[r, FVG_ID],
                 direction,
-                top,
-                bottom,
+                fvgs[r, FVG_TOP],
+                fvgs[r, FVG_BOTTOM],
                 fvgs[r, FVG_FORMED],
                 0.0,
                 0.0,
                 0.0,
             )
             continue
+        if direction > 0:
+            bull_trig = max(bull_trig, level)
+        else:
+            bear_trig = min(bear_trig, level)
         if w != r:
             fvgs[w, :] = fvgs[r, :]
         w += 1
     is_[I_N_FVG] = w
+    fs[F_FVG_BULL_TRIG] = bull_trig
+    fs[F_FVG_BEAR_TRIG] = bear_trig
     return n
 
 
@@ -120,5 +137,11 @@ def detect_fvg(
     fvgs[r, FVG_BOTTOM] = bottom
     fvgs[r, FVG_FORMED] = formed
     fvgs[r, FVG_CONFIRMED] = bar
+    level = mitigation_level(int(cfg[C_FVG_MODE]), direction, top, bottom)
+    fvgs[r, FVG_LEVEL] = level
+    if direction > 0:
+        fs[F_FVG_BULL_TRIG] = max(fs[F_FVG_BULL_TRIG], level)
+    else:
+        fs[F_FVG_BEAR_TRIG] = min(fs[F_FVG_BEAR_TRIG], level)
     is_[I_N_FVG] = r + 1
     return emit(ev, n, K_FVG_NEW, bar, oid, direction, top, bottom, formed, 0.0, 0.0, 0.0)

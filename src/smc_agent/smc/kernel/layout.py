@@ -68,7 +68,16 @@ F_TR_SUM = 10
 F_PERIOD0 = 11  # 3 periods x (cur_hi, cur_lo, prev_hi, prev_lo) = 12 slots
 F_MIN_CANDLE_HIGH = 23  # high of the candle holding F_MIN_SINCE_HI
 F_MAX_CANDLE_LOW = 24  # low of the candle holding F_MAX_SINCE_LO
-F_FIELDS = 25
+# scan triggers: a lifecycle scan of a table runs only when the bar can change some object in it
+F_OB_BULL_TRIG = 25  # scan if low <= this (max over bullish blocks of top, or bottom once mitigated)
+F_OB_BEAR_TRIG = 26  # scan if high >= this
+F_FVG_BULL_TRIG = 27  # max mitigation level of bullish gaps
+F_FVG_BEAR_TRIG = 28
+F_POOL_BULL_TRIG = 29  # min top of equal-highs pools (scan if high > this)
+F_POOL_BEAR_TRIG = 30  # max bottom of equal-lows pools (scan if low < this)
+F_CAND_BULL_TRIG = 31  # min (level + tol) of swing-high candidates
+F_CAND_BEAR_TRIG = 32
+F_FIELDS = 33
 
 # ---- int state ----
 I_BAR = 0  # number of bars processed
@@ -115,7 +124,8 @@ FVG_TOP = 2
 FVG_BOTTOM = 3
 FVG_FORMED = 4
 FVG_CONFIRMED = 5
-FVG_FIELDS = 6
+FVG_LEVEL = 6  # price that mitigates it (depends on the mitigation mode)
+FVG_FIELDS = 7
 
 # ---- liquidity candidate (single unswept swing) table ----
 CAND_DIR = 0

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .jit import jit
 from .layout import (
     C_LIQ_TOL_ATR,
@@ -12,6 +14,10 @@ from .layout import (
     CAND_LEVEL,
     CAND_TOL,
     F_ATR,
+    F_CAND_BEAR_TRIG,
+    F_CAND_BULL_TRIG,
+    F_POOL_BEAR_TRIG,
+    F_POOL_BULL_TRIG,
     I_N_CAND,
     I_N_POOL,
     I_NEXT_LIQ,
@@ -31,51 +37,66 @@ from .tables import F64, I64, append_row, emit
 
 @jit
 def update_liquidity(
-    is_: I64, cands: F64, pools: F64, ev: F64, n: int, bar: int, h: float, lo: float, c: float
+    fs: F64, is_: I64, cands: F64, pools: F64, ev: F64, n: int, bar: int, h: float, lo: float, c: float
 ) -> int:
     """Sweep pools whose outer edge is traded through; retire candidates exceeded beyond tolerance."""
-    count = int(is_[I_N_POOL])
-    w = 0
-    for r in range(count):
-        direction = pools[r, POOL_DIR]
-        top = pools[r, POOL_TOP]
-        bottom = pools[r, POOL_BOTTOM]
-        if direction > 0 and h > top:
-            back = 1.0 if c <= top else 0.0
-        elif direction < 0 and lo < bottom:
-            back = 1.0 if c >= bottom else 0.0
-        else:
+    if h > fs[F_POOL_BULL_TRIG] or lo < fs[F_POOL_BEAR_TRIG]:
+        bull_trig = math.inf
+        bear_trig = -math.inf
+        count = int(is_[I_N_POOL])
+        w = 0
+        for r in range(count):
+            direction = pools[r, POOL_DIR]
+            top = pools[r, POOL_TOP]
+            bottom = pools[r, POOL_BOTTOM]
+            if (direction > 0 and h > top) or (direction < 0 and lo < bottom):
+                back = 1.0 if (c <= top if direction > 0 else c >= bottom) else 0.0
+                n = emit(
+                    ev,
+                    n,
+                    K_LIQ_SWEPT,
+                    bar,
+                    pools[r, POOL_ID],
+                    direction,
+                    pools[r, POOL_LEVEL],
+                    0.0,
+                    pools[r, POOL_FORMED],
+                    back,
+                    top,
+                    bottom,
+                )
+                continue
+            if direction > 0:
+                bull_trig = min(bull_trig, top)
+            else:
+                bear_trig = max(bear_trig, bottom)
             if w != r:
                 pools[w, :] = pools[r, :]
             w += 1
-            continue
-        n = emit(
-            ev,
-            n,
-            K_LIQ_SWEPT,
-            bar,
-            pools[r, POOL_ID],
-            direction,
-            pools[r, POOL_LEVEL],
-            0.0,
-            pools[r, POOL_FORMED],
-            back,
-            top,
-            bottom,
-        )
-    is_[I_N_POOL] = w
-    count = int(is_[I_N_CAND])
-    w = 0
-    for r in range(count):
-        direction = cands[r, CAND_DIR]
-        level = cands[r, CAND_LEVEL]
-        tol = cands[r, CAND_TOL]
-        if (direction > 0 and h > level + tol) or (direction < 0 and lo < level - tol):
-            continue
-        if w != r:
-            cands[w, :] = cands[r, :]
-        w += 1
-    is_[I_N_CAND] = w
+        is_[I_N_POOL] = w
+        fs[F_POOL_BULL_TRIG] = bull_trig
+        fs[F_POOL_BEAR_TRIG] = bear_trig
+    if h > fs[F_CAND_BULL_TRIG] or lo < fs[F_CAND_BEAR_TRIG]:
+        bull_trig = math.inf
+        bear_trig = -math.inf
+        count = int(is_[I_N_CAND])
+        w = 0
+        for r in range(count):
+            direction = cands[r, CAND_DIR]
+            up = cands[r, CAND_LEVEL] + cands[r, CAND_TOL]
+            down = cands[r, CAND_LEVEL] - cands[r, CAND_TOL]
+            if (direction > 0 and h > up) or (direction < 0 and lo < down):
+                continue
+            if direction > 0:
+                bull_trig = min(bull_trig, up)
+            else:
+                bear_trig = max(bear_trig, down)
+            if w != r:
+                cands[w, :] = cands[r, :]
+            w += 1
+        is_[I_N_CAND] = w
+        fs[F_CAND_BULL_TRIG] = bull_trig
+        fs[F_CAND_BEAR_TRIG] = bear_trig
     return n
 
 
@@ -117,11 +138,20 @@ def add_swing(
             pools[p, POOL_FORMED] = pivot
             pools[p, POOL_CONFIRMED] = bar
             is_[I_N_POOL] = p + 1
+            if direction > 0:
+                fs[F_POOL_BULL_TRIG] = min(fs[F_POOL_BULL_TRIG], top)
+            else:
+                fs[F_POOL_BEAR_TRIG] = max(fs[F_POOL_BEAR_TRIG], bottom)
             return emit(ev, n, K_LIQ_NEW, bar, oid, direction, mean, other, pivot, first, top, bottom)
     r = append_row(cands, count)
     cands[r, CAND_DIR] = direction
     cands[r, CAND_LEVEL] = level
-    cands[r, CAND_TOL] = cfg[C_LIQ_TOL_ATR] * fs[F_ATR]
+    tol = cfg[C_LIQ_TOL_ATR] * fs[F_ATR]
+    cands[r, CAND_TOL] = tol
+    if direction > 0:
+        fs[F_CAND_BULL_TRIG] = min(fs[F_CAND_BULL_TRIG], level + tol)
+    else:
+        fs[F_CAND_BEAR_TRIG] = max(fs[F_CAND_BEAR_TRIG], level - tol)
     cands[r, CAND_BAR] = pivot
     is_[I_N_CAND] = r + 1
     return n

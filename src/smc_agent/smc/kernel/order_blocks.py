@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
+import math
+
 from .jit import jit
 from .layout import (
     C_OB_INVALID_WICK,
+    F_OB_BEAR_TRIG,
+    F_OB_BULL_TRIG,
     I_N_OB,
     I_NEXT_OB,
     K_OB_INVALIDATED,
@@ -29,6 +33,7 @@ from .tables import F64, I64, append_row, emit
 @jit
 def create_order_block(
     cfg: F64,
+    fs: F64,
     is_: I64,
     ring: F64,
     obs: F64,
@@ -63,15 +68,23 @@ def create_order_block(
     obs[r, OB_VOLUME] = volume
     obs[r, OB_STRENGTH] = strength
     is_[I_N_OB] = r + 1
+    if direction > 0:
+        fs[F_OB_BULL_TRIG] = max(fs[F_OB_BULL_TRIG], top)
+    else:
+        fs[F_OB_BEAR_TRIG] = min(fs[F_OB_BEAR_TRIG], bottom)
     return emit(ev, n, K_OB_NEW, bar, oid, direction, top, bottom, ob_bar, volume, strength, 0.0)
 
 
 @jit
 def update_order_blocks(
-    cfg: F64, is_: I64, obs: F64, ev: F64, n: int, bar: int, h: float, lo: float, c: float
+    cfg: F64, fs: F64, is_: I64, obs: F64, ev: F64, n: int, bar: int, h: float, lo: float, c: float
 ) -> int:
     """Mitigate (first touch of the zone) and invalidate (close / wick beyond the far edge) blocks."""
+    if lo > fs[F_OB_BULL_TRIG] and h < fs[F_OB_BEAR_TRIG]:
+        return n  # no block can change on this bar
     wick = cfg[C_OB_INVALID_WICK] > 0.5
+    bull_trig = -math.inf
+    bear_trig = math.inf
     count = int(is_[I_N_OB])
     w = 0
     for r in range(count):
@@ -90,8 +103,14 @@ def update_order_blocks(
                 ev, n, K_OB_INVALIDATED, bar, oid, direction, top, bottom, obs[r, OB_FORMED], 0.0, 0.0, 0.0
             )
             continue
+        if direction > 0:
+            bull_trig = max(bull_trig, top if obs[r, OB_MITIGATED] < 0.0 else bottom)
+        else:
+            bear_trig = min(bear_trig, bottom if obs[r, OB_MITIGATED] < 0.0 else top)
         if w != r:
             obs[w, :] = obs[r, :]
         w += 1
     is_[I_N_OB] = w
+    fs[F_OB_BULL_TRIG] = bull_trig
+    fs[F_OB_BEAR_TRIG] = bear_trig
     return n

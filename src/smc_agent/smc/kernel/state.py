@@ -29,7 +29,15 @@ from .layout import (
     C_SWING_LEN,
     CAND_FIELDS,
     EV_FIELDS,
+    F_CAND_BEAR_TRIG,
+    F_CAND_BULL_TRIG,
     F_FIELDS,
+    F_FVG_BEAR_TRIG,
+    F_FVG_BULL_TRIG,
+    F_OB_BEAR_TRIG,
+    F_OB_BULL_TRIG,
+    F_POOL_BEAR_TRIG,
+    F_POOL_BULL_TRIG,
     F_RANGE_HI,
     F_RANGE_LO,
     F_RETR_CUR,
@@ -115,6 +123,10 @@ class KernelState:
         fs = np.zeros(F_FIELDS)
         for idx in (F_RANGE_HI, F_RANGE_LO, F_RETR_CUR, F_RETR_DEEP):
             fs[idx] = math.nan
+        for idx in (F_OB_BULL_TRIG, F_FVG_BULL_TRIG, F_POOL_BEAR_TRIG, F_CAND_BEAR_TRIG):
+            fs[idx] = -math.inf
+        for idx in (F_OB_BEAR_TRIG, F_FVG_BEAR_TRIG, F_POOL_BULL_TRIG, F_CAND_BULL_TRIG):
+            fs[idx] = math.inf
         is_ = np.zeros(I_FIELDS, dtype=np.int64)
         for idx in (I_HI_BAR, I_LO_BAR, I_MIN_BAR, I_MAX_BAR, I_RANGE_HI_BAR, I_RANGE_LO_BAR):
             is_[idx] = -1

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .fvg import detect_fvg, update_fvgs
-from .jit import jit
+from .jit import jit, jit_inline
 from .layout import (
     C_CAP,
     C_EN_FVG,
@@ -81,7 +81,7 @@ def _on_swing(
     return n
 
 
-@jit
+@jit_inline
 def step(
     cfg: F64,
     fs: F64,
@@ -114,11 +114,11 @@ def step(
     ring[R_VOL, bar % size] = v
     update_atr(cfg, fs, bar, h, lo, c)
     if cfg[C_EN_OB] > 0.5:
-        n = update_order_blocks(cfg, is_, obs, ev, n, bar, h, lo, c)
+        n = update_order_blocks(cfg, fs, is_, obs, ev, n, bar, h, lo, c)
     if cfg[C_EN_FVG] > 0.5:
-        n = update_fvgs(cfg, is_, fvgs, ev, n, bar, h, lo)
+        n = update_fvgs(fs, is_, fvgs, ev, n, bar, h, lo)
     if cfg[C_EN_LIQ] > 0.5:
-        n = update_liquidity(is_, cands, pools, ev, n, bar, h, lo, c)
+        n = update_liquidity(fs, is_, cands, pools, ev, n, bar, h, lo, c)
     if cfg[C_EN_PERIODS] > 0.5:
         n = update_periods(fs, is_, ev, n, bar, ts_ms, h, lo)
     if cfg[C_EN_SESSIONS] > 0.5:

@@ -89,7 +89,7 @@ def check_breaks(
                 ob_bar = bar - 1
                 top = ring[R_HIGH, ob_bar % size]
                 bottom = ring[R_LOW, ob_bar % size]
-            n = create_order_block(cfg, is_, ring, obs, ev, n, bar, 1, ob_bar, top, bottom)
+            n = create_order_block(cfg, fs, is_, ring, obs, ev, n, bar, 1, ob_bar, top, bottom)
         is_[I_HI_BAR] = -1
     if is_[I_LO_BAR] >= 0 and (lo if wick else c) < fs[F_LO_LEVEL]:
         kind = K_CHOCH if is_[I_TREND] == 1 else K_BOS
@@ -104,7 +104,7 @@ def check_breaks(
                 ob_bar = bar - 1
                 top = ring[R_HIGH, ob_bar % size]
                 bottom = ring[R_LOW, ob_bar % size]
-            n = create_order_block(cfg, is_, ring, obs, ev, n, bar, -1, ob_bar, top, bottom)
+            n = create_order_block(cfg, fs, is_, ring, obs, ev, n, bar, -1, ob_bar, top, bottom)
         is_[I_LO_BAR] = -1
     return n
 

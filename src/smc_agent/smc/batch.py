@@ -1,0 +1,237 @@
+"""Batch causal SMC functions: validated candles in, typed tables / per-bar series out.
+
+Every function runs the same compiled kernel as `SMCStream` (only the concepts it needs), so
+`batch(candles)` equals feeding the candles one by one to `SMCStream`, and a run on a prefix
+`candles.slice(t + 1)` is the full run's objects with `confirmed_at <= t` (lifecycle as known at t).
+Per-bar series (trend, dealing range, retracement, previous period levels, sessions) are written
+after each bar, so row t depends on bars 0..t only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .candles import Candles
+from .config import SMCConfig
+from .kernel.layout import (
+    SER_ATR,
+    SER_FIELDS,
+    SER_PERIOD0,
+    SER_RANGE_HI,
+    SER_RANGE_LO,
+    SER_RETR_CUR,
+    SER_RETR_DEEP,
+    SER_RETR_DIR,
+    SER_TREND,
+)
+from .kernel.state import ALL, KernelState
+from .kernel.step import run_batch
+from .results import (
+    BreakTable,
+    FVGTable,
+    LiquidityTable,
+    OrderBlockTable,
+    PeriodBreakTable,
+    SwingTable,
+    break_table,
+    fvg_table,
+    liquidity_table,
+    order_block_table,
+    period_break_table,
+    swing_table,
+)
+from .session_time import local_minutes
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StructureSeries:
+    """Per bar: trend after the bar (+1 / -1 / 0) and the dealing range (NaN until both swings exist)."""
+
+    trend: I64
+    range_high: F64
+    range_low: F64
+
+    @property
+    def equilibrium(self) -> F64:
+        return (self.range_high + self.range_low) / 2.0
+
+    def zone(self, close: F64) -> I64:
+        """+1 premium (close above equilibrium), -1 discount, 0 at equilibrium or no range."""
+        eq = self.equilibrium
+        return np.where(np.isnan(eq), 0, np.sign(close - eq)).astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RetracementSeries:
+    direction: I64  # +1 last swing is a high, -1 a low, 0 none yet
+    current: F64  # % of the dealing range retraced by this bar (NaN if no range)
+    deepest: F64  # deepest % since the last swing
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PeriodSeries:
+    """Previous complete period's high / low (NaN before one exists) and break flags of the current one."""
+
+    previous_high: F64
+    previous_low: F64
+    broken_high: B
+    broken_low: B
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SessionSeries:
+    active: B
+    high: F64  # running high of the current instance, NaN when inactive
+    low: F64
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SMCResult:
+    """Everything the full indicator set computes on a candle array."""
+
+    swings: SwingTable
+    breaks: BreakTable
+    order_blocks: OrderBlockTable
+    fvgs: FVGTable
+    liquidity: LiquidityTable
+    period_breaks: PeriodBreakTable
+    structure: StructureSeries
+    retracements: RetracementSeries
+    atr: F64
+    periods: dict[str, PeriodSeries]
+    sessions: dict[str, SessionSeries]
+    events: F64  # raw kernel event log (rows in emission order)
+
+
+def _run(
+    candles: Candles, config: SMCConfig, concepts: frozenset[str], *, series: bool, sessions: bool
+) -> tuple[F64, F64, F64]:
+    st = KernelState.new(config, concepts)
+    n = len(candles)
+    s = len(config.sessions)
+    minutes = local_minutes(candles.ts_ms, config.sessions) if sessions else np.zeros((n, 0), np.int64)
+    ser = np.empty((n if series else 0, SER_FIELDS))
+    sess_ser = np.empty((n if sessions else 0, s, 2))
+    ev = run_batch(
+        st.cfg,
+        st.fs,
+        st.is_,
+        st.ring,
+        st.obs,
+        st.fvgs,
+        st.cands,
+        st.pools,
+        st.sess,
+        st.windows,
+        minutes,
+        candles.high,
+        candles.low,
+        candles.close,
+        candles.volume,
+        candles.ts_ms,
+        ser,
+        sess_ser,
+    )
+    return ev, ser, sess_ser
+
+
+def _periods(ser: F64) -> dict[str, PeriodSeries]:
+    out = {}
+    for code, name in enumerate(("D", "W", "M")):
+        b = SER_PERIOD0 + 4 * code
+        out[name] = PeriodSeries(
+            ser[:, b].copy(), ser[:, b + 1].copy(), ser[:, b + 2] > 0.5, ser[:, b + 3] > 0.5
+        )
+    return out
+
+
+def _sessions(config: SMCConfig, sess_ser: F64) -> dict[str, SessionSeries]:
+    out = {}
+    for k, spec in enumerate(config.sessions):
+        high = sess_ser[:, k, 0].copy()
+        out[spec.name] = SessionSeries(~np.isnan(high), high, sess_ser[:, k, 1].copy())
+    return out
+
+
+def analyze(candles: Candles, config: SMCConfig | None = None) -> SMCResult:
+    """The full indicator set (every concept and every per-bar series)."""
+    cfg = config if config is not None else SMCConfig()
+    ev, ser, sess_ser = _run(candles, cfg, ALL, series=True, sessions=True)
+    return SMCResult(
+        swings=swing_table(ev),
+        breaks=break_table(ev),
+        order_blocks=order_block_table(ev),
+        fvgs=fvg_table(ev),
+        liquidity=liquidity_table(ev),
+        period_breaks=period_break_table(ev),
+        structure=StructureSeries(
+            ser[:, SER_TREND].astype(np.int64), ser[:, SER_RANGE_HI].copy(), ser[:, SER_RANGE_LO].copy()
+        ),
+        retracements=RetracementSeries(
+            ser[:, SER_RETR_DIR].astype(np.int64), ser[:, SER_RETR_CUR].copy(), ser[:, SER_RETR_DEEP].copy()
+        ),
+        atr=ser[:, SER_ATR].copy(),
+        periods=_periods(ser),
+        sessions=_sessions(cfg, sess_ser),
+        events=ev,
+    )
+
+
+def swings(candles: Candles, config: SMCConfig | None = None) -> SwingTable:
+    ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"swings"}), series=False, sessions=False)
+    return swing_table(ev)
+
+
+def structure(candles: Candles, config: SMCConfig | None = None) -> BreakTable:
+    """BOS / CHoCH breaks (see `analyze(...).structure` for the per-bar trend)."""
+    ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"structure"}), series=False, sessions=False)
+    return break_table(ev)
+
+
+def order_blocks(candles: Candles, config: SMCConfig | None = None) -> OrderBlockTable:
+    ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"order_blocks"}), series=False, sessions=False)
+    return order_block_table(ev)
+
+
+def fvgs(candles: Candles, config: SMCConfig | None = None) -> FVGTable:
+    ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"fvg"}), series=False, sessions=False)
+    return fvg_table(ev)
+
+
+def liquidity(candles: Candles, config: SMCConfig | None = None) -> LiquidityTable:
+    ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"liquidity"}), series=False, sessions=False)
+    return liquidity_table(ev)
+
+
+def previous_high_low(candles: Candles, config: SMCConfig | None = None) -> dict[str, PeriodSeries]:
+    """Previous UTC day / ISO week / calendar month high and low per bar, with break flags."""
+    _, ser, _ = _run(candles, config or SMCConfig(), frozenset({"periods"}), series=True, sessions=False)
+    return _periods(ser)
+
+
+def sessions(candles: Candles, config: SMCConfig | None = None) -> dict[str, SessionSeries]:
+    cfg = config or SMCConfig()
+    _, _, sess_ser = _run(candles, cfg, frozenset({"sessions"}), series=False, sessions=True)
+    return _sessions(cfg, sess_ser)
+
+
+def retracements(candles: Candles, config: SMCConfig | None = None) -> RetracementSeries:
+    _, ser, _ = _run(candles, config or SMCConfig(), frozenset({"swings"}), series=True, sessions=False)
+    return RetracementSeries(
+        ser[:, SER_RETR_DIR].astype(np.int64), ser[:, SER_RETR_CUR].copy(), ser[:, SER_RETR_DEEP].copy()
+    )
+
+
+def premium_discount(candles: Candles, config: SMCConfig | None = None) -> StructureSeries:
+    """Dealing range per bar; `.equilibrium` and `.zone(close)` give premium / discount."""
+    _, ser, _ = _run(candles, config or SMCConfig(), frozenset({"structure"}), series=True, sessions=False)
+    return StructureSeries(
+        ser[:, SER_TREND].astype(np.int64), ser[:, SER_RANGE_HI].copy(), ser[:, SER_RANGE_LO].copy()
+    )
