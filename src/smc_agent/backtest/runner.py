@@ -16,11 +16,12 @@ import numpy.typing as npt
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.fill_model import FillModel
 from smc_agent.backtest.sim_venue import SimulatedVenue
+from smc_agent.backtest.smc_replay import replay_provider
 from smc_agent.backtest.stats import compute_stats
 from smc_agent.backtest.trades import Trade, build_trades
 from smc_agent.core.candle import Candle, timeframe_ms
 from smc_agent.core.clock import TestClock
-from smc_agent.core.errors import DataError
+from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.core.events import (
     Event,
     OrderDenied,
@@ -54,6 +55,7 @@ class BacktestConfig:
     leverage: Decimal = Decimal(1)
     qty_increment: Decimal = Decimal("0.00001")
     price_increment: Decimal | None = None  # None: inferred from the data
+    smc_mode: str = "replay"  # "replay": batch SMC replayed bar by bar (fast); "stream": SMCStream
 
 
 @dataclass
@@ -119,6 +121,10 @@ def run_backtest(
         quote_currency=config.quote_currency,
         sizing=config.sizing,
     )
+    if config.smc_mode == "replay":
+        strategy.smc_provider = replay_provider(data)
+    elif config.smc_mode != "stream":
+        raise ConfigError(f"smc_mode must be 'replay' or 'stream', got {config.smc_mode!r}")
     recorder = _Recorder()
     engine.bus.subscribe(Event, recorder.on_event)
     sid = engine.add_strategy(strategy, instrument_id=instrument.id, timeframe=data.timeframe)

@@ -80,12 +80,18 @@ def check_reference_price(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -
 
 
 def check_price_collar(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+    """Entry orders: price and trigger within the collar on both sides of the reference. Reduce-only
+    exits (protective stops, take-profits) may rest far away on the passive side; their limit price is
+    held to the collar only where it would trade worse than the market."""
     ref = cmd.reference_price
     if ref is None or ref <= 0:
         return None  # check_reference_price already denied
+    buy = cmd.side is OrderSide.BUY
     for name, price in (("price", cmd.price), ("trigger_price", cmd.trigger_price)):
         if price is None:
             continue
+        if cmd.reduce_only and (name == "trigger_price" or (price <= ref if buy else price >= ref)):
+            continue  # a protective trigger or a passive exit limit cannot trade worse than the market
         deviation = abs(price - ref) / ref
         if deviation > cfg.price_collar:
             return Denial(
@@ -173,7 +179,11 @@ def check_order_rate(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Den
     if cfg.max_orders_per_minute is None:
         return None
     since = ctx.now_ms - 60_000
-    count = sum(1 for ts in ctx.recent_order_times if ts > since)
+    count = 0
+    for ts in reversed(ctx.recent_order_times):  # ascending times: stop at the first old one
+        if ts <= since:
+            break
+        count += 1
     if count >= cfg.max_orders_per_minute:
         return Denial(
             "order_rate",

@@ -14,12 +14,14 @@ from smc_agent.core.money import ZERO
 class Sizing:
     """``mode`` is ``"risk"`` (``risk_fraction`` of equity lost if the stop is hit; falls back to
     ``notional`` when no stop is given) or ``"notional"`` (``notional`` quote per order, or
-    ``equity_fraction`` of equity when ``notional`` is ``None``)."""
+    ``equity_fraction`` of equity when ``notional`` is ``None``). Either way the notional is capped at
+    ``max_leverage`` x equity."""
 
     mode: str = "risk"
     risk_fraction: Decimal = Decimal("0.01")
     notional: Decimal | None = None
     equity_fraction: Decimal = Decimal("0.1")
+    max_leverage: Decimal = Decimal(1)  # the sized notional never exceeds equity x this
 
     def __post_init__(self) -> None:
         if self.mode not in ("risk", "notional"):
@@ -48,6 +50,8 @@ def size_order(
     sizing: Sizing, *, equity: Decimal, entry: Decimal, stop: Decimal | None, inst: Instrument
 ) -> Decimal:
     if sizing.mode == "risk" and stop is not None:
-        return size_by_risk(equity, entry, stop, sizing.risk_fraction, inst)
-    notional = sizing.notional if sizing.notional is not None else equity * sizing.equity_fraction
-    return size_by_notional(notional, entry, inst)
+        qty = size_by_risk(equity, entry, stop, sizing.risk_fraction, inst)
+    else:
+        notional = sizing.notional if sizing.notional is not None else equity * sizing.equity_fraction
+        qty = size_by_notional(notional, entry, inst)
+    return min(qty, size_by_notional(equity * sizing.max_leverage, entry, inst))

@@ -29,8 +29,10 @@ from smc_agent.core.events import OrderEvent, OrderFilled
 from smc_agent.core.ids import ClientOrderId, InstrumentId
 from smc_agent.core.money import to_decimal
 from smc_agent.core.position import Position
+from smc_agent.smc.config import SMCConfig
 from smc_agent.strategy.context import StrategyContext
 from smc_agent.strategy.params import Param, declared_params, resolve_params
+from smc_agent.strategy.smc_source import SMCProvider, SMCSource, stream_provider
 
 Number = float | int | Decimal
 
@@ -51,6 +53,7 @@ class Strategy:
         for key, value in values.items():
             setattr(self, key, value)  # instance attribute shadows the class-level Param
         self._ctx: StrategyContext | None = None
+        self.smc_provider: SMCProvider = stream_provider  # backtests may install a batch replay
         self.instrument_id: InstrumentId = InstrumentId("unbound", "unbound")
         self.timeframe: str = ""
 
@@ -113,6 +116,10 @@ class Strategy:
     @property
     def equity(self) -> float:
         return self.ctx.equity()
+
+    def smc(self, timeframe: str | None = None, config: SMCConfig | None = None) -> SMCSource:
+        """A fresh SMC event source for ``timeframe`` (default: the base timeframe); feed it candles."""
+        return self.smc_provider(timeframe or self.timeframe, config or SMCConfig())
 
     # ------------------------------------------------------------------ orders
     def buy(

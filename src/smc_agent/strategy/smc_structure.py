@@ -1,0 +1,152 @@
+"""SMC structure strategy.
+
+* **Bias** from higher-timeframe market structure: the direction of the last BOS/CHoCH on ``htf``.
+* **Entry** when price retraces into a base-timeframe order block or FVG of the bias direction (the
+  zone's mitigation event) while price sits in the discount half of the dealing range for longs
+  (premium for shorts): a market order at the next open.
+* **Stop** beyond the zone (``stop_buffer`` x zone height further), **target** at the nearest opposing
+  liquidity pool if it pays at least ``min_rr``, else ``rr`` times the risk.
+* One position at a time; sizing by the engine (fraction of equity at risk to the stop).
+
+All state comes from SMC events (no per-candle reads of indicator tables), so the strategy is O(1)
+per candle on top of the indicator set.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from smc_agent.core.candle import Candle, timeframe_ms
+from smc_agent.smc.config import SMCConfig
+from smc_agent.smc.events import (
+    FVGFormed,
+    FVGMitigated,
+    LiquidityFormed,
+    LiquiditySwept,
+    OrderBlockFormed,
+    OrderBlockInvalidated,
+    OrderBlockMitigated,
+    StructureBroken,
+    SwingConfirmed,
+)
+from smc_agent.strategy.base import Strategy
+from smc_agent.strategy.params import Param
+
+
+class SmcStructure(Strategy):
+    name: ClassVar[str] = "smc"
+    timeframes: ClassVar[tuple[str, ...]] = ("1h",)
+
+    htf = Param(str, "1h", help="higher timeframe for the structural bias (must be in `timeframes`)")
+    swing_length = Param(int, 5, low=1, high=100, help="swing length on the base timeframe")
+    htf_swing_length = Param(int, 5, low=1, high=100, help="swing length on the higher timeframe")
+    rr = Param(float, 2.0, low=0.5, high=20.0, help="target as a multiple of the risk (fallback)")
+    min_rr = Param(float, 1.5, low=0.1, high=20.0, help="minimum reward/risk to use a liquidity target")
+    stop_buffer = Param(float, 0.1, low=0.0, high=2.0, help="stop beyond the zone, in zone heights")
+    min_risk = Param(float, 0.005, low=0.0, high=0.2, help="minimum stop distance as a fraction of price")
+    use_fvg = Param(bool, True, help="enter on FVG retraces too (not only order blocks)")
+    max_zone_age = Param(int, 200, low=1, high=100_000, help="ignore zones older than this many bars")
+
+    def on_start(self, **kwargs: Any) -> None:
+        if self.htf not in type(self).timeframes:
+            raise ValueError(
+                f"htf {self.htf!r} must be one of the declared timeframes {type(self).timeframes}"
+            )
+        if timeframe_ms(self.htf) <= timeframe_ms(self.timeframe):
+            raise ValueError(f"htf {self.htf} must be longer than the base timeframe {self.timeframe}")
+        self._ltf = self.smc(self.timeframe, SMCConfig(swing_length=self.swing_length))
+        self._htf = self.smc(self.htf, SMCConfig(swing_length=self.htf_swing_length))
+        self.bias = 0
+        self._swing_high = float("nan")
+        self._swing_low = float("nan")
+        self._zones: dict[tuple[str, int], tuple[float, float, int, int]] = {}  # -> top, bottom, dir, bar
+        self._pools_high: dict[int, float] = {}  # buy-side liquidity (equal highs)
+        self._pools_low: dict[int, float] = {}  # sell-side liquidity (equal lows)
+
+    def on_candle(self, candle: Candle) -> None:
+        if candle.timeframe != self.timeframe:
+            if candle.timeframe == self.htf:
+                for ev in self._htf.update(candle):
+                    if isinstance(ev, StructureBroken):
+                        self.bias = ev.direction
+            return
+        events = self._ltf.update(candle)
+        if not events:
+            return
+        signal: tuple[str, float, float, int] | None = None
+        zones = self._zones
+        for ev in events:
+            if isinstance(ev, SwingConfirmed):
+                if ev.direction > 0:
+                    self._swing_high = ev.price
+                else:
+                    self._swing_low = ev.price
+            elif isinstance(ev, OrderBlockFormed):
+                b = ev.block
+                zones["ob", b.id] = (b.top, b.bottom, b.direction, ev.bar)
+            elif isinstance(ev, FVGFormed):
+                if self.use_fvg:
+                    g = ev.gap
+                    zones["fvg", g.id] = (g.top, g.bottom, g.direction, ev.bar)
+            elif isinstance(ev, OrderBlockMitigated | FVGMitigated):
+                key = ("ob", ev.block_id) if isinstance(ev, OrderBlockMitigated) else ("fvg", ev.gap_id)
+                zone = zones.pop(key, None)
+                if zone is not None and zone[2] == self.bias and ev.bar - zone[3] <= self.max_zone_age:
+                    signal = (key[0], zone[0], zone[1], zone[2])
+            elif isinstance(ev, OrderBlockInvalidated):
+                zones.pop(("ob", ev.block_id), None)
+            elif isinstance(ev, LiquidityFormed):
+                p = ev.pool
+                (self._pools_high if p.direction > 0 else self._pools_low)[p.id] = p.level
+            elif isinstance(ev, LiquiditySwept):
+                (self._pools_high if ev.direction > 0 else self._pools_low).pop(ev.pool_id, None)
+        if len(zones) > 512:  # unmitigated zones that aged out: keep memory bounded
+            horizon = events[-1].bar - self.max_zone_age
+            for key in [k for k, z in zones.items() if z[3] < horizon]:
+                del zones[key]
+        if signal is not None and self.flat:
+            self._enter(candle, *signal)
+
+    def _enter(self, candle: Candle, kind: str, top: float, bottom: float, direction: int) -> None:
+        price = candle.close
+        hi, lo = self._swing_high, self._swing_low
+        if not (hi > lo):
+            return
+        equilibrium = (hi + lo) / 2.0
+        height = top - bottom
+        if direction > 0:
+            if price >= equilibrium:
+                return  # longs only from discount
+            stop = min(bottom - self.stop_buffer * height, price * (1.0 - self.min_risk))
+            risk = price - stop
+            if risk <= 0:
+                return
+            above = [lvl for lvl in self._pools_high.values() if lvl > price]
+            target = min(above) if above else 0.0
+            if not above or (target - price) < self.min_rr * risk:
+                target = price + self.rr * risk
+            self.buy(stop_loss=stop, take_profit=target, tag=f"{kind}_long")
+        else:
+            if price <= equilibrium:
+                return  # shorts only from premium
+            stop = max(top + self.stop_buffer * height, price * (1.0 + self.min_risk))
+            risk = stop - price
+            if risk <= 0:
+                return
+            below = [lvl for lvl in self._pools_low.values() if lvl < price]
+            target = max(below) if below else 0.0
+            if not below or (price - target) < self.min_rr * risk:
+                target = price - self.rr * risk
+            if target <= 0:
+                return
+            self.sell(stop_loss=stop, take_profit=target, tag=f"{kind}_short")
+        self.annotate(
+            kind,
+            ts=candle.open_time,
+            top=top,
+            bottom=bottom,
+            direction=direction,
+            stop=stop,
+            target=target,
+            equilibrium=equilibrium,
+        )
