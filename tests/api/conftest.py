@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -13,21 +15,31 @@ from smc_agent.api.app import create_app
 from smc_agent.api.ratelimit import RateLimits
 from smc_agent.bootstrap import Container
 from smc_agent.settings import Settings
+from smc_agent.store import migrate
 from smc_agent.store.db import transaction
-from smc_agent.store.users import create_user
+from smc_agent.store.models import User
+from smc_agent.store.users import hash_password
 
 PASSWORD = "correct horse battery"
 USERS = {"admin": "admin", "alice": "trader", "bob": "trader", "vera": "viewer"}
+
+
+@functools.cache
+def password_hash() -> str:
+    """One argon2 hash for every test user (hashing costs ~0.4 s on the CI machine)."""
+    return hash_password(PASSWORD)
 
 
 @dataclass
 class Api:
     client: TestClient
     container: Container
-    tokens: dict[str, str]
-    user_ids: dict[str, str]
+    tokens: dict[str, str] = field(default_factory=dict)
+    user_ids: dict[str, str] = field(default_factory=dict)
 
     def headers(self, who: str) -> dict[str, str]:
+        if who not in self.tokens:  # log in on first use: each login is a real argon2 verification
+            self.tokens[who] = self.login(who)
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
     def login(self, who: str) -> str:
@@ -42,26 +54,40 @@ def build_container(database_url: str, tmp_path: Path, redis_url: str | None = N
                         session_redis_db=session_db, master_key="test-master-key-0123456789")
     container = Container(settings)
     with transaction(container.session_factory) as session:
-        for name, role in USERS.items():
-            create_user(session, username=name, password=PASSWORD, role=role)
+        if session.query(User).count() == 0:
+            for name, role in USERS.items():
+                session.add(User(id=f"usr_{name}", username=name, password_hash=password_hash(), role=role))
     return container
 
 
 def open_api(container: Container, **kwargs: object) -> Iterator[Api]:
     app = create_app(container, **kwargs)  # type: ignore[arg-type]
     with TestClient(app) as client:
-        api = Api(client=client, container=container, tokens={}, user_ids={})
-        for name in USERS:
-            api.tokens[name] = api.login(name)
-            api.user_ids[name] = client.get("/v1/me", headers=api.headers(name)).json()["id"]
-        yield api
+        yield Api(client=client, container=container, user_ids={n: f"usr_{n}" for n in USERS})
     container.close()
 
 
+@pytest.fixture(scope="session")
+def template_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file with the test users, copied for each test (migrating costs ~1.5 s)."""
+    path = tmp_path_factory.mktemp("template") / "smc_trading.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    build_container(url, path.parent).close()
+    return path
+
+
 @pytest.fixture
-def api(migrated_sqlite_url: str, tmp_path: Path) -> Iterator[Api]:
+def api_sqlite_url(template_sqlite: Path, tmp_path: Path) -> str:
+    target = tmp_path / "smc_trading.db"
+    shutil.copyfile(template_sqlite, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def api(api_sqlite_url: str, tmp_path: Path) -> Iterator[Api]:
     """Embedded default: SQLite, sessions in the database, in-process bus."""
-    yield from open_api(build_container(migrated_sqlite_url, tmp_path))
+    yield from open_api(build_container(api_sqlite_url, tmp_path))
 
 
 @pytest.fixture

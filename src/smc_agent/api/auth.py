@@ -42,8 +42,14 @@ class Authenticator:
         self._factory = factory
         self._sessions = sessions
         self.session_ttl_s = session_ttl_s
-        # Unknown usernames cost one argon2 verification too: no timing oracle for valid names.
-        self._dummy_hash = hash_password(secrets.token_hex(16))
+        self._dummy: str | None = None
+
+    @property
+    def _dummy_hash(self) -> str:
+        """Unknown usernames cost one argon2 verification too: no timing oracle for valid names."""
+        if self._dummy is None:
+            self._dummy = hash_password(secrets.token_hex(16))
+        return self._dummy
 
     # ------------------------------------------------------------ per request
     def authenticate(self, credential: str | None) -> Principal:
