@@ -28,8 +28,13 @@ def slack() -> Iterator[HttpReceiver]:
 def cli(migrated_sqlite_url: str, slack: HttpReceiver, tmp_path):  # type: ignore[no-untyped-def]
     root = typer.Typer()
     root.add_typer(incident.app, name="incident")
-    env = {"SMC_DATABASE_URL": migrated_sqlite_url, "SMC_SLACK_CRITICAL_WEBHOOK": f"{slack.url}/critical",
-           "SMC_ACTOR": "alice", "SMC_WAR_ROOM": "#war-room", "SMC_DATA_DIR": str(tmp_path)}
+    env = {
+        "SMC_DATABASE_URL": migrated_sqlite_url,
+        "SMC_SLACK_CRITICAL_WEBHOOK": f"{slack.url}/critical",
+        "SMC_ACTOR": "alice",
+        "SMC_WAR_ROOM": "#war-room",
+        "SMC_DATA_DIR": str(tmp_path),
+    }
     runner = CliRunner()
 
     def run(*args: str, code: int = 0) -> str:
@@ -41,8 +46,17 @@ def cli(migrated_sqlite_url: str, slack: HttpReceiver, tmp_path):  # type: ignor
 
 
 def test_open_update_resolve_postmortem(cli, slack: HttpReceiver) -> None:  # type: ignore[no-untyped-def]
-    out = cli("open", "--priority", "P0", "--title", "Complete system outage", "--impact", "No trading",
-              "--action", "Emergency trading halt activated")
+    out = cli(
+        "open",
+        "--priority",
+        "P0",
+        "--title",
+        "Complete system outage",
+        "--impact",
+        "No trading",
+        "--action",
+        "Emergency trading halt activated",
+    )
     lines = out.splitlines()
     inc = lines[0]
     assert ID.match(inc), out
@@ -53,8 +67,9 @@ def test_open_update_resolve_postmortem(cli, slack: HttpReceiver) -> None:  # ty
     assert slack.received[0].body["text"] in out  # the alert that was printed is the one sent
 
     cli("update", inc, "--status", "identified", "--note", "Binance unreachable", "--eta", "20 min")
-    task = cli("task", "add", inc, "--title", "Fail over to Bybit", "--owner", "bob",
-               "--due", "2030-01-01T12:00").strip()
+    task = cli(
+        "task", "add", inc, "--title", "Fail over to Bybit", "--owner", "bob", "--due", "2030-01-01T12:00"
+    ).strip()
     cli("task", "done", task)
     out = cli("resolve", inc, "--root-cause", "Venue outage", "--resolution", "Failed over", "--data-lost")
     assert "✅ INCIDENT RESOLVED - P0" in out and "**Data Lost**: Yes" in out
@@ -81,5 +96,7 @@ def test_errors_are_named(cli) -> None:  # type: ignore[no-untyped-def]
     out = cli("open", "--priority", "P7", "--title", "x", "--impact", "y", code=1)
     assert "P0, P1, P2, P3" in out
     assert "no incident 'INC-x'" in cli("show", "INC-x", code=1)
-    inc = cli("open", "--priority", "P3", "--title", "UI glitch", "--impact", "cosmetic", "--no-send").splitlines()[0]
+    inc = cli(
+        "open", "--priority", "P3", "--title", "UI glitch", "--impact", "cosmetic", "--no-send"
+    ).splitlines()[0]
     assert "unknown status 'done'" in cli("update", inc, "--status", "done", "--note", "n", code=1)
