@@ -98,7 +98,8 @@ def redis_api(migrated_pg_url: str, redis_pair: tuple[str, str], tmp_path: Path)
     yield from open_api(build_container(migrated_pg_url, tmp_path, control_url, session_db))
 
 
-def tight_limits(per_minute: int = 60, burst: int = 3) -> RateLimits:
+def tight_limits(per_minute: int = 60, burst: int = 3, login_burst: int = 30) -> RateLimits:
     from smc_agent.api.ratelimit import Limit
 
-    return RateLimits(per_principal=Limit(per_minute, burst), per_ip=Limit(6000, 1000), login_per_ip=Limit(60, 30))
+    return RateLimits(per_principal=Limit(per_minute, burst), per_ip=Limit(6000, 1000),
+                      login_per_ip=Limit(6, login_burst))

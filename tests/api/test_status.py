@@ -1,0 +1,89 @@
+"""/v1/status: anonymous view (state, reason, venue, dependency health) and private figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from smc_agent.store.db import transaction
+from smc_agent.store.models import Position, Trade
+from tests.api.conftest import Api
+
+
+def _seed_trading(api: Api) -> None:
+    with transaction(api.container.session_factory) as session:
+        session.add(Position(user_id="usr_alice", exchange="binance", symbol="BTC/USDT", quantity=Decimal("0.5"),
+                             average_price=Decimal(60000), realized_pnl=Decimal("125.5"), fees=Decimal("3.25")))
+        session.add(Position(user_id="usr_bob", exchange="binance", symbol="ETH/USDT", quantity=Decimal(2),
+                             average_price=Decimal(3000), realized_pnl=Decimal(-40), fees=Decimal(1)))
+        for i, (side, price) in enumerate((("buy", "60000"), ("sell", "60251"))):
+            session.add(Trade(user_id="usr_alice", exchange="binance", venue_trade_id=f"t{i}", symbol="BTC/USDT",
+                              side=side, quantity=Decimal("0.5"), price=Decimal(price), market_price=Decimal(price),
+                              fee=Decimal("1.625"), timestamp=datetime(2026, 1, 1, i, tzinfo=UTC)))
+
+
+def test_anonymous_status_has_state_venue_and_health_but_no_private_figures(api: Api) -> None:
+    _seed_trading(api)
+    data = api.client.get("/v1/status").json()
+    assert data["status"] == "ok"
+    assert data["trading"]["state"] == "active" and data["trading"]["reason"]
+    assert data["venue"]["active_venue"] == "binance" and data["venue"]["failover_active"] is False
+    for dep in ("database", "control_store"):
+        assert data["dependencies"][dep]["ok"] is True
+        assert data["dependencies"][dep]["latency_ms"] >= 0
+    assert "positions" not in data and "pnl" not in data
+
+
+def test_authenticated_status_adds_own_positions_and_pnl(api: Api) -> None:
+    _seed_trading(api)
+    data = api.client.get("/v1/status", headers=api.headers("alice")).json()
+    assert [p["symbol"] for p in data["positions"]] == ["BTC/USDT"]  # not bob's ETH
+    pnl = data["pnl"]
+    assert Decimal(pnl["realized_pnl"]) == Decimal("125.5")
+    assert Decimal(pnl["net_pnl"]) == Decimal("122.25")
+    assert pnl["open_positions"] == 1 and pnl["trades"] == 2
+    # cash flow: -30000 - 1.625, then +30125.5 - 1.625
+    assert [Decimal(v) for _, v in pnl["equity_curve"]] == [Decimal("-30001.625"), Decimal("122.25")]
+
+
+def test_halt_from_anywhere_shows_in_status_and_failover_too(api: Api) -> None:
+    api.container.trading_control.halt(reason="playbook drill", actor="ops", source="cli")
+    trading = api.client.get("/v1/status").json()["trading"]
+    assert trading["state"] == "halted" and "playbook drill" in trading["reason"]
+    r = api.client.post("/v1/control/failover", headers=api.headers("admin"),
+                        json={"from_venue": "binance", "to_venue": "bybit", "reason": "binance errors"})
+    assert r.status_code == 200 and r.json()["active_venue"] == "bybit"
+    venue = api.client.get("/v1/status").json()["venue"]
+    assert venue["active_venue"] == "bybit" and venue["failover_active"] is True
+    same = api.client.post("/v1/control/failover", headers=api.headers("admin"),
+                           json={"from_venue": "bybit", "to_venue": "bybit", "reason": "nonsense"})
+    assert same.status_code == 422
+
+
+def test_resume_runs_verification_and_records_actor(api: Api) -> None:
+    admin = api.headers("admin")
+    assert api.client.post("/v1/control/halt", json={"reason": "manual check"}, headers=admin).json()["state"] == "halted"
+    resumed = api.client.post("/v1/control/resume", json={"reason": "all clear"}, headers=admin).json()
+    assert resumed["state"] == "active"
+    with api.container.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT state, actor, reason FROM trading_state_events ORDER BY created_at").all()
+    assert [(r[0], r[1]) for r in rows] == [("halted", "admin@api"), ("active", "admin@api")]
+
+
+def test_metrics_and_ready(api: Api) -> None:
+    api.client.get("/v1/me")
+    text = api.client.get("/metrics").text
+    assert 'smc_http_requests_total{method="GET",route="/v1/me",status="401"}' in text
+    assert api.client.get("/ready").json() == {"status": "ready"}
+
+
+def test_dashboard_page_explains_how_to_build_when_missing(api: Api, tmp_path: object) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from smc_agent.api.static import mount_dashboard
+
+    app = FastAPI()
+    mount_dashboard(app, dist=api.container.settings.data_dir / "no-dist")
+    page = TestClient(app).get("/")
+    assert page.status_code == 200 and "scripts/build-web" in page.text and "npm ci" in page.text
