@@ -17,11 +17,14 @@ from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.marketdata.download import CandleDownloader, DownloadResult
 from smc_agent.marketdata.store import SqlCandleStore
-from smc_agent.venues.client import make_client
-from smc_agent.venues.gateway import CcxtGateway
 from smc_agent.venues.quirks import QUIRKS
 
 app = typer.Typer(help="Market data: download, validate and store candles.", no_args_is_help=True)
+
+
+@app.callback()
+def data() -> None:
+    """Market data commands."""
 
 
 def parse_time(text: str, option: str) -> int:
@@ -107,6 +110,10 @@ def download(  # noqa: PLR0917 - Typer maps positional parameters onto CLI argum
 
 
 async def _run(req: DownloadRequest, store: SqlCandleStore) -> DownloadResult:
+    # ccxt takes seconds to import: only the command that talks to a venue pays for it
+    from smc_agent.venues.client import make_client
+    from smc_agent.venues.gateway import CcxtGateway
+
     gateway = CcxtGateway(make_client(req.venue, base_url=req.url), venue=req.venue)
     downloader = CandleDownloader(gateway, store, state_dir=req.state_dir, page_size=req.page_size)
     columns = (

@@ -1,0 +1,84 @@
+"""``smc-agent data download`` against the simulator: killed with SIGKILL, rerun, resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from smc_agent.marketdata.store import SqlCandleStore
+from smc_agent.venues.simulator import ExchangeSimulator
+from tests.venues.simkit import sim_config
+
+
+async def _run_cli(args: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "smc_agent.cli.data",
+        "download",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_download_cli_resumes_after_being_killed(
+    db_url: str, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    async with ExchangeSimulator(sim_config("binance", n=3000, start_index=2900)) as sim:
+        feed = sim.state.feeds["BTCUSDT"]
+        since = sim.state.to_visible(feed.bars[0].open_time)
+        until = sim.state.to_visible(feed.bars[2000].open_time)
+        state_dir = tmp_path / "state"
+        args = [
+            "binance",
+            "BTC/USDT",
+            "1m",
+            "--since",
+            str(since),
+            "--until",
+            str(until),
+            "--url",
+            sim.url,
+            "--state-dir",
+            str(state_dir),
+            "--page-size",
+            "100",
+        ]
+        env = {
+            **os.environ,
+            "SMC_DATABASE_URL": db_url,
+            "SMC_DATA_DIR": str(tmp_path),
+            "SMC_LOG_LEVEL": "WARNING",
+        }
+        sim.fault(slow_ms=150)
+        proc = await _run_cli(args, env)
+        state_file = state_dir / f"binance_BTCUSDT_1m_{since}_{until}.json"
+        for _ in range(
+            1200
+        ):  # wait until a few pages are stored (startup is slow on a busy box), kill it hard
+            await asyncio.sleep(0.05)
+            if state_file.exists() and json.loads(state_file.read_text())["pages"] >= 3:
+                break
+        proc.send_signal(signal.SIGKILL)
+        await proc.communicate()
+        store = SqlCandleStore(session_factory)
+        partial = len(store.get("binance", "BTC/USDT", "1m", start_ms=since, end_ms=until))
+        assert 300 <= partial < 2000
+        sim.fault(clear=True)
+        klines_before = sim.state.requests["/api/v3/klines"]
+        proc = await _run_cli(args, env)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode == 0, err.decode()
+        assert "complete: stored" in out.decode()
+        resumed_pages = sim.state.requests["/api/v3/klines"] - klines_before
+        assert resumed_pages == (2000 - partial + 99) // 100  # only the missing pages were fetched
+        rows = store.get("binance", "BTC/USDT", "1m", start_ms=since, end_ms=until)
+        assert [c.open_time for c in rows] == list(range(since, until, 60_000))
