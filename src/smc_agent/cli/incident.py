@@ -399,3 +399,19 @@ def outbox(
         return
     for row in data:
         console.print(f"{row['channel']:<16} {row['status']:<8} {row['count']}")
+
+
+@app.command()
+def capture(
+    incident_id: str | None = typer.Argument(None, help="Incident whose timeline gets the evidence."),
+    out: Path | None = typer.Option(None, "--out", help="Where bundles go (default <data dir>/evidence)."),  # noqa: B008
+    tail_lines: int = typer.Option(5000, "--tail", min=1, help="Lines kept per log file."),
+) -> None:
+    """Capture evidence BEFORE restarting anything (same as smc-agent forensics capture)."""
+    from smc_agent.cli.forensics import take_capture
+
+    with container() as c:
+        bundle = take_capture(c, out=out, incident_id=incident_id, tail_lines=tail_lines)
+    console.print(
+        f"evidence bundle {bundle.path} ({len(bundle.files)} files); SHA256SUMS {bundle.sums_sha256}"
+    )

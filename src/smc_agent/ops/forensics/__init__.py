@@ -1,0 +1,1 @@
+"""Forensics: the playbook's investigation queries, access-log errors, evidence capture."""
