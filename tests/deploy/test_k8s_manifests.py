@@ -1,0 +1,132 @@
+"""Offline validation of deploy/k8s (no cluster here): structure, cross-references, the playbook's
+names, and that every container command is a real ``smc-agent`` command line."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from smc_agent.cli.main import app
+from tests._shared import PROJECT_ROOT
+
+K8S = PROJECT_ROOT / "deploy" / "k8s"
+ROLES = ("trading-engine", "execution-engine", "data-pipeline", "api-gateway", "websocket-service", "web-app")
+
+
+def _load() -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    docs: list[dict[str, Any]] = []
+    for name in kustomization["resources"]:
+        docs.extend(d for d in yaml.safe_load_all((K8S / name).read_text()) if d)
+    return docs
+
+
+@pytest.fixture(scope="module")
+def by_kind() -> dict[str, dict[str, dict[str, Any]]]:
+    index: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for doc in _load():
+        assert {"apiVersion", "kind", "metadata"} <= doc.keys(), doc
+        name = doc["metadata"]["name"]
+        assert name not in index[doc["kind"]], f"duplicate {doc['kind']}/{name}"
+        index[doc["kind"]][name] = doc
+    return index
+
+
+def _pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
+    if doc["kind"] == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return doc["spec"]["template"]["spec"]
+
+
+def test_namespace_and_contract_names(by_kind: dict[str, dict[str, dict[str, Any]]]) -> None:
+    assert "smc-trading" in by_kind["Namespace"]
+    for kind, docs in by_kind.items():
+        for name, doc in docs.items():
+            if kind != "Namespace":
+                assert doc["metadata"].get("namespace") == "smc-trading", f"{kind}/{name}"
+    assert set(ROLES) | {"pgbouncer"} <= set(by_kind["Deployment"])
+    assert {"postgres-primary", "redis"} <= set(by_kind["StatefulSet"])
+    assert "api-key-rotation" in by_kind["CronJob"]
+    assert "api-ingress" in by_kind["Ingress"]
+    assert by_kind["HorizontalPodAutoscaler"]["api-gateway"]["spec"]["scaleTargetRef"]["name"] == "api-gateway"
+    redis_svc = by_kind["Service"]["redis"]["spec"]
+    assert [p["port"] for p in redis_svc["ports"]] == [6379]  # redis.Redis(host='redis', port=6379)
+
+
+def test_workloads_are_consistent(by_kind: dict[str, dict[str, dict[str, Any]]]) -> None:
+    for kind in ("Deployment", "StatefulSet"):
+        for name, doc in by_kind[kind].items():
+            selector = doc["spec"]["selector"]["matchLabels"]
+            labels = doc["spec"]["template"]["metadata"]["labels"]
+            assert selector.items() <= labels.items(), f"{kind}/{name} selector does not match its pods"
+            assert labels.get("app") == name  # the playbook selects pods with -l app=<name>
+            for container in _pod_spec(doc)["containers"]:
+                ports = {p.get("name") for p in container.get("ports", [])}
+                for probe in ("livenessProbe", "readinessProbe"):
+                    target = container.get(probe, {}).get("httpGet", {}).get("port")
+                    if isinstance(target, str):
+                        assert target in ports, f"{kind}/{name} {probe} names unknown port {target}"
+                assert "limits" in container.get("resources", {}), f"{kind}/{name} has no resource limits"
+
+
+def test_services_and_ingress_point_at_something(by_kind: dict[str, dict[str, dict[str, Any]]]) -> None:
+    pods = [
+        (doc["spec"]["template"]["metadata"]["labels"], _pod_spec(doc))
+        for kind in ("Deployment", "StatefulSet")
+        for doc in by_kind[kind].values()
+    ]
+    for name, svc in by_kind["Service"].items():
+        matches = [spec for labels, spec in pods if svc["spec"]["selector"].items() <= labels.items()]
+        assert matches, f"Service/{name} selects no pods"
+        port_names = {p.get("name") for spec in matches for c in spec["containers"] for p in c.get("ports", [])}
+        for port in svc["spec"]["ports"]:
+            assert port["targetPort"] in port_names, f"Service/{name} targets unknown port {port['targetPort']}"
+    for rule in by_kind["Ingress"]["api-ingress"]["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            svc = by_kind["Service"][backend["name"]]
+            assert backend["port"]["name"] in {p["name"] for p in svc["spec"]["ports"]}
+    paths = {p["path"]: p["backend"]["service"]["name"]
+             for r in by_kind["Ingress"]["api-ingress"]["spec"]["rules"] for p in r["http"]["paths"]}
+    assert paths["/ws"] == "websocket-service"
+
+
+def test_every_container_runs_a_real_cli_command(by_kind: dict[str, dict[str, dict[str, Any]]]) -> None:
+    runner = CliRunner()
+    checked = 0
+    for kind in ("Deployment", "CronJob"):
+        for name, doc in by_kind[kind].items():
+            for container in _pod_spec(doc)["containers"]:
+                if container.get("command") != ["smc-agent"]:
+                    continue
+                args = container["args"]
+                if kind == "Deployment":
+                    assert args[:2] == ["serve", name], f"{name} must run `smc-agent serve {name}`"
+                result = runner.invoke(app, [*args, "--help"])
+                assert result.exit_code == 0, f"{kind}/{name}: smc-agent {' '.join(args)} -> {result.output}"
+                checked += 1
+    assert checked >= len(ROLES) + 1
+
+
+def test_playbook_names_exist(by_kind: dict[str, dict[str, dict[str, Any]]]) -> None:
+    playbook = (PROJECT_ROOT / ".." / "shared" / "seed" / "000_3a10138110158ae2.txt").resolve()
+    if not playbook.exists():
+        pytest.skip(f"playbook not found at {playbook}")
+    text = playbook.read_text(encoding="utf-8")
+    refs = {
+        "Deployment": set(re.findall(r"deployment[/ ]([a-z][a-z-]+)", text)),
+        "StatefulSet": set(re.findall(r"statefulset[/ ]([a-z][a-z-]+)", text)),
+        "CronJob": set(re.findall(r"cronjob/([a-z][a-z-]+)", text)),
+        "Ingress": set(re.findall(r"ingress ([a-z][a-z-]+) -n", text)),
+        "Service": set(re.findall(r"(?:service|endpoints) ([a-z][a-z-]+) -n", text)),
+    }
+    assert refs["Deployment"] >= {"trading-engine", "api-gateway", "execution-engine", "web-app", "data-pipeline"}
+    for kind, names in refs.items():
+        missing = names - set(by_kind[kind])
+        assert not missing, f"the playbook names {kind} {sorted(missing)} that deploy/k8s does not define"
