@@ -1,0 +1,99 @@
+from decimal import Decimal
+
+from smc_agent.backtest.fill_model import FillModel
+from smc_agent.core.enums import LiquiditySide, OrderSide
+from smc_agent.core.events import OrderCanceled, OrderFilled, OrderRejected
+from tests.engine.harness import Rig, Scripted
+
+D = Decimal
+
+
+def test_market_order_fills_at_next_open_with_taker_fee() -> None:
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=1)}))
+    rig.bar(100, 101, 99, 100.5)
+    assert rig.of(OrderFilled) == []
+    rig.bar(102, 103, 101, 102.5)
+    (fill,) = rig.of(OrderFilled)
+    assert (fill.price, fill.qty, fill.liquidity) == (D("102"), D("1.000"), LiquiditySide.TAKER)
+    assert fill.fee == D("102") * D("0.002")
+    assert rig.engine.portfolio.position(rig.strategy.instrument_id).qty == 1
+
+
+def test_limit_fills_on_touch_at_limit_as_maker_or_at_open_when_gapped() -> None:
+    rig = Rig(Scripted({0: lambda s, c: (s.buy(qty=1, price=98), s.sell(qty=1, price=110))}))
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 100.5, 98.5, 99)  # does not touch 98
+    assert rig.of(OrderFilled) == []
+    rig.bar(99, 99.5, 97.9, 98.5)  # touches 98
+    (fill,) = rig.of(OrderFilled)
+    assert (fill.side, fill.price, fill.liquidity) == (OrderSide.BUY, D("98"), LiquiditySide.MAKER)
+    assert fill.fee == D("98") * D("0.001")
+    rig.bar(111, 112, 110.5, 111)  # opens above the sell limit: filled at the better open
+    sells = [f for f in rig.of(OrderFilled) if f.side is OrderSide.SELL]
+    assert [(f.price, f.liquidity) for f in sells] == [(D("111"), LiquiditySide.TAKER)]
+
+
+def test_stop_loss_and_take_profit_in_one_bar_resolve_stop_first() -> None:
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=95, take_profit=105)}))
+    rig.bar(100, 100, 100, 100)
+    rig.bar(100, 100.5, 99.5, 100)  # entry at the open 100, children placed
+    rig.bar(100, 106, 94, 100)  # both levels inside the bar
+    exits = [f for f in rig.of(OrderFilled) if f.side is OrderSide.SELL]
+    assert [(f.client_order_id.endswith("-sl"), f.price) for f in exits] == [(True, D("95"))]
+    canceled = rig.of(OrderCanceled)
+    assert [c.client_order_id.endswith("-tp") for c in canceled] == [True]
+    assert rig.engine.portfolio.position(rig.strategy.instrument_id).is_flat
+
+
+def test_nearest_first_rule_takes_the_level_closer_to_the_open() -> None:
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=95, take_profit=101)}),
+        fill_model=FillModel(maker_fee=D(0), taker_fee=D(0), intrabar="nearest_first"),
+    )
+    rig.bar(100, 100, 100, 100)
+    rig.bar(100, 100.5, 99.5, 100)
+    rig.bar(100, 106, 94, 100)
+    exits = [f for f in rig.of(OrderFilled) if f.side is OrderSide.SELL]
+    assert [(f.client_order_id.endswith("-tp"), f.price) for f in exits] == [(True, D("101"))]
+
+
+def test_stop_gapped_through_fills_at_open() -> None:
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=95)}))
+    rig.bar(100, 100, 100, 100)
+    rig.bar(100, 100.5, 99.5, 100)
+    rig.bar(90, 91, 89, 90)
+    (exit_,) = [f for f in rig.of(OrderFilled) if f.side is OrderSide.SELL]
+    assert exit_.price == D("90")
+
+
+def test_stop_entry_and_slippage() -> None:
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=1, trigger=102)}),
+        fill_model=FillModel(maker_fee=D(0), taker_fee=D(0), slippage_bps=10),
+    )
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101.5, 99, 101)
+    assert rig.of(OrderFilled) == []
+    rig.bar(101, 103, 100, 102)
+    (fill,) = rig.of(OrderFilled)
+    assert fill.price == D("102.10")  # trigger + 10 bp
+
+
+def test_volume_participation_gives_partial_fills() -> None:
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=5)}),
+        fill_model=FillModel(maker_fee=D(0), taker_fee=D(0), max_participation=0.1),
+    )
+    rig.bar(100, 100, 100, 100, v=100)
+    rig.bar(100, 100, 100, 100, v=20)  # 2 units
+    rig.bar(100, 100, 100, 100, v=20)  # 2 units
+    rig.bar(100, 100, 100, 100, v=50)  # last 1
+    assert [f.qty for f in rig.of(OrderFilled)] == [D("2.000"), D("2.000"), D("1.000")]
+    assert [f.is_last for f in rig.of(OrderFilled)] == [False, False, True]
+
+
+def test_venue_rejects_bad_precision_and_insufficient_margin() -> None:
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=1000)}), cash="1000")
+    rig.bar(100, 100, 100, 100)
+    (rejected,) = rig.of(OrderRejected)
+    assert "insufficient margin" in rejected.reason

@@ -1,0 +1,151 @@
+from decimal import Decimal
+from typing import Any
+
+from smc_agent.core.candle import Candle
+from smc_agent.core.enums import OrderStatus, TradingState
+from smc_agent.core.events import (
+    OrderCanceled,
+    OrderDenied,
+    OrderFilled,
+    OrderSubmitted,
+    StrategyFailed,
+    TradingStateChanged,
+)
+from smc_agent.engine.aggregator import CandleAggregator
+from smc_agent.risk.config import RiskConfig
+from smc_agent.strategy.base import Strategy
+from tests.engine.harness import Rig, Scripted
+
+
+def boom(s: Strategy, c: Candle) -> None:
+    raise RuntimeError("user bug")
+
+
+def test_strategy_exception_halts_only_that_bot() -> None:
+    strategy = Scripted({0: lambda s, c: s.buy(qty=1, price=90), 1: boom})
+    rig = Rig(strategy)
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)
+    (failed,) = rig.of(StrategyFailed)
+    assert (
+        failed.hook == "on_candle" and "RuntimeError: user bug" in failed.error and "boom" in failed.traceback
+    )
+    (state,) = rig.of(TradingStateChanged)
+    assert state.scope == "bot:bot" and state.state is TradingState.HALTED
+    assert len(strategy.seen) == 2  # not called after the failure
+    assert [c.reason for c in rig.of(OrderCanceled)] == ["canceled by request"]  # its entry order
+    assert rig.engine.state is TradingState.ACTIVE  # the engine carries on
+
+
+def test_denial_is_an_event_with_check_and_figures() -> None:
+    strategy = Scripted({0: lambda s, c: s.buy(qty=20_000)})
+    rig = Rig(strategy, risk=RiskConfig(max_order_notional=None), cash="100000000")
+    rig.bar(100, 101, 99, 100)
+    (denied,) = rig.of(OrderDenied)
+    assert denied.check == "max_order_qty" and denied.figures == {"qty": "20000.000", "limit": "10000"}
+    assert strategy.order_events == [denied]
+    order = rig.engine.orders.get(denied.client_order_id)
+    assert order is not None and order.status is OrderStatus.DENIED
+    assert rig.of(OrderSubmitted) == []
+
+
+def test_same_signal_is_sent_once() -> None:
+    strategy = Scripted({0: lambda s, c: s.buy(qty=1, price=95, tag="x")})
+    rig = Rig(strategy)
+    rig.bar(100, 101, 99, 100)
+    bot = rig.engine.bots["bot"]
+    cmd_id = rig.of(OrderSubmitted)[0].client_order_id
+    bot.seq = 0  # replay the same signal (e.g. after a restart)
+    again = strategy.buy(qty=1, price=95, tag="x")
+    assert again == cmd_id
+    assert len(rig.of(OrderSubmitted)) == 1
+
+
+def test_halt_cancels_entries_keeps_protective_orders_and_denies_new() -> None:
+    strategy = Scripted({0: lambda s, c: (s.buy(qty=1, stop_loss=90), s.buy(qty=1, price=80))})
+    rig = Rig(strategy)
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)  # market entry fills, stop-loss placed; limit at 80 rests
+    rig.engine.set_trading_state(TradingState.HALTED, "operator: emergency halt")
+    open_orders = rig.engine.orders.open_orders()
+    assert [o.client_order_id.endswith("-sl") for o in open_orders] == [True]
+    assert strategy.buy(qty=1) is None
+    assert rig.of(OrderDenied)[-1].check == "trading_state"
+    (change,) = rig.of(TradingStateChanged)
+    assert change.reason == "operator: emergency halt" and change.previous is TradingState.ACTIVE
+
+
+def test_reducing_allows_exits_only() -> None:
+    strategy = Scripted({0: lambda s, c: s.buy(qty=2)})
+    rig = Rig(strategy)
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)
+    rig.engine.set_trading_state(TradingState.REDUCING, "daily loss")
+    assert strategy.buy(qty=1) is None
+    assert strategy.close() is not None
+    rig.bar(100, 101, 99, 100)
+    assert rig.engine.portfolio.position(strategy.instrument_id).is_flat
+
+
+def test_drawdown_breaker_halts_engine() -> None:
+    strategy = Scripted({0: lambda s, c: s.buy(qty=100)})
+    rig = Rig(
+        strategy,
+        risk=RiskConfig(max_drawdown=Decimal("0.1"), daily_loss_limit=None, max_order_notional=None),
+        cash="20000",
+    )
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 70, 75)  # -2500 on 20000 = 12.5%
+    assert rig.engine.state is TradingState.HALTED
+    assert "max_drawdown" in rig.engine.state_reason
+
+
+class MultiTf(Strategy):
+    timeframes = ("5m",)
+
+    def on_start(self, **kwargs: Any) -> None:
+        self.got: list[tuple[str, int, int]] = []
+
+    def on_candle(self, candle: Candle) -> None:
+        self.got.append((candle.timeframe, candle.open_time, self.now))
+
+
+def test_higher_timeframe_candles_arrive_with_the_base_candle_that_closes_them() -> None:
+    strategy = MultiTf()
+    rig = Rig(strategy)
+    for _ in range(11):
+        rig.bar(100, 101, 99, 100)
+    htf = [g for g in strategy.got if g[0] == "5m"]
+    assert htf == [("5m", 0, 300_000), ("5m", 300_000, 600_000)]  # never before the bucket ends
+    first = strategy.got.index(("5m", 0, 300_000))
+    assert strategy.got[first - 1] == ("1m", 0, 60_000) or strategy.got[first - 1][0] == "1m"
+
+
+def test_aggregator_ohlcv_and_gaps() -> None:
+    agg = CandleAggregator("1m", "3m")
+    rows = [
+        (0, 10, 12, 9, 11, 1),
+        (60_000, 11, 15, 10, 14, 2),
+        (120_000, 14, 14, 8, 9, 3),
+        (180_000, 9, 10, 9, 10, 1),
+        (360_000, 20, 21, 19, 20, 5),
+    ]
+    out = []
+    for t, o, h, lo, c, v in rows:
+        gap, done = agg.update(Candle("sim", "X", "1m", t, o, h, lo, c, v))
+        out.extend(x for x in (gap, done) if x is not None)
+    assert [(x.open_time, x.open, x.high, x.low, x.close, x.volume) for x in out] == [
+        (0, 10, 15, 8, 9, 6),
+        (180_000, 9, 10, 9, 10, 1),  # incomplete bucket emitted once a later bucket starts
+    ]
+
+
+def test_fills_reach_the_strategy_and_positions() -> None:
+    strategy = Scripted({0: lambda s, c: s.sell(qty=1)})
+    rig = Rig(strategy)
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)
+    assert [type(f) for f in strategy.fills] == [OrderFilled]
+    assert strategy.position_size == -1.0

@@ -1,0 +1,184 @@
+from decimal import Decimal
+
+import pytest
+
+from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.enums import OrderSide, OrderType, TradingState
+from smc_agent.core.errors import ConfigError
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
+from smc_agent.core.instrument import Instrument
+from smc_agent.risk import checks
+from smc_agent.risk.breakers import Breakers
+from smc_agent.risk.config import RiskConfig, SymbolLimits
+from smc_agent.risk.context import OpenOrderView, RiskContext
+from smc_agent.risk.gate import RiskGate
+from smc_agent.risk.sizing import Sizing, size_order
+
+IID = InstrumentId("binance", "BTC/USDT")
+D = Decimal
+
+
+def cmd(
+    side: OrderSide = OrderSide.BUY,
+    qty: str = "1",
+    *,
+    order_type: OrderType = OrderType.MARKET,
+    price: str | None = None,
+    trigger: str | None = None,
+    ref: str | None = "100",
+    reduce_only: bool = False,
+    cid: str = "c1",
+) -> SubmitOrder:
+    return SubmitOrder(
+        ts_event=0,
+        ts_init=0,
+        strategy_id=StrategyId("s"),
+        instrument_id=IID,
+        client_order_id=ClientOrderId(cid),
+        side=side,
+        order_type=order_type,
+        qty=D(qty),
+        price=None if price is None else D(price),
+        trigger_price=None if trigger is None else D(trigger),
+        reduce_only=reduce_only,
+        reference_price=None if ref is None else D(ref),
+    )
+
+
+def ctx(
+    *,
+    state: TradingState = TradingState.ACTIVE,
+    position: str = "0",
+    now: int = 1_000_000,
+    open_orders: tuple[OpenOrderView, ...] = (),
+    times: tuple[int, ...] = (),
+    ref_ts: int | None = None,
+    notional: dict[str, Decimal] | None = None,
+) -> RiskContext:
+    return RiskContext(
+        now_ms=now,
+        state=state,
+        position_qty=D(position),
+        positions_notional=notional or {},
+        open_orders=open_orders,
+        open_orders_total=len(open_orders),
+        recent_order_times=times,
+        recent_client_ids=frozenset(),
+        equity=D(10_000),
+        reference_ts=ref_ts,
+    )
+
+
+CFG = RiskConfig()
+
+
+def test_default_quantity_cap_is_10000() -> None:
+    assert checks.check_order_qty(cmd(qty="10000"), ctx(), CFG) is None
+    denial = checks.check_order_qty(cmd(qty="10000.5"), ctx(), CFG)
+    assert denial is not None and denial.check == "max_order_qty"
+    assert denial.figures == {"qty": "10000.5", "limit": "10000"}
+
+
+def test_per_symbol_override() -> None:
+    cfg = RiskConfig(symbol_limits={"BTC/USDT": SymbolLimits(max_order_qty=D(2))})
+    assert checks.check_order_qty(cmd(qty="3"), ctx(), cfg) is not None
+    assert checks.check_order_qty(cmd(qty="2"), ctx(), cfg) is None
+
+
+def test_price_collar_default_5_percent_and_never_above_10() -> None:
+    ok = cmd(order_type=OrderType.LIMIT, price="105")
+    bad = cmd(order_type=OrderType.LIMIT, price="105.01")
+    assert checks.check_price_collar(ok, ctx(), CFG) is None
+    denial = checks.check_price_collar(bad, ctx(), CFG)
+    assert denial is not None and "collar" in denial.reason and denial.figures["reference"] == "100"
+    assert checks.check_price_collar(cmd(order_type=OrderType.LIMIT, price="94.9"), ctx(), CFG) is not None
+    with pytest.raises(ConfigError, match="price_collar"):
+        RiskConfig(price_collar=D("0.11"))
+    RiskConfig(price_collar=D("0.10"))
+
+
+def test_collar_lets_passive_exits_rest_far_away() -> None:
+    take_profit = cmd(OrderSide.SELL, order_type=OrderType.LIMIT, price="130", reduce_only=True)
+    stop_loss = cmd(OrderSide.SELL, order_type=OrderType.STOP_MARKET, trigger="80", reduce_only=True)
+    dumping_exit = cmd(OrderSide.SELL, order_type=OrderType.LIMIT, price="80", reduce_only=True)
+    assert checks.check_price_collar(take_profit, ctx(), CFG) is None
+    assert checks.check_price_collar(stop_loss, ctx(), CFG) is None
+    assert checks.check_price_collar(dumping_exit, ctx(), CFG) is not None
+    far_entry_stop = cmd(OrderSide.BUY, order_type=OrderType.STOP_MARKET, trigger="120")
+    assert checks.check_price_collar(far_entry_stop, ctx(), CFG) is not None
+
+
+def test_missing_or_stale_reference_fails_closed() -> None:
+    assert checks.check_reference_price(cmd(ref=None), ctx(), CFG) is not None
+    stale = ctx(now=10_000_000, ref_ts=10_000_000 - CFG.max_reference_age_ms - 1)
+    assert checks.check_reference_price(cmd(), stale, CFG) is not None
+    fresh = ctx(now=10_000_000, ref_ts=10_000_000 - 1000)
+    assert checks.check_reference_price(cmd(), fresh, CFG) is None
+
+
+def test_trading_state() -> None:
+    assert checks.check_trading_state(cmd(), ctx(state=TradingState.HALTED), CFG) is not None
+    reducing = ctx(state=TradingState.REDUCING, position="2")
+    assert checks.check_trading_state(cmd(OrderSide.SELL, "2"), reducing, CFG) is None
+    assert checks.check_trading_state(cmd(OrderSide.SELL, "3"), reducing, CFG) is not None  # would flip
+    assert checks.check_trading_state(cmd(OrderSide.BUY, "1"), reducing, CFG) is not None  # adds
+
+
+def test_notional_position_and_exposure_limits() -> None:
+    cfg = RiskConfig(max_order_notional=D(1000), max_position_qty=D(5), max_total_exposure=D(2000))
+    assert checks.check_order_notional(cmd(qty="10.01"), ctx(), cfg) is not None
+    assert checks.check_order_notional(cmd(qty="10"), ctx(), cfg) is None
+    assert checks.check_position(cmd(qty="2"), ctx(position="4"), cfg) is not None
+    assert checks.check_position(cmd(OrderSide.SELL, "4"), ctx(position="4"), cfg) is None  # reduces
+    exposure = ctx(notional={"ETH/USDT": D(1950)})
+    assert checks.check_total_exposure(cmd(qty="1"), exposure, cfg) is not None
+    assert checks.check_total_exposure(cmd(qty="0.5"), exposure, cfg) is None
+
+
+def test_open_orders_rate_and_duplicates() -> None:
+    view = OpenOrderView(OrderSide.BUY, OrderType.LIMIT, D(1), D(99), None, False)
+    cfg = RiskConfig(max_open_orders=1, max_orders_per_minute=3)
+    assert checks.check_open_orders(cmd(), ctx(open_orders=(view,)), cfg) is not None
+    now = 1_000_000
+    assert checks.check_order_rate(
+        cmd(), ctx(now=now, times=(now - 70_000, now - 50, now - 40, now - 30)), cfg
+    )
+    assert checks.check_order_rate(cmd(), ctx(now=now, times=(now - 70_000, now - 50, now - 40)), cfg) is None
+    same = cmd(order_type=OrderType.LIMIT, price="99")
+    assert checks.check_duplicate(same, ctx(open_orders=(view,)), CFG) is not None
+    other = cmd(order_type=OrderType.LIMIT, price="98")
+    assert checks.check_duplicate(other, ctx(open_orders=(view,)), CFG) is None
+
+
+def test_gate_returns_first_denial_as_event_with_figures() -> None:
+    gate = RiskGate(CFG)
+    denial = gate.evaluate(cmd(qty="20000"), ctx())
+    assert denial is not None
+    event = gate.denied_event(cmd(qty="20000"), denial, ts=5)
+    assert event.check == "max_order_qty" and event.reason.startswith("max_order_qty")
+    assert event.figures["limit"] == "10000" and event.ts_event == 5
+    assert gate.evaluate(cmd(), ctx()) is None
+
+
+def test_breakers() -> None:
+    b = Breakers(RiskConfig(daily_loss_limit=D("0.05"), max_drawdown=D("0.2")), 10_000.0, now_ms=0)
+    assert b.update(9_600.0, now_ms=1000) is None
+    trip = b.update(9_500.0, now_ms=2000)
+    assert trip is not None and trip.state is TradingState.REDUCING and "daily_loss_limit" in trip.reason
+    assert b.update(9_400.0, now_ms=86_400_000 + 1) is None  # new day: new baseline
+    trip = b.update(8_000.0, now_ms=86_400_000 + 2)
+    assert trip is not None and trip.state is TradingState.HALTED and trip.breaker == "max_drawdown"
+
+
+def test_sizing() -> None:
+    inst = Instrument("binance", "BTC/USDT", "BTC", "USDT", D("0.01"), D("0.001"))
+    by_risk = size_order(Sizing(), equity=D(10_000), entry=D(100), stop=D(98), inst=inst)
+    assert by_risk == D("50.000")  # 1% of 10k = 100 lost over 2 per unit
+    by_risk = size_order(Sizing(), equity=D(10_000), entry=D(1000), stop=D(990), inst=inst)
+    assert by_risk == D("10.000")  # 100 / 10 = 10 units = 10k notional = the 1x cap exactly
+    capped = size_order(Sizing(), equity=D(10_000), entry=D(1000), stop=D(999), inst=inst)
+    assert capped == D("10.000")
+    fixed = size_order(
+        Sizing(mode="notional", notional=D(500)), equity=D(10_000), entry=D(3), stop=None, inst=inst
+    )
+    assert fixed == D("166.666")
