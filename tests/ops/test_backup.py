@@ -145,7 +145,7 @@ def test_backup_during_trading_verifies_and_restores_every_row(db_url: str, tmp_
     assert not {o for o, _, _ in after} & orders  # written after the backup: not in it
     assert len(orders) == manifest["tables"]["orders"]["rows"]
     assert control.observe().state is TradingState.HALTED  # a restore never resumes trading
-    assert [m["label"] for m in service.list()] == ["daily", "emergency"]
+    assert [m["label"] for m in service.list_backups()] == ["daily", "emergency"]
     engine.dispose()
 
 

@@ -102,7 +102,7 @@ def list_(
 ) -> None:
     """Backups, oldest first."""
     with container() as c:
-        manifests = _service(c, directory, s3).list()
+        manifests = _service(c, directory, s3).list_backups()
     if json_out:
         print_json([{k: v for k, v in m.items() if k != "tables"} for m in manifests])
         return

@@ -114,7 +114,7 @@ class BackupService:
         return manifest
 
     # ------------------------------------------------------------------ list
-    def list(self) -> list[dict[str, Any]]:
+    def list_backups(self) -> list[dict[str, Any]]:
         with tempfile.TemporaryDirectory(prefix="smc-backup-") as tmp:
             return [read_manifest(self.store, name, Path(tmp)) for name in self.store.names()]
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, Result, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from smc_agent.core.clock import Clock
@@ -29,6 +30,10 @@ log = get_logger("smc_agent.ops.notify")
 
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF_S = 300.0
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def backoff_s(attempts: int) -> float:
@@ -88,20 +93,23 @@ class OutboxDispatcher:
             ).first()
             if head is None or head.next_attempt_at > now or not self._rate_ok(session, channel, now):
                 return None
-            claimed = session.execute(
-                update(NotificationOutbox)
-                .where(
-                    NotificationOutbox.id == head.id,
-                    or_(
-                        NotificationOutbox.status == "pending",
-                        and_(
-                            NotificationOutbox.status == "sending", NotificationOutbox.next_attempt_at <= now
+            claimed = _rowcount(
+                session.execute(
+                    update(NotificationOutbox)
+                    .where(
+                        NotificationOutbox.id == head.id,
+                        or_(
+                            NotificationOutbox.status == "pending",
+                            and_(
+                                NotificationOutbox.status == "sending",
+                                NotificationOutbox.next_attempt_at <= now,
+                            ),
                         ),
-                    ),
-                    NotificationOutbox.next_attempt_at == head.next_attempt_at,
+                        NotificationOutbox.next_attempt_at == head.next_attempt_at,
+                    )
+                    .values(status="sending", next_attempt_at=now + LEASE)
                 )
-                .values(status="sending", next_attempt_at=now + LEASE)
-            ).rowcount
+            )
             if claimed != 1:  # another dispatcher took it
                 return None
             self._last_attempt[channel] = now
@@ -224,4 +232,4 @@ def requeue_dead(factory: sessionmaker[Session], *, now: datetime, channel: str 
         query = update(NotificationOutbox).where(NotificationOutbox.status == "dead")
         if channel:
             query = query.where(NotificationOutbox.channel == channel)
-        return session.execute(query.values(status="pending", next_attempt_at=now)).rowcount
+        return _rowcount(session.execute(query.values(status="pending", next_attempt_at=now)))
