@@ -117,19 +117,21 @@ def _validate(o: F64, h: F64, lo: F64, c: F64, v: F64, ts: I64) -> None:  # noqa
         bad = ~np.isfinite(arr)
         if bad.any():
             i = _first(bad)
-            raise CandleError(f"row {i}: {name} is not a finite number ({arr[i]!r})")
+            raise CandleError(f"row {i}: {name} is not a finite number ({float(arr[i])})")
         neg = arr < 0
         if neg.any():
             i = _first(neg)
-            raise CandleError(f"row {i}: {name} is negative ({arr[i]!r})")
+            raise CandleError(f"row {i}: {name} is negative ({float(arr[i])})")
     bad = h < lo
     if bad.any():
         i = _first(bad)
-        raise CandleError(f"row {i}: high {h[i]!r} < low {lo[i]!r}")
+        raise CandleError(f"row {i}: high {float(h[i])} < low {float(lo[i])}")
     bad = (o < lo) | (o > h) | (c < lo) | (c > h)
     if bad.any():
         i = _first(bad)
-        raise CandleError(f"row {i}: open {o[i]!r} / close {c[i]!r} outside [low {lo[i]!r}, high {h[i]!r}]")
+        raise CandleError(
+            f"row {i}: open {float(o[i])} / close {float(c[i])} outside [low {float(lo[i])}, high {float(h[i])}]"
+        )
     if ts.shape[0] > 1:
         step = np.diff(ts)
         if (step == 0).any():
@@ -142,25 +144,32 @@ def _validate(o: F64, h: F64, lo: F64, c: F64, v: F64, ts: I64) -> None:  # noqa
 
 def _repair(o: F64, h: F64, lo: F64, c: F64, v: F64, ts: I64) -> Candles:  # noqa: PLR0917
     notes: list[str] = []
-    stack = np.vstack([o, h, lo, c, v])
-    keep = np.isfinite(stack).all(axis=0) & (stack >= 0).all(axis=0)
+    prices = np.vstack([o, h, lo, c, v])
+    keep = np.isfinite(prices).all(axis=0) & (prices >= 0).all(axis=0)
     if not keep.all():
         notes.append(f"dropped {int((~keep).sum())} rows with NaN / inf / negative values")
-    o, h, lo, c, v, ts = (a[keep] for a in (o, h, lo, c, v, ts))
-    order = np.argsort(ts, kind="stable")
-    if (order != np.arange(order.shape[0])).any():
+    rows = np.flatnonzero(keep)
+    order = rows[np.argsort(ts[rows], kind="stable")]
+    if (order != rows).any():
         notes.append("sorted rows by timestamp")
-    o, h, lo, c, v, ts = (a[order] for a in (o, h, lo, c, v, ts))
-    if ts.shape[0] > 1:
-        last = np.r_[ts[1:] != ts[:-1], True]
+    t = ts[order]
+    if t.shape[0] > 1:
+        last = np.r_[t[1:] != t[:-1], True]
         if not last.all():
             notes.append(f"dropped {int((~last).sum())} duplicate timestamps (kept the last row)")
-            o, h, lo, c, v, ts = (a[last] for a in (o, h, lo, c, v, ts))
-    new_h = np.maximum.reduce([o, h, lo, c])
-    new_lo = np.minimum.reduce([o, h, lo, c])
-    fixed = int(((new_h != h) | (new_lo != lo)).sum())
+            order = order[last]
+    p = prices[:, order]
+    new_h = p[:4].max(axis=0)
+    new_lo = p[:4].min(axis=0)
+    fixed = int(((new_h != p[1]) | (new_lo != p[2])).sum())
     if fixed:
         notes.append(f"widened high/low of {fixed} rows to contain open, close")
     return Candles(
-        *(np.ascontiguousarray(a) for a in (o, new_h, new_lo, c, v)), np.ascontiguousarray(ts), tuple(notes)
+        open=np.ascontiguousarray(p[0]),
+        high=np.ascontiguousarray(new_h),
+        low=np.ascontiguousarray(new_lo),
+        close=np.ascontiguousarray(p[3]),
+        volume=np.ascontiguousarray(p[4]),
+        ts_ms=np.ascontiguousarray(ts[order]),
+        repairs=tuple(notes),
     )

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from ..kernel.jit import jit
-from ..kernel.tables import F64, I64
+from ..kernel.tables import F64, I32, I64
 from .frame import columns, frame
 
 
 @jit
-def _broken(ref: I64, h: F64, lo: F64, prev_hi: F64, prev_lo: F64) -> tuple[I64, I64]:
+def _broken(ref: I64, h: F64, lo: F64, prev_hi: F64, prev_lo: F64) -> tuple[I32, I32]:
     n = h.shape[0]
     bh = np.zeros(n, dtype=np.int32)
     bl = np.zeros(n, dtype=np.int32)

@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from ..kernel.jit import jit
-from ..kernel.tables import F64, I64
+from ..kernel.tables import F64, I32
 from .frame import columns, frame, swing_arrays
 
 
 @jit
-def _raw(hl: F64, level: F64, h: F64, lo: F64) -> tuple[I64, F64, F64]:
+def _raw(hl: F64, level: F64, h: F64, lo: F64) -> tuple[I32, F64, F64]:
     """Unrounded values (rounding is monotonic, so max-then-round == round-then-max)."""
     n = h.shape[0]
     direction = np.zeros(n, dtype=np.int32)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..kernel.jit import jit
-from ..kernel.tables import F64, I64
+from ..kernel.tables import F32, F64, I32, I64
 from .frame import columns, frame
 
 SESSIONS: dict[str, tuple[str, str]] = {
@@ -33,7 +33,7 @@ def _minute(text: str) -> int:
 
 
 @jit
-def _run(minute: I64, h: F64, lo: F64, start: int, end: int) -> tuple[I64, F64, F64]:
+def _run(minute: I64, h: F64, lo: F64, start: int, end: int) -> tuple[I32, F32, F32]:
     n = h.shape[0]
     active = np.zeros(n, dtype=np.int32)
     high = np.zeros(n, dtype=np.float32)

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 
 from ..kernel.jit import jit
-from ..kernel.tables import F64
+from ..kernel.tables import F32, F64
 from .frame import columns, frame, swing_arrays
 from .search import block_max, block_min, first_above, first_below
 
 
 @jit
-def _classify(hl: F64, level: F64) -> tuple[F64, F64, F64]:
+def _classify(hl: F64, level: F64) -> tuple[F64, F64, F32]:
     n = hl.shape[0]
     bos = np.zeros(n)
     choch = np.zeros(n)
@@ -53,7 +53,7 @@ def _classify(hl: F64, level: F64) -> tuple[F64, F64, F64]:
 
 
 @jit
-def _breaks(bos: F64, choch: F64, lvl: F64, mins: F64, maxs: F64, up_src: F64, down_src: F64) -> F64:
+def _breaks(bos: F64, choch: F64, lvl: F32, mins: F64, maxs: F64, up_src: F64, down_src: F64) -> F64:
     n = bos.shape[0]
     broken = np.zeros(n)
     stack = np.empty(n, dtype=np.int64)  # broken signals still standing, break index increasing

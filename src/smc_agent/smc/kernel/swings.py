@@ -76,8 +76,8 @@ def _retracement(fs: F64, direction: int, h: float, lo: float) -> float:
     if math.isnan(rng) or rng <= 0.0:
         return math.nan
     if direction == 1:
-        return (fs[F_RANGE_HI] - lo) / rng * 100.0
-    return (h - fs[F_RANGE_LO]) / rng * 100.0
+        return float((fs[F_RANGE_HI] - lo) / rng * 100.0)
+    return float((h - fs[F_RANGE_LO]) / rng * 100.0)
 
 
 @jit
