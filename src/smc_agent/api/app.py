@@ -62,7 +62,8 @@ def create_app(
     rate_limits: RateLimits | None = None,
     session_ttl_s: int = DEFAULT_SESSION_TTL_S,
     backtest_runner: BacktestRunner | None = None,
-    ws_queue_size: int = 256,
+    ws_queue_size: int = 4096,
+    ws_stall_s: float = 5.0,
     watch_control: bool = True,
     components: dict[str, dict[str, Any]] | None = None,
 ) -> FastAPI:
@@ -74,7 +75,8 @@ def create_app(
     sessions = make_session_store(container, session_ttl_s)
     authenticator = Authenticator(factory=container.session_factory, sessions=sessions, session_ttl_s=session_ttl_s)
     the_bus = bus or default_bus(container)
-    hub = WebSocketHub(authenticator=authenticator, metrics=metrics, queue_size=ws_queue_size) if "ws" in roles else None
+    hub = (WebSocketHub(authenticator=authenticator, metrics=metrics, queue_size=ws_queue_size, stall_s=ws_stall_s)
+           if "ws" in roles else None)
     state = ApiState(
         container=container,
         sessions=sessions,

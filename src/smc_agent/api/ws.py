@@ -1,8 +1,9 @@
 """WebSocket ``/ws``: authenticated fan-out of the event bus to many clients.
 
 Each client has a bounded queue of already-serialised frames and its own writer task. Delivery only
-enqueues (never awaits), so a slow client cannot slow the others: when its queue is full it is
-dropped (close code 1013, "slow consumer"). Authentication: ``Authorization: Bearer`` or
+enqueues (never awaits), so a slow client cannot slow the others. A client is dropped (close code
+1013, "slow consumer") when one frame has been stuck in its socket for ``stall_s`` seconds, or when
+its queue reaches ``queue_size`` frames; a burst that a healthy client drains in time is fine. Authentication: ``Authorization: Bearer`` or
 ``X-API-Key`` header, ``?token=`` (kept out of the access log), or a first message
 ``{"op": "auth", "token": "..."}`` within 5 s (what browsers use). Sessions are re-validated every
 few seconds, so a logout, ``FLUSHDB`` or a disabled user also ends the stream.
@@ -43,6 +44,7 @@ class Client:
     channels: set[str] = field(default_factory=lambda: set(CHANNELS))
     writer: asyncio.Task[None] | None = None
     dropped: bool = False
+    sending_since: float | None = None
     close_code: int = 1000
     close_reason: str = ""
 
@@ -53,11 +55,13 @@ class Client:
 
 
 class WebSocketHub:
-    def __init__(self, *, authenticator: Authenticator, metrics: ApiMetrics, queue_size: int = 256,
-                 revalidate_every_s: float = 5.0) -> None:
+    def __init__(self, *, authenticator: Authenticator, metrics: ApiMetrics, queue_size: int = 4096,
+                 stall_s: float = 5.0, revalidate_every_s: float = 5.0) -> None:
         self._auth = authenticator
         self._metrics = metrics
         self._queue_size = queue_size
+        self._stall_s = stall_s
+        self._sweeper: asyncio.Task[None] | None = None
         self._revalidate_every_s = revalidate_every_s
         self._clients: set[Client] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -75,12 +79,14 @@ class WebSocketHub:
         self._loop_thread = threading.get_ident()
         self._unsubscribe = bus.subscribe(self.deliver)
         self._revalidator = asyncio.create_task(self._revalidate_forever(), name="ws-revalidate")
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="ws-stall-sweeper")
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self._revalidator is not None:
-            self._revalidator.cancel()
+        for task in (self._revalidator, self._sweeper):
+            if task is not None:
+                task.cancel()
         for client in list(self._clients):
             self._drop(client, code=1001, reason="server shutting down")
 
@@ -158,9 +164,22 @@ class WebSocketHub:
             return None
 
     async def _write(self, client: Client) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             text = await client.queue.get()
+            client.sending_since = loop.time()
             await client.ws.send_text(text)
+            client.sending_since = None
+
+    async def _sweep_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._stall_s / 4)
+            now = loop.time()
+            for client in tuple(self._clients):
+                if client.sending_since is not None and now - client.sending_since > self._stall_s:
+                    self._drop(client, code=SLOW_CONSUMER,
+                               reason=f"slow consumer: a frame stuck for more than {self._stall_s:g}s")
 
     async def _read(self, client: Client) -> None:
         with contextlib.suppress(WebSocketDisconnect):
