@@ -1,0 +1,242 @@
+"""Security containment runbooks: revoke all sessions, disable accounts, security breach."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from sqlalchemy import or_, select, update
+
+from smc_agent.control.failover import FAILOVER_KEY
+from smc_agent.control.trading import HALT_KEY
+from smc_agent.ops.incidents.priority import Priority
+from smc_agent.ops.runbooks.framework import Runbook, RunContext, Skip, Step
+from smc_agent.store.db import transaction
+from smc_agent.store.models import User, UserSession
+
+NS = "-n smc-trading"
+
+
+# ------------------------------------------------------------------ revoke all sessions
+def _session_redis(ctx: RunContext) -> redis.Redis | None:
+    url = ctx.services.settings.redis_url
+    if not url:
+        return None
+    # NB: redis.Redis.from_url(url, db=N) keeps the URL's db; the session db must be in the URL itself
+    parts = urlsplit(url)
+    session_url = urlunsplit(
+        (parts.scheme, parts.netloc, f"/{ctx.services.settings.session_redis_db}", "", "")
+    )
+    return redis.Redis.from_url(session_url, socket_timeout=5)
+
+
+def _control_snapshot(ctx: RunContext) -> dict[str, Any]:
+    kv = ctx.services.kv
+    return {
+        "halt_key": kv.get(HALT_KEY),
+        "failover": kv.get(FAILOVER_KEY),
+        "state": ctx.services.trading_control.observe().state.value,
+    }
+
+
+def _same_db(ctx: RunContext) -> str | None:
+    url = ctx.services.settings.redis_url
+    if url:
+        path = urlsplit(url).path.strip("/")
+        control_db = int(path) if path.isdigit() else 0
+        if control_db == ctx.services.settings.session_redis_db:
+            return (
+                f"the session store is the control store (db {control_db}): FLUSHDB would erase the halt "
+                "and failover state; refusing"
+            )
+    return None
+
+
+def _revoke_all(ctx: RunContext) -> str:
+    ctx.notes["control_before"] = _control_snapshot(ctx)
+    flushed = "no session Redis configured (embedded session store)"
+    client = _session_redis(ctx)
+    if client is not None:
+        try:
+            keys = client.dbsize()
+            client.flushdb()
+            flushed = (
+                f"FLUSHDB on Redis db {ctx.services.settings.session_redis_db}: {keys} session key(s) removed"
+            )
+        finally:
+            client.close()
+    now = datetime.now(UTC)
+    with transaction(ctx.services.session_factory) as s:
+        n = s.execute(
+            update(UserSession).where(UserSession.revoked_at.is_(None)).values(revoked_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+    return f"{flushed}; {n} session record(s) marked revoked"
+
+
+def _verify_revoked(ctx: RunContext) -> str | None:
+    client = _session_redis(ctx)
+    if client is not None:
+        try:
+            left = client.dbsize()
+        finally:
+            client.close()
+        if left:
+            return f"{left} key(s) still in the session store"
+    with transaction(ctx.services.session_factory) as s:
+        live = s.scalars(select(UserSession.id).where(UserSession.revoked_at.is_(None))).first()
+    if live is not None:
+        return "a session record is still live"
+    after = _control_snapshot(ctx)
+    if after != ctx.notes["control_before"]:
+        return f"control state changed: {ctx.notes['control_before']} -> {after}"
+    return None
+
+
+def revoke_sessions_step() -> Step:
+    return Step(
+        "revoke-all-sessions",
+        "Log every user out (session store FLUSHDB); halt and failover state untouched",
+        _revoke_all,
+        verification=_verify_revoked,
+        precondition=_same_db,
+        destructive=True,
+        kubectl=f"kubectl exec -it redis-0 {NS} -- redis-cli -n 1 FLUSHDB   "
+        "(the playbook's 'redis-cli FLUSHDB 1' is not valid redis-cli syntax)",
+    )
+
+
+def revoke_sessions() -> Runbook:
+    return Runbook(
+        "revoke-sessions",
+        "Force logout of all users",
+        Priority.P0,
+        (revoke_sessions_step(),),
+        category="security",
+    )
+
+
+# ------------------------------------------------------------------ disable accounts
+def _targets(ctx: RunContext) -> list[str]:
+    return [str(u) for u in ctx.params.get("users", [])]
+
+
+def _find(ctx: RunContext) -> str | None:
+    wanted = _targets(ctx)
+    if not wanted:
+        return "no account given (--user ID_OR_USERNAME, repeatable)"
+    with transaction(ctx.services.session_factory) as s:
+        rows = s.execute(
+            select(User.id, User.username, User.is_active).where(
+                or_(User.id.in_(wanted), User.username.in_(wanted))
+            )
+        ).all()
+    known = {r.id for r in rows} | {r.username for r in rows}
+    missing = [w for w in wanted if w not in known]
+    if missing:
+        return f"unknown account(s): {', '.join(missing)}"
+    ctx.notes["was_active"] = [r.id for r in rows if r.is_active]
+    ctx.notes["accounts"] = [r.id for r in rows]
+    return None
+
+
+def _disable(ctx: RunContext) -> str:
+    ids = ctx.notes["accounts"]
+    now = datetime.now(UTC)
+    with transaction(ctx.services.session_factory) as s:
+        s.execute(update(User).where(User.id.in_(ids)).values(is_active=False))
+        s.execute(
+            update(UserSession)
+            .where(UserSession.user_id.in_(ids), UserSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    return f"disabled {len(ids)} account(s): {', '.join(ids)}; their session records revoked"
+
+
+def _verify_disabled(ctx: RunContext) -> str | None:
+    with transaction(ctx.services.session_factory) as s:
+        active = s.scalars(select(User.id).where(User.id.in_(ctx.notes["accounts"]), User.is_active)).all()
+    return None if not active else f"still active: {', '.join(active)}"
+
+
+def _reenable(ctx: RunContext) -> str:
+    with transaction(ctx.services.session_factory) as s:
+        s.execute(update(User).where(User.id.in_(ctx.notes["was_active"])).values(is_active=True))
+    return f"re-enabled {len(ctx.notes['was_active'])} account(s)"
+
+
+def disable_accounts_step(*, optional: bool = False) -> Step:
+    def precondition(ctx: RunContext) -> str | None:
+        if optional and not _targets(ctx):
+            return Skip("no compromised account identified (pass --user to disable some)")
+        return _find(ctx)
+
+    return Step(
+        "disable-accounts",
+        "Disable the compromised accounts (users.is_active = false)",
+        _disable,
+        verification=_verify_disabled,
+        precondition=precondition,
+        rollback=_reenable,
+        kubectl=f"kubectl exec -it postgres-primary {NS} -- psql -U postgres -d smc_trading -c "
+        "\"UPDATE users SET is_active = false WHERE id IN ('suspicious-user-id-1', 'suspicious-user-id-2');\"",
+    )
+
+
+def disable_accounts() -> Runbook:
+    return Runbook(
+        "disable-accounts",
+        "Disable compromised accounts",
+        Priority.P0,
+        (disable_accounts_step(),),
+        category="security",
+    )
+
+
+# ------------------------------------------------------------------ security breach
+def _not_here(what: str) -> Step:
+    return Step(
+        what,
+        f"{what} (needs the API service)",
+        lambda ctx: "",
+        precondition=lambda ctx: Skip("not available in this build: run the kubectl equivalent"),
+        kubectl={
+            "block-public-traffic": f'kubectl patch ingress api-ingress {NS} -p \'{{"spec":{{"rules":[]}}}}\'',
+            "rotate-api-keys": f"kubectl create job api-key-rotation --from=cronjob/api-key-rotation {NS}",
+        }[what],
+    )
+
+
+def _forensics(ctx: RunContext) -> str:
+    fn = ctx.params.get("forensics")
+    return str(fn()) if fn is not None else "forensic queries not available"
+
+
+def security_breach() -> Runbook:
+    return Runbook(
+        "security-breach",
+        "Security breach: isolate, preserve evidence, contain",
+        Priority.P0,
+        (
+            _not_here("block-public-traffic"),
+            Step(
+                "capture-evidence",
+                "Preserve evidence (state, config, logs, connections) before any restart",
+                lambda ctx: (
+                    str(ctx.params["capture"]()) if "capture" in ctx.params else "capture not available"
+                ),
+                kubectl=f"kubectl get all {NS} -o yaml > incident-$(date +%Y%m%d_%H%M%S)-k8s-state.yaml",
+            ),
+            Step(
+                "forensic-analysis",
+                "Logins, 401/403/429, unusual trades in the last 2 h",
+                _forensics,
+                kubectl=f"kubectl logs deployment/api-gateway {NS} --since=2h | grep -E '(401|403|429)' | tail -50",
+            ),
+            _not_here("rotate-api-keys"),
+            revoke_sessions_step(),
+            disable_accounts_step(optional=True),
+        ),
+        category="security",
+    )
