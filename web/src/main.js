@@ -188,7 +188,7 @@ async function refreshStatus() {
       kpi("Realised", fmt(p.realized_pnl)), kpi("Fees", fmt(p.fees)),
       kpi("Open positions", p.open_positions, ""), kpi("Trades", p.trades, ""),
     );
-    state.equity.setCurve(p.equity_curve || []);
+    state.equity.setCurve((p.equity_curve || []).map((pt) => [pt.time_ms, pt.value]));
   }
 }
 

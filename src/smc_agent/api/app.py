@@ -128,7 +128,35 @@ def create_app(
             await hub.serve(ws)
     if "web" in roles:
         mount_dashboard(app)
+    app.openapi = lambda: _openapi_with_refusals(app)  # type: ignore[method-assign]
     return app
+
+
+REFUSALS = {
+    "400": {"description": "Malformed request body."},
+    "401": {"description": "Not authenticated (or the credentials are no longer valid)."},
+    "403": {"description": "Authenticated but not allowed (role or API key scope)."},
+    "429": {"description": "Rate limited: retry after the number of seconds in Retry-After.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}},
+}
+
+
+def _openapi_with_refusals(app: FastAPI) -> dict[str, Any]:
+    """Document the refusals every /v1 operation can answer (FastAPI only knows 200 and 422)."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                codes = ["401", "403", "429"] if path.startswith("/v1") else []
+                if "requestBody" in operation:
+                    codes.append("400")
+                for code in codes:
+                    responses.setdefault(code, REFUSALS[code])
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 async def _control_store_down(request: Request, exc: Exception) -> JSONResponse:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from smc_agent.api.schemas import Page, PnlSummary
+from smc_agent.api.schemas import EquityPoint, Page, PnlSummary
 from smc_agent.store.models import Position, Trade
 
 M = TypeVar("M", bound=BaseModel)
@@ -60,7 +60,7 @@ def pnl_summary(session: Session, user_id: str, *, curve_points: int = 500) -> P
         net_pnl=realized_d - fees_d,
         open_positions=int(open_count or 0),
         trades=len(trades),
-        equity_curve=curve[::step],
+        equity_curve=[EquityPoint(time_ms=t, value=v) for t, v in curve[::step]],
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 T = TypeVar("T")
 
@@ -228,13 +228,18 @@ class SignalOut(Orm):
     created_at: datetime
 
 
+class EquityPoint(BaseModel):
+    time_ms: int
+    value: Decimal = Field(description="Cumulative cash flow (net of fees) after the trade.")
+
+
 class PnlSummary(BaseModel):
     realized_pnl: Decimal
     fees: Decimal
     net_pnl: Decimal
     open_positions: int
     trades: int
-    equity_curve: list[tuple[int, Decimal]] = Field(description="[time ms, cumulative net PnL] after each trade.")
+    equity_curve: list[EquityPoint] = Field(description="One point per trade (at most 500, evenly thinned).")
 
 
 # ----------------------------------------------------------------------------- candles
@@ -271,6 +276,12 @@ class BacktestCreate(BaseModel):
 
     _params = field_validator("parameters")(check_json_object)
 
+    @model_validator(mode="after")
+    def _window(self) -> BacktestCreate:
+        if self.start_ms is not None and self.end_ms is not None and self.end_ms <= self.start_ms:
+            raise ValueError("end_ms must be after start_ms")
+        return self
+
 
 class BacktestOut(Orm):
     id: str
@@ -300,6 +311,12 @@ class FailoverRequest(BaseModel):
     from_venue: Literal["binance", "bybit"]
     to_venue: Literal["binance", "bybit"]
     reason: Reason
+
+    @model_validator(mode="after")
+    def _two_venues(self) -> FailoverRequest:
+        if self.from_venue == self.to_venue:
+            raise ValueError("failover needs two different venues")
+        return self
 
 
 class TradingStateOut(BaseModel):
