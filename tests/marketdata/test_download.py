@@ -47,20 +47,20 @@ class Interrupted(CcxtGateway):
 async def test_download_is_paginated_and_resumes_after_interruption(
     venue: str, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    async with ExchangeSimulator(sim_config(venue, n=3000, start_index=2900)) as sim:
+    async with ExchangeSimulator(sim_config(venue, n=1300, start_index=1200)) as sim:
         feed = sim.state.feeds["BTCUSDT"]
         since = sim.state.to_visible(feed.bars[100].open_time)
-        until = sim.state.to_visible(feed.bars[2100].open_time)  # 2000 candles
+        until = sim.state.to_visible(feed.bars[1100].open_time)  # 1000 candles
         store = SqlCandleStore(session_factory)
         gateway = CcxtGateway(make_client(venue, base_url=sim.url), venue=venue)
         try:
-            first = CandleDownloader(Interrupted(gateway, pages=3), store, state_dir=tmp_path, page_size=300)
+            first = CandleDownloader(Interrupted(gateway, pages=3), store, state_dir=tmp_path, page_size=150)
             with pytest.raises(VenueUnavailable):
                 await first.download("BTC/USDT", "1m", since_ms=since, until_ms=until)
-            assert len(store.get(venue, "BTC/USDT", "1m", start_ms=since, end_ms=until)) == 900
+            assert len(store.get(venue, "BTC/USDT", "1m", start_ms=since, end_ms=until)) == 450
             requests_before = sim.state.requests.total()
             seen: list[int] = []
-            second = CandleDownloader(gateway, store, state_dir=tmp_path, page_size=300)
+            second = CandleDownloader(gateway, store, state_dir=tmp_path, page_size=150)
             result = await second.download(
                 "BTC/USDT",
                 "1m",
@@ -70,7 +70,7 @@ async def test_download_is_paginated_and_resumes_after_interruption(
             )
         finally:
             await gateway.close()
-        assert result.complete and result.stored == 2000 and result.pages == 7  # 3 before + 4 resumed
+        assert result.complete and result.stored == 1000 and result.pages == 7  # 3 before + 4 resumed
         assert sim.state.requests.total() - requests_before <= 4 + 2  # the resumed pages (+ markets)
         assert seen == sorted(seen) and seen[-1] == until - since
         stored = store.get(venue, "BTC/USDT", "1m", start_ms=since, end_ms=until)

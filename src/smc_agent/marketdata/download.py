@@ -134,14 +134,14 @@ class CandleDownloader:
                 fh.write(json.dumps(asdict(r)) + "\n")
 
 
-def _load_state(path: Path) -> dict[str, object]:
+def _load_state(path: Path) -> dict[str, int]:
     if not path.exists():
         return {}
     try:
         data = json.loads(path.read_text())
     except ValueError as exc:
         raise ValueError(f"download state {path} is corrupt ({exc}); delete it to start over") from exc
-    return dict(data)
+    return {k: int(v) for k, v in dict(data).items()}
 
 
 def _save_state(path: Path, state: dict[str, object]) -> None:

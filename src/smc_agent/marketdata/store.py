@@ -74,7 +74,7 @@ class SqlCandleStore:
                 .on_conflict_do_nothing(index_elements=["exchange", "symbol", "timeframe", "open_time"])
             )
             result = session.execute(stmt)
-            return int(result.rowcount or 0)
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def get(self, venue: str, symbol: str, timeframe: str, *, start_ms: int, end_ms: int) -> list[Candle]:
         stmt = (

@@ -413,7 +413,7 @@ class BybitApi:
             "cancelType": "UNKNOWN",
             "rejectReason": "EC_NoError",
             "avgPrice": s8(o.avg_price) if o.filled else "",
-            "leavesQty": s8(o.qty - o.filled if o.is_open else 0),
+            "leavesQty": s8(o.qty - o.filled if o.is_open else Decimal(0)),
             "leavesValue": "0",
             "cumExecQty": s8(o.filled),
             "cumExecValue": s8(o.quote_filled),

@@ -35,7 +35,7 @@ class Faults:
 
     def clear(self) -> None:
         fresh = Faults()
-        for name in Faults.__slots__:  # type: ignore[attr-defined]
+        for name in Faults.__slots__:
             setattr(self, name, getattr(fresh, name))
 
 

@@ -160,12 +160,13 @@ class Feed:
 
     def window(self, now: int, start: int | None, end: int | None, limit: int) -> list[Bar]:
         """Closed bars plus the forming one, filtered by data-time ``start``/``end``, at most ``limit``."""
-        visible = self.bars[: self.closed_count(now)]
+        closed = self.closed_count(now)
         forming = self.forming(now)
-        if forming is not None:
-            visible = [*visible, forming]
-        lo = 0 if start is None else bisect.bisect_left([b.open_time for b in visible], start)
-        hi = len(visible) if end is None else bisect.bisect_right([b.open_time for b in visible], end)
-        if start is None:
-            return visible[max(lo, hi - limit) : hi]
-        return visible[lo : min(hi, lo + limit)]
+        visible = closed + (forming is not None)
+        lo = 0 if start is None else bisect.bisect_left(self._times, start, 0, visible)
+        hi = visible if end is None else bisect.bisect_right(self._times, end, 0, visible)
+        lo, hi = (max(lo, hi - limit), hi) if start is None else (lo, min(hi, lo + limit))
+        bars = self.bars[lo:hi]
+        if forming is not None and hi == visible and hi > lo:
+            bars[-1] = forming
+        return bars

@@ -74,9 +74,7 @@ class ExchangeSimulator:
         assert self._runner is not None
         self._site = web.TCPSite(self._runner, self.config.host, self.port, reuse_address=True)
         await self._site.start()
-        server = self._site._server  # the bound asyncio server: the only way to learn port 0's number
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = int(self._runner.addresses[-1][1])  # the real port when 0 was asked for
         self.down = False
 
     async def stop(self) -> None:
