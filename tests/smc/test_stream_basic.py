@@ -85,3 +85,24 @@ def test_non_increasing_timestamp_rejected() -> None:
     stream.update(10, 11, 9, 10, 1, T0)
     with pytest.raises(ValueError, match="bar 1: timestamp"):
         stream.update(10, 11, 9, 10, 1, T0)
+
+
+def test_session_follows_dst_in_stream_and_batch() -> None:
+    """London 08:00-16:30 local: 07:00 UTC is outside in winter (GMT) and inside in summer (BST)."""
+    from smc_agent.smc import batch
+    from smc_agent.smc.candles import Candles
+    from smc_agent.smc.config import SessionSpec
+
+    config = SMCConfig(sessions=(SessionSpec("London", "Europe/London", "08:00", "16:30"),))
+    winter = 1_711_695_600_000  # 2024-03-29 07:00 UTC
+    summer = 1_712_041_200_000  # 2024-04-02 07:00 UTC (BST since 31 March)
+    stream = SMCStream(config)
+    stream.update(10, 11, 9, 10, 1, winter)
+    assert stream.sessions[0].active is False
+    stream.update(10, 11, 9, 10, 1, summer)
+    assert stream.sessions[0].active is True
+    assert (stream.sessions[0].high, stream.sessions[0].low) == (11.0, 9.0)
+    candles = Candles.from_arrays(
+        open=[10, 10], high=[11, 11], low=[9, 9], close=[10, 10], volume=[1, 1], ts_ms=[winter, summer]
+    )
+    assert batch.sessions(candles, config)["London"].active.tolist() == [False, True]

@@ -43,7 +43,7 @@ from .results import (
     period_break_table,
     swing_table,
 )
-from .session_time import local_minutes
+from .session_time import local_offsets
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -116,7 +116,7 @@ def _run(
     st = KernelState.new(config, concepts)
     n = len(candles)
     s = len(config.sessions)
-    minutes = local_minutes(candles.ts_ms, config.sessions) if sessions else np.zeros((n, 0), np.int64)
+    offsets = local_offsets(candles.ts_ms, config.sessions) if sessions else np.zeros((n, 0), np.int64)
     ser = np.empty((n if series else 0, SER_FIELDS))
     sess_ser = np.empty((n if sessions else 0, s, 2))
     ev = run_batch(
@@ -130,7 +130,7 @@ def _run(
         st.pools,
         st.sess,
         st.windows,
-        minutes,
+        offsets,
         candles.high,
         candles.low,
         candles.close,

@@ -1,4 +1,7 @@
-"""Local minute-of-day of candle open times in each session's named time zone (DST via zoneinfo)."""
+"""UTC offsets (minutes) of candle open times in each session's named time zone (DST via zoneinfo).
+
+The kernel derives the local minute of day as (ts_ms // 60000 + offset) % 1440.
+"""
 
 from __future__ import annotations
 
@@ -12,36 +15,67 @@ from .config import SessionSpec
 from .kernel.tables import I64
 
 
-def local_minutes(ts_ms: I64, sessions: tuple[SessionSpec, ...]) -> I64:
-    """(n, len(sessions)) array: minute of the local day at each candle open, per session time zone."""
-    out = np.empty((ts_ms.shape[0], len(sessions)), dtype=np.int64)
-    if not sessions:
+def local_offsets(ts_ms: I64, sessions: tuple[SessionSpec, ...]) -> I64:
+    """(n, len(sessions)) array: UTC offset in minutes at each candle open, per session time zone."""
+    out = np.zeros((ts_ms.shape[0], len(sessions)), dtype=np.int64)
+    if not sessions or ts_ms.shape[0] == 0:
         return out
     utc = pd.DatetimeIndex(pd.to_datetime(ts_ms, unit="ms", utc=True))
     cache: dict[str, I64] = {}
     for k, spec in enumerate(sessions):
         if spec.tz not in cache:
-            local = utc.tz_convert(spec.tz)
-            cache[spec.tz] = np.asarray(local.hour * 60 + local.minute, dtype=np.int64)
+            wall = utc.tz_convert(spec.tz).tz_localize(None).as_unit("ns").asi8
+            cache[spec.tz] = (wall - utc.tz_localize(None).as_unit("ns").asi8) // 60_000_000_000
         out[:, k] = cache[spec.tz]
     return out
 
 
-class MinuteClock:
-    """Per-candle version of `local_minutes` for the streaming API (one conversion per distinct zone)."""
+_QUARTER_MS = 900_000  # every real time-zone transition happens on a quarter-hour boundary of UTC
+_DAY_MS = 86_400_000
+
+
+def _offset_minutes(zone: ZoneInfo, ts_ms: int) -> int:
+    offset = datetime.fromtimestamp(ts_ms // 1000, tz=UTC).astimezone(zone).utcoffset()
+    return int(offset.total_seconds()) // 60 if offset is not None else 0
+
+
+class OffsetClock:
+    """Per-candle version of `local_offsets` for the streaming API.
+
+    Offsets are looked up at the start and end of each UTC day; on the rare day where they differ (a DST
+    change) the lookup is per quarter hour (offsets only change on quarter-hour boundaries). The returned
+    array is reused; a candle in an already seen quarter hour costs two integer divisions.
+    """
 
     def __init__(self, sessions: tuple[SessionSpec, ...]) -> None:
         zones = sorted({s.tz for s in sessions})
         self._zones = [ZoneInfo(z) for z in zones]
         self._slot = [zones.index(s.tz) for s in sessions]
         self._out = np.zeros(len(sessions), dtype=np.int64)
+        self._day: int | None = None
+        self._day_offsets: list[int | None] = []  # None: the offset changes during this day
+        self._quarter: int | None = None
+        self._fixed_day = False
 
-    def minutes(self, ts_ms: int) -> I64:
-        utc = datetime.fromtimestamp(ts_ms / 1000.0, tz=UTC)
-        per_zone = []
-        for zone in self._zones:
-            local = utc.astimezone(zone)
-            per_zone.append(local.hour * 60 + local.minute)
-        for k, slot in enumerate(self._slot):
-            self._out[k] = per_zone[slot]
+    def offsets(self, ts_ms: int) -> I64:
+        quarter = ts_ms // _QUARTER_MS
+        if quarter == self._quarter:
+            return self._out
+        self._quarter = quarter
+        day = ts_ms // _DAY_MS
+        if day == self._day and self._fixed_day:
+            return self._out
+        if day != self._day:
+            start, last = day * _DAY_MS, (day + 1) * _DAY_MS - _QUARTER_MS
+            self._day_offsets = []
+            for zone in self._zones:
+                a, b = _offset_minutes(zone, start), _offset_minutes(zone, last)
+                self._day_offsets.append(a if a == b else None)
+            self._day = day
+            self._fixed_day = all(o is not None for o in self._day_offsets)
+        per_zone = [
+            fixed if fixed is not None else _offset_minutes(self._zones[k], quarter * _QUARTER_MS)
+            for k, fixed in enumerate(self._day_offsets)
+        ]
+        self._out[:] = [per_zone[slot] for slot in self._slot]
         return self._out

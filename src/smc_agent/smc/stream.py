@@ -75,7 +75,7 @@ from .kernel.layout import (
 )
 from .kernel.state import ALL, KernelState
 from .kernel.step import step
-from .session_time import MinuteClock
+from .session_time import OffsetClock
 
 __all__ = ["SMCStream"]
 
@@ -87,7 +87,7 @@ class SMCStream:
         self._config = config if config is not None else SMCConfig()
         self._st = KernelState.new(self._config, concepts)
         self._ev = self._st.event_buffer()
-        self._clock = MinuteClock(self._config.sessions)
+        self._clock = OffsetClock(self._config.sessions)
         self._last_ts: int | None = None
 
     @property
@@ -113,7 +113,7 @@ class SMCStream:
             st.pools,
             st.sess,
             st.windows,
-            self._clock.minutes(ts),
+            self._clock.offsets(ts),
             self._ev,
             0,
             float(high),

@@ -22,13 +22,15 @@ def in_window(minute: int, start: int, end: int) -> bool:
 
 
 @jit
-def update_sessions(sess: F64, windows: I64, minutes: I64, bar: int, h: float, lo: float) -> None:
-    """`windows[k] = (start, end)` minutes; `minutes[k]` = this bar's local minute-of-day in session k's zone.
+def update_sessions(sess: F64, windows: I64, offsets: I64, ts_ms: int, bar: int, h: float, lo: float) -> None:
+    """`windows[k] = (start, end)` local minutes; `offsets[k]` = UTC offset (minutes) of session k's zone
+    at this bar; local minute of day = (ts_ms // 60000 + offset) % 1440.
 
     A session instance starts on the first active bar after an inactive one.
     """
     for k in range(sess.shape[0]):
-        if in_window(int(minutes[k]), int(windows[k, 0]), int(windows[k, 1])):
+        minute = (ts_ms // 60_000 + offsets[k]) % 1440
+        if in_window(int(minute), int(windows[k, 0]), int(windows[k, 1])):
             if sess[k, S_ACTIVE] < 0.5:
                 sess[k, S_ACTIVE] = 1.0
                 sess[k, S_HIGH] = h

@@ -93,7 +93,7 @@ def step(
     pools: F64,
     sess: F64,
     windows: I64,
-    minutes: I64,
+    offsets: I64,
     ev: F64,
     n: int,
     h: float,
@@ -122,7 +122,7 @@ def step(
     if cfg[C_EN_PERIODS] > 0.5:
         n = update_periods(fs, is_, ev, n, bar, ts_ms, h, lo)
     if cfg[C_EN_SESSIONS] > 0.5:
-        update_sessions(sess, windows, minutes, bar, h, lo)
+        update_sessions(sess, windows, offsets, ts_ms, bar, h, lo)
     if cfg[C_EN_SWING] > 0.5:
         length = int(cfg[C_SWING_LEN])
         is_hi, is_lo = pivot_at(ring, bar, length)
@@ -172,7 +172,7 @@ def run_batch(
     pools: F64,
     sess: F64,
     windows: I64,
-    minutes: I64,
+    offsets: I64,
     high: F64,
     low: F64,
     close: F64,
@@ -202,7 +202,7 @@ def run_batch(
             pools,
             sess,
             windows,
-            minutes[t],
+            offsets[t],
             ev,
             n,
             high[t],
