@@ -172,10 +172,13 @@ def test_open_or_attach_deduplicates_per_cause(factory: sessionmaker[Session], c
     assert reopened.created and reopened.record.id != first.record.id
 
 
-@pytest.mark.postgres
-def test_concurrent_open_or_attach_opens_one_incident(pg_factory: sessionmaker[Session]) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_concurrent_open_or_attach_opens_one_incident(backend: str, request: pytest.FixtureRequest) -> None:
+    factory: sessionmaker[Session] = request.getfixturevalue(
+        "factory" if backend == "sqlite" else "pg_factory"
+    )
     clock = TestClock(int(T0.timestamp() * 1000))
-    opener = IncidentOpener(pg_factory, clock=clock, sink=None)
+    opener = IncidentOpener(factory, clock=clock, sink=None)
     barrier = threading.Barrier(6)
     results: list[bool] = []
     errors: list[BaseException] = []
@@ -201,5 +204,5 @@ def test_concurrent_open_or_attach_opens_one_incident(pg_factory: sessionmaker[S
         t.join()
     assert not errors
     assert sorted(results) == [False] * 5 + [True]
-    with transaction(pg_factory) as s:
+    with transaction(factory) as s:
         assert s.scalar(select(func.count()).select_from(Incident)) == 1
