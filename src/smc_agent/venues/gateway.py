@@ -259,6 +259,24 @@ class CcxtGateway:
             )
         return fills
 
+    # -- dead-man switch -----------------------------------------------------------------------------
+    @property
+    def has_dead_man_switch(self) -> bool:
+        return self.quirks.dead_man_method is not None
+
+    async def arm_dead_man_switch(self, instrument_id: InstrumentId, window_s: float) -> None:
+        """(Re)start the venue's countdown: if not refreshed within ``window_s``, it cancels all orders."""
+        q = self.quirks
+        if q.dead_man_method is None:
+            raise core.ConfigError(f"{self._venue} offers no dead-man switch")
+        params: dict[str, Any] = {
+            q.dead_man_window_param: round(window_s * 1000 / q.dead_man_window_unit_ms),
+            **q.dead_man_extra,
+        }
+        if q.dead_man_per_symbol:
+            params["symbol"] = (await self._market(instrument_id))["id"]
+        await self._call(q.dead_man_method, params)
+
     # -- market data ----------------------------------------------------------------------------
     async def fetch_candles(
         self,

@@ -21,6 +21,12 @@ class VenueQuirks:
     create_returns_full_order: bool = True  # else the gateway fetches the order after create
     cancel_returns_full_order: bool = True
     lookup_by_client_id_via_open_orders: bool = False  # the order-list endpoint finds any status by our id
+    # dead-man switch: ccxt implicit method, its window parameter and unit (ms per unit), per-symbol or not
+    dead_man_method: str | None = None
+    dead_man_window_param: str = ""
+    dead_man_window_unit_ms: int = 1
+    dead_man_per_symbol: bool = False
+    dead_man_extra: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 QUIRKS: dict[str, VenueQuirks] = {
@@ -39,6 +45,10 @@ QUIRKS: dict[str, VenueQuirks] = {
         order_types=frozenset({"market", "limit"}),
         time_in_force=MappingProxyType({"gtc": "GTC", "ioc": "IOC", "fok": "FOK"}),
         max_ohlcv_limit=1000,
+        dead_man_method="fapiPrivatePostCountdownCancelAll",  # futures countdown cancel-all
+        dead_man_window_param="countdownTime",
+        dead_man_window_unit_ms=1,
+        dead_man_per_symbol=True,
     ),
     "bybit": VenueQuirks(
         name="bybit",
@@ -57,5 +67,9 @@ QUIRKS: dict[str, VenueQuirks] = {
         create_returns_full_order=False,
         cancel_returns_full_order=False,
         lookup_by_client_id_via_open_orders=True,
+        dead_man_method="privatePostV5OrderDisconnectedCancelAll",  # disconnection protection (DCP)
+        dead_man_window_param="timeWindow",
+        dead_man_window_unit_ms=1000,
+        dead_man_extra=MappingProxyType({"product": "SPOT"}),
     ),
 }

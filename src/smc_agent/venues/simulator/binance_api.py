@@ -11,6 +11,7 @@ from aiohttp import web
 
 from smc_agent.venues.simulator.auth import signature_ok, split_binance_signature, timestamp_window_ok
 from smc_agent.venues.simulator.book import SimError, SimOrder, SimTrade
+from smc_agent.venues.simulator.deadman import DeadManSwitch
 from smc_agent.venues.simulator.feed import TIMEFRAME_MS, Bar
 from smc_agent.venues.simulator.state import SimState, wall_ms
 
@@ -58,8 +59,9 @@ def error_response(kind: str, detail: str = "", retry_after: int = 0) -> web.Res
 class BinanceApi:
     """Route handlers for one simulator instance."""
 
-    def __init__(self, state: SimState) -> None:
+    def __init__(self, state: SimState, deadman: DeadManSwitch) -> None:
         self.state = state
+        self.deadman = deadman
 
     def register(self, app: web.Application) -> None:
         r = app.router
@@ -76,6 +78,7 @@ class BinanceApi:
         r.add_get("/api/v3/openOrders", self._signed(self.open_orders))
         r.add_get("/api/v3/allOrders", self._signed(self.all_orders))
         r.add_get("/api/v3/myTrades", self._signed(self.my_trades))
+        r.add_post("/fapi/v1/countdownCancelAll", self._signed(self.countdown_cancel_all))
 
     # -- plumbing -----------------------------------------------------------------------------
     def _public(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -363,6 +366,12 @@ class BinanceApi:
             if t.symbol == symbol and t.time_ms >= start and (order_id is None or t.order_id == order_id)
         ]
         return [self._trade(t) for t in trades[: min(int(p.get("limit", "500")), 1000)]]
+
+    async def countdown_cancel_all(self, _r: web.Request, p: dict[str, str]) -> dict[str, Any]:
+        symbol = self._symbol(p)
+        countdown = int(p["countdownTime"])
+        self.deadman.arm(symbol, countdown)
+        return {"symbol": symbol, "countdownTime": str(countdown)}
 
     # -- shapes -------------------------------------------------------------------------------
     @staticmethod

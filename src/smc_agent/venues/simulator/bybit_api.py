@@ -13,6 +13,7 @@ from aiohttp import web
 
 from smc_agent.venues.simulator.auth import signature_ok, timestamp_window_ok
 from smc_agent.venues.simulator.book import SimError, SimOrder, SimTrade
+from smc_agent.venues.simulator.deadman import DeadManSwitch
 from smc_agent.venues.simulator.feed import Bar
 from smc_agent.venues.simulator.state import SimState, wall_ms
 
@@ -74,8 +75,9 @@ def error_response(kind: str, detail: str = "", retry_after: int = 0) -> web.Res
 
 
 class BybitApi:
-    def __init__(self, state: SimState) -> None:
+    def __init__(self, state: SimState, deadman: DeadManSwitch) -> None:
         self.state = state
+        self.deadman = deadman
 
     def register(self, app: web.Application) -> None:
         r = app.router
@@ -93,6 +95,7 @@ class BybitApi:
         r.add_get("/v5/order/realtime", self._signed(self.realtime))
         r.add_get("/v5/order/history", self._signed(self.history))
         r.add_get("/v5/execution/list", self._signed(self.executions))
+        r.add_post("/v5/order/disconnected-cancel-all", self._signed(self.disconnected_cancel_all))
 
     # -- plumbing -----------------------------------------------------------------------------
     def _public(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -387,6 +390,13 @@ class BybitApi:
             "nextPageCursor": "",
             "list": [self._exec(t) for t in trades[::-1][:limit]],
         }
+
+    async def disconnected_cancel_all(self, p: dict[str, str]) -> dict[str, Any]:
+        window_s = int(p.get("timeWindow", "10"))
+        if not 3 <= window_s <= 300:
+            raise SimError("bad_param", "timeWindow must be 3..300 seconds")
+        self.deadman.arm(None, window_s * 1000)
+        return {}
 
     # -- shapes -------------------------------------------------------------------------------
     @staticmethod

@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 from smc_agent.venues.simulator import binance_api, bybit_api
 from smc_agent.venues.simulator.admin import apply_faults, register_admin
 from smc_agent.venues.simulator.book import SimOrder
+from smc_agent.venues.simulator.deadman import DeadManSwitch
 from smc_agent.venues.simulator.faults import judge
 from smc_agent.venues.simulator.feed import Bar, Feed
 from smc_agent.venues.simulator.state import SimState, SimulatorConfig, wall_ms
@@ -32,11 +33,14 @@ class ExchangeSimulator:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.state = SimState.build(config)
+        self.deadman = DeadManSwitch(self.state)
         if config.venue == "binance":
-            self._api: binance_api.BinanceApi | bybit_api.BybitApi = binance_api.BinanceApi(self.state)
+            self._api: binance_api.BinanceApi | bybit_api.BybitApi = binance_api.BinanceApi(
+                self.state, self.deadman
+            )
             self._error: ErrorFactory = binance_api.error_response
         else:
-            self._api = bybit_api.BybitApi(self.state)
+            self._api = bybit_api.BybitApi(self.state, self.deadman)
             self._error = bybit_api.error_response
         self.port = config.port
         self.down = False
@@ -83,6 +87,7 @@ class ExchangeSimulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._clock_task
             self._clock_task = None
+        self.deadman.close()
         await self.drop_websockets()
         if self._runner is not None:
             await self._runner.cleanup()
