@@ -72,9 +72,9 @@ class SqlCandleStore:
                 insert(CandleRow)
                 .values(rows)
                 .on_conflict_do_nothing(index_elements=["exchange", "symbol", "timeframe", "open_time"])
+                .returning(CandleRow.id)  # only inserted rows come back (rowcount is unreliable here)
             )
-            result = session.execute(stmt)
-            return int(getattr(result, "rowcount", 0) or 0)
+            return len(session.execute(stmt).all())
 
     def get(self, venue: str, symbol: str, timeframe: str, *, start_ms: int, end_ms: int) -> list[Candle]:
         stmt = (
