@@ -1,0 +1,255 @@
+"""Backtest reports: a JSON document and a self-contained HTML page (plotly inlined, no network).
+
+The HTML shows candles with entries, exits and the SMC objects the strategy acted on (zones with
+their stop and target), the equity curve, the drawdown, and the statistics table. Long series are
+downsampled for display only (the JSON keeps the exact figures).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from smc_agent.backtest.runner import BacktestResult
+from smc_agent.backtest.stats import drawdown_series
+
+MAX_CANDLES = 4_000
+MAX_POINTS = 5_000
+MAX_SHAPES = 400  # most recent annotated SMC objects drawn
+
+
+def _json_number(value: float | int | str) -> float | int | str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def to_json(result: BacktestResult) -> dict[str, Any]:
+    step = max(1, len(result.equity) // MAX_POINTS)
+    return {
+        "strategy": result.strategy,
+        "params": result.params,
+        "instrument": {
+            "venue": result.instrument.venue,
+            "symbol": result.instrument.symbol,
+            "timeframe": result.data.timeframe,
+        },
+        "stats": {k: _json_number(v) for k, v in result.stats.items()},
+        "trades": [
+            {
+                "side": t.side.value,
+                "qty": str(t.qty),
+                "entry_time": t.entry_time,
+                "entry_price": str(t.entry_price),
+                "exit_time": t.exit_time,
+                "exit_price": str(t.exit_price),
+                "gross_pnl": str(t.gross_pnl),
+                "fees": str(t.fees),
+                "pnl": str(t.pnl),
+                "entry_tag": t.entry_tag,
+                "exit_tag": t.exit_tag,
+            }
+            for t in result.trades
+        ],
+        "orders": result.orders,
+        "denials": [
+            {
+                "ts": d.ts_event,
+                "client_order_id": d.client_order_id,
+                "check": d.check,
+                "reason": d.reason,
+                "figures": dict(d.figures),
+            }
+            for d in result.denials
+        ],
+        "state_changes": [
+            {
+                "ts": s.ts_event,
+                "scope": s.scope,
+                "previous": s.previous.value,
+                "state": s.state.value,
+                "reason": s.reason,
+            }
+            for s in result.state_changes
+        ],
+        "failures": [{"ts": f.ts_event, "hook": f.hook, "error": f.error} for f in result.failures],
+        "annotations": result.annotations,
+        "equity_curve": {
+            "open_time": result.data.open_time[::step].tolist(),
+            "equity": result.equity[::step].tolist(),
+            "step": step,
+        },
+    }
+
+
+def _display_candles(result: BacktestResult) -> tuple[list[Any], ...]:
+    d = result.data
+    k = max(1, math.ceil(len(d) / MAX_CANDLES))
+    n = len(d) // k * k
+    if k == 1:
+        return (
+            d.open_time.astype("datetime64[ms]").tolist(),
+            d.open.tolist(),
+            d.high.tolist(),
+            d.low.tolist(),
+            d.close.tolist(),
+        )
+    t = d.open_time[:n:k]
+    o = d.open[:n:k]
+    h = d.high[:n].reshape(-1, k).max(axis=1)
+    lo = d.low[:n].reshape(-1, k).min(axis=1)
+    c = d.close[k - 1 : n : k]
+    return t.astype("datetime64[ms]").tolist(), o.tolist(), h.tolist(), lo.tolist(), c.tolist()
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ms(values: list[int]) -> list[str]:
+    return [_iso(v) for v in values]
+
+
+def build_figure(result: BacktestResult) -> go.Figure:
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.03,
+        row_heights=[0.6, 0.25, 0.15],
+        subplot_titles=(f"{result.instrument.symbol} {result.data.timeframe}", "Equity", "Drawdown"),
+    )
+    t, o, h, lo, c = _display_candles(result)
+    fig.add_trace(
+        go.Candlestick(x=t, open=o, high=h, low=lo, close=c, name="candles", showlegend=False), 1, 1
+    )
+    for side, symbol, color in (("buy", "triangle-up", "#16a34a"), ("sell", "triangle-down", "#dc2626")):
+        trades = [tr for tr in result.trades if tr.side.value == side]
+        fig.add_trace(
+            go.Scatter(
+                x=_ms([tr.entry_time for tr in trades]),
+                y=[float(tr.entry_price) for tr in trades],
+                mode="markers",
+                marker={"symbol": symbol, "size": 10, "color": color},
+                name=f"{'long' if side == 'buy' else 'short'} entry",
+                text=[tr.entry_tag for tr in trades],
+            ),
+            1,
+            1,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=_ms([tr.exit_time for tr in result.trades]),
+            y=[float(tr.exit_price) for tr in result.trades],
+            mode="markers",
+            marker={"symbol": "x", "size": 9, "color": "#111827"},
+            name="exit",
+            text=[f"{tr.exit_tag} pnl {float(tr.pnl):.2f}" for tr in result.trades],
+        ),
+        1,
+        1,
+    )
+    bar_ms = int(result.stats.get("end", 0)) - int(result.stats.get("start", 0))
+    span = bar_ms / max(1, len(result.data)) * 30
+    shapes: list[dict[str, Any]] = []  # built once: fig.add_shape is quadratic in the number of shapes
+    for ann in result.annotations[-MAX_SHAPES:]:
+        if not {"ts", "top", "bottom"} <= set(ann):
+            continue
+        start = int(str(ann["ts"]))
+        x0, x1 = _iso(start), _iso(int(start + span))
+        bullish = float(str(ann.get("direction", 1))) > 0
+        fill = "rgba(22,163,74,0.25)" if bullish else "rgba(220,38,38,0.25)"
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "y",
+                "x0": x0,
+                "x1": x1,
+                "y0": ann["bottom"],
+                "y1": ann["top"],
+                "fillcolor": fill,
+                "line": {"width": 0},
+            }
+        )
+        for key, dash in (("stop", "dot"), ("target", "dash")):
+            if key in ann:
+                shapes.append(
+                    {
+                        "type": "line",
+                        "xref": "x",
+                        "yref": "y",
+                        "x0": x0,
+                        "x1": x1,
+                        "y0": ann[key],
+                        "y1": ann[key],
+                        "line": {"dash": dash, "width": 1},
+                    }
+                )
+    fig.update_layout(shapes=shapes)
+    step = max(1, len(result.equity) // MAX_POINTS)
+    times = result.data.open_time[::step].astype("datetime64[ms]").tolist()
+    fig.add_trace(
+        go.Scatter(x=times, y=result.equity[::step].tolist(), name="equity", line={"color": "#2563eb"}), 2, 1
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=times,
+            y=(drawdown_series(result.equity)[::step] * 100).tolist(),
+            name="drawdown %",
+            fill="tozeroy",
+            line={"color": "#dc2626"},
+        ),
+        3,
+        1,
+    )
+    fig.update_layout(
+        height=900,
+        xaxis_rangeslider_visible=False,
+        template="plotly_white",
+        margin={"l": 50, "r": 20, "t": 40, "b": 30},
+    )
+    return fig
+
+
+def _fmt(key: str, value: float | int | str) -> str:
+    if key in ("start", "end") and isinstance(value, int):
+        return _iso(value)
+    if isinstance(value, float):
+        pct = ("return", "drawdown", "win_rate", "exposure")
+        return f"{value:.2%}" if any(p in key for p in pct) and "duration" not in key else f"{value:,.4f}"
+    return html.escape(str(value))
+
+
+def to_html(result: BacktestResult) -> str:
+    fig = build_figure(result)
+    chart = fig.to_html(full_html=False, include_plotlyjs=True)
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{_fmt(k, v)}</td></tr>" for k, v in result.stats.items()
+    )
+    params = html.escape(", ".join(f"{k}={v}" for k, v in result.params.items()))
+    denials = "".join(f"<li>{_iso(d.ts_event)}: {html.escape(d.reason)}</li>" for d in result.denials[:50])
+    states = "".join(
+        f"<li>{_iso(s.ts_event)} {s.scope}: {s.previous.value} -> "
+        f"{s.state.value} ({html.escape(s.reason)})</li>"
+        for s in result.state_changes
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Backtest {html.escape(result.strategy)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:1.5rem}} table{{border-collapse:collapse}}
+th,td{{padding:2px 10px;border-bottom:1px solid #e5e7eb;text-align:left}} .grid{{display:flex;gap:2rem}}</style>
+</head><body>
+<h1>Backtest: {html.escape(result.strategy)} on {html.escape(result.instrument.symbol)}@{html.escape(result.instrument.venue)}
+{html.escape(result.data.timeframe)}</h1>
+<p>Parameters: {params}</p>
+<div class="grid"><table>{rows}</table>
+<div><h3>Trading state changes</h3><ul>{states or "<li>none</li>"}</ul>
+<h3>Risk denials ({len(result.denials)}, first 50)</h3><ul>{denials or "<li>none</li>"}</ul></div></div>
+{chart}
+</body></html>
+"""

@@ -1,0 +1,170 @@
+"""Parameter sweeps over all cores, ranked by a statistic; optional walk-forward validation.
+
+Workers receive the candles once (pool initializer) and the strategy by registry name, so every
+task pickles only a small parameter dict.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+from smc_agent.backtest.data import CandleData
+from smc_agent.backtest.runner import BacktestConfig, run_backtest
+from smc_agent.core.errors import ConfigError
+from smc_agent.strategy.registry import strategy_class
+
+Progress = Callable[[int, int], None]
+HIGHER_IS_WORSE = {"max_drawdown", "max_drawdown_duration_days", "fees"}
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    params: dict[str, Any]
+    stats: dict[str, float | int | str]
+    error: str = ""
+
+
+def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    if not grid:
+        return [{}]
+    keys = list(grid)
+    for key in keys:
+        if not grid[key]:
+            raise ConfigError(f"sweep parameter {key!r} has no values")
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def _score(row: SweepRow, metric: str) -> float:
+    value = row.stats.get(metric)
+    if row.error or not isinstance(value, int | float) or math.isnan(value):
+        return -math.inf
+    return -float(value) if metric in HIGHER_IS_WORSE else float(value)
+
+
+def rank(rows: Sequence[SweepRow], metric: str) -> list[SweepRow]:
+    return sorted(rows, key=lambda r: _score(r, metric), reverse=True)
+
+
+_DATA: CandleData | None = None
+_CONFIG: BacktestConfig | None = None
+
+
+def _init(data: CandleData, config: BacktestConfig) -> None:
+    global _DATA, _CONFIG
+    _DATA, _CONFIG = data, config
+
+
+def _one(strategy: str, params: dict[str, Any], data: CandleData | None = None) -> SweepRow:
+    data = data if data is not None else _DATA
+    assert data is not None and _CONFIG is not None
+    try:
+        result = run_backtest(strategy_class(strategy)(**params), data, _CONFIG)
+    except Exception as exc:  # a bad combination is a result row, not a crashed sweep
+        return SweepRow(params, {}, f"{type(exc).__name__}: {exc}")
+    return SweepRow(params, result.stats)
+
+
+def _one_window(strategy: str, params: dict[str, Any], start: int, end: int) -> SweepRow:
+    assert _DATA is not None
+    return _one(strategy, params, _DATA.between(start, end))
+
+
+def run_sweep(
+    strategy: str,
+    data: CandleData,
+    grid: Mapping[str, Sequence[Any]],
+    config: BacktestConfig,
+    *,
+    metric: str = "sharpe",
+    workers: int | None = None,
+    progress: Progress | None = None,
+    base_params: Mapping[str, Any] | None = None,
+) -> list[SweepRow]:
+    """Run every grid combination (merged over ``base_params``); rows ranked best first by ``metric``."""
+    combos = [{**(base_params or {}), **c} for c in expand_grid(grid)]
+    strategy_class(strategy)(**combos[0])  # fail fast on a bad name or parameter, in this process
+    rows = _map(
+        strategy, [(c, None) for c in combos], data=data, config=config, workers=workers, progress=progress
+    )
+    return rank(rows, metric)
+
+
+def _map(
+    strategy: str,
+    tasks: Sequence[tuple[dict[str, Any], tuple[int, int] | None]],
+    *,
+    data: CandleData,
+    config: BacktestConfig,
+    workers: int | None,
+    progress: Progress | None,
+) -> list[SweepRow]:
+    workers = workers or os.cpu_count() or 1
+    rows: list[SweepRow] = []
+    if workers == 1:
+        _init(data, config)
+        for i, (params, window) in enumerate(tasks):
+            rows.append(_one(strategy, params) if window is None else _one_window(strategy, params, *window))
+            if progress:
+                progress(i + 1, len(tasks))
+        return rows
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(data, config)) as pool:
+        futures = [
+            pool.submit(_one, strategy, p) if w is None else pool.submit(_one_window, strategy, p, *w)
+            for p, w in tasks
+        ]
+        for done, _ in enumerate(as_completed(futures), start=1):
+            if progress:
+                progress(done, len(tasks))
+        rows = [f.result() for f in futures]
+    return rows
+
+
+@dataclass(frozen=True)
+class WalkForwardFold:
+    train: tuple[int, int]
+    test: tuple[int, int]
+    best_params: dict[str, Any]
+    train_stats: dict[str, float | int | str]
+    test_stats: dict[str, float | int | str]
+
+
+def walk_forward(
+    strategy: str,
+    data: CandleData,
+    grid: Mapping[str, Sequence[Any]],
+    config: BacktestConfig,
+    *,
+    folds: int,
+    metric: str = "sharpe",
+    workers: int | None = None,
+    progress: Progress | None = None,
+    base_params: Mapping[str, Any] | None = None,
+) -> list[WalkForwardFold]:
+    """Rolling walk-forward: split into ``folds`` equal windows; optimise on window k, test on k+1."""
+    if folds < 2:
+        raise ConfigError(f"walk-forward needs at least 2 folds, got {folds}")
+    times = data.open_time
+    edges = [int(times[min(len(times) - 1, len(times) * k // folds)]) for k in range(folds)] + [
+        int(times[-1]) + 1
+    ]
+    combos = [{**(base_params or {}), **c} for c in expand_grid(grid)]
+    tasks = [(c, (edges[k], edges[k + 1])) for k in range(folds - 1) for c in combos]
+    rows = _map(strategy, tasks, data=data, config=config, workers=workers, progress=progress)
+    out: list[WalkForwardFold] = []
+    for k in range(folds - 1):
+        fold_rows = rows[k * len(combos) : (k + 1) * len(combos)]
+        best = rank(fold_rows, metric)[0]
+        _init(data, config)
+        test = _one_window(strategy, best.params, edges[k + 1], edges[k + 2])
+        out.append(
+            WalkForwardFold(
+                (edges[k], edges[k + 1]), (edges[k + 1], edges[k + 2]), best.params, best.stats, test.stats
+            )
+        )
+    return out

@@ -1,0 +1,340 @@
+"""``smc-agent backtest``: run one backtest (HTML + JSON report) or ``sweep`` a parameter grid.
+
+::
+
+    smc-agent backtest --data ../shared/data/ohlcv/binance_2024/binance_spot_BTCUSDT_15m.csv \\
+        --strategy smc --from 2024-01-01 --to 2024-06-01 --param rr=3 --out reports/
+    smc-agent backtest --data binance:BTC/USDT:15m --strategy sma_cross      # from the candle store
+    smc-agent backtest sweep --data ... --strategy sma_cross --grid fast=5,10,20 --grid slow=50,100 \\
+        --metric sharpe --walk-forward 4
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from smc_agent.backtest.data import CandleData
+from smc_agent.backtest.fill_model import FillModel
+from smc_agent.backtest.report import to_html, to_json
+from smc_agent.backtest.runner import BacktestConfig, run_backtest
+from smc_agent.backtest.sweep import rank, run_sweep, walk_forward
+from smc_agent.cli.data import parse_time
+from smc_agent.core.candle import timeframe_ms
+from smc_agent.core.errors import ConfigError, DataError, SmcAgentError
+from smc_agent.risk.config import RiskConfig
+from smc_agent.strategy.registry import STRATEGIES, strategy_class
+
+app = typer.Typer(
+    help="Backtests: run one (default), or sweep a parameter grid.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+DataOpt = Annotated[
+    str | None, typer.Option("--data", help="CSV file, or VENUE:SYMBOL:TF from the candle store")
+]
+StrategyOpt = Annotated[str, typer.Option("--strategy", help=f"one of {sorted(STRATEGIES)}")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="start (YYYY-MM-DD[THH:MM] UTC or epoch ms)")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="end, exclusive")]
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="strategy parameter k=v (repeatable)")]
+OutOpt = Annotated[Path, typer.Option("--out", help="directory for the reports (default: current)")]
+SymbolOpt = Annotated[str | None, typer.Option("--symbol", help="symbol of a CSV (default: from its name)")]
+TfOpt = Annotated[str | None, typer.Option("--timeframe", help="timeframe of a CSV (default: from its name)")]
+VenueOpt = Annotated[str | None, typer.Option("--venue", help="venue of a CSV (default: from its name)")]
+CashOpt = Annotated[str, typer.Option("--cash", help="starting cash (quote currency)")]
+FeeOpt = Annotated[str, typer.Option("--fee", help="taker fee fraction (maker uses --maker-fee)")]
+MakerOpt = Annotated[str | None, typer.Option("--maker-fee", help="maker fee fraction (default: --fee)")]
+SlipOpt = Annotated[float, typer.Option("--slippage-bps", help="slippage on market/stop fills, basis points")]
+RiskOpt = Annotated[str, typer.Option("--risk", help="'live' (the live limits) or 'research' (wide open)")]
+SmcOpt = Annotated[str, typer.Option("--smc-mode", help="'replay' (batch, fast) or 'stream' (SMCStream)")]
+
+_NAME = re.compile(r"^(?P<venue>[a-z]+)_(?:[a-z_]+_)?(?P<symbol>[A-Z0-9]+)_(?P<tf>\d+[smhdwM])$")
+_QUOTES = ("USDT", "USDC", "BUSD", "USD", "BTC", "ETH", "PERP")
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(2)
+
+
+def parse_params(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--param expects k=v, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _symbol_from(raw: str) -> str:
+    for quote in _QUOTES:
+        if raw.endswith(quote) and len(raw) > len(quote):
+            base = raw[: -len(quote)]
+            return f"{base}/USDT" if quote == "PERP" else f"{base}/{quote}"
+    return raw
+
+
+def load_data(
+    spec: str,
+    *,
+    venue: str | None,
+    symbol: str | None,
+    timeframe: str | None,
+    start: int | None,
+    end: int | None,
+) -> CandleData:
+    path = Path(spec)
+    if path.suffix.lower() == ".csv" or path.exists():
+        if not path.is_file():
+            raise DataError(f"--data: no such file {path}")
+        match = _NAME.match(path.stem)
+        venue = venue or (match["venue"] if match else "csv")
+        symbol = symbol or (_symbol_from(match["symbol"]) if match else path.stem)
+        timeframe = timeframe or (match["tf"] if match else None)
+        if timeframe is None:
+            raise ConfigError(f"cannot tell the timeframe of {path.name}: pass --timeframe")
+        frame = pd.read_csv(path)
+        data = CandleData.from_frame(frame, venue=venue, symbol=symbol, timeframe=timeframe)
+        return data.between(start, end)
+    parts = spec.split(":")
+    if len(parts) != 3:
+        raise ConfigError(f"--data: expected a CSV path or VENUE:SYMBOL:TF, got {spec!r}")
+    v, s, tf = parts
+    timeframe_ms(tf)
+    from smc_agent.cli.common import container
+    from smc_agent.marketdata.store import SqlCandleStore
+
+    with container() as c:
+        candles = SqlCandleStore(c.session_factory).get(v, s, tf, start_ms=start or 0, end_ms=end or 2**62)
+    if not candles:
+        raise DataError(
+            f"no stored candles for {v}:{s}:{tf} in the range; run `smc-agent data download` first"
+        )
+    frame = pd.DataFrame([c._asdict() for c in candles])
+    return CandleData.from_frame(frame, venue=v, symbol=s, timeframe=tf)
+
+
+def make_config(
+    *, cash: str, fee: str, maker_fee: str | None, slippage_bps: float, risk: str, smc_mode: str
+) -> BacktestConfig:
+    try:
+        taker = Decimal(fee)
+        maker = Decimal(maker_fee) if maker_fee is not None else taker
+        starting = Decimal(cash)
+    except InvalidOperation:
+        raise ConfigError(
+            f"--cash/--fee/--maker-fee must be numbers, got {cash!r}, {fee!r}, {maker_fee!r}"
+        ) from None
+    if risk not in ("live", "research"):
+        raise ConfigError(f"--risk must be 'live' or 'research', got {risk!r}")
+    return BacktestConfig(
+        starting_cash=starting,
+        fill_model=FillModel(maker_fee=maker, taker_fee=taker, slippage_bps=slippage_bps),
+        risk=RiskConfig() if risk == "live" else RiskConfig.permissive(),
+        smc_mode=smc_mode,
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
+def _stats_table(stats: dict[str, Any], title: str) -> Table:
+    table = Table(title=title, show_header=False)
+    for key, value in stats.items():
+        table.add_row(key, f"{value:,.4f}" if isinstance(value, float) else str(value))
+    return table
+
+
+@app.callback()
+def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
+    ctx: typer.Context,
+    data: DataOpt = None,
+    strategy: StrategyOpt = "smc",
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    param: ParamOpt = None,
+    out: OutOpt = Path(),
+    symbol: SymbolOpt = None,
+    timeframe: TfOpt = None,
+    venue: VenueOpt = None,
+    cash: CashOpt = "10000",
+    fee: FeeOpt = "0.001",
+    maker_fee: MakerOpt = None,
+    slippage_bps: SlipOpt = 0.0,
+    risk: RiskOpt = "live",
+    smc_mode: SmcOpt = "replay",
+) -> None:
+    """Run one backtest and write an HTML and a JSON report."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if data is None:
+        raise _fail("--data is required (a CSV file or VENUE:SYMBOL:TF); see --help")
+    try:
+        start = parse_time(from_, "--from") if from_ else None
+        end = parse_time(to, "--to") if to else None
+        config = make_config(
+            cash=cash, fee=fee, maker_fee=maker_fee, slippage_bps=slippage_bps, risk=risk, smc_mode=smc_mode
+        )
+        candles = load_data(data, venue=venue, symbol=symbol, timeframe=timeframe, start=start, end=end)
+        instance = strategy_class(strategy)(**parse_params(param))
+        with _progress() as bar:
+            task = bar.add_task(f"{strategy} {candles.symbol} {candles.timeframe}", total=len(candles))
+            result = run_backtest(
+                instance, candles, config, progress=lambda done, total: bar.update(task, completed=done)
+            )
+    except SmcAgentError as exc:
+        raise _fail(str(exc)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"backtest_{strategy}_{candles.symbol.replace('/', '')}_{candles.timeframe}"
+    html_path, json_path = out / f"{stem}.html", out / f"{stem}.json"
+    html_path.write_text(to_html(result), encoding="utf-8")
+    json_path.write_text(json.dumps(to_json(result), indent=1, default=str), encoding="utf-8")
+    console.print(_stats_table(result.stats, f"{strategy} on {candles.symbol} {candles.timeframe}"))
+    if result.failures:
+        err.print(f"[bold red]strategy failed:[/] {result.failures[0].error}")
+    console.print(f"report: {html_path}\njson:   {json_path}")
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise typer.BadParameter(f"--grid expects k=v1,v2,..., got {item!r}")
+        grid[key.strip()] = [v.strip() for v in values.split(",") if v.strip()]
+    return grid
+
+
+@app.command()
+def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
+    data: DataOpt = None,
+    strategy: StrategyOpt = "smc",
+    grid: Annotated[list[str] | None, typer.Option("--grid", help="k=v1,v2,... (repeatable)")] = None,
+    param: ParamOpt = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    metric: Annotated[str, typer.Option("--metric", help="statistic to rank by")] = "sharpe",
+    workers: Annotated[int | None, typer.Option("--workers", help="processes (default: all cores)")] = None,
+    walk: Annotated[int, typer.Option("--walk-forward", help="rolling walk-forward folds (0 = off)")] = 0,
+    top: Annotated[int, typer.Option("--top", help="rows to show")] = 10,
+    out: OutOpt = Path(),
+    symbol: SymbolOpt = None,
+    timeframe: TfOpt = None,
+    venue: VenueOpt = None,
+    cash: CashOpt = "10000",
+    fee: FeeOpt = "0.001",
+    risk: RiskOpt = "live",
+    smc_mode: SmcOpt = "replay",
+) -> None:
+    """Run a parameter grid over all cores and rank the results (optionally walk-forward)."""
+    if data is None:
+        raise _fail("--data is required (a CSV file or VENUE:SYMBOL:TF); see --help")
+    try:
+        grid_values = parse_grid(grid or [])
+        config = make_config(
+            cash=cash, fee=fee, maker_fee=None, slippage_bps=0.0, risk=risk, smc_mode=smc_mode
+        )
+        candles = load_data(
+            data,
+            venue=venue,
+            symbol=symbol,
+            timeframe=timeframe,
+            start=parse_time(from_, "--from") if from_ else None,
+            end=parse_time(to, "--to") if to else None,
+        )
+        base = parse_params(param)
+        strategy_class(strategy)(**base)
+        with _progress() as bar:
+            task = bar.add_task(f"sweep {strategy}", total=None)
+
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            if walk:
+                folds = walk_forward(
+                    strategy,
+                    candles,
+                    grid_values,
+                    config,
+                    folds=walk,
+                    metric=metric,
+                    workers=workers,
+                    progress=tick,
+                    base_params=base,
+                )
+            else:
+                rows = run_sweep(
+                    strategy,
+                    candles,
+                    grid_values,
+                    config,
+                    metric=metric,
+                    workers=workers,
+                    progress=tick,
+                    base_params=base,
+                )
+    except SmcAgentError as exc:
+        raise _fail(str(exc)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"sweep_{strategy}_{candles.symbol.replace('/', '')}_{candles.timeframe}"
+    if walk:
+        table = Table(title=f"walk-forward ({walk} folds) by {metric}")
+        for col in (
+            "train from",
+            "test from",
+            "best params",
+            f"train {metric}",
+            f"test {metric}",
+            "test return",
+        ):
+            table.add_column(col)
+        for f in folds:
+            table.add_row(
+                str(pd.Timestamp(f.train[0], unit="ms")),
+                str(pd.Timestamp(f.test[0], unit="ms")),
+                str(f.best_params),
+                f"{f.train_stats.get(metric, float('nan')):.4f}",
+                f"{f.test_stats.get(metric, float('nan')):.4f}",
+                f"{f.test_stats.get('total_return', float('nan')):.2%}",
+            )
+        payload: Any = [f.__dict__ for f in folds]
+    else:
+        rows = rank(rows, metric)
+        table = Table(title=f"top {top} of {len(rows)} by {metric}")
+        for col in ("params", metric, "total_return", "max_drawdown", "trades", "error"):
+            table.add_column(col)
+        for r in rows[:top]:
+            table.add_row(
+                str(r.params),
+                f"{r.stats.get(metric, float('nan')):.4f}",
+                f"{r.stats.get('total_return', float('nan')):.2%}",
+                f"{r.stats.get('max_drawdown', float('nan')):.2%}",
+                str(r.stats.get("trades", "")),
+                r.error,
+            )
+        payload = [{"params": r.params, "stats": r.stats, "error": r.error} for r in rows]
+    path = out / f"{stem}.json"
+    path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+    console.print(table)
+    console.print(f"results: {path}")
+
