@@ -49,7 +49,7 @@ export class BoxesPrimitive {
                 context.strokeStyle = box.stroke;
                 context.lineWidth = Math.max(1, Math.round(hr));
                 context.strokeRect(left + 0.5, top + 0.5, Math.max(1, right - left), height);
-                if (box.label) {
+                if (box.label && height >= 14 * vr) {
                   context.fillStyle = box.stroke;
                   context.font = `${Math.round(10 * vr)}px system-ui, sans-serif`;
                   context.fillText(box.label, left + 4 * hr, top + 11 * vr);

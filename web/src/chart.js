@@ -42,7 +42,7 @@ export class CandleChart {
 
   setOverlays(overlays) {
     const obs = (overlays.order_blocks || []).slice(-30);
-    const fvgs = (overlays.fvgs || []).slice(-30);
+    const fvgs = (overlays.fvgs || []).slice(-12);
     const boxes = [
       ...obs.map((b) => ({
         from: b.from_time, to: b.mitigated ? b.to_time : null, top: b.top, bottom: b.bottom,

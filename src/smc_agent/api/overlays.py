@@ -55,17 +55,17 @@ def smc_overlays(candles: Sequence[tuple[int, float, float, float, float, float]
         {"id": b.id, "direction": int(b.direction), "top": b.top, "bottom": b.bottom,
          "from_time": at(b.formed_at), "to_time": at(mitigated.get(("ob", b.id), b.mitigated_at)),
          "mitigated": ("ob", b.id) in mitigated or b.mitigated_at is not None}
-        for b in stream.tracked_order_blocks()
+        for b in stream.tracked_order_blocks
     ]
     fvgs = [
         {"id": g.id, "direction": int(g.direction), "top": g.top, "bottom": g.bottom,
          "from_time": at(g.formed_at), "to_time": at(mitigated.get(("fvg", g.id))), "mitigated": False}
-        for g in stream.active_fvgs()
+        for g in stream.active_fvgs
     ]
     liquidity = [
         {"id": p.id, "direction": int(p.direction), "level": p.level, "from_time": at(p.first_at),
          "swept": p.id in swept}
-        for p in stream.liquidity_pools()
+        for p in stream.liquidity_pools
     ]
     return {"order_blocks": blocks, "fvgs": fvgs, "structure": structure[-200:], "liquidity": liquidity,
             "available": True}

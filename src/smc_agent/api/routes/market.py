@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smc_agent.api.deps import db_session
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["market data"])
             summary="Exchange, symbol and timeframe of every stored candle series.")
 def markets(_: Principal = Depends(reader), session: Session = Depends(db_session)) -> list[dict[str, str]]:
     rows = session.execute(
-        select(distinct(Candle.exchange), Candle.symbol, Candle.timeframe).order_by(
+        select(Candle.exchange, Candle.symbol, Candle.timeframe).distinct().order_by(
             Candle.exchange, Candle.symbol, Candle.timeframe)
     )
     return [{"exchange": e, "symbol": s, "timeframe": t} for e, s, t in rows]

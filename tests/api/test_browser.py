@@ -1,0 +1,103 @@
+"""The dashboard in Debian's Chromium (never a downloaded browser): log in, see the chart with its
+SMC overlays, halt trading with a reason, see the halted state, resume. Screenshots go to out/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smc_agent.api.app import create_app
+from smc_agent.api.static import dashboard_built
+from smc_agent.store.db import transaction
+from tests.api.candles import store_candles
+from tests.api.conftest import PASSWORD, build_container
+from tests.api.server import running
+
+CHROMIUM = Path("/usr/bin/chromium")
+OUT = Path(__file__).resolve().parents[2] / "out" / "browser"
+REQUIRE = os.environ.get("SMC_REQUIRE_SERVICES") == "1"
+
+pytestmark = pytest.mark.browser
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRE:
+        pytest.fail(f"{reason}; SMC_REQUIRE_SERVICES=1 forbids skipping")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def dashboard(api_sqlite_url: str, tmp_path: Path) -> Iterator[str]:
+    if not dashboard_built():
+        _unavailable("dashboard not built: run scripts/build-web (npm ci && npm run build in web/)")
+    if not CHROMIUM.exists():
+        _unavailable("Debian Chromium missing: apt-get install -y chromium")
+    container = build_container(api_sqlite_url, tmp_path)
+    with transaction(container.session_factory) as session:
+        store_candles(session, n=300)
+    app = create_app(container)
+    with running(app) as address:
+        yield f"http://{address}"
+    container.close()
+
+
+def _browser(playwright: Any) -> Any:
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync"],
+    )
+
+
+@pytest.mark.timeout(120)
+def test_login_chart_halt_resume(dashboard: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    foreign: list[str] = []
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.on("request", lambda r: foreign.append(r.url) if not r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "blob:", "data:")) else None)
+        page.goto(dashboard)
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", "wrong password")
+        page.click("#login-button")
+        expect(page.locator("#login-error")).to_contain_text("invalid username or password")
+        page.screenshot(path=str(OUT / "01-login-refused.png"))
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#login-button")
+
+        chart = page.locator("#chart")
+        expect(chart).to_have_attribute("data-overlays", __import__("re").compile(r"^[1-9]\d*$"), timeout=60_000)
+        expect(page.locator("#overlay-counts")).to_contain_text("order blocks")
+        expect(page.locator("#chart canvas").first).to_be_visible()
+        expect(page.locator("#stream-badge")).to_have_text("stream live", timeout=10_000)
+        expect(page.locator("#trading-state")).to_have_attribute("data-state", "active")
+        page.screenshot(path=str(OUT / "02-desk-chart.png"))
+
+        page.click("#halt-button")
+        page.fill("#reason-input", "browser drill: suspicious fills")
+        page.screenshot(path=str(OUT / "03-halt-dialog.png"))
+        page.click("#reason-confirm")
+        expect(page.locator("#trading-state")).to_have_attribute("data-state", "halted")
+        expect(page.locator("#trading-reason")).to_contain_text("browser drill: suspicious fills")
+        expect(page.locator("#trading-badge")).to_have_text("trading halted")
+        page.screenshot(path=str(OUT / "04-halted.png"))
+
+        page.click("#resume-button")
+        page.fill("#reason-input", "drill over")
+        page.click("#reason-confirm")
+        expect(page.locator("#trading-state")).to_have_attribute("data-state", "active")
+        page.screenshot(path=str(OUT / "05-resumed.png"))
+
+        page.click("button[data-tab=backtests]")
+        expect(page.locator("#backtest-form")).to_be_visible()
+        browser.close()
+    assert foreign == []  # offline: nothing but the local server was asked for
