@@ -415,3 +415,37 @@ def capture(
     console.print(
         f"evidence bundle {bundle.path} ({len(bundle.files)} files); SHA256SUMS {bundle.sums_sha256}"
     )
+
+
+@app.command()
+def watch(
+    health_url: str | None = typer.Option(
+        None,
+        "--health-url",
+        help="Probe this /health URL (e.g. http://127.0.0.1:8000/health); 3 failures in a row open a P0.",
+    ),
+    poll: float = typer.Option(1.0, "--poll", min=0.05, help="Seconds between control-plane checks."),
+) -> None:
+    """Run the ops workers until interrupted: open incidents automatically (latched halt, control store
+    down, venue failover, /health failing), send the outbox, page and escalate."""
+    from smc_agent.ops.background import OpsWorkers, incident_opener
+    from smc_agent.ops.watchers import ControlWatcher
+
+    settings = ops_settings_or_exit()
+    with container() as c:
+        watcher = ControlWatcher(
+            incident_opener(c.session_factory, settings, clock=CLOCK),
+            trading=c.trading_control,
+            failover=c.failover,
+            health_url=health_url,
+        )
+        workers = OpsWorkers(c.session_factory, settings, clock=CLOCK, watcher=watcher, watch_poll_s=poll)
+        workers.start()
+        console.print("ops workers running (Ctrl-C to stop)")
+        stop = threading.Event()
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            workers.stop()
