@@ -1,0 +1,117 @@
+"""The simulator itself: signatures and timestamps like the real venues, admin endpoint, faults, WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+
+from smc_agent.core import errors
+from smc_agent.core.ids import InstrumentId
+from smc_agent.venues.client import make_client
+from smc_agent.venues.gateway import CcxtGateway
+from smc_agent.venues.simulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, ExchangeSimulator
+
+EXPECTED_CODES = {
+    "bad_secret": {"binance": "-1022", "bybit": "10004"},
+    "bad_key": {"binance": "-2015", "bybit": "10003"},
+    "old_timestamp": {"binance": "-1021", "bybit": "10002"},
+}
+
+
+async def _gateway(sim: ExchangeSimulator, venue: str, key: str, secret: str) -> CcxtGateway:
+    return CcxtGateway(make_client(venue, base_url=sim.url, api_key=key, secret=secret), venue=venue)
+
+
+@pytest.mark.parametrize("case", ["bad_secret", "bad_key"])
+async def test_signature_and_key_are_checked(sim: ExchangeSimulator, venue: str, case: str) -> None:
+    key, secret = (
+        (DEFAULT_API_KEY, "wrong-secret") if case == "bad_secret" else ("nobody", DEFAULT_API_SECRET)
+    )
+    gw = await _gateway(sim, venue, key, secret)
+    try:
+        with pytest.raises(errors.AuthenticationError) as info:
+            await gw.fetch_balances()
+    finally:
+        await gw.close()
+    assert EXPECTED_CODES[case][venue] in str(info.value)
+
+
+async def test_stale_timestamp_is_refused(sim: ExchangeSimulator, venue: str) -> None:
+    gw = await _gateway(sim, venue, DEFAULT_API_KEY, DEFAULT_API_SECRET)
+    real_nonce = gw.exchange.nonce
+    gw.exchange.nonce = lambda: real_nonce() - 60_000  # a client clock one minute behind
+    try:
+        with pytest.raises(errors.RetryableError) as info:
+            await gw.fetch_balances()
+    finally:
+        await gw.close()
+    assert EXPECTED_CODES["old_timestamp"][venue] in str(info.value)
+
+
+async def test_admin_endpoint_steps_injects_faults_and_counts(
+    sim: ExchangeSimulator, gateway: CcxtGateway
+) -> None:
+    iid = InstrumentId(gateway.venue, "BTC/USDT")
+    async with aiohttp.ClientSession() as http:
+        before = sim.state.market_now
+        async with http.post(f"{sim.url}/admin/step", json={"candles": 3}) as resp:
+            body = await resp.json()
+        assert body == {"closed": 3, "market_now": before + 3 * 60_000}
+        async with http.post(f"{sim.url}/admin/fault", json={"stale": True}) as resp:
+            assert resp.status == 200
+        async with http.post(f"{sim.url}/admin/step", json={"candles": 3}) as resp:
+            assert (await resp.json())["closed"] == 0  # frozen candles
+        async with http.post(f"{sim.url}/admin/fault", json={"errors_5xx": 1, "clear": True}) as resp:
+            assert resp.status == 200
+        with pytest.raises(errors.VenueUnavailable):
+            await gateway.fetch_ticker(iid)
+        async with http.post(f"{sim.url}/admin/fault", json={"nonsense": 1}) as resp:
+            assert resp.status == 400 and "nonsense" in (await resp.json())["error"]
+        async with http.get(f"{sim.url}/admin/stats") as resp:
+            stats = await resp.json()
+    assert stats["venue"] == gateway.venue and stats["total"] >= 1
+
+
+async def test_slow_fault_delays_answers(sim: ExchangeSimulator, gateway: CcxtGateway) -> None:
+    iid = InstrumentId(gateway.venue, "BTC/USDT")
+    await gateway.fetch_ticker(iid)
+    sim.fault(slow_ms=400)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await gateway.fetch_ticker(iid)
+    assert loop.time() - started >= 0.4
+
+
+async def test_outage_through_admin_refuses_connections_then_recovers(
+    sim: ExchangeSimulator, gateway: CcxtGateway
+) -> None:
+    iid = InstrumentId(gateway.venue, "BTC/USDT")
+    async with aiohttp.ClientSession() as http, http.post(f"{sim.url}/admin/fault", json={"down_s": 0.6}):
+        pass
+    await asyncio.sleep(0.1)
+    with pytest.raises(errors.VenueUnavailable):
+        await gateway.fetch_ticker(iid)
+    await asyncio.sleep(0.8)
+    assert (await gateway.fetch_ticker(iid))["last"] > 0
+
+
+async def test_websocket_streams_closed_candles_and_order_updates_and_can_be_dropped(
+    sim: ExchangeSimulator, gateway: CcxtGateway
+) -> None:
+    async with aiohttp.ClientSession() as http, http.ws_connect(sim.ws_url) as ws:
+        await asyncio.sleep(0.05)
+        sim.step(2)
+        messages = [json.loads((await ws.receive(timeout=2)).data) for _ in range(2)]
+        if gateway.venue == "binance":
+            assert [m["k"]["x"] for m in messages] == [True, True]
+            times = [m["k"]["t"] for m in messages]
+        else:
+            assert [m["data"][0]["confirm"] for m in messages] == [True, True]
+            times = [m["data"][0]["start"] for m in messages]
+        assert times[1] - times[0] == 60_000
+        await sim.drop_websockets()
+        closing = await ws.receive(timeout=2)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
