@@ -1,0 +1,1 @@
+"""Live and paper trading runtime: services, order gateway, halt guard, streams, demo."""

@@ -1,0 +1,415 @@
+"""The order gateway: the ONE door through which orders reach a venue.
+
+For every order, in this order:
+
+1. the halt state is checked (``TradingControl.halt_key_present``; no answer = halted, fail closed);
+2. the intent is written to the database with its deterministic client order id (write-ahead);
+   an id the database already knows is never sent again;
+3. the halt state is checked again, as the last thing before the venue call;
+4. the order is sent; a lost acknowledgement (timeout, connection reset) is resolved by asking the
+   venue for the client order id, never by resending;
+5. the venue's report is stored (status, fills -> trades -> positions) and published as events.
+
+Sends are serialised by one lock, which cancel-all and reconciliation also take: when they run,
+nothing is in flight. On a halt, working *entry* orders are cancelled on every venue and the cancel
+is verified by listing the venue's open orders again; reduce-only (protective) orders stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from smc_agent.control.trading import TradingControl
+from smc_agent.core.clock import Clock
+from smc_agent.core.commands import CancelOrder, SubmitOrder
+from smc_agent.core.control import ControlStoreUnavailable
+from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus
+from smc_agent.core.errors import OrderNotFound, RejectedError, SmcAgentError
+from smc_agent.core.events import (
+    Event,
+    OrderAccepted,
+    OrderCanceled,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+)
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
+from smc_agent.core.ports import OrderReport, VenuePort
+from smc_agent.logs import get_logger
+from smc_agent.store.trading_repo import ReportOutcome, StoredOrder, TradingRepo
+
+log = get_logger("smc_agent.live.gateway")
+
+Publish = Callable[[Event], Awaitable[None]]
+OUR_PREFIX = "smc-"
+
+
+@dataclass(slots=True)
+class GatewayStats:
+    sent: int = 0
+    denied_halted: int = 0
+    lost_acks_resolved: int = 0
+    cancelled_on_halt: int = 0
+    last_cancel_all_s: float | None = None
+    # (client order id, wall time of the last halt check before the send): for halt-latency audits
+    authorized: deque[tuple[str, float]] = field(default_factory=lambda: deque(maxlen=10_000))
+
+
+class OrderGateway:
+    def __init__(
+        self,
+        *,
+        venues: Mapping[str, VenuePort],
+        repo: TradingRepo,
+        control: TradingControl,
+        clock: Clock,
+        publish: Publish,
+        user_id: str | None = None,
+        venue_timeout_s: float = 10.0,
+    ) -> None:
+        self.venues = dict(venues)
+        self.repo = repo
+        self.control = control
+        self.clock = clock
+        self.publish = publish
+        self.user_id = user_id
+        self.venue_timeout_s = venue_timeout_s
+        self.halted_reason: str | None = None
+        self.reducing = False
+        self.reconciled = False
+        self.last_reconcile_problems: list[str] = []
+        self.stats = GatewayStats()
+        self.send_lock = asyncio.Lock()
+        self._strategies: dict[str, StrategyId] = {}
+        self._cancel_task: asyncio.Task[int] | None = None
+
+    # ================================================================ halt state
+    @property
+    def halted(self) -> bool:
+        return self.halted_reason is not None
+
+    def _denial(self, cmd: SubmitOrder) -> str | None:
+        """Why ``cmd`` may not be sent now (None = allowed). Raises nothing: fails closed."""
+        if self.halted_reason is not None:
+            return self.halted_reason
+        if not self.reconciled:
+            return "not reconciled with the venue yet"
+        try:
+            present = self.control.halt_key_present()
+        except ControlStoreUnavailable as exc:
+            self.enter_halt(f"control store unreachable (fail closed): {exc}")
+            return self.halted_reason
+        if present:
+            self.enter_halt("emergency_halt is set")
+            return self.halted_reason
+        if self.reducing and not cmd.reduce_only:
+            return "trading state REDUCING: only reduce-only orders"
+        return None
+
+    def enter_halt(self, reason: str) -> None:
+        """Stop sending at once and cancel working entry orders on every venue (in the background)."""
+        if self.halted_reason is None:
+            self.halted_reason = reason
+            log.warning("order gateway halted: no new orders; cancelling working entry orders", reason=reason)
+        if self._cancel_task is None or self._cancel_task.done():
+            self._cancel_task = asyncio.get_running_loop().create_task(self.cancel_entries())
+
+    def leave_halt(self) -> None:
+        self.halted_reason = None
+
+    async def wait_cancelled(self) -> int:
+        task = self._cancel_task
+        return 0 if task is None else await task
+
+    # ================================================================ commands
+    async def submit(self, cmd: SubmitOrder) -> OrderReport | None:
+        self._strategies[cmd.client_order_id] = cmd.strategy_id
+        reason = self._denial(cmd)
+        if reason is not None:
+            self.stats.denied_halted += 1
+            await self._deny(cmd, reason)
+            return None
+        async with self.send_lock:
+            if not self.repo.record_intent(cmd, user_id=self.user_id):
+                stored = self.repo.get(cmd.client_order_id)
+                return None if stored is None or not stored.is_open else await self._refresh_one(stored)
+            reason = self._denial(cmd)  # the last check, immediately before the venue call
+            if reason is not None:
+                self.stats.denied_halted += 1
+                self.repo.mark(cmd.client_order_id, OrderStatus.DENIED, reason)
+                await self._deny(cmd, reason)
+                return None
+            self.stats.authorized.append((cmd.client_order_id, time.time()))
+            self.stats.sent += 1
+            report = await self._send(cmd)
+            if report is not None:
+                await self._apply(report, market_price=cmd.reference_price)
+            return report
+
+    async def _send(self, cmd: SubmitOrder) -> OrderReport | None:
+        venue = self._venue(cmd.instrument_id)
+        cid = cmd.client_order_id
+        try:
+            return await asyncio.wait_for(venue.submit_order(cmd), self.venue_timeout_s)
+        except RejectedError as exc:
+            self.repo.mark(cid, OrderStatus.REJECTED, f"{type(exc).__name__}: {exc}")
+            await self._event_rejected(cmd.instrument_id, cid, str(exc))
+            return None
+        except (SmcAgentError, TimeoutError, OSError) as exc:
+            log.warning(
+                "order acknowledgement lost; asking the venue by client order id", cid=cid, error=str(exc)
+            )
+        report = await self._find(venue, cmd.instrument_id, cid)
+        if report is None:
+            reason = "no acknowledgement and the venue does not know the client order id; not resent"
+            self.repo.mark(cid, OrderStatus.REJECTED, reason)
+            await self._event_rejected(cmd.instrument_id, cid, reason)
+            return None
+        self.stats.lost_acks_resolved += 1
+        log.info("lost acknowledgement resolved by client order id", cid=cid, status=report.status.value)
+        return report
+
+    async def _find(self, venue: VenuePort, iid: InstrumentId, cid: ClientOrderId) -> OrderReport | None:
+        for attempt in range(5):
+            try:
+                return await asyncio.wait_for(
+                    venue.fetch_order(iid, client_order_id=cid), self.venue_timeout_s
+                )
+            except OrderNotFound:
+                return None
+            except (SmcAgentError, TimeoutError, OSError) as exc:
+                log.warning("venue lookup by client id failed; retrying", cid=cid, error=str(exc))
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise TimeoutError(f"venue {venue.venue} did not answer about order {cid}")
+
+    async def cancel(self, cmd: CancelOrder) -> None:
+        stored = self.repo.get(cmd.client_order_id)
+        if stored is None or not stored.is_open:
+            return
+        async with self.send_lock:
+            await self._cancel_stored(stored)
+
+    async def _cancel_stored(self, stored: StoredOrder) -> bool:
+        venue = self.venues.get(stored.exchange)
+        if venue is None:
+            return False
+        iid = InstrumentId(stored.exchange, stored.symbol)
+        cid = ClientOrderId(stored.client_order_id)
+        vid = None if stored.venue_order_id is None else VenueOrderId(stored.venue_order_id)
+        try:
+            report = await asyncio.wait_for(
+                venue.cancel_order(iid, client_order_id=cid, venue_order_id=vid), self.venue_timeout_s
+            )
+        except OrderNotFound:
+            report = await self._find(venue, iid, cid)
+            if report is None:
+                return False
+        await self._apply(report)
+        return report.status is OrderStatus.CANCELED
+
+    # ================================================================ halt: cancel entries
+    async def cancel_entries(self) -> int:
+        """Cancel every working entry (non reduce-only) order on every venue and verify it."""
+        started = time.perf_counter()
+        cancelled = 0
+        async with self.send_lock:  # nothing in flight while we list and cancel
+            for name, venue in self.venues.items():
+                for _ in range(5):
+                    try:
+                        reports = await asyncio.wait_for(venue.fetch_open_orders(), self.venue_timeout_s)
+                    except (SmcAgentError, TimeoutError, OSError) as exc:
+                        log.error(
+                            "cannot list open orders to cancel them; retrying", venue=name, error=str(exc)
+                        )
+                        await asyncio.sleep(0.5)
+                        continue
+                    targets = [r for r in reports if self._is_entry(r)]
+                    if not targets:
+                        break
+                    results = await asyncio.gather(
+                        *(self._cancel_report(venue, r) for r in targets), return_exceptions=True
+                    )
+                    cancelled += sum(1 for r in results if r is True)
+                else:
+                    log.error("ALERT working entry orders could not be verified cancelled", venue=name)
+        elapsed = time.perf_counter() - started
+        self.stats.cancelled_on_halt += cancelled
+        self.stats.last_cancel_all_s = elapsed
+        log.warning(
+            "working entry orders cancelled and verified", cancelled=cancelled, seconds=round(elapsed, 4)
+        )
+        return cancelled
+
+    def _is_entry(self, report: OrderReport) -> bool:
+        stored = self.repo.get(report.client_order_id)
+        if stored is None:
+            return report.client_order_id.startswith(OUR_PREFIX)
+        return not stored.reduce_only
+
+    async def _cancel_report(self, venue: VenuePort, report: OrderReport) -> bool:
+        try:
+            result = await asyncio.wait_for(
+                venue.cancel_order(report.instrument_id, venue_order_id=report.venue_order_id),
+                self.venue_timeout_s,
+            )
+        except OrderNotFound:
+            return False
+        if self.repo.get(result.client_order_id or report.client_order_id) is not None:
+            await self._apply(result if result.client_order_id else report)
+        return result.status is OrderStatus.CANCELED
+
+    # ================================================================ reconciliation
+    async def reconcile(self) -> list[str]:
+        """Bring every open database order up to the venue's state and look for orders the database
+        does not know. An unexplained mismatch halts trading (latched) and raises an alert."""
+        problems: list[str] = []
+        async with self.send_lock:
+            for stored in self.repo.open_orders():
+                venue = self.venues.get(stored.exchange)
+                if venue is None:
+                    problems.append(f"order {stored.client_order_id} on unconfigured venue {stored.exchange}")
+                    continue
+                try:
+                    if await self._refresh_one(stored) is None and stored.status != OrderStatus.INITIALIZED:
+                        problems.append(
+                            f"order {stored.client_order_id} is {stored.status} in the database "
+                            f"but unknown at {stored.exchange}"
+                        )
+                except (SmcAgentError, TimeoutError, OSError) as exc:
+                    problems.append(f"venue {stored.exchange} unreachable: {exc}")
+            for name, venue in self.venues.items():
+                try:
+                    reports = await asyncio.wait_for(venue.fetch_open_orders(), self.venue_timeout_s)
+                except (SmcAgentError, TimeoutError, OSError) as exc:
+                    problems.append(f"venue {name} unreachable: {exc}")
+                    continue
+                for r in reports:
+                    if r.client_order_id.startswith(OUR_PREFIX) and self.repo.get(r.client_order_id) is None:
+                        problems.append(f"open order {r.client_order_id} at {name} is not in the database")
+        self.last_reconcile_problems = problems
+        unexplained = [p for p in problems if "unreachable" not in p]
+        if unexplained:
+            reason = "reconciliation mismatch: " + "; ".join(unexplained)[:500]
+            log.error(
+                "ALERT reconciliation found an unexplained mismatch: halting trading", problems=unexplained
+            )
+            self.control.halt(reason=reason, actor="execution-engine", source="reconciliation")
+            self.enter_halt(reason)
+        elif not problems:
+            self.reconciled = True
+        return problems
+
+    async def _refresh_one(self, stored: StoredOrder) -> OrderReport | None:
+        """Ask the venue about one stored order and apply the answer. A write-ahead intent the venue
+        does not know never reached it (crash before the send): it is closed, not resent."""
+        venue = self.venues[stored.exchange]
+        iid = InstrumentId(stored.exchange, stored.symbol)
+        cid = ClientOrderId(stored.client_order_id)
+        report = await self._find(venue, iid, cid)
+        if report is None:
+            if stored.status == OrderStatus.INITIALIZED:
+                reason = (
+                    "write-ahead intent never reached the venue (process stopped before the send); not resent"
+                )
+                self.repo.mark(cid, OrderStatus.REJECTED, reason)
+                await self._event_rejected(iid, cid, reason)
+            return None
+        await self._apply(report)
+        return report
+
+    async def poll(self) -> None:
+        """Pick up fills and cancels of working orders (one open-orders listing per venue)."""
+        async with self.send_lock:
+            for name, venue in self.venues.items():
+                stored_open = [o for o in self.repo.open_orders(name) if o.status != OrderStatus.INITIALIZED]
+                if not stored_open:
+                    continue
+                reports = {r.client_order_id: r for r in await venue.fetch_open_orders()}
+                for stored in stored_open:
+                    report = reports.get(stored.client_order_id)
+                    if report is None:
+                        await self._refresh_one(stored)
+                    elif report.filled_qty != stored.filled_quantity or report.status.value != stored.status:
+                        await self._apply(report)
+
+    # ================================================================ reports -> events
+    async def _apply(self, report: OrderReport, *, market_price: Decimal | None = None) -> None:
+        outcome = self.repo.apply_report(report, market_price=market_price)
+        for event in self._events(report, outcome):
+            await self.publish(event)
+
+    def _events(self, r: OrderReport, o: ReportOutcome) -> list[Event]:
+        now = self.clock.timestamp_ms()
+        sid = self._strategies.get(r.client_order_id, StrategyId(""))
+        base = {
+            "ts_event": r.ts_event or now,
+            "ts_init": now,
+            "strategy_id": sid,
+            "instrument_id": r.instrument_id,
+            "client_order_id": r.client_order_id,
+        }
+        out: list[Event] = []
+        if o.previous == OrderStatus.INITIALIZED and o.status != OrderStatus.REJECTED:
+            out.append(OrderAccepted(**base, venue_order_id=r.venue_order_id))
+        if o.fill_qty > 0 and o.fill_price is not None:
+            out.append(
+                OrderFilled(
+                    **base,
+                    venue_order_id=r.venue_order_id,
+                    trade_id=TradeId(o.trade_id or ""),
+                    side=OrderSide(r.side),
+                    qty=o.fill_qty,
+                    price=o.fill_price,
+                    fee=Decimal(0),
+                    fee_currency="",
+                    liquidity=LiquiditySide.TAKER,
+                    is_last=o.status == OrderStatus.FILLED,
+                )
+            )
+        if o.previous != o.status:
+            if o.status == OrderStatus.CANCELED:
+                out.append(OrderCanceled(**base, reason="canceled at venue"))
+            elif o.status == OrderStatus.EXPIRED:
+                out.append(OrderExpired(**base))
+            elif o.status == OrderStatus.REJECTED:
+                out.append(OrderRejected(**base, reason="rejected by venue"))
+        return out
+
+    async def _deny(self, cmd: SubmitOrder, reason: str) -> None:
+        now = self.clock.timestamp_ms()
+        await self.publish(
+            OrderDenied(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=cmd.strategy_id,
+                instrument_id=cmd.instrument_id,
+                client_order_id=cmd.client_order_id,
+                reason=reason,
+                check="trading_halted",
+            )
+        )
+
+    async def _event_rejected(self, iid: InstrumentId, cid: ClientOrderId, reason: str) -> None:
+        now = self.clock.timestamp_ms()
+        await self.publish(
+            OrderRejected(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=self._strategies.get(cid, StrategyId("")),
+                instrument_id=iid,
+                client_order_id=cid,
+                reason=reason,
+            )
+        )
+
+    def _venue(self, iid: InstrumentId) -> VenuePort:
+        venue = self.venues.get(iid.venue)
+        if venue is None:
+            raise RejectedError(f"no venue {iid.venue!r} configured (have {sorted(self.venues)})")
+        return venue

@@ -1,0 +1,145 @@
+"""The engine side of the halt contract (DESIGN.md §4), run by every trading / execution engine.
+
+About 5 times a second :meth:`HaltGuard.tick`:
+
+- refreshes the engine heartbeat (``HEARTBEAT_KEY``, 3 s TTL), so ``smc-agent resume`` knows an
+  engine will verify;
+- calls ``TradingControl.observe()`` (which latches ``SET emergency_halt``, alerts on expiry and
+  turns ``DEL`` into a release request);
+- HALTED -> the order gateway stops and cancels working entry orders;
+- a release request -> runs the resume verification (database, control store, venue connectivity,
+  reconciliation clean, fresh market data) through ``TradingControl.complete_release``; only a clean
+  verification resumes (``trading resumed``), a failed one stays halted and says why;
+- an unreachable control store -> halted; the halt is latched in the database at once and the key
+  re-asserted when the store answers again, so the store coming back never resumes trading by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from smc_agent.control.trading import HEARTBEAT_KEY, ControlSnapshot, TradingControl
+from smc_agent.core.control import ControlStoreUnavailable
+from smc_agent.core.enums import TradingState
+from smc_agent.live.gateway import OrderGateway
+from smc_agent.logs import get_logger
+
+log = get_logger("smc_agent.live.halt_guard")
+
+AsyncCheck = Callable[[], Awaitable[str | None]]
+
+
+class HaltGuard:
+    def __init__(
+        self,
+        *,
+        control: TradingControl,
+        gateway: OrderGateway,
+        checks: Sequence[tuple[str, AsyncCheck]],
+        name: str = "execution-engine",
+        interval_s: float = 0.2,
+        heartbeat_ttl_s: float = 3.0,
+    ) -> None:
+        self.control = control
+        self.gateway = gateway
+        self.checks = list(checks)
+        self.name = name
+        self.interval_s = interval_s
+        self.heartbeat_ttl_s = heartbeat_ttl_s
+        self.last: ControlSnapshot | None = None
+        self._store_down = False
+        self.stopping = False
+
+    async def run(self) -> None:
+        while not self.stopping:
+            try:
+                await self.tick()
+            except Exception as exc:  # the guard never dies; a failing tick means halted
+                log.exception("halt guard tick failed; halting", error=str(exc))
+                self.gateway.enter_halt(f"halt guard failed: {exc}")
+            await asyncio.sleep(self.interval_s)
+
+    async def tick(self) -> ControlSnapshot:
+        await asyncio.to_thread(self._heartbeat)
+        if self._store_down and await asyncio.to_thread(self._store_answers):
+            await asyncio.to_thread(self._reassert_halt)
+        snap = await asyncio.to_thread(self.control.observe)
+        self.last = snap
+        if not snap.store_ok:
+            self._on_store_down(snap)
+            return snap
+        if snap.state is TradingState.HALTED:
+            latch = snap.latch
+            if latch is not None and latch.status == "release_requested":
+                return await self._verify_and_release(snap)
+            if not self.gateway.halted:
+                self.gateway.enter_halt(snap.reason)
+            return snap
+        self.gateway.reducing = snap.state is TradingState.REDUCING
+        if self.gateway.halted:  # released elsewhere (another engine verified): verify our own side
+            problems = await self._run_checks()
+            if not any(problems.values()):
+                self.gateway.leave_halt()
+                log.warning("trading resumed: latch released and this engine's verification passed")
+        return snap
+
+    def _heartbeat(self) -> None:
+        try:
+            self.control.kv.set(HEARTBEAT_KEY, self.name, ttl_s=self.heartbeat_ttl_s)
+        except ControlStoreUnavailable:
+            pass  # observe() reports it
+
+    def _store_answers(self) -> bool:
+        try:
+            self.control.kv.ping()
+        except ControlStoreUnavailable:
+            return False
+        return True
+
+    def _on_store_down(self, snap: ControlSnapshot) -> None:
+        self.gateway.enter_halt(snap.reason)
+        if not self._store_down:
+            self._store_down = True
+            log.error("ALERT control store unreachable: trading halted (fail closed)", reason=snap.reason)
+            try:  # latch it in the database now: the store coming back must not resume trading
+                self.control.halt(reason=snap.reason, actor=self.name, source="fail-closed")
+            except Exception as exc:
+                log.error("could not latch the halt in the database either", error=str(exc))
+
+    def _reassert_halt(self) -> None:
+        latch = self.control.journal.read_latch()
+        if latch is not None and latch.source == "fail-closed" and latch.status == "halted":
+            self.control.halt(reason=latch.reason, actor=self.name, source="fail-closed")
+            log.warning(
+                "control store answers again; trading stays halted until released", reason=latch.reason
+            )
+        self._store_down = False
+
+    async def _run_checks(self) -> dict[str, str | None]:
+        results: dict[str, str | None] = {}
+        for name, check in self.checks:
+            try:
+                results[name] = await check()
+            except Exception as exc:
+                results[name] = f"{type(exc).__name__}: {exc}"
+        return results
+
+    async def _verify_and_release(self, snap: ControlSnapshot) -> ControlSnapshot:
+        log.warning("release requested: running resume verification", checks=[n for n, _ in self.checks])
+        results = await self._run_checks()
+        checks = [(name, _constant(problem)) for name, problem in results.items()]
+        after = await asyncio.to_thread(self.control.complete_release, checks, actor=self.name)
+        self.last = after
+        if after.state is TradingState.HALTED:
+            failed = {k: v for k, v in results.items() if v}
+            log.error("resume verification failed; trading stays halted", failures=failed)
+            self.gateway.enter_halt(after.reason)
+        else:
+            self.gateway.leave_halt()
+            log.warning("trading resumed", by=snap.latch.release_actor if snap.latch else None)
+        return after
+
+
+def _constant(problem: str | None) -> Callable[[], str | None]:
+    return lambda: problem

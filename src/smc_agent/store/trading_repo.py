@@ -1,0 +1,420 @@
+"""Repositories of the trading runtime: orders (write-ahead), trades (fills), positions, signals, bots.
+
+Every method runs in its own short transaction (the execution engine's unit of durability is one
+order step), so a ``kill -9`` between two calls leaves the database consistent: an order row exists
+before the venue hears of it, and a fill is stored together with the order's new filled quantity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.enums import OrderStatus
+from smc_agent.core.ports import OrderReport
+from smc_agent.store.models import Bot, Order, Position, Signal, Trade
+
+T = TypeVar("T")
+ZERO = Decimal(0)
+OPEN_STATUSES = (*tuple(s.value for s in OrderStatus if s.is_open), OrderStatus.INITIALIZED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    client_order_id: str
+    venue_order_id: str | None
+    exchange: str
+    symbol: str
+    side: str
+    type: str
+    quantity: Decimal
+    price: Decimal | None
+    status: str
+    filled_quantity: Decimal
+    average_price: Decimal | None
+    reduce_only: bool
+    tag: str | None
+    bot_id: str | None
+    user_id: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOutcome:
+    """What applying a venue report changed: the status move and the newly filled quantity."""
+
+    previous: str
+    status: str
+    fill_qty: Decimal
+    fill_price: Decimal | None
+    trade_id: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.previous != self.status or self.fill_qty > 0
+
+
+def _stored(row: Order) -> StoredOrder:
+    return StoredOrder(
+        client_order_id=row.client_order_id,
+        venue_order_id=row.venue_order_id,
+        exchange=row.exchange,
+        symbol=row.symbol,
+        side=row.side,
+        type=row.type,
+        quantity=row.quantity,
+        price=row.price,
+        status=row.status,
+        filled_quantity=row.filled_quantity,
+        average_price=row.average_price,
+        reduce_only=row.reduce_only,
+        tag=row.tag,
+        bot_id=row.bot_id,
+        user_id=row.user_id,
+    )
+
+
+def _ms_to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class TradingRepo:
+    """Orders, fills and positions of the execution engine (synchronous, one transaction per call)."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+
+    def _tx(self, func: Callable[[Session], T]) -> T:
+        with self._factory() as session, session.begin():
+            return func(session)
+
+    def ping(self) -> None:
+        self._tx(lambda s: s.execute(text("SELECT 1")))
+
+    # ----------------------------------------------------------------- orders
+    def record_intent(
+        self, cmd: SubmitOrder, *, user_id: str | None = None, bot_id: str | None = None
+    ) -> bool:
+        """Write-ahead: persist the order intent before it is sent. False if the id is already known."""
+
+        def op(session: Session) -> None:
+            session.add(
+                Order(
+                    client_order_id=cmd.client_order_id,
+                    user_id=user_id,
+                    bot_id=bot_id,
+                    exchange=cmd.instrument_id.venue,
+                    symbol=cmd.instrument_id.symbol,
+                    side=cmd.side.value,
+                    type=cmd.order_type.value,
+                    time_in_force=cmd.time_in_force.value,
+                    reduce_only=cmd.reduce_only,
+                    quantity=cmd.qty,
+                    price=cmd.price,
+                    stop_price=cmd.trigger_price,
+                    status=OrderStatus.INITIALIZED.value,
+                    tag=(cmd.tag or None) and cmd.tag[:64],
+                    reason=None if cmd.reference_price is None else f"ref={cmd.reference_price}",
+                )
+            )
+
+        try:
+            self._tx(op)
+        except IntegrityError:
+            return False
+        return True
+
+    def get(self, client_order_id: str) -> StoredOrder | None:
+        def op(session: Session) -> StoredOrder | None:
+            row = session.scalar(select(Order).where(Order.client_order_id == client_order_id))
+            return None if row is None else _stored(row)
+
+        return self._tx(op)
+
+    def open_orders(self, exchange: str | None = None) -> list[StoredOrder]:
+        def op(session: Session) -> list[StoredOrder]:
+            query = select(Order).where(Order.status.in_(OPEN_STATUSES)).order_by(Order.created_at)
+            if exchange is not None:
+                query = query.where(Order.exchange == exchange)
+            return [_stored(r) for r in session.scalars(query)]
+
+        return self._tx(op)
+
+    def all_orders(self) -> list[StoredOrder]:
+        return self._tx(lambda s: [_stored(r) for r in s.scalars(select(Order).order_by(Order.created_at))])
+
+    def mark(self, client_order_id: str, status: OrderStatus, reason: str) -> None:
+        def op(session: Session) -> None:
+            row = session.scalar(select(Order).where(Order.client_order_id == client_order_id))
+            if row is None:
+                return
+            row.status = status.value
+            row.reason = reason[:2000]
+            if status.is_terminal:
+                row.closed_at = datetime.now(UTC)
+
+        self._tx(op)
+
+    def apply_report(self, report: OrderReport, *, market_price: Decimal | None = None) -> ReportOutcome:
+        """Bring the order row up to the venue's report; store the newly filled part as a trade and
+        update the position, all in one transaction (idempotent: the same report changes nothing)."""
+
+        def op(session: Session) -> ReportOutcome:
+            row = session.scalar(
+                select(Order).where(Order.client_order_id == report.client_order_id).with_for_update()
+            )
+            if row is None:
+                raise LookupError(f"order {report.client_order_id} is not in the database")
+            previous = row.status
+            row.venue_order_id = report.venue_order_id or row.venue_order_id
+            if row.submitted_at is None:
+                row.submitted_at = datetime.now(UTC)
+            delta = report.filled_qty - row.filled_quantity
+            fill_price: Decimal | None = None
+            trade_id: str | None = None
+            if delta > 0:
+                fill_price = _delta_price(row, report, delta)
+                trade_id = f"{report.venue_order_id}-{report.filled_qty.normalize()}"
+                reference = market_price or _reference(row) or fill_price
+                session.add(
+                    Trade(
+                        order_id=row.id,
+                        user_id=row.user_id,
+                        bot_id=row.bot_id,
+                        exchange=row.exchange,
+                        venue_trade_id=trade_id,
+                        symbol=row.symbol,
+                        side=row.side,
+                        quantity=delta,
+                        price=fill_price,
+                        market_price=reference,
+                        fee=ZERO,
+                        timestamp=_ms_to_dt(report.ts_event) if report.ts_event else datetime.now(UTC),
+                    )
+                )
+                _apply_fill(session, row, delta, fill_price)
+                row.filled_quantity = report.filled_qty
+                row.average_price = report.avg_fill_price or fill_price
+            if _rank(report.status) >= _rank_str(row.status) or report.status.is_terminal:
+                row.status = report.status.value
+            if report.status.is_terminal and row.closed_at is None:
+                row.closed_at = datetime.now(UTC)
+            return ReportOutcome(previous, row.status, max(delta, ZERO), fill_price, trade_id)
+
+        return self._tx(op)
+
+    # ----------------------------------------------------------------- positions and trades
+    def positions(self) -> list[dict[str, Any]]:
+        def op(session: Session) -> list[dict[str, Any]]:
+            return [
+                {
+                    "exchange": p.exchange,
+                    "symbol": p.symbol,
+                    "bot_id": p.bot_id,
+                    "quantity": p.quantity,
+                    "average_price": p.average_price,
+                    "realized_pnl": p.realized_pnl,
+                    "stranded": p.stranded,
+                }
+                for p in session.scalars(select(Position))
+            ]
+
+        return self._tx(op)
+
+    def net_position(self, exchange: str, symbol: str) -> Decimal:
+        return sum(
+            (p["quantity"] for p in self.positions() if p["exchange"] == exchange and p["symbol"] == symbol),
+            ZERO,
+        )
+
+    def trades(self) -> list[dict[str, Any]]:
+        def op(session: Session) -> list[dict[str, Any]]:
+            return [
+                {
+                    "venue_trade_id": t.venue_trade_id,
+                    "exchange": t.exchange,
+                    "symbol": t.symbol,
+                    "side": t.side,
+                    "quantity": t.quantity,
+                    "price": t.price,
+                }
+                for t in session.scalars(select(Trade).order_by(Trade.timestamp))
+            ]
+
+        return self._tx(op)
+
+    # ----------------------------------------------------------------- signals and bots
+    def record_signal(
+        self,
+        *,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        kind: str,
+        direction: int,
+        price: Decimal | None,
+        payload: dict[str, Any],
+        bot_id: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        self._tx(
+            lambda s: s.add(
+                Signal(
+                    exchange=exchange,
+                    symbol=symbol,
+                    timeframe=timeframe,
+                    kind=kind,
+                    direction=direction,
+                    price=price,
+                    payload=payload,
+                    bot_id=bot_id,
+                    user_id=user_id,
+                )
+            )
+        )
+
+    def create_bot(
+        self,
+        *,
+        user_id: str,
+        name: str,
+        strategy: str,
+        venue: str,
+        symbols: Sequence[str],
+        timeframes: Sequence[str],
+        parameters: dict[str, Any] | None = None,
+        state: str = "running",
+    ) -> str:
+        def op(session: Session) -> str:
+            bot = Bot(
+                user_id=user_id,
+                name=name,
+                strategy=strategy,
+                venue=venue,
+                symbols=list(symbols),
+                timeframes=list(timeframes),
+                parameters=parameters or {},
+                mode="paper",
+                state=state,
+            )
+            session.add(bot)
+            session.flush()
+            return bot.id
+
+        return self._tx(op)
+
+    def bots(self, *, state: str | None = None) -> list[dict[str, Any]]:
+        def op(session: Session) -> list[dict[str, Any]]:
+            query = select(Bot).order_by(Bot.created_at)
+            if state is not None:
+                query = query.where(Bot.state == state)
+            return [
+                {
+                    "id": b.id,
+                    "user_id": b.user_id,
+                    "name": b.name,
+                    "strategy": b.strategy,
+                    "venue": b.venue,
+                    "symbols": list(b.symbols),
+                    "timeframes": list(b.timeframes),
+                    "parameters": dict(b.parameters),
+                    "state": b.state,
+                }
+                for b in session.scalars(query)
+            ]
+
+        return self._tx(op)
+
+    def set_bot_state(self, bot_id: str, state: str, reason: str = "") -> None:
+        def op(session: Session) -> None:
+            bot = session.get(Bot, bot_id)
+            if bot is None:
+                raise LookupError(f"no bot {bot_id}")
+            bot.state = state
+            bot.state_reason = reason or None
+
+        self._tx(op)
+
+
+_ORDER = [
+    OrderStatus.INITIALIZED,
+    OrderStatus.SUBMITTED,
+    OrderStatus.ACCEPTED,
+    OrderStatus.TRIGGERED,
+    OrderStatus.PENDING_CANCEL,
+    OrderStatus.PARTIALLY_FILLED,
+]
+
+
+def _rank(status: OrderStatus) -> int:
+    return 99 if status.is_terminal else _ORDER.index(status)
+
+
+def _rank_str(status: str) -> int:
+    return _rank(OrderStatus(status))
+
+
+def _reference(row: Order) -> Decimal | None:
+    if row.reason and row.reason.startswith("ref="):
+        return Decimal(row.reason[4:])
+    return row.price
+
+
+def _delta_price(row: Order, report: OrderReport, delta: Decimal) -> Decimal:
+    avg = report.avg_fill_price
+    if avg is None:
+        return report.price or row.price or ZERO
+    if row.filled_quantity > 0 and row.average_price is not None:
+        return (avg * report.filled_qty - row.average_price * row.filled_quantity) / delta
+    return avg
+
+
+def _apply_fill(session: Session, order: Order, qty: Decimal, price: Decimal) -> None:
+    pos = session.scalar(
+        select(Position)
+        .where(
+            Position.exchange == order.exchange,
+            Position.symbol == order.symbol,
+            Position.bot_id.is_(None) if order.bot_id is None else Position.bot_id == order.bot_id,
+        )
+        .with_for_update()
+    )
+    if pos is None:
+        pos = Position(
+            user_id=order.user_id,
+            bot_id=order.bot_id,
+            exchange=order.exchange,
+            symbol=order.symbol,
+            quantity=ZERO,
+            average_price=ZERO,
+            realized_pnl=ZERO,
+            fees=ZERO,
+        )
+        session.add(pos)
+    signed = qty if order.side == "buy" else -qty
+    old = pos.quantity or ZERO
+    new = old + signed
+    if old == 0 or (old > 0) == (signed > 0):  # opening or adding
+        pos.average_price = ((pos.average_price or ZERO) * abs(old) + price * qty) / abs(new)
+    else:  # reducing, closing or flipping
+        closed = min(abs(signed), abs(old))
+        direction = 1 if old > 0 else -1
+        pos.realized_pnl = (pos.realized_pnl or ZERO) + (
+            price - (pos.average_price or ZERO)
+        ) * closed * direction
+        if new == 0:
+            pos.average_price = ZERO
+        elif (new > 0) != (old > 0):
+            pos.average_price = price
+    pos.quantity = new
