@@ -58,8 +58,7 @@ class HttpReceiver:
             await self._runner.setup()
             site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
             await site.start()
-            sockets = site._server.sockets  # type: ignore[union-attr]
-            self.port = sockets[0].getsockname()[1]
+            self.port = self._runner.addresses[0][1]
             ready.set()
 
         def run() -> None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -19,7 +18,7 @@ from smc_agent.ops.incidents import postmortem
 from smc_agent.ops.incidents.priority import Priority, Status
 from smc_agent.ops.incidents.record import IncidentRecord
 from smc_agent.ops.incidents.service import IncidentClosed, IncidentNotFound, IncidentService, ms_to_dt
-from smc_agent.ops.notify.dispatcher import DispatchReport, OutboxDispatcher, requeue_dead
+from smc_agent.ops.notify.dispatcher import OutboxDispatcher, requeue_dead
 from smc_agent.ops.notify.router import NotificationRouter, build_providers
 from smc_agent.ops.settings import OpsSettings, load_ops_settings
 from smc_agent.store.db import transaction
@@ -55,10 +54,8 @@ def _fail(exc: Exception) -> typer.Exit:
 
 
 def _send_now(c: Container, settings: OpsSettings) -> None:
-    """Send what is queued now, one message per second per channel, for up to SEND_NOW_S seconds.
-
-    Messages that fail stay in the outbox for the runtime's dispatcher (or ``incident notify``).
-    """
+    """Send what is queued (one message per second per channel) for up to SEND_NOW_S seconds; what
+    fails stays in the outbox for the runtime's dispatcher (or ``incident notify``)."""
     providers = build_providers(settings, clock=CLOCK)
     if not providers:
         err_console.print("[yellow]no notification channel configured (SMC_SLACK_CRITICAL_WEBHOOK, ...)[/]")
@@ -66,43 +63,17 @@ def _send_now(c: Container, settings: OpsSettings) -> None:
     dispatcher = OutboxDispatcher(
         c.session_factory, providers, clock=CLOCK, min_interval_s=settings.notify_min_interval_s
     )
-    report = DispatchReport()
-    deadline = time.monotonic() + SEND_NOW_S
     try:
-        while time.monotonic() < deadline:
-            step = dispatcher.dispatch_once()
-            report.sent += step.sent
-            report.retried += step.retried
-            report.dead += step.dead
-            if not _due_soon(c, list(providers), horizon_s=2.0):
-                break
-            time.sleep(0.1)
+        report = dispatcher.drain(timeout_s=SEND_NOW_S)
     finally:
         dispatcher.close()
     if report.sent:
         console.print(f"notified: {len(report.sent)} message(s) sent")
     if report.retried or report.dead:
         err_console.print(
-            f"[yellow]{len(report.retried)} message(s) queued for retry, {len(report.dead)} refused; "
-            "see smc-agent incident outbox[/]"
+            f"[yellow]{len(report.retried)} message(s) queued for retry, {len(report.dead)} "
+            "refused; see smc-agent incident outbox[/]"
         )
-
-
-def _due_soon(c: Container, channels: list[str], *, horizon_s: float) -> bool:
-    """Messages (rate-limited, not failing) that will be due within ``horizon_s``."""
-    horizon = _now() + timedelta(seconds=horizon_s)
-    with transaction(c.session_factory) as s:
-        count = s.scalar(
-            select(func.count())
-            .select_from(NotificationOutbox)
-            .where(
-                NotificationOutbox.status == "pending",
-                NotificationOutbox.attempts == 0,
-                NotificationOutbox.next_attempt_at <= horizon,
-                NotificationOutbox.channel.in_(channels),
-            )
-        )
-    return bool(count)
 
 
 def _print_record(record: IncidentRecord) -> None:

@@ -130,7 +130,7 @@ class IncidentOpener:
         ).first()
         escalate = new.number < current.number
         if escalate:
-            row = service._row(incident_id)
+            row = service.row(incident_id)
             row.priority = new.value
             service.add_event(
                 incident_id,

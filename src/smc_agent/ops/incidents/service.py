@@ -71,14 +71,14 @@ class IncidentService:
     def now(self) -> datetime:
         return ms_to_dt(self.clock.timestamp_ms())
 
-    def _row(self, incident_id: str) -> Incident:
+    def row(self, incident_id: str) -> Incident:
         row = self.session.get(Incident, incident_id)
         if row is None:
             raise IncidentNotFound(f"no incident {incident_id!r} (see smc-agent incident list)")
         return row
 
     def get(self, incident_id: str) -> IncidentRecord:
-        row = self._row(incident_id)
+        row = self.row(incident_id)
         events = self.session.scalars(
             select(IncidentEvent)
             .where(IncidentEvent.incident_id == row.id)
@@ -117,7 +117,7 @@ class IncidentService:
         payload: dict[str, Any] | None = None,
     ) -> IncidentEvent:
         """Append to the timeline. Events are never edited; their times strictly increase."""
-        self._row(incident_id)
+        self.row(incident_id)
         at = self.now()
         last = self.session.scalar(
             select(func.max(IncidentEvent.created_at)).where(IncidentEvent.incident_id == incident_id)
@@ -343,7 +343,7 @@ class IncidentService:
         return record
 
     def _open_row(self, incident_id: str) -> Incident:
-        row = self._row(incident_id)
+        row = self.row(incident_id)
         if row.status == Status.RESOLVED.value:
             raise IncidentClosed(f"incident {incident_id} is resolved; open a new incident instead")
         return row
@@ -363,7 +363,7 @@ class IncidentService:
             raise ValueError("a task needs a title")
         if due_at is not None and due_at.tzinfo is None:
             raise ValueError("a task's due date must carry a time zone (e.g. 2026-11-30T12:00Z)")
-        self._row(incident_id)
+        self.row(incident_id)
         task = IncidentTask(
             incident_id=incident_id, title=title.strip(), owner=owner, due_at=due_at, created_at=self.now()
         )

@@ -11,6 +11,7 @@ Every accepted message appends a ``notified`` event to its incident's timeline.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -212,6 +213,35 @@ class OutboxDispatcher:
             error=str(exc),
             retry_in_s=delay,
         )
+
+    def drain(self, *, timeout_s: float, horizon_s: float = 2.0) -> DispatchReport:
+        """Dispatch until no first-attempt message is due within ``horizon_s`` (the rate limit's wait),
+        or ``timeout_s`` passes. For commands that want their messages out before they exit."""
+        total = DispatchReport()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            step = self.dispatch_once()
+            total.sent += step.sent
+            total.retried += step.retried
+            total.dead += step.dead
+            if not self._due_within(timedelta(seconds=horizon_s)):
+                break
+            time.sleep(0.05)
+        return total
+
+    def _due_within(self, horizon: timedelta) -> bool:
+        with transaction(self._factory) as session:
+            first = session.scalars(
+                select(NotificationOutbox.id)
+                .where(
+                    NotificationOutbox.status == "pending",
+                    NotificationOutbox.attempts == 0,
+                    NotificationOutbox.next_attempt_at <= self._now() + horizon,
+                    NotificationOutbox.channel.in_(list(self._providers)),
+                )
+                .limit(1)
+            ).first()
+        return first is not None
 
     def run(self, stop: threading.Event, *, poll_s: float = 0.25) -> None:
         """Loop until ``stop`` is set (a thread of the live runtime, or ``incident notify --watch``)."""
