@@ -122,6 +122,7 @@ class ExecutionService:
     async def stop(self) -> None:
         self.stopping = True
         self.guard.stopping = True
+        self.gateway.close()
         for task in self._tasks:
             task.cancel()
         if self._tasks:  # redis-py may swallow a cancellation inside a blocking read: bounded wait

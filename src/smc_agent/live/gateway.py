@@ -123,6 +123,10 @@ class OrderGateway:
     def leave_halt(self) -> None:
         self.halted_reason = None
 
+    def close(self) -> None:
+        if self._cancel_task is not None and not self._cancel_task.done():
+            self._cancel_task.cancel()
+
     async def wait_cancelled(self) -> int:
         task = self._cancel_task
         return 0 if task is None else await task

@@ -1,0 +1,123 @@
+"""The playbook's emergency halt against a running execution engine (real Redis db 0, real
+PostgreSQL, the exchange simulator on loopback): latency, latch on expiry, release on DEL."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import redis
+
+from smc_agent.core.enums import OrderStatus
+from smc_agent.live.execution_service import ExecutionService
+from smc_agent.live.wiring import build_execution, close_execution
+from smc_agent.venues.simulator import ExchangeSimulator
+from tests.live.conftest import execution_config, order, wait_for
+from tests.live.halt_harness import ArrivalLog, halt_trial
+
+
+@pytest.fixture
+async def engine(
+    sim: ExchangeSimulator, migrated_pg_url: str, playbook_redis: tuple[str, str]
+) -> AsyncIterator[ExecutionService]:
+    service = build_execution(execution_config(migrated_pg_url, playbook_redis[0], sim))
+    await service.start()
+    try:
+        yield service
+    finally:
+        await close_execution(service)
+
+
+def raw(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
+async def release_with_del(url: str, service: ExecutionService) -> None:
+    raw(url).delete("emergency_halt")
+    await wait_for(lambda: not service.gateway.halted, 15, "the engine to verify and resume")
+
+
+async def test_halt_latency_no_order_after_set_and_all_cancelled(
+    engine: ExecutionService,
+    sim: ExchangeSimulator,
+    playbook_redis: tuple[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = playbook_redis[0]
+    log = ArrivalLog(sim)
+    trials = []
+    for _ in range(3):
+        trial = await halt_trial(engine, sim, log, url)
+        trials.append(trial)
+        assert trial.orders_before > 10, "orders must be flowing at a high rate when the halt lands"
+        assert trial.authorized_after_set == 0, "the gateway let an order through after SET returned"
+        assert trial.arrived_after_set == trial.in_flight_at_set <= 1, trial
+        assert trial.working_after == 0, "working entry orders must all be cancelled"
+        assert trial.cancel_all_s < 5.0
+        await release_with_del(url, engine)
+    assert "trading resumed" in caplog.text
+    print("cancel-all median s:", statistics.median(t.cancel_all_s for t in trials))
+
+
+async def test_expiry_keeps_halted_and_alerts_del_resumes(
+    engine: ExecutionService,
+    sim: ExchangeSimulator,
+    playbook_redis: tuple[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = playbook_redis[0]
+    r = raw(url)
+    r.set("emergency_halt", "true")
+    r.expire("emergency_halt", 1)
+    await wait_for(lambda: engine.gateway.halted, 5, "the halt")
+    await asyncio.sleep(2.0)  # the key expires
+    assert r.exists("emergency_halt") == 0
+    await wait_for(lambda: "key expired" in caplog.text, 5, "the expiry alert")
+    assert engine.gateway.halted, "expiry must not resume trading"
+    cmd = order(1, prefix="smc-exp")
+    await engine.gateway.submit(cmd)
+    assert not any(o.client_id == cmd.client_order_id for o in sim.state.book.orders.values())
+    assert "trading resumed" not in caplog.text
+    # explicit release: SET again, then the playbook's DEL; the engine verifies and resumes
+    r.set("emergency_halt", "true")
+    await wait_for(
+        lambda: engine.guard.last is not None and engine.guard.last.halt_key_present, 5, "key seen"
+    )
+    r.delete("emergency_halt")
+    await wait_for(lambda: not engine.gateway.halted, 15, "the engine to resume")
+    assert "trading resumed" in caplog.text
+    cmd2 = order(2, prefix="smc-exp")
+    await engine.gateway.submit(cmd2)
+    stored = engine.gateway.repo.get(cmd2.client_order_id)
+    assert stored is not None and stored.status == OrderStatus.ACCEPTED.value
+
+
+async def test_del_while_venue_down_does_not_resume(
+    engine: ExecutionService,
+    sim: ExchangeSimulator,
+    playbook_redis: tuple[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = playbook_redis[0]
+    r = raw(url)
+    r.set("emergency_halt", "true")
+    await wait_for(
+        lambda: engine.guard.last is not None and engine.guard.last.halt_key_present, 5, "key seen"
+    )
+    await sim.go_down()
+    r.delete("emergency_halt")
+    await wait_for(lambda: "resume verification failed" in caplog.text, 30, "the failed verification")
+    assert engine.gateway.halted
+    await sim.come_up()
+    await asyncio.sleep(1.0)
+    assert engine.gateway.halted, "a failed verification stays halted until an explicit release"
+    assert "trading resumed" not in caplog.text
+    snap = engine.gateway.control.request_release(reason="venue back", actor="test", source="test")
+    assert snap.latch is not None
+    await wait_for(lambda: not engine.gateway.halted, 20, "the engine to resume after the venue is back")
+    assert "trading resumed" in caplog.text
+    started = time.monotonic()
+    assert time.monotonic() - started < 1
