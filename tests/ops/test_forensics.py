@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from smc_agent.cli import forensics as forensics_cli
 from smc_agent.cli import incident as incident_cli
 from smc_agent.ops.forensics import access_log, queries
-from smc_agent.ops.forensics.capture import proc_net_tcp, redact_url
+from smc_agent.ops.forensics.capture import proc_net_tcp, redact_cmdline, redact_url
 from smc_agent.store.db import make_engine, make_session_factory, transaction
 from smc_agent.store.models import Trade, User, UserSession
 
@@ -125,6 +125,9 @@ def test_api_errors_from_the_access_log(tmp_path: Path) -> None:
 
 
 def test_redact_url_and_proc_net_tcp(tmp_path: Path) -> None:
+    assert redact_cmdline("app --password=hunter2 --db postgresql://u:pw@h/db token:abc") == (
+        "app --password=*** --db postgresql://u:***@h/db token:***"
+    )
     assert redact_url("postgresql+psycopg://u:pw@h:5432/db") == "postgresql+psycopg://u:***@h:5432/db"
     assert redact_url("sqlite:////x.db") == "sqlite:////x.db"
     (tmp_path / "tcp").write_text(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 import struct
 from collections import deque
@@ -106,6 +107,15 @@ def open_connections() -> dict[str, Any]:
     return {"source": "psutil", "connections": rows}
 
 
+_SECRET_ARG = re.compile(r"(?i)((?:password|passwd|token|secret|key)[=:])\S+")
+
+
+def redact_cmdline(cmd: str) -> str:
+    """Mask ``--password=x``/``token:x`` style values and URL passwords in a command line."""
+    masked = _SECRET_ARG.sub(r"\1***", cmd)
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", masked)
+
+
 def processes() -> list[dict[str, Any]]:
     try:
         import psutil
@@ -123,7 +133,7 @@ def processes() -> list[dict[str, Any]]:
                 {
                     "pid": proc.info["pid"],
                     "name": proc.info["name"],
-                    "cmdline": cmd[:500],
+                    "cmdline": redact_cmdline(cmd)[:500],
                     "user": proc.info.get("username"),
                     "started": proc.info.get("create_time"),
                 }
