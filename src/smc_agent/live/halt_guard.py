@@ -17,6 +17,7 @@ About 5 times a second :meth:`HaltGuard.tick`:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 
 from smc_agent.control.trading import HEARTBEAT_KEY, ControlSnapshot, TradingControl
@@ -85,10 +86,8 @@ class HaltGuard:
         return snap
 
     def _heartbeat(self) -> None:
-        try:
+        with contextlib.suppress(ControlStoreUnavailable):  # observe() reports it
             self.control.kv.set(HEARTBEAT_KEY, self.name, ttl_s=self.heartbeat_ttl_s)
-        except ControlStoreUnavailable:
-            pass  # observe() reports it
 
     def _store_answers(self) -> bool:
         try:
