@@ -126,7 +126,8 @@ def run_backtest(
     elif config.smc_mode != "stream":
         raise ConfigError(f"smc_mode must be 'replay' or 'stream', got {config.smc_mode!r}")
     recorder = _Recorder()
-    engine.bus.subscribe(Event, recorder.on_event)
+    for kind in (OrderFilled, OrderSubmitted, OrderDenied, TradingStateChanged, StrategyFailed):
+        engine.bus.subscribe(kind, recorder.on_event)
     sid = engine.add_strategy(strategy, instrument_id=instrument.id, timeframe=data.timeframe)
     engine.start()
 

@@ -3,20 +3,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from smc_agent.core.enums import OrderSide, OrderType, TimeInForce, TradingState
 from smc_agent.core.ids import NO_STRATEGY, ClientOrderId, InstrumentId, StrategyId, VenueOrderId
+from smc_agent.core.message import message
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Command:
     ts_event: int
     ts_init: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class SubmitOrder(Command):
     """Submit a new order. ``reference_price`` is the fresh market price the risk gate's collar uses;
     ``stop_loss``/``take_profit`` ask the engine to attach protective exit orders once filled."""
@@ -37,7 +37,7 @@ class SubmitOrder(Command):
     reference_price: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class CancelOrder(Command):
     strategy_id: StrategyId
     instrument_id: InstrumentId
@@ -45,7 +45,7 @@ class CancelOrder(Command):
     venue_order_id: VenueOrderId | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class CancelAllOrders(Command):
     """Cancel every open order of ``strategy_id`` (all strategies when empty) on ``instrument_id``
     (all instruments when ``None``)."""
@@ -54,7 +54,7 @@ class CancelAllOrders(Command):
     instrument_id: InstrumentId | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class SetTradingState(Command):
     """Switch the trading state (operator, control facade or a breaker)."""
 

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderType, TradingState
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
+from smc_agent.core.message import message
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class Event:
     ts_event: int
     ts_init: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OrderEvent(Event):
     strategy_id: StrategyId
     instrument_id: InstrumentId
     client_order_id: ClientOrderId
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OrderDenied(OrderEvent):
     """The risk gate refused the order. ``check`` names the failing check, ``reason`` says why in
     words, ``figures`` holds the numbers compared (as strings, e.g. ``{"qty": "12000", "limit": "10000"}``)."""
@@ -33,7 +34,7 @@ class OrderDenied(OrderEvent):
     figures: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OrderSubmitted(OrderEvent):
     side: OrderSide
     order_type: OrderType
@@ -44,22 +45,22 @@ class OrderSubmitted(OrderEvent):
     tag: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OrderAccepted(OrderEvent):
     venue_order_id: VenueOrderId | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OrderRejected(OrderEvent):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OrderTriggered(OrderEvent):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OrderFilled(OrderEvent):
     venue_order_id: VenueOrderId | None
     trade_id: TradeId
@@ -73,22 +74,22 @@ class OrderFilled(OrderEvent):
     is_last: bool = True  # False for a partial fill
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OrderCanceled(OrderEvent):
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OrderExpired(OrderEvent):
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class OrderCancelRejected(OrderEvent):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class PositionChanged(Event):
     """Snapshot of a position after a fill (``qty`` signed; ``realized_pnl`` gross of ``fees``)."""
 
@@ -100,7 +101,7 @@ class PositionChanged(Event):
     fees: Decimal
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class TradingStateChanged(Event):
     """``scope`` is ``"engine"`` or ``"bot:<strategy id>"``; ``reason`` says why (breaker name and figures)."""
 
@@ -110,7 +111,7 @@ class TradingStateChanged(Event):
     scope: str = "engine"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@message
 class StrategyFailed(Event):
     """User strategy code raised inside ``hook``; the bot was halted."""
 

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Protocol
 
-from smc_agent.core.fill import Fill
+from smc_agent.core.enums import OrderSide
 from smc_agent.core.ids import InstrumentId
 from smc_agent.core.money import ZERO
+
+
+class Execution(Protocol):
+    """What a position needs from an execution (a :class:`~smc_agent.core.fill.Fill` or an ``OrderFilled``)."""
+
+    @property
+    def instrument_id(self) -> InstrumentId: ...
+    @property
+    def side(self) -> OrderSide: ...
+    @property
+    def qty(self) -> Decimal: ...
+    @property
+    def price(self) -> Decimal: ...
+    @property
+    def fee(self) -> Decimal: ...
 
 
 class Position:
@@ -55,13 +71,13 @@ class Position:
     def notional(self, price: Decimal) -> Decimal:
         return abs(self.qty) * price
 
-    def apply(self, fill: Fill) -> Decimal:
+    def apply(self, fill: Execution) -> Decimal:
         """Apply a fill; return the gross PnL it realised (0 when opening/adding)."""
         if fill.instrument_id != self.instrument_id:
             raise ValueError(f"fill for {fill.instrument_id} applied to position {self.instrument_id}")
         self.fees += fill.fee
         self.trades += 1
-        signed = fill.signed_qty
+        signed = fill.qty if fill.side is OrderSide.BUY else -fill.qty
         if self.qty == 0 or (self.qty > 0) == (signed > 0):
             new_qty = self.qty + signed
             self.avg_price = (self.avg_price * abs(self.qty) + fill.price * fill.qty) / abs(new_qty)

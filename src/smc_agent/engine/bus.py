@@ -17,11 +17,17 @@ class InProcessBus:
         self._handlers[event_type].append(handler)
         self._resolved.clear()
 
-    def publish(self, event: Event) -> None:
-        cls = type(event)
+    def _for(self, cls: type[Event]) -> tuple[EventHandler, ...]:
         handlers = self._resolved.get(cls)
         if handlers is None:
             handlers = tuple(h for base in cls.__mro__ for h in self._handlers.get(base, ()))
             self._resolved[cls] = handlers
-        for handler in handlers:
+        return handlers
+
+    def wants(self, event_type: type[Event]) -> bool:
+        """Whether anyone would receive an event of this type (lets publishers skip building it)."""
+        return bool(self._for(event_type))
+
+    def publish(self, event: Event) -> None:
+        for handler in self._for(type(event)):
             handler(event)

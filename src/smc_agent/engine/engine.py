@@ -34,7 +34,6 @@ from smc_agent.core.events import (
     StrategyFailed,
     TradingStateChanged,
 )
-from smc_agent.core.fill import Fill
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.money import to_decimal
@@ -253,21 +252,9 @@ class TradingEngine:
             self.bus.publish(event)
 
     def _on_fill(self, event: OrderFilled) -> None:
-        fill = Fill(
-            instrument_id=event.instrument_id,
-            client_order_id=event.client_order_id,
-            venue_order_id=event.venue_order_id,
-            trade_id=event.trade_id,
-            side=event.side,
-            qty=event.qty,
-            price=event.price,
-            fee=event.fee,
-            fee_currency=event.fee_currency,
-            liquidity=event.liquidity,
-            ts_event=event.ts_event,
-            market_price=event.market_price,
-        )
-        pos = self.portfolio.apply_fill(fill)
+        pos = self.portfolio.apply_fill(event)
+        if not self.bus.wants(PositionChanged):
+            return
         self.bus.publish(
             PositionChanged(
                 ts_event=event.ts_event,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from smc_agent.core.fill import Fill
+from smc_agent.core.enums import OrderSide
 from smc_agent.core.ids import InstrumentId
 from smc_agent.core.money import ZERO
-from smc_agent.core.position import Position
+from smc_agent.core.position import Execution, Position
 
 
 class Portfolio:
@@ -31,10 +31,11 @@ class Portfolio:
             self.qty_f[instrument_id] = 0.0
         return pos
 
-    def apply_fill(self, fill: Fill) -> Position:
+    def apply_fill(self, fill: Execution) -> Position:
         pos = self.position(fill.instrument_id)
         pos.apply(fill)
-        self.cash -= fill.signed_qty * fill.price + fill.fee
+        signed = fill.qty if fill.side is OrderSide.BUY else -fill.qty
+        self.cash -= signed * fill.price + fill.fee
         self.fees += fill.fee
         self.cash_f = float(self.cash)
         self.qty_f[fill.instrument_id] = float(pos.qty)

@@ -42,8 +42,13 @@ class RiskConfig:
     daily_loss_limit: Decimal | None = Decimal("0.05")
     max_drawdown: Decimal | None = Decimal("0.25")
     symbol_limits: Mapping[str, SymbolLimits] = field(default_factory=dict)
+    _global_limits: SymbolLimits = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        limits = SymbolLimits(
+            self.max_order_qty, self.max_order_notional, self.max_position_qty, self.max_position_notional
+        )
+        object.__setattr__(self, "_global_limits", limits)  # limits_for() is on every order's path
         if not (Decimal(0) < self.price_collar <= MAX_COLLAR):
             raise ConfigError(f"price_collar must be in (0, {MAX_COLLAR}], got {self.price_collar}")
         if self.max_order_qty <= 0:
@@ -57,7 +62,9 @@ class RiskConfig:
 
     def limits_for(self, symbol: str) -> SymbolLimits:
         """Effective per-symbol limits (overrides merged over the globals)."""
-        over = self.symbol_limits.get(symbol, SymbolLimits())
+        over = self.symbol_limits.get(symbol)
+        if over is None:
+            return self._global_limits
         return SymbolLimits(
             max_order_qty=over.max_order_qty if over.max_order_qty is not None else self.max_order_qty,
             max_order_notional=over.max_order_notional

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from smc_agent.core.enums import OrderSide, OrderType, TradingState
 from smc_agent.core.ids import ClientOrderId
+from smc_agent.core.message import message
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +21,7 @@ class OpenOrderView:
     reduce_only: bool
 
 
-@dataclass(frozen=True, slots=True)
+@message
 class RiskContext:
     """``position_qty`` is signed, summed over all venues for the order's symbol; ``positions_notional``
     maps every symbol to its absolute notional (for the total-exposure check)."""

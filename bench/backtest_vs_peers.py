@@ -1,0 +1,243 @@
+"""Backtest engine benchmark: this engine vs backtesting.py vs vectorbt on the SMA-cross strategy,
+plus the SMC strategy's candles per second (full causal SMC set + risk gate + execution).
+
+    uv run python bench/backtest_vs_peers.py            # 77k real 5m candles and 1M candles
+    uv run python bench/backtest_vs_peers.py --quick    # 77k only, one repetition
+
+Data: Binance BTC/USDT 5m 2024 (76,948 real candles) from ../shared/data; the 1M series tiles that
+real series end to end (each copy rescaled to start at the previous close), so it keeps real
+intrabar structure. Every engine trades the same signals (fast/slow SMA 10/20 crosses, long and
+short, size 1, 0.1% commission, fills at the next open). Prints medians and ratios measured in the
+same run; the peak RSS of each 1M run is measured in a fresh child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from smc_agent.backtest.data import CandleData
+from smc_agent.backtest.fill_model import FillModel
+from smc_agent.backtest.runner import BacktestConfig, run_backtest
+from smc_agent.risk.config import RiskConfig
+from smc_agent.strategy.sma_cross import SmaCross
+from smc_agent.strategy.smc_structure import SmcStructure
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV = ROOT / ".." / "shared" / "data" / "ohlcv" / "binance_2024" / "binance_spot_BTCUSDT_5m.csv"
+FAST, SLOW, FEE = 10, 20, 0.001
+
+
+def load_real() -> CandleData:
+    if not CSV.exists():
+        sys.exit(f"benchmark data not found: {CSV}")
+    frame = pd.read_csv(CSV)
+    return CandleData.from_frame(frame, venue="binance", symbol="BTC/USDT", timeframe="5m")
+
+
+def tile(data: CandleData, n: int) -> CandleData:
+    """``n`` candles: copies of the real series, each rescaled to open at the previous close."""
+    reps = -(-n // len(data))
+    cols = {k: [] for k in ("open", "high", "low", "close", "volume")}
+    scale = 1.0
+    for _ in range(reps):
+        for k in ("open", "high", "low", "close"):
+            cols[k].append(np.round(getattr(data, k) * scale, 2))
+        cols["volume"].append(data.volume)
+        scale *= float(data.close[-1] / data.open[0])
+        scale = scale if 0.2 < scale < 5 else 1.0
+    step = int(data.open_time[1] - data.open_time[0])
+    times = data.open_time[0] + np.arange(reps * len(data), dtype=np.int64) * step
+    arrays = {k: np.concatenate(v)[:n] for k, v in cols.items()}
+    return CandleData(data.venue, data.symbol, data.timeframe, times[:n], **arrays)
+
+
+# ---------------------------------------------------------------- the three engines
+def run_ours(data: CandleData) -> tuple[int, float]:
+    config = BacktestConfig(
+        starting_cash=Decimal(10_000_000),
+        risk=RiskConfig.permissive(),
+        fill_model=FillModel(maker_fee=Decimal(str(FEE)), taker_fee=Decimal(str(FEE))),
+        qty_increment=Decimal(1),
+    )
+    result = run_backtest(SmaCross(fast=FAST, slow=SLOW, qty=1.0), data, config)
+    return len(result.trades), float(result.stats["final_equity"])
+
+
+def _frame(data: CandleData) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"Open": data.open, "High": data.high, "Low": data.low, "Close": data.close, "Volume": data.volume},
+        index=pd.to_datetime(data.open_time, unit="ms"),
+    )
+
+
+def run_backtesting_py(data: CandleData) -> tuple[int, float]:
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+
+    def sma(values: np.ndarray, n: int) -> pd.Series:
+        return pd.Series(values).rolling(n).mean()
+
+    class PeerSmaCross(Strategy):
+        def init(self) -> None:
+            self.fast = self.I(sma, self.data.Close, FAST)
+            self.slow = self.I(sma, self.data.Close, SLOW)
+
+        def next(self) -> None:
+            if crossover(self.fast, self.slow):
+                self.position.close()
+                self.buy(size=1)
+            elif crossover(self.slow, self.fast):
+                self.position.close()
+                self.sell(size=1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stats = Backtest(
+            _frame(data), PeerSmaCross, cash=10_000_000, commission=FEE, finalize_trades=False
+        ).run()
+    return int(stats["# Trades"]), float(stats["Equity Final [$]"])
+
+
+def _import_vectorbt():
+    from plotly.graph_objs import layout
+
+    original = layout.Template
+
+    class Template(original):  # vectorbt 0.28 registers a template plotly 6 rejects (mapbox keys)
+        def __init__(self, arg=None, **kwargs):
+            kwargs.setdefault("skip_invalid", True)
+            super().__init__(arg, **kwargs)
+
+    layout.Template = Template
+    try:
+        import vectorbt as vbt
+    finally:
+        layout.Template = original
+    return vbt
+
+
+def run_vectorbt(data: CandleData) -> tuple[int, float]:
+    vbt = _import_vectorbt()
+    close = pd.Series(data.close)
+    fast, slow = close.rolling(FAST).mean(), close.rolling(SLOW).mean()
+    up = (fast.shift(1) < slow.shift(1)) & (fast > slow)
+    down = (slow.shift(1) < fast.shift(1)) & (slow > fast)
+    pf = vbt.Portfolio.from_signals(
+        close,
+        entries=up,
+        exits=down,
+        short_entries=down,
+        short_exits=up,
+        size=1.0,
+        fees=FEE,
+        price=pd.Series(data.open).shift(-1),
+        init_cash=10_000_000,
+        freq="5min",
+    )  # next bar's open
+    return int(pf.trades.count()), float(pf.final_value())
+
+
+def run_smc(data: CandleData, mode: str) -> tuple[int, float]:
+    result = run_backtest(
+        SmcStructure(),
+        data,
+        BacktestConfig(smc_mode=mode, risk=RiskConfig(max_drawdown=None, daily_loss_limit=None)),
+    )
+    return len(result.trades), float(result.stats["final_equity"])
+
+
+# ---------------------------------------------------------------- measurement
+def timed(
+    fn: Callable[[CandleData], tuple[int, float]], data: CandleData, reps: int
+) -> tuple[float, tuple[int, float]]:
+    times, out = [], (0, 0.0)
+    for _ in range(reps):
+        t = time.perf_counter()
+        out = fn(data)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def _child(name: str, n: int, queue: mp.Queue) -> None:
+    data = tile(load_real(), n)
+    fn = {
+        "ours": run_ours,
+        "backtesting.py": run_backtesting_py,
+        "vectorbt": run_vectorbt,
+        "smc": lambda d: run_smc(d, "replay"),
+    }[name]
+    t = time.perf_counter()
+    fn(data)
+    queue.put((time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def in_child(name: str, n: int) -> tuple[float, float]:
+    queue: mp.Queue = mp.get_context("fork").Queue()
+    proc = mp.get_context("fork").Process(target=_child, args=(name, n, queue))
+    proc.start()
+    seconds, rss_mb = queue.get()
+    proc.join()
+    return seconds, rss_mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="77k candles only, one repetition")
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    reps = 1 if args.quick else args.reps
+    real = load_real()
+    # warm up: numba kernels of the SMC set, imports of the peers
+    run_smc(real.between(None, int(real.open_time[2000])), "replay")
+    run_smc(real.between(None, int(real.open_time[2000])), "stream")
+    _import_vectorbt()
+
+    print(f"SMA cross {FAST}/{SLOW} on {len(real):,} real 5m candles (median of {reps})")
+    rows = {}
+    for name, fn in (("ours", run_ours), ("backtesting.py", run_backtesting_py), ("vectorbt", run_vectorbt)):
+        seconds, (trades, final) = timed(fn, real, reps)
+        rows[name] = seconds
+        print(
+            f"  {name:15s} {seconds:8.3f} s  {len(real) / seconds:>12,.0f} candles/s  trades={trades} "
+            f"final_equity={final:,.2f}"
+        )
+    print(
+        f"  ratio backtesting.py / ours = {rows['backtesting.py'] / rows['ours']:.2f}x   "
+        f"vectorbt / ours = {rows['vectorbt'] / rows['ours']:.2f}x"
+    )
+
+    print(f"SMC strategy (full causal SMC set + risk + execution) on {len(real):,} real 5m candles")
+    for mode in ("replay", "stream"):
+        seconds, (trades, final) = timed(lambda d, m=mode: run_smc(d, m), real, reps)
+        print(
+            f"  smc/{mode:7s}     {seconds:8.3f} s  {len(real) / seconds:>12,.0f} candles/s  trades={trades}"
+        )
+    if args.quick:
+        return
+    n = 1_000_000
+    print("1M candles (tiled real 5m series), one run each in a fresh process: time and peak RSS")
+    big = {}
+    for name in ("ours", "backtesting.py", "vectorbt", "smc"):
+        seconds, rss = in_child(name, n)
+        big[name] = seconds
+        print(f"  {name:15s} {seconds:8.3f} s  {n / seconds:>12,.0f} candles/s  peak RSS {rss:,.0f} MB")
+    print(
+        f"  ratio backtesting.py / ours = {big['backtesting.py'] / big['ours']:.2f}x   "
+        f"vectorbt / ours = {big['vectorbt'] / big['ours']:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
