@@ -37,6 +37,10 @@ class CandleSource(Protocol):
     ) -> Sequence[Candle]: ...
 
 
+class WatchingSource(CandleSource, Protocol):
+    async def watch_candles(self, instrument_id: InstrumentId, timeframe: str) -> Sequence[Candle]: ...
+
+
 class LiveCandleStream:
     def __init__(
         self,
@@ -48,6 +52,7 @@ class LiveCandleStream:
         poll_interval_s: float = 1.0,
         stale_after_s: float | None = None,
         page_limit: int = 500,
+        use_websocket: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.select_source = select_source
@@ -58,6 +63,9 @@ class LiveCandleStream:
         self.poll_interval_s = poll_interval_s
         self.stale_after_s = stale_after_s if stale_after_s is not None else 2 * self.tf_ms / 1000
         self.page_limit = page_limit
+        self.use_websocket = use_websocket
+        self._ws_newest: int | None = None
+        self.ws_wakeups = 0
         self._monotonic = monotonic
         self.last_new_at = monotonic()
         self.venue: str | None = None
@@ -135,4 +143,28 @@ class LiveCandleStream:
             for candle in fresh:
                 yield candle
             if len(fresh) < self.page_limit:  # caught up: wait for the next candle to close
-                await asyncio.sleep(self.poll_interval_s)
+                await self._wait_for_news()
+
+    async def _wait_for_news(self) -> None:
+        """Sleep until the WebSocket shows a new candle (if enabled), at most ``poll_interval_s``.
+
+        Any WebSocket trouble falls back to plain REST polling on the interval."""
+        source = self.select_source()
+        if not self.use_websocket or not getattr(source, "can_watch", False):
+            await asyncio.sleep(self.poll_interval_s)
+            return
+        watching: WatchingSource = source  # type: ignore[assignment]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.poll_interval_s
+        iid = InstrumentId(source.venue, self.symbol)
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                rows = await asyncio.wait_for(watching.watch_candles(iid, self.timeframe), remaining)
+            except (TimeoutError, SmcAgentError):
+                await asyncio.sleep(max(0.0, deadline - loop.time()))
+                return
+            newest = max((c.open_time for c in rows), default=None)
+            if newest is not None and (self._ws_newest is None or newest > self._ws_newest):
+                self._ws_newest = newest  # a candle started or closed: time to ask REST for closed ones
+                self.ws_wakeups += 1
+                return

@@ -17,12 +17,19 @@ def make_client(
     secret: str | None = None,
     timeout_ms: int = 10_000,
     enable_rate_limit: bool = True,
+    streaming: bool = False,
 ) -> Any:
-    """A ccxt async exchange for ``venue``; with ``base_url`` every API URL points there."""
+    """A ccxt async exchange for ``venue``; with ``base_url`` every API URL (REST and WebSocket)
+    points there. ``streaming`` builds the ccxt.pro class, which adds ``watch_*`` to the REST methods."""
     quirks = QUIRKS.get(venue)
     if quirks is None:
         raise ValueError(f"unknown venue {venue!r}: expected one of {sorted(QUIRKS)}")
-    klass = getattr(ccxt_async, quirks.ccxt_id)
+    if streaming:
+        import ccxt.pro as ccxt_pro  # imported on demand: loading every ccxt.pro exchange takes seconds
+
+        klass = getattr(ccxt_pro, quirks.ccxt_id)
+    else:
+        klass = getattr(ccxt_async, quirks.ccxt_id)
     config: dict[str, Any] = {
         "enableRateLimit": enable_rate_limit,
         "timeout": timeout_ms,
@@ -44,9 +51,11 @@ def _point_at(api_urls: dict[str, Any], base: str) -> dict[str, Any]:
         if isinstance(url, dict):
             out[name] = _point_at(url, base)
         elif isinstance(url, str) and "://" in url:
-            rest = url.split("://", 1)[1]
+            scheme, rest = url.split("://", 1)
             path = rest.split("/", 1)[1] if "/" in rest else ""
-            out[name] = f"{base}/{path}" if path else base
+            host = base.split("://", 1)[1]
+            local_scheme = "ws" if scheme in ("ws", "wss") else "http"  # loopback: no TLS
+            out[name] = f"{local_scheme}://{host}/{path}" if path else f"{local_scheme}://{host}"
         else:
             out[name] = url
     return out

@@ -308,6 +308,33 @@ class CcxtGateway:
             for r in closed
         ]
 
+    @property
+    def can_watch(self) -> bool:
+        return hasattr(self.exchange, "watch_ohlcv")
+
+    async def watch_candles(self, instrument_id: InstrumentId, timeframe: str) -> Sequence[Candle]:
+        """Wait for the next candle update on the venue's WebSocket (ccxt.pro ``watch_ohlcv``).
+
+        The rows may include the forming candle: use them as a signal, take closed candles from
+        :meth:`fetch_candles` (the live stream does exactly that)."""
+        if not self.can_watch:
+            raise core.ConfigError(f"{self._venue}: this client has no WebSocket support (streaming=False)")
+        rows = await self._call("watch_ohlcv", instrument_id.symbol, timeframe)
+        return [
+            Candle(
+                self._venue,
+                instrument_id.symbol,
+                timeframe,
+                int(r[0]),
+                float(r[1]),
+                float(r[2]),
+                float(r[3]),
+                float(r[4]),
+                float(r[5] or 0.0),
+            )
+            for r in rows
+        ]
+
     async def fetch_ticker(self, instrument_id: InstrumentId) -> dict[str, Any]:
         ticker: dict[str, Any] = await self._call("fetch_ticker", instrument_id.symbol)
         return ticker

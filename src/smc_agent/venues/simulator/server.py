@@ -172,8 +172,10 @@ class ExchangeSimulator:
         self._sockets.add(ws)
         try:
             async for msg in ws:
-                if msg.type == WSMsgType.TEXT and msg.data == "ping":
-                    await ws.send_str("pong")
+                if msg.type == WSMsgType.TEXT:
+                    reply = ws_reply(msg.data)
+                    if reply is not None:
+                        await ws.send_str(reply)
         finally:
             self._sockets.discard(ws)
         return ws
@@ -261,3 +263,28 @@ class ExchangeSimulator:
                     "data": [bybit_api.BybitApi._order(order) | {"category": "spot"}],
                 }
             )
+
+
+def ws_reply(text: str) -> str | None:
+    """Answer a client's WebSocket control message as the venue would (subscriptions are implicit:
+    every socket receives every candle and order update of this simulator)."""
+    if text == "ping":
+        return "pong"
+    try:
+        msg = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(msg, dict):
+        return None
+    if msg.get("method") in ("SUBSCRIBE", "UNSUBSCRIBE"):  # Binance
+        return json.dumps({"result": None, "id": msg.get("id")})
+    op = msg.get("op")
+    if op in ("subscribe", "unsubscribe", "auth"):  # Bybit
+        return json.dumps(
+            {"success": True, "ret_msg": "", "conn_id": "sim", "req_id": msg.get("req_id"), "op": op}
+        )
+    if op == "ping":
+        return json.dumps(
+            {"success": True, "ret_msg": "pong", "conn_id": "sim", "req_id": msg.get("req_id"), "op": "ping"}
+        )
+    return None
