@@ -62,7 +62,7 @@ def test_open_update_resolve_postmortem(cli, slack: HttpReceiver) -> None:  # ty
     assert ID.match(inc), out
     assert "🚨 INCIDENT ALERT - P0" in out and f"**Incident ID**: {inc}" in out
     assert "**Severity**: P0 - Critical" in out and "- Emergency trading halt activated" in out
-    assert "**War Room**: #war-room" in out and "**Next Update**: In 15 min" in out
+    assert "**War Room**: #war-room" in out and "**Next Update**: In 15 min\n" in out
     assert not re.search(r"\{[A-Z_0-9]+\}", out)
     assert slack.received[0].body["text"] in out  # the alert that was printed is the one sent
 

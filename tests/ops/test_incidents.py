@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from smc_agent.core.clock import TestClock
 from smc_agent.ops.incidents.auto import IncidentOpener, suggested_priority
-from smc_agent.ops.incidents.priority import EventKind, Priority, Status
+from smc_agent.ops.incidents.priority import EventKind, Priority, Status, format_duration
 from smc_agent.ops.incidents.service import IncidentClosed, IncidentNotFound, IncidentService
 from smc_agent.store.db import transaction
 from smc_agent.store.models import Incident
@@ -206,3 +206,11 @@ def test_concurrent_open_or_attach_opens_one_incident(backend: str, request: pyt
     assert sorted(results) == [False] * 5 + [True]
     with transaction(factory) as s:
         assert s.scalar(select(func.count()).select_from(Incident)) == 1
+
+
+def test_format_duration() -> None:
+    assert format_duration(timedelta(seconds=42)) == "42 s"
+    assert format_duration(timedelta(minutes=15)) == "15 min"
+    assert format_duration(timedelta(minutes=3, seconds=7)) == "3 min 07 s"
+    assert format_duration(timedelta(hours=2, minutes=5, seconds=9)) == "2 h 05 min"
+    assert format_duration(timedelta(seconds=-5)) == "0 s"

@@ -112,5 +112,5 @@ def format_duration(delta: timedelta) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     if minutes:
-        return f"{minutes} min {secs:02d} s"
+        return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
     return f"{secs} s"

@@ -252,6 +252,7 @@ class IncidentService:
         now = self.now()
         if row.acknowledged_at is None:  # somebody is working on it
             row.acknowledged_at = now
+            row.commander = row.commander or actor
             self.add_event(
                 incident_id,
                 kind=EventKind.ACKNOWLEDGED,
