@@ -46,10 +46,12 @@ export function connectStream(onMessage, onState) {
       delay = 500;
     };
     socket.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.type === "welcome") onState("live");
-      else if (message.type === "error") onState("refused");
-      else onMessage(message);
+      const frame = JSON.parse(event.data);
+      for (const message of Array.isArray(frame) ? frame : [frame]) {
+        if (message.type === "welcome") onState("live");
+        else if (message.type === "error") onState("refused");
+        else onMessage(message);
+      }
     };
     socket.onclose = () => {
       onState("offline");

@@ -20,6 +20,11 @@ class ApiMetrics:
         self.ws_dropped = Counter(
             "smc_ws_clients_dropped_total", "WebSocket clients dropped for being too slow.", registry=self.registry
         )
+        self.ws_send_lag = Histogram(
+            "smc_ws_send_lag_seconds", "From the bus to the client's socket (queueing + send), per frame.",
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
         self.ws_messages = Counter("smc_ws_messages_total", "Messages fanned out.", registry=self.registry)
         self.trading_halted = Gauge("smc_trading_halted", "1 when trading is halted.", registry=self.registry)
 

@@ -7,6 +7,10 @@ its queue reaches ``queue_size`` frames; a burst that a healthy client drains in
 ``X-API-Key`` header, ``?token=`` (kept out of the access log), or a first message
 ``{"op": "auth", "token": "..."}`` within 5 s (what browsers use). Sessions are re-validated every
 few seconds, so a logout, ``FLUSHDB`` or a disabled user also ends the stream.
+
+Frames: one message is a JSON object ``{"channel", "user_id", "ts", "data"}``; when several messages
+are waiting for a client they go out together as one JSON array of such objects (a burst costs one
+frame per client instead of one per message).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +38,8 @@ log = get_logger("smc_agent.api.ws")
 SLOW_CONSUMER = 1013
 POLICY_VIOLATION = 1008
 AUTH_TIMEOUT_S = 5.0
+MAX_BATCH = 500
+MAX_BATCH_BYTES = 256 * 1024  # a frame stays well under clients' usual 1 MiB message limit
 
 
 @dataclass(eq=False)
@@ -40,7 +47,7 @@ class Client:
     ws: WebSocket
     principal: Principal
     credential: str
-    queue: asyncio.Queue[str]
+    queue: asyncio.Queue[tuple[float, str]]
     channels: set[str] = field(default_factory=lambda: set(CHANNELS))
     writer: asyncio.Task[None] | None = None
     dropped: bool = False
@@ -102,11 +109,12 @@ class WebSocketHub:
 
     def _fan_out(self, channel: str, user_id: str | None, text: str) -> None:
         sent = 0
+        now = time.monotonic()
         for client in tuple(self._clients):
             if not client.wants(channel, user_id):
                 continue
             try:
-                client.queue.put_nowait(text)
+                client.queue.put_nowait((now, text))
                 sent += 1
             except asyncio.QueueFull:
                 self._drop(client, code=SLOW_CONSUMER, reason="slow consumer: too many unsent messages")
@@ -164,18 +172,24 @@ class WebSocketHub:
             return None
 
     async def _write(self, client: Client) -> None:
-        loop = asyncio.get_running_loop()
+        queue, send, lag = client.queue, client.ws.send_text, self._metrics.ws_send_lag
         while True:
-            text = await client.queue.get()
-            client.sending_since = loop.time()
-            await client.ws.send_text(text)
+            enqueued, text = await queue.get()
+            if not queue.empty():  # a burst: everything waiting goes out as one JSON array frame
+                batch, size = [text], len(text)
+                while not queue.empty() and len(batch) < MAX_BATCH and size < MAX_BATCH_BYTES:
+                    batch.append(queue.get_nowait()[1])
+                    size += len(batch[-1])
+                text = "[" + ",".join(batch) + "]"
+            client.sending_since = time.monotonic()
+            await send(text)
             client.sending_since = None
+            lag.observe(time.monotonic() - enqueued)
 
     async def _sweep_forever(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._stall_s / 4)
-            now = loop.time()
+            now = time.monotonic()
             for client in tuple(self._clients):
                 if client.sending_since is not None and now - client.sending_since > self._stall_s:
                     self._drop(client, code=SLOW_CONSUMER,
@@ -197,7 +211,7 @@ class WebSocketHub:
                     client.channels -= wanted
                 elif op == "ping":
                     with contextlib.suppress(asyncio.QueueFull):
-                        client.queue.put_nowait(json.dumps({"type": "pong"}))
+                        client.queue.put_nowait((time.monotonic(), json.dumps({"type": "pong"})))
 
     async def _revalidate_forever(self) -> None:
         while True:
