@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import resource
 import statistics
 import sys
@@ -34,6 +35,7 @@ from smc_agent.risk.config import RiskConfig
 from smc_agent.strategy.sma_cross import SmaCross
 from smc_agent.strategy.smc_structure import SmcStructure
 
+os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bar would garble the output
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / ".." / "shared" / "data" / "ohlcv" / "binance_2024" / "binance_spot_BTCUSDT_5m.csv"
 FAST, SLOW, FEE = 10, 20, 0.001
@@ -200,9 +202,15 @@ def main() -> None:
     reps = 1 if args.quick else args.reps
     real = load_real()
     # warm up: numba kernels of the SMC set, imports of the peers
-    run_smc(real.between(None, int(real.open_time[2000])), "replay")
-    run_smc(real.between(None, int(real.open_time[2000])), "stream")
-    _import_vectorbt()
+    small = real.between(None, int(real.open_time[2000]))
+    for warm in (
+        lambda d: run_smc(d, "replay"),
+        lambda d: run_smc(d, "stream"),
+        run_ours,
+        run_backtesting_py,
+        run_vectorbt,
+    ):
+        warm(small)
 
     print(f"SMA cross {FAST}/{SLOW} on {len(real):,} real 5m candles (median of {reps})")
     rows = {}

@@ -79,6 +79,7 @@ class TradingEngine:
         self.state = TradingState.ACTIVE
         self.state_reason = ""
         self.breakers = Breakers(risk.config, float(starting_cash), clock.timestamp_ms())
+        self._breakers_on = risk.config.max_drawdown is not None or risk.config.daily_loss_limit is not None
         self.bots: dict[StrategyId, Bot] = {}
         self._routes: dict[tuple[str, str, str], list[Bot]] = {}
         self._by_strategy: dict[int, Bot] = {}
@@ -133,7 +134,7 @@ class TradingEngine:
         portfolio.marks[key] = candle.close
         now = self.clock.timestamp_ms()
         self._ref_ts[key] = now
-        if portfolio._open or self.state is not _ACTIVE:
+        if self._breakers_on and (portfolio._open or self.state is not _ACTIVE):
             self._check_breakers(portfolio.equity_f(), now)
         bots = self._routes.get((venue, symbol, candle.timeframe))
         if bots is None:
