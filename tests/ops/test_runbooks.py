@@ -228,3 +228,27 @@ def test_db_performance_and_data_loss_on_postgresql(migrated_pg_url: str, tmp_pa
     second = runner.invoke(root, ["runbook", "run", "data-loss", "--yes"], env=env, catch_exceptions=False)
     assert second.exit_code == 0, second.output
     assert "[done] verify-latest-backup" in second.output and "row counts and checksums=ok" in second.output
+
+
+def test_api_latency_and_websocket_runbooks(cli) -> None:  # type: ignore[no-untyped-def]
+    from .receivers import HttpReceiver
+
+    api = HttpReceiver().start()
+    try:
+        url = f"--param=api_url={api.url}"
+        out = cli("runbook", "run", "high-api-latency", url, "--param", "samples=5")
+        assert "GET /health x5: p50" in out and "[skipped] scale-api" in out
+        assert "kubectl scale deployment api-gateway --replicas=5 -n smc-trading" in out
+        assert "high-api-latency: completed" in out
+        assert "verification failed: p95" in cli(
+            "runbook", "run", "high-api-latency", url, "--param", "p95_ms=0", code=1
+        )
+        api.script.append((401, {}))
+        out = cli("runbook", "run", "websocket-issues", url)
+        assert "handshake rejected with HTTP 401 (authentication required: endpoint alive)" in out
+        assert "websocket-issues: completed" in out
+    finally:
+        api.stop()
+    down = cli("runbook", "run", "websocket-issues", f"--param=api_url={api.url}", code=1)
+    assert "unreachable" in down and "the /ws endpoint does not answer" in down
+    assert "--param expects KEY=VALUE" in cli("runbook", "run", "halt", "--param", "oops", code=2)

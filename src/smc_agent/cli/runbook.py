@@ -27,6 +27,7 @@ from smc_agent.store.db import transaction
 
 app = typer.Typer(help="Executable runbooks (one per playbook procedure).", no_args_is_help=True)
 CLOCK = WallClock()
+PARAM_OPT = typer.Option([], "--param", help="KEY=VALUE for a runbook (api_url, p95_ms, samples, timeout_s).")
 
 
 @app.command("list")
@@ -113,6 +114,7 @@ def run(  # noqa: PLR0917 - typer options
     incident_id: str | None = typer.Option(None, "--incident", help="Attach the output to this incident."),
     user: list[str] = typer.Option([], "--user", help="Account id or username (disable-accounts)."),  # noqa: B008
     reason: str | None = typer.Option(None, "--reason", help="Recorded with halts, releases, failovers."),
+    param: list[str] = PARAM_OPT,
     wait_backup_trades: float = typer.Option(
         0.0,
         "--wait-backup-trades",
@@ -121,6 +123,10 @@ def run(  # noqa: PLR0917 - typer options
 ) -> None:
     """Run a runbook: each step checks its precondition, acts, verifies, rolls back on failure."""
     book = _book(name)
+    if any("=" not in p for p in param):
+        err_console.print("[bold red]error:[/] --param expects KEY=VALUE")
+        raise typer.Exit(2)
+    extra = dict(p.split("=", 1) for p in param)
     ops = ops_settings_or_exit()
     who = actor()
     with container() as c:
@@ -180,7 +186,7 @@ def run(  # noqa: PLR0917 - typer options
         ctx = RunContext(
             actor=who,
             services=c,
-            params=_params(c, ops, users=user, reason=reason, wait_trades=wait_backup_trades),
+            params=_params(c, ops, users=user, reason=reason, wait_trades=wait_backup_trades) | extra,
         )
         lock = RunbookLock(c.session_factory, owner=who, runbook=book.name)
         if not dry_run:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from smc_agent.ops.runbooks import database, security, trading
+from smc_agent.ops.runbooks import api, database, security, trading
 from smc_agent.ops.runbooks.framework import Runbook
 
 RUNBOOKS: dict[str, Callable[[], Runbook]] = {
@@ -17,6 +17,8 @@ RUNBOOKS: dict[str, Callable[[], Runbook]] = {
     "disable-accounts": security.disable_accounts,
     "data-loss": database.data_loss,
     "db-performance": database.db_performance,
+    "websocket-issues": api.websocket_issues,
+    "high-api-latency": api.high_api_latency,
 }
 
 
