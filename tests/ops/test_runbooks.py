@@ -252,3 +252,41 @@ def test_api_latency_and_websocket_runbooks(cli) -> None:  # type: ignore[no-unt
     down = cli("runbook", "run", "websocket-issues", f"--param=api_url={api.url}", code=1)
     assert "unreachable" in down and "the /ws endpoint does not answer" in down
     assert "--param expects KEY=VALUE" in cli("runbook", "run", "halt", "--param", "oops", code=2)
+
+
+def test_security_breach_runbook_rotates_keys_and_revokes_sessions(  # type: ignore[no-untyped-def]
+    cli, migrated_sqlite_url: str, tmp_path: Path
+) -> None:
+    from smc_agent.api import keys as key_service
+    from smc_agent.store.models import ApiKey
+
+    engine = make_engine(migrated_sqlite_url)
+    factory = make_session_factory(engine)
+    with transaction(factory) as s:
+        s.add(User(id="usr_1", username="trader", password_hash="x"))
+        s.flush()
+        old = key_service.create_key(s, user_id="usr_1", scopes=["read"])
+        s.add(UserSession(user_id="usr_1", username="trader", ip_address="203.0.113.9"))
+    out = cli("runbook", "run", "security-breach", "--yes")
+    assert "security-breach: completed" in out, out
+    assert "[skipped] block-public-traffic" in out and "kubectl patch ingress api-ingress" in out
+    assert (
+        "[done] capture-evidence" in out
+        and "[done] forensic-analysis: 1 login(s) from ['203.0.113.9']" in out
+    )
+    assert "[done] rotate-api-keys: rotated 1 key(s)" in out and "[done] revoke-all-sessions" in out
+    secrets_file = next((tmp_path / "secrets").iterdir())
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+    new_secret = json.loads(secrets_file.read_text())[0]["key"]
+    assert old.secret not in out and new_secret not in out
+    with transaction(factory) as s:
+        keys = {k.prefix: k for k in s.query(ApiKey).all()}
+        now = datetime.now(UTC)
+        assert not key_service.key_usable(keys[old.key.prefix], now)  # the old key fails
+        new = keys[key_service.split_prefix(new_secret)]
+        assert key_service.key_usable(new, now) and key_service.verify_key(new.key_hash, new_secret)
+        assert all(r.revoked_at is not None for r in s.query(UserSession).all())
+    engine.dispose()
+    shown = _incident(cli, out)
+    assert shown["category"] == "security"
+    assert "rotate-api-keys" in [e["payload"].get("step") for e in shown["events"]]

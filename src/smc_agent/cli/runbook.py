@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,7 +95,50 @@ def _params(
             f"{len(trades)} unusual trade(s)"
         )
 
+    rotated: list[tuple[str, str]] = []  # (old key id, new key id)
+
+    def rotate_keys() -> str:
+        from smc_agent.api import keys as key_service
+
+        path = c.settings.data_dir / "secrets" / f"rotated-keys-{datetime.now(UTC):%Y%m%d_%H%M%S}.json"
+        rows = []
+        with transaction(c.session_factory) as s:
+            for old in key_service.keys_due_for_rotation(s):
+                issued = key_service.rotate_key(s, key=old)
+                rotated.append((old.id, issued.key.id))
+                rows.append(
+                    {
+                        "user_id": old.user_id,
+                        "old_prefix": old.prefix,
+                        "prefix": issued.key.prefix,
+                        "key": issued.secret,
+                    }
+                )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(rows, handle, indent=2)
+        return f"rotated {len(rows)} key(s); new secrets in {path} (mode 0600, hand them to their owners)"
+
+    def verify_rotation() -> str | None:
+        from smc_agent.api import keys as key_service
+        from smc_agent.store.models import ApiKey
+
+        now = datetime.now(UTC)
+        with transaction(c.session_factory) as s:
+            for old_id, new_id in rotated:
+                old, new = s.get(ApiKey, old_id), s.get(ApiKey, new_id)
+                if old is None or key_service.key_usable(old, now):
+                    return f"old key {old_id} still accepted"
+                if new is None or not key_service.key_usable(new, now):
+                    return f"replacement key {new_id} not usable"
+            if key_service.keys_due_for_rotation(s) and not rotated:
+                return "active keys remain unrotated"
+        return None
+
     return {
+        "rotate_keys": rotate_keys,
+        "verify_rotation": verify_rotation,
         "users": users,
         "reason": reason,
         "wait_backup_trades_s": wait_trades,

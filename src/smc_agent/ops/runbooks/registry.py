@@ -15,6 +15,7 @@ RUNBOOKS: dict[str, Callable[[], Runbook]] = {
     "security-breach": security.security_breach,
     "revoke-sessions": security.revoke_sessions,
     "disable-accounts": security.disable_accounts,
+    "rotate-api-keys": security.rotate_api_keys,
     "data-loss": database.data_loss,
     "db-performance": database.db_performance,
     "websocket-issues": api.websocket_issues,

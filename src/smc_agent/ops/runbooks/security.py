@@ -195,16 +195,34 @@ def disable_accounts() -> Runbook:
 
 
 # ------------------------------------------------------------------ security breach
-def _not_here(what: str) -> Step:
+def _block_public_traffic() -> Step:
     return Step(
-        what,
-        f"{what} (needs the API service)",
+        "block-public-traffic",
+        "Block public traffic (needs the API service's listener control)",
         lambda ctx: "",
         precondition=lambda ctx: Skip("not available in this build: run the kubectl equivalent"),
-        kubectl={
-            "block-public-traffic": f'kubectl patch ingress api-ingress {NS} -p \'{{"spec":{{"rules":[]}}}}\'',
-            "rotate-api-keys": f"kubectl create job api-key-rotation --from=cronjob/api-key-rotation {NS}",
-        }[what],
+        kubectl=f'kubectl patch ingress api-ingress {NS} -p \'{{"spec":{{"rules":[]}}}}\'',
+    )
+
+
+def rotate_keys_step() -> Step:
+    def precondition(ctx: RunContext) -> str | None:
+        return None if "rotate_keys" in ctx.params else Skip("key rotation not available to this run")
+
+    return Step(
+        "rotate-api-keys",
+        "Rotate every API key: new keys issued, old keys rejected from now on",
+        lambda ctx: str(ctx.params["rotate_keys"]()),
+        verification=lambda ctx: ctx.params["verify_rotation"](),
+        precondition=precondition,
+        destructive=True,
+        kubectl=f"kubectl create job api-key-rotation --from=cronjob/api-key-rotation {NS}",
+    )
+
+
+def rotate_api_keys() -> Runbook:
+    return Runbook(
+        "rotate-api-keys", "Rotate all API keys", Priority.P0, (rotate_keys_step(),), category="security"
     )
 
 
@@ -219,7 +237,7 @@ def security_breach() -> Runbook:
         "Security breach: isolate, preserve evidence, contain",
         Priority.P0,
         (
-            _not_here("block-public-traffic"),
+            _block_public_traffic(),
             Step(
                 "capture-evidence",
                 "Preserve evidence (state, config, logs, connections) before any restart",
@@ -234,7 +252,7 @@ def security_breach() -> Runbook:
                 _forensics,
                 kubectl=f"kubectl logs deployment/api-gateway {NS} --since=2h | grep -E '(401|403|429)' | tail -50",
             ),
-            _not_here("rotate-api-keys"),
+            rotate_keys_step(),
             revoke_sessions_step(),
             disable_accounts_step(optional=True),
         ),
