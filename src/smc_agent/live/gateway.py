@@ -275,27 +275,13 @@ class OrderGateway:
         problems: list[str] = []
         async with self.send_lock:
             for stored in self.repo.open_orders():
-                venue = self.venues.get(stored.exchange)
-                if venue is None:
+                if stored.exchange not in self.venues:
                     problems.append(f"order {stored.client_order_id} on unconfigured venue {stored.exchange}")
-                    continue
-                try:
-                    if await self._refresh_one(stored) is None and stored.status != OrderStatus.INITIALIZED:
-                        problems.append(
-                            f"order {stored.client_order_id} is {stored.status} in the database "
-                            f"but unknown at {stored.exchange}"
-                        )
-                except (SmcAgentError, TimeoutError, OSError) as exc:
-                    problems.append(f"venue {stored.exchange} unreachable: {exc}")
             for name, venue in self.venues.items():
                 try:
-                    reports = await asyncio.wait_for(venue.fetch_open_orders(), self.venue_timeout_s)
+                    problems += await self._reconcile_venue(name, venue)
                 except (SmcAgentError, TimeoutError, OSError) as exc:
                     problems.append(f"venue {name} unreachable: {exc}")
-                    continue
-                for r in reports:
-                    if r.client_order_id.startswith(OUR_PREFIX) and self.repo.get(r.client_order_id) is None:
-                        problems.append(f"open order {r.client_order_id} at {name} is not in the database")
         self.last_reconcile_problems = problems
         unexplained = [p for p in problems if "unreachable" not in p]
         if unexplained:
@@ -307,6 +293,23 @@ class OrderGateway:
             self.enter_halt(reason)
         elif not problems:
             self.reconciled = True
+        return problems
+
+    async def _reconcile_venue(self, name: str, venue: VenuePort) -> list[str]:
+        problems: list[str] = []
+        reports = await asyncio.wait_for(venue.fetch_open_orders(), self.venue_timeout_s)
+        by_cid = {r.client_order_id: r for r in reports}
+        for stored in self.repo.open_orders(name):
+            report = by_cid.get(ClientOrderId(stored.client_order_id))
+            if report is not None:  # still working at the venue: one listing covers it
+                await self._apply(report)
+            elif await self._refresh_one(stored) is None and stored.status != OrderStatus.INITIALIZED:
+                problems.append(
+                    f"order {stored.client_order_id} is {stored.status} in the database but unknown at {name}"
+                )
+        for r in reports:
+            if r.client_order_id.startswith(OUR_PREFIX) and self.repo.get(r.client_order_id) is None:
+                problems.append(f"open order {r.client_order_id} at {name} is not in the database")
         return problems
 
     async def _refresh_one(self, stored: StoredOrder) -> OrderReport | None:
