@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,7 +51,7 @@ def split_prefix(full_key: str) -> str:
     return full_key[:PREFIX_LEN]
 
 
-def check_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:
+def check_scopes(scopes: Sequence[str]) -> list[str]:
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
         raise ApiKeyError(f"unknown scope(s) {', '.join(unknown)}: expected some of {', '.join(SCOPES)}")
@@ -64,7 +65,7 @@ def create_key(
     *,
     user_id: str,
     name: str = "default",
-    scopes: list[str] | tuple[str, ...] = ("read",),
+    scopes: Sequence[str] = ("read",),
     expires_in_days: int | None = None,
     rotated_from: str | None = None,
 ) -> IssuedKey:

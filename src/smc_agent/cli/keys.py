@@ -16,6 +16,7 @@ from smc_agent.api import keys as key_service
 from smc_agent.cli.common import console, container, err_console, print_json
 from smc_agent.store import users as user_service
 from smc_agent.store.db import transaction
+from smc_agent.store.models import ApiKey
 
 app = typer.Typer(help="API keys (create, list, revoke, rotate).", no_args_is_help=True)
 
@@ -25,7 +26,7 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _key_row(key: key_service.ApiKey, username: str = "") -> dict[str, object]:
+def _key_row(key: ApiKey, username: str = "") -> dict[str, object]:
     return {"id": key.id, "prefix": key.prefix, "user": username or key.user_id, "name": key.name,
             "scopes": list(key.scopes), "created_at": key.created_at.isoformat(),
             "expires_at": key.expires_at.isoformat() if key.expires_at else None,

@@ -3,7 +3,7 @@
 # ruff: noqa: B008  (FastAPI declares dependencies and query parameters as defaults)
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -31,7 +31,8 @@ from smc_agent.api.schemas import (
 from smc_agent.store.models import ApiKey, User, UserSession
 
 router = APIRouter(prefix="/v1")
-AUTH_ERRORS = {401: {"description": "Not authenticated."}, 403: {"description": "Not allowed."},
+Responses = dict[int | str, dict[str, Any]]
+AUTH_ERRORS: Responses = {401: {"description": "Not authenticated."}, 403: {"description": "Not allowed."},
                429: {"description": "Rate limited; see Retry-After."}}
 IdPath = Annotated[ResourceId, Path()]
 Limit = Annotated[int, Query(ge=1, le=500)]

@@ -16,13 +16,13 @@ from smc_agent.api.errors import ApiError
 from smc_agent.api.guards import reader, trader
 from smc_agent.api.principal import Principal
 from smc_agent.api.queries import page
-from smc_agent.api.routes.account import AUTH_ERRORS
+from smc_agent.api.routes.account import AUTH_ERRORS, Responses
 from smc_agent.api.schemas import BacktestCreate, BacktestOut, BacktestResult, Page, ResourceId
 from smc_agent.store.models import BacktestRun
 
 router = APIRouter(prefix="/v1/backtests", tags=["backtests"])
 IdPath = Annotated[ResourceId, Path()]
-NOT_FOUND = {**AUTH_ERRORS, 404: {"description": "No such backtest of yours."}}
+NOT_FOUND: Responses = {**AUTH_ERRORS, 404: {"description": "No such backtest of yours."}}
 
 
 def _out(row: BacktestRun) -> BacktestOut:

@@ -12,13 +12,13 @@ from smc_agent.api.deps import ApiContainer, api_state
 from smc_agent.api.errors import ApiError
 from smc_agent.api.guards import admin, reader
 from smc_agent.api.principal import Principal
-from smc_agent.api.routes.account import AUTH_ERRORS
+from smc_agent.api.routes.account import AUTH_ERRORS, Responses
 from smc_agent.api.schemas import FailoverRequest, ReasonRequest, TradingStateOut
 from smc_agent.control.trading import HEARTBEAT_KEY, ControlSnapshot
 from smc_agent.core.control import ControlStoreUnavailable
 
 router = APIRouter(prefix="/v1/control", tags=["control"])
-ERRORS = {**AUTH_ERRORS, 503: {"description": "Control store unreachable."}}
+ERRORS: Responses = {**AUTH_ERRORS, 503: {"description": "Control store unreachable."}}
 
 
 def _state(snap: ControlSnapshot) -> TradingStateOut:

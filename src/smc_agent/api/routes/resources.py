@@ -15,7 +15,7 @@ from smc_agent.api.errors import ApiError
 from smc_agent.api.guards import reader, trader
 from smc_agent.api.principal import Principal
 from smc_agent.api.queries import page
-from smc_agent.api.routes.account import AUTH_ERRORS
+from smc_agent.api.routes.account import AUTH_ERRORS, Responses
 from smc_agent.api.schemas import (
     BotCreate,
     BotOut,
@@ -29,11 +29,11 @@ from smc_agent.store.models import Bot, ExchangeAccount
 
 router = APIRouter(prefix="/v1")
 IdPath = Annotated[ResourceId, Path()]
-NOT_FOUND = {**AUTH_ERRORS, 404: {"description": "No such resource of yours."}}
+NOT_FOUND: Responses = {**AUTH_ERRORS, 404: {"description": "No such resource of yours."}}
 
 
 def _own(session: Session, model: type[Bot] | type[ExchangeAccount], rid: str, principal: Principal) -> Bot | ExchangeAccount:
-    row = session.get(model, rid)
+    row: Bot | ExchangeAccount | None = session.get(model, rid)  # type: ignore[assignment]
     if row is None or row.user_id != principal.user_id:
         raise ApiError(404, f"no such {model.__tablename__[:-1].replace('_', ' ')}")
     return row
