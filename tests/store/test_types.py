@@ -59,15 +59,16 @@ def test_money_refuses_float_and_naive_time(migrated_sqlite_url: str) -> None:
         s.add(_trade(timestamp=datetime(2024, 1, 1)))
 
 
-@settings(max_examples=40, deadline=None)
-@given(value=decimals)
-def test_money_round_trips_on_sqlite(value: Decimal, tmp_path_factory: pytest.TempPathFactory) -> None:
-    from smc_agent.store import migrate
+def test_money_round_trips_on_sqlite(migrated_sqlite_url: str) -> None:
+    factory = make_session_factory(make_engine(migrated_sqlite_url))
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('m') / 'x.db'}"
-    migrate.upgrade(url)
-    factory = make_session_factory(make_engine(url))
-    with transaction(factory) as s:
-        s.add(_trade(price=value))
-    with factory() as s:
-        assert s.scalars(select(Trade.price)).one() == value
+    @settings(max_examples=60, deadline=None)
+    @given(value=decimals)
+    def round_trip(value: Decimal) -> None:
+        with transaction(factory) as s:
+            s.query(Trade).delete()
+            s.add(_trade(price=value))
+        with factory() as s:
+            assert s.scalars(select(Trade.price)).one() == value
+
+    round_trip()
