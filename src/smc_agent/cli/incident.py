@@ -31,6 +31,7 @@ task_app = typer.Typer(help="Tasks of an incident (owners, due dates).", no_args
 app.add_typer(task_app, name="task")
 
 CLOCK = WallClock()
+VENUE_PROBE_OPT = typer.Option([], "--venue-probe", help="VENUE=PING_URL (repeatable); 3 failures open a P1.")
 SEND_NOW_S = 10.0
 """How long open/update/resolve wait to send their messages (one per second per channel)."""
 
@@ -396,12 +397,18 @@ def watch(
         help="Probe this /health URL (e.g. http://127.0.0.1:8000/health); 3 failures in a row open a P0.",
     ),
     poll: float = typer.Option(1.0, "--poll", min=0.05, help="Seconds between control-plane checks."),
+    venue_probe: list[str] = VENUE_PROBE_OPT,
 ) -> None:
     """Run the ops workers until interrupted: open incidents automatically (latched halt, control store
     down, venue failover, /health failing), send the outbox, page and escalate."""
     from smc_agent.ops.background import OpsWorkers, incident_opener
     from smc_agent.ops.watchers import ControlWatcher
 
+    if any("=" not in p for p in venue_probe):
+        raise _fail(
+            ValueError("--venue-probe expects VENUE=URL, e.g. binance=https://api.binance.com/api/v3/ping")
+        )
+    probes = dict(p.split("=", 1) for p in venue_probe)
     settings = ops_settings_or_exit()
     with container() as c:
         watcher = ControlWatcher(
@@ -409,6 +416,7 @@ def watch(
             trading=c.trading_control,
             failover=c.failover,
             health_url=health_url,
+            venue_probes=probes,
         )
         workers = OpsWorkers(c.session_factory, settings, clock=CLOCK, watcher=watcher, watch_poll_s=poll)
         workers.start()

@@ -3,13 +3,16 @@
 - a latched emergency halt -> ``halt.latched`` (P0);
 - the control store unreachable (trading halted, fail closed) -> ``control.unreachable`` (P0);
 - an active venue failover -> ``venue.failover:<from>-><to>`` (P1);
-- ``/health`` failing ``failures_to_open`` times in a row -> ``health.failing:<url>`` (P0).
+- ``/health`` failing ``failures_to_open`` times in a row -> ``health.failing:<url>`` (P0);
+- a venue's ping URL failing ``failures_to_open`` times in a row -> ``venue.unreachable:<venue>`` (P1).
 
 Breakers and reconciliation live inside the engine and call the opener themselves. De-duplication is
 the opener's (one open incident per cause key), so every tick may report what it sees.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import httpx
 
@@ -27,6 +30,7 @@ class ControlWatcher:
         trading: TradingControl,
         failover: FailoverManager,
         health_url: str | None = None,
+        venue_probes: Mapping[str, str] | None = None,
         failures_to_open: int = 3,
         timeout_s: float = 2.0,
     ) -> None:
@@ -35,11 +39,17 @@ class ControlWatcher:
         self._failover = failover
         self._health_url = health_url
         self._threshold = failures_to_open
-        self._failures = 0
-        self._client = httpx.Client(timeout=timeout_s) if health_url else None
+        self._venue_probes = dict(venue_probes or {})
+        self._failures: dict[str, int] = {}
+        self._client = httpx.Client(timeout=timeout_s) if health_url or self._venue_probes else None
 
     def tick(self) -> list[OpenOutcome]:
-        outcomes = [self._halt(), self._venue(), self._health()]
+        outcomes = [
+            self._halt(),
+            self._venue(),
+            self._health(),
+            *(self._venue_probe(v, url) for v, url in self._venue_probes.items()),
+        ]
         return [o for o in outcomes if o is not None]
 
     def _halt(self) -> OpenOutcome | None:
@@ -80,24 +90,43 @@ class ControlWatcher:
             actions=[f"failover activated by {status.get('actor')}: {status.get('reason')}"],
         )
 
-    def _health(self) -> OpenOutcome | None:
-        if self._client is None or self._health_url is None:
-            return None
+    def _failing(self, key: str, url: str) -> tuple[int, str]:
+        """Probe ``url``; returns the consecutive failures of ``key`` and the last error."""
+        assert self._client is not None
         try:
-            ok = self._client.get(self._health_url).is_success
-            error = "" if ok else "HTTP error status"
+            response = self._client.get(url)
+            error = "" if response.is_success else f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
-            ok, error = False, exc.__class__.__name__
-        self._failures = 0 if ok else self._failures + 1
-        if self._failures < self._threshold:
+            error = exc.__class__.__name__
+        self._failures[key] = 0 if not error else self._failures.get(key, 0) + 1
+        return self._failures[key], error
+
+    def _health(self) -> OpenOutcome | None:
+        if self._health_url is None:
+            return None
+        failures, error = self._failing("health", self._health_url)
+        if failures < self._threshold:
             return None
         return self._opener.open_or_attach(
             cause_key=f"health.failing:{self._health_url}",
             priority=Priority.P0,
-            title=f"/health failing ({self._failures} checks in a row)",
+            title=f"/health failing ({failures} checks in a row)",
             impact="The API does not answer its liveness check",
             source="watcher",
             description=f"GET {self._health_url}: {error}",
+        )
+
+    def _venue_probe(self, venue: str, url: str) -> OpenOutcome | None:
+        failures, error = self._failing(f"venue:{venue}", url)
+        if failures < self._threshold:
+            return None
+        return self._opener.open_or_attach(
+            cause_key=f"venue.unreachable:{venue}",
+            priority=Priority.P1,
+            title=f"Exchange API failure: {venue} unreachable",
+            impact=f"No market data or order entry on {venue}; fail over (runbook exchange-failover)",
+            source="watcher",
+            description=f"GET {url}: {error} ({failures} probes in a row)",
         )
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ SUGGESTED_PRIORITY: dict[str, Priority] = {
     "risk.breaker": Priority.P1,
     "reconciliation.mismatch": Priority.P1,
     "venue.failover": Priority.P1,
+    "venue.unreachable": Priority.P1,
     "websocket.disconnected": Priority.P2,
     "api.latency": Priority.P2,
 }

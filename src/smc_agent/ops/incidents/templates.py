@@ -102,7 +102,9 @@ def initial_alert(
         SEVERITY_NAME=record.priority.label,
         IMPACT_DESCRIPTION=record.impact,
         START_TIME=_ts(record.started_at),
-        BRIEF_DESCRIPTION=record.description,
+        BRIEF_DESCRIPTION=record.title
+        if record.description == record.title
+        else f"{record.title}. {record.description}",
         ACTIONS=_bullets((a.message for a in record.actions), "None yet: responders are being paged"),
         TIME_INTERVAL=format_duration(record.priority.update_interval),
         IC_NAME=_commander(record, on_call_ic),
