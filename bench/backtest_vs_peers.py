@@ -3,6 +3,7 @@ plus the SMC strategy's candles per second (full causal SMC set + risk gate + ex
 
     uv run python bench/backtest_vs_peers.py            # 77k real 5m candles and 1M candles
     uv run python bench/backtest_vs_peers.py --quick    # 77k only, one repetition
+    uv run python bench/backtest_vs_peers.py --quick --sma 50,200   # fewer orders per candle
 
 Data: Binance BTC/USDT 5m 2024 (76,948 real candles) from ../shared/data; the 1M series tiles that
 real series end to end (each copy rescaled to start at the previous close), so it keeps real
@@ -198,7 +199,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="77k candles only, one repetition")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--sma", default="10,20", help="fast,slow SMA lengths (default 10,20)")
     args = parser.parse_args()
+    global FAST, SLOW
+    FAST, SLOW = (int(x) for x in args.sma.split(","))
     reps = 1 if args.quick else args.reps
     real = load_real()
     # warm up: numba kernels of the SMC set, imports of the peers

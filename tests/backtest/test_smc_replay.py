@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
-from smc_agent.backtest.smc_replay import candles_of, replay_source
+from smc_agent.backtest.smc_replay import aggregate, replay_source
+from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
 from smc_agent.smc.config import SMCConfig
 from smc_agent.strategy.smc_structure import SmcStructure
@@ -27,9 +28,13 @@ def test_replay_equals_stream_on_real_data() -> None:
 
 def test_replay_refuses_an_unexpected_candle() -> None:
     data = load_candles("binance_2024", "binance_spot_BTCUSDT_1h.csv", symbol="BTC/USDT", timeframe="1h")
-    candles = candles_of(data.between(None, int(data.open_time[100])), "4h")
-    assert [c.open_time % (4 * 3_600_000) for c in candles] == [0] * len(candles)
-    source = replay_source(candles, "4h", SMCConfig())
+    four_hours = aggregate(data.between(None, int(data.open_time[100])), "4h")
+    assert len(four_hours) == 25 and not (four_hours.open_time % (4 * 3_600_000)).any()
+    assert four_hours.high[0] == data.high[:4].max() and four_hours.close[0] == data.close[3]
+    source = replay_source(four_hours, SMCConfig())
+    candles = [
+        Candle("binance", "BTC/USDT", "4h", int(t), 1.0, 1.0, 1.0, 1.0, 1.0) for t in four_hours.open_time
+    ]
     source.update(candles[0])
     with pytest.raises(DataError, match="expected"):
         source.update(candles[2])

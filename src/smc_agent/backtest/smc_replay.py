@@ -9,11 +9,12 @@ replayed candles are the ones the strategy receives. A candle the replay did not
 
 from __future__ import annotations
 
-from collections import defaultdict
 from functools import partial
 from itertools import repeat
 
-from smc_agent.backtest.data import CandleData
+import numpy as np
+
+from smc_agent.backtest.data import F64, CandleData
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
 from smc_agent.engine.aggregator import CandleAggregator
@@ -29,12 +30,16 @@ _EMPTY: list[SMCEvent] = []
 
 
 class ReplaySource:
-    __slots__ = ("_events", "_i", "_times", "timeframe")
+    """Keeps the raw kernel event log and per-bar offsets; decodes a bar's events when it is fed."""
 
-    def __init__(self, timeframe: str, times: list[int], events: dict[int, list[SMCEvent]]) -> None:
+    __slots__ = ("_i", "_log", "_starts", "_times", "timeframe")
+
+    def __init__(self, timeframe: str, times: list[int], log: F64) -> None:
         self.timeframe = timeframe
         self._times = times
-        self._events = events
+        self._log = log
+        bars = log[:, EV_BAR].astype(np.int64) if len(log) else np.zeros(0, dtype=np.int64)
+        self._starts: list[int] = np.searchsorted(bars, np.arange(len(times) + 1), side="left").tolist()
         self._i = 0
 
     def update(self, candle: Candle) -> list[SMCEvent]:
@@ -45,68 +50,68 @@ class ReplaySource:
                 f"SMC replay {self.timeframe}: got candle at {candle.open_time}, expected {expected}"
             )
         self._i = i + 1
-        return self._events.get(i, _EMPTY)
+        lo, hi = self._starts[i], self._starts[i + 1]
+        if lo == hi:
+            return _EMPTY
+        ts = candle.open_time
+        return [decode_event(row, ts) for row in self._log[lo:hi].tolist()]
 
 
-def candles_of(data: CandleData, timeframe: str) -> list[Candle]:
-    """The candles a strategy sees on ``timeframe``: the base data, or the engine's aggregation of it."""
-    base = list(
-        map(
-            partial(tuple.__new__, Candle),
-            zip(
-                repeat(data.venue),
-                repeat(data.symbol),
-                repeat(data.timeframe),
-                data.open_time.tolist(),
-                data.open.tolist(),
-                data.high.tolist(),
-                data.low.tolist(),
-                data.close.tolist(),
-                data.volume.tolist(),
-                strict=False,
-            ),
-        )
-    )
-    if timeframe == data.timeframe:
-        return base
+def aggregate(data: CandleData, timeframe: str) -> CandleData:
+    """The candles the engine's :class:`CandleAggregator` emits on ``timeframe`` for this base data."""
     agg = CandleAggregator(data.timeframe, timeframe)
     out: list[Candle] = []
-    for candle in base:
+    rows = zip(
+        repeat(data.venue),
+        repeat(data.symbol),
+        repeat(data.timeframe),
+        data.open_time.tolist(),
+        data.open.tolist(),
+        data.high.tolist(),
+        data.low.tolist(),
+        data.close.tolist(),
+        data.volume.tolist(),
+        strict=False,
+    )
+    for candle in map(partial(tuple.__new__, Candle), rows):
         stale, done = agg.update(candle)
         if stale is not None:
             out.append(stale)
         if done is not None:
             out.append(done)
-    return out
-
-
-def replay_source(candles: list[Candle], timeframe: str, config: SMCConfig) -> ReplaySource:
-    times = [c.open_time for c in candles]
-    if not candles:
-        return ReplaySource(timeframe, times, {})
-    arrays = Candles.from_arrays(
-        open=[c.open for c in candles],
-        high=[c.high for c in candles],
-        low=[c.low for c in candles],
-        close=[c.close for c in candles],
-        volume=[c.volume for c in candles],
-        ts_ms=times,
+    cols = list(zip(*out, strict=True)) if out else [()] * 9
+    return CandleData(
+        data.venue,
+        data.symbol,
+        timeframe,
+        np.asarray(cols[3], dtype=np.int64),
+        *(np.asarray(cols[k], dtype=np.float64) for k in range(4, 9)),
     )
-    log = analyze(arrays, config).events
-    by_bar: dict[int, list[SMCEvent]] = defaultdict(list)
-    for row in log.tolist():
-        bar = int(row[EV_BAR])
-        by_bar[bar].append(decode_event(row, times[bar]))
-    return ReplaySource(timeframe, times, dict(by_bar))
+
+
+def replay_source(data: CandleData, config: SMCConfig) -> ReplaySource:
+    """Run the batch SMC set over ``data`` once and serve its events bar by bar."""
+    times = data.open_time.tolist()
+    if not times:
+        return ReplaySource(data.timeframe, times, np.zeros((0, 10)))
+    arrays = Candles.from_arrays(
+        open=data.open,
+        high=data.high,
+        low=data.low,
+        close=data.close,
+        volume=data.volume,
+        ts_ms=data.open_time,
+    )
+    return ReplaySource(data.timeframe, times, analyze(arrays, config).events)
 
 
 def replay_provider(data: CandleData) -> SMCProvider:
     """A provider building one replay per (timeframe, config) request over ``data``."""
-    cache: dict[str, list[Candle]] = {}
+    cache: dict[str, CandleData] = {data.timeframe: data}
 
     def provide(timeframe: str, config: SMCConfig) -> SMCSource:
         if timeframe not in cache:
-            cache[timeframe] = candles_of(data, timeframe)
-        return replay_source(cache[timeframe], timeframe, config)
+            cache[timeframe] = aggregate(data, timeframe)
+        return replay_source(cache[timeframe], config)
 
     return provide
