@@ -1,0 +1,234 @@
+"""The trading-engine service: the ONE :class:`~smc_agent.engine.engine.TradingEngine` (the same one
+backtests run) fed by the candles stream, sending its orders to the orders stream and receiving the
+execution engine's order events from the events stream.
+
+Bots are loaded from the database and re-read every few seconds: a bot switched to ``running`` is
+added (and started) while the process runs, a bot switched away from ``running`` is halted in the
+engine (it gets no more candles; its working entry orders are cancelled by the engine).
+The halt state is observed ~5x/s: HALTED switches the engine to HALTED (no new orders, working
+entries cancelled), and trading continues only once the control plane is ACTIVE again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from smc_agent.control.trading import HEARTBEAT_KEY, TradingControl
+from smc_agent.core.candle import Candle
+from smc_agent.core.clock import TestClock
+from smc_agent.core.commands import CancelOrder, SubmitOrder
+from smc_agent.core.control import ControlStoreUnavailable
+from smc_agent.core.enums import TradingState
+from smc_agent.core.errors import SmcAgentError
+from smc_agent.core.events import Event, OrderDenied, OrderRejected, OrderSubmitted
+from smc_agent.core.ids import InstrumentId, StrategyId
+from smc_agent.core.instrument import Instrument
+from smc_agent.core.ports import EventHandler
+from smc_agent.engine.engine import TradingEngine
+from smc_agent.live.codec import decode, decode_candle, encode
+from smc_agent.live.streams import CANDLES_STREAM, EVENTS_STREAM, ORDERS_STREAM, StreamBus
+from smc_agent.logs import get_logger
+from smc_agent.risk.config import RiskConfig
+from smc_agent.risk.gate import RiskGate
+from smc_agent.store.trading_repo import TradingRepo
+from smc_agent.strategy.base import Strategy
+
+log = get_logger("smc_agent.live.trading")
+GROUP = "trading-engine"
+StrategyFactory = Callable[[dict[str, Any]], Strategy]
+
+
+class StreamExecutionClient:
+    """``ExecutionClient`` of the live engine: commands are queued and published to the orders stream."""
+
+    def __init__(self) -> None:
+        self.outbox: list[SubmitOrder | CancelOrder] = []
+        self.sink: EventHandler | None = None
+
+    def connect(self, sink: EventHandler) -> None:
+        self.sink = sink
+
+    def on_candle(self, candle: Candle) -> None:
+        return None  # a real venue matches orders itself
+
+    def submit(self, command: SubmitOrder) -> None:
+        self.outbox.append(command)
+
+    def cancel(self, command: CancelOrder) -> None:
+        self.outbox.append(command)
+
+
+class TradingService:
+    def __init__(
+        self,
+        *,
+        bus: StreamBus,
+        repo: TradingRepo,
+        control: TradingControl,
+        instruments: Sequence[Instrument],
+        strategies: Mapping[str, StrategyFactory],
+        starting_cash: Decimal = Decimal(10_000),
+        risk: RiskConfig | None = None,
+        consumer_name: str = "trading-engine-0",
+        bot_refresh_s: float = 3.0,
+    ) -> None:
+        self.bus = bus
+        self.repo = repo
+        self.control = control
+        self.strategies = dict(strategies)
+        self.consumer_name = consumer_name
+        self.bot_refresh_s = bot_refresh_s
+        self.clock = TestClock(0)  # set to each candle's close: the same clock discipline as backtests
+        self.client = StreamExecutionClient()
+        self.engine = TradingEngine(
+            clock=self.clock,
+            client=self.client,
+            instruments=instruments,
+            risk=RiskGate(risk or RiskConfig()),
+            starting_cash=starting_cash,
+        )
+        self.candles_seen = 0
+        self.stopping = False
+        self.listeners: list[EventHandler] = []
+        self.engine.bus.subscribe(Event, self._on_engine_event)
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # ------------------------------------------------------------------ bots
+    def sync_bots(self) -> None:
+        rows = {b["id"]: b for b in self.repo.bots()}
+        for bot_id, row in rows.items():
+            sid = StrategyId(bot_id)
+            running = row["state"] == "running"
+            if running and sid not in self.engine.bots:
+                self._add_bot(row)
+            elif sid in self.engine.bots:
+                bot = self.engine.bots[sid]
+                if not running and bot.state is not TradingState.HALTED:
+                    bot.state = TradingState.HALTED
+                    for o in self.engine.orders.open_orders():
+                        if o.strategy_id == sid and not o.reduce_only:
+                            self.client.cancel(_cancel(o.strategy_id, o.instrument_id, o.client_order_id))
+                    log.info("bot stopped", bot=bot_id)
+                elif running and bot.state is TradingState.HALTED:
+                    bot.state = TradingState.ACTIVE
+                    log.info("bot restarted", bot=bot_id)
+
+    def _add_bot(self, row: dict[str, Any]) -> None:
+        factory = self.strategies.get(row["strategy"])
+        if factory is None:
+            log.error("bot uses an unknown strategy; not started", bot=row["id"], strategy=row["strategy"])
+            return
+        try:
+            strategy = factory(row["parameters"])
+            iid = InstrumentId(row["venue"], row["symbols"][0])
+            self.engine.add_strategy(
+                strategy, instrument_id=iid, timeframe=row["timeframes"][0], strategy_id=row["id"]
+            )
+            strategy.on_start()
+        except Exception as exc:
+            log.error("bot could not be started", bot=row["id"], error=f"{type(exc).__name__}: {exc}")
+            self.engine.bots.pop(StrategyId(row["id"]), None)
+            return
+        log.info("bot started", bot=row["id"], strategy=row["strategy"], symbol=row["symbols"][0])
+
+    # ------------------------------------------------------------------ streams
+    async def on_candle(self, candle: Candle) -> None:
+        self.clock.set_time(max(self.clock.timestamp_ms(), candle.close_time))
+        self.engine.on_candle(candle)
+        self.candles_seen += 1
+        await self.flush()
+
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, OrderDenied) and self.engine.orders.knows(event.client_order_id):
+            # the gateway refused an order the engine already marked SUBMITTED: to the engine a rejection
+            event = OrderRejected(
+                ts_event=event.ts_event,
+                ts_init=event.ts_init,
+                strategy_id=event.strategy_id,
+                instrument_id=event.instrument_id,
+                client_order_id=event.client_order_id,
+                reason=event.reason,
+            )
+        try:
+            self.engine.handle_event(event)
+        except SmcAgentError as exc:  # e.g. a late duplicate report: never fatal
+            log.warning("order event not applicable", error=str(exc), kind=type(event).__name__)
+        await self.flush()
+
+    async def flush(self) -> None:
+        outbox, self.client.outbox = self.client.outbox, []
+        for command in outbox:
+            await self.bus.publish(ORDERS_STREAM, encode(command))
+
+    def _on_engine_event(self, event: Event) -> None:
+        if isinstance(event, OrderSubmitted):
+            return
+        for listener in self.listeners:
+            listener(event)
+
+    # ------------------------------------------------------------------ loops
+    async def start(self) -> None:
+        self.sync_bots()
+        self.engine.start()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._consume(CANDLES_STREAM, self._candle_entry), name="candles"),
+            loop.create_task(self._consume(EVENTS_STREAM, self._event_entry), name="events"),
+            loop.create_task(self._guard(), name="trading-guard"),
+            loop.create_task(self._bots(), name="bots"),
+        ]
+        log.info("trading engine started", bots=sorted(self.engine.bots))
+
+    async def stop(self) -> None:
+        self.stopping = True
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2.0)
+        self.engine.stop()
+
+    async def _candle_entry(self, fields: dict[str, str]) -> None:
+        await self.on_candle(decode_candle(fields))
+
+    async def _event_entry(self, fields: dict[str, str]) -> None:
+        await self.on_event(decode(fields))
+
+    async def _consume(self, stream: str, handle: Callable[[dict[str, str]], Any]) -> None:
+        consumer = self.bus.consumer(stream, group=GROUP, name=self.consumer_name)
+        while not self.stopping:
+            for entry_id, fields in await consumer.read(count=100, block_ms=200):
+                try:
+                    await handle(fields)
+                except (ValueError, TypeError) as exc:
+                    log.error("dropping malformed stream entry", stream=stream, error=str(exc))
+                await consumer.ack(entry_id)
+
+    async def _guard(self) -> None:
+        while not self.stopping:
+            with contextlib.suppress(ControlStoreUnavailable):
+                await asyncio.to_thread(self.control.kv.set, HEARTBEAT_KEY, self.consumer_name, ttl_s=3.0)
+            snap = await asyncio.to_thread(self.control.observe)
+            if snap.state is TradingState.HALTED and self.engine.state is not TradingState.HALTED:
+                self.engine.set_trading_state(TradingState.HALTED, snap.reason)
+                await self.flush()
+            elif snap.state is not TradingState.HALTED and self.engine.state is TradingState.HALTED:
+                if not self.engine.state_reason.startswith(("max_drawdown", "daily_loss")):
+                    self.engine.set_trading_state(snap.state, "control plane released the halt")
+                    log.warning("trading resumed in the trading engine", state=snap.state.value)
+            await asyncio.sleep(0.2)
+
+    async def _bots(self) -> None:
+        while not self.stopping:
+            await asyncio.sleep(self.bot_refresh_s)
+            try:
+                self.sync_bots()  # on the loop: it changes the engine
+            except Exception as exc:
+                log.warning("bot refresh failed", error=str(exc))
+
+
+def _cancel(sid: StrategyId, iid: InstrumentId, cid: Any) -> CancelOrder:
+    return CancelOrder(ts_event=0, ts_init=0, strategy_id=sid, instrument_id=iid, client_order_id=cid)
