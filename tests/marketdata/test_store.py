@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from smc_agent.core.candle import Candle
+from smc_agent.core.ids import InstrumentId
+from smc_agent.core.ports import MarketDataPort
+from smc_agent.marketdata.history import StoredMarketData
 from smc_agent.marketdata.store import CandleStore, SqlCandleStore
 from smc_agent.store.db import make_engine, make_session_factory
 
@@ -40,5 +43,22 @@ def test_candle_store(backend: str, request: pytest.FixtureRequest) -> None:
         store = SqlCandleStore(make_session_factory(engine))
         assert isinstance(store, CandleStore)
         _exercise(store)
+    finally:
+        engine.dispose()
+
+
+async def test_stored_market_data_is_a_market_data_port(migrated_sqlite_url: str) -> None:
+    engine = make_engine(migrated_sqlite_url)
+    try:
+        store = SqlCandleStore(make_session_factory(engine))
+        port = StoredMarketData(store)
+        assert isinstance(port, MarketDataPort)
+        iid = InstrumentId("binance", "BTC/USDT")
+        assert await port.latest(iid, "1m") is None
+        candles = _candles("binance", 5)
+        store.put(candles)
+        assert await port.latest(iid, "1m") == candles[-1]
+        got = await port.history(iid, "1m", start_ms=candles[1].open_time, end_ms=candles[3].open_time)
+        assert got == candles[1:3]
     finally:
         engine.dispose()
