@@ -115,3 +115,16 @@ async def test_websocket_streams_closed_candles_and_order_updates_and_can_be_dro
         await sim.drop_websockets()
         closing = await ws.receive(timeout=2)
         assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+
+
+async def test_gateway_resyncs_a_skewed_clock_and_retries(sim: ExchangeSimulator, venue: str) -> None:
+    gw = await _gateway(sim, venue, DEFAULT_API_KEY, DEFAULT_API_SECRET)
+    try:
+        await gw.load_instruments()
+        gw.exchange.options["timeDifference"] = 60_000  # the client believes it is a minute earlier
+        balances = await gw.fetch_balances()
+    finally:
+        await gw.close()
+    assert {b.currency for b in balances} >= {"BTC", "USDT"}
+    assert abs(gw.exchange.options["timeDifference"]) < 5_000
+    assert gw.calls_failed == 1  # the refused request, then the resync and the successful retry

@@ -66,6 +66,7 @@ class CcxtGateway:
     # -- the one door to the venue --------------------------------------------------------------
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         attempt = 0
+        resynced = False
         while True:
             self.throttle.check_ban()
             await self.throttle.wait_backoff()
@@ -84,10 +85,22 @@ class CcxtGateway:
                     attempt += 1
                     if attempt <= self.max_rate_limit_retries:
                         continue
+                if type(error) is core.RetryableError and not resynced and method != "fetch_time":
+                    # our clock disagrees with the venue's (-1021 / 10002): measure the offset, retry once
+                    resynced = True
+                    if await self._resync_clock():
+                        continue
                 raise error from exc
             self.last_latency_ms = (time.perf_counter() - started) * 1000
             self.calls_ok += 1
             return result
+
+    async def _resync_clock(self) -> bool:
+        try:
+            await self.exchange.load_time_difference()
+        except Exception:
+            return False
+        return True
 
     def _count_failure(self, error: core.SmcAgentError) -> None:
         # a refusal of a bad request says nothing about the venue's health
