@@ -87,10 +87,12 @@ async def run_demo(
     with_api: bool = True,
     progress: Progress | None = None,
     started: Callable[[AllInOne, str], None] | None = None,
+    ensure_demo: bool = True,
 ) -> DemoResult:
     url = container.settings.effective_database_url
     await asyncio.to_thread(migrate.upgrade, url)
-    ensure_demo_user_and_bot(container)
+    if ensure_demo:
+        ensure_demo_user_and_bot(container)
     bars, source = await demo_bars(container.settings.data_dir / "cache", offline=offline)
     runtime = AllInOne(
         database_url=url,

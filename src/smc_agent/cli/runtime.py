@@ -1,0 +1,306 @@
+"""Runtime commands: ``smc-agent demo``, ``smc-agent run`` and ``smc-agent serve trading-engine |
+execution-engine | data-pipeline``.
+
+Registration in ``cli/main.py``::
+
+    from smc_agent.cli import runtime
+    app.command("demo")(runtime.demo)
+    app.command("run")(runtime.run)
+    serve_app.command("trading-engine")(runtime.serve_trading_engine)
+    serve_app.command("execution-engine")(runtime.serve_execution_engine)
+    serve_app.command("data-pipeline")(runtime.serve_data_pipeline)
+
+Also runnable on its own: ``python -m smc_agent.cli.runtime demo --duration 60``.
+
+Probes for Kubernetes (each ``serve`` command): ``GET /healthz`` (liveness) and ``GET /readyz``
+(readiness) on ``--health-port`` (defaults: trading-engine 8081, execution-engine 8082,
+data-pipeline 8083).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import typer
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from smc_agent.cli.common import console, container, err_console
+
+app = typer.Typer(help="Run the trading runtime.", no_args_is_help=True)
+
+VenueUrlOpt = typer.Option(
+    None, "--venue-url", help="Base URL of the venue, e.g. an exchange simulator (smc-agent exchange-sim)."
+)
+LiveOpt = typer.Option(False, "--live", help="Send real orders (needs SMC_EXCHANGE_API_KEY/SECRET).")
+SymbolOpt = typer.Option("BTC/USDT", "--symbol", help="Instrument traded / subscribed.")
+TimeframeOpt = typer.Option("1m", "--timeframe", help="Base timeframe of the candle feed.")
+NameOpt = typer.Option(
+    None, "--name", help="Consumer name (default: host name); keep it stable across restarts."
+)
+
+
+def _redis_or_exit(redis_url: str | None) -> str:
+    if not redis_url:
+        err_console.print(
+            "[bold red]separate services talk through Redis Streams:[/] set SMC_REDIS_URL "
+            "(or run every role in one process with `smc-agent run`)"
+        )
+        raise typer.Exit(2)
+    return redis_url
+
+
+def _keys(live: bool, venue_url: str | None) -> tuple[str | None, str | None]:
+    from smc_agent.venues.simulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+    if live:
+        key, secret = os.environ.get("SMC_EXCHANGE_API_KEY"), os.environ.get("SMC_EXCHANGE_SECRET")
+        if not key or not secret:
+            err_console.print("[bold red]--live needs SMC_EXCHANGE_API_KEY and SMC_EXCHANGE_SECRET[/]")
+            raise typer.Exit(2)
+        return key, secret
+    if venue_url is None:
+        err_console.print(
+            "[bold red]paper trading needs a paper venue:[/] pass --venue-url of an exchange simulator "
+            "(smc-agent exchange-sim), or --live with exchange keys"
+        )
+        raise typer.Exit(2)
+    return DEFAULT_API_KEY, DEFAULT_API_SECRET
+
+
+def _serve(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+def serve_execution_engine(
+    venue_url: str | None = VenueUrlOpt,
+    live: bool = LiveOpt,
+    symbol: str = SymbolOpt,
+    name: str | None = NameOpt,
+    health_port: int = typer.Option(8082, "--health-port", help="Port of /healthz and /readyz."),
+) -> None:
+    """The single order gateway: orders stream -> write-ahead -> venue -> events stream."""
+    from smc_agent.live.execution_service import ExecutionOptions
+    from smc_agent.live.wiring import ExecutionConfig, serve_execution
+
+    with container() as c:
+        redis_url = _redis_or_exit(c.settings.redis_url)
+        key, secret = _keys(live, venue_url)
+        config = ExecutionConfig(
+            database_url=c.settings.effective_database_url,
+            redis_url=redis_url,
+            venue=c.settings.primary_venue,
+            venue_url=venue_url,
+            api_key=key,
+            secret=secret,
+            options=ExecutionOptions(
+                consumer_name=name or f"execution-{socket.gethostname()}",
+                freshness_symbols=(symbol,),
+                health_port=health_port,
+            ),
+        )
+        console.print(
+            f"[bold]execution-engine[/] venue={config.venue} probes on :{health_port}/healthz|/readyz"
+        )
+        _serve(lambda stop: serve_execution(config, stop))
+
+
+def serve_trading_engine(
+    venue_url: str | None = VenueUrlOpt,
+    name: str | None = NameOpt,
+    health_port: int = typer.Option(8081, "--health-port", help="Port of /healthz and /readyz."),
+) -> None:
+    """The ONE trading engine: candles stream -> bots (loaded from the database) -> orders stream."""
+    from smc_agent.live.health import HealthServer
+    from smc_agent.live.strategies import STRATEGIES
+    from smc_agent.live.streams import RedisStreamBus
+    from smc_agent.live.trading_service import TradingService
+    from smc_agent.live.wiring import ExecutionConfig, build_venue
+    from smc_agent.store.trading_repo import TradingRepo
+
+    with container() as c:
+        redis_url = _redis_or_exit(c.settings.redis_url)
+        venue_config = ExecutionConfig(database_url="", venue=c.settings.primary_venue, venue_url=venue_url)
+
+        async def main(stop: asyncio.Event) -> None:
+            venue = build_venue(venue_config)
+            instruments = await venue.load_instruments()
+            await venue.close()
+            bus = RedisStreamBus(redis_url)
+            service = TradingService(
+                bus=bus,
+                repo=TradingRepo(c.session_factory),
+                control=c.trading_control,
+                instruments=instruments,
+                strategies=STRATEGIES,
+                starting_cash=Decimal(10_000),
+                consumer_name=name or f"trading-{socket.gethostname()}",
+            )
+            health = HealthServer(
+                name="trading-engine",
+                ready=lambda: (True, {"bots": sorted(service.engine.bots)}),
+                port=health_port,
+            )
+            await health.start()
+            await service.start()
+            console.print(
+                f"[bold]trading-engine[/] bots={sorted(service.engine.bots)} probes on :{health_port}"
+            )
+            await stop.wait()
+            await service.stop()
+            await health.stop()
+            await bus.close()
+
+        _serve(main)
+
+
+def serve_data_pipeline(
+    venue_url: str | None = VenueUrlOpt,
+    symbol: str = SymbolOpt,
+    timeframe: str = TimeframeOpt,
+    health_port: int = typer.Option(8083, "--health-port", help="Port of /healthz and /readyz."),
+) -> None:
+    """Closed candles from the venue (public data, no keys) -> candles stream."""
+    from smc_agent.core.ids import InstrumentId
+    from smc_agent.live.data_service import DataService, Subscription
+    from smc_agent.live.health import HealthServer
+    from smc_agent.live.streams import RedisStreamBus
+    from smc_agent.live.wiring import ExecutionConfig, build_venue
+
+    with container() as c:
+        redis_url = _redis_or_exit(c.settings.redis_url)
+        venue_name = c.settings.primary_venue
+
+        async def main(stop: asyncio.Event) -> None:
+            venue = build_venue(ExecutionConfig(database_url="", venue=venue_name, venue_url=venue_url))
+            bus = RedisStreamBus(redis_url)
+            data = DataService(
+                bus=bus,
+                venue=venue,
+                subscriptions=[Subscription(InstrumentId(venue_name, symbol), timeframe)],
+            )
+            health = HealthServer(
+                name="data-pipeline",
+                port=health_port,
+                ready=lambda: (data.published > 0, {"published": data.published}),
+            )
+            await health.start()
+            task = asyncio.get_running_loop().create_task(data.run())
+            console.print(
+                f"[bold]data-pipeline[/] {symbol} {timeframe} on {venue_name} probes on :{health_port}"
+            )
+            await stop.wait()
+            data.stopping = True
+            await asyncio.wait([task], timeout=3)
+            await health.stop()
+            await venue.close()
+            await bus.close()
+
+        _serve(main)
+
+
+def _run_all(duration: float | None, port: int | None, offline: bool, speed: float, demo_mode: bool) -> Any:
+    from smc_agent.live.allinone import AllInOne
+    from smc_agent.live.demo import DEMO_PASSWORD, DEMO_USER, run_demo
+
+    with container() as c:
+        bind_port = port or c.settings.api_port
+        total = duration if duration is not None else float("inf")
+
+        def started(runtime: AllInOne, source: str) -> None:
+            lines = [
+                f"market data : {source}",
+                f"database    : {c.settings.effective_database_url}",
+                f"dashboard   : {runtime.api_url or 'not available'}"
+                + (f"  (login {DEMO_USER} / {DEMO_PASSWORD})" if demo_mode and runtime.api_url else ""),
+                "status      : smc-agent status   (halt: smc-agent halt --reason TEXT, resume: smc-agent resume)",
+            ]
+            console.print(Panel("\n".join(lines), title="SMC Trading Agent: paper trading", expand=False))
+
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[figures]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar:
+            task = bar.add_task("paper trading", total=None if duration is None else duration, figures="")
+
+            def progress(elapsed: float, figures: dict[str, Any]) -> None:
+                text = (
+                    f"candles {figures['candles']}  orders {figures['orders']}  fills {figures['fills']}  "
+                    f"position {figures['position']}  {figures['state']}"
+                )
+                bar.update(task, completed=min(elapsed, total), figures=text)
+
+            try:
+                result = asyncio.run(
+                    run_demo(
+                        c,
+                        duration_s=total,
+                        port=bind_port,
+                        offline=offline,
+                        speed=speed,
+                        progress=progress,
+                        started=started,
+                        ensure_demo=demo_mode,
+                    )
+                )
+            except KeyboardInterrupt:
+                console.print("stopped")
+                return None
+        console.print(
+            f"done: {result.candles} candles, {result.orders} orders, {result.fills} filled, "
+            f"position {result.position} BTC, trading {result.state}. Look: smc-agent status"
+        )
+        return result
+
+
+def demo(
+    duration: float = typer.Option(60.0, "--duration", min=1.0, help="Seconds to run, then exit cleanly."),
+    port: int | None = typer.Option(None, "--port", help="Dashboard/API port (default SMC_API_PORT, 8000)."),
+    offline: bool = typer.Option(False, "--offline", help="Do not try to download market data."),
+    speed: float = typer.Option(300.0, "--speed", min=1.0, help="Replay speed (x real time)."),
+) -> None:
+    """Everything on the embedded default: demo user and SMC bot, replayed market, paper trading."""
+    _run_all(duration, port, offline, speed, demo_mode=True)
+
+
+def run(
+    port: int | None = typer.Option(None, "--port", help="Dashboard/API port (default SMC_API_PORT, 8000)."),
+    offline: bool = typer.Option(False, "--offline", help="Do not try to download market data."),
+    speed: float = typer.Option(
+        1.0, "--speed", min=1.0, help="Replay speed of the paper market (x real time)."
+    ),
+    duration: float | None = typer.Option(None, "--duration", help="Stop after this many seconds."),
+) -> None:
+    """Every role in one process (in-process bus): the bots in the database trade on the paper venue."""
+    _run_all(duration, port, offline, speed, demo_mode=False)
+
+
+app.command("demo")(demo)
+app.command("run")(run)
+serve = typer.Typer(help="Run one service.", no_args_is_help=True)
+serve.command("trading-engine")(serve_trading_engine)
+serve.command("execution-engine")(serve_execution_engine)
+serve.command("data-pipeline")(serve_data_pipeline)
+app.add_typer(serve, name="serve")
+
+if __name__ == "__main__":
+    app()

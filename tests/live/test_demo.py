@@ -1,0 +1,54 @@
+"""``smc-agent demo`` runs offline on the embedded default, trades, and exits cleanly."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from smc_agent.store.db import make_engine, make_session_factory
+from smc_agent.store.trading_repo import TradingRepo
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_demo_runs_offline_trades_and_exits_cleanly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMC_")}
+    env["SMC_DATA_DIR"] = str(tmp_path)
+    env["SMC_LOG_LEVEL"] = "WARNING"
+    port = free_port()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smc_agent.cli.runtime",
+            "demo",
+            "--duration",
+            "15",
+            "--offline",
+            "--port",
+            str(port),
+            "--speed",
+            "600",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "synthetic market" in out
+    assert f"http://127.0.0.1:{port}" in out and "smc-agent status" in out
+    repo = TradingRepo(make_session_factory(make_engine(f"sqlite:///{tmp_path / 'smc_trading.db'}")))
+    orders = repo.all_orders()
+    assert orders, "the demo must paper-trade"
+    assert any(o.filled_quantity > 0 for o in orders)
+    bots = repo.bots()
+    assert [b["strategy"] for b in bots] == ["smc_fast"]
