@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from smc_agent.api.auth import Authenticator
 from smc_agent.api.backtests import BacktestLauncher, BacktestRunner
 from smc_agent.api.bus import JsonBus, LocalBus, RedisBus
+from smc_agent.api.coalesce import Coalescer
 from smc_agent.api.deps import ApiContainer, ApiState
 from smc_agent.api.errors import ApiError, api_error_handler
 from smc_agent.api.metrics import ApiMetrics
@@ -28,6 +29,7 @@ from smc_agent.api.static import mount_dashboard
 from smc_agent.api.watcher import ControlWatcher
 from smc_agent.api.ws import WebSocketHub
 from smc_agent.core.control import ControlStoreUnavailable
+from smc_agent.ops.status import system_status
 
 ALL_ROLES = frozenset({"api", "ws", "web"})
 DEFAULT_SESSION_TTL_S = 12 * 3600
@@ -87,6 +89,7 @@ def create_app(
         metrics=metrics,
         hub=hub,
         backtests=BacktestLauncher(container.session_factory, backtest_runner),
+        status=Coalescer(lambda: system_status(container, components=state.components)),  # type: ignore[arg-type]
         components=components if components is not None else {},
     )
     watcher = ControlWatcher(container, the_bus) if hub is not None and watch_control else None

@@ -22,6 +22,7 @@ from smc_agent.settings import Settings
 if TYPE_CHECKING:
     from smc_agent.api.auth import Authenticator
     from smc_agent.api.backtests import BacktestLauncher
+    from smc_agent.api.coalesce import Coalescer
     from smc_agent.api.metrics import ApiMetrics
     from smc_agent.api.ratelimit import RateLimiter
     from smc_agent.api.sessions import SessionStore
@@ -60,6 +61,7 @@ class ApiState:
     metrics: ApiMetrics
     hub: WebSocketHub | None
     backtests: BacktestLauncher
+    status: Coalescer[dict[str, Any]]
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 

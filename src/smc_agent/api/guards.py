@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from smc_agent.api.deps import api_state
@@ -15,23 +16,23 @@ bearer = HTTPBearer(auto_error=False, description="Session token from POST /v1/a
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key smc_xxxxxx_...")
 
 
-def ip_limited(request: Request) -> None:
-    """Per client IP, for every /v1 route (anonymous ones included)."""
+async def ip_limited(request: Request) -> None:
+    """Per client IP, for every /v1 route (anonymous ones included). Async: no thread hop, no I/O."""
     wait = api_state(request).ip_limiter.hit(client_ip(request.scope))
     if wait:
         request.state.refusal = "rate limit per IP"
         raise ApiError(429, "rate limit exceeded for this address", retry_after=wait)
 
 
-def optional_principal(
+async def optional_principal(
     request: Request,
     creds: HTTPAuthorizationCredentials | None = Depends(bearer),
     api_key: str | None = Depends(api_key_header),
 ) -> Principal | None:
     credential = api_key or (creds.credentials if creds else None)
     if not credential:
-        return None
-    return _authenticate(request, credential)
+        return None  # anonymous: no database round trip, no thread hop
+    return await run_in_threadpool(_authenticate, request, credential)
 
 
 def authenticated(

@@ -14,7 +14,6 @@ from smc_agent.api.guards import ip_limited, optional_principal
 from smc_agent.api.principal import Principal
 from smc_agent.api.queries import pnl_summary, user_positions
 from smc_agent.api.schemas import PositionOut, StatusResponse
-from smc_agent.ops.status import system_status
 
 router = APIRouter()
 
@@ -68,7 +67,7 @@ def metrics(request: Request) -> Response:
 )
 async def status(request: Request, principal: Principal | None = Depends(optional_principal)) -> dict[str, Any]:
     state = api_state(request)
-    data = await run_in_threadpool(system_status, state.container, components=state.components)  # type: ignore[arg-type]
+    data = dict(await state.status.get())  # shared between concurrent callers: copy before adding
     state.metrics.trading_halted.set(1 if data["trading"]["state"] == "halted" else 0)
     if principal is not None:
         data.update(await run_in_threadpool(_private, state.container.session_factory, principal.user_id))
