@@ -12,9 +12,11 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -48,8 +50,8 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> float:
     return time.monotonic() - start
 
 
-def _simulator(venue: str, csv: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
+def _simulator(venue: str, csv: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -70,6 +72,14 @@ def _simulator(venue: str, csv: Path, env: dict[str, str]) -> tuple[subprocess.P
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _drain(stream: IO[str]) -> None:
+    """Keep reading a child's output so that it never blocks on a full pipe."""
+    threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+
+
+def _served_url(proc: subprocess.Popen[str], venue: str) -> str:
     assert proc.stderr is not None
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -77,7 +87,8 @@ def _simulator(venue: str, csv: Path, env: dict[str, str]) -> tuple[subprocess.P
         assert line, f"{venue} simulator exited before serving"
         match = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
         if match:
-            return proc, match.group(1)
+            _drain(proc.stderr)
+            return match.group(1)
     raise AssertionError(f"{venue} simulator did not start")
 
 
@@ -116,8 +127,8 @@ def test_gameday_binance_down(
         "SMC_LOG_LEVEL": "WARNING",
     }
     csv = _bars_csv(tmp_path / "binance_spot_BTCUSDT_1m.csv")
-    binance, binance_url = _simulator("binance", csv, env)
-    bybit, bybit_url = _simulator("bybit", csv, env)
+    binance, bybit = _simulator("binance", csv, env), _simulator("bybit", csv, env)  # start in parallel
+    binance_url, bybit_url = _served_url(binance, "binance"), _served_url(bybit, "bybit")
     watcher = subprocess.Popen(
         [
             sys.executable,
@@ -150,6 +161,7 @@ def test_gameday_binance_down(
     try:
         assert watcher.stdout is not None
         _wait(lambda: "running" in watcher.stdout.readline(), 90, "the watcher process")  # type: ignore[union-attr]
+        _drain(watcher.stdout)
         assert httpx.get(f"{binance_url}/api/v3/ping").is_success
 
         fault = time.monotonic()

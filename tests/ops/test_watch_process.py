@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +47,7 @@ def test_watch_process_alerts_on_halt_and_failover(
     )
     try:
         _wait(lambda: proc.stdout is not None and "running" in proc.stdout.readline(), 60)
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
         kv, journal = DbKeyValueStore(factory), DbControlJournal(factory)
         TradingControl(kv=kv, journal=journal).halt(
             reason="game day: binance down", actor="gm", source="test"
