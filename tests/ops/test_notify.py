@@ -305,3 +305,27 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("Thu, 01 Jan 1970 00:00:30 GMT", now_ms=10_000) == 20.0
     assert parse_retry_after("soon", now_ms=0) is None
     assert parse_retry_after(None, now_ms=0) is None
+
+
+def test_rate_limit_holds_across_two_dispatchers(
+    factory: sessionmaker[Session], clock: TestClock, http: HttpReceiver
+) -> None:
+    settings = OpsSettings(webhook_url=SecretStr(f"{http.url}/hook"))
+    with transaction(factory) as s:
+        svc = IncidentService(s, clock=clock, sink=NotificationRouter(settings))
+        for i in range(3):
+            svc.open(priority=Priority.P3, title=f"t{i}", impact="i", actor="a", source="cli")
+    first = OutboxDispatcher(factory, build_providers(settings, clock=clock), clock=clock)
+    second = OutboxDispatcher(factory, build_providers(settings, clock=clock), clock=clock)  # another process
+    try:
+        assert len(second.dispatch_once().sent) == 1
+        clock.advance(1000)
+        assert len(first.dispatch_once().sent) == 1
+        clock.advance(500)  # second's own last send is 1.5 s old, but the channel's is 0.5 s
+        assert second.dispatch_once().attempted == 0
+        clock.advance(500)
+        assert len(second.dispatch_once().sent) == 1
+    finally:
+        first.close()
+        second.close()
+    assert len(http.received) == 3

@@ -123,15 +123,18 @@ class OutboxDispatcher:
             )
 
     def _rate_ok(self, session: Session, channel: str, now: datetime) -> bool:
-        last = self._last_attempt.get(channel)
-        if last is None:  # after a restart: the last accepted message of the channel
-            last = session.scalar(
+        """This process's last attempt, and any process's last accepted message (``sent_at`` is the
+        claim time), must both be at least the interval ago: the limit holds across dispatchers."""
+        stamps = [
+            self._last_attempt.get(channel),
+            session.scalar(
                 select(NotificationOutbox.sent_at)
                 .where(NotificationOutbox.channel == channel, NotificationOutbox.sent_at.is_not(None))
                 .order_by(NotificationOutbox.sent_at.desc())
                 .limit(1)
-            )
-        return last is None or now - last >= self._interval
+            ),
+        ]
+        return all(last is None or now - last >= self._interval for last in stamps)
 
     @staticmethod
     def _refs(session: Session, incident_id: str | None) -> dict[str, str]:
