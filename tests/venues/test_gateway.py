@@ -12,8 +12,10 @@ from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, VenueOrderId
 from smc_agent.core.ports import VenuePort
+from smc_agent.venues.client import make_client
 from smc_agent.venues.gateway import CcxtGateway
-from smc_agent.venues.simulator import ExchangeSimulator
+from smc_agent.venues.simulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, ExchangeSimulator
+from tests.venues.simkit import sim_config
 
 
 def _iid(gw: CcxtGateway) -> InstrumentId:
@@ -189,3 +191,36 @@ async def test_lost_acknowledgement_is_recovered_by_lookup(
     report = await gateway.submit_order(_order(gateway, "lost-1", OrderSide.SELL, "0.01"))
     assert report.client_order_id == "lost-1" and report.status is OrderStatus.FILLED
     assert len(sim.state.book.orders) == 1
+
+
+async def test_large_resting_order_fills_partially_over_several_candles(venue: str) -> None:
+    config = sim_config(venue, participation=Decimal("0.01"))
+    async with ExchangeSimulator(config) as sim:
+        gw = CcxtGateway(
+            make_client(venue, base_url=sim.url, api_key=DEFAULT_API_KEY, secret=DEFAULT_API_SECRET),
+            venue=venue,
+        )
+        try:
+            iid = _iid(gw)
+            upcoming = sim.state.feeds["BTCUSDT"].bars[500:530]
+            price = max(b.high for b in upcoming).quantize(Decimal("0.01"))  # reached within 30 candles
+            assert price > sim.state.last_price("BTCUSDT")  # rests (not an immediate taker fill)
+            report = await gw.submit_order(_order(gw, "big-sell", OrderSide.SELL, "0.5", str(price)))
+            price_hit = next(
+                i for i, b in enumerate(sim.state.feeds["BTCUSDT"].bars[500:], 1) if b.high >= price
+            )
+            sim.step(price_hit)
+            seen = {(await gw.fetch_order(iid, venue_order_id=report.venue_order_id)).status}
+            for _ in range(300):
+                state = await gw.fetch_order(iid, venue_order_id=report.venue_order_id)
+                seen.add(state.status)
+                if state.status is OrderStatus.FILLED:
+                    break
+                sim.step(1)
+            fills = await gw.fetch_fills(iid)
+            balances = {b.currency: b for b in await gw.fetch_balances()}
+        finally:
+            await gw.close()
+    assert OrderStatus.PARTIALLY_FILLED in seen and state.status is OrderStatus.FILLED
+    assert len(fills) > 1 and sum(f.qty for f in fills) == Decimal("0.5")
+    assert balances["BTC"].total == Decimal("0.5") and balances["BTC"].locked == 0

@@ -81,9 +81,16 @@ class Balance:
 class Book:
     """Balances, orders and trades of the single simulated account."""
 
-    def __init__(self, specs: dict[str, SymbolSpec], balances: dict[str, Decimal], fee_rate: Decimal) -> None:
+    def __init__(
+        self,
+        specs: dict[str, SymbolSpec],
+        balances: dict[str, Decimal],
+        fee_rate: Decimal,
+        participation: Decimal | None = None,
+    ) -> None:
         self.specs = specs
         self.fee_rate = fee_rate
+        self.participation = participation  # share of a candle's volume a resting order may take
         self.balances = {asset: Balance(free=amount) for asset, amount in balances.items()}
         self.orders: dict[int, SimOrder] = {}
         self.trades: list[SimTrade] = []
@@ -172,10 +179,21 @@ class Book:
         for bar in bars:
             for order in self.open_orders(symbol):
                 assert order.price is not None
+                capacity = self._capacity(spec, bar)
+                if capacity <= 0:
+                    continue
                 if order.side == "BUY" and bar.low <= order.price:
-                    self._fill(spec, order, min(order.price, bar.open), now_ms, maker=True)
+                    self._fill(spec, order, min(order.price, bar.open), now_ms, maker=True, qty=capacity)
                 elif order.side == "SELL" and bar.high >= order.price:
-                    self._fill(spec, order, max(order.price, bar.open), now_ms, maker=True)
+                    self._fill(spec, order, max(order.price, bar.open), now_ms, maker=True, qty=capacity)
+
+    def _capacity(self, spec: SymbolSpec, bar: Bar) -> Decimal:
+        """How much a resting order can fill in one candle: ``participation`` of its volume."""
+        if self.participation is None:
+            return Decimal("Infinity")
+        return (bar.volume * self.participation / spec.step_size).to_integral_value(
+            rounding=ROUND_DOWN
+        ) * spec.step_size
 
     # -- internals ----------------------------------------------------------------------------
     def _check_filters(self, spec: SymbolSpec, qty: Decimal, price: Decimal | None, last: Decimal) -> None:
@@ -198,19 +216,30 @@ class Book:
         bal.locked += amount
         order.locked = amount
 
-    def _fill(self, spec: SymbolSpec, order: SimOrder, price: Decimal, now_ms: int, *, maker: bool) -> None:
-        qty = order.qty - order.filled
+    def _fill(
+        self,
+        spec: SymbolSpec,
+        order: SimOrder,
+        price: Decimal,
+        now_ms: int,
+        *,
+        maker: bool,
+        qty: Decimal | None = None,
+    ) -> None:
+        remaining = order.qty - order.filled
+        qty = remaining if qty is None else min(qty, remaining)
         quote = (qty * price).quantize(Decimal("0.00000001"), rounding=ROUND_DOWN)
         fee = (quote * self.fee_rate).quantize(Decimal("0.00000001"))
         base_bal, quote_bal = self.balance(spec.base), self.balance(spec.quote)
+        release = order.locked if qty == remaining else order.locked * qty / remaining
         if order.side == "BUY":
-            quote_bal.locked -= order.locked
-            quote_bal.free += order.locked - quote - fee
+            quote_bal.locked -= release
+            quote_bal.free += release - quote - fee
             base_bal.free += qty
         else:
-            base_bal.locked -= order.locked
+            base_bal.locked -= release
             quote_bal.free += quote - fee
-        order.locked = Decimal(0)
+        order.locked -= release
         trade = SimTrade(
             next(self._trade_ids),
             order.order_id,
@@ -228,7 +257,7 @@ class Book:
         self.trades.append(trade)
         order.filled += qty
         order.quote_filled += quote
-        order.status = "FILLED"
+        order.status = "FILLED" if order.filled == order.qty else "PARTIALLY_FILLED"
         order.updated_ms = now_ms
         self._notify(order)
 

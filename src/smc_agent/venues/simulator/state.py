@@ -38,6 +38,7 @@ class SimulatorConfig:
     anchor_ms: int | None = None
     balances: tuple[tuple[str, Decimal], ...] = (("USDT", Decimal(100_000)), ("BTC", Decimal(1)))
     fee_rate: Decimal = Decimal("0.001")
+    participation: Decimal | None = None  # resting orders fill at most this share of a candle's volume
     api_keys: tuple[tuple[str, str], ...] = ((DEFAULT_API_KEY, DEFAULT_API_SECRET),)
     host: str = "127.0.0.1"
     port: int = 0
@@ -68,7 +69,7 @@ class SimState:
     def build(cls, config: SimulatorConfig) -> SimState:
         feeds = {f.symbol: f for f in config.feeds}
         specs = {sym: spec_for(sym) for sym in feeds}
-        book = Book(specs, dict(config.balances), config.fee_rate)
+        book = Book(specs, dict(config.balances), config.fee_rate, config.participation)
         first = config.feeds[0]
         start = first.bars[min(config.start_index, len(first.bars) - 1)].open_time
         offset = 0
