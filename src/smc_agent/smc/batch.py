@@ -41,6 +41,7 @@ from .results import (
     liquidity_table,
     order_block_table,
     period_break_table,
+    split_by_kind,
     swing_table,
 )
 from .session_time import local_offsets
@@ -164,13 +165,14 @@ def analyze(candles: Candles, config: SMCConfig | None = None) -> SMCResult:
     """The full indicator set (every concept and every per-bar series)."""
     cfg = config if config is not None else SMCConfig()
     ev, ser, sess_ser = _run(candles, cfg, ALL, series=True, sessions=True)
+    parts = split_by_kind(ev)
     return SMCResult(
-        swings=swing_table(ev),
-        breaks=break_table(ev),
-        order_blocks=order_block_table(ev),
-        fvgs=fvg_table(ev),
-        liquidity=liquidity_table(ev),
-        period_breaks=period_break_table(ev),
+        swings=swing_table(parts),
+        breaks=break_table(parts),
+        order_blocks=order_block_table(parts),
+        fvgs=fvg_table(parts),
+        liquidity=liquidity_table(parts),
+        period_breaks=period_break_table(parts),
         structure=StructureSeries(
             ser[:, SER_TREND].astype(np.int64), ser[:, SER_RANGE_HI].copy(), ser[:, SER_RANGE_LO].copy()
         ),
@@ -186,28 +188,28 @@ def analyze(candles: Candles, config: SMCConfig | None = None) -> SMCResult:
 
 def swings(candles: Candles, config: SMCConfig | None = None) -> SwingTable:
     ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"swings"}), series=False, sessions=False)
-    return swing_table(ev)
+    return swing_table(split_by_kind(ev))
 
 
 def structure(candles: Candles, config: SMCConfig | None = None) -> BreakTable:
     """BOS / CHoCH breaks (see `analyze(...).structure` for the per-bar trend)."""
     ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"structure"}), series=False, sessions=False)
-    return break_table(ev)
+    return break_table(split_by_kind(ev))
 
 
 def order_blocks(candles: Candles, config: SMCConfig | None = None) -> OrderBlockTable:
     ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"order_blocks"}), series=False, sessions=False)
-    return order_block_table(ev)
+    return order_block_table(split_by_kind(ev))
 
 
 def fvgs(candles: Candles, config: SMCConfig | None = None) -> FVGTable:
     ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"fvg"}), series=False, sessions=False)
-    return fvg_table(ev)
+    return fvg_table(split_by_kind(ev))
 
 
 def liquidity(candles: Candles, config: SMCConfig | None = None) -> LiquidityTable:
     ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"liquidity"}), series=False, sessions=False)
-    return liquidity_table(ev)
+    return liquidity_table(split_by_kind(ev))
 
 
 def previous_high_low(candles: Candles, config: SMCConfig | None = None) -> dict[str, PeriodSeries]:

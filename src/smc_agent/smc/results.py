@@ -124,31 +124,48 @@ class PeriodBreakTable(Table):
     confirmed_at: I64
 
 
+Parts = dict[int, F64]
+
+
+def split_by_kind(ev: F64) -> Parts:
+    """Event rows grouped by kind (emission order kept), with one stable sort instead of a mask per kind.
+    Key -1 holds, for the structure kinds, the BOS and CHoCH rows together in emission order."""
+    kinds = ev[:, EV_KIND].astype(np.int64)
+    order = np.argsort(kinds, kind="stable")
+    sorted_kinds = kinds[order]
+    out: Parts = {}
+    for kind in range(1, K_PERIOD_BROKEN + 1):
+        lo, hi = np.searchsorted(sorted_kinds, [kind, kind + 1])
+        out[kind] = ev[order[lo:hi]]
+    lo, hi = np.searchsorted(sorted_kinds, [K_BOS, K_CHOCH + 1])
+    out[-1] = ev[np.sort(order[lo:hi])]
+    return out
+
+
 def _i(a: F64) -> I64:
     return a.astype(np.int64)
 
 
-def _lifecycle(ev: F64, kind: int, count: int) -> I64:
+def _lifecycle(parts: Parts, kind: int, count: int) -> I64:
     out = np.full(count, -1, dtype=np.int64)
-    rows = ev[ev[:, EV_KIND] == kind]
+    rows = parts[kind]
     out[_i(rows[:, EV_ID])] = _i(rows[:, EV_BAR])
     return out
 
 
-def swing_table(ev: F64) -> SwingTable:
-    r = ev[ev[:, EV_KIND] == K_SWING]
+def swing_table(parts: Parts) -> SwingTable:
+    r = parts[K_SWING]
     return SwingTable(_i(r[:, EV_DIR]), r[:, EV_A].copy(), _i(r[:, EV_FORMED]), _i(r[:, EV_BAR]))
 
 
-def break_table(ev: F64) -> BreakTable:
-    k = ev[:, EV_KIND]
-    r = ev[(k == K_BOS) | (k == K_CHOCH)]
+def break_table(parts: Parts) -> BreakTable:
+    r = parts[-1]
     kind = np.where(r[:, EV_KIND] == K_BOS, 1, 2).astype(np.int64)
     return BreakTable(kind, _i(r[:, EV_DIR]), r[:, EV_A].copy(), _i(r[:, EV_FORMED]), _i(r[:, EV_BAR]))
 
 
-def order_block_table(ev: F64) -> OrderBlockTable:
-    r = ev[ev[:, EV_KIND] == K_OB_NEW]
+def order_block_table(parts: Parts) -> OrderBlockTable:
+    r = parts[K_OB_NEW]
     n = r.shape[0]
     return OrderBlockTable(
         _i(r[:, EV_ID]),
@@ -159,13 +176,13 @@ def order_block_table(ev: F64) -> OrderBlockTable:
         _i(r[:, EV_BAR]),
         r[:, EV_X1].copy(),
         r[:, EV_X2].copy(),
-        _lifecycle(ev, K_OB_MITIGATED, n),
-        _lifecycle(ev, K_OB_INVALIDATED, n),
+        _lifecycle(parts, K_OB_MITIGATED, n),
+        _lifecycle(parts, K_OB_INVALIDATED, n),
     )
 
 
-def fvg_table(ev: F64) -> FVGTable:
-    r = ev[ev[:, EV_KIND] == K_FVG_NEW]
+def fvg_table(parts: Parts) -> FVGTable:
+    r = parts[K_FVG_NEW]
     n = r.shape[0]
     return FVGTable(
         _i(r[:, EV_ID]),
@@ -174,15 +191,15 @@ def fvg_table(ev: F64) -> FVGTable:
         r[:, EV_B].copy(),
         _i(r[:, EV_FORMED]),
         _i(r[:, EV_BAR]),
-        _lifecycle(ev, K_FVG_MITIGATED, n),
-        _lifecycle(ev, K_FVG_MERGED, n),
+        _lifecycle(parts, K_FVG_MITIGATED, n),
+        _lifecycle(parts, K_FVG_MERGED, n),
     )
 
 
-def liquidity_table(ev: F64) -> LiquidityTable:
-    r = ev[ev[:, EV_KIND] == K_LIQ_NEW]
+def liquidity_table(parts: Parts) -> LiquidityTable:
+    r = parts[K_LIQ_NEW]
     n = r.shape[0]
-    swept = ev[ev[:, EV_KIND] == K_LIQ_SWEPT]
+    swept = parts[K_LIQ_SWEPT]
     back = np.full(n, -1, dtype=np.int64)
     back[_i(swept[:, EV_ID])] = _i(swept[:, EV_X1])
     return LiquidityTable(
@@ -194,11 +211,11 @@ def liquidity_table(ev: F64) -> LiquidityTable:
         _i(r[:, EV_X1]),
         _i(r[:, EV_FORMED]),
         _i(r[:, EV_BAR]),
-        _lifecycle(ev, K_LIQ_SWEPT, n),
+        _lifecycle(parts, K_LIQ_SWEPT, n),
         back,
     )
 
 
-def period_break_table(ev: F64) -> PeriodBreakTable:
-    r = ev[ev[:, EV_KIND] == K_PERIOD_BROKEN]
+def period_break_table(parts: Parts) -> PeriodBreakTable:
+    r = parts[K_PERIOD_BROKEN]
     return PeriodBreakTable(_i(r[:, EV_X1]), _i(r[:, EV_DIR]), r[:, EV_A].copy(), _i(r[:, EV_BAR]))

@@ -14,24 +14,39 @@ import pandas as pd
 from .config import SessionSpec
 from .kernel.tables import I64
 
+_QUARTER_MS = 900_000  # every real time-zone transition happens on a quarter-hour boundary of UTC
+_DAY_MS = 86_400_000
+
+
+def _zone_offsets(ts_ms: I64, tz: str) -> I64:
+    """UTC offset in minutes at each timestamp in zone `tz` (vectorised, exact)."""
+    utc = pd.DatetimeIndex(pd.to_datetime(ts_ms, unit="ms", utc=True))
+    wall = utc.tz_convert(tz).tz_localize(None).as_unit("ns").asi8
+    return np.asarray((wall - utc.tz_localize(None).as_unit("ns").asi8) // 60_000_000_000, dtype=np.int64)
+
 
 def local_offsets(ts_ms: I64, sessions: tuple[SessionSpec, ...]) -> I64:
-    """(n, len(sessions)) array: UTC offset in minutes at each candle open, per session time zone."""
+    """(n, len(sessions)) array: UTC offset in minutes at each candle open, per session time zone.
+
+    Offsets are looked up per UTC day (start and last quarter hour); only rows of days where the two
+    differ (a DST change) are converted one by one.
+    """
     out = np.zeros((ts_ms.shape[0], len(sessions)), dtype=np.int64)
     if not sessions or ts_ms.shape[0] == 0:
         return out
-    utc = pd.DatetimeIndex(pd.to_datetime(ts_ms, unit="ms", utc=True))
+    days, row_day = np.unique(ts_ms // _DAY_MS, return_inverse=True)
     cache: dict[str, I64] = {}
     for k, spec in enumerate(sessions):
         if spec.tz not in cache:
-            wall = utc.tz_convert(spec.tz).tz_localize(None).as_unit("ns").asi8
-            cache[spec.tz] = (wall - utc.tz_localize(None).as_unit("ns").asi8) // 60_000_000_000
+            first = _zone_offsets(days * _DAY_MS, spec.tz)
+            last = _zone_offsets((days + 1) * _DAY_MS - _QUARTER_MS, spec.tz)
+            per_row = first[row_day]
+            mixed = (first != last)[row_day]
+            if mixed.any():
+                per_row[mixed] = _zone_offsets(ts_ms[mixed], spec.tz)
+            cache[spec.tz] = per_row
         out[:, k] = cache[spec.tz]
     return out
-
-
-_QUARTER_MS = 900_000  # every real time-zone transition happens on a quarter-hour boundary of UTC
-_DAY_MS = 86_400_000
 
 
 def _offset_minutes(zone: ZoneInfo, ts_ms: int) -> int:

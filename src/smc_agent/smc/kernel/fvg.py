@@ -29,7 +29,7 @@ from .layout import (
     R_HIGH,
     R_LOW,
 )
-from .tables import F64, I64, append_row, emit
+from .tables import F64, I64, append_row, copy_row, emit
 
 
 @jit
@@ -75,7 +75,7 @@ def update_fvgs(fs: F64, is_: I64, fvgs: F64, ev: F64, n: int, bar: int, h: floa
         else:
             bear_trig = min(bear_trig, level)
         if w != r:
-            fvgs[w, :] = fvgs[r, :]
+            copy_row(fvgs, w, r)
         w += 1
     is_[I_N_FVG] = w
     fs[F_FVG_BULL_TRIG] = bull_trig

@@ -32,7 +32,7 @@ from .layout import (
     POOL_LEVEL,
     POOL_TOP,
 )
-from .tables import F64, I64, append_row, emit
+from .tables import F64, I64, append_row, copy_row, emit
 
 
 @jit
@@ -71,7 +71,7 @@ def update_liquidity(
             else:
                 bear_trig = max(bear_trig, bottom)
             if w != r:
-                pools[w, :] = pools[r, :]
+                copy_row(pools, w, r)
             w += 1
         is_[I_N_POOL] = w
         fs[F_POOL_BULL_TRIG] = bull_trig
@@ -92,7 +92,7 @@ def update_liquidity(
             else:
                 bear_trig = max(bear_trig, down)
             if w != r:
-                cands[w, :] = cands[r, :]
+                copy_row(cands, w, r)
             w += 1
         is_[I_N_CAND] = w
         fs[F_CAND_BULL_TRIG] = bull_trig
@@ -121,7 +121,7 @@ def add_swing(
             other = cands[r, CAND_LEVEL]
             first = cands[r, CAND_BAR]
             for k in range(r + 1, count):
-                cands[k - 1, :] = cands[k, :]
+                copy_row(cands, k - 1, k)
             is_[I_N_CAND] = count - 1
             oid = is_[I_NEXT_LIQ]
             is_[I_NEXT_LIQ] = oid + 1

@@ -27,7 +27,7 @@ from .layout import (
     OB_VOLUME,
     R_VOL,
 )
-from .tables import F64, I64, append_row, emit
+from .tables import F64, I64, append_row, copy_row, emit
 
 
 @jit
@@ -108,7 +108,7 @@ def update_order_blocks(
         else:
             bear_trig = min(bear_trig, bottom if obs[r, OB_MITIGATED] < 0.0 else top)
         if w != r:
-            obs[w, :] = obs[r, :]
+            copy_row(obs, w, r)
         w += 1
     is_[I_N_OB] = w
     fs[F_OB_BULL_TRIG] = bull_trig

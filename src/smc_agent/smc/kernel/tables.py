@@ -57,10 +57,17 @@ def emit(
 
 
 @jit
+def copy_row(table: F64, dst: int, src: int) -> None:
+    """table[dst] = table[src], element by element (no slice views in the hot loops)."""
+    for j in range(table.shape[1]):
+        table[dst, j] = table[src, j]
+
+
+@jit
 def append_row(table: F64, count: int) -> int:
     """Return the row index for a new object, dropping the oldest row if the table is full."""
     if count < table.shape[0]:
         return count
     for r in range(1, count):
-        table[r - 1, :] = table[r, :]
+        copy_row(table, r - 1, r)
     return count - 1
