@@ -114,11 +114,27 @@ def test_api_errors_from_the_access_log(tmp_path: Path) -> None:
         json.dumps({"timestamp": (NOW - timedelta(hours=3)).isoformat(), "status": 401, "client_ip": "x"})
     )
     lines.append("not json")
+    lines.append(
+        json.dumps({"timestamp": NOW.isoformat(), "logger": "smc_agent.live", "event": "tick", "status": 401})
+    )
+    lines.append(
+        json.dumps(
+            {
+                "timestamp": NOW.isoformat(),
+                "logger": "smc_agent.api.access",
+                "status": 403,
+                "user_id": "usr_9",
+                "client_ip": "198.51.100.1",
+                "event": "GET /v1/x 403",
+            }
+        )
+    )
     lines.append(json.dumps({"status": 403}))
     log.write_text("\n".join(lines) + "\n")
     report = access_log.api_errors([log], WINDOW, limit=4)
-    assert dict(report.by_status) == {401: 3, 403: 1, 429: 1}
-    assert [e["status"] for e in report.entries] == [403, 429, 401, 401]
+    assert dict(report.by_status) == {401: 3, 403: 2, 429: 1}
+    assert [e["status"] for e in report.entries] == [429, 401, 401, 403]
+    assert report.by_user["usr_9"] == 1
     assert report.unreadable_lines == 1 and report.undated_lines == 1
     with pytest.raises(FileNotFoundError, match="SMC_API_ACCESS_LOG"):
         access_log.api_errors([tmp_path / "missing.log"], WINDOW)

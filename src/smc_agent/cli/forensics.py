@@ -102,7 +102,7 @@ def api_errors(
     for e in report.entries:
         console.print(
             f"{e.get('timestamp', '')[:19]} {e['status']} {e.get('method', '')} {e.get('path', '')} "
-            f"user={e.get('user') or '-'} ip={e.get('client_ip')}",
+            f"user={e.get('user') or e.get('user_id') or '-'} ip={e.get('client_ip')}",
             markup=False,
         )
     if report.undated_lines or report.unreadable_lines:

@@ -1,5 +1,6 @@
 """401/403/429 from the API's access log: one JSON object per line with at least ``status`` and a
-``timestamp`` (ISO 8601, as structlog writes it), plus method, path, latency_ms, user, client_ip.
+``timestamp`` (ISO 8601, as structlog writes it), plus method, path, latency_ms, user or user_id,
+client_ip. Lines of other loggers in the same stream (``logger`` != ``smc_agent.api.access``) are ignored.
 
 The playbook greps ``(401|403|429)`` and keeps the last 50 lines; this reads the same lines
 structurally, keeps the last ``limit`` in the window and summarises them by status, client and user.
@@ -18,6 +19,7 @@ from typing import Any
 from smc_agent.ops.forensics.queries import Window
 
 SUSPICIOUS = frozenset({401, 403, 429})
+ACCESS_LOGGER = "smc_agent.api.access"  # structlog logger name of the API's access log
 
 
 @dataclass
@@ -69,9 +71,14 @@ def api_errors(
             continue
         try:
             entry = json.loads(line)
-            status = int(entry["status"])
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             report.unreadable_lines += 1
+            continue
+        if not isinstance(entry, dict) or entry.get("logger", ACCESS_LOGGER) != ACCESS_LOGGER:
+            continue  # another component's log line in the same stream
+        try:
+            status = int(entry["status"])
+        except (KeyError, TypeError, ValueError):
             continue
         if status not in statuses:
             continue
@@ -84,6 +91,6 @@ def api_errors(
         matched.append(entry)
         report.by_status[status] += 1
         report.by_client[str(entry.get("client_ip"))] += 1
-        report.by_user[str(entry.get("user") or "-")] += 1
+        report.by_user[str(entry.get("user") or entry.get("user_id") or "-")] += 1
     report.entries = matched[-limit:]
     return report
