@@ -27,7 +27,7 @@ _ids = itertools.count(1)
 
 @dataclass(frozen=True)
 class HaltTrial:
-    orders_before: int  # orders that reached the venue before the SET returned
+    orders_before: int  # orders of this trial that reached the venue before the SET returned
     arrived_after_set: int  # orders that reached the venue after the SET returned
     authorized_after_set: int  # orders the gateway let through after the SET returned (must be 0)
     in_flight_at_set: int  # arrived after the SET but authorized before it (already on the wire)
@@ -77,6 +77,7 @@ async def halt_trial(
                 await service.bus.publish(ORDERS_STREAM, encode(cmd))
             await asyncio.sleep(interval_s)
 
+    t_start = time.monotonic()
     producer = asyncio.get_running_loop().create_task(produce())
     await asyncio.sleep(flow_s)
     when: dict[str, float] = {}
@@ -99,7 +100,7 @@ async def halt_trial(
     in_flight = sum(1 for cid in after if authorized.get(cid, float("inf")) <= when["wall"])
     last = max((t[0] for t in after.values()), default=t_set)
     return HaltTrial(
-        orders_before=sum(1 for t in log.arrivals.values() if t[0] <= t_set),
+        orders_before=sum(1 for t in log.arrivals.values() if t_start <= t[0] <= t_set),
         arrived_after_set=len(after),
         authorized_after_set=auth_after,
         in_flight_at_set=in_flight,

@@ -37,6 +37,7 @@ def test_demo_runs_offline_trades_and_exits_cleanly(tmp_path: Path) -> None:
             "--speed",
             "600",
         ],
+        check=False,
         env=env,
         capture_output=True,
         text=True,

@@ -215,10 +215,13 @@ class TradingService:
             if snap.state is TradingState.HALTED and self.engine.state is not TradingState.HALTED:
                 self.engine.set_trading_state(TradingState.HALTED, snap.reason)
                 await self.flush()
-            elif snap.state is not TradingState.HALTED and self.engine.state is TradingState.HALTED:
-                if not self.engine.state_reason.startswith(("max_drawdown", "daily_loss")):
-                    self.engine.set_trading_state(snap.state, "control plane released the halt")
-                    log.warning("trading resumed in the trading engine", state=snap.state.value)
+            elif (
+                snap.state is not TradingState.HALTED
+                and self.engine.state is TradingState.HALTED
+                and not self.engine.state_reason.startswith(("max_drawdown", "daily_loss"))
+            ):
+                self.engine.set_trading_state(snap.state, "control plane released the halt")
+                log.warning("trading resumed in the trading engine", state=snap.state.value)
             await asyncio.sleep(0.2)
 
     async def _bots(self) -> None:
