@@ -16,7 +16,8 @@ from smc_agent.marketdata.download import CandleDownloader
 from smc_agent.marketdata.store import SqlCandleStore
 from smc_agent.venues.client import make_client
 from smc_agent.venues.gateway import CcxtGateway
-from smc_agent.venues.simulator import ExchangeSimulator
+from smc_agent.venues.simulator import ExchangeSimulator, Feed, SimulatorConfig, load_bars
+from tests._shared import shared_file
 from tests.venues.simkit import sim_config
 
 M = 60_000
@@ -101,3 +102,28 @@ async def test_download_rejects_an_empty_range(
             await downloader.download("BTC/USDT", "1m", since_ms=10, until_ms=10)
     finally:
         await gateway.close()
+
+
+async def test_feb_2018_outage_candles_are_repaired_on_download_and_every_repair_logged(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    path = shared_file("ohlcv", "binance_2017_2020", "binance_spot_BTCUSDT_1h.csv")
+    feed = Feed("BTCUSDT", "1h", load_bars(path))
+    config = SimulatorConfig(venue="binance", feeds=(feed,), start_index=5000, restamp=False)
+    since, until = 1_517_961_600_000, 1_518_393_600_000  # 2018-02-07 00:00 .. 2018-02-12 00:00
+    async with ExchangeSimulator(config) as sim:
+        gateway = CcxtGateway(make_client("binance", base_url=sim.url), venue="binance")
+        store = SqlCandleStore(session_factory)
+        try:
+            downloader = CandleDownloader(gateway, store, state_dir=tmp_path, page_size=50)
+            result = await downloader.download("BTC/USDT", "1h", since_ms=since, until_ms=until)
+        finally:
+            await gateway.close()
+    stored = store.get("binance", "BTC/USDT", "1h", start_ms=since, end_ms=until)
+    assert all(c.open_time % 3_600_000 == 0 for c in stored)
+    log = downloader.state_path("BTC/USDT", "1h", since, until).with_suffix(".repairs.jsonl")
+    repairs = [json.loads(line) for line in log.read_text().splitlines()]
+    kinds = [r["kind"] for r in repairs]
+    assert kinds.count("off_grid") == 43 and kinds.count("gap") == 1
+    assert result.repairs == len(repairs)
+    assert len(stored) == 120 - 32  # five days of hours, less the 32 lost in the outage
