@@ -118,8 +118,8 @@ def _run(
     n = len(candles)
     s = len(config.sessions)
     offsets = local_offsets(candles.ts_ms, config.sessions) if sessions else np.zeros((n, 0), np.int64)
-    ser = np.empty((n if series else 0, SER_FIELDS))
-    sess_ser = np.empty((n if sessions else 0, s, 2))
+    ser = np.empty((SER_FIELDS, n if series else 0))
+    sess_ser = np.empty((s, 2, n if sessions else 0))
     ev = run_batch(
         st.cfg,
         st.fs,
@@ -147,17 +147,15 @@ def _periods(ser: F64) -> dict[str, PeriodSeries]:
     out = {}
     for code, name in enumerate(("D", "W", "M")):
         b = SER_PERIOD0 + 4 * code
-        out[name] = PeriodSeries(
-            ser[:, b].copy(), ser[:, b + 1].copy(), ser[:, b + 2] > 0.5, ser[:, b + 3] > 0.5
-        )
+        out[name] = PeriodSeries(ser[b], ser[b + 1], ser[b + 2] > 0.5, ser[b + 3] > 0.5)
     return out
 
 
 def _sessions(config: SMCConfig, sess_ser: F64) -> dict[str, SessionSeries]:
     out = {}
     for k, spec in enumerate(config.sessions):
-        high = sess_ser[:, k, 0].copy()
-        out[spec.name] = SessionSeries(~np.isnan(high), high, sess_ser[:, k, 1].copy())
+        high = sess_ser[k, 0]
+        out[spec.name] = SessionSeries(~np.isnan(high), high, sess_ser[k, 1])
     return out
 
 
@@ -173,13 +171,11 @@ def analyze(candles: Candles, config: SMCConfig | None = None) -> SMCResult:
         fvgs=fvg_table(parts),
         liquidity=liquidity_table(parts),
         period_breaks=period_break_table(parts),
-        structure=StructureSeries(
-            ser[:, SER_TREND].astype(np.int64), ser[:, SER_RANGE_HI].copy(), ser[:, SER_RANGE_LO].copy()
-        ),
+        structure=StructureSeries(ser[SER_TREND].astype(np.int64), ser[SER_RANGE_HI], ser[SER_RANGE_LO]),
         retracements=RetracementSeries(
-            ser[:, SER_RETR_DIR].astype(np.int64), ser[:, SER_RETR_CUR].copy(), ser[:, SER_RETR_DEEP].copy()
+            ser[SER_RETR_DIR].astype(np.int64), ser[SER_RETR_CUR], ser[SER_RETR_DEEP]
         ),
-        atr=ser[:, SER_ATR].copy(),
+        atr=ser[SER_ATR],
         periods=_periods(ser),
         sessions=_sessions(cfg, sess_ser),
         events=ev,
@@ -226,14 +222,10 @@ def sessions(candles: Candles, config: SMCConfig | None = None) -> dict[str, Ses
 
 def retracements(candles: Candles, config: SMCConfig | None = None) -> RetracementSeries:
     _, ser, _ = _run(candles, config or SMCConfig(), frozenset({"swings"}), series=True, sessions=False)
-    return RetracementSeries(
-        ser[:, SER_RETR_DIR].astype(np.int64), ser[:, SER_RETR_CUR].copy(), ser[:, SER_RETR_DEEP].copy()
-    )
+    return RetracementSeries(ser[SER_RETR_DIR].astype(np.int64), ser[SER_RETR_CUR], ser[SER_RETR_DEEP])
 
 
 def premium_discount(candles: Candles, config: SMCConfig | None = None) -> StructureSeries:
     """Dealing range per bar; `.equilibrium` and `.zone(close)` give premium / discount."""
     _, ser, _ = _run(candles, config or SMCConfig(), frozenset({"structure"}), series=True, sessions=False)
-    return StructureSeries(
-        ser[:, SER_TREND].astype(np.int64), ser[:, SER_RANGE_HI].copy(), ser[:, SER_RANGE_LO].copy()
-    )
+    return StructureSeries(ser[SER_TREND].astype(np.int64), ser[SER_RANGE_HI], ser[SER_RANGE_LO])

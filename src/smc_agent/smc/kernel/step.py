@@ -142,22 +142,22 @@ def step(
 
 @jit
 def _write_series(fs: F64, is_: I64, ser: F64, t: int) -> None:
-    ser[t, SER_TREND] = is_[I_TREND]
-    ser[t, SER_RANGE_HI] = fs[F_RANGE_HI]
-    ser[t, SER_RANGE_LO] = fs[F_RANGE_LO]
-    ser[t, SER_RETR_DIR] = is_[I_RETR_DIR]
-    ser[t, SER_RETR_CUR] = fs[F_RETR_CUR]
-    ser[t, SER_RETR_DEEP] = fs[F_RETR_DEEP]
-    ser[t, SER_ATR] = fs[F_ATR]
+    ser[SER_TREND, t] = is_[I_TREND]
+    ser[SER_RANGE_HI, t] = fs[F_RANGE_HI]
+    ser[SER_RANGE_LO, t] = fs[F_RANGE_LO]
+    ser[SER_RETR_DIR, t] = is_[I_RETR_DIR]
+    ser[SER_RETR_CUR, t] = fs[F_RETR_CUR]
+    ser[SER_RETR_DEEP, t] = fs[F_RETR_DEEP]
+    ser[SER_ATR, t] = fs[F_ATR]
     for code in range(3):
         fb = F_PERIOD0 + 4 * code
         ib = I_PERIOD0 + 4 * code
         sb = SER_PERIOD0 + 4 * code
         has_prev = is_[ib + 3] == 1
-        ser[t, sb] = fs[fb + 2] if has_prev else math.nan
-        ser[t, sb + 1] = fs[fb + 3] if has_prev else math.nan
-        ser[t, sb + 2] = is_[ib + 1]
-        ser[t, sb + 3] = is_[ib + 2]
+        ser[sb, t] = fs[fb + 2] if has_prev else math.nan
+        ser[sb + 1, t] = fs[fb + 3] if has_prev else math.nan
+        ser[sb + 2, t] = is_[ib + 1]
+        ser[sb + 3, t] = is_[ib + 2]
 
 
 @jit
@@ -181,7 +181,8 @@ def run_batch(
     ser: F64,
     sess_ser: F64,
 ) -> F64:
-    """Run `step` over every candle; returns the event log. Fills `ser` / `sess_ser` when they have rows."""
+    """Run `step` over every candle; returns the event log. Fills the column-major per-bar series
+    `ser` (SER_FIELDS, n) and `sess_ser` (sessions, 2, n) when they have columns."""
     count = high.shape[0]
     reserve = MAX_STEP_EVENTS_BASE + 4 * int(cfg[C_CAP])
     ev = np.empty((max(1024, count // 2) + reserve, EV_FIELDS))
@@ -211,10 +212,10 @@ def run_batch(
             volume[t],
             ts_ms[t],
         )
-        if ser.shape[0] > 0:
+        if ser.shape[1] > 0:
             _write_series(fs, is_, ser, t)
-        if sess_ser.shape[0] > 0:
+        if sess_ser.shape[2] > 0:
             for k in range(sess.shape[0]):
-                sess_ser[t, k, 0] = sess[k, S_HIGH]
-                sess_ser[t, k, 1] = sess[k, S_LOW]
+                sess_ser[k, 0, t] = sess[k, S_HIGH]
+                sess_ser[k, 1, t] = sess[k, S_LOW]
     return ev[:n].copy()
