@@ -286,7 +286,7 @@ async function renderBacktests(body) {
     h("input", { name: "symbol", value: state.market?.symbol || "BTC/USDT", size: 10 }),
     h("input", { name: "timeframe", value: state.market?.timeframe || "1h", size: 4 }),
     h("select", { name: "exchange" }, h("option", {}, "binance"), h("option", {}, "bybit")),
-    h("input", { name: "strategy", value: "smc_order_block", size: 16 }),
+    h("select", { name: "strategy" }, h("option", {}, "smc"), h("option", {}, "sma_cross")),
     h("button", { class: "primary", type: "submit" }, "Run backtest"));
   body.replaceChildren(form, table([["Submitted", (r) => time(r.created_at)], ["Market", (r) => `${r.parameters.symbol} ${r.parameters.timeframe}`],
     ["Strategy", (r) => r.parameters.strategy], ["Status", (r) => r.status], ["Progress", (r) => `${Math.round(r.progress * 100)}%`],

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 
 from smc_agent.api.auth import Authenticator
+from smc_agent.api.backtest_runner import store_backtest_runner
 from smc_agent.api.backtests import BacktestLauncher, BacktestRunner
 from smc_agent.api.bus import JsonBus, LocalBus, RedisBus
 from smc_agent.api.coalesce import Coalescer
@@ -88,7 +89,9 @@ def create_app(
         login_limiter=RateLimiter(limits.login_per_ip),
         metrics=metrics,
         hub=hub,
-        backtests=BacktestLauncher(container.session_factory, backtest_runner),
+        backtests=BacktestLauncher(container.session_factory, backtest_runner if backtest_runner is not None
+                                   else store_backtest_runner(container.session_factory,
+                                                              container.settings.data_dir / "reports")),
         status=Coalescer(lambda: system_status(container, components=state.components)),  # type: ignore[arg-type]
         components=components if components is not None else {},
     )

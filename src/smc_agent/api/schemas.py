@@ -264,11 +264,12 @@ class CandlesResponse(BaseModel):
 
 # ----------------------------------------------------------------------------- backtests
 class BacktestCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1h", "strategy": "smc_order_block", "start_ms": 1704067200000, "end_ms": 1706745600000}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1h", "strategy": "smc", "start_ms": 1704067200000, "end_ms": 1706745600000}]})
     exchange: Literal["binance", "bybit"] = "binance"
     symbol: Symbol
     timeframe: Timeframe
-    strategy: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "smc_order_block"
+    strategy: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = Field(
+        default="smc", description="A registered strategy: smc, sma_cross.")
     start_ms: int | None = Field(default=None, ge=0, le=4_102_444_800_000)
     end_ms: int | None = Field(default=None, ge=0, le=4_102_444_800_000)
     initial_cash: Decimal = Field(default=Decimal(10000), gt=0, le=Decimal(10) ** 12)

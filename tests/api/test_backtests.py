@@ -1,0 +1,44 @@
+"""Backtests through the API: submit, progress, result, HTML report (the real runner and engine)."""
+
+from __future__ import annotations
+
+import time
+
+from smc_agent.store.db import transaction
+from tests.api.candles import store_candles
+from tests.api.conftest import Api
+
+
+def test_backtest_runs_to_a_report(api: Api) -> None:
+    with transaction(api.container.session_factory) as session:
+        store_candles(session, n=300)
+    h = api.headers("alice")
+    submitted = api.client.post("/v1/backtests", headers=h, json={
+        "exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1h", "strategy": "sma_cross"})
+    assert submitted.status_code == 202, submitted.text
+    job = submitted.json()["id"]
+    deadline = time.monotonic() + 90
+    status = submitted.json()
+    while status["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = api.client.get(f"/v1/backtests/{job}", headers=h).json()
+    assert status["status"] == "done", status
+    assert status["progress"] == 1.0 and status["has_report"] is True
+    result = api.client.get(f"/v1/backtests/{job}/result", headers=h).json()["result"]
+    assert result["strategy"] and "stats" in result
+    report = api.client.get(f"/v1/backtests/{job}/report", headers=h)
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert "<html" in report.text.lower()
+    assert api.client.get(f"/v1/backtests/{job}/report", headers=api.headers("bob")).status_code == 404
+
+
+def test_backtest_without_candles_fails_with_a_reason(api: Api) -> None:
+    h = api.headers("alice")
+    job = api.client.post("/v1/backtests", headers=h, json={"symbol": "ETH/USDT", "timeframe": "4h"}).json()["id"]
+    deadline = time.monotonic() + 30
+    status: dict[str, object] = {"status": "queued"}
+    while status["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        status = api.client.get(f"/v1/backtests/{job}", headers=h).json()
+    assert status["status"] == "failed"
+    assert "no stored candles for binance:ETH/USDT:4h" in str(status["error"])
