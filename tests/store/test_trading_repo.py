@@ -45,6 +45,7 @@ def report(
     status: OrderStatus,
     filled: str,
     avg: str | None,
+    *,
     side: OrderSide = OrderSide.BUY,
     qty: str = "2",
 ) -> OrderReport:
@@ -85,8 +86,8 @@ def test_reports_are_idempotent_and_fills_build_trades_and_position(repo: Tradin
     assert repo.get("smc-b").status == "filled"  # type: ignore[union-attr]
     # selling it back realises the PnL and flattens the position
     repo.record_intent(cmd("smc-c", OrderSide.SELL))
-    repo.apply_report(report("smc-c", OrderStatus.FILLED, "2", "110", OrderSide.SELL))
-    pos = [p for p in repo.positions() if p["symbol"] == "BTC/USDT"][0]
+    repo.apply_report(report("smc-c", OrderStatus.FILLED, "2", "110", side=OrderSide.SELL))
+    pos = next(p for p in repo.positions() if p["symbol"] == "BTC/USDT")
     assert pos["quantity"] == 0 and pos["realized_pnl"] == Decimal(2) * (Decimal(110) - Decimal("103"))
 
 
