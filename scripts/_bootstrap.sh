@@ -21,3 +21,11 @@ fi
 export UV_PYTHON="$PY"
 "$UV" sync --frozen --quiet
 export PATH="$ROOT/.venv/bin:$PATH"
+# The dashboard bundle (web/ -> src/smc_agent/api/static/dist) is built, never committed.
+DIST_INDEX="src/smc_agent/api/static/dist/index.html"
+if [ -f web/package.json ] && command -v npm >/dev/null 2>&1; then
+  if [ ! -f "$DIST_INDEX" ] || [ -n "$(find web -path web/node_modules -prune -o -type f -newer "$DIST_INDEX" -print -quit)" ]; then
+    echo "building the dashboard (scripts/build-web) ..." >&2
+    ./scripts/build-web >/dev/null || echo "warning: dashboard build failed; the API serves a page saying how to build it" >&2
+  fi
+fi
