@@ -142,7 +142,7 @@ class SimulatedVenue:
     def on_candle(self, candle: Candle) -> None:
         key = (candle.venue, candle.symbol)  # equal to (and hashes like) the InstrumentId
         book = self._working.get(key)  # type: ignore[call-overload]
-        if book:
+        if book and _any_touched(book, candle.high, candle.low):
             self._bar_ts = candle.open_time
             self._match(book, candle)
             self._phase = _FULL_BAR
@@ -333,6 +333,19 @@ class SimulatedVenue:
 
     def _emit(self, event: Event) -> None:
         self._sink(event)
+
+
+def _any_touched(book: list[_Working], high: float, low: float) -> bool:
+    """Cheap pre-check: could any working order act on a bar with this range? (most bars: no)."""
+    for w in book:
+        cmd = w.cmd
+        if cmd.order_type is OrderType.MARKET or cmd.time_in_force is not TimeInForce.GTC:
+            return True
+        buy = cmd.side is OrderSide.BUY
+        rises = buy if not w.triggered else not buy  # stops trigger on the way up for buys; limits fill below
+        if (high >= w.level) if rises else (low <= w.level):
+            return True
+    return False
 
 
 def _drop(event: Event) -> None:
