@@ -86,3 +86,11 @@ def test_security_headers_and_no_cors(api: Api) -> None:
     assert "default-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
     assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_only_for_configured_origins(api_sqlite_url: str, tmp_path: Path) -> None:
+    for api in open_api(build_container(api_sqlite_url, tmp_path), cors_origins=["https://desk.example"]):
+        ok = api.client.get("/v1/status", headers={"Origin": "https://desk.example"})
+        assert ok.headers["access-control-allow-origin"] == "https://desk.example"
+        other = api.client.get("/v1/status", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers

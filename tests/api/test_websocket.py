@@ -28,7 +28,7 @@ from tests.api.server import running
 def ws_server(api_sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, LocalBus, dict[str, str], Any]]:
     container = build_container(api_sqlite_url, tmp_path)
     bus = LocalBus()
-    app = create_app(container, bus=bus, ws_queue_size=2000, ws_stall_s=0.5, watch_control=False)
+    app = create_app(container, bus=bus, ws_queue_size=2000, ws_stall_s=0.5, ws_revalidate_s=0.2, watch_control=False)
     tokens = {}
     with TestClient(app) as client:  # log in through the real endpoint
         for who in ("alice", "bob", "admin"):
@@ -170,3 +170,32 @@ async def test_a_stalled_client_is_dropped_and_does_not_slow_the_others(ws_serve
     for ws in fast:
         await ws.close()
     stalled.close()
+
+
+async def test_disabling_the_user_ends_the_stream(ws_server: Any) -> None:
+    address, _, tokens, app = ws_server
+    ws = await _connect(address, tokens["alice"])
+    with app.state.api.container.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE users SET is_active = false WHERE username = 'alice'")
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_domain_events_reach_the_stream_through_the_bridge(ws_server: Any) -> None:
+    from smc_agent.api.bus import EventBridge
+    from smc_agent.core.enums import TradingState
+    from smc_agent.core.events import TradingStateChanged
+    from smc_agent.engine.bus import InProcessBus
+
+    address, bus, tokens, _ = ws_server
+    ws = await _connect(address, tokens["admin"])
+    engine_bus = InProcessBus()
+    EventBridge(engine_bus, bus, user_id="usr_admin")
+    event = TradingStateChanged(ts_event=1, ts_init=2, previous=TradingState.ACTIVE, state=TradingState.HALTED,
+                                reason="drill")
+    await asyncio.to_thread(engine_bus.publish, event)
+    [message] = await _messages(ws, 1)
+    assert message["channel"] == "trading_state"
+    assert message["data"]["type"] == "TradingStateChanged" and message["data"]["state"] == "halted"
+    assert message["data"]["reason"] == "drill" and message["data"]["ts_event"] == 1

@@ -67,6 +67,8 @@ def create_app(
     backtest_runner: BacktestRunner | None = None,
     ws_queue_size: int = 4096,
     ws_stall_s: float = 5.0,
+    ws_revalidate_s: float = 5.0,
+    cors_origins: Collection[str] = (),
     watch_control: bool = True,
     components: dict[str, dict[str, Any]] | None = None,
 ) -> FastAPI:
@@ -78,7 +80,8 @@ def create_app(
     sessions = make_session_store(container, session_ttl_s)
     authenticator = Authenticator(factory=container.session_factory, sessions=sessions, session_ttl_s=session_ttl_s)
     the_bus = bus or default_bus(container)
-    hub = (WebSocketHub(authenticator=authenticator, metrics=metrics, queue_size=ws_queue_size, stall_s=ws_stall_s)
+    hub = (WebSocketHub(authenticator=authenticator, metrics=metrics, queue_size=ws_queue_size, stall_s=ws_stall_s,
+                        revalidate_every_s=ws_revalidate_s)
            if "ws" in roles else None)
     state = ApiState(
         container=container,
@@ -123,6 +126,12 @@ def create_app(
     app.state.bus = the_bus
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(ControlStoreUnavailable, _control_store_down)
+    if cors_origins:  # off by default: the dashboard is served from the same origin
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_credentials=False,
+                           allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type"])
     app.add_middleware(AccessLogMiddleware, metrics=metrics)
     app.include_router(system.router)
     if "api" in roles:
