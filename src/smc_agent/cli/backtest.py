@@ -337,4 +337,3 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
     console.print(table)
     console.print(f"results: {path}")
-
