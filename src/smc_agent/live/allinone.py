@@ -107,7 +107,7 @@ class AllInOne:
             lifespan="on",
         )
         self._api_server = uvicorn.Server(config)
-        self._api_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._api_server.install_signal_handlers = lambda: None
         self._tasks.append(loop.create_task(self._api_server.serve(), name="api"))
         for _ in range(100):
             if self._api_server.started:

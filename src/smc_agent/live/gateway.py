@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from smc_agent.control.trading import TradingControl
 from smc_agent.core.clock import Clock
@@ -206,6 +207,7 @@ class OrderGateway:
         iid = InstrumentId(stored.exchange, stored.symbol)
         cid = ClientOrderId(stored.client_order_id)
         vid = None if stored.venue_order_id is None else VenueOrderId(stored.venue_order_id)
+        report: OrderReport | None
         try:
             report = await asyncio.wait_for(
                 venue.cancel_order(iid, client_order_id=cid, venue_order_id=vid), self.venue_timeout_s
@@ -337,7 +339,9 @@ class OrderGateway:
                 stored_open = [o for o in self.repo.open_orders(name) if o.status != OrderStatus.INITIALIZED]
                 if not stored_open:
                     continue
-                reports = {r.client_order_id: r for r in await venue.fetch_open_orders()}
+                reports: dict[str, OrderReport] = {
+                    r.client_order_id: r for r in await venue.fetch_open_orders()
+                }
                 for stored in stored_open:
                     report = reports.get(stored.client_order_id)
                     if report is None:
@@ -354,7 +358,7 @@ class OrderGateway:
     def _events(self, r: OrderReport, o: ReportOutcome) -> list[Event]:
         now = self.clock.timestamp_ms()
         sid = self._strategies.get(r.client_order_id, StrategyId(""))
-        base = {
+        base: dict[str, Any] = {
             "ts_event": r.ts_event or now,
             "ts_init": now,
             "strategy_id": sid,
