@@ -42,10 +42,10 @@ from smc_agent.engine.bots import Bot
 from smc_agent.engine.bus import InProcessBus
 from smc_agent.engine.client import ExecutionClient
 from smc_agent.engine.portfolio import Portfolio
+from smc_agent.engine.risk_view import LazyRiskView
 from smc_agent.execution.ids import client_order_id
 from smc_agent.execution.orders import OrderManager
 from smc_agent.risk.breakers import Breakers
-from smc_agent.risk.context import OpenOrderView, RiskContext
 from smc_agent.risk.gate import RiskGate
 from smc_agent.risk.sizing import Sizing, size_order
 from smc_agent.strategy.base import Strategy
@@ -299,32 +299,8 @@ class TradingEngine:
         self.client.submit(cmd)
         return cmd.client_order_id
 
-    def _risk_context(self, cmd: SubmitOrder) -> RiskContext:
-        symbol = cmd.instrument_id.symbol
-        pf = self.portfolio
-        position_qty = sum((p.qty for i, p in pf.positions.items() if i.symbol == symbol), Decimal(0))
-        notional: dict[str, Decimal] = {}
-        for iid, pos in pf.positions.items():
-            if pos.qty and iid in pf.marks:
-                notional[iid.symbol] = notional.get(iid.symbol, Decimal(0)) + abs(pos.qty) * to_decimal(
-                    pf.marks[iid]
-                )
-        open_views = [
-            OpenOrderView(o.side, o.order_type, o.qty, o.price, o.trigger_price, o.reduce_only)
-            for o in self.orders.open_orders(cmd.instrument_id)
-        ]
-        return RiskContext(
-            now_ms=self.clock.timestamp_ms(),
-            state=self.state,
-            position_qty=position_qty,
-            positions_notional=notional,
-            open_orders=open_views,
-            open_orders_total=self.orders.open_count,
-            recent_order_times=self.orders.recent_times,
-            recent_client_ids=frozenset(),
-            equity=pf.equity() if pf.marks else pf.cash,
-            reference_ts=self._ref_ts.get(cmd.instrument_id),
-        )
+    def _risk_context(self, cmd: SubmitOrder) -> LazyRiskView:
+        return LazyRiskView(self, cmd, self.clock.timestamp_ms())
 
     def _cancel(
         self, strategy_id: StrategyId, instrument_id: InstrumentId, cid: ClientOrderId, now: int

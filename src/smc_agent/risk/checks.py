@@ -12,7 +12,7 @@ from decimal import Decimal
 from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import OrderSide, OrderType, TradingState
 from smc_agent.risk.config import RiskConfig
-from smc_agent.risk.context import RiskContext
+from smc_agent.risk.context import RiskView
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class Denial:
     figures: dict[str, str] = field(default_factory=dict)
 
 
-Check = Callable[[SubmitOrder, RiskContext, RiskConfig], "Denial | None"]
+Check = Callable[[SubmitOrder, RiskView, RiskConfig], "Denial | None"]
 
 
 def order_price(cmd: SubmitOrder) -> Decimal | None:
@@ -42,7 +42,7 @@ def reduces_position(cmd: SubmitOrder, position_qty: Decimal) -> bool:
     return opposite and cmd.qty <= abs(position_qty)
 
 
-def check_trading_state(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+def check_trading_state(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     if ctx.state is TradingState.HALTED:
         return Denial("trading_state", "trading is HALTED: no new orders", {"state": ctx.state.value})
     if ctx.state is TradingState.REDUCING and not reduces_position(cmd, ctx.position_qty):
@@ -54,7 +54,7 @@ def check_trading_state(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> 
     return None
 
 
-def check_order_qty(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+def check_order_qty(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     limit = cfg.limits_for(cmd.instrument_id.symbol).max_order_qty
     if limit is not None and cmd.qty > limit:
         return Denial(
@@ -65,7 +65,7 @@ def check_order_qty(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Deni
     return None
 
 
-def check_reference_price(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+def check_reference_price(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     """Fail closed: without a fresh reference price the collar cannot be enforced."""
     if cmd.reference_price is None or cmd.reference_price <= 0:
         return Denial("reference_price", "no reference market price: cannot check the price collar")
@@ -79,7 +79,7 @@ def check_reference_price(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -
     return None
 
 
-def check_price_collar(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+def check_price_collar(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     """Entry orders: price and trigger within the collar on both sides of the reference. Reduce-only
     exits (protective stops, take-profits) may rest far away on the passive side; their limit price is
     held to the collar only where it would trade worse than the market."""
@@ -107,7 +107,7 @@ def check_price_collar(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> D
     return None
 
 
-def check_order_notional(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+def check_order_notional(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     limit = cfg.limits_for(cmd.instrument_id.symbol).max_order_notional
     price = order_price(cmd)
     if limit is None or price is None:
@@ -122,11 +122,11 @@ def check_order_notional(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) ->
     return None
 
 
-def _projected_qty(cmd: SubmitOrder, ctx: RiskContext) -> Decimal:
+def _projected_qty(cmd: SubmitOrder, ctx: RiskView) -> Decimal:
     return ctx.position_qty + (cmd.qty if cmd.side is OrderSide.BUY else -cmd.qty)
 
 
-def check_position(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+def check_position(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     if reduces_position(cmd, ctx.position_qty):
         return None
     limits = cfg.limits_for(cmd.instrument_id.symbol)
@@ -149,7 +149,7 @@ def check_position(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denia
     return None
 
 
-def check_total_exposure(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+def check_total_exposure(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     price = order_price(cmd)
     if cfg.max_total_exposure is None or price is None or reduces_position(cmd, ctx.position_qty):
         return None
@@ -165,7 +165,7 @@ def check_total_exposure(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) ->
     return None
 
 
-def check_open_orders(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+def check_open_orders(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     if cfg.max_open_orders is not None and ctx.open_orders_total >= cfg.max_open_orders:
         return Denial(
             "max_open_orders",
@@ -175,7 +175,7 @@ def check_open_orders(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> De
     return None
 
 
-def check_order_rate(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+def check_order_rate(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     if cfg.max_orders_per_minute is None:
         return None
     since = ctx.now_ms - 60_000
@@ -193,7 +193,7 @@ def check_order_rate(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Den
     return None
 
 
-def check_duplicate(cmd: SubmitOrder, ctx: RiskContext, cfg: RiskConfig) -> Denial | None:
+def check_duplicate(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     if cmd.client_order_id in ctx.recent_client_ids:
         return Denial(
             "duplicate_order",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Protocol
 
 from smc_agent.core.enums import OrderSide, OrderType, TradingState
 from smc_agent.core.ids import ClientOrderId
@@ -19,6 +21,32 @@ class OpenOrderView:
     price: Decimal | None
     trigger_price: Decimal | None
     reduce_only: bool
+
+
+class RiskView(Protocol):
+    """What the checks read. :class:`RiskContext` is the eager, immutable implementation; the engine
+    passes a lazy one that computes each figure only when a check asks for it."""
+
+    @property
+    def now_ms(self) -> int: ...
+    @property
+    def state(self) -> TradingState: ...
+    @property
+    def position_qty(self) -> Decimal: ...
+    @property
+    def positions_notional(self) -> Mapping[str, Decimal]: ...
+    @property
+    def open_orders(self) -> Sequence[OpenOrderView]: ...
+    @property
+    def open_orders_total(self) -> int: ...
+    @property
+    def recent_order_times(self) -> Sequence[int]: ...
+    @property
+    def recent_client_ids(self) -> AbstractSet[ClientOrderId]: ...
+    @property
+    def equity(self) -> Decimal: ...
+    @property
+    def reference_ts(self) -> int | None: ...
 
 
 @message

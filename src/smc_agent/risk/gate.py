@@ -8,7 +8,7 @@ from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.events import OrderDenied
 from smc_agent.risk.checks import CHECKS, Check, Denial
 from smc_agent.risk.config import RiskConfig
-from smc_agent.risk.context import RiskContext
+from smc_agent.risk.context import RiskView
 
 
 class RiskGate:
@@ -16,7 +16,7 @@ class RiskGate:
         self.config = config
         self.checks = tuple(checks)
 
-    def evaluate(self, cmd: SubmitOrder, ctx: RiskContext) -> Denial | None:
+    def evaluate(self, cmd: SubmitOrder, ctx: RiskView) -> Denial | None:
         for check in self.checks:
             denial = check(cmd, ctx, self.config)
             if denial is not None:
