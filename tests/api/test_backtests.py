@@ -30,6 +30,29 @@ def test_backtest_runs_to_a_report(api: Api) -> None:
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert "<html" in report.text.lower()
     assert api.client.get(f"/v1/backtests/{job}/report", headers=api.headers("bob")).status_code == 404
+    # a signed, short-lived link opens the report in a browser tab without credentials
+    link = api.client.post(f"/v1/backtests/{job}/report-link", headers=h).json()
+    opened = api.client.get(link["url"])
+    assert opened.status_code == 200 and opened.text == report.text
+    assert "script-src 'unsafe-inline'" in opened.headers["content-security-policy"]
+    assert api.client.post(f"/v1/backtests/{job}/report-link", headers=api.headers("bob")).status_code == 404
+    forged = link["url"].rsplit(".", 1)[0] + ".0123456789abcdef0123456789abcdef"
+    assert api.client.get(forged).status_code == 404
+
+
+def test_report_links_expire() -> None:
+    from smc_agent.api.errors import ApiError
+    from smc_agent.api.report_links import REPORT_LINK_TTL_S, sign_report_token, verify_report_token
+
+    token = sign_report_token("k" * 20, "bt_1", now=1000.0)
+    assert verify_report_token("k" * 20, token, now=1000.0 + REPORT_LINK_TTL_S) == "bt_1"
+    for secret, now in (("k" * 20, 1001.0 + REPORT_LINK_TTL_S), ("other-secret-key", 1000.0)):
+        try:
+            verify_report_token(secret, token, now=now)
+        except ApiError as exc:
+            assert exc.status == 404
+        else:
+            raise AssertionError("accepted an expired or foreign token")
 
 
 def test_backtest_without_candles_fails_with_a_reason(api: Api) -> None:

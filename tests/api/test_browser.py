@@ -99,5 +99,16 @@ def test_login_chart_halt_resume(dashboard: str) -> None:
 
         page.click("button[data-tab=backtests]")
         expect(page.locator("#backtest-form")).to_be_visible()
+        page.select_option("#backtest-form select[name=strategy]", "sma_cross")
+        page.click("#backtest-form button[type=submit]")
+        expect(page.locator(".report-open")).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(OUT / "06-backtests.png"))
+        with page.expect_popup() as popup:
+            page.click(".report-open")
+        report = popup.value
+        report.wait_for_load_state()
+        expect(report.locator(".plotly-graph-div").first).to_be_visible(timeout=30_000)
+        report.screenshot(path=str(OUT / "07-backtest-report.png"))
+        assert "sma_cross" in report.content()
         browser.close()
     assert foreign == []  # offline: nothing but the local server was asked for

@@ -146,6 +146,7 @@ async function showDesk() {
   state.tab = "positions";
   await Promise.all([refreshStatus(), loadMarkets(), refreshTab()]);
   state.timers.push(setInterval(() => guarded(refreshStatus), 5000));
+  state.timers.push(setInterval(() => state.tab === "backtests" && state.backtestsBusy && guarded(refreshTab), 1500));
   state.stopStream = connectStream(onEvent, (s) => {
     const badge = $("#stream-badge");
     if (badge) { badge.textContent = `stream ${s}`; badge.className = `badge ${s === "live" ? "ok" : "muted"}`; }
@@ -282,6 +283,7 @@ async function refreshTab() {
 
 async function renderBacktests(body) {
   const page = await api("/v1/backtests");
+  state.backtestsBusy = page.items.some((r) => r.status === "queued" || r.status === "running");
   const form = h("form", { class: "row wrap", id: "backtest-form", onsubmit: submitBacktest },
     h("input", { name: "symbol", value: state.market?.symbol || "BTC/USDT", size: 10 }),
     h("input", { name: "timeframe", value: state.market?.timeframe || "1h", size: 4 }),
@@ -290,7 +292,7 @@ async function renderBacktests(body) {
     h("button", { class: "primary", type: "submit" }, "Run backtest"));
   body.replaceChildren(form, table([["Submitted", (r) => time(r.created_at)], ["Market", (r) => `${r.parameters.symbol} ${r.parameters.timeframe}`],
     ["Strategy", (r) => r.parameters.strategy], ["Status", (r) => r.status], ["Progress", (r) => `${Math.round(r.progress * 100)}%`],
-    ["Report", (r) => (r.has_report ? h("button", { class: "ghost", onclick: () => openReport(r.id) }, "Open") : r.error || "")]],
+    ["Report", (r) => (r.has_report ? h("button", { class: "ghost report-open", onclick: () => openReport(r.id) }, "Open report") : r.error || "")]],
     page.items, "No backtests yet."));
 }
 
@@ -305,10 +307,10 @@ async function submitBacktest(event) {
 }
 
 async function openReport(id) {
+  // A short-lived signed link: a new tab cannot send the bearer token.
   await guarded(async () => {
-    const response = await api(`/v1/backtests/${id}/report`, { raw: true });
-    const url = URL.createObjectURL(new Blob([await response.text()], { type: "text/html" }));
-    window.open(url, "_blank", "noopener");
+    const link = await api(`/v1/backtests/${id}/report-link`, { method: "POST" });
+    window.open(link.url, "_blank", "noopener");
   });
 }
 

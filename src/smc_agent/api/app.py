@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 
+from smc_agent.api import report_links
 from smc_agent.api.auth import Authenticator
 from smc_agent.api.backtest_runner import store_backtest_runner
 from smc_agent.api.backtests import BacktestLauncher, BacktestRunner
@@ -137,6 +138,7 @@ def create_app(
     if "api" in roles:
         for module in (account, resources, records, market, backtests, control):
             app.include_router(module.router)
+        app.include_router(report_links.router)
     if hub is not None:
         @app.websocket("/ws")
         async def websocket(ws: WebSocket) -> None:

@@ -8,7 +8,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 T = TypeVar("T")
 
@@ -292,7 +300,12 @@ class BacktestOut(Orm):
     error: str | None
     created_at: datetime
     finished_at: datetime | None
-    has_report: bool = False
+    report_path: str | None = Field(default=None, exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def has_report(self) -> bool:
+        return bool(self.report_path)
 
 
 class BacktestResult(BaseModel):

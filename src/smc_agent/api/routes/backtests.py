@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,7 @@ from smc_agent.api.errors import ApiError
 from smc_agent.api.guards import reader, trader
 from smc_agent.api.principal import Principal
 from smc_agent.api.queries import page
+from smc_agent.api.report_links import REPORT_HEADERS, REPORT_LINK_TTL_S, sign_report_token
 from smc_agent.api.routes.account import AUTH_ERRORS, Responses
 from smc_agent.api.schemas import BacktestCreate, BacktestOut, BacktestResult, Page, ResourceId
 from smc_agent.store.models import BacktestRun
@@ -26,9 +28,7 @@ NOT_FOUND: Responses = {**AUTH_ERRORS, 404: {"description": "No such backtest of
 
 
 def _out(row: BacktestRun) -> BacktestOut:
-    out = BacktestOut.model_validate(row)
-    out.has_report = bool(row.report_path)
-    return out
+    return BacktestOut.model_validate(row)
 
 
 def _own(session: Session, backtest_id: str, principal: Principal) -> BacktestRun:
@@ -76,6 +76,22 @@ def backtest_result(backtest_id: IdPath, principal: Principal = Depends(reader),
     return BacktestResult(id=row.id, status=row.status, result=row.result)
 
 
+class ReportLink(BaseModel):
+    url: str = Field(description="Opens the HTML report without credentials until it expires.")
+    expires_in: int
+
+
+@router.post("/{backtest_id}/report-link", response_model=ReportLink, responses=NOT_FOUND,
+             summary="A short-lived link to the HTML report, for opening it in a browser tab.")
+def report_link(backtest_id: IdPath, request: Request, principal: Principal = Depends(reader),
+                session: Session = Depends(db_session)) -> ReportLink:
+    row = _own(session, backtest_id, principal)
+    if not row.report_path:
+        raise ApiError(404, f"backtest {row.id} has no report yet (status {row.status})")
+    secret = api_state(request).container.settings.secret_key.get_secret_value()
+    return ReportLink(url=f"/reports/{sign_report_token(secret, row.id)}", expires_in=REPORT_LINK_TTL_S)
+
+
 @router.get("/{backtest_id}/report", response_class=FileResponse,
             responses={**NOT_FOUND, 200: {"content": {"text/html": {}}, "description": "The HTML report."}})
 def backtest_report(backtest_id: IdPath, principal: Principal = Depends(reader),
@@ -83,4 +99,4 @@ def backtest_report(backtest_id: IdPath, principal: Principal = Depends(reader),
     row = _own(session, backtest_id, principal)
     if not row.report_path or not FsPath(row.report_path).is_file():
         raise ApiError(404, f"backtest {row.id} has no report yet (status {row.status})")
-    return FileResponse(row.report_path, media_type="text/html")
+    return FileResponse(row.report_path, media_type="text/html", headers=REPORT_HEADERS)
