@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 ZERO = Decimal(0)
@@ -13,12 +14,17 @@ def to_decimal(value: Decimal | int | float | str) -> Decimal:
 
     Raises ``ValueError`` naming the bad value for NaN, infinities and unparsable input.
     """
+    kind = type(value)
+    if kind is float:  # the hot path: candle prices entering an order
+        if not math.isfinite(value):  # type: ignore[arg-type]
+            raise ValueError(f"not a finite money value: {value!r}")
+        return Decimal(repr(value))
+    if kind is bool:
+        raise ValueError(f"not a money value: {value!r}")
+    if kind is int:
+        return Decimal(value)
     if isinstance(value, Decimal):
         result = value
-    elif isinstance(value, bool):
-        raise ValueError(f"not a money value: {value!r}")
-    elif isinstance(value, int):
-        return Decimal(value)
     else:
         try:
             result = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
