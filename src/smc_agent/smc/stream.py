@@ -77,7 +77,7 @@ from .kernel.state import ALL, KernelState
 from .kernel.step import step
 from .session_time import OffsetClock
 
-__all__ = ["SMCStream"]
+__all__ = ["SMCConfig", "SMCStream"]
 
 
 class SMCStream:
