@@ -109,9 +109,10 @@ def step(
     """
     bar = int(is_[I_BAR])
     size = ring.shape[1]
-    ring[R_HIGH, bar % size] = h
-    ring[R_LOW, bar % size] = lo
-    ring[R_VOL, bar % size] = v
+    slot = bar % size
+    ring[R_HIGH, slot] = h
+    ring[R_LOW, slot] = lo
+    ring[R_VOL, slot] = v
     update_atr(cfg, fs, bar, h, lo, c)
     if cfg[C_EN_OB] > 0.5:
         n = update_order_blocks(cfg, fs, is_, obs, ev, n, bar, h, lo, c)

@@ -57,16 +57,26 @@ def pivot_at(ring: F64, bar: int, length: int) -> tuple[bool, bool]:
     lc = ring[R_LOW, c % size]
     is_hi = True
     is_lo = True
-    for j in range(c - length, c):
-        if ring[R_HIGH, j % size] >= hc:
-            is_hi = False
-        if ring[R_LOW, j % size] <= lc:
-            is_lo = False
-    for j in range(c + 1, bar + 1):
-        if ring[R_HIGH, j % size] > hc:
-            is_hi = False
-        if ring[R_LOW, j % size] < lc:
-            is_lo = False
+    k = (c - length) % size  # walk the ring without a modulo per element
+    for j in range(c - length, bar + 1):
+        if j != c:
+            hj = ring[R_HIGH, k]
+            lj = ring[R_LOW, k]
+            if j < c:
+                if hj >= hc:
+                    is_hi = False
+                if lj <= lc:
+                    is_lo = False
+            else:
+                if hj > hc:
+                    is_hi = False
+                if lj < lc:
+                    is_lo = False
+            if not is_hi and not is_lo:
+                return False, False
+        k += 1
+        if k == size:
+            k = 0
     return is_hi, is_lo
 
 
