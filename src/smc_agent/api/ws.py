@@ -4,8 +4,8 @@ Each client has a bounded queue of already-serialised frames and its own writer 
 enqueues (never awaits), so a slow client cannot slow the others. A client is dropped (close code
 1013, "slow consumer") when one frame has been stuck in its socket for ``stall_s`` seconds, or when
 its queue reaches ``queue_size`` frames; a burst that a healthy client drains in time is fine. Authentication: ``Authorization: Bearer`` or
-``X-API-Key`` header, ``?token=`` (kept out of the access log), or a first message
-``{"op": "auth", "token": "..."}`` within 5 s (what browsers use). Sessions are re-validated every
+``X-API-Key`` header (``wscat -H``), or a first message ``{"op": "auth", "token": "..."}`` within
+5 s (what browsers use). Never a query string: proxies and ingresses log URLs. Sessions are re-validated every
 few seconds, so a logout, ``FLUSHDB`` or a disabled user also ends the stream.
 
 Frames: one message is a JSON object ``{"channel", "user_id", "ts", "data"}``; when several messages
@@ -245,7 +245,7 @@ def _header_credential(ws: WebSocket) -> str | None:
     auth = ws.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return ws.query_params.get("token")
+    return None
 
 
 async def _first_message_credential(ws: WebSocket) -> str | None:
