@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, select, text
