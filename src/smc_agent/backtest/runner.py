@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from itertools import repeat
+from itertools import islice, repeat
 from typing import Any
 
 import numpy as np
@@ -23,15 +23,17 @@ from smc_agent.core.candle import Candle, timeframe_ms
 from smc_agent.core.clock import TestClock
 from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.core.events import (
-    Event,
     OrderDenied,
     OrderFilled,
     OrderSubmitted,
     StrategyFailed,
     TradingStateChanged,
 )
+from smc_agent.core.ids import InstrumentId
 from smc_agent.core.instrument import Instrument
+from smc_agent.engine.bus import InProcessBus
 from smc_agent.engine.engine import TradingEngine
+from smc_agent.engine.portfolio import Portfolio
 from smc_agent.risk.config import RiskConfig
 from smc_agent.risk.gate import RiskGate
 from smc_agent.risk.sizing import Sizing
@@ -126,8 +128,7 @@ def run_backtest(
     elif config.smc_mode != "stream":
         raise ConfigError(f"smc_mode must be 'replay' or 'stream', got {config.smc_mode!r}")
     recorder = _Recorder()
-    for kind in (OrderFilled, OrderSubmitted, OrderDenied, TradingStateChanged, StrategyFailed):
-        engine.bus.subscribe(kind, recorder.on_event)
+    recorder.subscribe(engine.bus)
     sid = engine.add_strategy(strategy, instrument_id=instrument.id, timeframe=data.timeframe)
     engine.start()
 
@@ -149,22 +150,18 @@ def run_backtest(
         ),
     )
     portfolio = engine.portfolio
-    qty_f = portfolio.qty_f
-    iid = instrument.id
+    snapshots = _Snapshots(clock, portfolio, instrument.id)
+    engine.bus.subscribe(OrderFilled, snapshots.on_fill)  # type: ignore[arg-type]
     on_candle = engine.on_candle
     set_time = clock.set_time
-    eq_list: list[float] = []
-    pos_list: list[float] = []
-    add_eq, add_pos = eq_list.append, pos_list.append
-    for i, candle in enumerate(candles):
-        set_time(candle[3] + tf_ms)
-        on_candle(candle)
-        add_eq(portfolio.equity_f() if portfolio._open else portfolio.cash_f)
-        add_pos(qty_f[iid])
-        if progress is not None and i % progress_every == 0:
-            progress(i, n)
-    equity = np.asarray(eq_list, dtype=np.float64)
-    position = np.asarray(pos_list, dtype=np.float64)
+    step = n if progress is None else max(1, progress_every)
+    for start in range(0, n, step):
+        if progress is not None:
+            progress(start, n)
+        for candle in islice(candles, step):
+            set_time(candle[3] + tf_ms)
+            on_candle(candle)
+    equity, position = snapshots.series(data.open_time + tf_ms, data.close)
     engine.stop()
     if progress is not None:
         progress(n, n)
@@ -216,7 +213,42 @@ def run_backtest(
     )
 
 
+class _Snapshots:
+    """Equity and position per bar without per-bar work: cash and quantity only change on fills, so
+    the state after each fill is kept and the series are filled forward and marked to the closes.
+
+    Same arithmetic as :meth:`Portfolio.equity_f` (``cash + qty * close``, just ``cash`` when flat)."""
+
+    def __init__(self, clock: TestClock, portfolio: Portfolio, instrument_id: InstrumentId) -> None:
+        self._clock = clock
+        self._portfolio = portfolio
+        self._iid = instrument_id
+        self._cash0 = portfolio.cash_f
+        self._ts: list[int] = []
+        self._cash: list[float] = []
+        self._qty: list[float] = []
+
+    def on_fill(self, event: OrderFilled) -> None:  # after the portfolio applied it
+        self._ts.append(self._clock.timestamp_ms())
+        self._cash.append(self._portfolio.cash_f)
+        self._qty.append(self._portfolio.qty_f[self._iid])
+
+    def series(
+        self, close_times: npt.NDArray[np.int64], closes: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """(equity, position) at the close of every bar (fills of a bar are at its close time)."""
+        n = len(close_times)
+        bar_of_fill = np.searchsorted(close_times, np.asarray(self._ts, dtype=np.int64), side="left")
+        last = np.searchsorted(bar_of_fill, np.arange(n), side="right") - 1  # last fill at or before
+        cash = np.append(np.float64(self._cash0), np.asarray(self._cash, dtype=np.float64))[last + 1]
+        qty = np.append(np.float64(0.0), np.asarray(self._qty, dtype=np.float64))[last + 1]
+        equity = np.where(qty != 0.0, cash + qty * closes, cash)
+        return equity, qty
+
+
 class _Recorder:
+    """Keeps the events a result needs; each kind goes straight to its list (no dispatch per event)."""
+
     def __init__(self) -> None:
         self.fills: list[OrderFilled] = []
         self.denials: list[OrderDenied] = []
@@ -224,14 +256,12 @@ class _Recorder:
         self.failures: list[StrategyFailed] = []
         self.tags: dict[str, str] = {}
 
-    def on_event(self, event: Event) -> None:
-        if isinstance(event, OrderFilled):
-            self.fills.append(event)
-        elif isinstance(event, OrderSubmitted):
-            self.tags[event.client_order_id] = event.tag
-        elif isinstance(event, OrderDenied):
-            self.denials.append(event)
-        elif isinstance(event, TradingStateChanged):
-            self.states.append(event)
-        elif isinstance(event, StrategyFailed):
-            self.failures.append(event)
+    def subscribe(self, bus: InProcessBus) -> None:
+        bus.subscribe(OrderFilled, self.fills.append)  # type: ignore[arg-type]
+        bus.subscribe(OrderSubmitted, self._on_submitted)  # type: ignore[arg-type]
+        bus.subscribe(OrderDenied, self.denials.append)  # type: ignore[arg-type]
+        bus.subscribe(TradingStateChanged, self.states.append)  # type: ignore[arg-type]
+        bus.subscribe(StrategyFailed, self.failures.append)  # type: ignore[arg-type]
+
+    def _on_submitted(self, event: OrderSubmitted) -> None:
+        self.tags[event.client_order_id] = event.tag

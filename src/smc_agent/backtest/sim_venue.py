@@ -18,6 +18,7 @@ Rules (candle ``o h l c``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
@@ -77,6 +78,9 @@ class SimulatedVenue:
         self.positions: dict[InstrumentId, Decimal] = {}
         self.last_close: dict[tuple[str, str], float] = {}
         self._working: dict[InstrumentId, list[_Working]] = {}
+        # per book: (any order acts on every bar, lowest level a rising price touches, highest level a
+        # falling price touches) -- recomputed when the book changes, read on every candle
+        self._touch: dict[InstrumentId, tuple[bool, float, float]] = {}
         self._known: set[str] = set()
         self._sink: EventHandler = _drop
         self._seq = 0
@@ -110,6 +114,7 @@ class SimulatedVenue:
         self._seq += 1
         w = _Working(command, VenueOrderId(f"sim-{self._seq}"), self._phase)
         self._working.setdefault(command.instrument_id, []).append(w)
+        self._retouch(command.instrument_id)
         self._emit(
             OrderAccepted(
                 ts_event=now,
@@ -126,6 +131,7 @@ class SimulatedVenue:
         for w in self._working.get(command.instrument_id, ()):
             if w.cmd.client_order_id == command.client_order_id:
                 self._remove(w)
+                self._retouch(command.instrument_id)
                 self._canceled(w, "canceled by request")
                 return
         self._emit(
@@ -142,10 +148,13 @@ class SimulatedVenue:
     def on_candle(self, candle: Candle) -> None:
         key = (candle.venue, candle.symbol)  # equal to (and hashes like) the InstrumentId
         book = self._working.get(key)  # type: ignore[call-overload]
-        if book and _any_touched(book, candle.high, candle.low):
-            self._bar_ts = candle.open_time
-            self._match(book, candle)
-            self._phase = _FULL_BAR
+        if book:
+            every_bar, up, down = self._touch[key]  # type: ignore[index]
+            if every_bar or candle.high >= up or candle.low <= down:
+                self._bar_ts = candle.open_time
+                self._match(book, candle)
+                self._phase = _FULL_BAR
+                self._retouch(key)  # type: ignore[arg-type]
         self.last_close[key] = candle.close
 
     # ------------------------------------------------------------ account
@@ -313,6 +322,9 @@ class SimulatedVenue:
             )
         return None
 
+    def _retouch(self, instrument_id: InstrumentId) -> None:
+        self._touch[instrument_id] = _touch_bounds(self._working.get(instrument_id, []))
+
     def _remove(self, w: _Working) -> None:
         book = self._working.get(w.cmd.instrument_id)
         if book is not None and w in book:
@@ -335,17 +347,21 @@ class SimulatedVenue:
         self._sink(event)
 
 
-def _any_touched(book: list[_Working], high: float, low: float) -> bool:
-    """Cheap pre-check: could any working order act on a bar with this range? (most bars: no)."""
+def _touch_bounds(book: list[_Working]) -> tuple[bool, float, float]:
+    """What a bar must reach for any working order to act on it (most bars reach nothing): a bar acts
+    when an order acts on every bar (market, IOC/FOK) or ``high >= up`` or ``low <= down``."""
+    up, down = math.inf, -math.inf
     for w in book:
         cmd = w.cmd
         if cmd.order_type is OrderType.MARKET or cmd.time_in_force is not TimeInForce.GTC:
-            return True
+            return True, up, down
         buy = cmd.side is OrderSide.BUY
         rises = buy if not w.triggered else not buy  # stops trigger on the way up for buys; limits fill below
-        if (high >= w.level) if rises else (low <= w.level):
-            return True
-    return False
+        if rises:
+            up = min(up, w.level)
+        else:
+            down = max(down, w.level)
+    return False, up, down
 
 
 def _drop(event: Event) -> None:

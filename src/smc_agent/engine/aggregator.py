@@ -40,9 +40,11 @@ class CandleAggregator:
                 candle.close,
                 candle.volume,
             )
-        else:
-            self._h = max(self._h, candle.high)
-            self._l = min(self._l, candle.low)
+        else:  # same as max()/min(): keep the current extreme unless the new one is strictly beyond
+            if candle.high > self._h:  # noqa: PLR1730 - no call on the per-candle path
+                self._h = candle.high
+            if candle.low < self._l:  # noqa: PLR1730
+                self._l = candle.low
             self._c = candle.close
             self._v += candle.volume
         if candle.open_time + self.base_ms == bucket + tf:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from smc_agent.core.enums import TradingState
 from smc_agent.core.ids import InstrumentId, StrategyId
 from smc_agent.engine.aggregator import CandleAggregator
@@ -13,6 +15,8 @@ class Bot:
         "aggregators",
         "annotations",
         "instrument_id",
+        "on_event",
+        "on_filled",
         "seq",
         "signal_ts",
         "state",
@@ -33,3 +37,10 @@ class Bot:
         self.signal_ts = 0  # open time of the candle being processed (part of client order ids)
         self.seq = 0  # orders sent while processing that candle
         self.annotations: list[dict[str, object]] = []
+        # order hooks the strategy overrides (None: the base class's no-op, not worth a guarded call)
+        self.on_filled = _overridden(strategy.on_order_filled, Strategy.on_order_filled)
+        self.on_event = _overridden(strategy.on_order_event, Strategy.on_order_event)
+
+
+def _overridden(hook: Callable[..., None], base: Callable[..., None]) -> Callable[..., None] | None:
+    return None if getattr(hook, "__func__", None) is base else hook

@@ -233,24 +233,26 @@ class TradingEngine:
     # ================================================================ venue events
     def handle_event(self, event: Event) -> None:
         """Entry point for everything the venue reports (and for the engine's own order events)."""
-        if isinstance(event, OrderEvent):
-            follow_ups = self.orders.apply(event)
-            if isinstance(event, OrderFilled):
-                self._on_fill(event)
+        if not isinstance(event, OrderEvent):
             self.bus.publish(event)
-            bot = self.bots.get(event.strategy_id)
-            if bot is not None:
-                if isinstance(event, OrderFilled):
-                    self._guard(bot, "on_order_filled", bot.strategy.on_order_filled, event)
-                elif not isinstance(event, OrderSubmitted):
-                    self._guard(bot, "on_order_event", bot.strategy.on_order_event, event)
-            for cmd in follow_ups:
-                if isinstance(cmd, SubmitOrder):
-                    self.submit_command(cmd)
-                else:
-                    self.client.cancel(cmd)
-        else:
-            self.bus.publish(event)
+            return
+        follow_ups = self.orders.apply(event)
+        filled = isinstance(event, OrderFilled)
+        if filled:
+            self._on_fill(event)  # type: ignore[arg-type]
+        self.bus.publish(event)
+        bot = self.bots.get(event.strategy_id)
+        if bot is not None:
+            if filled:
+                if bot.on_filled is not None:
+                    self._guard(bot, "on_order_filled", bot.on_filled, event)
+            elif bot.on_event is not None and not isinstance(event, OrderSubmitted):
+                self._guard(bot, "on_order_event", bot.on_event, event)
+        for cmd in follow_ups:
+            if isinstance(cmd, SubmitOrder):
+                self.submit_command(cmd)
+            else:
+                self.client.cancel(cmd)
 
     def _on_fill(self, event: OrderFilled) -> None:
         pos = self.portfolio.apply_fill(event)

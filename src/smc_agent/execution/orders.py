@@ -25,6 +25,7 @@ from smc_agent.core.order import Order
 from smc_agent.execution.ids import child_order_id
 
 FollowUp = SubmitOrder | CancelOrder
+_OPEN_STATUSES = frozenset(s for s in OrderStatus if s.is_open)
 
 
 class OrderManager:
@@ -85,11 +86,29 @@ class OrderManager:
         if order is None:
             return []
         ts = event.ts_event
+        kind = type(event)
+        if kind is OrderFilled:
+            order.fill(event.qty, event.price, ts)  # type: ignore[attr-defined]
+        elif kind is OrderSubmitted:
+            order.submit(ts)
+            self.recent_times.append(ts)
+        elif kind is OrderAccepted:
+            order.accept(event.venue_order_id, ts)  # type: ignore[attr-defined]
+        else:
+            self._apply_other(order, event, ts)
+        if order.status in _OPEN_STATUSES:
+            self._open[order.client_order_id] = order
+            return []  # a working order has no follow-ups (brackets and OCO act on terminal orders)
+        else:
+            self._open.pop(order.client_order_id, None)
+        return self._follow_ups(order, event)
+
+    @staticmethod
+    def _apply_other(order: Order, event: OrderEvent, ts: int) -> None:
         if isinstance(event, OrderFilled):
             order.fill(event.qty, event.price, ts)
         elif isinstance(event, OrderSubmitted):
             order.submit(ts)
-            self.recent_times.append(ts)
         elif isinstance(event, OrderAccepted):
             order.accept(event.venue_order_id, ts)
         elif isinstance(event, OrderTriggered):
@@ -102,11 +121,6 @@ class OrderManager:
             order.reject(event.reason, ts)
         elif isinstance(event, OrderDenied):
             order.deny(event.reason, ts)
-        if order.status.is_open:
-            self._open[order.client_order_id] = order
-        else:
-            self._open.pop(order.client_order_id, None)
-        return self._follow_ups(order, event)
 
     def _follow_ups(self, order: Order, event: OrderEvent) -> list[FollowUp]:
         out: list[FollowUp] = []

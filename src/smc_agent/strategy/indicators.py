@@ -25,23 +25,30 @@ class SMA:
         self._count = 0
         self.value = math.nan
 
-    def _add(self, v: float) -> None:
-        s = self._sum
-        t = s + v
-        self._comp += (s - t) + v if abs(s) >= abs(v) else (v - t) + s
-        self._sum = t
-
     def update(self, x: float) -> float:
+        # the hot path of every SMA strategy: one Neumaier step to add ``x``, one to drop the oldest
         w = self._window
         w.append(x)
-        self._add(x)
-        if len(w) > self.length:
-            self._add(-w.popleft())
-        if len(w) == self.length:
-            self._count += 1
-            if self._count % (self.length * 64) == 0:
+        s = self._sum
+        t = s + x
+        comp = self._comp + ((s - t) + x if abs(s) >= abs(x) else (x - t) + s)
+        n = len(w)
+        length = self.length
+        if n > length:
+            v = -w.popleft()
+            s = t
+            t = s + v
+            comp += (s - t) + v if abs(s) >= abs(v) else (v - t) + s
+            n = length
+        self._sum = t
+        self._comp = comp
+        if n == length:
+            count = self._count + 1
+            self._count = count
+            if count % (length * 64) == 0:
                 self._sum, self._comp = math.fsum(w), 0.0
-            self.value = (self._sum + self._comp) / self.length
+                t, comp = self._sum, 0.0
+            self.value = (t + comp) / length
         return self.value
 
 
