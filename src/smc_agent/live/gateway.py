@@ -238,10 +238,7 @@ class OrderGateway:
                     targets = [r for r in reports if self._is_entry(r)]
                     if not targets:
                         break
-                    results = await asyncio.gather(
-                        *(self._cancel_report(venue, r) for r in targets), return_exceptions=True
-                    )
-                    cancelled += sum(1 for r in results if r is True)
+                    cancelled += await self._cancel_reports(venue, targets)
                 else:
                     log.error("ALERT working entry orders could not be verified cancelled", venue=name)
         elapsed = time.perf_counter() - started
@@ -251,6 +248,16 @@ class OrderGateway:
             "working entry orders cancelled and verified", cancelled=cancelled, seconds=round(elapsed, 4)
         )
         return cancelled
+
+    async def _cancel_reports(self, venue: VenuePort, targets: list[OrderReport]) -> int:
+        limit = asyncio.Semaphore(16)  # concurrent cancels per venue
+
+        async def one(report: OrderReport) -> bool:
+            async with limit:
+                return await self._cancel_report(venue, report)
+
+        results = await asyncio.gather(*(one(r) for r in targets), return_exceptions=True)
+        return sum(1 for r in results if r is True)
 
     def _is_entry(self, report: OrderReport) -> bool:
         stored = self.repo.get(report.client_order_id)

@@ -48,9 +48,15 @@ class RedisStreamBus:
     def __init__(self, url: str, *, maxlen: int = 100_000) -> None:
         self.url = url
         self.maxlen = maxlen
-        self.client: aioredis.Redis = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
+        pool = aioredis.BlockingConnectionPool.from_url(  # waits for a free connection, never fails
+            url,
+            decode_responses=True,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            max_connections=64,
+            timeout=10,
         )
+        self.client: aioredis.Redis = aioredis.Redis(connection_pool=pool)
 
     async def publish(self, stream: str, fields: Mapping[str, str]) -> str:
         entry_id = await self.client.xadd(stream, dict(fields), maxlen=self.maxlen, approximate=True)
@@ -61,6 +67,7 @@ class RedisStreamBus:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.client.connection_pool.disconnect()
 
 
 class RedisConsumer:
