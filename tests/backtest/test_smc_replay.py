@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
+from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.backtest.smc_replay import aggregate, replay_source
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
+from smc_agent.engine.aggregator import CandleAggregator
 from smc_agent.smc.config import SMCConfig
 from smc_agent.strategy.smc_structure import SmcStructure
 from tests.backtest._data import load_candles
@@ -38,3 +41,49 @@ def test_replay_refuses_an_unexpected_candle() -> None:
     source.update(candles[0])
     with pytest.raises(DataError, match="expected"):
         source.update(candles[2])
+
+
+def _candles_through_aggregator(data: CandleData, timeframe: str) -> list[Candle]:
+    agg = CandleAggregator(data.timeframe, timeframe)
+    out: list[Candle] = []
+    for i in range(len(data)):
+        row = (data.open_time[i], data.open[i], data.high[i], data.low[i], data.close[i], data.volume[i])
+        candle = Candle(data.venue, data.symbol, data.timeframe, int(row[0]), *map(float, row[1:]))
+        out.extend(c for c in agg.update(candle) if c is not None)
+    return out
+
+
+@pytest.mark.parametrize("timeframe", ["15m", "1h", "1d"])
+def test_vectorised_aggregate_emits_what_the_engine_aggregator_emits(timeframe: str) -> None:
+    """Gaps (random candles dropped), off-grid open times, a trailing incomplete bucket."""
+    rng = np.random.default_rng(7)
+    n = 3_000
+    times = 1_700_000_000_000 - 1_700_000_000_000 % 86_400_000 + np.arange(n, dtype=np.int64) * 300_000
+    times[::7] += 60_000  # off the 5m grid: buckets can split after a completing candle
+    keep = np.sort(rng.choice(n, size=n - 400, replace=False))[:-5]
+    close = 100 + np.cumsum(rng.normal(0, 1, n))
+    data = CandleData(
+        "binance",
+        "BTC/USDT",
+        "5m",
+        times[keep],
+        (close - rng.random(n))[keep],
+        (close + rng.random(n) * 3)[keep],
+        (close - rng.random(n) * 3 - 1)[keep],
+        close[keep],
+        (rng.random(n) * 10)[keep],
+    )
+    expected = _candles_through_aggregator(data, timeframe)
+    got = aggregate(data, timeframe)
+    assert len(expected) > 3
+    assert [tuple(c)[3:] for c in expected] == list(
+        zip(
+            got.open_time.tolist(),
+            got.open.tolist(),
+            got.high.tolist(),
+            got.low.tolist(),
+            got.close.tolist(),
+            got.volume.tolist(),
+            strict=True,
+        )
+    )

@@ -182,3 +182,39 @@ def test_sizing() -> None:
         Sizing(mode="notional", notional=D(500)), equity=D(10_000), entry=D(3), stop=None, inst=inst
     )
     assert fixed == D("166.666")
+
+
+def test_gate_leaves_out_only_checks_that_cannot_deny_under_its_config() -> None:
+    permissive = RiskConfig.permissive()
+    skipped = [c for c in checks.CHECKS if not checks.CAN_DENY.get(c, lambda _: True)(permissive)]
+    assert {c.__name__ for c in skipped} == {
+        "check_order_notional",
+        "check_position",
+        "check_total_exposure",
+        "check_open_orders",
+        "check_order_rate",
+    }
+    busy = ctx(
+        position="9000",
+        open_orders=tuple(
+            OpenOrderView(OrderSide.BUY, OrderType.LIMIT, D(1), D(99), None, False) for _ in range(99)
+        ),
+        times=tuple(range(999_000, 1_000_000, 10)),
+        notional={"ETH/USDT": D(10) ** 12},
+    )
+    for c in skipped:  # whatever the order and context, a skipped check would have passed
+        assert c(cmd(qty="9999", ref="100"), busy, permissive) is None
+        assert (
+            c(cmd(OrderSide.SELL, "9999", order_type=OrderType.LIMIT, price="100"), busy, permissive) is None
+        )
+    # a per-symbol override re-enables the check it limits
+    override = RiskConfig(
+        max_order_notional=None, symbol_limits={"BTC/USDT": SymbolLimits(max_order_notional=D(50))}
+    )
+    assert checks.CAN_DENY[checks.check_order_notional](override)
+    assert RiskGate(override).evaluate(cmd(qty="1"), ctx()) is not None
+    gate = RiskGate(permissive)
+    assert gate.evaluate(cmd(qty="9999"), busy) is None
+    gate.config = RiskConfig(max_open_orders=5)  # changing the config re-selects the checks
+    denial = gate.evaluate(cmd(qty="1"), busy)
+    assert denial is not None and denial.check == "max_open_orders"

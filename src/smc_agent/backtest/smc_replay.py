@@ -13,6 +13,7 @@ from functools import partial
 from itertools import repeat
 
 import numpy as np
+import numpy.typing as npt
 
 from smc_agent.backtest.data import F64, CandleData
 from smc_agent.core.candle import Candle
@@ -58,8 +59,50 @@ class ReplaySource:
 
 
 def aggregate(data: CandleData, timeframe: str) -> CandleData:
-    """The candles the engine's :class:`CandleAggregator` emits on ``timeframe`` for this base data."""
-    agg = CandleAggregator(data.timeframe, timeframe)
+    """The candles the engine's :class:`CandleAggregator` emits on ``timeframe`` for this base data.
+
+    Vectorised, with the aggregator's rules: a bucket's candles form one group (a new group also
+    starts after a candle that completed its bucket); every group is emitted except a trailing
+    incomplete one; volume is summed in candle order, as the aggregator does."""
+    agg = CandleAggregator(data.timeframe, timeframe)  # validates the timeframes
+    n = len(data)
+    if n == 0 or not (np.isfinite(data.high).all() and np.isfinite(data.low).all()):
+        return _aggregate_by_stream(data, agg)
+    t = data.open_time
+    bucket = t - t % agg.tf_ms
+    completes = t + agg.base_ms == bucket + agg.tf_ms
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = (bucket[1:] != bucket[:-1]) | completes[:-1]
+    starts = np.flatnonzero(new_group)
+    ends = np.append(starts[1:], n)  # exclusive
+    if not completes[-1]:  # the last group is still open: not emitted
+        starts, ends = starts[:-1], ends[:-1]
+    if len(starts) == 0:
+        return _aggregate_by_stream(data, agg)
+    lengths = ends - starts
+    volume = data.volume[starts].copy()
+    for j in range(1, int(lengths.max())):
+        more = lengths > j
+        volume[more] += data.volume[starts[more] + j]
+    return CandleData(
+        data.venue,
+        data.symbol,
+        timeframe,
+        bucket[starts],
+        data.open[starts],
+        _reduce(np.maximum, data.high, starts, ends),
+        _reduce(np.minimum, data.low, starts, ends),
+        data.close[ends - 1],
+        volume,
+    )
+
+
+def _reduce(ufunc: np.ufunc, values: F64, starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> F64:
+    out: F64 = ufunc.reduceat(values[: ends[-1]], starts)
+    return out
+
+
+def _aggregate_by_stream(data: CandleData, agg: CandleAggregator) -> CandleData:
     out: list[Candle] = []
     rows = zip(
         repeat(data.venue),
@@ -83,7 +126,7 @@ def aggregate(data: CandleData, timeframe: str) -> CandleData:
     return CandleData(
         data.venue,
         data.symbol,
-        timeframe,
+        agg.timeframe,
         np.asarray(cols[3], dtype=np.int64),
         *(np.asarray(cols[k], dtype=np.float64) for k in range(4, 9)),
     )

@@ -128,15 +128,14 @@ class TradingEngine:
     # ================================================================ the loop step
     def on_candle(self, candle: Candle) -> None:
         self.client.on_candle(candle)
-        venue, symbol = candle.venue, candle.symbol
-        key = (venue, symbol)  # equal to (and hashes like) the InstrumentId
+        key = candle[:2]  # (venue, symbol): equal to (and hashes like) the InstrumentId
         portfolio = self.portfolio
         portfolio.marks[key] = candle.close
         now = self.clock.timestamp_ms()
         self._ref_ts[key] = now
         if self._breakers_on and (portfolio._open or self.state is not _ACTIVE):
             self._check_breakers(portfolio.equity_f(), now)
-        bots = self._routes.get((venue, symbol, candle.timeframe))
+        bots = self._routes.get(candle[:3])  # (venue, symbol, timeframe)
         if bots is None:
             return
         for bot in bots:

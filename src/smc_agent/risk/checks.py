@@ -231,3 +231,22 @@ CHECKS: tuple[Check, ...] = (
     check_order_rate,
     check_duplicate,
 )
+
+
+def _any_limit(cfg: RiskConfig, name: str) -> bool:
+    return getattr(cfg, name) is not None or any(
+        getattr(over, name) is not None for over in cfg.symbol_limits.values()
+    )
+
+
+# Checks that can never deny under a config (every limit they compare against is ``None``): the gate
+# leaves them out instead of running them on every order. A check not listed always runs.
+CAN_DENY: dict[Check, Callable[[RiskConfig], bool]] = {
+    check_order_notional: lambda cfg: _any_limit(cfg, "max_order_notional"),
+    check_position: lambda cfg: (
+        _any_limit(cfg, "max_position_qty") or _any_limit(cfg, "max_position_notional")
+    ),
+    check_total_exposure: lambda cfg: cfg.max_total_exposure is not None,
+    check_open_orders: lambda cfg: cfg.max_open_orders is not None,
+    check_order_rate: lambda cfg: cfg.max_orders_per_minute is not None,
+}

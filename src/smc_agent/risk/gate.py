@@ -6,19 +6,32 @@ from collections.abc import Sequence
 
 from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.events import OrderDenied
-from smc_agent.risk.checks import CHECKS, Check, Denial
+from smc_agent.risk.checks import CAN_DENY, CHECKS, Check, Denial
 from smc_agent.risk.config import RiskConfig
 from smc_agent.risk.context import RiskView
 
 
+def _always(config: RiskConfig) -> bool:
+    return True
+
+
 class RiskGate:
     def __init__(self, config: RiskConfig, checks: Sequence[Check] = CHECKS) -> None:
-        self.config = config
         self.checks = tuple(checks)
+        self.config = config
+
+    @property
+    def config(self) -> RiskConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: RiskConfig) -> None:
+        self._config = config
+        self._active = tuple(c for c in self.checks if CAN_DENY.get(c, _always)(config))
 
     def evaluate(self, cmd: SubmitOrder, ctx: RiskView) -> Denial | None:
-        for check in self.checks:
-            denial = check(cmd, ctx, self.config)
+        for check in self._active:
+            denial = check(cmd, ctx, self._config)
             if denial is not None:
                 return denial
         return None

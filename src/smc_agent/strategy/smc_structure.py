@@ -75,31 +75,32 @@ class SmcStructure(Strategy):
             return
         signal: tuple[str, float, float, int] | None = None
         zones = self._zones
-        for ev in events:
-            if isinstance(ev, SwingConfirmed):
-                if ev.direction > 0:
-                    self._swing_high = ev.price
-                else:
-                    self._swing_low = ev.price
-            elif isinstance(ev, OrderBlockFormed):
-                b = ev.block
-                zones["ob", b.id] = (b.top, b.bottom, b.direction, ev.bar)
-            elif isinstance(ev, FVGFormed):
+        for ev in events:  # exact types (SMC events are final dataclasses), most frequent first
+            kind = type(ev)
+            if kind is FVGFormed:
                 if self.use_fvg:
-                    g = ev.gap
+                    g = ev.gap  # type: ignore[union-attr]
                     zones["fvg", g.id] = (g.top, g.bottom, g.direction, ev.bar)
-            elif isinstance(ev, OrderBlockMitigated | FVGMitigated):
-                key = ("ob", ev.block_id) if isinstance(ev, OrderBlockMitigated) else ("fvg", ev.gap_id)
+            elif kind is FVGMitigated or kind is OrderBlockMitigated:
+                key = ("fvg", ev.gap_id) if kind is FVGMitigated else ("ob", ev.block_id)  # type: ignore[union-attr]
                 zone = zones.pop(key, None)
                 if zone is not None and zone[2] == self.bias and ev.bar - zone[3] <= self.max_zone_age:
                     signal = (key[0], zone[0], zone[1], zone[2])
-            elif isinstance(ev, OrderBlockInvalidated):
-                zones.pop(("ob", ev.block_id), None)
-            elif isinstance(ev, LiquidityFormed):
-                p = ev.pool
+            elif kind is SwingConfirmed:
+                if ev.direction > 0:  # type: ignore[union-attr]
+                    self._swing_high = ev.price  # type: ignore[union-attr]
+                else:
+                    self._swing_low = ev.price  # type: ignore[union-attr]
+            elif kind is OrderBlockFormed:
+                b = ev.block  # type: ignore[union-attr]
+                zones["ob", b.id] = (b.top, b.bottom, b.direction, ev.bar)
+            elif kind is OrderBlockInvalidated:
+                zones.pop(("ob", ev.block_id), None)  # type: ignore[union-attr]
+            elif kind is LiquidityFormed:
+                p = ev.pool  # type: ignore[union-attr]
                 (self._pools_high if p.direction > 0 else self._pools_low)[p.id] = p.level
-            elif isinstance(ev, LiquiditySwept):
-                (self._pools_high if ev.direction > 0 else self._pools_low).pop(ev.pool_id, None)
+            elif kind is LiquiditySwept:
+                (self._pools_high if ev.direction > 0 else self._pools_low).pop(ev.pool_id, None)  # type: ignore[union-attr]
         if len(zones) > 512:  # unmitigated zones that aged out: keep memory bounded
             horizon = events[-1].bar - self.max_zone_age
             for key in [k for k, z in zones.items() if z[3] < horizon]:
