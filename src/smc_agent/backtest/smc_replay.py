@@ -30,32 +30,44 @@ from smc_agent.strategy.smc_source import SMCProvider, SMCSource
 _EMPTY: list[SMCEvent] = []
 
 
+_CHUNK = 4096  # event rows converted to Python lists at a time (bounded memory, few numpy calls)
+
+
 class ReplaySource:
     """Keeps the raw kernel event log and per-bar offsets; decodes a bar's events when it is fed."""
 
-    __slots__ = ("_i", "_log", "_starts", "_times", "timeframe")
+    __slots__ = ("_base", "_i", "_log", "_n", "_rows", "_starts", "_times", "timeframe")
 
     def __init__(self, timeframe: str, times: list[int], log: F64) -> None:
         self.timeframe = timeframe
         self._times = times
+        self._n = len(times)
         self._log = log
         bars = log[:, EV_BAR].astype(np.int64) if len(log) else np.zeros(0, dtype=np.int64)
         self._starts: list[int] = np.searchsorted(bars, np.arange(len(times) + 1), side="left").tolist()
         self._i = 0
+        self._base = 0  # index in the log of self._rows[0]
+        self._rows: list[list[float]] = []
 
     def update(self, candle: Candle) -> list[SMCEvent]:
         i = self._i
-        if i >= len(self._times) or candle.open_time != self._times[i]:
-            expected = self._times[i] if i < len(self._times) else "end of data"
+        if i >= self._n or candle.open_time != self._times[i]:
+            expected = self._times[i] if i < self._n else "end of data"
             raise DataError(
                 f"SMC replay {self.timeframe}: got candle at {candle.open_time}, expected {expected}"
             )
         self._i = i + 1
-        lo, hi = self._starts[i], self._starts[i + 1]
+        starts = self._starts
+        lo = starts[i]
+        hi = starts[i + 1]
         if lo == hi:
             return _EMPTY
+        base = self._base
+        if hi - base > len(self._rows):  # this bar's events run past the converted chunk
+            base = self._base = lo
+            self._rows = self._log[lo : max(hi, lo + _CHUNK)].tolist()
         ts = candle.open_time
-        return [decode_event(row, ts) for row in self._log[lo:hi].tolist()]
+        return [decode_event(row, ts) for row in self._rows[lo - base : hi - base]]
 
 
 def aggregate(data: CandleData, timeframe: str) -> CandleData:

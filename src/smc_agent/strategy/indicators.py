@@ -31,14 +31,17 @@ class SMA:
         w.append(x)
         s = self._sum
         t = s + x
-        comp = self._comp + ((s - t) + x if abs(s) >= abs(x) else (x - t) + s)
+        # ``(s if s >= 0.0 else -s)`` is ``abs(s)`` without a call (NaN included: both give NaN)
+        comp = self._comp + (
+            (s - t) + x if (s if s >= 0.0 else -s) >= (x if x >= 0.0 else -x) else (x - t) + s
+        )
         n = len(w)
         length = self.length
         if n > length:
             v = -w.popleft()
             s = t
             t = s + v
-            comp += (s - t) + v if abs(s) >= abs(v) else (v - t) + s
+            comp += (s - t) + v if (s if s >= 0.0 else -s) >= (v if v >= 0.0 else -v) else (v - t) + s
             n = length
         self._sum = t
         self._comp = comp
