@@ -146,7 +146,7 @@ class SimulatedVenue:
         )
 
     def on_candle(self, candle: Candle) -> None:
-        key = (candle.venue, candle.symbol)  # equal to (and hashes like) the InstrumentId
+        key = candle[:2]  # (venue, symbol): equal to (and hashes like) the InstrumentId
         book = self._working.get(key)  # type: ignore[call-overload]
         if book:
             every_bar, up, down = self._touch[key]  # type: ignore[index]

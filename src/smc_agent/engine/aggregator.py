@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from smc_agent.core.candle import Candle, timeframe_ms
 
+_NOTHING: tuple[None, None] = (None, None)
+
 
 class CandleAggregator:
     __slots__ = ("_bucket", "_c", "_h", "_l", "_o", "_v", "base_ms", "tf_ms", "timeframe")
@@ -51,7 +53,7 @@ class CandleAggregator:
             done = self._emit(candle)
             self._bucket = -1
             return stale, done
-        return stale, None
+        return _NOTHING if stale is None else (stale, None)
 
     def _emit(self, like: Candle) -> Candle:
         return Candle(
