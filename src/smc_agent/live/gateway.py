@@ -84,6 +84,7 @@ class OrderGateway:
         self.halted_reason: str | None = None
         self.reducing = False
         self.reconciled = False
+        self.outage_latched = False  # set when a control-store outage was latched in the database
         self.last_reconcile_problems: list[str] = []
         self.stats = GatewayStats()
         self.send_lock = asyncio.Lock()
@@ -104,7 +105,7 @@ class OrderGateway:
         try:
             present = self.control.halt_key_present()
         except ControlStoreUnavailable as exc:
-            self.enter_halt(f"control store unreachable (fail closed): {exc}")
+            self.store_outage(f"control store unreachable (fail closed): {exc}")
             return self.halted_reason
         if present:
             self.enter_halt("emergency_halt is set")
@@ -112,6 +113,19 @@ class OrderGateway:
         if self.reducing and not cmd.reduce_only:
             return "trading state REDUCING: only reduce-only orders"
         return None
+
+    def store_outage(self, reason: str) -> None:
+        """The control store did not answer: halt, and latch the halt in the database at once so that
+        the store coming back (empty, or after a restart) never resumes trading by itself."""
+        first = not self.outage_latched
+        self.outage_latched = True
+        self.enter_halt(reason)
+        if first:
+            log.error("ALERT control store unreachable: trading halted (fail closed)", reason=reason)
+            try:
+                self.control.halt(reason=reason, actor="execution-engine", source="fail-closed")
+            except Exception as exc:
+                log.error("could not latch the halt in the database either", error=str(exc))
 
     def enter_halt(self, reason: str) -> None:
         """Stop sending at once and cancel working entry orders on every venue (in the background)."""

@@ -49,7 +49,6 @@ class HaltGuard:
         self.interval_s = interval_s
         self.heartbeat_ttl_s = heartbeat_ttl_s
         self.last: ControlSnapshot | None = None
-        self._store_down = False
         self.stopping = False
 
     async def run(self) -> None:
@@ -63,7 +62,7 @@ class HaltGuard:
 
     async def tick(self) -> ControlSnapshot:
         await asyncio.to_thread(self._heartbeat)
-        if self._store_down and await asyncio.to_thread(self._store_answers):
+        if self.gateway.outage_latched and await asyncio.to_thread(self._store_answers):
             await asyncio.to_thread(self._reassert_halt)
         snap = await asyncio.to_thread(self.control.observe)
         self.last = snap
@@ -97,23 +96,24 @@ class HaltGuard:
         return True
 
     def _on_store_down(self, snap: ControlSnapshot) -> None:
-        self.gateway.enter_halt(snap.reason)
-        if not self._store_down:
-            self._store_down = True
-            log.error("ALERT control store unreachable: trading halted (fail closed)", reason=snap.reason)
-            try:  # latch it in the database now: the store coming back must not resume trading
-                self.control.halt(reason=snap.reason, actor=self.name, source="fail-closed")
-            except Exception as exc:
-                log.error("could not latch the halt in the database either", error=str(exc))
+        self.gateway.store_outage(snap.reason)
 
     def _reassert_halt(self) -> None:
+        """The store answers again: put the halt key back (it was lost with the store's data or never
+        written) unless a person has asked for a release meanwhile."""
         latch = self.control.journal.read_latch()
-        if latch is not None and latch.source == "fail-closed" and latch.status == "halted":
+        automatic = {None, f"{self.control.kv.name}:DEL"}
+        if (
+            latch is not None
+            and latch.source == "fail-closed"
+            and latch.status in ("halted", "release_requested", "key_expired")
+            and latch.release_actor in automatic
+        ):
             self.control.halt(reason=latch.reason, actor=self.name, source="fail-closed")
             log.warning(
                 "control store answers again; trading stays halted until released", reason=latch.reason
             )
-        self._store_down = False
+        self.gateway.outage_latched = False
 
     async def _run_checks(self) -> dict[str, str | None]:
         results: dict[str, str | None] = {}
