@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from itertools import islice, repeat
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -133,32 +133,16 @@ def run_backtest(
     engine.start()
 
     n = len(data)
-    venue_name, symbol, tf = data.venue, data.symbol, data.timeframe
-    candles = map(
-        partial(tuple.__new__, Candle),  # Candle rows built in C, one tuple per candle, no kwargs parsing
-        zip(
-            repeat(venue_name),
-            repeat(symbol),
-            repeat(tf),
-            data.open_time.tolist(),
-            data.open.tolist(),
-            data.high.tolist(),
-            data.low.tolist(),
-            data.close.tolist(),
-            data.volume.tolist(),
-            strict=False,
-        ),
-    )
     portfolio = engine.portfolio
     snapshots = _Snapshots(clock, portfolio, instrument.id)
     engine.bus.subscribe(OrderFilled, snapshots.on_fill)  # type: ignore[arg-type]
     on_candle = engine.on_candle
     set_time = clock.set_time
-    step = n if progress is None else max(1, progress_every)
+    step = _CHUNK if progress is None else max(1, progress_every)
     for start in range(0, n, step):
         if progress is not None:
             progress(start, n)
-        for candle in islice(candles, step):
+        for candle in _candles(data, start, start + step):
             set_time(candle[3] + tf_ms)
             on_candle(candle)
     equity, position = snapshots.series(data.open_time + tf_ms, data.close)
@@ -210,6 +194,28 @@ def run_backtest(
         failures=recorder.failures,
         annotations=engine.bots[sid].annotations,
         stats=stats,
+    )
+
+
+_CHUNK = 65_536  # candles converted to Python objects at a time (bounded memory on long series)
+
+
+def _candles(data: CandleData, start: int, stop: int) -> Iterator[Candle]:
+    """Candle rows ``start:stop``, built in C (one tuple per candle, no keyword parsing)."""
+    return map(
+        partial(tuple.__new__, Candle),
+        zip(
+            repeat(data.venue),
+            repeat(data.symbol),
+            repeat(data.timeframe),
+            data.open_time[start:stop].tolist(),
+            data.open[start:stop].tolist(),
+            data.high[start:stop].tolist(),
+            data.low[start:stop].tolist(),
+            data.close[start:stop].tolist(),
+            data.volume[start:stop].tolist(),
+            strict=False,
+        ),
     )
 
 
