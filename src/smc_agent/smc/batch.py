@@ -27,6 +27,7 @@ from .kernel.layout import (
     SER_RETR_DIR,
     SER_TREND,
 )
+from .kernel.liquidity_batch import run_liquidity
 from .kernel.state import ALL, KernelState
 from .kernel.step import run_batch
 from .results import (
@@ -204,7 +205,8 @@ def fvgs(candles: Candles, config: SMCConfig | None = None) -> FVGTable:
 
 
 def liquidity(candles: Candles, config: SMCConfig | None = None) -> LiquidityTable:
-    ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"liquidity"}), series=False, sessions=False)
+    st = KernelState.new(config or SMCConfig(), frozenset({"liquidity"}))
+    ev = run_liquidity(st.cfg, st.fs, st.is_, st.cands, st.pools, candles.high, candles.low, candles.close)
     return liquidity_table(split_by_kind(ev))
 
 

@@ -38,6 +38,7 @@ from .kernel.layout import (
     K_PERIOD_BROKEN,
     K_SWING,
 )
+from .kernel.tables import group_by_kind
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -128,17 +129,12 @@ Parts = dict[int, F64]
 
 
 def split_by_kind(ev: F64) -> Parts:
-    """Event rows grouped by kind (emission order kept), with one stable sort instead of a mask per kind.
+    """Event rows grouped by kind (emission order kept), by one compiled counting sort.
     Key -1 holds, for the structure kinds, the BOS and CHoCH rows together in emission order."""
-    kinds = ev[:, EV_KIND].astype(np.int64)
-    order = np.argsort(kinds, kind="stable")
-    sorted_kinds = kinds[order]
-    out: Parts = {}
-    for kind in range(1, K_PERIOD_BROKEN + 1):
-        lo, hi = np.searchsorted(sorted_kinds, [kind, kind + 1])
-        out[kind] = ev[order[lo:hi]]
-    lo, hi = np.searchsorted(sorted_kinds, [K_BOS, K_CHOCH + 1])
-    out[-1] = ev[np.sort(order[lo:hi])]
+    grouped, starts = group_by_kind(ev, K_PERIOD_BROKEN)
+    out: Parts = {kind: grouped[starts[kind] : starts[kind + 1]] for kind in range(1, K_PERIOD_BROKEN + 1)}
+    kinds = ev[:, EV_KIND]
+    out[-1] = ev[(kinds == K_BOS) | (kinds == K_CHOCH)]
     return out
 
 

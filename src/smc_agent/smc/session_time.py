@@ -25,27 +25,43 @@ def _zone_offsets(ts_ms: I64, tz: str) -> I64:
     return np.asarray((wall - utc.tz_localize(None).as_unit("ns").asi8) // 60_000_000_000, dtype=np.int64)
 
 
+def _day_index(ts_ms: I64) -> tuple[I64, I64]:
+    """(distinct UTC days, day position of each row); one linear pass when the times are sorted."""
+    day = ts_ms // _DAY_MS
+    if day.shape[0] > 1 and not bool(np.all(day[1:] >= day[:-1])):
+        days, row_day = np.unique(day, return_inverse=True)
+        return days, row_day.astype(np.int64)
+    new = np.empty(day.shape[0], dtype=np.bool_)
+    new[0] = True
+    np.not_equal(day[1:], day[:-1], out=new[1:])
+    return day[new], np.cumsum(new, dtype=np.int64) - 1
+
+
 def local_offsets(ts_ms: I64, sessions: tuple[SessionSpec, ...]) -> I64:
     """(n, len(sessions)) array: UTC offset in minutes at each candle open, per session time zone.
 
-    Offsets are looked up per UTC day (start and last quarter hour); only rows of days where the two
-    differ (a DST change) are converted one by one.
+    Offsets are looked up once per UTC day and zone (at the day's start and last quarter hour); only
+    rows of days where the two differ (a DST change) are converted one by one.
     """
-    out = np.zeros((ts_ms.shape[0], len(sessions)), dtype=np.int64)
-    if not sessions or ts_ms.shape[0] == 0:
-        return out
-    days, row_day = np.unique(ts_ms // _DAY_MS, return_inverse=True)
-    cache: dict[str, I64] = {}
-    for k, spec in enumerate(sessions):
-        if spec.tz not in cache:
-            first = _zone_offsets(days * _DAY_MS, spec.tz)
-            last = _zone_offsets((days + 1) * _DAY_MS - _QUARTER_MS, spec.tz)
-            per_row = first[row_day]
-            mixed = (first != last)[row_day]
-            if mixed.any():
-                per_row[mixed] = _zone_offsets(ts_ms[mixed], spec.tz)
-            cache[spec.tz] = per_row
-        out[:, k] = cache[spec.tz]
+    n = ts_ms.shape[0]
+    if not sessions or n == 0:
+        return np.zeros((n, len(sessions)), dtype=np.int64)
+    days, row_day = _day_index(ts_ms)
+    per_day = np.empty((days.shape[0], len(sessions)), dtype=np.int64)
+    exact: list[tuple[list[int], I64]] = []  # (session columns, mixed days) per zone with a DST change
+    for tz in dict.fromkeys(spec.tz for spec in sessions):
+        cols = [k for k, spec in enumerate(sessions) if spec.tz == tz]
+        first = _zone_offsets(days * _DAY_MS, tz)
+        last = _zone_offsets((days + 1) * _DAY_MS - _QUARTER_MS, tz)
+        per_day[:, cols] = first[:, None]
+        mixed = first != last
+        if mixed.any():
+            exact.append((cols, mixed))
+    out = per_day[row_day]
+    for cols, mixed in exact:
+        rows = np.flatnonzero(mixed[row_day])
+        exact_rows = _zone_offsets(ts_ms[rows], sessions[cols[0]].tz)
+        out[np.ix_(rows, np.asarray(cols, dtype=np.int64))] = exact_rows[:, None]
     return out
 
 

@@ -77,7 +77,11 @@ F_POOL_BULL_TRIG = 29  # min top of equal-highs pools (scan if high > this)
 F_POOL_BEAR_TRIG = 30  # max bottom of equal-lows pools (scan if low < this)
 F_CAND_BULL_TRIG = 31  # min (level + tol) of swing-high candidates
 F_CAND_BEAR_TRIG = 32
-F_FIELDS = 33
+# pairing bounds: a new swing high can pair only if it is >= some candidate's (level - tol), so it is
+# compared with the candidates only when >= this lower bound of the minimum; equal lows symmetric
+F_CAND_BULL_FLOOR = 33  # <= min (level - tol) of swing-high candidates
+F_CAND_BEAR_CEIL = 34  # >= max (level + tol) of swing-low candidates
+F_FIELDS = 35
 
 # ---- int state ----
 I_BAR = 0  # number of bars processed

@@ -14,7 +14,9 @@ from .layout import (
     CAND_LEVEL,
     CAND_TOL,
     F_ATR,
+    F_CAND_BEAR_CEIL,
     F_CAND_BEAR_TRIG,
+    F_CAND_BULL_FLOOR,
     F_CAND_BULL_TRIG,
     F_POOL_BEAR_TRIG,
     F_POOL_BULL_TRIG,
@@ -33,6 +35,23 @@ from .layout import (
     POOL_TOP,
 )
 from .tables import F64, I64, append_row, copy_row, emit
+
+
+@jit
+def _slack(level: float, tol: float) -> float:
+    """Widening of a pairing bound so that rounding can never exclude a pair `abs(a - b) <= tol` admits."""
+    return (abs(level) + tol) * 1e-9
+
+
+@jit
+def liquidity_due(fs: F64, h: float, lo: float) -> bool:
+    """Can the bar (h, lo) sweep a pool or retire a candidate? (`update_liquidity` does nothing otherwise.)"""
+    return bool(
+        h > fs[F_POOL_BULL_TRIG]
+        or lo < fs[F_POOL_BEAR_TRIG]
+        or h > fs[F_CAND_BULL_TRIG]
+        or lo < fs[F_CAND_BEAR_TRIG]
+    )
 
 
 @jit
@@ -79,6 +98,8 @@ def update_liquidity(
     if h > fs[F_CAND_BULL_TRIG] or lo < fs[F_CAND_BEAR_TRIG]:
         bull_trig = math.inf
         bear_trig = -math.inf
+        bull_floor = math.inf
+        bear_ceil = -math.inf
         count = int(is_[I_N_CAND])
         w = 0
         for r in range(count):
@@ -89,14 +110,18 @@ def update_liquidity(
                 continue
             if direction > 0:
                 bull_trig = min(bull_trig, up)
+                bull_floor = min(bull_floor, down - _slack(cands[r, CAND_LEVEL], cands[r, CAND_TOL]))
             else:
                 bear_trig = max(bear_trig, down)
+                bear_ceil = max(bear_ceil, up + _slack(cands[r, CAND_LEVEL], cands[r, CAND_TOL]))
             if w != r:
                 copy_row(cands, w, r)
             w += 1
         is_[I_N_CAND] = w
         fs[F_CAND_BULL_TRIG] = bull_trig
         fs[F_CAND_BEAR_TRIG] = bear_trig
+        fs[F_CAND_BULL_FLOOR] = bull_floor
+        fs[F_CAND_BEAR_CEIL] = bear_ceil
     return n
 
 
@@ -114,9 +139,15 @@ def add_swing(
     direction: int,
     level: float,
 ) -> int:
-    """Pair a new swing with the most recent same-side candidate within its tolerance, else keep it."""
+    """Pair a new swing with the most recent same-side candidate within its tolerance, else keep it.
+
+    The candidates are searched only if the level is within the bound of every same-side candidate's
+    tolerance band (`F_CAND_BULL_FLOOR` / `F_CAND_BEAR_CEIL`); the bounds stay valid when candidates
+    leave the table and are recomputed exactly by the retirement scan.
+    """
     count = int(is_[I_N_CAND])
-    for r in range(count - 1, -1, -1):
+    reachable = level >= fs[F_CAND_BULL_FLOOR] if direction > 0 else level <= fs[F_CAND_BEAR_CEIL]
+    for r in range(count - 1 if reachable else -1, -1, -1):
         if cands[r, CAND_DIR] == direction and abs(level - cands[r, CAND_LEVEL]) <= cands[r, CAND_TOL]:
             other = cands[r, CAND_LEVEL]
             first = cands[r, CAND_BAR]
@@ -150,8 +181,10 @@ def add_swing(
     cands[r, CAND_TOL] = tol
     if direction > 0:
         fs[F_CAND_BULL_TRIG] = min(fs[F_CAND_BULL_TRIG], level + tol)
+        fs[F_CAND_BULL_FLOOR] = min(fs[F_CAND_BULL_FLOOR], level - tol - _slack(level, tol))
     else:
         fs[F_CAND_BEAR_TRIG] = max(fs[F_CAND_BEAR_TRIG], level - tol)
+        fs[F_CAND_BEAR_CEIL] = max(fs[F_CAND_BEAR_CEIL], level + tol + _slack(level, tol))
     cands[r, CAND_BAR] = pivot
     is_[I_N_CAND] = r + 1
     return n

@@ -29,7 +29,9 @@ from .layout import (
     C_SWING_LEN,
     CAND_FIELDS,
     EV_FIELDS,
+    F_CAND_BEAR_CEIL,
     F_CAND_BEAR_TRIG,
+    F_CAND_BULL_FLOOR,
     F_CAND_BULL_TRIG,
     F_FIELDS,
     F_FVG_BEAR_TRIG,
@@ -123,9 +125,9 @@ class KernelState:
         fs = np.zeros(F_FIELDS)
         for idx in (F_RANGE_HI, F_RANGE_LO, F_RETR_CUR, F_RETR_DEEP):
             fs[idx] = math.nan
-        for idx in (F_OB_BULL_TRIG, F_FVG_BULL_TRIG, F_POOL_BEAR_TRIG, F_CAND_BEAR_TRIG):
+        for idx in (F_OB_BULL_TRIG, F_FVG_BULL_TRIG, F_POOL_BEAR_TRIG, F_CAND_BEAR_TRIG, F_CAND_BEAR_CEIL):
             fs[idx] = -math.inf
-        for idx in (F_OB_BEAR_TRIG, F_FVG_BEAR_TRIG, F_POOL_BULL_TRIG, F_CAND_BULL_TRIG):
+        for idx in (F_OB_BEAR_TRIG, F_FVG_BEAR_TRIG, F_POOL_BULL_TRIG, F_CAND_BULL_TRIG, F_CAND_BULL_FLOOR):
             fs[idx] = math.inf
         is_ = np.zeros(I_FIELDS, dtype=np.int64)
         for idx in (I_HI_BAR, I_LO_BAR, I_MIN_BAR, I_MAX_BAR, I_RANGE_HI_BAR, I_RANGE_LO_BAR):

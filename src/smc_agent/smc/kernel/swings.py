@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import numpy.typing as npt
+
 from .jit import jit
 from .layout import (
     C_ATR_LEN,
@@ -123,3 +126,25 @@ def update_retracement(fs: F64, is_: I64, h: float, lo: float) -> None:
     fs[F_RETR_CUR] = r
     if not math.isnan(r) and (math.isnan(fs[F_RETR_DEEP]) or r > fs[F_RETR_DEEP]):
         fs[F_RETR_DEEP] = r
+
+
+@jit
+def pivot_flags(high: F64, low: F64, length: int) -> npt.NDArray[np.uint8]:
+    """`pivot_at` for every bar of whole arrays (batch): bit 1 swing high, bit 2 swing low.
+
+    Same definition, evaluated branch-free one offset at a time over all bars (vectorised loops).
+    """
+    n = high.shape[0]
+    out = np.zeros(n, dtype=np.uint8)
+    first, end = length, n - length
+    if end <= first:
+        return out
+    out[first:end] = 3
+    for k in range(1, length + 1):
+        for c in range(first, end):
+            hc = high[c]
+            lc = low[c]
+            keep_hi = np.uint8((high[c - k] < hc) & (high[c + k] <= hc))
+            keep_lo = np.uint8((low[c - k] > lc) & (low[c + k] >= lc)) << np.uint8(1)
+            out[c] &= keep_hi | keep_lo
+    return out

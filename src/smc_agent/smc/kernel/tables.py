@@ -71,3 +71,27 @@ def append_row(table: F64, count: int) -> int:
     for r in range(1, count):
         copy_row(table, r - 1, r)
     return count - 1
+
+
+@jit
+def group_by_kind(ev: F64, n_kinds: int) -> tuple[F64, I64]:
+    """Event rows grouped by kind (a stable counting sort: emission order kept within a kind).
+
+    Returns the grouped rows and `starts` (length n_kinds + 2): kind k occupies rows
+    `starts[k]:starts[k + 1]`.
+    """
+    n = ev.shape[0]
+    starts = np.zeros(n_kinds + 2, dtype=np.int64)
+    for i in range(n):
+        starts[int(ev[i, EV_KIND]) + 1] += 1
+    for k in range(1, n_kinds + 2):
+        starts[k] += starts[k - 1]
+    fill = starts[:-1].copy()
+    out = np.empty_like(ev)
+    for i in range(n):
+        k = int(ev[i, EV_KIND])
+        r = fill[k]
+        fill[k] = r + 1
+        for j in range(ev.shape[1]):
+            out[r, j] = ev[i, j]
+    return out, starts
