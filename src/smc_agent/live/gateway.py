@@ -155,7 +155,10 @@ class OrderGateway:
             await self._deny(cmd, reason)
             return None
         async with self.send_lock:
-            if not self.repo.record_intent(cmd, user_id=self.user_id):
+            bot_id = (
+                cmd.strategy_id if cmd.strategy_id.startswith("bot_") else None
+            )  # bots run as strategy ids
+            if not self.repo.record_intent(cmd, user_id=self.user_id, bot_id=bot_id):
                 stored = self.repo.get(cmd.client_order_id)
                 return None if stored is None or not stored.is_open else await self._refresh_one(stored)
             reason = self._denial(cmd)  # the last check, immediately before the venue call

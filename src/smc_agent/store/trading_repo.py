@@ -132,6 +132,8 @@ class TradingRepo:
         try:
             self._tx(op)
         except IntegrityError:
+            if self.get(cmd.client_order_id) is None:
+                raise  # not a duplicate id: another constraint (e.g. an unknown bot) failed
             return False
         return True
 
