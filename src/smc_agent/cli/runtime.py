@@ -214,6 +214,17 @@ def serve_data_pipeline(
         _serve(main)
 
 
+def _api_app(c: Any) -> Any:
+    """The API/dashboard app when the API package is installed and builds (optional for the engines)."""
+    try:
+        from smc_agent.api.app import create_app
+
+        return create_app(c)
+    except ImportError as exc:
+        err_console.print(f"[yellow]API not available ({exc}); running without the dashboard[/]")
+        return None
+
+
 def _run_all(duration: float | None, port: int | None, offline: bool, speed: float, demo_mode: bool) -> Any:
     from smc_agent.live.allinone import AllInOne
     from smc_agent.live.demo import DEMO_PASSWORD, DEMO_USER, run_demo
@@ -252,11 +263,14 @@ def _run_all(duration: float | None, port: int | None, offline: bool, speed: flo
             try:
                 result = asyncio.run(
                     run_demo(
-                        c,
+                        database_url=c.settings.effective_database_url,
+                        session_factory=c.session_factory,
+                        cache_dir=c.settings.data_dir / "cache",
                         duration_s=total,
                         port=bind_port,
                         offline=offline,
                         speed=speed,
+                        api_app=_api_app(c),
                         progress=progress,
                         started=started,
                         ensure_demo=demo_mode,

@@ -11,11 +11,12 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from smc_agent.bootstrap import Container
 from smc_agent.live.allinone import AllInOne
 from smc_agent.live.market_source import demo_bars
 from smc_agent.logs import get_logger
@@ -44,13 +45,13 @@ class DemoResult:
     state: str
 
 
-def ensure_demo_user_and_bot(container: Container) -> tuple[str, str]:
-    with transaction(container.session_factory) as session:
+def ensure_demo_user_and_bot(factory: sessionmaker[Session]) -> tuple[str, str]:
+    with transaction(factory) as session:
         user = session.scalar(select(User).where(User.username == DEMO_USER))
         if user is None:
             user = create_user(session, username=DEMO_USER, password=DEMO_PASSWORD, role="trader")
         user_id = user.id
-    repo = TradingRepo(container.session_factory)
+    repo = TradingRepo(factory)
     for bot in repo.bots():
         if bot["name"] == DEMO_BOT:
             if bot["state"] != "running":
@@ -68,37 +69,32 @@ def ensure_demo_user_and_bot(container: Container) -> tuple[str, str]:
     return user_id, bot_id
 
 
-def _api_app(container: Container) -> Any:
-    try:
-        from smc_agent.api.app import create_app
-    except ImportError as exc:  # the API is optional for the engines
-        log.info("API not available; running without the dashboard", error=str(exc))
-        return None
-    return create_app(container)
-
-
 async def run_demo(
-    container: Container,
     *,
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    cache_dir: Path,
     duration_s: float,
     port: int,
     offline: bool,
     speed: float,
-    with_api: bool = True,
+    api_app: Any = None,
     progress: Progress | None = None,
     started: Callable[[AllInOne, str], None] | None = None,
     ensure_demo: bool = True,
 ) -> DemoResult:
-    url = container.settings.effective_database_url
+    """Run everything in one process for ``duration_s`` (``inf``: until cancelled); ``api_app`` is an
+    ASGI app served next to the engines (built by the caller: the CLI owns the API)."""
+    url = database_url
     await asyncio.to_thread(migrate.upgrade, url)
     if ensure_demo:
-        ensure_demo_user_and_bot(container)
-    bars, source = await demo_bars(container.settings.data_dir / "cache", offline=offline)
+        ensure_demo_user_and_bot(session_factory)
+    bars, source = await demo_bars(cache_dir, offline=offline)
     runtime = AllInOne(
         database_url=url,
         bars=bars,
         speed=speed,
-        api_app=_api_app(container) if with_api else None,
+        api_app=api_app,
         api_port=port,
     )
     await runtime.start()
