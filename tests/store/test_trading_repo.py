@@ -129,3 +129,16 @@ def test_bots_and_signals(repo: TradingRepo, request: pytest.FixtureRequest) -> 
     )
     with pytest.raises(LookupError):
         repo.set_bot_state("bot_missing", "running")
+
+
+def test_positions_left_on_a_failed_venue_are_stranded_until_closed(repo: TradingRepo) -> None:
+    repo.record_intent(cmd("smc-s1"))
+    repo.apply_report(report("smc-s1", OrderStatus.FILLED, "2", "100"))
+    assert repo.mark_stranded(active_venue="binance") == 0
+    assert repo.mark_stranded(active_venue="bybit") == 1
+    assert [p["stranded"] for p in repo.positions()] == [True]
+    # closing it on its own venue reconciles it: the flag clears with the quantity
+    repo.record_intent(cmd("smc-s2", OrderSide.SELL))
+    repo.apply_report(report("smc-s2", OrderStatus.FILLED, "2", "101", side=OrderSide.SELL))
+    assert [p["stranded"] for p in repo.positions()] == [False]
+    assert repo.mark_stranded(active_venue="bybit") == 0

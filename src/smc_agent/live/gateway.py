@@ -42,6 +42,7 @@ from smc_agent.core.events import (
 )
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.core.ports import OrderReport, VenuePort
+from smc_agent.live.routing import VenueRouter
 from smc_agent.logs import get_logger
 from smc_agent.store.trading_repo import ReportOutcome, StoredOrder, TradingRepo
 
@@ -73,8 +74,10 @@ class OrderGateway:
         publish: Publish,
         user_id: str | None = None,
         venue_timeout_s: float = 10.0,
+        router: VenueRouter | None = None,
     ) -> None:
         self.venues = dict(venues)
+        self.router = router
         self.repo = repo
         self.control = control
         self.clock = clock
@@ -148,6 +151,8 @@ class OrderGateway:
 
     # ================================================================ commands
     async def submit(self, cmd: SubmitOrder) -> OrderReport | None:
+        if self.router is not None:
+            cmd = self.router.route(cmd)  # new orders follow the active venue (failover)
         self._strategies[cmd.client_order_id] = cmd.strategy_id
         reason = self._denial(cmd)
         if reason is not None:

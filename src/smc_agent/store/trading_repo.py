@@ -234,6 +234,19 @@ class TradingRepo:
 
         return self._tx(op)
 
+    def mark_stranded(self, *, active_venue: str) -> int:
+        """Flag open positions on venues other than ``active_venue`` stranded (after a failover) and
+        clear the flag on the active venue and on closed positions. Returns how many are stranded."""
+
+        def op(session: Session) -> int:
+            count = 0
+            for p in session.scalars(select(Position).with_for_update()):
+                p.stranded = p.exchange != active_venue and p.quantity != ZERO
+                count += p.stranded
+            return count
+
+        return self._tx(op)
+
     def net_position(self, exchange: str, symbol: str) -> Decimal:
         return sum(
             (p["quantity"] for p in self.positions() if p["exchange"] == exchange and p["symbol"] == symbol),
@@ -417,6 +430,7 @@ def _apply_fill(session: Session, order: Order, qty: Decimal, price: Decimal) ->
         ) * closed * direction
         if new == 0:
             pos.average_price = ZERO
+            pos.stranded = False  # a stranded position closed on its venue is reconciled
         elif (new > 0) != (old > 0):
             pos.average_price = price
     pos.quantity = new

@@ -1,0 +1,86 @@
+"""Order routing follows the active venue of the :class:`~smc_agent.control.failover.FailoverManager`.
+
+The active venue lives in the control store (one GET), so ``activate_failover('binance', 'bybit')``
+run in any process moves NEW orders to Bybit: the router re-reads the venue at most every
+``refresh_s`` (and the execution service refreshes it in the background), so the switch is seen
+within a second. On a switch, positions left on the old venue are flagged stranded in the database
+(``positions.stranded``) and stay listed in ``FailoverManager.status()['stranded_positions']`` until
+they are closed; the old venue stays configured, so reconciliation, polling and reduce-only exits
+there go on. Reduce-only orders go to the venue that holds the position they reduce.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.control import ControlStoreUnavailable
+from smc_agent.core.ids import InstrumentId
+from smc_agent.logs import get_logger
+from smc_agent.store.trading_repo import TradingRepo
+
+log = get_logger("smc_agent.live.routing")
+
+
+class VenueRouter:
+    def __init__(
+        self,
+        *,
+        active_venue: Callable[[], str],
+        repo: TradingRepo,
+        configured: Callable[[], set[str]],
+        refresh_s: float = 0.5,
+    ) -> None:
+        self._read = active_venue
+        self.repo = repo
+        self._configured = configured
+        self.refresh_s = refresh_s
+        self.active: str | None = None
+        self._read_at = 0.0
+        self.switches = 0
+
+    def refresh(self) -> str | None:
+        """Read the active venue now; on a change, flag stranded positions and log the failover.
+        A control store that does not answer keeps the last known venue (the halt check fails closed)."""
+        self._read_at = time.monotonic()
+        try:
+            venue = self._read()
+        except ControlStoreUnavailable as exc:
+            log.warning(
+                "active venue unknown (control store unreachable); keeping the last one", error=str(exc)
+            )
+            return self.active
+        if venue == self.active:
+            return venue
+        previous, self.active = self.active, venue
+        if previous is None:
+            stranded = self.repo.mark_stranded(active_venue=venue)
+            log.info("order routing to the active venue", active_venue=venue, stranded_positions=stranded)
+            return venue
+        self.switches += 1
+        stranded = self.repo.mark_stranded(active_venue=venue)
+        log.warning(
+            f"failover: order routing switched {previous} -> {venue}; "
+            f"{stranded} position(s) stranded on other venues until reconciled",
+            previous_venue=previous,
+            active_venue=venue,
+        )
+        if venue not in self._configured():
+            log.error("ALERT failover target venue is not configured in this execution engine", venue=venue)
+        return venue
+
+    def current(self) -> str | None:
+        if self.active is None or time.monotonic() - self._read_at >= self.refresh_s:
+            return self.refresh()
+        return self.active
+
+    def route(self, cmd: SubmitOrder) -> SubmitOrder:
+        """The command to send: a new (not reduce-only) order moves to the active venue."""
+        if cmd.reduce_only:
+            return cmd
+        venue = self.current()
+        if venue is None or venue == cmd.instrument_id.venue or venue not in self._configured():
+            return cmd
+        return dataclasses.replace(cmd, instrument_id=InstrumentId(venue, cmd.instrument_id.symbol))
