@@ -59,7 +59,7 @@ def load_command(name: str) -> Any:
     if isinstance(obj, typer.Typer):
         command = typer.main.get_group(obj)
     else:
-        single = typer.Typer()
+        single = typer.Typer(add_completion=False)
         single.command(name, help=_help if not obj.__doc__ else None)(obj)
         command = typer.main.get_command(single)
     command.name = name
