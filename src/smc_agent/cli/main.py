@@ -56,6 +56,7 @@ def _available(name: str) -> bool:
 def load_command(name: str) -> Any:
     module_name, attr, _help = COMMANDS[name]
     obj: Any = getattr(importlib.import_module(module_name), attr)
+    command: Any
     if isinstance(obj, typer.Typer):
         command = typer.main.get_group(obj)
     else:
