@@ -69,6 +69,12 @@ def test_state_between_events() -> None:
         ((10, 11, 9, float("nan"), 1), "close is not a finite number"),
         ((10, 11, 9, 10, -1), "volume is negative"),
         ((12, 11, 9, 10, 1), "outside"),
+        ((10, 11, 9, 12, 1), "outside"),
+        ((float("nan"), 11, 9, 10, 1), "open is not a finite number"),
+        ((10, float("inf"), 9, 10, 1), "high is not a finite number"),
+        ((10, 11, 9, 10, float("inf")), "volume is not a finite number"),
+        ((10, 11, 9, 10, float("nan")), "volume is not a finite number"),
+        ((0, 0, -1, 0, 1), "low is negative"),
     ],
 )
 def test_bad_candle_names_the_bar(candle: tuple[float, ...], message: str) -> None:

@@ -78,11 +78,14 @@ class OffsetClock:
     array is reused; a candle in an already seen quarter hour costs two integer divisions.
     """
 
-    def __init__(self, sessions: tuple[SessionSpec, ...]) -> None:
+    def __init__(self, sessions: tuple[SessionSpec, ...], out: I64 | None = None) -> None:
+        """`out` (length `len(sessions)`): the array to fill and return (default: a new one)."""
         zones = sorted({s.tz for s in sessions})
         self._zones = [ZoneInfo(z) for z in zones]
         self._slot = [zones.index(s.tz) for s in sessions]
-        self._out = np.zeros(len(sessions), dtype=np.int64)
+        if out is not None and out.shape != (len(sessions),):
+            raise ValueError(f"out must have shape ({len(sessions)},), got {out.shape}")
+        self._out = out if out is not None else np.zeros(len(sessions), dtype=np.int64)
         self._day: int | None = None
         self._day_offsets: list[int | None] = []  # None: the offset changes during this day
         self._quarter: int | None = None

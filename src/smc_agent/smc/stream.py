@@ -74,7 +74,7 @@ from .kernel.layout import (
     S_LOW,
 )
 from .kernel.state import ALL, KernelState
-from .kernel.step import step
+from .kernel.stream_step import stream_step
 from .session_time import OffsetClock
 
 __all__ = ["SMCConfig", "SMCStream"]
@@ -87,8 +87,9 @@ class SMCStream:
         self._config = config if config is not None else SMCConfig()
         self._st = KernelState.new(self._config, concepts)
         self._ev = self._st.event_buffer()
-        self._clock = OffsetClock(self._config.sessions)
+        self._clock = OffsetClock(self._config.sessions, out=self._st.offsets)
         self._last_ts: int | None = None
+        self._last_ts_ms: float = -math.inf  # the same as a number, for the fast input check
 
     @property
     def config(self) -> SMCConfig:
@@ -98,31 +99,20 @@ class SMCStream:
         self, open: float, high: float, low: float, close: float, volume: float, ts_ms: int
     ) -> list[SMCEvent]:
         """Feed one closed candle; return the events it produced (possibly empty)."""
-        bar = int(self._st.is_[I_BAR])
-        self._check(bar, open, high, low, close, volume, ts_ms)
-        st = self._st
         ts = int(ts_ms)
-        n = step(
-            st.cfg,
-            st.fs,
-            st.is_,
-            st.ring,
-            st.obs,
-            st.fvgs,
-            st.cands,
-            st.pools,
-            st.sess,
-            st.windows,
-            self._clock.offsets(ts),
-            self._ev,
-            0,
-            float(high),
-            float(low),
-            float(close),
-            float(volume),
-            ts,
-        )
+        # fast path of `_check` (NaN fails every comparison; inf fails `< math.inf`)
+        if not (
+            0.0 <= low <= open <= high < math.inf
+            and low <= close <= high
+            and 0.0 <= volume < math.inf
+            and ts > self._last_ts_ms
+        ):
+            self._check(int(self._st.is_[I_BAR]), open, high, low, close, volume, ts_ms)
+        st = self._st
+        self._clock.offsets(ts)  # fills st.offsets
+        n = stream_step(st.fbuf, st.ibuf, self._ev, float(high), float(low), float(close), float(volume), ts)
         self._last_ts = ts
+        self._last_ts_ms = ts
         if n == 0:
             return []
         rows = cast(list[list[float]], self._ev[:n].tolist())

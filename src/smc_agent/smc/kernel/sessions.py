@@ -26,10 +26,16 @@ def update_sessions(sess: F64, windows: I64, offsets: I64, ts_ms: int, bar: int,
     """`windows[k] = (start, end)` local minutes; `offsets[k]` = UTC offset (minutes) of session k's zone
     at this bar; local minute of day = (ts_ms // 60000 + offset) % 1440.
 
-    A session instance starts on the first active bar after an inactive one.
+    A session instance starts on the first active bar after an inactive one. (One modulo of the UTC
+    minute per bar; each zone's offset is then added with a wrap: the same local minute.)
     """
+    utc_minute = (ts_ms // 60_000) % 1440
     for k in range(sess.shape[0]):
-        minute = (ts_ms // 60_000 + offsets[k]) % 1440
+        minute = utc_minute + offsets[k]
+        while minute < 0:
+            minute += 1440
+        while minute >= 1440:
+            minute -= 1440
         if in_window(int(minute), int(windows[k, 0]), int(windows[k, 1])):
             if sess[k, S_ACTIVE] < 0.5:
                 sess[k, S_ACTIVE] = 1.0

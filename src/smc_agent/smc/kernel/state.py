@@ -103,9 +103,25 @@ def config_vector(config: SMCConfig, concepts: frozenset[str]) -> F64:
     return cfg
 
 
+def ring_size(swing_length: int) -> int:
+    """Columns of the ring buffer of recent bars (a pivot needs `swing_length` bars each side)."""
+    return max(2 * swing_length + 1, 3)
+
+
+def float_size(cap: int, swing_length: int, n_sessions: int) -> int:
+    """Length of the flat float buffer: cfg | fs | ring | obs | fvgs | cands | pools | sess."""
+    tables = cap * (OB_FIELDS + FVG_FIELDS + CAND_FIELDS + POOL_FIELDS)
+    return C_FIELDS + F_FIELDS + R_ROWS * ring_size(swing_length) + tables + n_sessions * S_FIELDS
+
+
 @dataclass(slots=True)
 class KernelState:
-    """Every mutable array of one indicator set. O(max_active + swing_length) memory."""
+    """Every mutable array of one indicator set. O(max_active + swing_length) memory.
+
+    The float arrays are views of one flat buffer `fbuf` and the integer ones (`is_`, `windows` and
+    the per-candle session `offsets`) of `ibuf`, in the order `kernel.stream_step.views` rebuilds them,
+    so the streaming call hands the compiled code two arrays instead of twelve.
+    """
 
     cfg: F64
     fs: F64
@@ -117,38 +133,62 @@ class KernelState:
     pools: F64
     sess: F64
     windows: I64
+    offsets: I64
+    fbuf: F64
+    ibuf: I64
 
     @classmethod
     def new(cls, config: SMCConfig, concepts: frozenset[str] = ALL) -> KernelState:
-        cfg = config_vector(config, concepts)
         cap = config.max_active
-        fs = np.zeros(F_FIELDS)
+        ns = len(config.sessions)
+        size = ring_size(config.swing_length)
+        fbuf = np.zeros(float_size(cap, config.swing_length, ns))
+        ibuf = np.zeros(I_FIELDS + 3 * ns, dtype=np.int64)
+        parts = []
+        at = 0
+        for shape in (
+            (C_FIELDS,),
+            (F_FIELDS,),
+            (R_ROWS, size),
+            (cap, OB_FIELDS),
+            (cap, FVG_FIELDS),
+            (cap, CAND_FIELDS),
+            (cap, POOL_FIELDS),
+            (ns, S_FIELDS),
+        ):
+            length = int(np.prod(shape))
+            parts.append(fbuf[at : at + length].reshape(shape))
+            at += length
+        cfg, fs, ring, obs, fvgs, cands, pools, sess = parts
+        cfg[:] = config_vector(config, concepts)
         for idx in (F_RANGE_HI, F_RANGE_LO, F_RETR_CUR, F_RETR_DEEP):
             fs[idx] = math.nan
         for idx in (F_OB_BULL_TRIG, F_FVG_BULL_TRIG, F_POOL_BEAR_TRIG, F_CAND_BEAR_TRIG, F_CAND_BEAR_CEIL):
             fs[idx] = -math.inf
         for idx in (F_OB_BEAR_TRIG, F_FVG_BEAR_TRIG, F_POOL_BULL_TRIG, F_CAND_BULL_TRIG, F_CAND_BULL_FLOOR):
             fs[idx] = math.inf
-        is_ = np.zeros(I_FIELDS, dtype=np.int64)
+        is_ = ibuf[:I_FIELDS]
         for idx in (I_HI_BAR, I_LO_BAR, I_MIN_BAR, I_MAX_BAR, I_RANGE_HI_BAR, I_RANGE_LO_BAR):
             is_[idx] = -1
-        sess = np.zeros((len(config.sessions), S_FIELDS))
         sess[:, S_HIGH] = math.nan
         sess[:, S_LOW] = math.nan
-        windows = np.array([[s.start_minute, s.end_minute] for s in config.sessions], dtype=np.int64).reshape(
-            len(config.sessions), 2
-        )
+        windows = ibuf[I_FIELDS : I_FIELDS + 2 * ns].reshape(ns, 2)
+        for k, spec in enumerate(config.sessions):
+            windows[k] = (spec.start_minute, spec.end_minute)
         return cls(
             cfg=cfg,
             fs=fs,
             is_=is_,
-            ring=np.zeros((R_ROWS, max(2 * config.swing_length + 1, 3))),
-            obs=np.zeros((cap, OB_FIELDS)),
-            fvgs=np.zeros((cap, FVG_FIELDS)),
-            cands=np.zeros((cap, CAND_FIELDS)),
-            pools=np.zeros((cap, POOL_FIELDS)),
+            ring=ring,
+            obs=obs,
+            fvgs=fvgs,
+            cands=cands,
+            pools=pools,
             sess=sess,
             windows=windows,
+            offsets=ibuf[I_FIELDS + 2 * ns :],
+            fbuf=fbuf,
+            ibuf=ibuf,
         )
 
     def event_buffer(self) -> F64:
