@@ -113,6 +113,8 @@ class ExecutionService:
             ),
             loop.create_task(self.consume(), name="consume-orders"),
         ]
+        if self.gateway.router is not None:
+            self._tasks.append(loop.create_task(self._follow_active_venue(), name="active-venue"))
         log.info(
             "execution engine started",
             consumer=self.options.consumer_name,
@@ -130,6 +132,17 @@ class ExecutionService:
         self._tasks = []
         if self.health is not None:
             await self.health.stop()
+
+    async def _follow_active_venue(self) -> None:
+        """Notice a failover within a second even when no order arrives (stranded flags, the log line)."""
+        router = self.gateway.router
+        assert router is not None
+        while not self.stopping:
+            try:
+                router.refresh()  # one GET; on the loop, like the per-order halt check
+            except Exception as exc:
+                log.warning("active venue refresh failed", error=str(exc))
+            await asyncio.sleep(router.refresh_s)
 
     async def reconcile_until_clean(self) -> None:
         while True:

@@ -42,6 +42,7 @@ from smc_agent.core.events import (
 )
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.core.ports import OrderReport, VenuePort
+from smc_agent.live.incidents import IncidentHook, raise_incident
 from smc_agent.live.routing import VenueRouter
 from smc_agent.logs import get_logger
 from smc_agent.store.trading_repo import ReportOutcome, StoredOrder, TradingRepo
@@ -75,9 +76,11 @@ class OrderGateway:
         user_id: str | None = None,
         venue_timeout_s: float = 10.0,
         router: VenueRouter | None = None,
+        on_incident: IncidentHook | None = None,
     ) -> None:
         self.venues = dict(venues)
         self.router = router
+        self.on_incident = on_incident
         self.repo = repo
         self.control = control
         self.clock = clock
@@ -322,6 +325,14 @@ class OrderGateway:
             )
             self.control.halt(reason=reason, actor="execution-engine", source="reconciliation")
             self.enter_halt(reason)
+            raise_incident(
+                self.on_incident,
+                cause_key="reconciliation.mismatch",
+                priority="P1",
+                title="Reconciliation mismatch with the venue: trading halted",
+                impact=reason,
+                source="execution-engine",
+            )
         elif not problems:
             self.reconciled = True
         return problems

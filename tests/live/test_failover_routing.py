@@ -1,0 +1,104 @@
+"""Order routing follows the failover's active venue (two exchange simulators on loopback, real Redis
+and PostgreSQL): after ``activate_failover('binance', 'bybit')`` new orders go to Bybit within a
+second, the switch is logged with the word ``failover``, and the position left on Binance is flagged
+stranded and listed in the status until it is closed there (reconciliation of Binance goes on)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from smc_agent.control.failover import FailoverManager
+from smc_agent.control.redis_kv import RedisKeyValueStore
+from smc_agent.core.enums import OrderSide, OrderStatus
+from smc_agent.live.codec import encode
+from smc_agent.live.execution_service import ExecutionService
+from smc_agent.live.streams import ORDERS_STREAM
+from smc_agent.live.wiring import build_execution, close_execution
+from smc_agent.store.control_repo import DbControlJournal
+from smc_agent.store.db import make_engine, make_session_factory
+from smc_agent.venues.simulator import ExchangeSimulator
+from tests.live.conftest import execution_config, order, simulator_config, wait_for
+
+
+def venue_client_ids(sim: ExchangeSimulator) -> set[str]:
+    return {o.client_id for o in sim.state.book.orders.values()}
+
+
+async def send_and_wait_filled(service: ExecutionService, cmd: object) -> None:
+    await service.bus.publish(ORDERS_STREAM, encode(cmd))  # type: ignore[arg-type]
+    cid = cmd.client_order_id  # type: ignore[attr-defined]
+
+    def filled() -> bool:
+        stored = service.gateway.repo.get(cid)
+        return stored is not None and stored.status == OrderStatus.FILLED.value
+
+    await wait_for(filled, 15, f"order {cid} to fill")
+
+
+async def test_new_orders_follow_the_active_venue_and_stranded_positions_are_kept(
+    sim: ExchangeSimulator,
+    migrated_pg_url: str,
+    redis_pair: tuple[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with ExchangeSimulator(simulator_config(venue="bybit")) as bybit:
+        config = dataclasses.replace(
+            execution_config(migrated_pg_url, redis_pair[0], sim),
+            backup_venue="bybit",
+            backup_venue_url=bybit.url,
+        )
+        service = build_execution(config)
+        repo = service.gateway.repo
+        manager = FailoverManager(
+            kv=RedisKeyValueStore(redis_pair[0]),
+            journal=DbControlJournal(make_session_factory(make_engine(migrated_pg_url))),
+        )
+        try:
+            await service.start()
+            first = order(1, kind="market")
+            await send_and_wait_filled(service, first)
+            assert first.client_order_id in venue_client_ids(sim)
+            held = repo.net_position("binance", "BTC/USDT")
+            assert held > 0
+            assert manager.status()["stranded_positions"] == []
+
+            switched = time.monotonic()
+            manager.activate_failover("binance", "bybit", reason="test", actor="pytest", source="test")
+            router = service.gateway.router
+            assert router is not None
+            await wait_for(lambda: router.active == "bybit", 1.0, "the execution engine to see the failover")
+            assert time.monotonic() - switched < 1.0
+            assert "failover: order routing switched binance -> bybit" in caplog.text
+
+            # the position left on Binance is flagged and listed, not forgotten
+            (pos,) = [p for p in repo.positions() if p["exchange"] == "binance"]
+            assert pos["stranded"] is True
+            stranded = manager.status()["stranded_positions"]
+            assert [(s["exchange"], s["symbol"]) for s in stranded] == [("binance", "BTC/USDT")]
+
+            # a NEW order meant for Binance goes to Bybit
+            second = order(2, kind="market")
+            await send_and_wait_filled(service, second)
+            stored = repo.get(second.client_order_id)
+            assert stored is not None and stored.exchange == "bybit"
+            assert second.client_order_id in venue_client_ids(bybit)
+            assert second.client_order_id not in venue_client_ids(sim)
+            assert repo.net_position("bybit", "BTC/USDT") > 0
+
+            # reconciliation of the old venue goes on, and closing the position there reconciles it
+            assert await service.gateway.reconcile() == []
+            close = dataclasses.replace(
+                order(3, kind="market", side=OrderSide.SELL, qty=str(held)), reduce_only=True
+            )
+            await send_and_wait_filled(service, close)
+            assert close.client_order_id in venue_client_ids(sim), (
+                "a reduce-only exit goes to the position's venue"
+            )
+            assert repo.net_position("binance", "BTC/USDT") == 0
+            assert not any(p["stranded"] for p in repo.positions())
+            assert manager.status()["stranded_positions"] == []
+        finally:
+            await close_execution(service)
