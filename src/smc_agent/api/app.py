@@ -25,7 +25,7 @@ from smc_agent.api.errors import ApiError, api_error_handler
 from smc_agent.api.metrics import ApiMetrics
 from smc_agent.api.middleware import AccessLogMiddleware
 from smc_agent.api.ratelimit import RateLimiter, RateLimits
-from smc_agent.api.routes import account, backtests, control, market, records, resources, system
+from smc_agent.api.routes import account, backtests, control, incidents, market, records, resources, system
 from smc_agent.api.sessions import DbSessionStore, RedisSessionStore, SessionStore, session_redis_url
 from smc_agent.api.static import mount_dashboard
 from smc_agent.api.watcher import ControlWatcher
@@ -136,7 +136,7 @@ def create_app(
     app.add_middleware(AccessLogMiddleware, metrics=metrics)
     app.include_router(system.router)
     if "api" in roles:
-        for module in (account, resources, records, market, backtests, control):
+        for module in (account, resources, records, market, backtests, control, incidents):
             app.include_router(module.router)
         app.include_router(report_links.router)
     if hub is not None:

@@ -349,3 +349,84 @@ class StatusResponse(BaseModel):
     components: dict[str, Any]
     positions: list[PositionOut] | None = None
     pnl: PnlSummary | None = None
+
+
+# ---------------------------------------------------------------- incidents (admin)
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000,
+                                        pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+IncidentPriority = Literal["P0", "P1", "P2", "P3"]
+
+
+class IncidentEventOut(BaseModel):
+    id: str
+    at: datetime
+    kind: str = Field(description="opened, acknowledged, status_changed, note, action, resolved, notified, ...")
+    actor: str
+    source: str
+    message: str
+    payload: dict[str, Any]
+
+
+class IncidentTaskOut(BaseModel):
+    id: str
+    title: str
+    owner: str | None
+    due_at: datetime | None
+    done_at: datetime | None
+
+
+class IncidentSummaryOut(BaseModel):
+    id: str = Field(examples=["INC-20261129-233000"])
+    priority: IncidentPriority
+    title: str
+    impact: str
+    status: Literal["investigating", "identified", "monitoring", "resolved"]
+    commander: str | None
+    category: str
+    started_at: datetime
+    acknowledged_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    root_cause: str | None
+    resolution: str | None
+    data_lost: bool | None
+
+
+class IncidentOut(IncidentSummaryOut):
+    events: list[IncidentEventOut] = Field(description="The append-only timeline, oldest first.")
+    tasks: list[IncidentTaskOut]
+
+
+class IncidentOpened(BaseModel):
+    incident: IncidentOut
+    alert: str = Field(description="The rendered initial alert, as queued for every notification channel.")
+
+
+class IncidentOpenRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "priority": "P1", "title": "Binance API errors", "impact": "No new orders on Binance",
+        "commander": "alice", "description": "5xx from /api/v3/order since 23:10 UTC"}]})
+    priority: IncidentPriority = Field(description="P0 (respond in 5 min), P1 (15 min), P2 (1 h), P3 (4 h).")
+    title: Text = Field(max_length=200)
+    impact: Text
+    commander: Name | None = None
+    description: Text | None = None
+    category: Literal["general", "security", "data"] = "general"
+
+
+class IncidentUpdateRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": "identified", "note": "Venue rate limit exceeded; failing over to Bybit", "eta": "30 min"}]})
+    status: Literal["investigating", "identified", "monitoring"] | None = Field(
+        default=None, description="Omit to post a progress note only; resolve through /resolve.")
+    note: Text
+    eta: Name | None = None
+
+
+class IncidentResolveRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "root_cause": "Venue outage", "resolution": "Failed over to Bybit; back on Binance at 00:10",
+        "data_lost": False}]})
+    root_cause: Text
+    resolution: Text
+    data_lost: bool = False
