@@ -112,3 +112,32 @@ def test_login_chart_halt_resume(dashboard: str) -> None:
         assert "sma_cross" in report.content()
         browser.close()
     assert foreign == []  # offline: nothing but the local server was asked for
+
+
+@pytest.mark.timeout(120)
+def test_admin_sees_open_incidents_with_timeline(dashboard: str) -> None:
+    import httpx
+    from playwright.sync_api import expect, sync_playwright
+
+    token = httpx.post(f"{dashboard}/v1/auth/login", json={"username": "admin", "password": PASSWORD}).json()["token"]
+    opened = httpx.post(f"{dashboard}/v1/incidents", headers={"Authorization": f"Bearer {token}"},
+                        json={"priority": "P0", "title": "Binance order endpoint down", "impact": "no new orders"})
+    assert opened.status_code == 201, opened.text
+    incident_id = opened.json()["incident"]["id"]
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.goto(dashboard)
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#login-button")
+        row = page.locator(f"tr.incident-row[data-id='{incident_id}']")
+        expect(row).to_contain_text("Binance order endpoint down", timeout=30_000)
+        expect(row).to_contain_text("P0")
+        expect(row).to_contain_text("investigating")
+        row.locator(".timeline-toggle").click()
+        expect(page.locator(".timeline")).to_contain_text("P0 incident opened: Binance order endpoint down")
+        page.locator("#incidents-card").screenshot(path=str(OUT / "08-incidents.png"))
+        page.screenshot(path=str(OUT / "09-desk-incidents.png"), full_page=True)
+        browser.close()

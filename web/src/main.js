@@ -1,6 +1,7 @@
 import "./style.css";
 import { api, auth, connectStream, Unauthorized } from "./api.js";
 import { CandleChart, equityChart } from "./chart.js";
+import { incidentsCard, refreshIncidents } from "./incidents.js";
 
 const app = document.getElementById("app");
 const state = { me: null, market: null, chart: null, equity: null, stopStream: null, timers: [] };
@@ -123,6 +124,7 @@ async function showDesk() {
           h("div", { id: "equity", class: "equity" }),
         ),
       ),
+      isAdmin ? incidentsCard(h) : null,
       h("section", { class: "card wide" },
         h("div", { class: "tabs" },
           ...["positions", "orders", "trades", "backtests"].map((t, i) =>
@@ -146,6 +148,10 @@ async function showDesk() {
   state.tab = "positions";
   await Promise.all([refreshStatus(), loadMarkets(), refreshTab()]);
   state.timers.push(setInterval(() => guarded(refreshStatus), 5000));
+  if (isAdmin) {
+    await guarded(() => refreshIncidents(h));
+    state.timers.push(setInterval(() => guarded(() => refreshIncidents(h)), 10000));
+  }
   state.timers.push(setInterval(() => state.tab === "backtests" && state.backtestsBusy && guarded(refreshTab), 1500));
   state.stopStream = connectStream(onEvent, (s) => {
     const badge = $("#stream-badge");
