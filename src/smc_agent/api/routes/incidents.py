@@ -1,8 +1,8 @@
 """Incidents over HTTP (admin only): list, show, open, acknowledge, update, resolve, post-mortem.
 
 The same service and outbox path as ``smc-agent incident``: each change and its stakeholder message
-are written in one transaction; the runtime's outbox dispatcher (or ``smc-agent incident notify``)
-sends them.
+are written to the notification outbox in one transaction; the ops workers (``smc-agent incident
+watch``) or ``smc-agent incident notify`` send them. The API never waits on a notification provider.
 """
 
 # ruff: noqa: B008  (FastAPI declares dependencies and query parameters as defaults)
