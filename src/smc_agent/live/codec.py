@@ -48,8 +48,8 @@ def encode(message: object) -> dict[str, str]:
 
 
 @cache
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _hints(kind: str) -> dict[str, Any]:
+    return typing.get_type_hints(_KINDS[kind])
 
 
 def _convert(tp: Any, value: Any) -> Any:
@@ -83,7 +83,7 @@ def decode(fields: typing.Mapping[str, str]) -> Any:
         body = json.loads(fields["body"])
     except (KeyError, json.JSONDecodeError) as exc:
         raise ValueError(f"stream entry {kind}: bad body ({exc})") from exc
-    hints = _hints(cls)
+    hints = _hints(kind)
     return cls(**{name: _convert(hints[name], value) for name, value in body.items()})
 
 

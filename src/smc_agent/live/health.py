@@ -32,9 +32,9 @@ class HealthServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        if server is not None and server.sockets:
-            self.port = int(server.sockets[0].getsockname()[1])
+        addresses = self._runner.addresses  # the bound socket names: port 0 becomes the real port
+        if addresses:
+            self.port = int(addresses[0][1])
         return self.port
 
     async def stop(self) -> None:

@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -59,7 +59,8 @@ class RedisStreamBus:
         self.client: aioredis.Redis = aioredis.Redis(connection_pool=pool)
 
     async def publish(self, stream: str, fields: Mapping[str, str]) -> str:
-        entry_id = await self.client.xadd(stream, dict(fields), maxlen=self.maxlen, approximate=True)
+        payload: dict[Any, Any] = dict(fields)  # redis-py's key type is a union: str keys are fine
+        entry_id = await self.client.xadd(stream, payload, maxlen=self.maxlen, approximate=True)
         return str(entry_id)
 
     def consumer(self, stream: str, *, group: str, name: str, claim_idle_ms: int = 10_000) -> RedisConsumer:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -24,12 +25,14 @@ from smc_agent.core.commands import CancelOrder, SubmitOrder
 from smc_agent.core.control import ControlStoreUnavailable
 from smc_agent.core.enums import TradingState
 from smc_agent.core.errors import SmcAgentError
-from smc_agent.core.events import Event, OrderDenied, OrderRejected, OrderSubmitted
+from smc_agent.core.events import Event, OrderDenied, OrderRejected, OrderSubmitted, TradingStateChanged
 from smc_agent.core.ids import InstrumentId, StrategyId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import EventHandler
 from smc_agent.engine.engine import TradingEngine
 from smc_agent.live.codec import decode, decode_candle, encode
+from smc_agent.live.incidents import IncidentHook, breaker_name, raise_incident
+from smc_agent.live.restore import restore_engine
 from smc_agent.live.streams import CANDLES_STREAM, EVENTS_STREAM, ORDERS_STREAM, StreamBus
 from smc_agent.logs import get_logger
 from smc_agent.risk.config import RiskConfig
@@ -75,8 +78,10 @@ class TradingService:
         risk: RiskConfig | None = None,
         consumer_name: str = "trading-engine-0",
         bot_refresh_s: float = 3.0,
+        on_incident: IncidentHook | None = None,
     ) -> None:
         self.bus = bus
+        self.on_incident = on_incident
         self.repo = repo
         self.control = control
         self.strategies = dict(strategies)
@@ -167,11 +172,29 @@ class TradingService:
     def _on_engine_event(self, event: Event) -> None:
         if isinstance(event, OrderSubmitted):
             return
+        if isinstance(event, TradingStateChanged):
+            self._breaker_incident(event)
         for listener in self.listeners:
             listener(event)
 
+    def _breaker_incident(self, event: TradingStateChanged) -> None:
+        """A risk breaker switched the trading state: open (or attach to) its incident."""
+        name = breaker_name(event.reason)
+        if name is None or event.state is TradingState.ACTIVE:
+            return
+        raise_incident(
+            self.on_incident,
+            cause_key=f"risk.breaker:{name}",
+            priority="P1",
+            title=f"Risk breaker {name}: trading {event.state.value}",
+            impact=event.reason,
+            source="trading-engine",
+        )
+
     # ------------------------------------------------------------------ loops
     async def start(self) -> None:
+        # positions and open orders from the database first: no strategy acts on a flat book it is not
+        restore_engine(self.engine, self.repo, now_ms=int(time.time() * 1000))
         self.sync_bots()
         self.engine.start()
         loop = asyncio.get_running_loop()

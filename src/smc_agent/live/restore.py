@@ -1,0 +1,132 @@
+"""Restart recovery of the trading engine: positions and open orders come back from the database
+before any new order.
+
+The database is the execution engine's record, kept equal to the venue by reconciliation (on start
+and periodically), so after a restart the trading engine adopts it instead of starting flat: each
+stored position is loaded into the portfolio (as one fill at its average price, plus its realised
+PnL), and each open order is registered in the order manager as submitted (accepted when the venue
+acknowledged it, with its filled part), so its later fills and cancels apply and a redelivered
+command with the same client order id is recognised and never sent again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
+from smc_agent.core.events import OrderAccepted, OrderFilled, OrderSubmitted
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
+from smc_agent.engine.engine import TradingEngine
+from smc_agent.logs import get_logger
+from smc_agent.store.trading_repo import StoredOrder, TradingRepo
+
+log = get_logger("smc_agent.live.restore")
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Opening:
+    """A position's opening as one execution (the shape ``Portfolio.apply_fill`` needs)."""
+
+    instrument_id: InstrumentId
+    side: OrderSide
+    qty: Decimal
+    price: Decimal
+    fee: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    positions: int
+    open_orders: int
+    skipped: tuple[str, ...]
+
+
+def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> Restored:
+    skipped: list[str] = []
+    positions = 0
+    for row in repo.positions():
+        iid = InstrumentId(row["exchange"], row["symbol"])
+        qty: Decimal = row["quantity"]
+        if iid not in engine.instruments:
+            if qty != 0:
+                skipped.append(f"position {row['symbol']}@{row['exchange']} (instrument not traded here)")
+            continue
+        pos = engine.portfolio.position(iid)
+        if qty != 0:
+            side = OrderSide.BUY if qty > 0 else OrderSide.SELL
+            engine.portfolio.apply_fill(_Opening(iid, side, abs(qty), row["average_price"]))
+            positions += 1
+        pos.realized_pnl += row["realized_pnl"]
+        engine.portfolio.cash += row["realized_pnl"]
+        engine.portfolio.cash_f = float(engine.portfolio.cash)
+    orders = 0
+    for stored in repo.open_orders():
+        iid = InstrumentId(stored.exchange, stored.symbol)
+        if iid not in engine.instruments:
+            skipped.append(f"order {stored.client_order_id} on {stored.symbol}@{stored.exchange}")
+            continue
+        _register(engine, stored, iid, now_ms)
+        orders += 1
+    restored = Restored(positions, orders, tuple(skipped))
+    log.info(
+        "trading engine restored from the database before any new order",
+        positions=positions,
+        open_orders=orders,
+        skipped=list(skipped),
+    )
+    return restored
+
+
+def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now: int) -> None:
+    cid = ClientOrderId(stored.client_order_id)
+    sid = StrategyId(stored.bot_id or "")
+    cmd = SubmitOrder(
+        ts_event=now,
+        ts_init=now,
+        strategy_id=sid,
+        instrument_id=iid,
+        client_order_id=cid,
+        side=OrderSide(stored.side),
+        order_type=OrderType(stored.type),
+        qty=stored.quantity,
+        price=stored.price,
+        reduce_only=stored.reduce_only,
+        tag=stored.tag or "",
+    )
+    manager = engine.orders
+    manager.create(cmd)
+    base = {"ts_event": now, "ts_init": now, "strategy_id": sid, "instrument_id": iid, "client_order_id": cid}
+    manager.apply(
+        OrderSubmitted(
+            **base,
+            side=cmd.side,
+            order_type=cmd.order_type,
+            qty=cmd.qty,
+            price=cmd.price,
+            trigger_price=None,
+            reduce_only=cmd.reduce_only,
+            tag=cmd.tag,
+        )
+    )
+    if stored.status == OrderStatus.INITIALIZED.value:
+        return  # the execution engine resolves it with the venue; its report will follow
+    vid = VenueOrderId(stored.venue_order_id or "")
+    manager.apply(OrderAccepted(**base, venue_order_id=vid))
+    if stored.filled_quantity > 0:  # already in the restored position: order book-keeping only
+        manager.apply(
+            OrderFilled(
+                **base,
+                venue_order_id=vid,
+                trade_id=TradeId(f"restored-{cid}"),
+                side=cmd.side,
+                qty=stored.filled_quantity,
+                price=stored.average_price or stored.price or ZERO,
+                fee=ZERO,
+                fee_currency="",
+                liquidity=LiquiditySide.TAKER,
+                is_last=False,
+            )
+        )

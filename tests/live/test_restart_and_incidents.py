@@ -1,0 +1,169 @@
+"""After a restart the trading engine adopts positions and open orders from the database before any
+new order; reconciliation mismatches and risk breakers open incidents through the injected opener
+(the real ops opener, on a real database)."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TradingState
+from smc_agent.core.events import OrderFilled
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
+from smc_agent.core.instrument import Instrument
+from smc_agent.core.ports import OrderReport
+from smc_agent.live.streams import MemoryStreamBus
+from smc_agent.live.trading_service import TradingService
+from smc_agent.live.wiring import build_control, build_execution, close_execution
+from smc_agent.ops.background import incident_opener
+from smc_agent.ops.settings import OpsSettings
+from smc_agent.store.db import make_engine, make_session_factory
+from smc_agent.store.models import Incident
+from smc_agent.store.trading_repo import TradingRepo
+from smc_agent.venues.simulator import ExchangeSimulator
+from tests.live.conftest import execution_config, order
+
+BTC = InstrumentId("binance", "BTC/USDT")
+INSTRUMENT = Instrument(
+    venue="binance",
+    symbol="BTC/USDT",
+    base="BTC",
+    quote="USDT",
+    price_increment=Decimal("0.01"),
+    qty_increment=Decimal("0.00001"),
+)
+
+
+def submit(cid: str, side: OrderSide, qty: str, price: str) -> SubmitOrder:
+    now = int(time.time() * 1000)
+    return SubmitOrder(
+        ts_event=now,
+        ts_init=now,
+        strategy_id=StrategyId("s"),
+        instrument_id=BTC,
+        client_order_id=ClientOrderId(cid),
+        side=side,
+        order_type=OrderType.LIMIT,
+        qty=Decimal(qty),
+        price=Decimal(price),
+    )
+
+
+def report(cmd: SubmitOrder, status: OrderStatus, filled: str) -> OrderReport:
+    return OrderReport(
+        instrument_id=BTC,
+        client_order_id=cmd.client_order_id,
+        venue_order_id=VenueOrderId(f"v-{cmd.client_order_id}"),
+        side=cmd.side,
+        order_type=cmd.order_type,
+        status=status,
+        qty=cmd.qty,
+        filled_qty=Decimal(filled),
+        price=cmd.price,
+        avg_fill_price=None if filled == "0" else cmd.price,
+        ts_event=int(time.time() * 1000),
+    )
+
+
+def trading_service(url: str, **kwargs: object) -> TradingService:
+    control, repo = build_control(url, None)
+    return TradingService(
+        bus=MemoryStreamBus(),
+        repo=repo,
+        control=control,
+        instruments=[INSTRUMENT],
+        strategies={},
+        starting_cash=Decimal(10_000),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def test_restart_restores_positions_and_open_orders_before_any_new_order(
+    migrated_sqlite_url: str,
+) -> None:
+    repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
+    bought = submit("smc-r-1", OrderSide.BUY, "0.5", "100")
+    working = submit("smc-r-2", OrderSide.BUY, "0.3", "90")
+    repo.record_intent(bought)
+    repo.apply_report(report(bought, OrderStatus.FILLED, "0.5"))
+    repo.record_intent(working)
+    repo.apply_report(report(working, OrderStatus.PARTIALLY_FILLED, "0.1"))
+
+    service = trading_service(migrated_sqlite_url)
+    await service.start()
+    try:
+        engine = service.engine
+        pos = engine.portfolio.position(BTC)
+        assert pos.qty == Decimal("0.6") and pos.avg_price == (Decimal(50) + Decimal(9)) / Decimal("0.6")
+        assert engine.portfolio.cash == Decimal(10_000) - Decimal(59)
+        restored = engine.orders.get(working.client_order_id)
+        assert restored is not None and restored.status.is_open
+        assert [o.client_order_id for o in engine.orders.open_orders()] == [working.client_order_id]
+        # the same command again is recognised by client id: nothing goes to the orders stream
+        assert engine.submit_command(working) == working.client_order_id
+        assert service.client.outbox == []
+        # the rest of the working order fills after the restart: the portfolio follows
+        now = int(time.time() * 1000)
+        await service.on_event(
+            OrderFilled(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=StrategyId(""),
+                instrument_id=BTC,
+                client_order_id=working.client_order_id,
+                venue_order_id=VenueOrderId("v-smc-r-2"),
+                trade_id=TradeId("t-2"),
+                side=OrderSide.BUY,
+                qty=Decimal("0.2"),
+                price=Decimal(90),
+                fee=Decimal(0),
+                fee_currency="",
+                liquidity=LiquiditySide.MAKER,
+                is_last=True,
+            )
+        )
+        assert engine.portfolio.position(BTC).qty == Decimal("0.8")
+        assert engine.orders.open_orders() == []
+    finally:
+        await service.stop()
+
+
+def incidents(url: str) -> list[Incident]:
+    with make_session_factory(make_engine(url))() as session:
+        return list(session.scalars(select(Incident)))
+
+
+async def test_breaker_switching_state_opens_one_incident(migrated_sqlite_url: str) -> None:
+    opener = incident_opener(make_session_factory(make_engine(migrated_sqlite_url)), OpsSettings())
+    service = trading_service(migrated_sqlite_url, on_incident=opener.open_or_attach)
+    engine = service.engine
+    engine.set_trading_state(TradingState.REDUCING, "daily_loss_limit: loss 5.10% since day start 10000.00")
+    engine.set_trading_state(TradingState.HALTED, "max_drawdown: drawdown 25.2% from peak 12000.00")
+    engine.set_trading_state(TradingState.HALTED, "max_drawdown: drawdown 25.9% from peak 12000.00")
+    engine.set_trading_state(TradingState.HALTED, "operator halt")  # not a breaker: no incident
+    found = sorted((i.cause_key or "", i.priority) for i in incidents(migrated_sqlite_url))
+    assert found == [("risk.breaker:daily_loss_limit", "P1"), ("risk.breaker:max_drawdown", "P1")]
+
+
+async def test_reconciliation_mismatch_halts_and_opens_an_incident(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    opener = incident_opener(make_session_factory(make_engine(migrated_sqlite_url)), OpsSettings())
+    service = build_execution(
+        execution_config(migrated_sqlite_url, None, sim), on_incident=opener.open_or_attach
+    )
+    try:
+        ghost = order(7)
+        service.gateway.repo.record_intent(ghost)
+        service.gateway.repo.mark(ghost.client_order_id, OrderStatus.ACCEPTED, "venue acknowledged it")
+        problems = await service.gateway.reconcile()
+        assert problems and "unknown at binance" in problems[0]
+        assert service.gateway.halted
+        (incident,) = incidents(migrated_sqlite_url)
+        assert incident.cause_key == "reconciliation.mismatch" and incident.priority == "P1"
+        assert ghost.client_order_id in incident.impact
+    finally:
+        await close_execution(service)
