@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
@@ -98,7 +99,13 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
     )
     manager = engine.orders
     manager.create(cmd)
-    base = {"ts_event": now, "ts_init": now, "strategy_id": sid, "instrument_id": iid, "client_order_id": cid}
+    base: dict[str, Any] = {
+        "ts_event": now,
+        "ts_init": now,
+        "strategy_id": sid,
+        "instrument_id": iid,
+        "client_order_id": cid,
+    }
     manager.apply(
         OrderSubmitted(
             **base,
