@@ -75,6 +75,23 @@ def _keys(live: bool, venue_url: str | None) -> tuple[str | None, str | None]:
     return DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 
+def _incident_hook(c: Any) -> Any:
+    """The ops incident opener's ``open_or_attach``: live sits below ops, so the CLI passes it in."""
+    from smc_agent.ops.background import incident_opener
+    from smc_agent.ops.settings import OpsSettings
+
+    return incident_opener(c.session_factory, OpsSettings()).open_or_attach
+
+
+def _backup_keys(live: bool, backup_url: str | None) -> tuple[str | None, str | None] | None:
+    """Keys of the failover venue, or None when no backup venue is configured for orders."""
+    if live:
+        key = os.environ.get("SMC_BACKUP_EXCHANGE_API_KEY")
+        secret = os.environ.get("SMC_BACKUP_EXCHANGE_SECRET")
+        return (key, secret) if key and secret else None
+    return _keys(False, backup_url) if backup_url else None
+
+
 def _serve(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     async def runner() -> None:
         stop = asyncio.Event()
@@ -88,11 +105,18 @@ def _serve(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
 
 
 def serve_execution_engine(
+    *,
     venue_url: str | None = VenueUrlOpt,
     live: bool = LiveOpt,
     symbol: str = SymbolOpt,
     name: str | None = NameOpt,
     health_port: int = typer.Option(8082, "--health-port", help="Port of /healthz and /readyz."),
+    backup_venue_url: str | None = typer.Option(
+        None,
+        "--backup-venue-url",
+        help="Base URL of the backup venue (SMC_BACKUP_VENUE) for paper trading; with --live its keys "
+        "come from SMC_BACKUP_EXCHANGE_API_KEY/SECRET. New orders follow the failover's active venue.",
+    ),
 ) -> None:
     """The single order gateway: orders stream -> write-ahead -> venue -> events stream."""
     from smc_agent.live.execution_service import ExecutionOptions
@@ -101,6 +125,7 @@ def serve_execution_engine(
     with container() as c:
         redis_url = _redis_or_exit(c.settings.redis_url)
         key, secret = _keys(live, venue_url)
+        backup = _backup_keys(live, backup_venue_url)
         config = ExecutionConfig(
             database_url=c.settings.effective_database_url,
             redis_url=redis_url,
@@ -108,6 +133,10 @@ def serve_execution_engine(
             venue_url=venue_url,
             api_key=key,
             secret=secret,
+            backup_venue=None if backup is None else c.settings.backup_venue,
+            backup_venue_url=backup_venue_url,
+            backup_api_key=None if backup is None else backup[0],
+            backup_secret=None if backup is None else backup[1],
             options=ExecutionOptions(
                 consumer_name=name or f"execution-{socket.gethostname()}",
                 freshness_symbols=(symbol,),
@@ -117,7 +146,8 @@ def serve_execution_engine(
         console.print(
             f"[bold]execution-engine[/] venue={config.venue} probes on :{health_port}/healthz|/readyz"
         )
-        _serve(lambda stop: serve_execution(config, stop))
+        hook = _incident_hook(c)
+        _serve(lambda stop: serve_execution(config, stop, on_incident=hook))
 
 
 def serve_trading_engine(
@@ -150,6 +180,7 @@ def serve_trading_engine(
                 strategies=STRATEGIES,
                 starting_cash=Decimal(10_000),
                 consumer_name=name or f"trading-{socket.gethostname()}",
+                on_incident=_incident_hook(c),
             )
             health = HealthServer(
                 name="trading-engine",
@@ -274,6 +305,7 @@ def _run_all(duration: float | None, port: int | None, offline: bool, speed: flo
                         progress=progress,
                         started=started,
                         ensure_demo=demo_mode,
+                        on_incident=_incident_hook(c),
                     )
                 )
             except KeyboardInterrupt:

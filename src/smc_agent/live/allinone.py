@@ -16,6 +16,7 @@ from typing import Any
 from smc_agent.core.ids import InstrumentId
 from smc_agent.live.data_service import DataService, Subscription
 from smc_agent.live.execution_service import ExecutionOptions, ExecutionService
+from smc_agent.live.incidents import IncidentHook
 from smc_agent.live.strategies import STRATEGIES
 from smc_agent.live.streams import MemoryStreamBus
 from smc_agent.live.trading_service import TradingService
@@ -39,6 +40,7 @@ class AllInOne:
     api_app: Any = None  # an ASGI app to serve next to the engines (optional)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    on_incident: IncidentHook | None = None  # the ops incident opener, passed in by the CLI
     sim: ExchangeSimulator | None = None
     execution: ExecutionService | None = None
     trading: TradingService | None = None
@@ -69,7 +71,7 @@ class AllInOne:
             secret=DEFAULT_API_SECRET,
             options=ExecutionOptions(freshness_symbols=(self.symbol,), freshness_timeframe=self.timeframe),
         )
-        self.execution = build_execution(config, bus=bus)
+        self.execution = build_execution(config, bus=bus, on_incident=self.on_incident)
         await self.execution.start()
         gateway = self.execution.gateway
         venue = gateway.venues["binance"]
@@ -80,6 +82,7 @@ class AllInOne:
             control=gateway.control,
             instruments=instruments,
             strategies=STRATEGIES,
+            on_incident=self.on_incident,
         )
         await self.trading.start()
         self._data_venue = build_venue(config)

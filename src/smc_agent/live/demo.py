@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from smc_agent.live.allinone import AllInOne
+from smc_agent.live.incidents import IncidentHook
 from smc_agent.live.market_source import demo_bars
 from smc_agent.logs import get_logger
 from smc_agent.store import migrate
@@ -82,6 +83,7 @@ async def run_demo(
     progress: Progress | None = None,
     started: Callable[[AllInOne, str], None] | None = None,
     ensure_demo: bool = True,
+    on_incident: IncidentHook | None = None,
 ) -> DemoResult:
     """Run everything in one process for ``duration_s`` (``inf``: until cancelled); ``api_app`` is an
     ASGI app served next to the engines (built by the caller: the CLI owns the API)."""
@@ -96,6 +98,7 @@ async def run_demo(
         speed=speed,
         api_app=api_app,
         api_port=port,
+        on_incident=on_incident,
     )
     await runtime.start()
     if started is not None:
