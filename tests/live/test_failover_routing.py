@@ -13,6 +13,7 @@ import pytest
 from smc_agent.control.failover import FailoverManager
 from smc_agent.control.redis_kv import RedisKeyValueStore
 from smc_agent.core.enums import OrderSide, OrderStatus
+from smc_agent.core.events import Event
 from smc_agent.live.codec import encode
 from smc_agent.live.execution_service import ExecutionService
 from smc_agent.live.streams import ORDERS_STREAM
@@ -79,7 +80,15 @@ async def test_new_orders_follow_the_active_venue_and_stranded_positions_are_kep
             stranded = manager.status()["stranded_positions"]
             assert [(s["exchange"], s["symbol"]) for s in stranded] == [("binance", "BTC/USDT")]
 
-            # a NEW order meant for Binance goes to Bybit
+            # a NEW order meant for Binance goes to Bybit; its events keep the engine's instrument
+            seen: list[object] = []
+            publish = service.gateway.publish
+
+            async def spy(event: Event) -> None:
+                seen.append(event)
+                await publish(event)
+
+            service.gateway.publish = spy
             second = order(2, kind="market")
             await send_and_wait_filled(service, second)
             stored = repo.get(second.client_order_id)
@@ -87,6 +96,8 @@ async def test_new_orders_follow_the_active_venue_and_stranded_positions_are_kep
             assert second.client_order_id in venue_client_ids(bybit)
             assert second.client_order_id not in venue_client_ids(sim)
             assert repo.net_position("bybit", "BTC/USDT") > 0
+            mine = [e for e in seen if getattr(e, "client_order_id", None) == second.client_order_id]
+            assert mine and {e.instrument_id for e in mine} == {second.instrument_id}  # type: ignore[attr-defined]
 
             # reconciliation of the old venue goes on, and closing the position there reconciles it
             assert await service.gateway.reconcile() == []

@@ -95,6 +95,7 @@ class OrderGateway:
         self.stats = GatewayStats()
         self.send_lock = asyncio.Lock()
         self._strategies: dict[str, StrategyId] = {}
+        self._requested: dict[str, InstrumentId] = {}  # orders routed to another venue: the asked one
         self._cancel_task: asyncio.Task[int] | None = None
 
     # ================================================================ halt state
@@ -155,7 +156,10 @@ class OrderGateway:
     # ================================================================ commands
     async def submit(self, cmd: SubmitOrder) -> OrderReport | None:
         if self.router is not None:
-            cmd = self.router.route(cmd)  # new orders follow the active venue (failover)
+            routed = self.router.route(cmd)  # new orders follow the active venue (failover)
+            if routed is not cmd:  # the engine keeps its own instrument: events name the one it asked for
+                self._requested[cmd.client_order_id] = cmd.instrument_id
+            cmd = routed
         self._strategies[cmd.client_order_id] = cmd.strategy_id
         reason = self._denial(cmd)
         if reason is not None:
@@ -402,7 +406,7 @@ class OrderGateway:
             "ts_event": r.ts_event or now,
             "ts_init": now,
             "strategy_id": sid,
-            "instrument_id": r.instrument_id,
+            "instrument_id": self._requested.get(r.client_order_id, r.instrument_id),
             "client_order_id": r.client_order_id,
         }
         out: list[Event] = []
@@ -439,7 +443,7 @@ class OrderGateway:
                 ts_event=now,
                 ts_init=now,
                 strategy_id=cmd.strategy_id,
-                instrument_id=cmd.instrument_id,
+                instrument_id=self._requested.get(cmd.client_order_id, cmd.instrument_id),
                 client_order_id=cmd.client_order_id,
                 reason=reason,
                 check="trading_halted",
@@ -453,7 +457,7 @@ class OrderGateway:
                 ts_event=now,
                 ts_init=now,
                 strategy_id=self._strategies.get(cid, StrategyId("")),
-                instrument_id=iid,
+                instrument_id=self._requested.get(cid, iid),
                 client_order_id=cid,
                 reason=reason,
             )
