@@ -5,6 +5,10 @@ Every function runs the same compiled kernel as `SMCStream` (only the concepts i
 `candles.slice(t + 1)` is the full run's objects with `confirmed_at <= t` (lifecycle as known at t).
 Per-bar series (trend, dealing range, retracement, previous period levels, sessions) are written
 after each bar, so row t depends on bars 0..t only.
+
+`liquidity` alone runs `kernel.liquidity_batch.run_liquidity`: the same liquidity functions in the
+same per-bar order, with the swings read from the whole arrays instead of the ring buffer (equality
+with `analyze(...).liquidity` is property-tested in tests/smc/test_batch_functions.py).
 """
 
 from __future__ import annotations
