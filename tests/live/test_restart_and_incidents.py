@@ -4,6 +4,7 @@ new order; reconciliation mismatches and risk breakers open incidents through th
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from decimal import Decimal
 
@@ -167,3 +168,52 @@ async def test_reconciliation_mismatch_halts_and_opens_an_incident(
         assert ghost.client_order_id in incident.impact
     finally:
         await close_execution(service)
+
+
+async def test_positions_and_fills_on_the_failover_venue_map_to_the_engines_instrument(
+    migrated_sqlite_url: str,
+) -> None:
+    repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
+    on_bybit = dataclasses.replace(
+        submit("smc-f-1", OrderSide.BUY, "0.2", "100"), instrument_id=InstrumentId("bybit", "BTC/USDT")
+    )
+    repo.record_intent(on_bybit)
+    repo.apply_report(
+        dataclasses.replace(report(on_bybit, OrderStatus.FILLED, "0.2"), instrument_id=on_bybit.instrument_id)
+    )
+    working = dataclasses.replace(
+        submit("smc-f-2", OrderSide.BUY, "0.1", "100"), instrument_id=InstrumentId("bybit", "BTC/USDT")
+    )
+    repo.record_intent(working)
+    repo.apply_report(
+        dataclasses.replace(report(working, OrderStatus.ACCEPTED, "0"), instrument_id=working.instrument_id)
+    )
+    service = trading_service(migrated_sqlite_url)
+    await service.start()
+    try:
+        engine = service.engine
+        assert engine.portfolio.position(BTC).qty == Decimal("0.2")
+        assert [o.instrument_id for o in engine.orders.open_orders()] == [BTC]
+        now = int(time.time() * 1000)
+        await service.on_event(
+            OrderFilled(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=StrategyId("s"),
+                instrument_id=InstrumentId("bybit", "BTC/USDT"),  # as a venue report would name it
+                client_order_id=ClientOrderId("smc-f-2"),
+                venue_order_id=VenueOrderId("v-2"),
+                trade_id=TradeId("t-f-2"),
+                side=OrderSide.BUY,
+                qty=Decimal("0.1"),
+                price=Decimal(100),
+                fee=Decimal(0),
+                fee_currency="",
+                liquidity=LiquiditySide.TAKER,
+                is_last=True,
+            )
+        )
+        assert engine.portfolio.position(BTC).qty == Decimal("0.3")
+        assert InstrumentId("bybit", "BTC/USDT") not in engine.portfolio.positions
+    finally:
+        await service.stop()

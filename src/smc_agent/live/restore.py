@@ -45,13 +45,22 @@ class Restored:
     skipped: tuple[str, ...]
 
 
+def logical_instrument(engine: TradingEngine, iid: InstrumentId) -> InstrumentId | None:
+    """The engine's instrument for ``iid``: itself, or after a failover the engine's instrument of the
+    same symbol on another venue (orders routed to the backup venue keep the engine's instrument)."""
+    if iid in engine.instruments:
+        return iid
+    same = [i for i in engine.instruments if i.symbol == iid.symbol]
+    return same[0] if len(same) == 1 else None
+
+
 def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> Restored:
     skipped: list[str] = []
     positions = 0
     for row in repo.positions():
-        iid = InstrumentId(row["exchange"], row["symbol"])
+        iid = logical_instrument(engine, InstrumentId(row["exchange"], row["symbol"]))
         qty: Decimal = row["quantity"]
-        if iid not in engine.instruments:
+        if iid is None:
             if qty != 0:
                 skipped.append(f"position {row['symbol']}@{row['exchange']} (instrument not traded here)")
             continue
@@ -65,8 +74,8 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
         engine.portfolio.cash_f = float(engine.portfolio.cash)
     orders = 0
     for stored in repo.open_orders():
-        iid = InstrumentId(stored.exchange, stored.symbol)
-        if iid not in engine.instruments:
+        iid = logical_instrument(engine, InstrumentId(stored.exchange, stored.symbol))
+        if iid is None:
             skipped.append(f"order {stored.client_order_id} on {stored.symbol}@{stored.exchange}")
             continue
         _register(engine, stored, iid, now_ms)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -32,7 +33,7 @@ from smc_agent.core.ports import EventHandler
 from smc_agent.engine.engine import TradingEngine
 from smc_agent.live.codec import decode, decode_candle, encode
 from smc_agent.live.incidents import IncidentHook, breaker_name, raise_incident
-from smc_agent.live.restore import restore_engine
+from smc_agent.live.restore import logical_instrument, restore_engine
 from smc_agent.live.streams import CANDLES_STREAM, EVENTS_STREAM, ORDERS_STREAM, StreamBus
 from smc_agent.logs import get_logger
 from smc_agent.risk.config import RiskConfig
@@ -148,6 +149,11 @@ class TradingService:
         await self.flush()
 
     async def on_event(self, event: Event) -> None:
+        iid = getattr(event, "instrument_id", None)
+        if isinstance(iid, InstrumentId) and iid not in self.engine.instruments:
+            logical = logical_instrument(self.engine, iid)  # an order routed to the failover venue
+            if logical is not None:
+                event = dataclasses.replace(event, instrument_id=logical)  # type: ignore[call-arg]
         if isinstance(event, OrderDenied) and self.engine.orders.knows(event.client_order_id):
             # the gateway refused an order the engine already marked SUBMITTED: to the engine a rejection
             event = OrderRejected(
