@@ -346,6 +346,8 @@ class OrderGateway:
         reports = await asyncio.wait_for(venue.fetch_open_orders(), self.venue_timeout_s)
         by_cid = {r.client_order_id: r for r in reports}
         for stored in self.repo.open_orders(name):
+            if stored.bot_id:  # after a restart: events of orders sent before it still name their bot
+                self._strategies.setdefault(stored.client_order_id, StrategyId(stored.bot_id))
             report = by_cid.get(ClientOrderId(stored.client_order_id))
             if report is not None:  # still working at the venue: one listing covers it
                 await self._apply(report)
