@@ -13,8 +13,12 @@ from smc_agent.store.db import transaction
 from smc_agent.store.models import NotificationOutbox
 from tests.api.conftest import Api, build_container, open_api
 
-OPEN = {"priority": "P1", "title": "Binance API errors", "impact": "No new orders on Binance",
-        "description": "5xx from the order endpoint"}
+OPEN = {
+    "priority": "P1",
+    "title": "Binance API errors",
+    "impact": "No new orders on Binance",
+    "description": "5xx from the order endpoint",
+}
 ROUTES = [
     ("GET", "/v1/incidents", None),
     ("POST", "/v1/incidents", OPEN),
@@ -32,14 +36,16 @@ def _slack(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMC_SLACK_CRITICAL_WEBHOOK", "http://127.0.0.1:9/hook")
 
 
-@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
-def test_incidents_are_admin_only(api: Api, method: str, path: str, body: dict[str, str] | None) -> None:
-    assert api.client.request(method, path, json=body).status_code == 401
-    for who in ("alice", "vera"):
-        response = api.client.request(method, path, json=body, headers=api.headers(who))
-        assert response.status_code == 403, (who, response.text)
-    admin = api.client.request(method, path, json=body, headers=api.headers("admin"))
-    assert admin.status_code == (201 if body is OPEN else 200 if path == "/v1/incidents" else 404), admin.text
+def test_incidents_are_admin_only(api: Api) -> None:
+    """Anonymous 401, trader and viewer 403, admin through (404 for the unknown id INC-1)."""
+    for method, path, body in ROUTES:
+        assert api.client.request(method, path, json=body).status_code == 401, (method, path)
+        for who in ("alice", "vera"):
+            response = api.client.request(method, path, json=body, headers=api.headers(who))
+            assert response.status_code == 403, (method, path, who, response.text)
+        admin = api.client.request(method, path, json=body, headers=api.headers("admin"))
+        expected = 201 if body is OPEN else 200 if path == "/v1/incidents" else 404
+        assert admin.status_code == expected, (method, path, admin.text)
 
 
 def _outbox_kinds(api: Api, incident_id: str) -> list[str]:
@@ -66,15 +72,23 @@ def round_trip(api: Api) -> None:
 
     r = api.client.post(f"/v1/incidents/{iid}/acknowledge", headers=h)
     assert r.status_code == 200 and r.json()["acknowledged_at"] is not None
-    r = api.client.post(f"/v1/incidents/{iid}/update", headers=h,
-                        json={"status": "monitoring", "note": "failed over to Bybit", "eta": "30 min"})
+    r = api.client.post(
+        f"/v1/incidents/{iid}/update",
+        headers=h,
+        json={"status": "monitoring", "note": "failed over to Bybit", "eta": "30 min"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "monitoring" and r.json()["mitigated_at"] is not None
-    r = api.client.post(f"/v1/incidents/{iid}/resolve", headers=h,
-                        json={"root_cause": "venue outage", "resolution": "back on Binance", "data_lost": False})
+    r = api.client.post(
+        f"/v1/incidents/{iid}/resolve",
+        headers=h,
+        json={"root_cause": "venue outage", "resolution": "back on Binance", "data_lost": False},
+    )
     assert r.status_code == 200, r.text
     done = r.json()
-    assert done["status"] == "resolved" and done["root_cause"] == "venue outage" and done["data_lost"] is False
+    assert (
+        done["status"] == "resolved" and done["root_cause"] == "venue outage" and done["data_lost"] is False
+    )
     assert [e["kind"] for e in done["events"]] == ["opened", "acknowledged", "status_changed", "resolved"]
 
     shown = api.client.get(f"/v1/incidents/{iid}", headers=h).json()
@@ -108,7 +122,11 @@ def test_round_trip_postgresql(pg_api: Api) -> None:
 
 def test_bad_input_and_unknown_ids(api: Api) -> None:
     h = api.headers("admin")
-    for body in ({**OPEN, "priority": "P9"}, {**OPEN, "title": "  "}, {k: v for k, v in OPEN.items() if k != "impact"}):
+    for body in (
+        {**OPEN, "priority": "P9"},
+        {**OPEN, "title": "  "},
+        {k: v for k, v in OPEN.items() if k != "impact"},
+    ):
         assert api.client.post("/v1/incidents", json=body, headers=h).status_code == 422, body
     assert api.client.get("/v1/incidents", params={"priority": "P7"}, headers=h).status_code == 422
     missing = api.client.get("/v1/incidents/INC-20000101-000000", headers=h)
@@ -122,10 +140,14 @@ def test_bad_input_and_unknown_ids(api: Api) -> None:
 
 def test_pagination(api: Api) -> None:
     h = api.headers("admin")
-    ids = [api.client.post("/v1/incidents", json={**OPEN, "priority": p}, headers=h).json()["incident"]["id"]
-           for p in ("P0", "P2", "P3")]
+    ids = [
+        api.client.post("/v1/incidents", json={**OPEN, "priority": p}, headers=h).json()["incident"]["id"]
+        for p in ("P0", "P2", "P3")
+    ]
     assert len(set(ids)) == 3
     first = api.client.get("/v1/incidents", params={"limit": 2}, headers=h).json()
-    second = api.client.get("/v1/incidents", params={"limit": 2, "offset": first["next_offset"]}, headers=h).json()
+    second = api.client.get(
+        "/v1/incidents", params={"limit": 2, "offset": first["next_offset"]}, headers=h
+    ).json()
     assert first["next_offset"] == 2 and second["next_offset"] is None
     assert [i["id"] for i in first["items"] + second["items"]] == list(reversed(ids))

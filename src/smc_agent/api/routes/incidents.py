@@ -81,7 +81,9 @@ async def _in_transaction(request: Request, work: Callable[[Session], T]) -> T:
     try:
         return await run_in_threadpool(run)
     except IncidentNotFound as exc:
-        raise ApiError(404, str(exc).replace("see smc-agent incident list", "see GET /v1/incidents")) from None
+        raise ApiError(
+            404, str(exc).replace("see smc-agent incident list", "see GET /v1/incidents")
+        ) from None
     except IncidentClosed as exc:
         raise ApiError(409, str(exc)) from None
     except ValueError as exc:
@@ -97,8 +99,9 @@ def _summary(record: IncidentRecord) -> IncidentSummaryOut:
     return IncidentSummaryOut.model_validate(data)
 
 
-@router.get("", response_model=Page[IncidentSummaryOut], responses=AUTH_ERRORS,
-            summary="Incidents, newest first.")
+@router.get(
+    "", response_model=Page[IncidentSummaryOut], responses=AUTH_ERRORS, summary="Incidents, newest first."
+)
 async def list_incidents(
     request: Request,
     _: Principal = Depends(admin),
@@ -117,68 +120,138 @@ async def list_incidents(
         service = IncidentService(session, clock=CLOCK)
         items = [_summary(service.get(i)) for i in ids[:limit]]
         more = len(ids) > limit
-        return Page[IncidentSummaryOut](items=items, limit=limit, offset=offset,
-                                        next_offset=offset + limit if more else None)
+        return Page[IncidentSummaryOut](
+            items=items, limit=limit, offset=offset, next_offset=offset + limit if more else None
+        )
 
     return await _in_transaction(request, work)
 
 
-@router.post("", response_model=IncidentOpened, status_code=201, responses=WRITE_ERRORS,
-             summary="Open an incident; answers with it and the initial alert queued for stakeholders.")
-async def open_incident(body: IncidentOpenRequest, request: Request,
-                        principal: Principal = Depends(admin)) -> IncidentOpened:
+@router.post(
+    "",
+    response_model=IncidentOpened,
+    status_code=201,
+    responses=WRITE_ERRORS,
+    summary="Open an incident; answers with it and the initial alert queued for stakeholders.",
+)
+async def open_incident(
+    body: IncidentOpenRequest, request: Request, principal: Principal = Depends(admin)
+) -> IncidentOpened:
     messages = _router()
 
     def work(session: Session) -> IncidentOpened:
         record = IncidentService(session, clock=CLOCK, sink=messages).open(
-            priority=Priority(body.priority), title=body.title, impact=body.impact, actor=_actor(principal),
-            source="api", commander=body.commander, category=body.category, description=body.description)
+            priority=Priority(body.priority),
+            title=body.title,
+            impact=body.impact,
+            actor=_actor(principal),
+            source="api",
+            commander=body.commander,
+            category=body.category,
+            description=body.description,
+        )
         alert = messages.render(record, "initial", at=record.started_at, extra={})
         return IncidentOpened(incident=_out(record), alert=alert)
 
     return await _in_transaction(request, work)
 
 
-@router.get("/{incident_id}", response_model=IncidentOut, responses=READ_ERRORS,
-            summary="One incident with its timeline and tasks.")
-async def show_incident(incident_id: IncidentId, request: Request, _: Principal = Depends(admin)) -> IncidentOut:
+@router.get(
+    "/{incident_id}",
+    response_model=IncidentOut,
+    responses=READ_ERRORS,
+    summary="One incident with its timeline and tasks.",
+)
+async def show_incident(
+    incident_id: IncidentId, request: Request, _: Principal = Depends(admin)
+) -> IncidentOut:
     return await _in_transaction(request, lambda s: _out(IncidentService(s, clock=CLOCK).get(incident_id)))
 
 
-@router.post("/{incident_id}/acknowledge", response_model=IncidentOut, responses=WRITE_ERRORS,
-             summary="Acknowledge (stops paging escalation); the caller becomes commander if none is set.")
-async def acknowledge(incident_id: IncidentId, request: Request,
-                      principal: Principal = Depends(admin)) -> IncidentOut:
-    return await _in_transaction(request, lambda s: _out(IncidentService(s, clock=CLOCK).acknowledge(
-        incident_id, actor=_actor(principal), source="api")))
+@router.post(
+    "/{incident_id}/acknowledge",
+    response_model=IncidentOut,
+    responses=WRITE_ERRORS,
+    summary="Acknowledge (stops paging escalation); the caller becomes commander if none is set.",
+)
+async def acknowledge(
+    incident_id: IncidentId, request: Request, principal: Principal = Depends(admin)
+) -> IncidentOut:
+    return await _in_transaction(
+        request,
+        lambda s: _out(
+            IncidentService(s, clock=CLOCK).acknowledge(incident_id, actor=_actor(principal), source="api")
+        ),
+    )
 
 
-@router.post("/{incident_id}/update", response_model=IncidentOut, responses=WRITE_ERRORS,
-             summary="Change the status and/or post a progress note; queues the status update message.")
-async def update(incident_id: IncidentId, body: IncidentUpdateRequest, request: Request,
-                 principal: Principal = Depends(admin)) -> IncidentOut:
+@router.post(
+    "/{incident_id}/update",
+    response_model=IncidentOut,
+    responses=WRITE_ERRORS,
+    summary="Change the status and/or post a progress note; queues the status update message.",
+)
+async def update(
+    incident_id: IncidentId,
+    body: IncidentUpdateRequest,
+    request: Request,
+    principal: Principal = Depends(admin),
+) -> IncidentOut:
     messages = _router()
     status = None if body.status is None else Status(body.status)
-    return await _in_transaction(request, lambda s: _out(IncidentService(s, clock=CLOCK, sink=messages).update(
-        incident_id, status=status, note=body.note, actor=_actor(principal), source="api", eta=body.eta)))
+    return await _in_transaction(
+        request,
+        lambda s: _out(
+            IncidentService(s, clock=CLOCK, sink=messages).update(
+                incident_id,
+                status=status,
+                note=body.note,
+                actor=_actor(principal),
+                source="api",
+                eta=body.eta,
+            )
+        ),
+    )
 
 
-@router.post("/{incident_id}/resolve", response_model=IncidentOut, responses=WRITE_ERRORS,
-             summary="Resolve with root cause and resolution; queues the resolution message.")
-async def resolve(incident_id: IncidentId, body: IncidentResolveRequest, request: Request,
-                  principal: Principal = Depends(admin)) -> IncidentOut:
+@router.post(
+    "/{incident_id}/resolve",
+    response_model=IncidentOut,
+    responses=WRITE_ERRORS,
+    summary="Resolve with root cause and resolution; queues the resolution message.",
+)
+async def resolve(
+    incident_id: IncidentId,
+    body: IncidentResolveRequest,
+    request: Request,
+    principal: Principal = Depends(admin),
+) -> IncidentOut:
     messages = _router()
-    return await _in_transaction(request, lambda s: _out(IncidentService(s, clock=CLOCK, sink=messages).resolve(
-        incident_id, root_cause=body.root_cause, resolution=body.resolution, data_lost=body.data_lost,
-        actor=_actor(principal), source="api")))
+    return await _in_transaction(
+        request,
+        lambda s: _out(
+            IncidentService(s, clock=CLOCK, sink=messages).resolve(
+                incident_id,
+                root_cause=body.root_cause,
+                resolution=body.resolution,
+                data_lost=body.data_lost,
+                actor=_actor(principal),
+                source="api",
+            )
+        ),
+    )
 
 
 class MarkdownResponse(PlainTextResponse):
     media_type = "text/markdown"
 
 
-@router.get("/{incident_id}/postmortem", response_class=MarkdownResponse, responses=READ_ERRORS,
-            summary="Post-mortem draft (Markdown): timeline, durations, actions, the playbook's checklists.")
+@router.get(
+    "/{incident_id}/postmortem",
+    response_class=MarkdownResponse,
+    responses=READ_ERRORS,
+    summary="Post-mortem draft (Markdown): timeline, durations, actions, the playbook's checklists.",
+)
 async def postmortem_draft(incident_id: IncidentId, request: Request, _: Principal = Depends(admin)) -> Any:
     record = await _in_transaction(request, lambda s: IncidentService(s, clock=CLOCK).get(incident_id))
     return MarkdownResponse(postmortem.draft(record, now=ms_to_dt(CLOCK.timestamp_ms())))
