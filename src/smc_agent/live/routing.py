@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 
 from smc_agent.core.commands import SubmitOrder
-from smc_agent.core.control import ControlStoreUnavailable
 from smc_agent.core.ids import InstrumentId
 from smc_agent.logs import get_logger
 from smc_agent.store.trading_repo import TradingRepo
@@ -40,35 +39,41 @@ class VenueRouter:
         self.active: str | None = None
         self._read_at = 0.0
         self.switches = 0
+        self._flag_pending = False
 
     def refresh(self) -> str | None:
         """Read the active venue now; on a change, flag stranded positions and log the failover.
-        A control store that does not answer keeps the last known venue (the halt check fails closed)."""
+        A control store (or database) that does not answer keeps the last known venue: routing never
+        fails an order by itself (the halt check fails closed), and flagging is retried."""
         self._read_at = time.monotonic()
         try:
             venue = self._read()
-        except ControlStoreUnavailable as exc:
-            log.warning(
-                "active venue unknown (control store unreachable); keeping the last one", error=str(exc)
-            )
+        except Exception as exc:  # ControlStoreUnavailable, or the embedded store's database
+            log.warning("active venue unknown; keeping the last one", error=f"{type(exc).__name__}: {exc}")
             return self.active
-        if venue == self.active:
-            return venue
-        previous, self.active = self.active, venue
-        if previous is None:
-            stranded = self.repo.mark_stranded(active_venue=venue)
-            log.info("order routing to the active venue", active_venue=venue, stranded_positions=stranded)
-            return venue
-        self.switches += 1
-        stranded = self.repo.mark_stranded(active_venue=venue)
-        log.warning(
-            f"failover: order routing switched {previous} -> {venue}; "
-            f"{stranded} position(s) stranded on other venues until reconciled",
-            previous_venue=previous,
-            active_venue=venue,
-        )
-        if venue not in self._configured():
-            log.error("ALERT failover target venue is not configured in this execution engine", venue=venue)
+        if venue != self.active:
+            previous, self.active = self.active, venue
+            self._flag_pending = True
+            if previous is not None:
+                self.switches += 1
+                log.warning(
+                    f"failover: order routing switched {previous} -> {venue}; positions on other venues "
+                    "are stranded until reconciled",
+                    previous_venue=previous,
+                    active_venue=venue,
+                )
+                if venue not in self._configured():
+                    log.error(
+                        "ALERT failover target venue is not configured in this execution engine", venue=venue
+                    )
+        if self._flag_pending:
+            try:
+                stranded = self.repo.mark_stranded(active_venue=venue)
+            except Exception as exc:
+                log.error("could not flag stranded positions; retrying", error=f"{type(exc).__name__}: {exc}")
+            else:
+                self._flag_pending = False
+                log.info("order routing to the active venue", active_venue=venue, stranded_positions=stranded)
         return venue
 
     def current(self) -> str | None:
