@@ -129,3 +129,34 @@ def test_playbook_commands_verbatim(
         assert control.complete_release([("db", _ok)], actor="engine").state is TradingState.ACTIVE
     assert "trading resumed" in caplog.text.lower()
     migrate  # imported for the fixture chain  # noqa: B018
+
+
+def test_latch_without_a_seen_key_reasserts_instead_of_releasing(container: Container) -> None:
+    """A halt being written (latch first, key next) or written while the store was down must never be read
+    as a deleted key, i.e. as a release request."""
+    from smc_agent.core.control import HaltLatch
+
+    control = container.trading_control
+    container.journal.write_latch(HaltLatch(reason="store was down", actor="gateway", source="fail-closed", since_ms=1))
+    snap = control.observe()
+    assert snap.state is TradingState.HALTED
+    assert snap.latch is not None and snap.latch.status == "halted"
+    assert container.kv.get(HALT_KEY) == "true"  # re-asserted from the latch
+    snap = control.observe()
+    assert snap.latch is not None and snap.latch.key_seen
+    container.kv.delete(HALT_KEY)  # now a deletion is a real release request
+    assert control.observe().latch.status == "release_requested"  # type: ignore[union-attr]
+
+
+def test_halt_with_store_down_stays_halted_when_store_returns(migrated_sqlite_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from smc_agent.store.control_repo import DbKeyValueStore
+
+    down = Container(Settings(data_dir=tmp_path, database_url=migrated_sqlite_url, redis_url="redis://127.0.0.1:1/0"))
+    snap = down.trading_control.halt(reason="venue on fire", actor="ops", source="cli")
+    assert snap.state is TradingState.HALTED and not snap.store_ok
+    # the store "comes back": same database, a store that answers
+    back = TradingControl(kv=DbKeyValueStore(down.session_factory), journal=down.journal)
+    for _ in range(3):
+        snap = back.observe()
+        assert snap.state is TradingState.HALTED and "venue on fire" in snap.reason
+    assert snap.latch is not None and snap.latch.status == "halted"

@@ -12,7 +12,9 @@ Contract (DESIGN.md §4):
 
 Expiry and deletion look alike in Redis (the key is gone). The latch remembers the expiry time it
 last saw on the key; a key that vanishes within a second of that time expired, one that vanishes
-earlier was deleted. Any doubt resolves to "expired", which keeps trading halted.
+earlier was deleted. Any doubt resolves to "expired", which keeps trading halted. A latch whose key
+was never seen in the store (a halt written while the store was down, or one being written right
+now) re-asserts the key instead: only a key that existed can be deleted.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ class TradingControl:
         now = self.clock.timestamp_ms()
         if present:
             latch = self._latch_from_key(latch, ttl, now)
+        elif latch is not None and latch.status == "halted" and not latch.key_seen:
+            self._reassert_key()
         elif latch is not None and latch.status == "halted":
             latch = self._key_vanished(latch, now)
         if latch is not None:
@@ -116,6 +120,7 @@ class TradingControl:
                 source=self.kv.name,
                 since_ms=now,
                 key_expires_at_ms=expires,
+                key_seen=True,
             )
             self.journal.write_latch(latch)
             self.journal.record_state_change(
@@ -126,12 +131,20 @@ class TradingControl:
                 source=latch.source,
             )
             log.warning("emergency halt latched: trading halted", reason=latch.reason, source=latch.source)
-        elif expires is not None and (
-            latch.key_expires_at_ms is None or abs(latch.key_expires_at_ms - expires) > _EXPIRY_TOLERANCE_MS
+        elif not latch.key_seen or (
+            expires is not None
+            and (latch.key_expires_at_ms is None or abs(latch.key_expires_at_ms - expires) > _EXPIRY_TOLERANCE_MS)
         ):
-            latch = replace(latch, key_expires_at_ms=expires)
+            latch = replace(latch, key_seen=True, key_expires_at_ms=expires or latch.key_expires_at_ms)
             self.journal.write_latch(latch)
         return latch
+
+    def _reassert_key(self) -> None:
+        try:
+            self.kv.set(HALT_KEY, "true")
+        except ControlStoreUnavailable:
+            return
+        log.warning("halt key re-asserted from the database latch; trading stays halted")
 
     def _key_vanished(self, latch: HaltLatch, now: int) -> HaltLatch:
         expired = (
@@ -181,7 +194,7 @@ class TradingControl:
         now = self.clock.timestamp_ms()
         previous = self.journal.read_latch()
         latch = HaltLatch(reason=reason, actor=actor, source=source, since_ms=now)
-        self.journal.write_latch(latch)
+        self.journal.write_latch(latch)  # the latch first: halted even if the store is down
         self.journal.record_state_change(
             state=TradingState.HALTED.value,
             previous=None if previous is None else TradingState.HALTED.value,
@@ -193,6 +206,8 @@ class TradingControl:
             self.kv.set(HALT_KEY, "true")
         except ControlStoreUnavailable as exc:
             log.error("halt latched in the database but the control store is unreachable", error=str(exc))
+        else:
+            self.journal.write_latch(replace(latch, key_seen=True))
         log.warning("trading halted", reason=reason, actor=actor, source=source)
         return self.observe()
 

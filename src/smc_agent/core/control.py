@@ -46,6 +46,9 @@ class HaltLatch:
     since_ms: int
     status: str = "halted"  # halted | key_expired | release_requested | release_failed
     key_expires_at_ms: int | None = None
+    # True once the halt key was seen (or written) in the control store for this latch. Only then does
+    # a vanished key mean "deleted" or "expired"; before that the key is simply re-asserted.
+    key_seen: bool = False
     release_actor: str | None = None
     release_reason: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
