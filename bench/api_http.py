@@ -54,8 +54,9 @@ def free_port() -> int:
 
 def start(code: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", code, str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -68,8 +69,12 @@ def start(code: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]
 
 
 def wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99_text = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     assert p99_text is not None, out
@@ -82,7 +87,9 @@ def wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--database-url")
@@ -99,7 +106,10 @@ def main() -> None:
         if args.redis_url:
             env["SMC_REDIS_URL"] = args.redis_url
         rows = []
-        for name, code, paths in (("peer (bare FastAPI)", PEER, ["/health"]), ("api-gateway", GATEWAY, ["/health", "/v1/status"])):
+        for name, code, paths in (
+            ("peer (bare FastAPI)", PEER, ["/health"]),
+            ("api-gateway", GATEWAY, ["/health", "/v1/status"]),
+        ):
             proc, port = start(code, env)
             try:
                 for path in paths:
@@ -110,8 +120,10 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(10)
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    print(f"one uvicorn worker, wrk -t2 -c{args.connections} -d{args.duration}s, {backend}"
-          f"{' + Redis' if args.redis_url else ' + embedded control store'}")
+    print(
+        f"one uvicorn worker, wrk -t2 -c{args.connections} -d{args.duration}s, {backend}"
+        f"{' + Redis' if args.redis_url else ' + embedded control store'}"
+    )
     for name, path, rps, p99 in rows:
         print(f"  {name:22s} {path:11s} {rps:9.0f} req/s   p99 {p99:7.2f} ms")
     peer = rows[0][2]

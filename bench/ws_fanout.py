@@ -63,8 +63,14 @@ def prepare(tmp: Path) -> tuple[dict[str, str], str]:
     store = RedisSessionStore(redis_url)
     auth = Authenticator(factory=factory, sessions=store, session_ttl_s=3600)
     token = auth.login(username="bench", password="bench-password", ip="127.0.0.1", user_agent="bench").token
-    env = {**os.environ, "SMC_DATABASE_URL": url, "SMC_REDIS_URL": redis_url,
-           "SMC_SESSION_REDIS_DB": str(REDIS_DB), "SMC_LOG_LEVEL": "WARNING", "SMC_DATA_DIR": str(tmp)}
+    env = {
+        **os.environ,
+        "SMC_DATABASE_URL": url,
+        "SMC_REDIS_URL": redis_url,
+        "SMC_SESSION_REDIS_DB": str(REDIS_DB),
+        "SMC_LOG_LEVEL": "WARNING",
+        "SMC_DATA_DIR": str(tmp),
+    }
     return env, token
 
 
@@ -73,8 +79,12 @@ def stalled_client(port: int, token: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
+        ).encode()
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)
@@ -86,9 +96,17 @@ async def run(args: argparse.Namespace, port: int, token: str) -> dict[str, floa
     clients = []
     t0 = time.perf_counter()
     for start in range(0, args.clients, 100):
-        batch = await asyncio.gather(*(websockets.connect(f"ws://127.0.0.1:{port}/ws", additional_headers=headers,
-                                                          max_size=2**20, ping_interval=None)
-                                       for _ in range(start, min(args.clients, start + 100))))
+        batch = await asyncio.gather(
+            *(
+                websockets.connect(
+                    f"ws://127.0.0.1:{port}/ws",
+                    additional_headers=headers,
+                    max_size=2**20,
+                    ping_interval=None,
+                )
+                for _ in range(start, min(args.clients, start + 100))
+            )
+        )
         await asyncio.gather(*(ws.recv() for ws in batch))  # welcome
         clients.extend(batch)
     connect_s = time.perf_counter() - t0
@@ -130,8 +148,11 @@ async def run(args: argparse.Namespace, port: int, token: str) -> dict[str, floa
     t1 = time.perf_counter()
     receivers = asyncio.gather(*(drain(ws) for ws in clients))
     for burst in range(args.bursts):
-        await asyncio.to_thread(lambda b=burst: [bus.publish("candles", {"burst": b, "i": i, "pad": pad})
-                                                 for i in range(args.burst_size)])
+        await asyncio.to_thread(
+            lambda b=burst: [
+                bus.publish("candles", {"burst": b, "i": i, "pad": pad}) for i in range(args.burst_size)
+            ]
+        )
         await asyncio.sleep(args.gap)
     counts = await asyncio.wait_for(receivers, timeout=300)
     await asyncio.wait_for(peer_task, timeout=30)
@@ -144,9 +165,16 @@ async def run(args: argparse.Namespace, port: int, token: str) -> dict[str, floa
     lags.sort()
     peer_lags.sort()
     return {
-        "clients": args.clients, "complete": complete, "messages": len(lags), "connect_s": connect_s,
-        "deliver_s": deliver_s, "p50": statistics.median(lags), "p99": lags[int(len(lags) * 0.99) - 1],
-        "max": lags[-1], "peer_p50": statistics.median(peer_lags), "peer_p99": peer_lags[int(len(peer_lags) * 0.99) - 1],
+        "clients": args.clients,
+        "complete": complete,
+        "messages": len(lags),
+        "connect_s": connect_s,
+        "deliver_s": deliver_s,
+        "p50": statistics.median(lags),
+        "p99": lags[int(len(lags) * 0.99) - 1],
+        "max": lags[-1],
+        "peer_p50": statistics.median(peer_lags),
+        "peer_p99": peer_lags[int(len(peer_lags) * 0.99) - 1],
     }
 
 
@@ -169,7 +197,9 @@ def server_side_lag(port: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--bursts", type=int, default=5)
     parser.add_argument("--burst-size", type=int, default=50)
@@ -196,12 +226,18 @@ def main() -> None:
             server.terminate()
             server.wait(10)
             redis.Redis(db=REDIS_DB).flushdb()
-    print(f"ws fan-out: {result['clients']} clients ({result['complete']} got every message), "
-          f"{result['messages']} deliveries in {result['deliver_s']:.1f}s (connect {result['connect_s']:.1f}s)")
+    print(
+        f"ws fan-out: {result['clients']} clients ({result['complete']} got every message), "
+        f"{result['messages']} deliveries in {result['deliver_s']:.1f}s (connect {result['connect_s']:.1f}s)"
+    )
     print(f"  lag p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  max {result['max']:.1f} ms")
-    print(f"  server side (bus -> socket, {result['server_frames']:.0f} frames): p50 <= {result['server_p50']:.1f} ms"
-          f"  p99 <= {result['server_p99']:.1f} ms")
-    print(f"  peer (one plain Redis subscriber): p50 {result['peer_p50']:.2f} ms  p99 {result['peer_p99']:.2f} ms")
+    print(
+        f"  server side (bus -> socket, {result['server_frames']:.0f} frames): p50 <= {result['server_p50']:.1f} ms"
+        f"  p99 <= {result['server_p99']:.1f} ms"
+    )
+    print(
+        f"  peer (one plain Redis subscriber): p50 {result['peer_p50']:.2f} ms  p99 {result['peer_p99']:.2f} ms"
+    )
     print(f"  ratio fan-out/peer p50: {result['p50'] / max(result['peer_p50'], 1e-6):.1f}x")
 
 

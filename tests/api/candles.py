@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from smc_agent.store.models import Candle
 
 
-def synthetic_candles(n: int = 300, *, seed: int = 7, start_price: float = 60000.0) -> list[tuple[datetime, float, float, float, float, float]]:
+def synthetic_candles(
+    n: int = 300, *, seed: int = 7, start_price: float = 60000.0
+) -> list[tuple[datetime, float, float, float, float, float]]:
     rng = random.Random(seed)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     price, drift, left = start_price, 0.0, 0
@@ -29,11 +31,28 @@ def synthetic_candles(n: int = 300, *, seed: int = 7, start_price: float = 60000
     return rows
 
 
-def store_candles(session: Session, *, exchange: str = "binance", symbol: str = "BTC/USDT", timeframe: str = "1h",
-                  n: int = 300) -> int:
+def store_candles(
+    session: Session,
+    *,
+    exchange: str = "binance",
+    symbol: str = "BTC/USDT",
+    timeframe: str = "1h",
+    n: int = 300,
+) -> int:
     rows = synthetic_candles(n)
     for t, o, h, lo, c, v in rows:
-        session.add(Candle(exchange=exchange, symbol=symbol, timeframe=timeframe, open_time=t,
-                           open=Decimal(f"{o:.2f}"), high=Decimal(f"{h:.2f}"), low=Decimal(f"{lo:.2f}"),
-                           close=Decimal(f"{c:.2f}"), volume=Decimal(f"{v:.4f}"), source="synthetic"))
+        session.add(
+            Candle(
+                exchange=exchange,
+                symbol=symbol,
+                timeframe=timeframe,
+                open_time=t,
+                open=Decimal(f"{o:.2f}"),
+                high=Decimal(f"{h:.2f}"),
+                low=Decimal(f"{lo:.2f}"),
+                close=Decimal(f"{c:.2f}"),
+                volume=Decimal(f"{v:.4f}"),
+                source="synthetic",
+            )
+        )
     return len(rows)

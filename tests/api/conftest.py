@@ -48,10 +48,16 @@ class Api:
         return str(response.json()["token"])
 
 
-def build_container(database_url: str, tmp_path: Path, redis_url: str | None = None,
-                    session_db: int = 1) -> Container:
-    settings = Settings(database_url=database_url, data_dir=tmp_path, redis_url=redis_url,
-                        session_redis_db=session_db, master_key="test-master-key-0123456789")
+def build_container(
+    database_url: str, tmp_path: Path, redis_url: str | None = None, session_db: int = 1
+) -> Container:
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        redis_url=redis_url,
+        session_redis_db=session_db,
+        master_key="test-master-key-0123456789",
+    )
     container = Container(settings)
     with transaction(container.session_factory) as session:
         if session.query(User).count() == 0:
@@ -101,5 +107,6 @@ def redis_api(migrated_pg_url: str, redis_pair: tuple[str, str], tmp_path: Path)
 def tight_limits(per_minute: int = 60, burst: int = 3, login_burst: int = 30) -> RateLimits:
     from smc_agent.api.ratelimit import Limit
 
-    return RateLimits(per_principal=Limit(per_minute, burst), per_ip=Limit(6000, 1000),
-                      login_per_ip=Limit(6, login_burst))
+    return RateLimits(
+        per_principal=Limit(per_minute, burst), per_ip=Limit(6000, 1000), login_per_ip=Limit(6, login_burst)
+    )

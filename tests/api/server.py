@@ -22,8 +22,15 @@ def free_port() -> int:
 def running(app: Any, *, port: int | None = None) -> Iterator[str]:
     """Yield ``host:port`` while uvicorn serves ``app``; stop it afterwards."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                            ws_ping_interval=None, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        ws_ping_interval=None,
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True, name="uvicorn-test")
     thread.start()

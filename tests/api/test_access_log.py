@@ -24,7 +24,9 @@ def log_stream() -> Iterator[io.StringIO]:
 
 @pytest.fixture
 def limited_api(api_sqlite_url: str, tmp_path: Path) -> Iterator[Api]:
-    yield from open_api(build_container(api_sqlite_url, tmp_path), rate_limits=tight_limits(per_minute=60, burst=3))
+    yield from open_api(
+        build_container(api_sqlite_url, tmp_path), rate_limits=tight_limits(per_minute=60, burst=3)
+    )
 
 
 def test_rate_limit_per_key_answers_429_with_retry_after(limited_api: Api) -> None:
@@ -41,22 +43,30 @@ def test_rate_limit_per_key_answers_429_with_retry_after(limited_api: Api) -> No
 
 def test_login_rate_limit_per_ip(api_sqlite_url: str, tmp_path: Path) -> None:
     for api in open_api(build_container(api_sqlite_url, tmp_path), rate_limits=tight_limits(login_burst=3)):
-        codes = [api.client.post("/v1/auth/login", json={"username": f"u{i}x", "password": "x"}).status_code
-                 for i in range(4)]
+        codes = [
+            api.client.post("/v1/auth/login", json={"username": f"u{i}x", "password": "x"}).status_code
+            for i in range(4)
+        ]
         assert codes == [401, 401, 401, 429]
         # the limit is per address: even the right password waits until the bucket refills
-        assert api.client.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 429
+        assert (
+            api.client.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD}).status_code
+            == 429
+        )
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
 
 
-def test_access_log_lines_are_greppable_and_hold_no_secrets(limited_api: Api, log_stream: io.StringIO) -> None:
+def test_access_log_lines_are_greppable_and_hold_no_secrets(
+    limited_api: Api, log_stream: io.StringIO
+) -> None:
     api = limited_api
     token = api.login("alice")
-    key = api.client.post("/v1/api-keys", json={"scopes": ["read"]},
-                          headers={"Authorization": f"Bearer {token}"}).json()["key"]
+    key = api.client.post(
+        "/v1/api-keys", json={"scopes": ["read"]}, headers={"Authorization": f"Bearer {token}"}
+    ).json()["key"]
     api.client.get("/v1/me")  # 401
     api.client.post("/v1/control/halt", json={"reason": "nope"}, headers={"X-API-Key": key})  # 403
     for _ in range(5):
@@ -64,8 +74,11 @@ def test_access_log_lines_are_greppable_and_hold_no_secrets(limited_api: Api, lo
     api.client.get("/health")
     text = log_stream.getvalue()
     refusals = [line for line in text.splitlines() if re.search(r"(401|403|429)", line)]
-    statuses = {json.loads(line)["status"] for line in refusals if '"logger": "smc_agent.api.access"' in line
-                or '"smc_agent.api.access"' in line}
+    statuses = {
+        json.loads(line)["status"]
+        for line in refusals
+        if '"logger": "smc_agent.api.access"' in line or '"smc_agent.api.access"' in line
+    }
     assert {401, 403, 429} <= statuses
     access = [r for r in _lines(log_stream) if r.get("logger") == "smc_agent.api.access"]
     assert len(access) >= 9  # one line per request

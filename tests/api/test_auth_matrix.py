@@ -8,8 +8,13 @@ import pytest
 
 from tests.api.conftest import Api
 
-PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics"), ("GET", "/v1/status"),
-          ("POST", "/v1/auth/login")}
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("GET", "/metrics"),
+    ("GET", "/v1/status"),
+    ("POST", "/v1/auth/login"),
+}
 
 
 def _routes(api: Api) -> list[tuple[str, str]]:
@@ -43,12 +48,19 @@ def test_public_routes_answer_anonymously(api: Api) -> None:
         assert api.client.get(path).status_code == 200, path
 
 
-@pytest.mark.parametrize(("method", "path", "body"), [
-    ("POST", "/v1/control/halt", {"reason": "test reason"}),
-    ("POST", "/v1/control/resume", {"reason": "test reason"}),
-    ("POST", "/v1/control/failover", {"from_venue": "binance", "to_venue": "bybit", "reason": "test reason"}),
-    ("POST", "/v1/control/failover/deactivate", {"reason": "test reason"}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/control/halt", {"reason": "test reason"}),
+        ("POST", "/v1/control/resume", {"reason": "test reason"}),
+        (
+            "POST",
+            "/v1/control/failover",
+            {"from_venue": "binance", "to_venue": "bybit", "reason": "test reason"},
+        ),
+        ("POST", "/v1/control/failover/deactivate", {"reason": "test reason"}),
+    ],
+)
 def test_control_is_admin_only(api: Api, method: str, path: str, body: dict[str, str]) -> None:
     for who in ("alice", "vera"):
         response = api.client.request(method, path, json=body, headers=api.headers(who))
@@ -69,7 +81,12 @@ BOT = {"name": "b1", "strategy": "smc_order_block", "symbols": ["BTC/USDT"], "ti
 def test_viewer_cannot_change_anything(api: Api) -> None:
     h = api.headers("vera")
     assert api.client.post("/v1/bots", json=BOT, headers=h).status_code == 403
-    assert api.client.post("/v1/backtests", json={"symbol": "BTC/USDT", "timeframe": "1h"}, headers=h).status_code == 403
+    assert (
+        api.client.post(
+            "/v1/backtests", json={"symbol": "BTC/USDT", "timeframe": "1h"}, headers=h
+        ).status_code
+        == 403
+    )
     account = {"venue": "binance", "label": "x", "api_key": "abcdefgh123", "api_secret": "secretsecret"}
     assert api.client.post("/v1/exchange-accounts", json=account, headers=h).status_code == 403
     assert api.client.post("/v1/api-keys", json={"scopes": ["trade"]}, headers=h).status_code == 403
@@ -79,17 +96,34 @@ def test_viewer_cannot_change_anything(api: Api) -> None:
 def test_other_users_resources_are_invisible(api: Api) -> None:
     a, b = api.headers("alice"), api.headers("bob")
     bot = api.client.post("/v1/bots", json=BOT, headers=a).json()["id"]
-    bt = api.client.post("/v1/backtests", json={"symbol": "BTC/USDT", "timeframe": "1h"}, headers=a).json()["id"]
+    bt = api.client.post("/v1/backtests", json={"symbol": "BTC/USDT", "timeframe": "1h"}, headers=a).json()[
+        "id"
+    ]
     key = api.client.post("/v1/api-keys", json={"scopes": ["read"]}, headers=a).json()["api_key"]["id"]
-    acct = api.client.post("/v1/exchange-accounts", headers=a, json={
-        "venue": "binance", "label": "main", "api_key": "AKIA1234567890", "api_secret": "s3cr3t-s3cr3t"}).json()["id"]
+    acct = api.client.post(
+        "/v1/exchange-accounts",
+        headers=a,
+        json={
+            "venue": "binance",
+            "label": "main",
+            "api_key": "AKIA1234567890",
+            "api_secret": "s3cr3t-s3cr3t",
+        },
+    ).json()["id"]
     session_id = api.client.get("/v1/sessions", headers=a).json()["items"][0]["id"]
     attempts = [
-        ("GET", f"/v1/bots/{bot}"), ("PATCH", f"/v1/bots/{bot}"), ("POST", f"/v1/bots/{bot}/start"),
-        ("POST", f"/v1/bots/{bot}/stop"), ("DELETE", f"/v1/bots/{bot}"),
-        ("GET", f"/v1/backtests/{bt}"), ("GET", f"/v1/backtests/{bt}/result"), ("GET", f"/v1/backtests/{bt}/report"),
-        ("DELETE", f"/v1/api-keys/{key}"), ("POST", f"/v1/api-keys/{key}/rotate"),
-        ("DELETE", f"/v1/exchange-accounts/{acct}"), ("DELETE", f"/v1/sessions/{session_id}"),
+        ("GET", f"/v1/bots/{bot}"),
+        ("PATCH", f"/v1/bots/{bot}"),
+        ("POST", f"/v1/bots/{bot}/start"),
+        ("POST", f"/v1/bots/{bot}/stop"),
+        ("DELETE", f"/v1/bots/{bot}"),
+        ("GET", f"/v1/backtests/{bt}"),
+        ("GET", f"/v1/backtests/{bt}/result"),
+        ("GET", f"/v1/backtests/{bt}/report"),
+        ("DELETE", f"/v1/api-keys/{key}"),
+        ("POST", f"/v1/api-keys/{key}/rotate"),
+        ("DELETE", f"/v1/exchange-accounts/{acct}"),
+        ("DELETE", f"/v1/sessions/{session_id}"),
     ]
     for method, path in attempts:
         response = api.client.request(method, path, json={"name": "stolen"}, headers=b)
@@ -104,7 +138,9 @@ def test_other_users_resources_are_invisible(api: Api) -> None:
 
 
 def test_api_key_scopes_are_enforced(api: Api) -> None:
-    read_key = api.client.post("/v1/api-keys", json={"scopes": ["read"]}, headers=api.headers("alice")).json()["key"]
+    read_key = api.client.post(
+        "/v1/api-keys", json={"scopes": ["read"]}, headers=api.headers("alice")
+    ).json()["key"]
     h = {"X-API-Key": read_key}
     assert api.client.get("/v1/bots", headers=h).status_code == 200
     assert api.client.post("/v1/bots", json=BOT, headers=h).status_code == 403
@@ -120,8 +156,11 @@ def test_exchange_credentials_are_encrypted_and_never_returned(api: Api) -> None
     from smc_agent.store.models import ExchangeAccount
 
     secret = "very-secret-value-123"
-    r = api.client.post("/v1/exchange-accounts", headers=api.headers("alice"), json={
-        "venue": "bybit", "label": "main", "api_key": "KEY1234567890XYZ", "api_secret": secret})
+    r = api.client.post(
+        "/v1/exchange-accounts",
+        headers=api.headers("alice"),
+        json={"venue": "bybit", "label": "main", "api_key": "KEY1234567890XYZ", "api_secret": secret},
+    )
     assert r.status_code == 201
     assert secret not in r.text and "KEY1234567890XYZ" not in r.text
     assert r.json()["key_hint"] == "KEY1…0XYZ"

@@ -13,8 +13,11 @@ def test_backtest_runs_to_a_report(api: Api) -> None:
     with transaction(api.container.session_factory) as session:
         store_candles(session, n=300)
     h = api.headers("alice")
-    submitted = api.client.post("/v1/backtests", headers=h, json={
-        "exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1h", "strategy": "sma_cross"})
+    submitted = api.client.post(
+        "/v1/backtests",
+        headers=h,
+        json={"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1h", "strategy": "sma_cross"},
+    )
     assert submitted.status_code == 202, submitted.text
     job = submitted.json()["id"]
     deadline = time.monotonic() + 90
@@ -57,7 +60,9 @@ def test_report_links_expire() -> None:
 
 def test_backtest_without_candles_fails_with_a_reason(api: Api) -> None:
     h = api.headers("alice")
-    job = api.client.post("/v1/backtests", headers=h, json={"symbol": "ETH/USDT", "timeframe": "4h"}).json()["id"]
+    job = api.client.post("/v1/backtests", headers=h, json={"symbol": "ETH/USDT", "timeframe": "4h"}).json()[
+        "id"
+    ]
     deadline = time.monotonic() + 30
     status: dict[str, object] = {"status": "queued"}
     while status["status"] in ("queued", "running") and time.monotonic() < deadline:

@@ -49,8 +49,14 @@ def dashboard(api_sqlite_url: str, tmp_path: Path) -> Iterator[str]:
 def _browser(playwright: Any) -> Any:
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM),
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync"],
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
     )
 
 
@@ -64,7 +70,14 @@ def test_login_chart_halt_resume(dashboard: str) -> None:
     with sync_playwright() as p:
         browser = _browser(p)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        page.on("request", lambda r: foreign.append(r.url) if not r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "blob:", "data:")) else None)
+        page.on(
+            "request",
+            lambda r: (
+                foreign.append(r.url)
+                if not r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "blob:", "data:"))
+                else None
+            ),
+        )
         page.goto(dashboard)
         page.fill("input[name=username]", "admin")
         page.fill("input[name=password]", "wrong password")
@@ -75,7 +88,9 @@ def test_login_chart_halt_resume(dashboard: str) -> None:
         page.click("#login-button")
 
         chart = page.locator("#chart")
-        expect(chart).to_have_attribute("data-overlays", __import__("re").compile(r"^[1-9]\d*$"), timeout=60_000)
+        expect(chart).to_have_attribute(
+            "data-overlays", __import__("re").compile(r"^[1-9]\d*$"), timeout=60_000
+        )
         expect(page.locator("#overlay-counts")).to_contain_text("order blocks")
         expect(page.locator("#chart canvas").first).to_be_visible()
         expect(page.locator("#stream-badge")).to_have_text("stream live", timeout=10_000)
@@ -119,9 +134,14 @@ def test_admin_sees_open_incidents_with_timeline(dashboard: str) -> None:
     import httpx
     from playwright.sync_api import expect, sync_playwright
 
-    token = httpx.post(f"{dashboard}/v1/auth/login", json={"username": "admin", "password": PASSWORD}).json()["token"]
-    opened = httpx.post(f"{dashboard}/v1/incidents", headers={"Authorization": f"Bearer {token}"},
-                        json={"priority": "P0", "title": "Binance order endpoint down", "impact": "no new orders"})
+    token = httpx.post(f"{dashboard}/v1/auth/login", json={"username": "admin", "password": PASSWORD}).json()[
+        "token"
+    ]
+    opened = httpx.post(
+        f"{dashboard}/v1/incidents",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"priority": "P0", "title": "Binance order endpoint down", "impact": "no new orders"},
+    )
     assert opened.status_code == 201, opened.text
     incident_id = opened.json()["incident"]["id"]
     OUT.mkdir(parents=True, exist_ok=True)

@@ -40,8 +40,12 @@ def test_create_list_revoke(cli_env: Api) -> None:
 
 def test_rotate_all_replaces_every_active_key(cli_env: Api, tmp_path: Path) -> None:
     api = cli_env
-    old = [json.loads(runner.invoke(keys.app, ["create", "--user", who, "--scope", "read", "--json"]).output)["key"]
-           for who in ("alice", "bob")]
+    old = [
+        json.loads(runner.invoke(keys.app, ["create", "--user", who, "--scope", "read", "--json"]).output)[
+            "key"
+        ]
+        for who in ("alice", "bob")
+    ]
     refused = runner.invoke(keys.app, ["rotate", "--all"])
     assert refused.exit_code == 1 and "--output" in refused.output
     out = tmp_path / "secrets" / "rotated.json"

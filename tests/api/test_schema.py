@@ -40,8 +40,13 @@ schema = schemathesis.openapi.from_dict(_openapi()).exclude(path="/v1/auth/logou
 schema.config.phases.coverage.enabled = os.environ.get("SMC_SCHEMA_COVERAGE") == "1"
 PORT = free_port()
 STATE: dict[str, str] = {}
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-          checks.response_schema_conformance, checks.response_headers_conformance]
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.response_headers_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,17 +55,31 @@ def server(tmp_path_factory: pytest.TempPathFactory, template_sqlite: Path) -> I
     shutil.copyfile(template_sqlite, tmp / "smc_trading.db")
     container = build_container(f"sqlite:///{tmp / 'smc_trading.db'}", tmp)
     roomy = Limit(per_minute=1_000_000, burst=1_000_000)
-    app = create_app(container, roles={"api"}, rate_limits=RateLimits(roomy, roomy, roomy), watch_control=False)
+    app = create_app(
+        container, roles={"api"}, rate_limits=RateLimits(roomy, roomy, roomy), watch_control=False
+    )
     with running(app, port=PORT) as address:
         base = f"http://{address}"
-        STATE["token"] = httpx.post(f"{base}/v1/auth/login", json={"username": "admin", "password": PASSWORD}).json()["token"]
+        STATE["token"] = httpx.post(
+            f"{base}/v1/auth/login", json={"username": "admin", "password": PASSWORD}
+        ).json()["token"]
         yield base
     container.close()
 
 
 @pytest.mark.timeout(120)
 @schema.parametrize()
-@settings(max_examples=5, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=5,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 def test_api_conforms_to_its_schema(case: Any, server: str) -> None:
-    case.call_and_validate(base_url=server, headers={"Authorization": f"Bearer {STATE['token']}"}, checks=CHECKS)
+    case.call_and_validate(
+        base_url=server, headers={"Authorization": f"Bearer {STATE['token']}"}, checks=CHECKS
+    )

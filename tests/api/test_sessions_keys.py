@@ -20,14 +20,20 @@ def _disable(api: Api, username: str) -> None:
 
 
 def test_login_writes_the_forensic_session_row(api: Api) -> None:
-    response = api.client.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD},
-                               headers={"User-Agent": "forensics-test/1.0"})
+    response = api.client.post(
+        "/v1/auth/login",
+        json={"username": "alice", "password": PASSWORD},
+        headers={"User-Agent": "forensics-test/1.0"},
+    )
     assert response.status_code == 200
     token = response.json()["token"]
     with api.container.engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT username, login_time, ip_address, user_agent FROM user_sessions "
-            "WHERE username = 'alice' ORDER BY login_time DESC")).all()
+        rows = conn.execute(
+            text(
+                "SELECT username, login_time, ip_address, user_agent FROM user_sessions "
+                "WHERE username = 'alice' ORDER BY login_time DESC"
+            )
+        ).all()
     assert rows[0].username == "alice" and rows[0].user_agent == "forensics-test/1.0"
     assert rows[0].ip_address == "testclient" and rows[0].login_time is not None
     with api.container.session_factory() as session:
@@ -47,19 +53,25 @@ def test_wrong_password_and_lockout(api: Api) -> None:
 
 
 def test_disabled_user_is_refused_at_the_next_request(api: Api) -> None:
-    key = api.client.post("/v1/api-keys", json={"scopes": ["read"]}, headers=api.headers("alice")).json()["key"]
+    key = api.client.post("/v1/api-keys", json={"scopes": ["read"]}, headers=api.headers("alice")).json()[
+        "key"
+    ]
     assert api.client.get("/v1/me", headers=api.headers("alice")).status_code == 200
     assert api.client.get("/v1/me", headers={"X-API-Key": key}).status_code == 200
     _disable(api, "alice")
     assert api.client.get("/v1/me", headers=api.headers("alice")).status_code == 401
     assert api.client.get("/v1/me", headers={"X-API-Key": key}).status_code == 401
-    assert api.client.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 401
+    assert (
+        api.client.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 401
+    )
     assert api.client.get("/v1/me", headers=api.headers("bob")).status_code == 200  # others unaffected
 
 
 def test_revoke_and_rotate_keys_at_the_next_request(api: Api) -> None:
     h = api.headers("alice")
-    issued = api.client.post("/v1/api-keys", json={"name": "ci", "scopes": ["read", "trade"]}, headers=h).json()
+    issued = api.client.post(
+        "/v1/api-keys", json={"name": "ci", "scopes": ["read", "trade"]}, headers=h
+    ).json()
     old = issued["key"]
     assert api.client.get("/v1/bots", headers={"X-API-Key": old}).status_code == 200
     rotated = api.client.post(f"/v1/api-keys/{issued['api_key']['id']}/rotate", headers=h)
@@ -83,8 +95,11 @@ def test_expired_key_is_refused(api: Api) -> None:
 
     issued = api.client.post("/v1/api-keys", json={"scopes": ["read"]}, headers=api.headers("alice")).json()
     with api.container.session_factory() as session, session.begin():
-        session.execute(update(ApiKey).where(ApiKey.id == issued["api_key"]["id"])
-                        .values(expires_at=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == issued["api_key"]["id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert api.client.get("/v1/me", headers={"X-API-Key": issued["key"]}).status_code == 401
 
 
@@ -106,7 +121,9 @@ def test_logout_and_session_revocation(api: Api) -> None:
 def test_flushdb_of_the_session_db_logs_everyone_out(redis_api: Api, redis_pair: tuple[str, str]) -> None:
     api = redis_api
     control_url, session_url = redis_pair
-    key = api.client.post("/v1/api-keys", json={"scopes": ["read"]}, headers=api.headers("alice")).json()["key"]
+    key = api.client.post("/v1/api-keys", json={"scopes": ["read"]}, headers=api.headers("alice")).json()[
+        "key"
+    ]
     api.client.post("/v1/control/halt", json={"reason": "keep me"}, headers=api.headers("admin"))
     sessions = redis.Redis.from_url(session_url)
     assert sessions.dbsize() >= 2  # alice's and admin's tokens live in the session database
@@ -120,14 +137,18 @@ def test_flushdb_of_the_session_db_logs_everyone_out(redis_api: Api, redis_pair:
     assert redis.Redis.from_url(control_url).get("emergency_halt") == b"true"
     assert api.client.get("/v1/status").json()["trading"]["state"] == "halted"
     # logging in again works
-    assert api.client.get("/v1/me", headers={"Authorization": f"Bearer {api.login('alice')}"}).status_code == 200
+    assert (
+        api.client.get("/v1/me", headers={"Authorization": f"Bearer {api.login('alice')}"}).status_code == 200
+    )
     with api.container.session_factory() as session:
         assert session.scalar(select(User.is_active).where(User.username == "alice")) is True
 
 
 @pytest.mark.postgres
 @pytest.mark.redis
-def test_playbook_redis_db_1_flush(migrated_pg_url: str, playbook_redis: tuple[str, str], tmp_path: Path) -> None:
+def test_playbook_redis_db_1_flush(
+    migrated_pg_url: str, playbook_redis: tuple[str, str], tmp_path: Path
+) -> None:
     """With exactly the playbook's layout: control store db 0, sessions db 1."""
     control_url, session_url = playbook_redis
     assert control_url.endswith("/0") and session_url.endswith("/1")

@@ -12,14 +12,43 @@ from tests.api.conftest import Api
 
 def _seed_trading(api: Api) -> None:
     with transaction(api.container.session_factory) as session:
-        session.add(Position(user_id="usr_alice", exchange="binance", symbol="BTC/USDT", quantity=Decimal("0.5"),
-                             average_price=Decimal(60000), realized_pnl=Decimal("125.5"), fees=Decimal("3.25")))
-        session.add(Position(user_id="usr_bob", exchange="binance", symbol="ETH/USDT", quantity=Decimal(2),
-                             average_price=Decimal(3000), realized_pnl=Decimal(-40), fees=Decimal(1)))
+        session.add(
+            Position(
+                user_id="usr_alice",
+                exchange="binance",
+                symbol="BTC/USDT",
+                quantity=Decimal("0.5"),
+                average_price=Decimal(60000),
+                realized_pnl=Decimal("125.5"),
+                fees=Decimal("3.25"),
+            )
+        )
+        session.add(
+            Position(
+                user_id="usr_bob",
+                exchange="binance",
+                symbol="ETH/USDT",
+                quantity=Decimal(2),
+                average_price=Decimal(3000),
+                realized_pnl=Decimal(-40),
+                fees=Decimal(1),
+            )
+        )
         for i, (side, price) in enumerate((("buy", "60000"), ("sell", "60251"))):
-            session.add(Trade(user_id="usr_alice", exchange="binance", venue_trade_id=f"t{i}", symbol="BTC/USDT",
-                              side=side, quantity=Decimal("0.5"), price=Decimal(price), market_price=Decimal(price),
-                              fee=Decimal("1.625"), timestamp=datetime(2026, 1, 1, i, tzinfo=UTC)))
+            session.add(
+                Trade(
+                    user_id="usr_alice",
+                    exchange="binance",
+                    venue_trade_id=f"t{i}",
+                    symbol="BTC/USDT",
+                    side=side,
+                    quantity=Decimal("0.5"),
+                    price=Decimal(price),
+                    market_price=Decimal(price),
+                    fee=Decimal("1.625"),
+                    timestamp=datetime(2026, 1, 1, i, tzinfo=UTC),
+                )
+            )
 
 
 def test_anonymous_status_has_state_venue_and_health_but_no_private_figures(api: Api) -> None:
@@ -50,23 +79,34 @@ def test_halt_from_anywhere_shows_in_status_and_failover_too(api: Api) -> None:
     api.container.trading_control.halt(reason="playbook drill", actor="ops", source="cli")
     trading = api.client.get("/v1/status").json()["trading"]
     assert trading["state"] == "halted" and "playbook drill" in trading["reason"]
-    r = api.client.post("/v1/control/failover", headers=api.headers("admin"),
-                        json={"from_venue": "binance", "to_venue": "bybit", "reason": "binance errors"})
+    r = api.client.post(
+        "/v1/control/failover",
+        headers=api.headers("admin"),
+        json={"from_venue": "binance", "to_venue": "bybit", "reason": "binance errors"},
+    )
     assert r.status_code == 200 and r.json()["active_venue"] == "bybit"
     venue = api.client.get("/v1/status").json()["venue"]
     assert venue["active_venue"] == "bybit" and venue["failover_active"] is True
-    same = api.client.post("/v1/control/failover", headers=api.headers("admin"),
-                           json={"from_venue": "bybit", "to_venue": "bybit", "reason": "nonsense"})
+    same = api.client.post(
+        "/v1/control/failover",
+        headers=api.headers("admin"),
+        json={"from_venue": "bybit", "to_venue": "bybit", "reason": "nonsense"},
+    )
     assert same.status_code == 422 and "two different venues" in same.text
 
 
 def test_resume_runs_verification_and_records_actor(api: Api) -> None:
     admin = api.headers("admin")
-    assert api.client.post("/v1/control/halt", json={"reason": "manual check"}, headers=admin).json()["state"] == "halted"
+    assert (
+        api.client.post("/v1/control/halt", json={"reason": "manual check"}, headers=admin).json()["state"]
+        == "halted"
+    )
     resumed = api.client.post("/v1/control/resume", json={"reason": "all clear"}, headers=admin).json()
     assert resumed["state"] == "active"
     with api.container.engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT state, actor, reason FROM trading_state_events ORDER BY created_at").all()
+        rows = conn.exec_driver_sql(
+            "SELECT state, actor, reason FROM trading_state_events ORDER BY created_at"
+        ).all()
     assert [(r[0], r[1]) for r in rows] == [("halted", "admin@api"), ("active", "admin@api")]
 
 

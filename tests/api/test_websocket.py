@@ -28,11 +28,15 @@ from tests.api.server import running
 def ws_server(api_sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, LocalBus, dict[str, str], Any]]:
     container = build_container(api_sqlite_url, tmp_path)
     bus = LocalBus()
-    app = create_app(container, bus=bus, ws_queue_size=2000, ws_stall_s=0.5, ws_revalidate_s=0.2, watch_control=False)
+    app = create_app(
+        container, bus=bus, ws_queue_size=2000, ws_stall_s=0.5, ws_revalidate_s=0.2, watch_control=False
+    )
     tokens = {}
     with TestClient(app) as client:  # log in through the real endpoint
         for who in ("alice", "bob", "admin"):
-            tokens[who] = client.post("/v1/auth/login", json={"username": who, "password": PASSWORD}).json()["token"]
+            tokens[who] = client.post("/v1/auth/login", json={"username": who, "password": PASSWORD}).json()[
+                "token"
+            ]
     with running(app) as address:
         yield address, bus, tokens, app
     container.close()
@@ -51,6 +55,7 @@ async def _publish_from_thread(bus: LocalBus, messages: list[tuple[str, Any, str
     def publish() -> None:
         for channel, data, user in messages:
             bus.publish(channel, data, user_id=user)
+
     await asyncio.to_thread(publish)
 
 
@@ -82,7 +87,9 @@ async def _messages(ws: Any, count: int) -> list[dict[str, Any]]:
 async def test_ws_private_events_reach_only_their_owner(ws_server: Any) -> None:
     address, bus, tokens, _ = ws_server
     alice, bob, admin = [await _connect(address, tokens[w]) for w in ("alice", "bob", "admin")]
-    await _publish_from_thread(bus, [("orders", {"id": "o1"}, "usr_alice"), ("trading_state", {"state": "halted"}, None)])
+    await _publish_from_thread(
+        bus, [("orders", {"id": "o1"}, "usr_alice"), ("trading_state", {"state": "halted"}, None)]
+    )
     assert [m["channel"] for m in await _messages(alice, 2)] == ["orders", "trading_state"]
     assert [m["data"] for m in await _messages(admin, 2)] == [{"id": "o1"}, {"state": "halted"}]
     assert [m["channel"] for m in await _messages(bob, 1)] == ["trading_state"]  # never alice's order
@@ -103,9 +110,13 @@ def _stalled_client(address: str, token: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect((host, int(port)))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                  f"Authorization: Bearer {token}\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)
@@ -131,15 +142,18 @@ async def test_fanout_burst_reaches_every_client(ws_server: Any) -> None:
     clients = [await _connect(address, tokens["alice"]) for _ in range(n_clients)]
     lags: list[float] = []
     start = time.perf_counter()
-    publisher = asyncio.create_task(_publish_from_thread(
-        bus, [("candles", {"i": i, "close": "64000.5"}, None) for i in range(burst)]))
+    publisher = asyncio.create_task(
+        _publish_from_thread(bus, [("candles", {"i": i, "close": "64000.5"}, None) for i in range(burst)])
+    )
     counts = await asyncio.wait_for(asyncio.gather(*(_drain(ws, burst, lags) for ws in clients)), timeout=60)
     await publisher
     elapsed = time.perf_counter() - start
     assert counts == [burst] * n_clients
     lags.sort()
     p50, p99 = statistics.median(lags), lags[int(len(lags) * 0.99)]
-    print(f"\nws fan-out: {n_clients} clients x {burst} msgs in {elapsed:.2f}s, lag p50 {p50:.1f} ms p99 {p99:.1f} ms")
+    print(
+        f"\nws fan-out: {n_clients} clients x {burst} msgs in {elapsed:.2f}s, lag p50 {p50:.1f} ms p99 {p99:.1f} ms"
+    )
     for ws in clients:
         await ws.close()
 
@@ -157,8 +171,9 @@ async def test_a_stalled_client_is_dropped_and_does_not_slow_the_others(ws_serve
     burst = 160  # 160 x 64 KiB = 10 MiB: more than the kernel buffers of one loopback socket hold
     pad = "x" * 65536
     lags: list[float] = []
-    publisher = asyncio.create_task(_publish_from_thread(bus, [("candles", {"i": i, "pad": pad}, None)
-                                                              for i in range(burst)]))
+    publisher = asyncio.create_task(
+        _publish_from_thread(bus, [("candles", {"i": i, "pad": pad}, None) for i in range(burst)])
+    )
     counts = await asyncio.wait_for(asyncio.gather(*(_drain(ws, burst, lags) for ws in fast)), timeout=60)
     await publisher
     assert counts == [burst] * 5  # the healthy clients got everything
@@ -192,8 +207,9 @@ async def test_domain_events_reach_the_stream_through_the_bridge(ws_server: Any)
     ws = await _connect(address, tokens["admin"])
     engine_bus = InProcessBus()
     EventBridge(engine_bus, bus, user_id="usr_admin")
-    event = TradingStateChanged(ts_event=1, ts_init=2, previous=TradingState.ACTIVE, state=TradingState.HALTED,
-                                reason="drill")
+    event = TradingStateChanged(
+        ts_event=1, ts_init=2, previous=TradingState.ACTIVE, state=TradingState.HALTED, reason="drill"
+    )
     await asyncio.to_thread(engine_bus.publish, event)
     [message] = await _messages(ws, 1)
     assert message["channel"] == "trading_state"

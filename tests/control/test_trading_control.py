@@ -137,7 +137,9 @@ def test_latch_without_a_seen_key_reasserts_instead_of_releasing(container: Cont
     from smc_agent.core.control import HaltLatch
 
     control = container.trading_control
-    container.journal.write_latch(HaltLatch(reason="store was down", actor="gateway", source="fail-closed", since_ms=1))
+    container.journal.write_latch(
+        HaltLatch(reason="store was down", actor="gateway", source="fail-closed", since_ms=1)
+    )
     snap = control.observe()
     assert snap.state is TradingState.HALTED
     assert snap.latch is not None and snap.latch.status == "halted"
@@ -151,7 +153,9 @@ def test_latch_without_a_seen_key_reasserts_instead_of_releasing(container: Cont
 def test_halt_with_store_down_stays_halted_when_store_returns(migrated_sqlite_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from smc_agent.store.control_repo import DbKeyValueStore
 
-    down = Container(Settings(data_dir=tmp_path, database_url=migrated_sqlite_url, redis_url="redis://127.0.0.1:1/0"))
+    down = Container(
+        Settings(data_dir=tmp_path, database_url=migrated_sqlite_url, redis_url="redis://127.0.0.1:1/0")
+    )
     snap = down.trading_control.halt(reason="venue on fire", actor="ops", source="cli")
     assert snap.state is TradingState.HALTED and not snap.store_ok
     # the store "comes back": same database, a store that answers

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from tests._shared import PROJECT_ROOT
 from typer.testing import CliRunner
 
 from smc_agent.cli.main import app
-from tests._shared import PROJECT_ROOT
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 ROLES = ("trading-engine", "execution-engine", "data-pipeline", "api-gateway", "websocket-service", "web-app")
@@ -54,7 +53,9 @@ def test_namespace_and_contract_names(by_kind: dict[str, dict[str, dict[str, Any
     assert {"postgres-primary", "redis"} <= set(by_kind["StatefulSet"])
     assert "api-key-rotation" in by_kind["CronJob"]
     assert "api-ingress" in by_kind["Ingress"]
-    assert by_kind["HorizontalPodAutoscaler"]["api-gateway"]["spec"]["scaleTargetRef"]["name"] == "api-gateway"
+    assert (
+        by_kind["HorizontalPodAutoscaler"]["api-gateway"]["spec"]["scaleTargetRef"]["name"] == "api-gateway"
+    )
     redis_svc = by_kind["Service"]["redis"]["spec"]
     assert [p["port"] for p in redis_svc["ports"]] == [6379]  # redis.Redis(host='redis', port=6379)
 
@@ -84,16 +85,23 @@ def test_services_and_ingress_point_at_something(by_kind: dict[str, dict[str, di
     for name, svc in by_kind["Service"].items():
         matches = [spec for labels, spec in pods if svc["spec"]["selector"].items() <= labels.items()]
         assert matches, f"Service/{name} selects no pods"
-        port_names = {p.get("name") for spec in matches for c in spec["containers"] for p in c.get("ports", [])}
+        port_names = {
+            p.get("name") for spec in matches for c in spec["containers"] for p in c.get("ports", [])
+        }
         for port in svc["spec"]["ports"]:
-            assert port["targetPort"] in port_names, f"Service/{name} targets unknown port {port['targetPort']}"
+            assert port["targetPort"] in port_names, (
+                f"Service/{name} targets unknown port {port['targetPort']}"
+            )
     for rule in by_kind["Ingress"]["api-ingress"]["spec"]["rules"]:
         for path in rule["http"]["paths"]:
             backend = path["backend"]["service"]
             svc = by_kind["Service"][backend["name"]]
             assert backend["port"]["name"] in {p["name"] for p in svc["spec"]["ports"]}
-    paths = {p["path"]: p["backend"]["service"]["name"]
-             for r in by_kind["Ingress"]["api-ingress"]["spec"]["rules"] for p in r["http"]["paths"]}
+    paths = {
+        p["path"]: p["backend"]["service"]["name"]
+        for r in by_kind["Ingress"]["api-ingress"]["spec"]["rules"]
+        for p in r["http"]["paths"]
+    }
     assert paths["/ws"] == "websocket-service"
 
 
@@ -126,7 +134,13 @@ def test_playbook_names_exist(by_kind: dict[str, dict[str, dict[str, Any]]]) -> 
         "Ingress": set(re.findall(r"ingress ([a-z][a-z-]+) -n", text)),
         "Service": set(re.findall(r"(?:service|endpoints) ([a-z][a-z-]+) -n", text)),
     }
-    assert refs["Deployment"] >= {"trading-engine", "api-gateway", "execution-engine", "web-app", "data-pipeline"}
+    assert refs["Deployment"] >= {
+        "trading-engine",
+        "api-gateway",
+        "execution-engine",
+        "web-app",
+        "data-pipeline",
+    }
     for kind, names in refs.items():
         missing = names - set(by_kind[kind])
         assert not missing, f"the playbook names {kind} {sorted(missing)} that deploy/k8s does not define"

@@ -79,11 +79,21 @@ def create_app(
     limits = rate_limits or RateLimits()
     metrics = ApiMetrics()
     sessions = make_session_store(container, session_ttl_s)
-    authenticator = Authenticator(factory=container.session_factory, sessions=sessions, session_ttl_s=session_ttl_s)
+    authenticator = Authenticator(
+        factory=container.session_factory, sessions=sessions, session_ttl_s=session_ttl_s
+    )
     the_bus = bus or default_bus(container)
-    hub = (WebSocketHub(authenticator=authenticator, metrics=metrics, queue_size=ws_queue_size, stall_s=ws_stall_s,
-                        revalidate_every_s=ws_revalidate_s)
-           if "ws" in roles else None)
+    hub = (
+        WebSocketHub(
+            authenticator=authenticator,
+            metrics=metrics,
+            queue_size=ws_queue_size,
+            stall_s=ws_stall_s,
+            revalidate_every_s=ws_revalidate_s,
+        )
+        if "ws" in roles
+        else None
+    )
     state = ApiState(
         container=container,
         sessions=sessions,
@@ -93,9 +103,12 @@ def create_app(
         login_limiter=RateLimiter(limits.login_per_ip),
         metrics=metrics,
         hub=hub,
-        backtests=BacktestLauncher(container.session_factory, backtest_runner if backtest_runner is not None
-                                   else store_backtest_runner(container.session_factory,
-                                                              container.settings.data_dir / "reports")),
+        backtests=BacktestLauncher(
+            container.session_factory,
+            backtest_runner
+            if backtest_runner is not None
+            else store_backtest_runner(container.session_factory, container.settings.data_dir / "reports"),
+        ),
         status=Coalescer(lambda: system_status(container, components=state.components)),  # type: ignore[arg-type]
         components=components if components is not None else {},
     )
@@ -120,9 +133,15 @@ def create_app(
             if isinstance(sessions, RedisSessionStore):
                 sessions.close()
 
-    app = FastAPI(title="SMC Trading Agent API", version="1.0", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url="/docs" if "api" in roles else None, redoc_url=None,
-                  openapi_url="/openapi.json" if "api" in roles else None)
+    app = FastAPI(
+        title="SMC Trading Agent API",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if "api" in roles else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if "api" in roles else None,
+    )
     app.state.api = state
     app.state.bus = the_bus
     app.add_exception_handler(ApiError, api_error_handler)
@@ -130,9 +149,13 @@ def create_app(
     if cors_origins:  # off by default: the dashboard is served from the same origin
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_credentials=False,
-                           allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                           allow_headers=["Authorization", "X-API-Key", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
     app.add_middleware(AccessLogMiddleware, metrics=metrics)
     app.include_router(system.router)
     if "api" in roles:
@@ -140,9 +163,11 @@ def create_app(
             app.include_router(module.router)
         app.include_router(report_links.router)
     if hub is not None:
+
         @app.websocket("/ws")
         async def websocket(ws: WebSocket) -> None:
             await hub.serve(ws)
+
     if "web" in roles:
         mount_dashboard(app)
     app.openapi = lambda: _openapi_with_refusals(app)  # type: ignore[method-assign]
@@ -153,8 +178,10 @@ REFUSALS = {
     "400": {"description": "Malformed request body."},
     "401": {"description": "Not authenticated (or the credentials are no longer valid)."},
     "403": {"description": "Authenticated but not allowed (role or API key scope)."},
-    "429": {"description": "Rate limited: retry after the number of seconds in Retry-After.",
-            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}},
+    "429": {
+        "description": "Rate limited: retry after the number of seconds in Retry-After.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    },
 }
 
 
@@ -163,7 +190,9 @@ def _openapi_with_refusals(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         from fastapi.openapi.utils import get_openapi
 
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})

@@ -67,15 +67,17 @@ class Authenticator:
             user = session.get(User, ref.user_id)
             if user is None or not user.is_active:
                 raise ApiError(401, "account disabled")
-            return Principal(user_id=user.id, username=user.username, role=user.role, session_id=ref.session_id)
+            return Principal(
+                user_id=user.id, username=user.username, role=user.role, session_id=ref.session_id
+            )
 
     def _from_api_key(self, full_key: str) -> Principal:
         now = utcnow()
         with self._factory() as session:
             row = session.execute(
-                select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(
-                    ApiKey.prefix == split_prefix(full_key)
-                )
+                select(ApiKey, User)
+                .join(User, User.id == ApiKey.user_id)
+                .where(ApiKey.prefix == split_prefix(full_key))
             ).first()
             if row is None or not verify_key(row.ApiKey.key_hash, full_key):
                 raise ApiError(401, "invalid API key")
@@ -88,7 +90,9 @@ class Authenticator:
                 session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
                 session.commit()
             scopes = tuple(s for s in SCOPES if s in key.scopes)
-            return Principal(user_id=user.id, username=user.username, role=user.role, key_id=key.id, scopes=scopes)
+            return Principal(
+                user_id=user.id, username=user.username, role=user.role, key_id=key.id, scopes=scopes
+            )
 
     # ------------------------------------------------------------ login / logout
     def login(self, *, username: str, password: str, ip: str | None, user_agent: str | None) -> LoginResult:
@@ -133,7 +137,9 @@ class Authenticator:
         if user.failed_logins >= MAX_FAILED_LOGINS:
             user.locked_until = now + LOCKOUT
             user.failed_logins = 0
-            log.warning("account locked after failed logins", user=user.username, minutes=LOCKOUT.seconds // 60)
+            log.warning(
+                "account locked after failed logins", user=user.username, minutes=LOCKOUT.seconds // 60
+            )
 
     def revoke_session(self, session: Session, *, row: UserSession) -> None:
         """Caller owns the transaction; the token leaves the store at once."""

@@ -30,16 +30,28 @@ def store_backtest_runner(factory: sessionmaker[Session], reports_dir: Path) -> 
         from smc_agent.strategy.registry import strategy_class
 
         venue, symbol, timeframe = params["exchange"], params["symbol"], params["timeframe"]
-        candles = SqlCandleStore(factory).get(venue, symbol, timeframe, start_ms=params.get("start_ms") or 0,
-                                              end_ms=params.get("end_ms") or END_OF_TIME_MS)
+        candles = SqlCandleStore(factory).get(
+            venue,
+            symbol,
+            timeframe,
+            start_ms=params.get("start_ms") or 0,
+            end_ms=params.get("end_ms") or END_OF_TIME_MS,
+        )
         if not candles:
             raise DataError(f"no stored candles for {venue}:{symbol}:{timeframe} in the requested range")
         frame = pd.DataFrame([c._asdict() for c in candles])
         data = CandleData.from_frame(frame, venue=venue, symbol=symbol, timeframe=timeframe)
-        strategy = strategy_class(params["strategy"])(**{k: str(v) for k, v in params.get("parameters", {}).items()})
+        strategy = strategy_class(params["strategy"])(
+            **{k: str(v) for k, v in params.get("parameters", {}).items()}
+        )
         config = BacktestConfig(starting_cash=Decimal(str(params.get("initial_cash", "10000"))))
-        result = run_backtest(strategy, data, config, progress=lambda done, total: progress(done / max(total, 1)),
-                              progress_every=max(1, len(data) // 50))
+        result = run_backtest(
+            strategy,
+            data,
+            config,
+            progress=lambda done, total: progress(done / max(total, 1)),
+            progress_every=max(1, len(data) // 50),
+        )
         reports_dir.mkdir(parents=True, exist_ok=True)
         path = reports_dir / f"backtest-{uuid.uuid4().hex[:12]}.html"
         path.write_text(to_html(result), encoding="utf-8")

@@ -32,10 +32,14 @@ BacktestRunner = Callable[[dict[str, Any], Callable[[float], None]], RunOutcome]
 
 
 class BacktestLauncher:
-    def __init__(self, factory: sessionmaker[Session], runner: BacktestRunner | None, *, workers: int = 1) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], runner: BacktestRunner | None, *, workers: int = 1
+    ) -> None:
         self._factory = factory
         self._runner = runner
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backtest") if runner else None
+        self._pool = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backtest") if runner else None
+        )
         self._lock = threading.Lock()
 
     @property
@@ -72,11 +76,18 @@ class BacktestLauncher:
             outcome = self._runner(params, progress)
         except Exception as exc:
             log.warning("backtest failed", backtest_id=job_id, error=str(exc))
-            self._update(job_id, status="failed", error=f"{exc.__class__.__name__}: {exc}"[:2000],
-                         finished_at=utcnow())
+            self._update(
+                job_id, status="failed", error=f"{exc.__class__.__name__}: {exc}"[:2000], finished_at=utcnow()
+            )
             return
-        self._update(job_id, status="done", progress=1.0, result=outcome.result,
-                     report_path=outcome.report_path, finished_at=utcnow())
+        self._update(
+            job_id,
+            status="done",
+            progress=1.0,
+            result=outcome.result,
+            report_path=outcome.report_path,
+            finished_at=utcnow(),
+        )
 
     def shutdown(self) -> None:
         if self._pool is not None:

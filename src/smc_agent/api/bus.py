@@ -34,8 +34,11 @@ Subscriber = Callable[[str, str | None, str], None]
 
 
 def encode(channel: str, data: Any, *, user_id: str | None = None) -> str:
-    return json.dumps({"channel": channel, "user_id": user_id, "ts": time.time() * 1000, "data": data},
-                      default=_default, separators=(",", ":"))
+    return json.dumps(
+        {"channel": channel, "user_id": user_id, "ts": time.time() * 1000, "data": data},
+        default=_default,
+        separators=(",", ":"),
+    )
 
 
 def _default(value: Any) -> Any:

@@ -89,5 +89,3 @@ def session_user(principal: Principal = Depends(authenticated)) -> Principal:
     if principal.key_id is not None:
         raise ApiError(403, "API keys cannot manage sessions or keys: log in with a password")
     return principal
-
-

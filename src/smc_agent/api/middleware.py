@@ -66,7 +66,9 @@ class AccessLogMiddleware:
                 status_holder["status"] = message["status"]
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)  # a route may set its own CSP
+                headers.extend(
+                    h for h in SECURITY_HEADERS if h[0] not in present
+                )  # a route may set its own CSP
                 headers.append((b"x-request-id", request_id.encode()))
                 if is_api:
                     headers.append(NO_STORE)

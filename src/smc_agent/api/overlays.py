@@ -40,8 +40,15 @@ def smc_overlays(candles: Sequence[tuple[int, float, float, float, float, float]
         for ts_ms, o, h, low, c, v in candles:
             for event in stream.update(o, h, low, c, v, ts_ms):
                 if isinstance(event, ev.StructureBroken):
-                    structure.append({"time": at(event.bar), "kind": event.kind, "direction": int(event.direction),
-                                      "level": event.level, "from_time": at(event.swing_at)})
+                    structure.append(
+                        {
+                            "time": at(event.bar),
+                            "kind": event.kind,
+                            "direction": int(event.direction),
+                            "level": event.level,
+                            "from_time": at(event.swing_at),
+                        }
+                    )
                 elif isinstance(event, ev.OrderBlockMitigated):
                     mitigated[("ob", event.block_id)] = event.bar
                 elif isinstance(event, ev.FVGMitigated):
@@ -52,20 +59,43 @@ def smc_overlays(candles: Sequence[tuple[int, float, float, float, float, float]
         log.warning("smc overlays failed", error=str(exc))
         return {**empty, "available": False, "reason": f"SMC computation failed: {exc.__class__.__name__}"}
     blocks = [
-        {"id": b.id, "direction": int(b.direction), "top": b.top, "bottom": b.bottom,
-         "from_time": at(b.formed_at), "to_time": at(mitigated.get(("ob", b.id), b.mitigated_at)),
-         "mitigated": ("ob", b.id) in mitigated or b.mitigated_at is not None}
+        {
+            "id": b.id,
+            "direction": int(b.direction),
+            "top": b.top,
+            "bottom": b.bottom,
+            "from_time": at(b.formed_at),
+            "to_time": at(mitigated.get(("ob", b.id), b.mitigated_at)),
+            "mitigated": ("ob", b.id) in mitigated or b.mitigated_at is not None,
+        }
         for b in stream.tracked_order_blocks
     ]
     fvgs = [
-        {"id": g.id, "direction": int(g.direction), "top": g.top, "bottom": g.bottom,
-         "from_time": at(g.formed_at), "to_time": at(mitigated.get(("fvg", g.id))), "mitigated": False}
+        {
+            "id": g.id,
+            "direction": int(g.direction),
+            "top": g.top,
+            "bottom": g.bottom,
+            "from_time": at(g.formed_at),
+            "to_time": at(mitigated.get(("fvg", g.id))),
+            "mitigated": False,
+        }
         for g in stream.active_fvgs
     ]
     liquidity = [
-        {"id": p.id, "direction": int(p.direction), "level": p.level, "from_time": at(p.first_at),
-         "swept": p.id in swept}
+        {
+            "id": p.id,
+            "direction": int(p.direction),
+            "level": p.level,
+            "from_time": at(p.first_at),
+            "swept": p.id in swept,
+        }
         for p in stream.liquidity_pools
     ]
-    return {"order_blocks": blocks, "fvgs": fvgs, "structure": structure[-200:], "liquidity": liquidity,
-            "available": True}
+    return {
+        "order_blocks": blocks,
+        "fvgs": fvgs,
+        "structure": structure[-200:],
+        "liquidity": liquidity,
+        "available": True,
+    }

@@ -19,7 +19,8 @@ M = TypeVar("M", bound=BaseModel)
 def page(session: Session, query: Select[Any], *, out: type[M], limit: int, offset: int) -> Page[M]:
     rows = list(session.scalars(query.limit(limit + 1).offset(offset)))
     more = len(rows) > limit
-    return Page[out](  # type: ignore[valid-type]
+    page_type = Page[out]  # type: ignore[valid-type]
+    return page_type(
         items=[out.model_validate(r) for r in rows[:limit]],
         limit=limit,
         offset=offset,
@@ -38,8 +39,9 @@ def user_positions(session: Session, user_id: str) -> list[Position]:
 
 def pnl_summary(session: Session, user_id: str, *, curve_points: int = 500) -> PnlSummary:
     realized, fees = session.execute(
-        select(func.coalesce(func.sum(Position.realized_pnl), 0), func.coalesce(func.sum(Position.fees), 0))
-        .where(Position.user_id == user_id)
+        select(
+            func.coalesce(func.sum(Position.realized_pnl), 0), func.coalesce(func.sum(Position.fees), 0)
+        ).where(Position.user_id == user_id)
     ).one()
     open_count = session.scalar(
         select(func.count()).select_from(Position).where(Position.user_id == user_id, Position.quantity != 0)

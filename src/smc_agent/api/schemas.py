@@ -22,7 +22,9 @@ T = TypeVar("T")
 
 _NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NO_CONTROL)]
-Reason = Annotated[str, StringConstraints(min_length=3, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+Reason = Annotated[
+    str, StringConstraints(min_length=3, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")
+]
 Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/:_.-]{1,32}$")]
 Timeframe = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,2}[mhdwM]$")]
 Venue = Literal["binance", "bybit", "sim", "paper"]
@@ -56,7 +58,9 @@ class Page(BaseModel, Generic[T]):
 
 # ----------------------------------------------------------------------------- auth
 class LoginRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"username": "alice", "password": "correct horse"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"username": "alice", "password": "correct horse"}]}
+    )
     username: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_NO_CONTROL)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
@@ -91,7 +95,9 @@ class SessionOut(Orm):
 
 # ----------------------------------------------------------------------------- api keys
 class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "grafana", "scopes": ["read"], "expires_in_days": 90}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "grafana", "scopes": ["read"], "expires_in_days": 90}]}
+    )
     name: Name = "default"
     scopes: list[Literal["read", "trade", "control"]] = Field(default=["read"], min_length=1, max_length=3)
     expires_in_days: int | None = Field(default=90, ge=1, le=3650)
@@ -116,7 +122,19 @@ class ApiKeyIssued(BaseModel):
 
 # ----------------------------------------------------------------------------- exchange accounts
 class ExchangeAccountCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"venue": "binance", "label": "main", "api_key": "abc...", "api_secret": "xyz...", "testnet": True}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "venue": "binance",
+                    "label": "main",
+                    "api_key": "abc...",
+                    "api_secret": "xyz...",
+                    "testnet": True,
+                }
+            ]
+        }
+    )
     venue: Literal["binance", "bybit"]
     label: Name
     api_key: Annotated[str, StringConstraints(min_length=8, max_length=256, pattern=r"^[\x21-\x7e]+$")]
@@ -136,7 +154,21 @@ class ExchangeAccountOut(Orm):
 
 # ----------------------------------------------------------------------------- bots
 class BotCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "btc-ob", "strategy": "smc_order_block", "venue": "binance", "symbols": ["BTC/USDT"], "timeframes": ["15m"], "mode": "paper", "parameters": {"risk_per_trade": "0.01"}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "btc-ob",
+                    "strategy": "smc_order_block",
+                    "venue": "binance",
+                    "symbols": ["BTC/USDT"],
+                    "timeframes": ["15m"],
+                    "mode": "paper",
+                    "parameters": {"risk_per_trade": "0.01"},
+                }
+            ]
+        }
+    )
     name: Name
     strategy: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
     venue: Venue = "binance"
@@ -272,12 +304,26 @@ class CandlesResponse(BaseModel):
 
 # ----------------------------------------------------------------------------- backtests
 class BacktestCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1h", "strategy": "smc", "start_ms": 1704067200000, "end_ms": 1706745600000}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "exchange": "binance",
+                    "symbol": "BTC/USDT",
+                    "timeframe": "1h",
+                    "strategy": "smc",
+                    "start_ms": 1704067200000,
+                    "end_ms": 1706745600000,
+                }
+            ]
+        }
+    )
     exchange: Literal["binance", "bybit"] = "binance"
     symbol: Symbol
     timeframe: Timeframe
     strategy: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = Field(
-        default="smc", description="A registered strategy: smc, sma_cross.")
+        default="smc", description="A registered strategy: smc, sma_cross."
+    )
     start_ms: int | None = Field(default=None, ge=0, le=4_102_444_800_000)
     end_ms: int | None = Field(default=None, ge=0, le=4_102_444_800_000)
     initial_cash: Decimal = Field(default=Decimal(10000), gt=0, le=Decimal(10) ** 12)
@@ -321,7 +367,11 @@ class ReasonRequest(BaseModel):
 
 
 class FailoverRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"from_venue": "binance", "to_venue": "bybit", "reason": "binance API errors"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"from_venue": "binance", "to_venue": "bybit", "reason": "binance API errors"}]
+        }
+    )
     from_venue: Literal["binance", "bybit"]
     to_venue: Literal["binance", "bybit"]
     reason: Reason
@@ -352,15 +402,18 @@ class StatusResponse(BaseModel):
 
 
 # ---------------------------------------------------------------- incidents (admin)
-Text = Annotated[str, StringConstraints(min_length=1, max_length=2000,
-                                        pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")
+]
 IncidentPriority = Literal["P0", "P1", "P2", "P3"]
 
 
 class IncidentEventOut(BaseModel):
     id: str
     at: datetime
-    kind: str = Field(description="opened, acknowledged, status_changed, note, action, resolved, notified, ...")
+    kind: str = Field(
+        description="opened, acknowledged, status_changed, note, action, resolved, notified, ..."
+    )
     actor: str
     source: str
     message: str
@@ -403,9 +456,19 @@ class IncidentOpened(BaseModel):
 
 
 class IncidentOpenRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "priority": "P1", "title": "Binance API errors", "impact": "No new orders on Binance",
-        "commander": "alice", "description": "5xx from /api/v3/order since 23:10 UTC"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "priority": "P1",
+                    "title": "Binance API errors",
+                    "impact": "No new orders on Binance",
+                    "commander": "alice",
+                    "description": "5xx from /api/v3/order since 23:10 UTC",
+                }
+            ]
+        }
+    )
     priority: IncidentPriority = Field(description="P0 (respond in 5 min), P1 (15 min), P2 (1 h), P3 (4 h).")
     title: Text = Field(max_length=200)
     impact: Text
@@ -415,18 +478,36 @@ class IncidentOpenRequest(BaseModel):
 
 
 class IncidentUpdateRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "status": "identified", "note": "Venue rate limit exceeded; failing over to Bybit", "eta": "30 min"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "identified",
+                    "note": "Venue rate limit exceeded; failing over to Bybit",
+                    "eta": "30 min",
+                }
+            ]
+        }
+    )
     status: Literal["investigating", "identified", "monitoring"] | None = Field(
-        default=None, description="Omit to post a progress note only; resolve through /resolve.")
+        default=None, description="Omit to post a progress note only; resolve through /resolve."
+    )
     note: Text
     eta: Name | None = None
 
 
 class IncidentResolveRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "root_cause": "Venue outage", "resolution": "Failed over to Bybit; back on Binance at 00:10",
-        "data_lost": False}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "root_cause": "Venue outage",
+                    "resolution": "Failed over to Bybit; back on Binance at 00:10",
+                    "data_lost": False,
+                }
+            ]
+        }
+    )
     root_cause: Text
     resolution: Text
     data_lost: bool = False

@@ -103,8 +103,9 @@ class DbSessionStore:
     def get(self, digest: str) -> SessionRef | None:
         with self._factory() as session:
             row = session.execute(
-                select(UserSession.id, UserSession.user_id, UserSession.login_time, UserSession.revoked_at)
-                .where(UserSession.token_hash == digest)
+                select(
+                    UserSession.id, UserSession.user_id, UserSession.login_time, UserSession.revoked_at
+                ).where(UserSession.token_hash == digest)
             ).first()
         if row is None or row.revoked_at is not None or _expired(row.login_time, self._ttl):
             return None

@@ -42,8 +42,11 @@ class ControlWatcher:
 
     def poll_once(self) -> None:
         snap = self._container.trading_control.observe()
-        trading: dict[str, Any] = {"state": snap.state.value, "reason": snap.reason,
-                                   "latch": None if snap.latch is None else snap.latch.status}
+        trading: dict[str, Any] = {
+            "state": snap.state.value,
+            "reason": snap.reason,
+            "latch": None if snap.latch is None else snap.latch.status,
+        }
         self._publish_if_changed("trading_state", trading)
         venue = self._container.failover.status()
         venue.pop("stranded_positions", None)

@@ -62,8 +62,15 @@ class Client:
 
 
 class WebSocketHub:
-    def __init__(self, *, authenticator: Authenticator, metrics: ApiMetrics, queue_size: int = 4096,
-                 stall_s: float = 5.0, revalidate_every_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        authenticator: Authenticator,
+        metrics: ApiMetrics,
+        queue_size: int = 4096,
+        stall_s: float = 5.0,
+        revalidate_every_s: float = 5.0,
+    ) -> None:
         self._auth = authenticator
         self._metrics = metrics
         self._queue_size = queue_size
@@ -143,11 +150,17 @@ class WebSocketHub:
         if principal is None:
             return
         ws.scope.setdefault("state", {})["principal"] = principal
-        client = Client(ws=ws, principal=principal, credential=credential or "",
-                        queue=asyncio.Queue(maxsize=self._queue_size))
+        client = Client(
+            ws=ws,
+            principal=principal,
+            credential=credential or "",
+            queue=asyncio.Queue(maxsize=self._queue_size),
+        )
         self._clients.add(client)
         self._metrics.ws_clients.set(len(self._clients))
-        await ws.send_text(json.dumps({"type": "welcome", "user": principal.username, "channels": sorted(client.channels)}))
+        await ws.send_text(
+            json.dumps({"type": "welcome", "user": principal.username, "channels": sorted(client.channels)})
+        )
         client.writer = asyncio.create_task(self._write(client))
         reader = asyncio.create_task(self._read(client))
         try:
@@ -192,8 +205,11 @@ class WebSocketHub:
             now = time.monotonic()
             for client in tuple(self._clients):
                 if client.sending_since is not None and now - client.sending_since > self._stall_s:
-                    self._drop(client, code=SLOW_CONSUMER,
-                               reason=f"slow consumer: a frame stuck for more than {self._stall_s:g}s")
+                    self._drop(
+                        client,
+                        code=SLOW_CONSUMER,
+                        reason=f"slow consumer: a frame stuck for more than {self._stall_s:g}s",
+                    )
 
     async def _read(self, client: Client) -> None:
         with contextlib.suppress(WebSocketDisconnect):

@@ -27,11 +27,17 @@ def _fail(message: str) -> None:
 
 
 def _key_row(key: ApiKey, username: str = "") -> dict[str, object]:
-    return {"id": key.id, "prefix": key.prefix, "user": username or key.user_id, "name": key.name,
-            "scopes": list(key.scopes), "created_at": key.created_at.isoformat(),
-            "expires_at": key.expires_at.isoformat() if key.expires_at else None,
-            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-            "rotated_from": key.rotated_from}
+    return {
+        "id": key.id,
+        "prefix": key.prefix,
+        "user": username or key.user_id,
+        "name": key.name,
+        "scopes": list(key.scopes),
+        "created_at": key.created_at.isoformat(),
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "rotated_from": key.rotated_from,
+    }
 
 
 @app.command()
@@ -50,8 +56,9 @@ def create(
                 if owner is None:
                     _fail(f"no user {user!r}")
                     return
-                issued = key_service.create_key(session, user_id=owner.id, name=name, scopes=scope,
-                                                expires_in_days=expires_days or None)
+                issued = key_service.create_key(
+                    session, user_id=owner.id, name=name, scopes=scope, expires_in_days=expires_days or None
+                )
                 data = {**_key_row(issued.key, owner.username), "key": issued.secret}
         except key_service.ApiKeyError as exc:
             _fail(str(exc))
@@ -78,15 +85,24 @@ def list_(
                 return
             user_id = owner.id
         names = {u.id: u.username for u in user_service.list_users(session)}
-        rows = [_key_row(k, names.get(k.user_id, "")) for k in
-                key_service.list_keys(session, user_id=user_id, include_revoked=include_revoked)]
+        rows = [
+            _key_row(k, names.get(k.user_id, ""))
+            for k in key_service.list_keys(session, user_id=user_id, include_revoked=include_revoked)
+        ]
     if json_out:
         print_json(rows)
         return
     table = Table("prefix", "user", "name", "scopes", "created", "expires", "revoked")
     for r in rows:
-        table.add_row(str(r["prefix"]), str(r["user"]), str(r["name"]), ",".join(r["scopes"]),  # type: ignore[arg-type]
-                      str(r["created_at"])[:19], str(r["expires_at"] or "-")[:19], str(r["revoked_at"] or "-")[:19])
+        table.add_row(
+            str(r["prefix"]),
+            str(r["user"]),
+            str(r["name"]),
+            ",".join(r["scopes"]),  # type: ignore[arg-type]
+            str(r["created_at"])[:19],
+            str(r["expires_at"] or "-")[:19],
+            str(r["revoked_at"] or "-")[:19],
+        )
     console.print(table)
 
 
@@ -107,9 +123,13 @@ def revoke(key: str = typer.Argument(..., help="Key id or prefix (smc_xxxxxx).")
 def rotate(
     key: str | None = typer.Argument(None, help="Key id or prefix; or use --all."),
     all_keys: bool = typer.Option(False, "--all", help="Rotate every active key (the CronJob)."),
-    older_than_days: int | None = typer.Option(None, "--older-than-days", help="With --all: only keys at least this old."),
+    older_than_days: int | None = typer.Option(
+        None, "--older-than-days", help="With --all: only keys at least this old."
+    ),
     output: Path | None = typer.Option(None, "--output", help="Write the new keys here (JSON, mode 0600)."),
-    revoke_only: bool = typer.Option(False, "--revoke-only", help="Revoke without replacements (incident response)."),
+    revoke_only: bool = typer.Option(
+        False, "--revoke-only", help="Revoke without replacements (incident response)."
+    ),
 ) -> None:
     """Replace keys with new ones (same owner, name, scopes, lifetime); the old keys stop at once.
 
@@ -123,8 +143,11 @@ def rotate(
         try:
             with transaction(c.session_factory) as session:
                 names = {u.id: u.username for u in user_service.list_users(session)}
-                targets = ([key_service.find_key(session, key)] if key is not None
-                           else key_service.keys_due_for_rotation(session, older_than_days=older_than_days))
+                targets = (
+                    [key_service.find_key(session, key)]
+                    if key is not None
+                    else key_service.keys_due_for_rotation(session, older_than_days=older_than_days)
+                )
                 with Progress(console=err_console, transient=True) as progress:
                     task = progress.add_task("rotating API keys", total=len(targets))
                     for old in targets:
@@ -133,15 +156,22 @@ def rotate(
                             rotated.append({"old_prefix": old.prefix, "user": names.get(old.user_id, "")})
                         else:
                             issued = key_service.rotate_key(session, key=old)
-                            rotated.append({"old_prefix": old.prefix, **_key_row(issued.key, names.get(old.user_id, "")),
-                                            "key": issued.secret})
+                            rotated.append(
+                                {
+                                    "old_prefix": old.prefix,
+                                    **_key_row(issued.key, names.get(old.user_id, "")),
+                                    "key": issued.secret,
+                                }
+                            )
                         progress.advance(task)
                 if output is not None and not revoke_only:
                     _write_private(output, rotated)
         except key_service.ApiKeyError as exc:
             _fail(str(exc))
     verb = "revoked" if revoke_only else "rotated"
-    console.print(f"{verb} {len(rotated)} key(s)" + (f"; new keys in {output}" if output and not revoke_only else ""))
+    console.print(
+        f"{verb} {len(rotated)} key(s)" + (f"; new keys in {output}" if output and not revoke_only else "")
+    )
     for r in rotated:
         console.print(f"  {r['old_prefix']} ({r['user']})" + ("" if revoke_only else f" -> {r['prefix']}"))
 

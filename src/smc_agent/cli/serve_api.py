@@ -30,8 +30,15 @@ def run_app(roles: Collection[str], host: str | None, port: int | None, name: st
         if "web" in roles and not dashboard_built():
             console.print("[yellow]dashboard not built:[/] run scripts/build-web (the page at / says so too)")
         console.print(f"[bold]{name}[/] listening on http://{bind_host}:{bind_port}")
-        uvicorn.run(application, host=bind_host, port=bind_port, log_config=None, access_log=False,
-                    proxy_headers=True, ws_max_size=1 << 20)
+        uvicorn.run(
+            application,
+            host=bind_host,
+            port=bind_port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            ws_max_size=1 << 20,
+        )
 
 
 HostOpt = typer.Option(None, "--host", help="Bind address (default SMC_API_HOST, 127.0.0.1).")

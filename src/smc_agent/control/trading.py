@@ -133,7 +133,10 @@ class TradingControl:
             log.warning("emergency halt latched: trading halted", reason=latch.reason, source=latch.source)
         elif not latch.key_seen or (
             expires is not None
-            and (latch.key_expires_at_ms is None or abs(latch.key_expires_at_ms - expires) > _EXPIRY_TOLERANCE_MS)
+            and (
+                latch.key_expires_at_ms is None
+                or abs(latch.key_expires_at_ms - expires) > _EXPIRY_TOLERANCE_MS
+            )
         ):
             latch = replace(latch, key_seen=True, key_expires_at_ms=expires or latch.key_expires_at_ms)
             self.journal.write_latch(latch)

@@ -32,17 +32,26 @@ from smc_agent.store.models import ApiKey, User, UserSession
 
 router = APIRouter(prefix="/v1")
 Responses = dict[int | str, dict[str, Any]]
-AUTH_ERRORS: Responses = {401: {"description": "Not authenticated."}, 403: {"description": "Not allowed."},
-               429: {"description": "Rate limited; see Retry-After."}}
+AUTH_ERRORS: Responses = {
+    401: {"description": "Not authenticated."},
+    403: {"description": "Not allowed."},
+    429: {"description": "Rate limited; see Retry-After."},
+}
 IdPath = Annotated[ResourceId, Path()]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-@router.post("/auth/login", tags=["auth"], response_model=LoginResponse,
-             responses={401: {"description": "Wrong username or password."},
-                        429: {"description": "Too many attempts; see Retry-After."}},
-             dependencies=[Depends(ip_limited)])
+@router.post(
+    "/auth/login",
+    tags=["auth"],
+    response_model=LoginResponse,
+    responses={
+        401: {"description": "Wrong username or password."},
+        429: {"description": "Too many attempts; see Retry-After."},
+    },
+    dependencies=[Depends(ip_limited)],
+)
 async def login(body: LoginRequest, request: Request) -> LoginResponse:
     state = api_state(request)
     ip = client_ip(request.scope)
@@ -52,19 +61,27 @@ async def login(body: LoginRequest, request: Request) -> LoginResponse:
         raise ApiError(429, "too many login attempts from this address", retry_after=wait)
     try:
         result = await run_in_threadpool(
-            state.authenticator.login, username=body.username, password=body.password, ip=ip,
+            state.authenticator.login,
+            username=body.username,
+            password=body.password,
+            ip=ip,
             user_agent=(request.headers.get("user-agent") or "")[:1000] or None,
         )
     except ApiError as exc:
         request.state.refusal = exc.detail
         raise
-    return LoginResponse(token=result.token, session_id=result.session_id, expires_in=result.expires_in,
-                         user=UserOut.model_validate(result.user))
+    return LoginResponse(
+        token=result.token,
+        session_id=result.session_id,
+        expires_in=result.expires_in,
+        user=UserOut.model_validate(result.user),
+    )
 
 
 @router.post("/auth/logout", tags=["auth"], status_code=204, responses=AUTH_ERRORS)
-def logout(request: Request, principal: Principal = Depends(session_user),
-           session: Session = Depends(db_session)) -> None:
+def logout(
+    request: Request, principal: Principal = Depends(session_user), session: Session = Depends(db_session)
+) -> None:
     row = session.get(UserSession, principal.session_id)
     if row is not None:
         api_state(request).authenticator.revoke_session(session, row=row)
@@ -88,37 +105,58 @@ def list_sessions(
     query = select(UserSession).where(UserSession.user_id == principal.user_id)
     if active:
         query = query.where(UserSession.revoked_at.is_(None))
-    result = page(session, query.order_by(UserSession.login_time.desc()), out=SessionOut, limit=limit, offset=offset)
+    result = page(
+        session, query.order_by(UserSession.login_time.desc()), out=SessionOut, limit=limit, offset=offset
+    )
     for item in result.items:
         item.current = item.id == principal.session_id
     return result
 
 
-@router.delete("/sessions/{session_id}", tags=["auth"], status_code=204,
-               responses={**AUTH_ERRORS, 404: {"description": "No such session of yours."}})
-def revoke_session(session_id: IdPath, request: Request, principal: Principal = Depends(session_user),
-                   session: Session = Depends(db_session)) -> None:
+@router.delete(
+    "/sessions/{session_id}",
+    tags=["auth"],
+    status_code=204,
+    responses={**AUTH_ERRORS, 404: {"description": "No such session of yours."}},
+)
+def revoke_session(
+    session_id: IdPath,
+    request: Request,
+    principal: Principal = Depends(session_user),
+    session: Session = Depends(db_session),
+) -> None:
     row = session.get(UserSession, session_id)
     if row is None or row.user_id != principal.user_id:
         raise ApiError(404, "no such session")
     api_state(request).authenticator.revoke_session(session, row=row)
 
 
-@router.post("/api-keys", tags=["api keys"], response_model=ApiKeyIssued, status_code=201, responses=AUTH_ERRORS)
-def create_api_key(body: ApiKeyCreate, principal: Principal = Depends(session_user),
-                   session: Session = Depends(db_session)) -> ApiKeyIssued:
+@router.post(
+    "/api-keys", tags=["api keys"], response_model=ApiKeyIssued, status_code=201, responses=AUTH_ERRORS
+)
+def create_api_key(
+    body: ApiKeyCreate, principal: Principal = Depends(session_user), session: Session = Depends(db_session)
+) -> ApiKeyIssued:
     if "control" in body.scopes and not principal.has_role("admin"):
         raise ApiError(403, "only admins may create keys with the 'control' scope")
     if "trade" in body.scopes and not principal.has_role("trader"):
         raise ApiError(403, "viewers may only create 'read' keys")
-    issued = key_service.create_key(session, user_id=principal.user_id, name=body.name,
-                                    scopes=body.scopes, expires_in_days=body.expires_in_days)
+    issued = key_service.create_key(
+        session,
+        user_id=principal.user_id,
+        name=body.name,
+        scopes=body.scopes,
+        expires_in_days=body.expires_in_days,
+    )
     return ApiKeyIssued(key=issued.secret, api_key=ApiKeyOut.model_validate(issued.key))
 
 
 @router.get("/api-keys", tags=["api keys"], response_model=list[ApiKeyOut], responses=AUTH_ERRORS)
-def list_api_keys(principal: Principal = Depends(session_user), session: Session = Depends(db_session),
-                  include_revoked: bool = False) -> list[ApiKeyOut]:
+def list_api_keys(
+    principal: Principal = Depends(session_user),
+    session: Session = Depends(db_session),
+    include_revoked: bool = False,
+) -> list[ApiKeyOut]:
     keys = key_service.list_keys(session, user_id=principal.user_id, include_revoked=include_revoked)
     return [ApiKeyOut.model_validate(k) for k in keys]
 
@@ -130,19 +168,32 @@ def _own_key(session: Session, key_id: str, principal: Principal) -> ApiKey:
         raise ApiError(404, "no such API key") from None
 
 
-@router.delete("/api-keys/{key_id}", tags=["api keys"], response_model=ApiKeyOut,
-               responses={**AUTH_ERRORS, 404: {"description": "No such key of yours."}})
-def revoke_api_key(key_id: IdPath, principal: Principal = Depends(session_user),
-                   session: Session = Depends(db_session)) -> ApiKeyOut:
+@router.delete(
+    "/api-keys/{key_id}",
+    tags=["api keys"],
+    response_model=ApiKeyOut,
+    responses={**AUTH_ERRORS, 404: {"description": "No such key of yours."}},
+)
+def revoke_api_key(
+    key_id: IdPath, principal: Principal = Depends(session_user), session: Session = Depends(db_session)
+) -> ApiKeyOut:
     key = key_service.revoke_key(session, key=_own_key(session, key_id, principal))
     return ApiKeyOut.model_validate(key)
 
 
-@router.post("/api-keys/{key_id}/rotate", tags=["api keys"], response_model=ApiKeyIssued,
-             responses={**AUTH_ERRORS, 404: {"description": "No such key of yours."},
-                        409: {"description": "The key is already revoked."}})
-def rotate_api_key(key_id: IdPath, principal: Principal = Depends(session_user),
-                   session: Session = Depends(db_session)) -> ApiKeyIssued:
+@router.post(
+    "/api-keys/{key_id}/rotate",
+    tags=["api keys"],
+    response_model=ApiKeyIssued,
+    responses={
+        **AUTH_ERRORS,
+        404: {"description": "No such key of yours."},
+        409: {"description": "The key is already revoked."},
+    },
+)
+def rotate_api_key(
+    key_id: IdPath, principal: Principal = Depends(session_user), session: Session = Depends(db_session)
+) -> ApiKeyIssued:
     key = _own_key(session, key_id, principal)
     try:
         issued = key_service.rotate_key(session, key=key)

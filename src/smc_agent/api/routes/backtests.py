@@ -38,10 +38,19 @@ def _own(session: Session, backtest_id: str, principal: Principal) -> BacktestRu
     return row
 
 
-@router.post("", response_model=BacktestOut, status_code=202, responses=AUTH_ERRORS,
-             summary="Queue a backtest; poll GET /v1/backtests/{id} for progress.")
-def submit(body: BacktestCreate, request: Request, principal: Principal = Depends(trader),
-           session: Session = Depends(db_session)) -> BacktestOut:
+@router.post(
+    "",
+    response_model=BacktestOut,
+    status_code=202,
+    responses=AUTH_ERRORS,
+    summary="Queue a backtest; poll GET /v1/backtests/{id} for progress.",
+)
+def submit(
+    body: BacktestCreate,
+    request: Request,
+    principal: Principal = Depends(trader),
+    session: Session = Depends(db_session),
+) -> BacktestOut:
     row = BacktestRun(user_id=principal.user_id, status="queued", parameters=body.model_dump(mode="json"))
     session.add(row)
     session.flush()
@@ -52,26 +61,32 @@ def submit(body: BacktestCreate, request: Request, principal: Principal = Depend
 
 @router.get("", response_model=Page[BacktestOut], responses=AUTH_ERRORS)
 def list_backtests(
-    principal: Principal = Depends(reader), session: Session = Depends(db_session),
+    principal: Principal = Depends(reader),
+    session: Session = Depends(db_session),
     status: Annotated[str | None, Query(pattern=r"^[a-z]{1,16}$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[BacktestOut]:
     query = select(BacktestRun).where(BacktestRun.user_id == principal.user_id)
     if status:
         query = query.where(BacktestRun.status == status)
-    result = page(session, query.order_by(BacktestRun.created_at.desc()), out=BacktestOut, limit=limit, offset=offset)
+    result = page(
+        session, query.order_by(BacktestRun.created_at.desc()), out=BacktestOut, limit=limit, offset=offset
+    )
     return result
 
 
 @router.get("/{backtest_id}", response_model=BacktestOut, responses=NOT_FOUND)
-def get_backtest(backtest_id: IdPath, principal: Principal = Depends(reader),
-                 session: Session = Depends(db_session)) -> BacktestOut:
+def get_backtest(
+    backtest_id: IdPath, principal: Principal = Depends(reader), session: Session = Depends(db_session)
+) -> BacktestOut:
     return _out(_own(session, backtest_id, principal))
 
 
 @router.get("/{backtest_id}/result", response_model=BacktestResult, responses=NOT_FOUND)
-def backtest_result(backtest_id: IdPath, principal: Principal = Depends(reader),
-                    session: Session = Depends(db_session)) -> BacktestResult:
+def backtest_result(
+    backtest_id: IdPath, principal: Principal = Depends(reader), session: Session = Depends(db_session)
+) -> BacktestResult:
     row = _own(session, backtest_id, principal)
     return BacktestResult(id=row.id, status=row.status, result=row.result)
 
@@ -81,10 +96,18 @@ class ReportLink(BaseModel):
     expires_in: int
 
 
-@router.post("/{backtest_id}/report-link", response_model=ReportLink, responses=NOT_FOUND,
-             summary="A short-lived link to the HTML report, for opening it in a browser tab.")
-def report_link(backtest_id: IdPath, request: Request, principal: Principal = Depends(reader),
-                session: Session = Depends(db_session)) -> ReportLink:
+@router.post(
+    "/{backtest_id}/report-link",
+    response_model=ReportLink,
+    responses=NOT_FOUND,
+    summary="A short-lived link to the HTML report, for opening it in a browser tab.",
+)
+def report_link(
+    backtest_id: IdPath,
+    request: Request,
+    principal: Principal = Depends(reader),
+    session: Session = Depends(db_session),
+) -> ReportLink:
     row = _own(session, backtest_id, principal)
     if not row.report_path:
         raise ApiError(404, f"backtest {row.id} has no report yet (status {row.status})")
@@ -92,10 +115,14 @@ def report_link(backtest_id: IdPath, request: Request, principal: Principal = De
     return ReportLink(url=f"/reports/{sign_report_token(secret, row.id)}", expires_in=REPORT_LINK_TTL_S)
 
 
-@router.get("/{backtest_id}/report", response_class=FileResponse,
-            responses={**NOT_FOUND, 200: {"content": {"text/html": {}}, "description": "The HTML report."}})
-def backtest_report(backtest_id: IdPath, principal: Principal = Depends(reader),
-                    session: Session = Depends(db_session)) -> FileResponse:
+@router.get(
+    "/{backtest_id}/report",
+    response_class=FileResponse,
+    responses={**NOT_FOUND, 200: {"content": {"text/html": {}}, "description": "The HTML report."}},
+)
+def backtest_report(
+    backtest_id: IdPath, principal: Principal = Depends(reader), session: Session = Depends(db_session)
+) -> FileResponse:
     row = _own(session, backtest_id, principal)
     if not row.report_path or not FsPath(row.report_path).is_file():
         raise ApiError(404, f"backtest {row.id} has no report yet (status {row.status})")

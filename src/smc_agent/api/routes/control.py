@@ -22,8 +22,12 @@ ERRORS: Responses = {**AUTH_ERRORS, 503: {"description": "Control store unreacha
 
 
 def _state(snap: ControlSnapshot) -> TradingStateOut:
-    return TradingStateOut(state=snap.state.value, reason=snap.reason, halt_key_present=snap.halt_key_present,
-                           latch=None if snap.latch is None else snap.latch.status)
+    return TradingStateOut(
+        state=snap.state.value,
+        reason=snap.reason,
+        halt_key_present=snap.halt_key_present,
+        latch=None if snap.latch is None else snap.latch.status,
+    )
 
 
 @router.get("/trading", response_model=TradingStateOut, responses=AUTH_ERRORS)
@@ -32,18 +36,31 @@ async def trading_state(request: Request, _: Principal = Depends(reader)) -> Tra
     return _state(snap)
 
 
-@router.post("/halt", response_model=TradingStateOut, responses=ERRORS,
-             summary="Halt all trading now (latched until an explicit resume).")
-async def halt(body: ReasonRequest, request: Request, principal: Principal = Depends(admin)) -> TradingStateOut:
+@router.post(
+    "/halt",
+    response_model=TradingStateOut,
+    responses=ERRORS,
+    summary="Halt all trading now (latched until an explicit resume).",
+)
+async def halt(
+    body: ReasonRequest, request: Request, principal: Principal = Depends(admin)
+) -> TradingStateOut:
     control = api_state(request).container.trading_control
-    snap = await run_in_threadpool(lambda: control.halt(reason=body.reason, actor=f"{principal.username}@api",
-                                                        source="api"))
+    snap = await run_in_threadpool(
+        lambda: control.halt(reason=body.reason, actor=f"{principal.username}@api", source="api")
+    )
     return _state(snap)
 
 
-@router.post("/resume", response_model=TradingStateOut, responses=ERRORS,
-             summary="Release the halt; the engine verifies (database, Redis, venue, reconciliation) before resuming.")
-async def resume(body: ReasonRequest, request: Request, principal: Principal = Depends(admin)) -> TradingStateOut:
+@router.post(
+    "/resume",
+    response_model=TradingStateOut,
+    responses=ERRORS,
+    summary="Release the halt; the engine verifies (database, Redis, venue, reconciliation) before resuming.",
+)
+async def resume(
+    body: ReasonRequest, request: Request, principal: Principal = Depends(admin)
+) -> TradingStateOut:
     container = api_state(request).container
     try:
         snap = await run_in_threadpool(_release, container, body.reason, f"{principal.username}@api")
@@ -70,21 +87,42 @@ def _db_check(c: ApiContainer) -> str | None:
     return None
 
 
-@router.post("/failover", response_model=dict[str, Any], responses=ERRORS,
-             summary="Route market data and new orders from one venue to the other.")
-async def failover(body: FailoverRequest, request: Request, principal: Principal = Depends(admin)) -> dict[str, Any]:
+@router.post(
+    "/failover",
+    response_model=dict[str, Any],
+    responses=ERRORS,
+    summary="Route market data and new orders from one venue to the other.",
+)
+async def failover(
+    body: FailoverRequest, request: Request, principal: Principal = Depends(admin)
+) -> dict[str, Any]:
     manager = api_state(request).container.failover
-    return await run_in_threadpool(lambda: manager.activate_failover(
-        body.from_venue, body.to_venue, reason=body.reason, actor=f"{principal.username}@api", source="api"))
+    return await run_in_threadpool(
+        lambda: manager.activate_failover(
+            body.from_venue,
+            body.to_venue,
+            reason=body.reason,
+            actor=f"{principal.username}@api",
+            source="api",
+        )
+    )
 
 
-@router.post("/failover/deactivate", response_model=dict[str, Any], responses=ERRORS,
-             summary="Return to the primary venue.")
-async def failover_deactivate(body: ReasonRequest, request: Request,
-                              principal: Principal = Depends(admin)) -> dict[str, Any]:
+@router.post(
+    "/failover/deactivate",
+    response_model=dict[str, Any],
+    responses=ERRORS,
+    summary="Return to the primary venue.",
+)
+async def failover_deactivate(
+    body: ReasonRequest, request: Request, principal: Principal = Depends(admin)
+) -> dict[str, Any]:
     manager = api_state(request).container.failover
-    return await run_in_threadpool(lambda: manager.deactivate_failover(
-        reason=body.reason, actor=f"{principal.username}@api", source="api"))
+    return await run_in_threadpool(
+        lambda: manager.deactivate_failover(
+            reason=body.reason, actor=f"{principal.username}@api", source="api"
+        )
+    )
 
 
 @router.get("/failover", response_model=dict[str, Any], responses=AUTH_ERRORS)

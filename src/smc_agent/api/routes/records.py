@@ -27,8 +27,9 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-def _filters(query: Select[Any], model: Any, *, symbol: str | None, exchange: str | None,
-             bot_id: str | None) -> Select[Any]:
+def _filters(
+    query: Select[Any], model: Any, *, symbol: str | None, exchange: str | None, bot_id: str | None
+) -> Select[Any]:
     if symbol:
         query = query.where(model.symbol == symbol)
     if exchange:
@@ -40,18 +41,32 @@ def _filters(query: Select[Any], model: Any, *, symbol: str | None, exchange: st
 
 @router.get("/orders", response_model=Page[OrderOut], responses=AUTH_ERRORS)
 def list_orders(
-    principal: Principal = Depends(reader), session: Session = Depends(db_session),
-    symbol: SymbolQ = None, exchange: ExchangeQ = None, bot_id: BotQ = None,
+    principal: Principal = Depends(reader),
+    session: Session = Depends(db_session),
+    symbol: SymbolQ = None,
+    exchange: ExchangeQ = None,
+    bot_id: BotQ = None,
     status: Annotated[str | None, Query(pattern=r"^[a-z_]{1,16}$", description="e.g. open, filled")] = None,
     open_only: bool = Query(False, description="Only orders still working at the venue."),
-    since_ms: MsQ = None, until_ms: MsQ = None, limit: Limit = 100, offset: Offset = 0,
+    since_ms: MsQ = None,
+    until_ms: MsQ = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Page[OrderOut]:
-    query = _filters(select(Order).where(Order.user_id == principal.user_id), Order,
-                     symbol=symbol, exchange=exchange, bot_id=bot_id)
+    query = _filters(
+        select(Order).where(Order.user_id == principal.user_id),
+        Order,
+        symbol=symbol,
+        exchange=exchange,
+        bot_id=bot_id,
+    )
     if status:
         query = query.where(Order.status == status)
     if open_only:
-        query = query.where(Order.closed_at.is_(None), Order.status.not_in(("filled", "canceled", "cancelled", "rejected", "expired", "denied")))
+        query = query.where(
+            Order.closed_at.is_(None),
+            Order.status.not_in(("filled", "canceled", "cancelled", "rejected", "expired", "denied")),
+        )
     if since_ms is not None:
         query = query.where(Order.created_at >= ms_to_dt(since_ms))
     if until_ms is not None:
@@ -61,12 +76,23 @@ def list_orders(
 
 @router.get("/trades", response_model=Page[TradeOut], responses=AUTH_ERRORS)
 def list_trades(
-    principal: Principal = Depends(reader), session: Session = Depends(db_session),
-    symbol: SymbolQ = None, exchange: ExchangeQ = None, bot_id: BotQ = None,
-    since_ms: MsQ = None, until_ms: MsQ = None, limit: Limit = 100, offset: Offset = 0,
+    principal: Principal = Depends(reader),
+    session: Session = Depends(db_session),
+    symbol: SymbolQ = None,
+    exchange: ExchangeQ = None,
+    bot_id: BotQ = None,
+    since_ms: MsQ = None,
+    until_ms: MsQ = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Page[TradeOut]:
-    query = _filters(select(Trade).where(Trade.user_id == principal.user_id), Trade,
-                     symbol=symbol, exchange=exchange, bot_id=bot_id)
+    query = _filters(
+        select(Trade).where(Trade.user_id == principal.user_id),
+        Trade,
+        symbol=symbol,
+        exchange=exchange,
+        bot_id=bot_id,
+    )
     if since_ms is not None:
         query = query.where(Trade.timestamp >= ms_to_dt(since_ms))
     if until_ms is not None:
@@ -76,13 +102,22 @@ def list_trades(
 
 @router.get("/positions", response_model=Page[PositionOut], responses=AUTH_ERRORS)
 def list_positions(
-    principal: Principal = Depends(reader), session: Session = Depends(db_session),
-    symbol: SymbolQ = None, exchange: ExchangeQ = None, bot_id: BotQ = None,
+    principal: Principal = Depends(reader),
+    session: Session = Depends(db_session),
+    symbol: SymbolQ = None,
+    exchange: ExchangeQ = None,
+    bot_id: BotQ = None,
     include_flat: bool = Query(False, description="Also positions with zero quantity."),
-    limit: Limit = 100, offset: Offset = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Page[PositionOut]:
-    query = _filters(select(Position).where(Position.user_id == principal.user_id), Position,
-                     symbol=symbol, exchange=exchange, bot_id=bot_id)
+    query = _filters(
+        select(Position).where(Position.user_id == principal.user_id),
+        Position,
+        symbol=symbol,
+        exchange=exchange,
+        bot_id=bot_id,
+    )
     if not include_flat:
         query = query.where(Position.quantity != 0)
     query = query.order_by(Position.exchange, Position.symbol, Position.id)
@@ -91,13 +126,23 @@ def list_positions(
 
 @router.get("/signals", response_model=Page[SignalOut], responses=AUTH_ERRORS)
 def list_signals(
-    principal: Principal = Depends(reader), session: Session = Depends(db_session),
-    symbol: SymbolQ = None, exchange: ExchangeQ = None, bot_id: BotQ = None,
+    principal: Principal = Depends(reader),
+    session: Session = Depends(db_session),
+    symbol: SymbolQ = None,
+    exchange: ExchangeQ = None,
+    bot_id: BotQ = None,
     kind: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_]{1,32}$")] = None,
-    since_ms: MsQ = None, limit: Limit = 100, offset: Offset = 0,
+    since_ms: MsQ = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Page[SignalOut]:
-    query = _filters(select(Signal).where(Signal.user_id == principal.user_id), Signal,
-                     symbol=symbol, exchange=exchange, bot_id=bot_id)
+    query = _filters(
+        select(Signal).where(Signal.user_id == principal.user_id),
+        Signal,
+        symbol=symbol,
+        exchange=exchange,
+        bot_id=bot_id,
+    )
     if kind:
         query = query.where(Signal.kind == kind)
     if since_ms is not None:

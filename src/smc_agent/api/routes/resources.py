@@ -32,7 +32,9 @@ IdPath = Annotated[ResourceId, Path()]
 NOT_FOUND: Responses = {**AUTH_ERRORS, 404: {"description": "No such resource of yours."}}
 
 
-def _own(session: Session, model: type[Bot] | type[ExchangeAccount], rid: str, principal: Principal) -> Bot | ExchangeAccount:
+def _own(
+    session: Session, model: type[Bot] | type[ExchangeAccount], rid: str, principal: Principal
+) -> Bot | ExchangeAccount:
     row: Bot | ExchangeAccount | None = session.get(model, rid)  # type: ignore[assignment]
     if row is None or row.user_id != principal.user_id:
         raise ApiError(404, f"no such {model.__tablename__[:-1].replace('_', ' ')}")
@@ -40,39 +42,63 @@ def _own(session: Session, model: type[Bot] | type[ExchangeAccount], rid: str, p
 
 
 # ----------------------------------------------------------------------------- exchange accounts
-@router.post("/exchange-accounts", tags=["exchange accounts"], response_model=ExchangeAccountOut,
-             status_code=201, responses=AUTH_ERRORS)
-def create_account(body: ExchangeAccountCreate, request: Request, principal: Principal = Depends(trader),
-                   session: Session = Depends(db_session)) -> ExchangeAccount:
+@router.post(
+    "/exchange-accounts",
+    tags=["exchange accounts"],
+    response_model=ExchangeAccountOut,
+    status_code=201,
+    responses=AUTH_ERRORS,
+)
+def create_account(
+    body: ExchangeAccountCreate,
+    request: Request,
+    principal: Principal = Depends(trader),
+    session: Session = Depends(db_session),
+) -> ExchangeAccount:
     secret = {"api_key": body.api_key, "api_secret": body.api_secret}
     if body.passphrase:
         secret["passphrase"] = body.passphrase
     master = api_state(request).container.settings.master_key.get_secret_value()
     account = ExchangeAccount(
-        user_id=principal.user_id, venue=body.venue, label=body.label, testnet=body.testnet,
-        credentials_encrypted=encrypt_credentials(master, secret), key_hint=mask(body.api_key),
+        user_id=principal.user_id,
+        venue=body.venue,
+        label=body.label,
+        testnet=body.testnet,
+        credentials_encrypted=encrypt_credentials(master, secret),
+        key_hint=mask(body.api_key),
     )
     session.add(account)
     session.flush()
     return account
 
 
-@router.get("/exchange-accounts", tags=["exchange accounts"], response_model=list[ExchangeAccountOut],
-            responses=AUTH_ERRORS)
-def list_accounts(principal: Principal = Depends(reader), session: Session = Depends(db_session)) -> list[ExchangeAccount]:
+@router.get(
+    "/exchange-accounts",
+    tags=["exchange accounts"],
+    response_model=list[ExchangeAccountOut],
+    responses=AUTH_ERRORS,
+)
+def list_accounts(
+    principal: Principal = Depends(reader), session: Session = Depends(db_session)
+) -> list[ExchangeAccount]:
     query = select(ExchangeAccount).where(ExchangeAccount.user_id == principal.user_id)
     return list(session.scalars(query.order_by(ExchangeAccount.created_at)))
 
 
-@router.delete("/exchange-accounts/{account_id}", tags=["exchange accounts"], status_code=204, responses=NOT_FOUND)
-def delete_account(account_id: IdPath, principal: Principal = Depends(trader),
-                   session: Session = Depends(db_session)) -> None:
+@router.delete(
+    "/exchange-accounts/{account_id}", tags=["exchange accounts"], status_code=204, responses=NOT_FOUND
+)
+def delete_account(
+    account_id: IdPath, principal: Principal = Depends(trader), session: Session = Depends(db_session)
+) -> None:
     session.delete(_own(session, ExchangeAccount, account_id, principal))
 
 
 # ----------------------------------------------------------------------------- bots
 @router.post("/bots", tags=["bots"], response_model=BotOut, status_code=201, responses=AUTH_ERRORS)
-def create_bot(body: BotCreate, principal: Principal = Depends(trader), session: Session = Depends(db_session)) -> Bot:
+def create_bot(
+    body: BotCreate, principal: Principal = Depends(trader), session: Session = Depends(db_session)
+) -> Bot:
     if body.mode == "live" and not principal.has_role("admin"):
         raise ApiError(403, "only admins may create live bots (paper is the default)")
     bot = Bot(user_id=principal.user_id, **body.model_dump())
@@ -96,13 +122,19 @@ def list_bots(
 
 
 @router.get("/bots/{bot_id}", tags=["bots"], response_model=BotOut, responses=NOT_FOUND)
-def get_bot(bot_id: IdPath, principal: Principal = Depends(reader), session: Session = Depends(db_session)) -> Bot:
+def get_bot(
+    bot_id: IdPath, principal: Principal = Depends(reader), session: Session = Depends(db_session)
+) -> Bot:
     return _own(session, Bot, bot_id, principal)  # type: ignore[return-value]
 
 
 @router.patch("/bots/{bot_id}", tags=["bots"], response_model=BotOut, responses=NOT_FOUND)
-def update_bot(bot_id: IdPath, body: BotUpdate, principal: Principal = Depends(trader),
-               session: Session = Depends(db_session)) -> Bot:
+def update_bot(
+    bot_id: IdPath,
+    body: BotUpdate,
+    principal: Principal = Depends(trader),
+    session: Session = Depends(db_session),
+) -> Bot:
     bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(bot, field, value)
@@ -111,7 +143,9 @@ def update_bot(bot_id: IdPath, body: BotUpdate, principal: Principal = Depends(t
 
 
 @router.post("/bots/{bot_id}/start", tags=["bots"], response_model=BotOut, responses=NOT_FOUND)
-def start_bot(bot_id: IdPath, principal: Principal = Depends(trader), session: Session = Depends(db_session)) -> Bot:
+def start_bot(
+    bot_id: IdPath, principal: Principal = Depends(trader), session: Session = Depends(db_session)
+) -> Bot:
     """Ask the trading runtime to run the bot (it picks up ``state = 'starting'``)."""
     bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
     if bot.state not in ("running", "starting"):
@@ -121,7 +155,9 @@ def start_bot(bot_id: IdPath, principal: Principal = Depends(trader), session: S
 
 
 @router.post("/bots/{bot_id}/stop", tags=["bots"], response_model=BotOut, responses=NOT_FOUND)
-def stop_bot(bot_id: IdPath, principal: Principal = Depends(trader), session: Session = Depends(db_session)) -> Bot:
+def stop_bot(
+    bot_id: IdPath, principal: Principal = Depends(trader), session: Session = Depends(db_session)
+) -> Bot:
     bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
     if bot.state != "stopped":
         bot.state, bot.state_reason = "stopping", f"stop requested by {principal.username}"
@@ -129,9 +165,15 @@ def stop_bot(bot_id: IdPath, principal: Principal = Depends(trader), session: Se
     return bot
 
 
-@router.delete("/bots/{bot_id}", tags=["bots"], status_code=204,
-               responses={**NOT_FOUND, 409: {"description": "Stop the bot first."}})
-def delete_bot(bot_id: IdPath, principal: Principal = Depends(trader), session: Session = Depends(db_session)) -> None:
+@router.delete(
+    "/bots/{bot_id}",
+    tags=["bots"],
+    status_code=204,
+    responses={**NOT_FOUND, 409: {"description": "Stop the bot first."}},
+)
+def delete_bot(
+    bot_id: IdPath, principal: Principal = Depends(trader), session: Session = Depends(db_session)
+) -> None:
     bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
     if bot.state in ("running", "starting"):
         raise ApiError(409, "the bot is running: stop it first")

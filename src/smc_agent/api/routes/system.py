@@ -50,8 +50,13 @@ def ready(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics", tags=["system"], summary="Prometheus metrics (no secrets).",
-            response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    tags=["system"],
+    summary="Prometheus metrics (no secrets).",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
 def metrics(request: Request) -> Response:
     return Response(api_state(request).metrics.render(), media_type="text/plain; version=0.0.4")
 
@@ -65,7 +70,9 @@ def metrics(request: Request) -> Response:
     "dependency health with latency. Authenticated: also the caller's positions and PnL.",
     dependencies=[Depends(ip_limited)],
 )
-async def status(request: Request, principal: Principal | None = Depends(optional_principal)) -> dict[str, Any]:
+async def status(
+    request: Request, principal: Principal | None = Depends(optional_principal)
+) -> dict[str, Any]:
     state = api_state(request)
     data = dict(await state.status.get())  # shared between concurrent callers: copy before adding
     state.metrics.trading_halted.set(1 if data["trading"]["state"] == "halted" else 0)
