@@ -54,7 +54,7 @@ def bind_correlation_id(correlation_id: str | None = None) -> str:
 class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at emit time (it may be swapped, e.g. by a CLI runner)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 
