@@ -15,6 +15,7 @@ from smc_agent.api.principal import Principal
 from smc_agent.api.queries import ms_to_dt, page, pnl_summary
 from smc_agent.api.routes.account import AUTH_ERRORS
 from smc_agent.api.schemas import OrderOut, Page, PnlSummary, PositionOut, SignalOut, TradeOut
+from smc_agent.core.enums import OrderStatus
 from smc_agent.store.models import Order, Position, Signal, Trade
 
 router = APIRouter(prefix="/v1", tags=["trading records"])
@@ -27,8 +28,19 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
+_TERMINAL_STATUSES = tuple(s.value for s in OrderStatus if s.is_terminal)
+
+
 def _filters(
-    query: Select[Any], model: Any, *, symbol: str | None, exchange: str | None, bot_id: str | None
+    query: Select[Any],
+    model: Any,
+    *,
+    symbol: str | None,
+    exchange: str | None,
+    bot_id: str | None,
+    time_column: Any = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
 ) -> Select[Any]:
     if symbol:
         query = query.where(model.symbol == symbol)
@@ -36,6 +48,10 @@ def _filters(
         query = query.where(model.exchange == exchange)
     if bot_id:
         query = query.where(model.bot_id == bot_id)
+    if since_ms is not None:
+        query = query.where(time_column >= ms_to_dt(since_ms))
+    if until_ms is not None:
+        query = query.where(time_column < ms_to_dt(until_ms))
     return query
 
 
@@ -59,18 +75,14 @@ def list_orders(
         symbol=symbol,
         exchange=exchange,
         bot_id=bot_id,
+        time_column=Order.created_at,
+        since_ms=since_ms,
+        until_ms=until_ms,
     )
     if status:
         query = query.where(Order.status == status)
     if open_only:
-        query = query.where(
-            Order.closed_at.is_(None),
-            Order.status.not_in(("filled", "canceled", "cancelled", "rejected", "expired", "denied")),
-        )
-    if since_ms is not None:
-        query = query.where(Order.created_at >= ms_to_dt(since_ms))
-    if until_ms is not None:
-        query = query.where(Order.created_at < ms_to_dt(until_ms))
+        query = query.where(Order.closed_at.is_(None), Order.status.not_in(_TERMINAL_STATUSES))
     return page(session, query.order_by(Order.created_at.desc()), out=OrderOut, limit=limit, offset=offset)
 
 
@@ -92,11 +104,10 @@ def list_trades(
         symbol=symbol,
         exchange=exchange,
         bot_id=bot_id,
+        time_column=Trade.timestamp,
+        since_ms=since_ms,
+        until_ms=until_ms,
     )
-    if since_ms is not None:
-        query = query.where(Trade.timestamp >= ms_to_dt(since_ms))
-    if until_ms is not None:
-        query = query.where(Trade.timestamp < ms_to_dt(until_ms))
     return page(session, query.order_by(Trade.timestamp.desc()), out=TradeOut, limit=limit, offset=offset)
 
 
@@ -142,11 +153,11 @@ def list_signals(
         symbol=symbol,
         exchange=exchange,
         bot_id=bot_id,
+        time_column=Signal.created_at,
+        since_ms=since_ms,
     )
     if kind:
         query = query.where(Signal.kind == kind)
-    if since_ms is not None:
-        query = query.where(Signal.created_at >= ms_to_dt(since_ms))
     return page(session, query.order_by(Signal.created_at.desc()), out=SignalOut, limit=limit, offset=offset)
 
 
