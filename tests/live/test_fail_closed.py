@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import time
@@ -73,7 +74,10 @@ def own_redis() -> Iterator[OwnRedis]:
     try:
         subprocess.run(["redis-server", "--version"], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"redis-server binary not available: {exc}")
+        reason = f"redis-server binary not available: {exc}"
+        if os.environ.get("SMC_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{reason}; SMC_REQUIRE_SERVICES=1 forbids skipping")
+        pytest.skip(reason)
     server = OwnRedis(free_port())
     server.start()
     yield server
