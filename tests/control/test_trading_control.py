@@ -164,3 +164,51 @@ def test_halt_with_store_down_stays_halted_when_store_returns(migrated_sqlite_ur
         snap = back.observe()
         assert snap.state is TradingState.HALTED and "venue on fire" in snap.reason
     assert snap.latch is not None and snap.latch.status == "halted"
+
+
+class _HaltDuringFirstKeyRead:
+    """Wraps the key store: the observer's first read of the key returns what it saw, then a full
+    ``halt`` by another process runs before the observer goes on to read the latch (the interleaving
+    that once turned an operator's halt into 'emergency_halt set on embedded')."""
+
+    def __init__(self, kv, other: TradingControl) -> None:  # type: ignore[no-untyped-def]
+        self._kv, self._other, self._armed = kv, other, True
+        self.name = kv.name
+
+    def get(self, key: str) -> str | None:
+        value = self._kv.get(key)
+        if self._armed and key == HALT_KEY:
+            self._armed = False
+            self._other.halt(reason="playbook drill", actor="ops", source="cli")
+        return value
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._kv, name)
+
+
+def test_observer_racing_a_halt_keeps_the_operators_reason(container: Container) -> None:
+    operator = TradingControl(kv=container.kv, journal=container.journal)
+    watcher = TradingControl(kv=_HaltDuringFirstKeyRead(container.kv, operator), journal=container.journal)  # type: ignore[arg-type]
+    snap = watcher.observe()
+    assert snap.state is TradingState.HALTED and "playbook drill" in snap.reason
+    latch = container.journal.read_latch()
+    assert latch is not None and latch.status == "halted" and latch.reason == "playbook drill"
+    assert operator.observe().reason.startswith("halted by ops: playbook drill")
+
+
+def test_resume_verification_racing_a_new_halt_does_not_resume(container: Container) -> None:
+    control = container.trading_control
+    control.halt(reason="first", actor="ops", source="cli")
+    control.request_release(reason="all clear", actor="ops", source="cli")
+
+    def halt_again_during_check() -> str | None:  # another operator halts while we verify
+        TradingControl(kv=container.kv, journal=container.journal).halt(
+            reason="second", actor="ops2", source="cli"
+        )
+        return None
+
+    snap = control.complete_release([("db", halt_again_during_check)], actor="engine")
+    assert snap.state is TradingState.HALTED and "second" in snap.reason
+    with container.engine.connect() as conn:
+        states = [r[0] for r in conn.exec_driver_sql("SELECT state FROM trading_state_events").all()]
+    assert "active" not in states  # no resume was recorded

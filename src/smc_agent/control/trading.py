@@ -35,6 +35,9 @@ BREAKER_KEY = "smc:trading_state"
 HEARTBEAT_KEY = "smc:engine:heartbeat"  # set with a short TTL by every running trading engine
 _FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
 _EXPIRY_TOLERANCE_MS = 1_000
+_OBSERVE_ATTEMPTS = 5
+# Returned by a transition whose compare-and-set lost to a concurrent writer: observe again.
+_STALE = HaltLatch(reason="stale read", actor="", source="", since_ms=-1)
 
 log = get_logger("smc_agent.control")
 
@@ -81,27 +84,35 @@ class TradingControl:
     def observe(self) -> ControlSnapshot:
         """Reconcile the control-store key with the durable latch and return the current state.
 
-        Safe to call from any number of processes, as often as wanted (watchers call it ~5x/s).
+        Safe to call from any number of processes, as often as wanted (watchers call it ~5x/s): every
+        transition is a compare-and-set on the latch, so a decision taken on a stale read is retried,
+        never written over a concurrent halt or release.
         """
-        try:
-            present = self.halt_key_present()
-            ttl = self.kv.ttl(HALT_KEY) if present else None
-        except ControlStoreUnavailable as exc:
-            return self._unreachable(str(exc))
+        for _ in range(_OBSERVE_ATTEMPTS):
+            try:
+                present = self.halt_key_present()
+                ttl = self.kv.ttl(HALT_KEY) if present else None
+            except ControlStoreUnavailable as exc:
+                return self._unreachable(str(exc))
+            latch = self.journal.read_latch()
+            now = self.clock.timestamp_ms()
+            if present:
+                latch = self._latch_from_key(latch, ttl, now)
+            elif latch is not None and latch.status == "halted" and not latch.key_seen:
+                self._reassert_key()
+            elif latch is not None and latch.status == "halted":
+                latch = self._key_vanished(latch, now)
+            if latch is _STALE:
+                continue
+            if latch is not None:
+                return ControlSnapshot(
+                    TradingState.HALTED, self._latch_reason(latch), present, latch, self.kv.name, True
+                )
+            state, reason = self._breaker_state()
+            return ControlSnapshot(state, reason, False, None, self.kv.name, True)
         latch = self.journal.read_latch()
-        now = self.clock.timestamp_ms()
-        if present:
-            latch = self._latch_from_key(latch, ttl, now)
-        elif latch is not None and latch.status == "halted" and not latch.key_seen:
-            self._reassert_key()
-        elif latch is not None and latch.status == "halted":
-            latch = self._key_vanished(latch, now)
-        if latch is not None:
-            return ControlSnapshot(
-                TradingState.HALTED, self._latch_reason(latch), present, latch, self.kv.name, True
-            )
-        state, reason = self._breaker_state()
-        return ControlSnapshot(state, reason, False, None, self.kv.name, True)
+        reason = "control state changing under concurrent writers; halted until it settles"
+        return ControlSnapshot(TradingState.HALTED, reason, False, latch, self.kv.name, True)
 
     def _unreachable(self, error: str) -> ControlSnapshot:
         try:
@@ -114,7 +125,7 @@ class TradingControl:
     def _latch_from_key(self, latch: HaltLatch | None, ttl: float | None, now: int) -> HaltLatch:
         expires = None if ttl is None else now + int(ttl * 1000)
         if latch is None or latch.status != "halted":
-            latch = HaltLatch(
+            new = HaltLatch(
                 reason=f"{HALT_KEY} set on {self.kv.name}",
                 actor=f"{self.kv.name}:{HALT_KEY}",
                 source=self.kv.name,
@@ -122,24 +133,26 @@ class TradingControl:
                 key_expires_at_ms=expires,
                 key_seen=True,
             )
-            self.journal.write_latch(latch)
+            if not self.journal.swap_latch(latch, new):
+                return _STALE
             self.journal.record_state_change(
                 state=TradingState.HALTED.value,
                 previous=None,
-                reason=latch.reason,
-                actor=latch.actor,
-                source=latch.source,
+                reason=new.reason,
+                actor=new.actor,
+                source=new.source,
             )
-            log.warning("emergency halt latched: trading halted", reason=latch.reason, source=latch.source)
-        elif not latch.key_seen or (
+            log.warning("emergency halt latched: trading halted", reason=new.reason, source=new.source)
+            return new
+        if not latch.key_seen or (
             expires is not None
             and (
                 latch.key_expires_at_ms is None
                 or abs(latch.key_expires_at_ms - expires) > _EXPIRY_TOLERANCE_MS
             )
         ):
-            latch = replace(latch, key_seen=True, key_expires_at_ms=expires or latch.key_expires_at_ms)
-            self.journal.write_latch(latch)
+            new = replace(latch, key_seen=True, key_expires_at_ms=expires or latch.key_expires_at_ms)
+            return new if self.journal.swap_latch(latch, new) else _STALE
         return latch
 
     def _reassert_key(self) -> None:
@@ -150,27 +163,36 @@ class TradingControl:
         log.warning("halt key re-asserted from the database latch; trading stays halted")
 
     def _key_vanished(self, latch: HaltLatch, now: int) -> HaltLatch:
+        # The key was read before the latch: a halt that set the key and then marked the latch key_seen
+        # in between looks like a vanished key. Read the key again before calling it deleted or expired.
+        try:
+            if self.halt_key_present():
+                return _STALE
+        except ControlStoreUnavailable:
+            return _STALE  # the next attempt reports the store as unreachable
         expired = (
             latch.key_expires_at_ms is not None and now >= latch.key_expires_at_ms - _EXPIRY_TOLERANCE_MS
         )
         if expired:
-            latch = replace(latch, status="key_expired")
-            self.journal.write_latch(latch)
+            new = replace(latch, status="key_expired")
+        else:
+            new = replace(
+                latch,
+                status="release_requested",
+                release_actor=f"{self.kv.name}:DEL",
+                release_reason=f"{HALT_KEY} deleted on {self.kv.name}",
+            )
+        if not self.journal.swap_latch(latch, new):
+            return _STALE
+        if expired:
             log.error(
                 "ALERT emergency_halt key expired; trading stays halted (latched) until an explicit release "
                 "(smc-agent resume)",
                 halted_since_ms=latch.since_ms,
             )
         else:
-            latch = replace(
-                latch,
-                status="release_requested",
-                release_actor=f"{self.kv.name}:DEL",
-                release_reason=f"{HALT_KEY} deleted on {self.kv.name}",
-            )
-            self.journal.write_latch(latch)
-            log.warning("emergency halt release requested: verifying before resuming", by=latch.release_actor)
-        return latch
+            log.warning("emergency halt release requested: verifying before resuming", by=new.release_actor)
+        return new
 
     def _breaker_state(self) -> tuple[TradingState, str]:
         raw = self.kv.get(BREAKER_KEY)
@@ -219,10 +241,13 @@ class TradingControl:
         if not reason.strip():
             raise ValueError("a release needs a reason")
         self.kv.delete(HALT_KEY)
-        latch = self.journal.read_latch()
-        if latch is not None:
-            latch = replace(latch, status="release_requested", release_actor=actor, release_reason=reason)
-            self.journal.write_latch(latch)
+        for _ in range(_OBSERVE_ATTEMPTS):  # a watcher may mark the deleted key at the same moment
+            latch = self.journal.read_latch()
+            if latch is None:
+                break
+            marked = replace(latch, status="release_requested", release_actor=actor, release_reason=reason)
+            if self.journal.swap_latch(latch, marked):
+                break
         log.warning("trading release requested", reason=reason, actor=actor, source=source)
         return self.observe()
 
@@ -242,12 +267,13 @@ class TradingControl:
             if problem:
                 failures.append(f"{name}: {problem}")
         if failures:
-            self.journal.write_latch(
-                replace(latch, status="release_failed", detail={"failures": "; ".join(failures)})
-            )
-            log.error("resume verification failed; trading stays halted", failures=failures)
+            failed = replace(latch, status="release_failed", detail={"failures": "; ".join(failures)})
+            if self.journal.swap_latch(latch, failed):
+                log.error("resume verification failed; trading stays halted", failures=failures)
             return self.observe()
-        self.journal.write_latch(None)
+        if not self.journal.swap_latch(latch, None):  # halted again (or released) while verifying
+            log.warning("control state changed during resume verification; not resuming")
+            return self.observe()
         reason = latch.release_reason or "released"
         self.journal.record_state_change(
             state=TradingState.ACTIVE.value,

@@ -61,6 +61,10 @@ class ControlJournal(Protocol):
 
     def write_latch(self, latch: HaltLatch | None) -> None: ...
 
+    def swap_latch(self, expected: HaltLatch | None, new: HaltLatch | None) -> bool:
+        """Write ``new`` only if the stored latch still equals ``expected`` (atomic compare-and-set)."""
+        ...
+
     def record_state_change(
         self, *, state: str, previous: str | None, reason: str, actor: str, source: str
     ) -> None: ...

@@ -14,8 +14,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from smc_agent.core.control import ControlStoreUnavailable, HaltLatch
@@ -112,6 +112,27 @@ class DbControlJournal:
                 session.add(ControlState(key=LATCH_KEY, value=value))
             else:
                 row.value = value
+
+    def swap_latch(self, expected: HaltLatch | None, new: HaltLatch | None) -> bool:
+        """Compare-and-set in one statement, so that two processes observing at once cannot overwrite
+        each other's transition with a decision taken on a stale read."""
+        old_value = None if expected is None else json.dumps(asdict(expected))
+        new_value = None if new is None else json.dumps(asdict(new))
+        try:
+            with self._factory() as session, session.begin():
+                if old_value is None:
+                    if new_value is None:
+                        return session.get(ControlState, LATCH_KEY) is None
+                    session.add(ControlState(key=LATCH_KEY, value=new_value))
+                    return True
+                where = (ControlState.key == LATCH_KEY) & (ControlState.value == old_value)
+                if new_value is None:
+                    result = session.execute(delete(ControlState).where(where))
+                else:
+                    result = session.execute(update(ControlState).where(where).values(value=new_value))
+                return bool(getattr(result, "rowcount", 0))
+        except IntegrityError:  # another process inserted a latch first
+            return False
 
     def record_state_change(
         self, *, state: str, previous: str | None, reason: str, actor: str, source: str
