@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_admin_host: str = Field(
+        default="127.0.0.1",
+        description="The api-gateway's admin listener, which stays open while public traffic is blocked.",
+    )
+    api_admin_port: int = Field(default=8001, ge=0, le=65535, description="0 = no admin listener.")
     primary_venue: Literal["binance", "bybit"] = "binance"
     backup_venue: Literal["binance", "bybit"] = "bybit"
 

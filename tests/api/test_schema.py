@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy  # noqa: F401 - see below
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -23,6 +24,10 @@ from smc_agent.bootstrap import Container
 from smc_agent.settings import Settings
 from tests.api.conftest import PASSWORD, build_container
 from tests.api.server import free_port, running
+
+# numpy is imported here, before any test runs: otherwise the server's backtest worker thread may be
+# importing it for the first time while hypothesis (in this thread) sees the half-initialised module in
+# sys.modules and fails with "partially initialized module 'numpy' has no attribute 'ndarray'".
 
 
 def _openapi() -> dict[str, Any]:

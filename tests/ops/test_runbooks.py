@@ -20,6 +20,7 @@ from smc_agent.ops.runbooks.framework import Runbook, RunbookRunner, RunContext,
 from smc_agent.ops.runbooks.lock import RunbookBusy, RunbookLock
 from smc_agent.store.db import make_engine, make_session_factory, transaction
 from smc_agent.store.models import User, UserSession
+from tests.api.server import free_port
 
 
 def _runner(confirm: bool = True) -> tuple[RunbookRunner, list[StepResult]]:
@@ -267,9 +268,20 @@ def test_security_breach_runbook_rotates_keys_and_revokes_sessions(  # type: ign
         s.flush()
         old = key_service.create_key(s, user_id="usr_1", scopes=["read"])
         s.add(UserSession(user_id="usr_1", username="trader", ip_address="203.0.113.9"))
-    out = cli("runbook", "run", "security-breach", "--yes")
+    public, admin = free_port(), free_port()  # no API process runs here: nothing listens on either
+    out = cli(
+        "runbook",
+        "run",
+        "security-breach",
+        "--yes",
+        "--param",
+        f"api_url=http://127.0.0.1:{public}",
+        "--param",
+        f"admin_url=http://127.0.0.1:{admin}",
+    )
     assert "security-breach: completed" in out, out
-    assert "[skipped] block-public-traffic" in out and "kubectl patch ingress api-ingress" in out
+    assert "[done] block-public-traffic" in out and "kubectl patch ingress api-ingress" in out
+    assert f"admin listener http://127.0.0.1:{admin} unreachable" in out  # reported, containment not undone
     assert (
         "[done] capture-evidence" in out
         and "[done] forensic-analysis: 1 login(s) from ['203.0.113.9']" in out

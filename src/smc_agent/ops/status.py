@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from smc_agent.control.traffic import PublicTraffic
 from smc_agent.store import migrate
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None 
             "latch": None if snapshot.latch is None else snapshot.latch.status,
         }
     failover = _probe(c.failover.status)
+    public_traffic = _probe(lambda: {"blocked": PublicTraffic(c.kv).current() is not None})
     deps = {"database": database, "control_store": control_store}
     comps = components or {}
     healthy = (
@@ -74,6 +76,7 @@ def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None 
         "status": "ok" if healthy else "degraded",
         "trading": trading,
         "venue": failover,
+        "public_traffic": public_traffic,
         "dependencies": deps,
         "components": comps,
     }

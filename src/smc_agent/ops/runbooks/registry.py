@@ -13,6 +13,8 @@ RUNBOOKS: dict[str, Callable[[], Runbook]] = {
     "resume": trading.resume,
     "exchange-failover": trading.exchange_failover,
     "security-breach": security.security_breach,
+    "block-public-traffic": security.block_public_traffic,
+    "unblock-public-traffic": security.unblock_public_traffic,
     "revoke-sessions": security.revoke_sessions,
     "disable-accounts": security.disable_accounts,
     "rotate-api-keys": security.rotate_api_keys,

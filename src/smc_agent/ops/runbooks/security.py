@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import redis
 from sqlalchemy import or_, select, update
 
 from smc_agent.control.failover import FAILOVER_KEY
 from smc_agent.control.trading import HALT_KEY
+from smc_agent.control.traffic import PUBLIC_TRAFFIC_KEY, PublicTraffic
 from smc_agent.ops.incidents.priority import Priority
-from smc_agent.ops.runbooks.framework import Runbook, RunContext, Skip, Step
+from smc_agent.ops.runbooks.framework import Check, Runbook, RunContext, Skip, Step
 from smc_agent.store.db import transaction
-from smc_agent.store.models import User, UserSession
+from smc_agent.store.models import AuditLog, User, UserSession
 
 NS = "-n smc-trading"
 
@@ -195,13 +199,144 @@ def disable_accounts() -> Runbook:
 
 
 # ------------------------------------------------------------------ security breach
-def _block_public_traffic() -> Step:
+def _listeners(ctx: RunContext) -> tuple[tuple[str, int], str]:
+    """The public (host, port) to see refused and the admin URL that must keep answering."""
+    settings = ctx.services.settings
+    public = urlsplit(str(ctx.params.get("api_url") or f"http://{settings.api_host}:{settings.api_port}"))
+    admin = str(
+        ctx.params.get("admin_url") or f"http://{settings.api_admin_host}:{settings.api_admin_port}"
+    ).rstrip("/")
+    return (public.hostname or "127.0.0.1", public.port or 80), admin
+
+
+def _public_refuses(public: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(public, timeout=1.0):
+            return False
+    except OSError:
+        return True
+
+
+def _admin_health(admin: str) -> str | None:
+    try:
+        response = httpx.get(f"{admin}/health", timeout=2.0)
+    except httpx.HTTPError as exc:
+        return f"admin listener {admin} unreachable: {exc.__class__.__name__}"
+    return None if response.status_code == 200 else f"admin {admin}/health answered {response.status_code}"
+
+
+def _audit(ctx: RunContext, action: str, details: dict[str, Any]) -> None:
+    with transaction(ctx.services.session_factory) as s:
+        s.add(AuditLog(actor=ctx.actor, action=action, target=PUBLIC_TRAFFIC_KEY, details=details))
+
+
+def _wait_public(ctx: RunContext, *, refused: bool) -> float | None:
+    """Seconds until the public listener refuses (or accepts) connections; None on timeout. The API
+    processes poll the switch twice a second."""
+    public, _admin = _listeners(ctx)
+    start = time.monotonic()
+    while _public_refuses(public) is not refused:
+        if time.monotonic() - start > float(ctx.params.get("listener_timeout_s", 10)):
+            return None
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def _block(ctx: RunContext) -> str:
+    reason = str(ctx.params.get("reason") or "security incident: isolate public traffic")
+    now_ms = int(time.time() * 1000)
+    block = PublicTraffic(ctx.services.kv).block(
+        reason=reason, actor=ctx.actor, source="runbook", now_ms=now_ms
+    )
+    _audit(ctx, "public_traffic.block", {"reason": block.reason})
+    public, admin = _listeners(ctx)
+    waited = _wait_public(ctx, refused=True)
+    closed = "still open" if waited is None else f"refusing connections after {waited:.2f} s"
+    # The admin path is reported, not a reason to undo containment: from a workstation it may not be reachable.
+    admin_state = _admin_health(admin) or f"admin listener {admin} answering /health"
+    return f"{PUBLIC_TRAFFIC_KEY} set; public {public[0]}:{public[1]} {closed}; {admin_state}"
+
+
+def _verify_blocked(ctx: RunContext) -> str | None:
+    public, _admin = _listeners(ctx)
+    return (
+        None
+        if _public_refuses(public)
+        else f"public listener {public[0]}:{public[1]} still accepts connections"
+    )
+
+
+def _unblock(ctx: RunContext) -> str:
+    lifted = PublicTraffic(ctx.services.kv).unblock()
+    _audit(ctx, "public_traffic.unblock", {"lifted": lifted})
+    return (
+        f"{PUBLIC_TRAFFIC_KEY} deleted: public listeners reopen"
+        if lifted
+        else "public traffic was not blocked"
+    )
+
+
+def _verify_unblocked(ctx: RunContext) -> str | None:
+    if _wait_public(ctx, refused=False) is None:
+        public, _admin = _listeners(ctx)
+        return f"public listener {public[0]}:{public[1]} did not reopen (is the api-gateway running?)"
+    return None
+
+
+def _already(blocked: bool) -> Check:
+    def precondition(ctx: RunContext) -> str | None:
+        current = PublicTraffic(ctx.services.kv).current()
+        if blocked and current is not None:
+            return Skip(f"public traffic already blocked by {current.actor}: {current.reason}")
+        if not blocked and current is None:
+            return Skip("public traffic is not blocked")
+        return None
+
+    return precondition
+
+
+def block_public_traffic_step() -> Step:
     return Step(
         "block-public-traffic",
-        "Block public traffic (needs the API service's listener control)",
-        lambda ctx: "",
-        precondition=lambda ctx: Skip("not available in this build: run the kubectl equivalent"),
-        kubectl=f'kubectl patch ingress api-ingress {NS} -p \'{{"spec":{{"rules":[]}}}}\'',
+        "Block public traffic: public API/WebSocket/dashboard listeners close, the admin listener stays open",
+        _block,
+        verification=_verify_blocked,
+        precondition=_already(True),
+        destructive=True,
+        kubectl=f'kubectl patch ingress api-ingress {NS} -p \'{{"spec":{{"rules":[]}}}}\'   '
+        f"(and: kubectl scale deployment api-gateway --replicas=0 {NS}; "
+        f"kubectl scale deployment web-app --replicas=0 {NS})",
+    )
+
+
+def block_public_traffic() -> Runbook:
+    return Runbook(
+        "block-public-traffic",
+        "Block all public traffic (admin path stays open)",
+        Priority.P0,
+        (block_public_traffic_step(),),
+        category="security",
+    )
+
+
+def unblock_public_traffic() -> Runbook:
+    return Runbook(
+        "unblock-public-traffic",
+        "Restore public traffic after containment",
+        Priority.P0,
+        (
+            Step(
+                "unblock-public-traffic",
+                "Reopen the public listeners",
+                _unblock,
+                verification=_verify_unblocked,
+                precondition=_already(False),
+                destructive=True,
+                kubectl=f"kubectl apply -f deploy/k8s/edge.yaml   (restores api-ingress rules) and scale "
+                f"api-gateway / web-app back up {NS}",
+            ),
+        ),
+        category="security",
     )
 
 
@@ -237,7 +372,7 @@ def security_breach() -> Runbook:
         "Security breach: isolate, preserve evidence, contain",
         Priority.P0,
         (
-            _block_public_traffic(),
+            block_public_traffic_step(),
             Step(
                 "capture-evidence",
                 "Preserve evidence (state, config, logs, connections) before any restart",
