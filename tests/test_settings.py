@@ -37,6 +37,32 @@ def test_environment_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert s.api_port == 9100
 
 
+def test_ops_table_of_the_toml_file_configures_the_ops_layer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smc_agent.ops.settings import load_ops_settings
+
+    cfg = tmp_path / "smc.toml"
+    cfg.write_text(
+        'api_port = 9000\n[ops]\nstatuspage_page_id = "page-1"\nbackup_keep = 30\n'
+        'slack_critical_webhook = "http://127.0.0.1:9/hook"\n'
+    )
+    monkeypatch.setenv("SMC_CONFIG_FILE", str(cfg))
+    monkeypatch.setenv("SMC_BACKUP_KEEP", "7")  # the environment wins over the file here too
+    assert load_settings().api_port == 9000  # the core settings ignore the [ops] table
+    ops = load_ops_settings()
+    assert ops.statuspage_page_id == "page-1" and ops.backup_keep == 7
+    assert ops.slack_critical_webhook is not None
+    assert ops.slack_critical_webhook.get_secret_value() == "http://127.0.0.1:9/hook"
+    cfg.write_text("[ops]\nno_such_setting = 1\n")  # unknown keys in [ops] are ignored like unknown env
+    assert load_ops_settings().statuspage_page_id is None
+    cfg.write_text("bogus = 1\n")
+    with pytest.raises(
+        ConfigError, match="SMC_BOGUS: Extra inputs"
+    ):  # ...but a typo at the top level is an error
+        load_settings()
+
+
 def test_settings_are_frozen() -> None:
     s = Settings()
     with pytest.raises(Exception, match="frozen"):

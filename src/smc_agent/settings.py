@@ -7,6 +7,7 @@ composition root and pass the result down by constructor.
 from __future__ import annotations
 
 import os
+import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -15,9 +16,9 @@ import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from smc_agent.core.errors import ConfigError
@@ -116,11 +117,31 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get("SMC_CONFIG_FILE")
-        if config_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
-        return tuple(sources)
+        return (init_settings, env_settings, config_file_source(settings_cls, table=None))
+
+
+OPS_TABLE = "ops"
+
+
+def config_file_source(settings_cls: type[BaseSettings], *, table: str | None) -> PydanticBaseSettingsSource:
+    """Values from the TOML file named by SMC_CONFIG_FILE (below the environment in priority).
+
+    Top-level keys are :class:`Settings`; the ``[ops]`` table holds the operations layer's settings
+    (notification channels, on-call matrix, backups: ``smc_agent.ops.settings.OpsSettings``).
+    """
+    config_file = os.environ.get("SMC_CONFIG_FILE")
+    data: dict[str, Any] = {}
+    if config_file:
+        with Path(config_file).open("rb") as handle:
+            data = tomllib.load(handle)
+        if table is None:
+            data.pop(OPS_TABLE, None)
+        else:
+            section = data.get(table, {})
+            if not isinstance(section, dict):
+                raise ValueError(f"[{table}] in {config_file} must be a table")
+            data = section
+    return InitSettingsSource(settings_cls, data)
 
 
 def load_settings(**overrides: Any) -> Settings:

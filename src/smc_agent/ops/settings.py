@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from smc_agent.settings import OPS_TABLE, config_file_source
 
 
 class OnCallRole(BaseModel):
@@ -81,6 +83,18 @@ class OpsSettings(BaseSettings):
     backup_s3_url: str | None = Field(default=None, description="s3://bucket/prefix")
     backup_s3_endpoint_url: str | None = None
     backup_keep: int = Field(default=14, ge=1, description="How many backups retention keeps.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment first, then the ``[ops]`` table of the SMC_CONFIG_FILE TOML file."""
+        return (init_settings, env_settings, config_file_source(settings_cls, table=OPS_TABLE))
 
     def redacted(self) -> dict[str, Any]:
         """Every setting with secrets replaced by ``***`` (set) or ``None`` (unset)."""
