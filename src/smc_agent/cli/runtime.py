@@ -160,7 +160,7 @@ def serve_trading_engine(
     from smc_agent.live.strategies import STRATEGIES
     from smc_agent.live.streams import RedisStreamBus
     from smc_agent.live.trading_service import TradingService
-    from smc_agent.live.wiring import ExecutionConfig, build_venue
+    from smc_agent.live.wiring import ExecutionConfig
     from smc_agent.store.trading_repo import TradingRepo
 
     with container() as c:
@@ -168,9 +168,9 @@ def serve_trading_engine(
         venue_config = ExecutionConfig(database_url="", venue=c.settings.primary_venue, venue_url=venue_url)
 
         async def main(stop: asyncio.Event) -> None:
-            venue = build_venue(venue_config)
-            instruments = await venue.load_instruments()
-            await venue.close()
+            instruments = await _instruments(venue_config, stop)
+            if instruments is None:
+                return
             bus = RedisStreamBus(redis_url)
             service = TradingService(
                 bus=bus,
@@ -200,11 +200,38 @@ def serve_trading_engine(
         _serve(main)
 
 
-def serve_data_pipeline(
+async def _instruments(config: Any, stop: asyncio.Event) -> Any:
+    """The venue's instruments; a venue that does not answer yet (starting with the engine, a
+    network blip) is asked again every 2 s until it does, or None once ``stop`` is set."""
+    from smc_agent.core.errors import SmcAgentError
+    from smc_agent.live.wiring import build_venue
+
+    while not stop.is_set():
+        venue = build_venue(config)
+        try:
+            return await venue.load_instruments()
+        except (SmcAgentError, TimeoutError, OSError) as exc:
+            err_console.print(f"[yellow]venue {config.venue} not answering ({exc}); retrying in 2 s[/]")
+        finally:
+            await venue.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 2.0)
+    return None
+
+
+def serve_data_pipeline(  # noqa: PLR0917 - typer options
     venue_url: str | None = VenueUrlOpt,
     symbol: str = SymbolOpt,
     timeframe: str = TimeframeOpt,
     health_port: int = typer.Option(8083, "--health-port", help="Port of /healthz and /readyz."),
+    backup_venue_url: str | None = typer.Option(
+        None,
+        "--backup-venue-url",
+        help="Base URL of the backup venue (SMC_BACKUP_VENUE): once the failover is active, candles "
+        "come from there (public data, no keys).",
+    ),
+    warmup: int = typer.Option(300, "--warmup", min=1, help="Closed candles back-filled on start."),
+    poll: float = typer.Option(1.0, "--poll", min=0.05, help="Seconds between candle polls."),
 ) -> None:
     """Closed candles from the venue (public data, no keys) -> candles stream."""
     from smc_agent.core.ids import InstrumentId
@@ -216,30 +243,46 @@ def serve_data_pipeline(
     with container() as c:
         redis_url = _redis_or_exit(c.settings.redis_url)
         venue_name = c.settings.primary_venue
+        config = ExecutionConfig(
+            database_url="",
+            venue=venue_name,
+            venue_url=venue_url,
+            backup_venue=c.settings.backup_venue,
+            backup_venue_url=backup_venue_url,
+        )
 
         async def main(stop: asyncio.Event) -> None:
-            venue = build_venue(ExecutionConfig(database_url="", venue=venue_name, venue_url=venue_url))
+            venue = build_venue(config)
+            backup = build_venue(config, backup=True) if backup_venue_url else None
             bus = RedisStreamBus(redis_url)
             data = DataService(
                 bus=bus,
                 venue=venue,
                 subscriptions=[Subscription(InstrumentId(venue_name, symbol), timeframe)],
+                poll_s=poll,
+                warmup=warmup,
+                backup=backup,
+                active_venue=None if backup is None else c.failover.active_venue,
             )
             health = HealthServer(
                 name="data-pipeline",
                 port=health_port,
-                ready=lambda: (data.published > 0, {"published": data.published}),
+                ready=lambda: (data.published > 0, {"published": data.published, "venue": data.source.venue}),
             )
             await health.start()
             task = asyncio.get_running_loop().create_task(data.run())
             console.print(
-                f"[bold]data-pipeline[/] {symbol} {timeframe} on {venue_name} probes on :{health_port}"
+                f"[bold]data-pipeline[/] {symbol} {timeframe} on {venue_name}"
+                + (f" (failover to {c.settings.backup_venue})" if backup else "")
+                + f" probes on :{health_port}"
             )
             await stop.wait()
             data.stopping = True
             await asyncio.wait([task], timeout=3)
             await health.stop()
-            await venue.close()
+            for v in (venue, backup):
+                if v is not None:
+                    await v.close()
             await bus.close()
 
         _serve(main)

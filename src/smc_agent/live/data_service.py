@@ -3,12 +3,17 @@ once each, to the candles stream (the trading engine consumes them).
 
 On start it back-fills ``warmup`` closed candles so strategies have history; the last published open
 time is kept in the stream itself (a restart resumes after the newest candle already published).
+
+Venue failover: with a ``backup`` venue and ``active_venue`` (the failover manager's, read from the
+control store on every poll), candles come from whichever venue is active. The series goes on where
+it stopped: a candle whose open time was already published (from either venue) is never published
+again. Candles name the venue they came from; the trading engine maps them to its instrument.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from smc_agent.core.candle import Candle, timeframe_ms
@@ -37,25 +42,53 @@ class DataService:
         subscriptions: Sequence[Subscription],
         poll_s: float = 1.0,
         warmup: int = 300,
+        backup: VenuePort | None = None,
+        active_venue: Callable[[], str] | None = None,
     ) -> None:
         self.bus = bus
         self.venue = venue
+        self.backup = backup
+        self.active_venue = active_venue
+        self.source = venue  # the venue candles currently come from
         self.subscriptions = list(subscriptions)
         self.poll_s = poll_s
-        self.warmup = warmup
+        self.warmup = max(1, warmup)
         self.last_open: dict[Subscription, int] = {}
         self.published = 0
         self.last_candle_ms: int | None = None
         self.stopping = False
 
+    def _follow_failover(self) -> VenuePort:
+        """The venue to read from now; a control store that does not answer keeps the current one."""
+        if self.backup is None or self.active_venue is None:
+            return self.venue
+        try:
+            active = self.active_venue()
+        except Exception as exc:
+            log.warning("active venue unknown; keeping the market data source", error=str(exc))
+            return self.source
+        wanted = self.backup if active == self.backup.venue else self.venue
+        if wanted is not self.source:
+            log.warning(
+                f"failover: market data switched {self.source.venue} -> {wanted.venue}",
+                previous_venue=self.source.venue,
+                active_venue=wanted.venue,
+            )
+            self.source = wanted
+        return wanted
+
     async def poll_once(self) -> int:
         count = 0
+        source = self._follow_failover()
         for sub in self.subscriptions:
             last = self.last_open.get(sub)
             since = None if last is None else last + timeframe_ms(sub.timeframe)
             limit = self.warmup if last is None else 500
-            candles = await self.venue.fetch_candles(
-                sub.instrument_id, sub.timeframe, since_ms=since, limit=limit
+            candles = await source.fetch_candles(
+                InstrumentId(source.venue, sub.instrument_id.symbol),
+                sub.timeframe,
+                since_ms=since,
+                limit=limit,
             )
             for candle in candles:
                 if last is not None and candle.open_time <= last:

@@ -17,6 +17,7 @@ from typing import Any
 
 from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.commands import CancelAllOrders, CancelOrder, SubmitOrder
+from smc_agent.core.errors import SmcAgentError
 from smc_agent.core.events import Event
 from smc_agent.core.ids import InstrumentId
 from smc_agent.core.ports import VenuePort
@@ -167,14 +168,24 @@ class ExecutionService:
         except (ValueError, TypeError) as exc:
             log.error("dropping malformed order command", error=str(exc))
             return
-        if isinstance(message, SubmitOrder):
-            await self.gateway.submit(message)
-        elif isinstance(message, CancelOrder):
-            await self.gateway.cancel(message)
-        elif isinstance(message, CancelAllOrders):
-            await self.gateway.cancel_entries()
-        else:
-            log.error("unexpected message on the orders stream", kind=type(message).__name__)
+        try:
+            if isinstance(message, SubmitOrder):
+                await self.gateway.submit(message)
+            elif isinstance(message, CancelOrder):
+                await self.gateway.cancel(message)
+            elif isinstance(message, CancelAllOrders):
+                await self.gateway.cancel_entries()
+            else:
+                log.error("unexpected message on the orders stream", kind=type(message).__name__)
+        except (SmcAgentError, TimeoutError, OSError) as exc:
+            # e.g. the venue died with the order in flight: its intent is in the database, and
+            # reconciliation settles it with the venue later (never resent); the next orders go on
+            log.error(
+                "ALERT order command outcome unknown: the venue did not answer; reconciliation settles it",
+                kind=type(message).__name__,
+                cid=getattr(message, "client_order_id", None),
+                error=f"{type(exc).__name__}: {exc}",
+            )
 
     async def _every(self, seconds: float, func: Any) -> None:
         while not self.stopping:

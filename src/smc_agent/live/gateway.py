@@ -379,21 +379,29 @@ class OrderGateway:
         return report
 
     async def poll(self) -> None:
-        """Pick up fills and cancels of working orders (one open-orders listing per venue)."""
+        """Pick up fills and cancels of working orders (one open-orders listing per venue). A venue
+        that does not answer (e.g. the one just failed over from) never stops the others' polling."""
         async with self.send_lock:
             for name, venue in self.venues.items():
-                stored_open = [o for o in self.repo.open_orders(name) if o.status != OrderStatus.INITIALIZED]
-                if not stored_open:
-                    continue
-                reports: dict[str, OrderReport] = {
-                    r.client_order_id: r for r in await venue.fetch_open_orders()
-                }
-                for stored in stored_open:
-                    report = reports.get(stored.client_order_id)
-                    if report is None:
-                        await self._refresh_one(stored)
-                    elif report.filled_qty != stored.filled_quantity or report.status.value != stored.status:
-                        await self._apply(report)
+                try:
+                    await self._poll_venue(name, venue)
+                except (SmcAgentError, TimeoutError, OSError) as exc:
+                    log.warning("polling working orders failed", venue=name, error=str(exc))
+
+    async def _poll_venue(self, name: str, venue: VenuePort) -> None:
+        stored_open = [o for o in self.repo.open_orders(name) if o.status != OrderStatus.INITIALIZED]
+        if not stored_open:
+            return
+        reports: dict[str, OrderReport] = {
+            r.client_order_id: r
+            for r in await asyncio.wait_for(venue.fetch_open_orders(), self.venue_timeout_s)
+        }
+        for stored in stored_open:
+            report = reports.get(stored.client_order_id)
+            if report is None:
+                await self._refresh_one(stored)
+            elif report.filled_qty != stored.filled_quantity or report.status.value != stored.status:
+                await self._apply(report)
 
     # ================================================================ reports -> events
     async def _apply(self, report: OrderReport, *, market_price: Decimal | None = None) -> None:

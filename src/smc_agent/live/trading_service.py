@@ -2,6 +2,10 @@
 backtests run) fed by the candles stream, sending its orders to the orders stream and receiving the
 execution engine's order events from the events stream.
 
+After a venue failover the data pipeline publishes the backup venue's candles; they reach the bots
+of the engine's instrument of the same symbol (as the backup venue's order events do), so trading
+goes on with the same bots, positions and client order ids.
+
 Bots are loaded from the database and re-read every few seconds: a bot switched to ``running`` is
 added (and started) while the process runs, a bot switched away from ``running`` is halted in the
 engine (it gets no more candles; its working entry orders are cancelled by the engine).
@@ -143,6 +147,10 @@ class TradingService:
 
     # ------------------------------------------------------------------ streams
     async def on_candle(self, candle: Candle) -> None:
+        if candle[:2] not in self.engine.instruments:  # market data from the failover venue
+            logical = logical_instrument(self.engine, InstrumentId(candle.venue, candle.symbol))
+            if logical is not None:
+                candle = candle._replace(venue=logical.venue)
         self.clock.set_time(max(self.clock.timestamp_ms(), candle.close_time))
         self.engine.on_candle(candle)
         self.candles_seen += 1
