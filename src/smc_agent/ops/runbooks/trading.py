@@ -163,16 +163,26 @@ def _trade_counts(ctx: RunContext) -> dict[str, int]:
         return {str(ex): int(n) for ex, n in rows}
 
 
+def _wait_backup_trades(ctx: RunContext) -> str:
+    """With ``wait_backup_trades_s``, wait (at most that long) for a trade on the backup venue first:
+    the counts shown are then the ones after trading resumed there."""
+    wait = float(ctx.params.get("wait_backup_trades_s", 0))
+    backup = ctx.services.failover.backup
+    deadline = time.monotonic() + wait
+    counts = _trade_counts(ctx)
+    while counts.get(backup, 0) == 0 and time.monotonic() < deadline:
+        time.sleep(0.25)
+        counts = _trade_counts(ctx)
+    return f"trades last 5 min by exchange: {counts}"
+
+
 def _trades_on_backup(ctx: RunContext) -> str | None:
     wait = float(ctx.params.get("wait_backup_trades_s", 0))
     if wait <= 0:
         return None
     backup = ctx.services.failover.backup
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if _trade_counts(ctx).get(backup, 0) > 0:
-            return None
-        time.sleep(0.5)
+    if _trade_counts(ctx).get(backup, 0) > 0:
+        return None
     return f"no trade on {backup} within {wait:.0f} s"
 
 
@@ -209,7 +219,7 @@ def exchange_failover() -> Runbook:
             Step(
                 "trades-per-exchange",
                 "Trading continues on the backup venue (trades in the last 5 min)",
-                lambda ctx: f"trades last 5 min by exchange: {_trade_counts(ctx)}",
+                _wait_backup_trades,
                 verification=_trades_on_backup,
                 kubectl=K_TRADES,
             ),
