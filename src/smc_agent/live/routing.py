@@ -1,9 +1,11 @@
 """Order routing follows the active venue of the :class:`~smc_agent.control.failover.FailoverManager`.
 
-The active venue lives in the control store (one GET), so ``activate_failover('binance', 'bybit')``
-run in any process moves NEW orders to Bybit: the router re-reads the venue at most every
-``refresh_s`` (and the execution service refreshes it in the background), so the switch is seen
-within a second. On a switch, positions left on the old venue are flagged stranded in the database
+The active venue lives in the control store, so ``activate_failover('binance', 'bybit')`` run in any
+process moves NEW orders to Bybit: every new order reads the active venue (one GET, like the
+per-order halt check), so no order sent after the failover is written goes to the old venue (the
+data pipeline may switch first; a cached venue would send its first candle's order to the dead
+venue). The execution service also refreshes it every ``refresh_s`` in the background, so stranded
+positions are flagged and the switch is logged within a second even when no order arrives. On a switch, positions left on the old venue are flagged stranded in the database
 (``positions.stranded``) and stay listed in ``FailoverManager.status()['stranded_positions']`` until
 they are closed; the old venue stays configured, so reconciliation, polling and reduce-only exits
 there go on. Reduce-only orders go to the venue that holds the position they reduce.
@@ -12,7 +14,6 @@ there go on. Reduce-only orders go to the venue that holds the position they red
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 
 from smc_agent.core.commands import SubmitOrder
@@ -37,7 +38,6 @@ class VenueRouter:
         self._configured = configured
         self.refresh_s = refresh_s
         self.active: str | None = None
-        self._read_at = 0.0
         self.switches = 0
         self._flag_pending = False
 
@@ -45,7 +45,6 @@ class VenueRouter:
         """Read the active venue now; on a change, flag stranded positions and log the failover.
         A control store (or database) that does not answer keeps the last known venue: routing never
         fails an order by itself (the halt check fails closed), and flagging is retried."""
-        self._read_at = time.monotonic()
         try:
             venue = self._read()
         except Exception as exc:  # ControlStoreUnavailable, or the embedded store's database
@@ -76,16 +75,11 @@ class VenueRouter:
                 log.info("order routing to the active venue", active_venue=venue, stranded_positions=stranded)
         return venue
 
-    def current(self) -> str | None:
-        if self.active is None or time.monotonic() - self._read_at >= self.refresh_s:
-            return self.refresh()
-        return self.active
-
     def route(self, cmd: SubmitOrder) -> SubmitOrder:
-        """The command to send: a new (not reduce-only) order moves to the active venue."""
+        """The command to send: a new (not reduce-only) order moves to the active venue (read now)."""
         if cmd.reduce_only:
             return cmd
-        venue = self.current()
+        venue = self.refresh()
         if venue is None or venue == cmd.instrument_id.venue or venue not in self._configured():
             return cmd
         return dataclasses.replace(cmd, instrument_id=InstrumentId(venue, cmd.instrument_id.symbol))
