@@ -83,6 +83,23 @@ def _incident_hook(c: Any) -> Any:
     return incident_opener(c.session_factory, OpsSettings()).open_or_attach
 
 
+def _ops_workers(c: Any) -> Any:
+    """Outbox dispatcher, escalation scheduler and incident watcher (latched halt, control store down,
+    failover): what ``smc-agent incident watch`` runs alone. No /health probe: the API is in this
+    very process (an external ``incident watch --health-url`` covers a crashed process)."""
+    from smc_agent.ops.background import OpsWorkers, incident_opener
+    from smc_agent.ops.settings import OpsSettings
+    from smc_agent.ops.watchers import ControlWatcher
+
+    ops = OpsSettings()
+    watcher = ControlWatcher(
+        incident_opener(c.session_factory, ops),
+        trading=c.trading_control,
+        failover=c.failover,
+    )
+    return OpsWorkers(c.session_factory, ops, watcher=watcher)
+
+
 def _backup_keys(live: bool, backup_url: str | None) -> tuple[str | None, str | None] | None:
     """Keys of the failover venue, or None when no backup venue is configured for orders."""
     if live:
@@ -349,6 +366,7 @@ def _run_all(duration: float | None, port: int | None, offline: bool, speed: flo
                         started=started,
                         ensure_demo=demo_mode,
                         on_incident=_incident_hook(c),
+                        workers=_ops_workers(c),
                     )
                 )
             except KeyboardInterrupt:

@@ -84,9 +84,12 @@ async def run_demo(
     started: Callable[[AllInOne, str], None] | None = None,
     ensure_demo: bool = True,
     on_incident: IncidentHook | None = None,
+    workers: Any = None,
 ) -> DemoResult:
     """Run everything in one process for ``duration_s`` (``inf``: until cancelled); ``api_app`` is an
-    ASGI app served next to the engines (built by the caller: the CLI owns the API)."""
+    ASGI app served next to the engines (built by the caller: the CLI owns the API); ``workers``
+    (``start()``/``stop()``, the ops workers: outbox dispatcher, escalation, incident watcher) run
+    while the engines do."""
     url = database_url
     await asyncio.to_thread(migrate.upgrade, url)
     if ensure_demo:
@@ -101,6 +104,8 @@ async def run_demo(
         on_incident=on_incident,
     )
     await runtime.start()
+    if workers is not None:
+        workers.start()
     if started is not None:
         started(runtime, source)
     begin = time.monotonic()
@@ -111,6 +116,8 @@ async def run_demo(
             await asyncio.sleep(0.25)
     finally:
         await runtime.stop()
+        if workers is not None:
+            await asyncio.to_thread(workers.stop)
     figures = _figures(runtime)
     if progress is not None:
         progress(duration_s, figures)
