@@ -1,12 +1,14 @@
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smc_agent.core.candle import Candle, timeframe_ms
 from smc_agent.core.clock import TestClock
 from smc_agent.core.ids import InstrumentId
 from smc_agent.core.instrument import Instrument
-from smc_agent.core.money import round_price, round_qty_down, to_decimal
+from smc_agent.core.money import round_price, round_qty_down, round_to_increment, to_decimal
 
 
 def test_to_decimal_uses_shortest_float_repr() -> None:
@@ -22,6 +24,25 @@ def test_rounding_to_tick_and_step() -> None:
     assert round_price(Decimal("100.126"), Decimal("0.01")) == Decimal("100.13")
     assert round_qty_down(Decimal("0.0019"), Decimal("0.001")) == Decimal("0.001")
     assert round_price(Decimal("12345"), Decimal("5")) == Decimal("12345")
+
+
+_INCREMENTS = ["1", "0.01", "0.00001", "1E+1", "10", "0.010", "1.0", "0.5", "0.25", "5"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.decimals(min_value=-(10**9), max_value=10**9, allow_nan=False, places=8),
+    st.sampled_from(_INCREMENTS),
+    st.sampled_from([ROUND_DOWN, ROUND_HALF_EVEN]),
+)
+def test_rounding_equals_the_units_formula(value: Decimal, increment: str, rounding: str) -> None:
+    """Power-of-ten increments take a one-quantize shortcut; the result (value and exponent) is the
+    one of the general formula for every increment, written however it is."""
+    inc = Decimal(increment)
+    units = (value / inc).quantize(Decimal(1), rounding=rounding)
+    expected = (units * inc).quantize(inc)
+    got = round_to_increment(value, inc, rounding=rounding)
+    assert str(got) == str(expected)
 
 
 def test_instrument_validation_names_the_problem() -> None:

@@ -7,7 +7,7 @@ from smc_agent.core.commands import CancelOrder, SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
 from smc_agent.core.events import OrderAccepted, OrderFilled, OrderSubmitted
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId
-from smc_agent.execution.ids import client_order_id
+from smc_agent.execution.ids import client_order_id, signal_ids
 from smc_agent.execution.orders import OrderManager
 
 IID = InstrumentId("binance", "BTC/USDT")
@@ -26,6 +26,18 @@ def test_same_signal_same_id_and_venue_safe(ts: int, side: OrderSide, tag: str, 
     )
     assert a != client_order_id(
         strategy_id=SID, instrument_id=IID, signal_ts=ts + 1, side=side, tag=tag, seq=seq
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**45), st.sampled_from(list(OrderSide)), st.text(max_size=20), st.integers(0, 50))
+def test_bound_signal_ids_equal_client_order_id(ts: int, side: OrderSide, tag: str, seq: int) -> None:
+    make = signal_ids(strategy_id=SID, instrument_id=IID)
+    expected = client_order_id(strategy_id=SID, instrument_id=IID, signal_ts=ts, side=side, tag=tag, seq=seq)
+    assert make(ts, side, tag, seq) == expected
+    other = signal_ids(strategy_id=SID, instrument_id=IID, prefix="Bot7")
+    assert other(ts, side, tag, seq) == client_order_id(
+        strategy_id=SID, instrument_id=IID, signal_ts=ts, side=side, tag=tag, seq=seq, prefix="Bot7"
     )
 
 

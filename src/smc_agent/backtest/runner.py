@@ -164,12 +164,12 @@ def run_backtest(
     orders = [
         {
             "client_order_id": o_.client_order_id,
-            "side": o_.side.value,
-            "type": o_.order_type.value,
+            "side": o_.side._value_,  # ``.value`` is a property lookup per call; same string
+            "type": o_.order_type._value_,
             "qty": str(o_.qty),
             "price": None if o_.price is None else str(o_.price),
             "trigger_price": None if o_.trigger_price is None else str(o_.trigger_price),
-            "status": o_.status.value,
+            "status": o_.status._value_,
             "filled_qty": str(o_.filled_qty),
             "avg_fill_price": None if o_.avg_fill_price is None else str(o_.avg_fill_price),
             "reduce_only": o_.reduce_only,

@@ -42,6 +42,9 @@ from smc_agent.core.money import ZERO, is_multiple, to_decimal
 from smc_agent.core.ports import EventHandler
 
 _OPEN, _FULL_BAR, _STOPS_ONLY = 0, 1, 2
+_MARKET = OrderType.MARKET
+_BUY = OrderSide.BUY
+_TAKER = LiquiditySide.TAKER
 
 
 class _Working:
@@ -115,7 +118,7 @@ class SimulatedVenue:
         w = _Working(command, VenueOrderId(f"sim-{self._seq}"), self._phase)
         self._working.setdefault(command.instrument_id, []).append(w)
         self._retouch(command.instrument_id)
-        self._emit(
+        self._sink(
             OrderAccepted(
                 ts_event=now,
                 ts_init=now,
@@ -175,13 +178,16 @@ class SimulatedVenue:
     # ------------------------------------------------------------ matching
     def _match(self, book: list[_Working], c: Candle) -> None:
         self._phase = _OPEN
-        for w in [w for w in book if w.cmd.order_type is OrderType.MARKET]:
-            if w in book:
-                self._fill(w, self.model.slipped(c.open, w.cmd.side), c, LiquiditySide.TAKER)
-        self._phase = _FULL_BAR
-        pending = [w for w in book if w.cmd.order_type is not OrderType.MARKET]
+        markets = [w for w in book if w.cmd.order_type is _MARKET]
+        if markets:
+            slipped = self.model.slipped
+            for w in markets:
+                if w in book:
+                    self._fill(w, slipped(c.open, w.cmd.side), c, _TAKER)
+        pending = [w for w in book if w.cmd.order_type is not _MARKET]
         self._phase = _STOPS_ONLY
-        self._match_resting(book, pending, c, at_open=True)
+        if pending:
+            self._match_resting(book, pending, c, at_open=True)
         for _ in range(3):  # protective orders placed by intrabar fills: stops only, rest of this bar
             fresh = [w for w in book if w.phase == _STOPS_ONLY and w.is_stop and not w.triggered]
             if not fresh:
@@ -253,13 +259,14 @@ class SimulatedVenue:
             if cap <= 0:
                 return
             qty = min(qty, cap)
-        price = inst.round_price(to_decimal(price_f))
-        rate = self.model.taker_fee if liquidity is LiquiditySide.TAKER else self.model.maker_fee
+        market_price = to_decimal(c.open)
+        price = inst.round_price(market_price if price_f == c.open else to_decimal(price_f))
+        rate = self.model.taker_fee if liquidity is _TAKER else self.model.maker_fee
         if rate is None:
-            rate = inst.taker_fee if liquidity is LiquiditySide.TAKER else inst.maker_fee
+            rate = inst.taker_fee if liquidity is _TAKER else inst.maker_fee
         fee = qty * price * rate
         w.filled += qty
-        signed = qty if cmd.side is OrderSide.BUY else -qty
+        signed = qty if cmd.side is _BUY else -qty
         self.positions[iid] = position + signed
         self.cash -= signed * price + fee
         done = w.filled == cmd.qty
@@ -268,7 +275,7 @@ class SimulatedVenue:
             self._remove(w)
         self._trades += 1
         now = self.clock.timestamp_ms()
-        self._emit(
+        self._sink(
             OrderFilled(
                 ts_event=self._bar_ts,
                 ts_init=now,
@@ -283,7 +290,7 @@ class SimulatedVenue:
                 fee=fee,
                 fee_currency=self.quote_currency,
                 liquidity=liquidity,
-                market_price=to_decimal(c.open),
+                market_price=market_price,
                 is_last=done,
             )
         )
@@ -306,15 +313,21 @@ class SimulatedVenue:
             if position == 0 or (position > 0) == (signed > 0):
                 return "reduce-only order would not reduce the position"
             return None
-        mark = self.last_close.get(cmd.instrument_id)
-        px = cmd.price or cmd.trigger_price or (to_decimal(mark) if mark is not None else None)
+        px = cmd.price or cmd.trigger_price
+        if not px:
+            mark = self.last_close.get(cmd.instrument_id)
+            px = to_decimal(mark) if mark is not None else None
         if px is None:
             return None
+        # exposure and equity (as :meth:`equity` computes it) in one pass over the positions
         exposure = abs(position + signed) * px
+        equity = self.cash
         for iid, qty in self.positions.items():
-            if iid != cmd.instrument_id and qty and iid in self.last_close:
-                exposure += abs(qty) * to_decimal(self.last_close[iid])
-        equity = self.equity()
+            if qty and iid in self.last_close:
+                close = to_decimal(self.last_close[iid])
+                equity += qty * close
+                if iid != cmd.instrument_id:
+                    exposure += abs(qty) * close
         if exposure > equity * self.leverage:
             return (
                 f"insufficient margin: exposure {exposure:.2f} would exceed equity {equity:.2f} "

@@ -37,10 +37,29 @@ def to_decimal(value: Decimal | int | float | str) -> Decimal:
 
 def round_to_increment(value: Decimal, increment: Decimal, *, rounding: str = ROUND_HALF_EVEN) -> Decimal:
     """Round ``value`` to a multiple of ``increment`` (a tick or lot step), keeping its exponent."""
+    if _is_power_of_ten(increment):  # 1, 0.01, 1E+1 ...: quantizing to it is the same rounding
+        return value.quantize(increment, rounding=rounding)
     if increment <= 0:
         raise ValueError(f"increment must be positive, got {increment}")
     units = (value / increment).quantize(ONE, rounding=rounding)
     return (units * increment).quantize(increment)
+
+
+_POW10: dict[int, tuple[Decimal, bool]] = {}  # id(increment) -> (increment, is a power of ten)
+
+
+def _is_power_of_ten(increment: Decimal) -> bool:
+    """Whether ``increment`` is written as a single digit 1 (``0.01``, not ``0.010``). Cached by object
+    identity: instruments hand the same increment object to every rounding."""
+    known = _POW10.get(id(increment))
+    if known is not None and known[0] is increment:
+        return known[1]
+    if len(_POW10) > 4096:
+        _POW10.clear()
+    sign, digits, exponent = increment.as_tuple()
+    result = sign == 0 and digits == (1,) and isinstance(exponent, int)
+    _POW10[id(increment)] = (increment, result)
+    return result
 
 
 def round_price(value: Decimal, tick: Decimal) -> Decimal:

@@ -172,7 +172,7 @@ class Order:
         """Apply an execution of ``qty`` at ``price``; moves to PARTIALLY_FILLED or FILLED."""
         if qty <= 0:
             raise ValueError(f"order {self.client_order_id}: fill quantity must be positive, got {qty}")
-        if qty > self.leaves_qty:
+        if qty > self.qty - self.filled_qty:  # leaves_qty, without the property call
             raise IllegalTransition(
                 f"order {self.client_order_id}: overfill {qty} > leaves {self.leaves_qty} (qty {self.qty})"
             )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from smc_agent.core.enums import TradingState
 from smc_agent.core.ids import InstrumentId, StrategyId
 from smc_agent.engine.aggregator import CandleAggregator
+from smc_agent.execution.ids import signal_ids
 from smc_agent.strategy.base import Strategy
 
 
@@ -14,6 +15,7 @@ class Bot:
     __slots__ = (
         "aggregators",
         "annotations",
+        "client_ids",
         "instrument_id",
         "on_event",
         "on_filled",
@@ -37,6 +39,7 @@ class Bot:
         self.signal_ts = 0  # open time of the candle being processed (part of client order ids)
         self.seq = 0  # orders sent while processing that candle
         self.annotations: list[dict[str, object]] = []
+        self.client_ids = signal_ids(strategy_id=strategy_id, instrument_id=instrument_id)
         # order hooks the strategy overrides (None: the base class's no-op, not worth a guarded call)
         self.on_filled = _overridden(strategy.on_order_filled, Strategy.on_order_filled)
         self.on_event = _overridden(strategy.on_order_event, Strategy.on_order_event)

@@ -383,14 +383,17 @@ class _Context:
         if qty <= 0:
             return None
         now = e.clock.timestamp_ms()
-        cid = client_order_id(
-            strategy_id=bot.strategy_id,
-            instrument_id=instrument_id,
-            signal_ts=bot.signal_ts,
-            side=side,
-            tag=tag,
-            seq=bot.seq,
-        )
+        if instrument_id is bot.instrument_id:  # the usual case: the ids of the bot's own instrument
+            cid = bot.client_ids(bot.signal_ts, side, tag, bot.seq)
+        else:
+            cid = client_order_id(
+                strategy_id=bot.strategy_id,
+                instrument_id=instrument_id,
+                signal_ts=bot.signal_ts,
+                side=side,
+                tag=tag,
+                seq=bot.seq,
+            )
         bot.seq += 1
         return e.submit_command(
             SubmitOrder(

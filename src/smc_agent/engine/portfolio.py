@@ -38,8 +38,11 @@ class Portfolio:
         self.cash -= signed * fill.price + fill.fee
         self.fees += fill.fee
         self.cash_f = float(self.cash)
-        self.qty_f[fill.instrument_id] = float(pos.qty)
-        self._open = [iid for iid, q in self.qty_f.items() if q != 0.0]
+        qty_f = self.qty_f
+        was_open = qty_f[fill.instrument_id] != 0.0
+        now_f = qty_f[fill.instrument_id] = float(pos.qty)
+        if (now_f != 0.0) is not was_open:  # only an opening or a closing changes the open list
+            self._open = [iid for iid, q in qty_f.items() if q != 0.0]
         return pos
 
     @property

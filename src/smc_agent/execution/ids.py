@@ -10,12 +10,18 @@ Ids are ``<prefix>-<24 hex>`` (at most 36 characters, the Binance/Bybit limit), 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from hashlib import blake2b
 
 from smc_agent.core.enums import OrderSide
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
 
 MAX_LEN = 36
+
+
+def _check_prefix(prefix: str) -> None:
+    if not prefix.isalnum() or len(prefix) > 8:
+        raise ValueError(f"client order id prefix must be 1-8 alphanumerics, got {prefix!r}")
 
 
 def client_order_id(
@@ -28,10 +34,27 @@ def client_order_id(
     seq: int = 0,
     prefix: str = "smc",
 ) -> ClientOrderId:
-    if not prefix.isalnum() or len(prefix) > 8:
-        raise ValueError(f"client order id prefix must be 1-8 alphanumerics, got {prefix!r}")
+    _check_prefix(prefix)
     key = f"{strategy_id}|{instrument_id}|{signal_ts}|{side.value}|{tag}|{seq}".encode()
     return ClientOrderId(f"{prefix.lower()}-{blake2b(key, digest_size=12).hexdigest()}")
+
+
+SignalIds = Callable[[int, OrderSide, str, int], ClientOrderId]
+"""(signal_ts, side, tag, seq) -> the client order id of that signal."""
+
+
+def signal_ids(*, strategy_id: StrategyId, instrument_id: InstrumentId, prefix: str = "smc") -> SignalIds:
+    """:func:`client_order_id` with the strategy, instrument and prefix bound (the same ids, without
+    re-validating and re-formatting the fixed part on every order)."""
+    _check_prefix(prefix)
+    head = f"{strategy_id}|{instrument_id}|"
+    lead = f"{prefix.lower()}-"
+
+    def make(signal_ts: int, side: OrderSide, tag: str, seq: int) -> ClientOrderId:
+        key = f"{head}{signal_ts}|{side._value_}|{tag}|{seq}".encode()
+        return ClientOrderId(lead + blake2b(key, digest_size=12).hexdigest())
+
+    return make
 
 
 def child_order_id(parent: ClientOrderId, role: str) -> ClientOrderId:

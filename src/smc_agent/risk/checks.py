@@ -83,6 +83,8 @@ def check_price_collar(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Deni
     """Entry orders: price and trigger within the collar on both sides of the reference. Reduce-only
     exits (protective stops, take-profits) may rest far away on the passive side; their limit price is
     held to the collar only where it would trade worse than the market."""
+    if cmd.price is None and cmd.trigger_price is None:
+        return None  # a market order: nothing to hold to the collar
     ref = cmd.reference_price
     if ref is None or ref <= 0:
         return None  # check_reference_price already denied

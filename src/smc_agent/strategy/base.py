@@ -37,10 +37,6 @@ from smc_agent.strategy.smc_source import SMCProvider, SMCSource, stream_provide
 Number = float | int | Decimal
 
 
-def _dec(value: Number | None) -> Decimal | None:
-    return None if value is None else to_decimal(value)
-
-
 class Strategy:
     """Base class. Subclasses declare :class:`Param` attributes and implement :meth:`on_candle`."""
 
@@ -224,11 +220,11 @@ class Strategy:
             instrument_id=instrument_id or self.instrument_id,
             side=side,
             order_type=order_type,
-            qty=_dec(qty),
-            price=_dec(price),
-            trigger_price=_dec(trigger),
-            stop_loss=_dec(stop_loss),
-            take_profit=_dec(take_profit),
+            qty=None if qty is None else to_decimal(qty),
+            price=None if price is None else to_decimal(price),
+            trigger_price=None if trigger is None else to_decimal(trigger),
+            stop_loss=None if stop_loss is None else to_decimal(stop_loss),
+            take_profit=None if take_profit is None else to_decimal(take_profit),
             reduce_only=False,
             tag=tag,
         )
