@@ -24,12 +24,13 @@ from smc_agent.api.deps import ApiContainer, ApiState
 from smc_agent.api.errors import ApiError, api_error_handler
 from smc_agent.api.metrics import ApiMetrics
 from smc_agent.api.middleware import AccessLogMiddleware
-from smc_agent.api.ratelimit import RateLimiter, RateLimits
+from smc_agent.api.ratelimit import Limit, Limiter, RateLimiter, RateLimits, SharedRateLimiter
 from smc_agent.api.routes import account, backtests, control, incidents, market, records, resources, system
 from smc_agent.api.sessions import DbSessionStore, RedisSessionStore, SessionStore, session_redis_url
 from smc_agent.api.static import mount_dashboard
 from smc_agent.api.watcher import ControlWatcher
 from smc_agent.api.ws import WebSocketHub
+from smc_agent.control.redis_kv import RedisKeyValueStore
 from smc_agent.core.control import ControlStoreUnavailable
 from smc_agent.ops.status import system_status
 
@@ -56,6 +57,14 @@ def make_session_store(container: ApiContainer, ttl_s: int) -> SessionStore:
 def default_bus(container: ApiContainer) -> JsonBus:
     url = container.settings.redis_url
     return RedisBus(url) if url else LocalBus()
+
+
+def _limiter(container: ApiContainer, limit: Limit, name: str) -> Limiter:
+    """Shared by every replica through the control store's Redis when there is one."""
+    kv = container.kv
+    if isinstance(kv, RedisKeyValueStore):
+        return SharedRateLimiter(limit, kv.client, name=name)
+    return RateLimiter(limit)
 
 
 def create_app(
@@ -98,9 +107,9 @@ def create_app(
         container=container,
         sessions=sessions,
         authenticator=authenticator,
-        limiter=RateLimiter(limits.per_principal),
+        limiter=_limiter(container, limits.per_principal, "principal"),
         ip_limiter=RateLimiter(limits.per_ip),
-        login_limiter=RateLimiter(limits.login_per_ip),
+        login_limiter=_limiter(container, limits.login_per_ip, "login"),
         metrics=metrics,
         hub=hub,
         backtests=BacktestLauncher(

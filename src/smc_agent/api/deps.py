@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from smc_agent.api.backtests import BacktestLauncher
     from smc_agent.api.coalesce import Coalescer
     from smc_agent.api.metrics import ApiMetrics
-    from smc_agent.api.ratelimit import RateLimiter
+    from smc_agent.api.ratelimit import Limiter, RateLimiter
     from smc_agent.api.sessions import SessionStore
     from smc_agent.api.ws import WebSocketHub
 
@@ -55,9 +55,9 @@ class ApiState:
     container: ApiContainer
     sessions: SessionStore
     authenticator: Authenticator
-    limiter: RateLimiter
+    limiter: Limiter
     ip_limiter: RateLimiter
-    login_limiter: RateLimiter
+    login_limiter: Limiter
     metrics: ApiMetrics
     hub: WebSocketHub | None
     backtests: BacktestLauncher

@@ -55,7 +55,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 async def login(body: LoginRequest, request: Request) -> LoginResponse:
     state = api_state(request)
     ip = client_ip(request.scope)
-    wait = state.login_limiter.hit("login:" + ip)
+    wait = await run_in_threadpool(state.login_limiter.hit, "login:" + ip)  # may ask Redis
     if wait:
         request.state.refusal = "login rate limit"
         raise ApiError(429, "too many login attempts from this address", retry_after=wait)
