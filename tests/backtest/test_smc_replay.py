@@ -9,11 +9,16 @@ import pytest
 
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
+from smc_agent.backtest.smc_decode import decode_rows
 from smc_agent.backtest.smc_replay import aggregate, replay_source
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
 from smc_agent.engine.aggregator import CandleAggregator
+from smc_agent.smc.batch import analyze
+from smc_agent.smc.candles import Candles
 from smc_agent.smc.config import SMCConfig
+from smc_agent.smc.decode import decode_event
+from smc_agent.smc.kernel.layout import K_PERIOD_BROKEN, K_SWING
 from smc_agent.strategy.smc_structure import SmcStructure
 from tests.backtest._data import load_candles
 
@@ -87,3 +92,31 @@ def test_vectorised_aggregate_emits_what_the_engine_aggregator_emits(timeframe: 
             strict=True,
         )
     )
+
+
+def test_replay_decode_builds_what_the_smc_decoder_builds() -> None:
+    """Every kernel event kind, from real data and from one synthetic record per kind."""
+    data = load_candles("binance_2024", "binance_spot_BTCUSDT_15m.csv", symbol="BTC/USDT", timeframe="15m")
+    data = data.between(None, int(data.open_time[6000]))
+    arrays = Candles.from_arrays(
+        open=data.open,
+        high=data.high,
+        low=data.low,
+        close=data.close,
+        volume=data.volume,
+        ts_ms=data.open_time,
+    )
+    times = data.open_time.tolist()
+    rows: list[list[float]] = analyze(arrays, SMCConfig(swing_length=3)).events.tolist()
+    for kind in range(K_SWING, K_PERIOD_BROKEN + 1):  # synthetic: ids, bars and codes in range
+        for direction in (1.0, -1.0):
+            rows.append([float(kind), 17.0, 4.0, direction, 101.5, 99.25, 15.0, 1.0, 0.75, 0.5])
+    kinds = {int(r[0]) for r in rows}
+    assert kinds == set(range(K_SWING, K_PERIOD_BROKEN + 1))
+    fast = decode_rows(rows, times)
+    slow = [decode_event(r, times[int(r[1])]) for r in rows]
+    assert fast == slow
+    assert [type(e) for e in fast] == [type(e) for e in slow]
+    assert [repr(e) for e in fast] == [repr(e) for e in slow]
+    with pytest.raises(ValueError, match="unknown kernel event kind"):
+        decode_rows([[99.0, 0.0, 0, 1, 0, 0, 0, 0, 0, 0]], times)

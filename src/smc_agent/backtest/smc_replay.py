@@ -16,13 +16,13 @@ import numpy as np
 import numpy.typing as npt
 
 from smc_agent.backtest.data import F64, CandleData
+from smc_agent.backtest.smc_decode import decode_rows
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
 from smc_agent.engine.aggregator import CandleAggregator
 from smc_agent.smc.batch import analyze
 from smc_agent.smc.candles import Candles
 from smc_agent.smc.config import SMCConfig
-from smc_agent.smc.decode import decode_event
 from smc_agent.smc.events import SMCEvent
 from smc_agent.smc.kernel.layout import EV_BAR
 from smc_agent.strategy.smc_source import SMCProvider, SMCSource
@@ -30,13 +30,14 @@ from smc_agent.strategy.smc_source import SMCProvider, SMCSource
 _EMPTY: list[SMCEvent] = []
 
 
-_CHUNK = 4096  # event rows converted to Python lists at a time (bounded memory, few numpy calls)
+_CHUNK = 4096  # event rows decoded at a time (bounded memory, few numpy calls)
 
 
 class ReplaySource:
-    """Keeps the raw kernel event log and per-bar offsets; decodes a bar's events when it is fed."""
+    """Keeps the raw kernel event log and per-bar offsets; decodes the log a chunk at a time, ahead of
+    the bars being fed, and serves each bar its slice of the decoded events."""
 
-    __slots__ = ("_base", "_i", "_log", "_n", "_rows", "_starts", "_times", "timeframe")
+    __slots__ = ("_base", "_events", "_i", "_log", "_n", "_starts", "_times", "timeframe")
 
     def __init__(self, timeframe: str, times: list[int], log: F64) -> None:
         self.timeframe = timeframe
@@ -46,8 +47,8 @@ class ReplaySource:
         bars = log[:, EV_BAR].astype(np.int64) if len(log) else np.zeros(0, dtype=np.int64)
         self._starts: list[int] = np.searchsorted(bars, np.arange(len(times) + 1), side="left").tolist()
         self._i = 0
-        self._base = 0  # index in the log of self._rows[0]
-        self._rows: list[list[float]] = []
+        self._base = 0  # index in the log of self._events[0]
+        self._events: list[SMCEvent] = []
 
     def update(self, candle: Candle) -> list[SMCEvent]:
         i = self._i
@@ -63,11 +64,11 @@ class ReplaySource:
         if lo == hi:
             return _EMPTY
         base = self._base
-        if hi - base > len(self._rows):  # this bar's events run past the converted chunk
+        if hi - base > len(self._events):  # this bar's events run past the decoded chunk
             base = self._base = lo
-            self._rows = self._log[lo : max(hi, lo + _CHUNK)].tolist()
-        ts = candle.open_time
-        return [decode_event(row, ts) for row in self._rows[lo - base : hi - base]]
+            rows = self._log[lo : min(max(hi, lo + _CHUNK), starts[-1])].tolist()
+            self._events = decode_rows(rows, self._times)
+        return self._events[lo - base : hi - base]
 
 
 def aggregate(data: CandleData, timeframe: str) -> CandleData:
