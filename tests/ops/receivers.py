@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -22,6 +23,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    at: float = field(default_factory=time.time)  # wall-clock time of receipt
 
 
 @dataclass
