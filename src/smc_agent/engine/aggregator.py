@@ -28,28 +28,23 @@ class CandleAggregator:
 
     def update(self, candle: Candle) -> tuple[Candle | None, Candle | None]:
         """Feed one base candle; returns (candle of a bucket closed by a gap, candle closed by this one)."""
+        _, _, _, t, o, h, low, c, v = candle  # one unpack instead of an attribute lookup per field
         tf = self.tf_ms
-        bucket = candle.open_time - candle.open_time % tf
+        bucket = t - t % tf
         stale: Candle | None = None
         if bucket != self._bucket:
             if self._bucket >= 0:
                 stale = self._emit(candle)
             self._bucket = bucket
-            self._o, self._h, self._l, self._c, self._v = (
-                candle.open,
-                candle.high,
-                candle.low,
-                candle.close,
-                candle.volume,
-            )
+            self._o, self._h, self._l, self._c, self._v = o, h, low, c, v
         else:  # same as max()/min(): keep the current extreme unless the new one is strictly beyond
-            if candle.high > self._h:  # noqa: PLR1730 - no call on the per-candle path
-                self._h = candle.high
-            if candle.low < self._l:  # noqa: PLR1730
-                self._l = candle.low
-            self._c = candle.close
-            self._v += candle.volume
-        if candle.open_time + self.base_ms == bucket + tf:
+            if h > self._h:  # noqa: PLR1730 - no call on the per-candle path
+                self._h = h
+            if low < self._l:  # noqa: PLR1730
+                self._l = low
+            self._c = c
+            self._v += v
+        if t + self.base_ms == bucket + tf:
             done = self._emit(candle)
             self._bucket = -1
             return stale, done

@@ -144,20 +144,16 @@ class TradingEngine:
             bot.signal_ts = candle.open_time
             bot.seq = 0
             try:
-                if bot.aggregators:
-                    self._higher_timeframes(bot, candle)
-                bot.strategy.on_candle(candle)
+                hook = bot.strategy.on_candle
+                for agg in bot.aggregators:  # higher timeframes first: closed by this base candle
+                    gap_closed, closed = agg.update(candle)
+                    if gap_closed is not None:
+                        hook(gap_closed)
+                    if closed is not None:
+                        hook(closed)
+                hook(candle)
             except Exception as exc:
                 self._fail_bot(bot, "on_candle", exc)
-
-    @staticmethod
-    def _higher_timeframes(bot: Bot, candle: Candle) -> None:
-        for agg in bot.aggregators:
-            gap_closed, closed = agg.update(candle)
-            if gap_closed is not None:
-                bot.strategy.on_candle(gap_closed)
-            if closed is not None:
-                bot.strategy.on_candle(closed)
 
     def _check_breakers(self, equity: float, now: int) -> None:
         day_before = self.breakers.day
