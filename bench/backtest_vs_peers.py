@@ -164,13 +164,15 @@ def run_smc(data: CandleData, mode: str) -> tuple[int, float]:
 # ---------------------------------------------------------------- measurement
 def timed(
     fn: Callable[[CandleData], tuple[int, float]], data: CandleData, reps: int
-) -> tuple[float, tuple[int, float]]:
-    times, out = [], (0, 0.0)
+) -> tuple[float, float, tuple[int, float]]:
+    """(median wall seconds, median CPU seconds of this process, result)."""
+    times, cpu, out = [], [], (0, 0.0)
     for _ in range(reps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn(data)
         times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+        cpu.append(time.process_time() - c)
+    return statistics.median(times), statistics.median(cpu), out
 
 
 def _child(name: str, n: int, queue: mp.Queue) -> None:
@@ -219,11 +221,11 @@ def main() -> None:
     print(f"SMA cross {FAST}/{SLOW} on {len(real):,} real 5m candles (median of {reps})")
     rows = {}
     for name, fn in (("ours", run_ours), ("backtesting.py", run_backtesting_py), ("vectorbt", run_vectorbt)):
-        seconds, (trades, final) = timed(fn, real, reps)
+        seconds, cpu, (trades, final) = timed(fn, real, reps)
         rows[name] = seconds
         print(
-            f"  {name:15s} {seconds:8.3f} s  {len(real) / seconds:>12,.0f} candles/s  trades={trades} "
-            f"final_equity={final:,.2f}"
+            f"  {name:15s} {seconds:8.3f} s  (CPU {cpu:.3f} s)  {len(real) / seconds:>12,.0f} candles/s  "
+            f"trades={trades} final_equity={final:,.2f}"
         )
     print(
         f"  ratio backtesting.py / ours = {rows['backtesting.py'] / rows['ours']:.2f}x   "
@@ -232,9 +234,10 @@ def main() -> None:
 
     print(f"SMC strategy (full causal SMC set + risk + execution) on {len(real):,} real 5m candles")
     for mode in ("replay", "stream"):
-        seconds, (trades, final) = timed(lambda d, m=mode: run_smc(d, m), real, reps)
+        seconds, cpu, (trades, final) = timed(lambda d, m=mode: run_smc(d, m), real, reps)
         print(
-            f"  smc/{mode:7s}     {seconds:8.3f} s  {len(real) / seconds:>12,.0f} candles/s  trades={trades}"
+            f"  smc/{mode:7s}     {seconds:8.3f} s  (CPU {cpu:.3f} s)  {len(real) / seconds:>12,.0f} candles/s  "
+            f"trades={trades}"
         )
     if args.quick:
         return
