@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 
 from smc_agent.control.failover import FailoverManager
 from smc_agent.core.commands import SubmitOrder
-from smc_agent.core.enums import OrderStatus
+from smc_agent.core.enums import OrderStatus, TradingState
 from smc_agent.core.ids import InstrumentId
 from smc_agent.live.codec import decode, decode_candle, encode
 from smc_agent.live.data_service import DataService, Subscription
@@ -141,3 +142,46 @@ async def test_an_order_in_flight_when_the_venue_dies_does_not_stop_the_executio
 def _status(repo: object, cmd: SubmitOrder) -> str | None:
     stored = repo.get(cmd.client_order_id)  # type: ignore[attr-defined]
     return None if stored is None else str(stored.status)
+
+
+async def test_resume_and_restart_while_the_failed_venue_is_still_down(
+    migrated_pg_url: str, redis_pair: tuple[str, str]
+) -> None:
+    """After a failover away from a dead venue, neither the resume verification nor a restarted
+    execution engine waits for the dead venue: what is checked is where new orders go."""
+    async with (
+        ExchangeSimulator(simulator_config()) as binance,
+        ExchangeSimulator(simulator_config(venue="bybit")) as bybit,
+    ):
+        config = dataclasses.replace(
+            execution_config(migrated_pg_url, redis_pair[0], binance),
+            backup_venue="bybit",
+            backup_venue_url=bybit.url,
+        )
+        service = build_execution(config)
+        control = service.gateway.control
+        try:
+            await service.start()
+            await binance.stop()
+            FailoverManager(kv=control.kv, journal=control.journal).activate_failover(
+                "binance", "bybit", reason="binance down", actor="pytest", source="test"
+            )
+            control.halt(reason="drill", actor="pytest", source="test")
+            await service.guard.tick()
+            assert service.gateway.halted
+            control.request_release(reason="all clear", actor="pytest", source="test")
+            snap = await service.guard.tick()
+            assert snap.state is TradingState.ACTIVE, snap.reason
+            assert not service.gateway.halted
+            after = order(5, kind="market")
+            await service.bus.publish(ORDERS_STREAM, encode(after))
+            await wait_for(lambda: _status(service.gateway.repo, after) == "filled", 15, "a fill on bybit")
+        finally:
+            await close_execution(service)
+
+        restarted = build_execution(config)  # binance still down
+        try:
+            await asyncio.wait_for(restarted.start(), 30)
+            assert restarted.gateway.reconciled
+        finally:
+            await close_execution(restarted)

@@ -60,7 +60,16 @@ class ExecutionService:
 
     # ---------------------------------------------------------------- resume verification
     def resume_checks(self) -> Sequence[tuple[str, AsyncCheck]]:
+        """Verification before a halt is released. Venues are checked where new orders would go (the
+        active venue once a failover is on): a dead venue that was failed away from must not keep
+        trading halted on the healthy one; it is logged and reconciled when it answers again."""
         gw = self.gateway
+
+        def trading_venues() -> dict[str, VenuePort]:
+            active = gw.router.refresh() if gw.router is not None else None
+            if active is None or active not in gw.venues:
+                return dict(gw.venues)
+            return {active: gw.venues[active]}
 
         async def database() -> str | None:
             await asyncio.to_thread(gw.repo.ping)
@@ -72,7 +81,7 @@ class ExecutionService:
 
         async def venues() -> str | None:
             down = []
-            for name, venue in gw.venues.items():
+            for name, venue in trading_venues().items():
                 try:
                     await asyncio.wait_for(venue.fetch_open_orders(), 5.0)
                 except Exception as exc:
@@ -81,11 +90,14 @@ class ExecutionService:
 
         async def reconciliation() -> str | None:
             problems = await gw.reconcile()
-            return "; ".join(problems) or None
+            blocking = gw.blocking(problems)
+            if len(blocking) < len(problems):
+                log.warning("resume: a venue failed away from is not answering", problems=problems)
+            return "; ".join(blocking) or None
 
         async def market_data() -> str | None:
             return await fresh_market_data(
-                gw.venues, self.options.freshness_symbols, self.options.freshness_timeframe
+                trading_venues(), self.options.freshness_symbols, self.options.freshness_timeframe
             )
 
         return [
@@ -148,7 +160,7 @@ class ExecutionService:
     async def reconcile_until_clean(self) -> None:
         while True:
             problems = await self.gateway.reconcile()
-            if not problems or self.gateway.halted:
+            if not self.gateway.blocking(problems) or self.gateway.halted:
                 return
             log.warning("start-up reconciliation incomplete; retrying", problems=problems)
             await asyncio.sleep(1.0)

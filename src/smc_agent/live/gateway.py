@@ -337,9 +337,17 @@ class OrderGateway:
                 impact=reason,
                 source="execution-engine",
             )
-        elif not problems:
+        elif not self.blocking(problems):
             self.reconciled = True
         return problems
+
+    def blocking(self, problems: list[str]) -> list[str]:
+        """The problems that keep orders from going out: all but an unreachable venue that a failover
+        moved away from (it is reconciled when it answers again; new orders go elsewhere)."""
+        active = self.router.refresh() if self.router is not None else None
+        if active is None or active not in self.venues:
+            return problems
+        return [p for p in problems if _unreachable_venue(p) in (None, active)]
 
     async def _reconcile_venue(self, name: str, venue: VenuePort) -> list[str]:
         problems: list[str] = []
@@ -478,3 +486,10 @@ class OrderGateway:
         if venue is None:
             raise RejectedError(f"no venue {iid.venue!r} configured (have {sorted(self.venues)})")
         return venue
+
+
+def _unreachable_venue(problem: str) -> str | None:
+    """The venue named by a reconciliation problem "venue NAME unreachable: ...", else None."""
+    if problem.startswith("venue ") and " unreachable" in problem:
+        return problem[len("venue ") : problem.index(" unreachable")]
+    return None
