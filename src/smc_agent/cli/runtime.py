@@ -245,7 +245,8 @@ def serve_data_pipeline(  # noqa: PLR0917 - typer options
         None,
         "--backup-venue-url",
         help="Base URL of the backup venue (SMC_BACKUP_VENUE): once the failover is active, candles "
-        "come from there (public data, no keys).",
+        "come from there (public data, no keys). Without --venue-url both venues are the real "
+        "exchanges and the backup needs no URL.",
     ),
     warmup: int = typer.Option(300, "--warmup", min=1, help="Closed candles back-filled on start."),
     poll: float = typer.Option(1.0, "--poll", min=0.05, help="Seconds between candle polls."),
@@ -270,7 +271,9 @@ def serve_data_pipeline(  # noqa: PLR0917 - typer options
 
         async def main(stop: asyncio.Event) -> None:
             venue = build_venue(config)
-            backup = build_venue(config, backup=True) if backup_venue_url else None
+            # real exchanges (no URLs): the backup is the real backup venue; a primary at a custom URL
+            # (a simulator) has a backup only when its URL is given too
+            backup = build_venue(config, backup=True) if backup_venue_url or not venue_url else None
             bus = RedisStreamBus(redis_url)
             data = DataService(
                 bus=bus,

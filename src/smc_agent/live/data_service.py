@@ -1,8 +1,9 @@
 """The data-pipeline service: polls a venue for newly closed candles and publishes them, in order and
 once each, to the candles stream (the trading engine consumes them).
 
-On start it back-fills ``warmup`` closed candles so strategies have history; the last published open
-time is kept in the stream itself (a restart resumes after the newest candle already published).
+On start it back-fills ``warmup`` closed candles so strategies have history. The last published open
+time is kept in memory only: a restarted pipeline back-fills again, and the trading engine drops the
+candles it has already seen (``TradingService.on_candle``), so each strategy sees each candle once.
 
 Venue failover: with a ``backup`` venue and ``active_venue`` (the failover manager's, read from the
 control store on every poll), candles come from whichever venue is active. The series goes on where

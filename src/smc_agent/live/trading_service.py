@@ -102,6 +102,8 @@ class TradingService:
             starting_cash=starting_cash,
         )
         self.candles_seen = 0
+        self.candles_repeated = 0
+        self._last_open: dict[tuple[str, str, str], int] = {}
         self.stopping = False
         self.listeners: list[EventHandler] = []
         self.engine.bus.subscribe(Event, self._on_engine_event)
@@ -151,6 +153,12 @@ class TradingService:
             logical = logical_instrument(self.engine, InstrumentId(candle.venue, candle.symbol))
             if logical is not None:
                 candle = candle._replace(venue=logical.venue)
+        key = candle[:3]
+        if candle.open_time <= self._last_open.get(key, -1):
+            # a data pipeline restart back-fills candles already seen; a strategy must see each once
+            self.candles_repeated += 1
+            return
+        self._last_open[key] = candle.open_time
         self.clock.set_time(max(self.clock.timestamp_ms(), candle.close_time))
         self.engine.on_candle(candle)
         self.candles_seen += 1
