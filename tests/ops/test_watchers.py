@@ -63,3 +63,35 @@ def test_health_failing_three_times_opens_a_p0(factory: sessionmaker[Session], c
     record = opened[-1][0].record
     assert record.priority is Priority.P0 and record.cause_key == f"health.failing:{api.url}/health"
     assert record.events[0].kind is EventKind.OPENED
+
+
+def test_venue_down_then_failover_is_one_incident(factory: sessionmaker[Session], clock: TestClock) -> None:
+    """The probe opens 'binance unreachable'; the failover that follows attaches to it (and the probe
+    failing on after the failover keeps attaching to it), instead of a second P1 for one outage."""
+    venue = HttpReceiver().start()
+    try:
+        venue.script.extend([(503, {})] * 10)
+        trading, failover = _control(factory)
+        watcher = ControlWatcher(
+            IncidentOpener(factory, clock=clock, sink=None),
+            trading=trading,
+            failover=failover,
+            venue_probes={"binance": f"{venue.url}/api/v3/ping"},
+        )
+        opened = [watcher.tick() for _ in range(3)]
+        assert [(o.created, o.record.title) for o in opened[-1]] == [
+            (True, "Exchange API failure: binance unreachable")
+        ]
+        failover.activate_failover("binance", "bybit", reason="binance down", actor="ops")
+        clock.advance(1000)
+        after = watcher.tick()
+        watcher.close()
+    finally:
+        venue.stop()
+    assert [o.created for o in after] == [False, False]  # the failover and the probe: both attached
+    assert {o.record.id for o in after} == {opened[-1][0].record.id}
+    with transaction(factory) as s:
+        incidents = IncidentService(s, clock=clock).list_incidents()
+    assert len(incidents) == 1
+    shown = after[0].record
+    assert any("failover activated by ops" in a.message for a in shown.actions)

@@ -88,6 +88,7 @@ class ControlWatcher:
             impact=f"Market data and new orders on {dst}; {stranded} position(s) on {src} to reconcile",
             source="watcher",
             actions=[f"failover activated by {status.get('actor')}: {status.get('reason')}"],
+            related=[f"venue.unreachable:{src}"],  # one outage, one incident
         )
 
     def _failing(self, key: str, url: str) -> tuple[int, str]:
@@ -127,7 +128,18 @@ class ControlWatcher:
             impact=f"No market data or order entry on {venue}; fail over (runbook exchange-failover)",
             source="watcher",
             description=f"GET {url}: {error} ({failures} probes in a row)",
+            related=self._failover_keys(venue),
         )
+
+    def _failover_keys(self, venue: str) -> list[str]:
+        """The failover incident's key when a failover away from ``venue`` is active."""
+        try:
+            status = self._failover.status()
+        except Exception:  # the control store may be down: the halt check reports that
+            return []
+        if status["failover_active"] and status["from_venue"] == venue:
+            return [f"venue.failover:{venue}->{status['active_venue']}"]
+        return []
 
     def close(self) -> None:
         if self._client is not None:

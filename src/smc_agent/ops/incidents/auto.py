@@ -67,7 +67,10 @@ class IncidentOpener:
         category: str = "general",
         description: str | None = None,
         actions: Sequence[str] = (),
+        related: Sequence[str] = (),
     ) -> OpenOutcome:
+        """``related``: cause keys of the same outage (e.g. the venue failover and the venue being
+        unreachable); an open incident for one of them is attached to instead of opening another."""
         if not cause_key.strip():
             raise ValueError("open_or_attach needs a cause_key (e.g. 'risk.breaker:daily_loss')")
         prio = (
@@ -79,6 +82,8 @@ class IncidentOpener:
             service = IncidentService(session, clock=self._clock, sink=self._sink)
             serialize_opening(session)
             existing = service.find_open(cause_key)
+            for key in related:
+                existing = existing or service.find_open(key)
             if existing is None:
                 record = service.open(
                     priority=prio,
