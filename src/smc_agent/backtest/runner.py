@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -141,13 +139,12 @@ def run_backtest(
     on_candle = engine.on_candle
     set_time = clock.set_time
     step = _CHUNK if progress is None else max(1, progress_every)
-    with _frozen_heap():
-        for start in range(0, n, step):
-            if progress is not None:
-                progress(start, n)
-            for candle in _candles(data, start, start + step):
-                set_time(candle[3] + tf_ms)
-                on_candle(candle)
+    for start in range(0, n, step):
+        if progress is not None:
+            progress(start, n)
+        for candle in _candles(data, start, start + step):
+            set_time(candle[3] + tf_ms)
+            on_candle(candle)
     equity, position = snapshots.series(data.open_time + tf_ms, data.close)
     engine.stop()
     if progress is not None:
@@ -198,22 +195,6 @@ def run_backtest(
         annotations=engine.bots[sid].annotations,
         stats=stats,
     )
-
-
-@contextmanager
-def _frozen_heap() -> Iterator[None]:
-    """Keep the objects that exist before the loop (imported modules, compiled SMC kernels, the data,
-    the replayed event log) out of the garbage collector's full passes while the loop runs: each full
-    pass would otherwise walk all of them again. Cyclic garbage among them waits for the first full
-    pass after the loop; results do not depend on it."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 _CHUNK = 65_536  # candles converted to Python objects at a time (bounded memory on long series)

@@ -30,7 +30,10 @@ from smc_agent.strategy.smc_source import SMCProvider, SMCSource
 _EMPTY: list[SMCEvent] = []
 
 
-_CHUNK = 4096  # event rows decoded at a time (bounded memory, few numpy calls)
+# Event rows decoded at a time. Small on purpose: a chunk's objects then die before the garbage
+# collector promotes them to its oldest generation; 4096 kept them alive long enough to be promoted
+# and made the collector run full passes over the whole heap (77k candles: 0.52 s with 256, 0.69 s).
+_CHUNK = 256
 
 
 class ReplaySource:
