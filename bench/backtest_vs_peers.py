@@ -188,7 +188,20 @@ def _child(name: str, n: int, sma: tuple[int, int], queue: mp.Queue) -> None:
     fn(data.between(None, int(data.open_time[2000])))  # imports, compiled SMC kernels
     t = time.perf_counter()
     fn(data)
-    queue.put((time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    queue.put((time.perf_counter() - t, _peak_rss_mb()))
+
+
+def _peak_rss_mb() -> float:
+    """Peak RSS of this interpreter. ``ru_maxrss`` survives ``exec`` on Linux, so in a spawned child
+    it can report the parent's size at the fork; ``VmHWM`` belongs to the new address space."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def in_child(name: str, n: int) -> tuple[float, float]:
