@@ -149,6 +149,33 @@ async def test_breaker_switching_state_opens_one_incident(migrated_sqlite_url: s
     assert found == [("risk.breaker:daily_loss_limit", "P1"), ("risk.breaker:max_drawdown", "P1")]
 
 
+async def test_breaker_state_is_published_to_every_process_and_rearmed_on_restart(
+    migrated_sqlite_url: str,
+) -> None:
+    service = trading_service(migrated_sqlite_url)
+    other_process, _ = build_control(migrated_sqlite_url, None)  # e.g. the execution engine, /v1/status
+    service.engine.set_trading_state(TradingState.REDUCING, "daily_loss_limit: loss 5.10% since day start")
+    snap = other_process.observe()
+    assert snap.state is TradingState.REDUCING and snap.reason.startswith("daily_loss_limit")
+    service.engine.set_trading_state(TradingState.ACTIVE, "daily_loss_limit: reset at new UTC day")
+    assert other_process.observe().state is TradingState.ACTIVE
+    service.engine.set_trading_state(TradingState.HALTED, "max_drawdown: drawdown 25.2% from peak 12000.00")
+    assert other_process.observe().state is TradingState.HALTED
+    restarted = trading_service(migrated_sqlite_url)
+    await restarted.start()  # a new run re-arms its breakers from the current equity
+    try:
+        assert other_process.observe().state is TradingState.ACTIVE
+    finally:
+        await restarted.stop()
+    other_process.set_breaker_state(TradingState.REDUCING, reason="operator: exits only", actor="ops")
+    again = trading_service(migrated_sqlite_url)
+    await again.start()  # a state set by someone else is not the engine's to clear
+    try:
+        assert other_process.observe().state is TradingState.REDUCING
+    finally:
+        await again.stop()
+
+
 async def test_reconciliation_mismatch_halts_and_opens_an_incident(
     sim: ExchangeSimulator, migrated_sqlite_url: str
 ) -> None:

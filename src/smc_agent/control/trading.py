@@ -289,6 +289,11 @@ class TradingControl:
         )
         return self.observe()
 
+    def breaker_actor(self) -> str | None:
+        """Who set the current breaker state (None: no breaker state set)."""
+        raw = self.kv.get(BREAKER_KEY)
+        return None if not raw else str(json.loads(raw).get("actor", ""))
+
     def set_breaker_state(self, state: TradingState, *, reason: str, actor: str) -> None:
         """Breakers and operators switch ACTIVE / REDUCING / HALTED (not the emergency latch)."""
         previous, _ = self._breaker_state()

@@ -45,6 +45,7 @@ from smc_agent.risk.gate import RiskGate
 from smc_agent.store.trading_repo import TradingRepo
 from smc_agent.strategy.base import Strategy
 
+BREAKER_ACTOR = "trading-engine"
 log = get_logger("smc_agent.live.trading")
 GROUP = "trading-engine"
 StrategyFactory = Callable[[dict[str, Any]], Strategy]
@@ -200,9 +201,17 @@ class TradingService:
             listener(event)
 
     def _breaker_incident(self, event: TradingStateChanged) -> None:
-        """A risk breaker switched the trading state: open (or attach to) its incident."""
+        """A risk breaker switched the trading state: publish it in the control store (every process,
+        the execution engine's order gate and /v1/status see REDUCING / HALTED and why) and open (or
+        attach to) its incident."""
         name = breaker_name(event.reason)
-        if name is None or event.state is TradingState.ACTIVE:
+        if name is None:
+            return
+        try:
+            self.control.set_breaker_state(event.state, reason=event.reason, actor=BREAKER_ACTOR)
+        except Exception as exc:  # this engine enforces its breaker either way
+            log.error("could not publish the breaker state", error=f"{type(exc).__name__}: {exc}")
+        if event.state is TradingState.ACTIVE:
             return
         raise_incident(
             self.on_incident,
@@ -213,10 +222,24 @@ class TradingService:
             source="trading-engine",
         )
 
+    def _rearm_breakers(self) -> None:
+        """A breaker state published by the previous run of this engine is cleared: its breakers start
+        again from the current equity and trip again if the limit is still exceeded."""
+        try:
+            if self.control.breaker_actor() == BREAKER_ACTOR:
+                self.control.set_breaker_state(
+                    TradingState.ACTIVE,
+                    reason="trading engine restarted: breakers re-armed",
+                    actor=BREAKER_ACTOR,
+                )
+        except ControlStoreUnavailable as exc:
+            log.warning("breaker state not checked: control store unreachable", error=str(exc))
+
     # ------------------------------------------------------------------ loops
     async def start(self) -> None:
         # positions and open orders from the database first: no strategy acts on a flat book it is not
         restore_engine(self.engine, self.repo, now_ms=int(time.time() * 1000))
+        await asyncio.to_thread(self._rearm_breakers)
         self.sync_bots()
         self.engine.start()
         loop = asyncio.get_running_loop()
