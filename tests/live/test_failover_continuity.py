@@ -23,7 +23,13 @@ from smc_agent.live.data_service import DataService, Subscription
 from smc_agent.live.strategies import STRATEGIES
 from smc_agent.live.streams import CANDLES_STREAM, ORDERS_STREAM, MemoryStreamBus
 from smc_agent.live.trading_service import TradingService
-from smc_agent.live.wiring import build_control, build_execution, build_venue, close_execution
+from smc_agent.live.wiring import (
+    ExecutionConfig,
+    build_control,
+    build_execution,
+    build_venue,
+    close_execution,
+)
 from smc_agent.venues.simulator import ExchangeSimulator
 from tests.live.conftest import execution_config, order, simulator_config, wait_for
 from tests.live.test_restart_and_incidents import INSTRUMENT
@@ -96,11 +102,7 @@ async def test_an_order_in_flight_when_the_venue_dies_does_not_stop_the_executio
         ExchangeSimulator(simulator_config()) as binance,
         ExchangeSimulator(simulator_config(venue="bybit")) as bybit,
     ):
-        config = dataclasses.replace(
-            execution_config(migrated_pg_url, redis_pair[0], binance),
-            backup_venue="bybit",
-            backup_venue_url=bybit.url,
-        )
+        config = _with_backup(execution_config(migrated_pg_url, redis_pair[0], binance), bybit)
         service = build_execution(config)
         repo, gateway = service.gateway.repo, service.gateway
         manager = FailoverManager(kv=gateway.control.kv, journal=gateway.control.journal)
@@ -139,6 +141,10 @@ async def test_an_order_in_flight_when_the_venue_dies_does_not_stop_the_executio
             await close_execution(service)
 
 
+def _with_backup(config: ExecutionConfig, bybit: ExchangeSimulator) -> ExecutionConfig:
+    return dataclasses.replace(config, backup_venue="bybit", backup_venue_url=bybit.url)
+
+
 def _status(repo: object, cmd: SubmitOrder) -> str | None:
     stored = repo.get(cmd.client_order_id)  # type: ignore[attr-defined]
     return None if stored is None else str(stored.status)
@@ -153,11 +159,7 @@ async def test_resume_and_restart_while_the_failed_venue_is_still_down(
         ExchangeSimulator(simulator_config()) as binance,
         ExchangeSimulator(simulator_config(venue="bybit")) as bybit,
     ):
-        config = dataclasses.replace(
-            execution_config(migrated_pg_url, redis_pair[0], binance),
-            backup_venue="bybit",
-            backup_venue_url=bybit.url,
-        )
+        config = _with_backup(execution_config(migrated_pg_url, redis_pair[0], binance), bybit)
         service = build_execution(config)
         control = service.gateway.control
         try:
