@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from smc_agent.control.trading import HALT_KEY
 from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TradingState
 from smc_agent.core.events import OrderFilled
@@ -25,7 +26,7 @@ from smc_agent.store.db import make_engine, make_session_factory
 from smc_agent.store.models import Incident
 from smc_agent.store.trading_repo import TradingRepo
 from smc_agent.venues.simulator import ExchangeSimulator
-from tests.live.conftest import execution_config, order
+from tests.live.conftest import execution_config, order, wait_for
 
 BTC = InstrumentId("binance", "BTC/USDT")
 INSTRUMENT = Instrument(
@@ -149,7 +150,7 @@ async def test_breaker_switching_state_opens_one_incident(migrated_sqlite_url: s
     assert found == [("risk.breaker:daily_loss_limit", "P1"), ("risk.breaker:max_drawdown", "P1")]
 
 
-async def test_breaker_state_is_published_to_every_process_and_rearmed_on_restart(
+async def test_breaker_state_is_published_honoured_after_restart_and_released_by_resume(
     migrated_sqlite_url: str,
 ) -> None:
     service = trading_service(migrated_sqlite_url)
@@ -159,21 +160,41 @@ async def test_breaker_state_is_published_to_every_process_and_rearmed_on_restar
     assert snap.state is TradingState.REDUCING and snap.reason.startswith("daily_loss_limit")
     service.engine.set_trading_state(TradingState.ACTIVE, "daily_loss_limit: reset at new UTC day")
     assert other_process.observe().state is TradingState.ACTIVE
-    service.engine.set_trading_state(TradingState.HALTED, "max_drawdown: drawdown 25.2% from peak 12000.00")
-    assert other_process.observe().state is TradingState.HALTED
-    restarted = trading_service(migrated_sqlite_url)
-    await restarted.start()  # a new run re-arms its breakers from the current equity
+
+    # an operator halt during a daily-loss day: after the release the breaker's REDUCING (and its
+    # reason, so that the daily reset still applies) comes back, not a reason-less REDUCING
+    service.engine.set_trading_state(TradingState.REDUCING, "daily_loss_limit: loss 5.20% since day start")
+    other_process.halt(reason="drill", actor="ops", source="cli")
+    await service.start()
     try:
+        await wait_for(lambda: service.engine.state is TradingState.HALTED, 5, "the engine to halt")
+        other_process.kv.delete(HALT_KEY)  # the playbook's DEL emergency_halt, verified elsewhere
+        other_process.observe()
+        other_process.complete_release([], actor="execution-engine")
+        await wait_for(lambda: service.engine.state is TradingState.REDUCING, 5, "the breaker state back")
+        assert service.engine.state_reason.startswith("daily_loss_limit")  # its daily reset still applies
+        # an operator's resume releases the breaker too: ACTIVE everywhere (a loss still beyond the
+        # limit trips the breaker again at the next candle, before any strategy hook)
+        other_process.request_release(reason="limit reviewed", actor="ops", source="cli")
+        await wait_for(lambda: service.engine.state is TradingState.ACTIVE, 5, "the engine to resume")
         assert other_process.observe().state is TradingState.ACTIVE
+        service.engine.set_trading_state(TradingState.HALTED, "max_drawdown: drawdown 25.2% from peak 12000")
+        assert other_process.observe().state is TradingState.HALTED
+    finally:
+        await service.stop()
+
+    restarted = trading_service(migrated_sqlite_url)  # a crash-restart does not forget the breaker
+    await restarted.start()
+    try:
+        await wait_for(
+            lambda: restarted.engine.state is TradingState.HALTED, 5, "the restarted engine to halt"
+        )
+        assert restarted.engine.state_reason.startswith("max_drawdown")
+        assert other_process.observe().state is TradingState.HALTED
+        other_process.request_release(reason="reviewed the drawdown", actor="ops", source="cli")
+        await wait_for(lambda: restarted.engine.state is TradingState.ACTIVE, 5, "the operator's resume")
     finally:
         await restarted.stop()
-    other_process.set_breaker_state(TradingState.REDUCING, reason="operator: exits only", actor="ops")
-    again = trading_service(migrated_sqlite_url)
-    await again.start()  # a state set by someone else is not the engine's to clear
-    try:
-        assert other_process.observe().state is TradingState.REDUCING
-    finally:
-        await again.stop()
 
 
 async def test_reconciliation_mismatch_halts_and_opens_an_incident(

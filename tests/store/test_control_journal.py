@@ -30,3 +30,21 @@ def test_swap_latch_writes_only_over_the_expected_value(journal: DbControlJourna
     assert journal.swap_latch(seen, None) is True
     assert journal.read_latch() is None
     assert journal.swap_latch(None, None) is True
+
+
+def test_swap_latch_accepts_a_latch_stored_in_an_older_form(journal: DbControlJournal) -> None:
+    """A latch written before ``key_seen`` existed (or by hand, keys in another order) still releases."""
+    import json
+
+    from smc_agent.store.db import transaction
+    from smc_agent.store.models import ControlState
+
+    legacy = {"since_ms": 5, "source": "cli", "actor": "ops", "reason": "old build", "status": "halted"}
+    with transaction(journal._factory) as session:
+        session.add(ControlState(key="halt_latch", value=json.dumps(legacy)))
+    stored = journal.read_latch()
+    assert stored is not None and stored.key_seen is False
+    marked = replace(stored, status="release_requested")
+    assert journal.swap_latch(replace(stored, reason="other"), marked) is False
+    assert journal.swap_latch(stored, marked) is True
+    assert journal.read_latch() == marked

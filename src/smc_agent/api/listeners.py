@@ -40,6 +40,14 @@ class _Server(uvicorn.Server):
         yield
 
 
+async def _serve(server: uvicorn.Server) -> None:
+    """uvicorn exits the process (sys.exit) when it cannot bind: contain that to this listener."""
+    try:
+        await server.serve()
+    except SystemExit:
+        log.error("listener stopped: could not bind", port=server.config.port)
+
+
 class ListenerSet:
     def __init__(
         self,
@@ -102,7 +110,7 @@ class ListenerSet:
                 log.warning(
                     "public traffic unblocked: reopening the public listener", listener=str(self.public)
                 )
-                await self._open("public", self.public)
+                await self._open("public", self.public, fatal=False)  # the admin listener must survive
 
     async def _read_block(self, last: TrafficBlock | None) -> TrafficBlock | None:
         if self._blocked is None:
@@ -113,15 +121,18 @@ class ListenerSet:
             log.warning("cannot read the public-traffic switch; listeners unchanged", error=str(exc))
             return last
 
-    async def _open(self, name: str, bind: Bind) -> None:
+    async def _open(self, name: str, bind: Bind, *, fatal: bool = True) -> None:
         config = uvicorn.Config(
             self.app, host=bind.host, port=bind.port, lifespan="off", log_config=None, **self._options
         )
         server = _Server(config)
-        task = asyncio.create_task(server.serve(), name=f"listener-{name}")
+        task = asyncio.create_task(_serve(server), name=f"listener-{name}")
         while not server.started:
             if task.done():  # bind failed (port in use): uvicorn logged why
-                raise SystemExit(f"{name} listener could not start on {bind}")
+                if fatal:
+                    raise SystemExit(f"{name} listener could not start on {bind}")
+                log.error("listener could not reopen; retrying", listener=name, url=str(bind))
+                return
             await asyncio.sleep(0.02)
         self._servers[name] = (server, task)
         if name == "public":

@@ -241,6 +241,8 @@ class TradingControl:
         if not reason.strip():
             raise ValueError("a release needs a reason")
         self.kv.delete(HALT_KEY)
+        if self._breaker_state()[0] is not TradingState.ACTIVE:  # a resume also releases a risk breaker
+            self.set_breaker_state(TradingState.ACTIVE, reason=f"released: {reason}", actor=actor)
         for _ in range(_OBSERVE_ATTEMPTS):  # a watcher may mark the deleted key at the same moment
             latch = self.journal.read_latch()
             if latch is None:
@@ -288,11 +290,6 @@ class TradingControl:
             checks=[n for n, _ in checks],
         )
         return self.observe()
-
-    def breaker_actor(self) -> str | None:
-        """Who set the current breaker state (None: no breaker state set)."""
-        raw = self.kv.get(BREAKER_KEY)
-        return None if not raw else str(json.loads(raw).get("actor", ""))
 
     def set_breaker_state(self, state: TradingState, *, reason: str, actor: str) -> None:
         """Breakers and operators switch ACTIVE / REDUCING / HALTED (not the emergency latch)."""

@@ -222,24 +222,10 @@ class TradingService:
             source="trading-engine",
         )
 
-    def _rearm_breakers(self) -> None:
-        """A breaker state published by the previous run of this engine is cleared: its breakers start
-        again from the current equity and trip again if the limit is still exceeded."""
-        try:
-            if self.control.breaker_actor() == BREAKER_ACTOR:
-                self.control.set_breaker_state(
-                    TradingState.ACTIVE,
-                    reason="trading engine restarted: breakers re-armed",
-                    actor=BREAKER_ACTOR,
-                )
-        except ControlStoreUnavailable as exc:
-            log.warning("breaker state not checked: control store unreachable", error=str(exc))
-
     # ------------------------------------------------------------------ loops
     async def start(self) -> None:
         # positions and open orders from the database first: no strategy acts on a flat book it is not
         restore_engine(self.engine, self.repo, now_ms=int(time.time() * 1000))
-        await asyncio.to_thread(self._rearm_breakers)
         self.sync_bots()
         self.engine.start()
         loop = asyncio.get_running_loop()
@@ -285,11 +271,21 @@ class TradingService:
                 await self.flush()
             elif (
                 snap.state is not TradingState.HALTED
-                and self.engine.state is TradingState.HALTED
-                and not self.engine.state_reason.startswith(("max_drawdown", "daily_loss"))
+                and self.engine.state is not snap.state
+                and (
+                    self.engine.state is TradingState.HALTED
+                    or (
+                        snap.state is TradingState.ACTIVE
+                        and breaker_name(self.engine.state_reason) is not None
+                    )
+                )
             ):
-                self.engine.set_trading_state(snap.state, "control plane released the halt")
-                log.warning("trading resumed in the trading engine", state=snap.state.value)
+                # released (an operator's resume also clears a published breaker state). A breaker's own
+                # reason is kept, so its daily reset still applies; a breaker whose limit is still
+                # exceeded trips again at the next candle, before any strategy hook runs.
+                reason = snap.reason if breaker_name(snap.reason) else "control plane released the halt"
+                self.engine.set_trading_state(snap.state, reason)
+                log.warning("trading state follows the control plane", state=snap.state.value, reason=reason)
             await asyncio.sleep(0.2)
 
     async def _bots(self) -> None:

@@ -125,14 +125,30 @@ class DbControlJournal:
                         return session.get(ControlState, LATCH_KEY) is None
                     session.add(ControlState(key=LATCH_KEY, value=new_value))
                     return True
-                where = (ControlState.key == LATCH_KEY) & (ControlState.value == old_value)
-                if new_value is None:
-                    result = session.execute(delete(ControlState).where(where))
-                else:
-                    result = session.execute(update(ControlState).where(where).values(value=new_value))
-                return bool(getattr(result, "rowcount", 0))
+                if self._swap(session, old_value, new_value):
+                    return True
+                # The stored text may be a non-canonical form of the same latch (written by an earlier
+                # version without a newer field, or by hand): compare parsed values, then swap on the
+                # exact text just read (still one atomic statement).
+                row = session.get(ControlState, LATCH_KEY)
+                if row is None or row.value == old_value:
+                    return False
+                try:
+                    same = HaltLatch(**json.loads(row.value)) == expected
+                except (ValueError, TypeError):
+                    same = False
+                return same and self._swap(session, row.value, new_value)
         except IntegrityError:  # another process inserted a latch first
             return False
+
+    @staticmethod
+    def _swap(session: Session, old_value: str, new_value: str | None) -> bool:
+        where = (ControlState.key == LATCH_KEY) & (ControlState.value == old_value)
+        if new_value is None:
+            result = session.execute(delete(ControlState).where(where))
+        else:
+            result = session.execute(update(ControlState).where(where).values(value=new_value))
+        return bool(getattr(result, "rowcount", 0))
 
     def record_state_change(
         self, *, state: str, previous: str | None, reason: str, actor: str, source: str

@@ -210,11 +210,15 @@ def _listeners(ctx: RunContext) -> tuple[tuple[str, int], str]:
 
 
 def _public_refuses(public: tuple[str, int]) -> bool:
+    """True only for a refused connection: a timeout or an unreachable host proves nothing (the runbook
+    may run where the gateway is not reachable; pass ``--param api_url=...`` then)."""
     try:
         with socket.create_connection(public, timeout=1.0):
             return False
-    except OSError:
+    except ConnectionRefusedError:
         return True
+    except OSError:
+        return False
 
 
 def _admin_health(admin: str) -> str | None:
