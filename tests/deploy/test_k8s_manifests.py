@@ -144,3 +144,18 @@ def test_playbook_names_exist(by_kind: dict[str, dict[str, dict[str, Any]]]) -> 
     for kind, names in refs.items():
         missing = names - set(by_kind[kind])
         assert not missing, f"the playbook names {kind} {sorted(missing)} that deploy/k8s does not define"
+
+
+def test_admin_port_only_for_admin_pods(by_kind: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """The edge roles' admin listener (open while public traffic is blocked) is not public."""
+    policy = by_kind["NetworkPolicy"]["edge-admin-port"]["spec"]
+    selected = set(policy["podSelector"]["matchExpressions"][0]["values"])
+    assert selected == {"api-gateway", "websocket-service", "web-app"}
+    rules = {r["ports"][0]["port"]: r.get("from") for r in policy["ingress"]}
+    assert rules[8000] is None  # public port: from anywhere (the ingress controller)
+    assert rules[8001] == [{"podSelector": {"matchLabels": {"smc-trading/admin-access": "true"}}}]
+    for role in selected:
+        container = _pod_spec(by_kind["Deployment"][role])["containers"][0]
+        assert "--admin-port" in container["args"] and "8001" in container["args"]
+        assert container["livenessProbe"]["httpGet"]["port"] == "admin"
+        assert container["readinessProbe"]["httpGet"]["port"] == "http"  # blocked pods leave the Service
