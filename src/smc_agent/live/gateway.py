@@ -60,7 +60,7 @@ class GatewayStats:
     lost_acks_resolved: int = 0
     cancelled_on_halt: int = 0
     last_cancel_all_s: float | None = None
-    # (client order id, wall time of the last halt check before the send): for halt-latency audits
+    # (client order id, wall time the last halt check before the send was issued): halt-latency audits
     authorized: deque[tuple[str, float]] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
@@ -173,13 +173,17 @@ class OrderGateway:
             if not self.repo.record_intent(cmd, user_id=self.user_id, bot_id=bot_id):
                 stored = self.repo.get(cmd.client_order_id)
                 return None if stored is None or not stored.is_open else await self._refresh_one(stored)
-            reason = self._denial(cmd)  # the last check, immediately before the venue call
+            # the last check, immediately before the venue call; stamped when the check is issued: a
+            # halt key read that Redis answers after the SET sees the key, so every authorised order's
+            # check was issued before the SET returned (the stamp after the reply could be later)
+            checked_at = time.time()
+            reason = self._denial(cmd)
             if reason is not None:
                 self.stats.denied_halted += 1
                 self.repo.mark(cmd.client_order_id, OrderStatus.DENIED, reason)
                 await self._deny(cmd, reason)
                 return None
-            self.stats.authorized.append((cmd.client_order_id, time.time()))
+            self.stats.authorized.append((cmd.client_order_id, checked_at))
             self.stats.sent += 1
             report = await self._send(cmd)
             if report is not None:
