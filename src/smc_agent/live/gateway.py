@@ -92,6 +92,7 @@ class OrderGateway:
         self.reconciled = False
         self.outage_latched = False  # set when a control-store outage was latched in the database
         self.last_reconcile_problems: list[str] = []
+        self._unreachable: dict[str, str] = {}  # venue -> its problem, from the last reconciliation
         self.stats = GatewayStats()
         self.send_lock = asyncio.Lock()
         self._strategies: dict[str, StrategyId] = {}
@@ -315,6 +316,7 @@ class OrderGateway:
         """Bring every open database order up to the venue's state and look for orders the database
         does not know. An unexplained mismatch halts trading (latched) and raises an alert."""
         problems: list[str] = []
+        unreachable: dict[str, str] = {}
         async with self.send_lock:
             for stored in self.repo.open_orders():
                 if stored.exchange not in self.venues:
@@ -323,9 +325,10 @@ class OrderGateway:
                 try:
                     problems += await self._reconcile_venue(name, venue)
                 except (SmcAgentError, TimeoutError, OSError) as exc:
-                    problems.append(f"venue {name} unreachable: {exc}")
-        self.last_reconcile_problems = problems
-        unexplained = [p for p in problems if "unreachable" not in p]
+                    unreachable[name] = f"venue {name} unreachable: {exc}"
+                    problems.append(unreachable[name])
+        self.last_reconcile_problems, self._unreachable = problems, unreachable
+        unexplained = [p for p in problems if p not in unreachable.values()]
         if unexplained:
             reason = "reconciliation mismatch: " + "; ".join(unexplained)[:500]
             log.error(
@@ -351,7 +354,8 @@ class OrderGateway:
         active = self.router.refresh() if self.router is not None else None
         if active is None or active not in self.venues:
             return problems
-        return [p for p in problems if _unreachable_venue(p) in (None, active)]
+        ignored = {p for venue, p in self._unreachable.items() if venue != active}
+        return [p for p in problems if p not in ignored]
 
     async def _reconcile_venue(self, name: str, venue: VenuePort) -> list[str]:
         problems: list[str] = []
@@ -490,10 +494,3 @@ class OrderGateway:
         if venue is None:
             raise RejectedError(f"no venue {iid.venue!r} configured (have {sorted(self.venues)})")
         return venue
-
-
-def _unreachable_venue(problem: str) -> str | None:
-    """The venue named by a reconciliation problem "venue NAME unreachable: ...", else None."""
-    if problem.startswith("venue ") and " unreachable" in problem:
-        return problem[len("venue ") : problem.index(" unreachable")]
-    return None
