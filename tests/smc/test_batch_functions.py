@@ -64,3 +64,16 @@ def test_single_concept_functions_equal_analyze_real() -> None:
     assert (batch.liquidity(candles, config).swept_at >= 0).sum() > 100
     assert_functions_equal_analyze(candles, config)
     assert_pivot_flags_match_swings(candles, config)
+
+
+def test_liquidity_equals_analyze_when_the_caps_drop_objects() -> None:
+    """The batch loop keeps one table per side; dropping the oldest object of *either* side at
+    `max_active` (candidates by insertion order, pools by id) must match the kernel's shared tables."""
+    candles = real_candles("binance_2024/binance_spot_BTCUSDT_5m.csv").slice(20_000)
+    for swing_length, tolerance in ((5, 0.1), (2, 2.0), (1, 0.5)):
+        capped = SMCConfig(swing_length=swing_length, liquidity_tolerance_atr=tolerance, max_active=4)
+        loose = SMCConfig(swing_length=swing_length, liquidity_tolerance_atr=tolerance, max_active=100_000)
+        rows = batch.liquidity(candles, capped).rows()
+        assert rows == batch.analyze(candles, capped).liquidity.rows()
+        assert rows != batch.liquidity(candles, loose).rows()  # the cap did drop objects
+        assert batch.liquidity(candles, loose).rows() == batch.analyze(candles, loose).liquidity.rows()

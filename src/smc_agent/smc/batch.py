@@ -6,9 +6,10 @@ Every function runs the same compiled kernel as `SMCStream` (only the concepts i
 Per-bar series (trend, dealing range, retracement, previous period levels, sessions) are written
 after each bar, so row t depends on bars 0..t only.
 
-`liquidity` alone runs `kernel.liquidity_batch.run_liquidity`: the same liquidity functions in the
-same per-bar order, with the swings read from the whole arrays instead of the ring buffer (equality
-with `analyze(...).liquidity` is property-tested in tests/smc/test_batch_functions.py).
+`liquidity` alone runs `kernel.liquidity_batch.run_liquidity`: the same liquidity rules in the same
+per-bar order, with the swings read from the whole arrays instead of the ring buffer and per-side
+tables sorted by retirement / sweep price, returning the table's columns (equality with
+`analyze(...).liquidity` is property-tested in tests/smc/test_batch_functions.py).
 """
 
 from __future__ import annotations
@@ -209,9 +210,17 @@ def fvgs(candles: Candles, config: SMCConfig | None = None) -> FVGTable:
 
 
 def liquidity(candles: Candles, config: SMCConfig | None = None) -> LiquidityTable:
-    st = KernelState.new(config or SMCConfig(), frozenset({"liquidity"}))
-    ev = run_liquidity(st.cfg, st.fs, st.is_, st.cands, st.pools, candles.high, candles.low, candles.close)
-    return liquidity_table(split_by_kind(ev))
+    cfg = config or SMCConfig()
+    cols = run_liquidity(
+        cfg.swing_length,
+        cfg.atr_length,
+        cfg.liquidity_tolerance_atr,
+        cfg.max_active,
+        candles.high,
+        candles.low,
+        candles.close,
+    )
+    return LiquidityTable(np.arange(cols[0].shape[0], dtype=np.int64), *cols)
 
 
 def previous_high_low(candles: Candles, config: SMCConfig | None = None) -> dict[str, PeriodSeries]:
