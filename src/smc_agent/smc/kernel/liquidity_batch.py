@@ -16,8 +16,12 @@ exact (IEEE negation commutes with rounding), so every comparison is the streami
 Every candidate carries a global insertion sequence number, so "the most recent same-side candidate
 within tolerance" (pairing) and "the oldest candidate of either side" (dropped when `max_active`
 candidates are tracked) are the streaming kernel's choices; pool ids are their insertion order, so
-the pool dropped at `max_active` is the lowest id of either side. Per bar, in the kernel's order:
-ATR, sweeps, candidate retirement, then the swings confirmed on this bar (high before low).
+the pool dropped at `max_active` is the lowest id of either side. Swings come from one vectorised
+pivot pass over the whole arrays (`swings.pivot_flags`). Per bar, in the kernel's order: ATR, sweeps,
+candidate retirement, then the swings confirmed on this bar (high before low).
+
+numba's disk cache does not track callees in other files: after changing `swings.pivot_flags`,
+touch this file (or delete its `__pycache__/liquidity_batch.*.nb[ic]`) or the old pass stays linked.
 Equality with `analyze(...).liquidity` is property-tested (tests/smc/test_batch_functions.py).
 """
 

@@ -132,19 +132,28 @@ def update_retracement(fs: F64, is_: I64, h: float, lo: float) -> None:
 def pivot_flags(high: F64, low: F64, length: int) -> npt.NDArray[np.uint8]:
     """`pivot_at` for every bar of whole arrays (batch): bit 1 swing high, bit 2 swing low.
 
-    Same definition, evaluated branch-free one offset at a time over all bars (vectorised loops).
+    Same definition, evaluated branch-free one offset at a time over all bars. The loops index views
+    aligned on the candidate bars with a counter from 0, so numba drops its negative-index
+    wraparound and LLVM vectorises them (with `high[c - k]` they stayed scalar: 6x slower).
     """
     n = high.shape[0]
     out = np.zeros(n, dtype=np.uint8)
     first, end = length, n - length
     if end <= first:
         return out
-    out[first:end] = 3
+    m = end - first
+    flags = out[first:end]
+    hc = high[first:end]
+    lc = low[first:end]
+    for i in range(m):
+        flags[i] = 3
     for k in range(1, length + 1):
-        for c in range(first, end):
-            hc = high[c]
-            lc = low[c]
-            keep_hi = np.uint8((high[c - k] < hc) & (high[c + k] <= hc))
-            keep_lo = np.uint8((low[c - k] > lc) & (low[c + k] >= lc)) << np.uint8(1)
-            out[c] &= keep_hi | keep_lo
+        hb = high[first - k : end - k]
+        ha = high[first + k : end + k]
+        lb = low[first - k : end - k]
+        la = low[first + k : end + k]
+        for i in range(m):
+            keep_hi = np.uint8((hb[i] < hc[i]) & (ha[i] <= hc[i]))
+            keep_lo = np.uint8((lb[i] > lc[i]) & (la[i] >= lc[i])) << np.uint8(1)
+            flags[i] &= keep_hi | keep_lo
     return out
