@@ -85,6 +85,11 @@ def run_liquidity(
     qi = np.empty((2, cap), dtype=np.int64)
     nq = np.zeros(2, dtype=np.int64)
 
+    # per side, the lowest key of its pools and candidates: a bar with `high` (side 0) or `-low`
+    # (side 1) above it sweeps or retires something
+    trig_hi = math.inf
+    trig_lo = math.inf
+
     tr_sum = 0.0
     atr = 0.0
     prev_close = 0.0
@@ -101,21 +106,29 @@ def run_liquidity(
             atr = atr + (tr - atr) / atr_len
         prev_close = c
 
-        for s in range(2):
-            x = h if s == 0 else -lo
-            # sweeps: a suffix of the side's pools
-            m = nq[s]
-            while m > 0 and x > qk[s, m - 1]:
-                m -= 1
-                oid = qi[s, m]
-                p_swept[oid] = t
-                p_back[oid] = 1 if (c if s == 0 else -c) <= qk[s, m] else 0
-            nq[s] = m
-            # candidate retirement: a suffix of the side's candidates
-            m = nc[s]
-            while m > 0 and x > ck[s, m - 1]:
-                m -= 1
-            nc[s] = m
+        if h > trig_hi or -lo > trig_lo:
+            for s in range(2):
+                x = h if s == 0 else -lo
+                # sweeps: a suffix of the side's pools
+                m = nq[s]
+                while m > 0 and x > qk[s, m - 1]:
+                    m -= 1
+                    oid = qi[s, m]
+                    p_swept[oid] = t
+                    p_back[oid] = 1 if (c if s == 0 else -c) <= qk[s, m] else 0
+                nq[s] = m
+                low_key = qk[s, m - 1] if m > 0 else math.inf
+                # candidate retirement: a suffix of the side's candidates
+                m = nc[s]
+                while m > 0 and x > ck[s, m - 1]:
+                    m -= 1
+                nc[s] = m
+                if m > 0:
+                    low_key = min(low_key, ck[s, m - 1])
+                if s == 0:
+                    trig_hi = low_key
+                else:
+                    trig_lo = low_key
 
         p = t - length
         if p < 0 or pivots[p] == 0:
@@ -186,6 +199,10 @@ def run_liquidity(
                 qk[s, r] = key
                 qi[s, r] = oid
                 nq[s] += 1
+                if s == 0:
+                    trig_hi = min(trig_hi, key)
+                else:
+                    trig_lo = min(trig_lo, key)
                 continue
             # no pair: a new candidate, dropping the oldest of either side when `cap` are tracked
             if nc[0] + nc[1] == cap:
@@ -225,6 +242,10 @@ def run_liquidity(
             cb[s, r] = p
             cs[s, r] = seq
             nc[s] = n + 1
+            if s == 0:
+                trig_hi = min(trig_hi, key)
+            else:
+                trig_lo = min(trig_lo, key)
             seq += 1
     k = n_pools
     return (
