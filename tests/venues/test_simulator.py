@@ -128,3 +128,27 @@ async def test_gateway_resyncs_a_skewed_clock_and_retries(sim: ExchangeSimulator
     assert {b.currency for b in balances} >= {"BTC", "USDT"}
     assert abs(gw.exchange.options["timeDifference"]) < 5_000
     assert gw.calls_failed == 1  # the refused request, then the resync and the successful retry
+
+
+async def test_a_client_that_dies_mid_request_places_nothing_and_leaves_no_traceback(
+    sim: ExchangeSimulator, gateway: CcxtGateway, venue: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A killed engine's half-sent order request: no order, no error traceback, the venue keeps serving."""
+    path = "/api/v3/order" if venue == "binance" else "/v5/order/create"
+    _reader, writer = await asyncio.open_connection(sim.config.host, sim.port)
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Content-Length: 500\r\n\r\nsymbol=BTCUSDT&side=BUY".encode()
+    )
+    await writer.drain()
+    await asyncio.sleep(0.1)  # the handler is now waiting for the rest of the body
+    writer.transport.abort()  # the client dies (RST), as a SIGKILLed process does
+    for _ in range(50):
+        if sim.state.requests[path]:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)
+    assert sim.state.requests[path] == 1
+    assert sim.state.book.orders == {}
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], [r.getMessage() for r in caplog.records]
+    assert await gateway.fetch_balances()  # still serving

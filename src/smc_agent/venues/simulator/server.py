@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from smc_agent.logs import get_logger
 from smc_agent.venues.simulator import binance_api, bybit_api
 from smc_agent.venues.simulator.admin import apply_faults, register_admin
 from smc_agent.venues.simulator.book import SimOrder
@@ -25,6 +26,8 @@ from smc_agent.venues.simulator.feed import Bar, Feed
 from smc_agent.venues.simulator.state import SimState, SimulatorConfig, wall_ms
 
 ErrorFactory = Callable[..., web.Response]
+
+log = get_logger("smc_agent.venues.simulator")
 
 
 class ExchangeSimulator:
@@ -163,7 +166,13 @@ class ExchangeSimulator:
         verdict = judge(faults)
         if verdict.status:
             return self._error(verdict.kind, retry_after=verdict.retry_after)
-        return await handler(request)
+        try:
+            return await handler(request)
+        except ConnectionResetError:
+            # The client went away before its request was read (a killed engine, a dropped socket):
+            # nothing happened here and nobody is left to answer, so no traceback for it.
+            log.info("client disconnected before its request was read", path=request.path)
+            return web.Response(status=499)
 
     # -- WebSocket ------------------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
