@@ -2,6 +2,7 @@
 
     uv run python bench/smc_vs_peer.py            # full run (peer at 100k rows takes a few minutes)
     uv run python bench/smc_vs_peer.py --quick    # smaller sizes, fewer repeats
+    uv run python bench/smc_vs_peer.py --only liquidity --repeat 21   # some functions, no 1M / stream
 
 Prints per-function medians and ratios (peer / ours) for:
   - real BTC/USDT 5m candles (shared data, ~77k rows) and 100k synthetic rows: our causal batch
@@ -163,7 +164,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="20k / 200k rows, fewer repeats")
     ap.add_argument("--repeat", type=int, default=5, help="repeats of our functions (peer: 3)")
+    ap.add_argument(
+        "--only",
+        default="",
+        help="comma-separated peer function names (e.g. liquidity): only those, no 1M full set / streaming",
+    )
     args = ap.parse_args()
+    only = {name for name in args.only.split(",") if name}
     console = Console()
     console.print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     n_syn, n_big, n_stream = (20_000, 200_000, 20_000) if args.quick else (100_000, 1_000_000, 100_000)
@@ -182,7 +189,8 @@ def main() -> int:
         mine()
         compat()
 
-    total = len(datasets) * 8 + 2
+    n_cases = len([name for name, *_ in cases(warm, frame(warm)) if not only or name in only])
+    total = len(datasets) * n_cases + (0 if only else 2)
     results: dict[str, list[tuple[str, float, float, float]]] = {}
     with Progress(
         TextColumn("{task.description}"),
@@ -196,6 +204,8 @@ def main() -> int:
             df = frame(c)
             rows = []
             for name, p, mine, compat in cases(c, df):
+                if only and name not in only:
+                    continue
                 progress.update(task, description=f"{label}: {name}")
                 t_peer = median_time(p, peer_repeat)
                 t_ours = median_time(mine, args.repeat)
@@ -203,13 +213,14 @@ def main() -> int:
                 rows.append((name, t_peer, t_ours, t_compat))
                 progress.advance(task)
             results[label] = rows
-        progress.update(task, description=f"full causal set, {n_big:,} rows")
-        big = synthetic(n_big, seed=11)
-        t_big, cpu_big = median_wall_cpu(lambda: batch.analyze(big), 5)
-        progress.advance(task)
-        progress.update(task, description=f"streaming, {n_stream:,} candles")
-        p50, p99, worst, mean = stream_latency(synthetic(n_stream, seed=5))
-        progress.advance(task)
+        if not only:
+            progress.update(task, description=f"full causal set, {n_big:,} rows")
+            big = synthetic(n_big, seed=11)
+            t_big, cpu_big = median_wall_cpu(lambda: batch.analyze(big), 5)
+            progress.advance(task)
+            progress.update(task, description=f"streaming, {n_stream:,} candles")
+            p50, p99, worst, mean = stream_latency(synthetic(n_stream, seed=5))
+            progress.advance(task)
 
     for label, rows in results.items():
         table = Table(title=f"{label}: median seconds (peer x{peer_repeat}, ours x{args.repeat})")
@@ -218,14 +229,15 @@ def main() -> int:
         for name, tp, to, tc in rows:
             table.add_row(name, f"{tp:.4f}", f"{to:.4f}", f"{tp / to:,.0f}x", f"{tc:.4f}", f"{tp / tc:,.0f}x")
         console.print(table)
-    console.print(
-        f"full causal indicator set (analyze), {n_big:,} rows: median {t_big:.3f} s wall, "
-        f"{cpu_big:.3f} s CPU (target < 2 s)"
-    )
-    console.print(
-        f"streaming SMCStream.update, full set, {n_stream - 200:,} candles: p50 {p50:.1f} us, p99 {p99:.1f} us, "
-        f"max {worst:.1f} us, mean {mean:.1f} us (target p99 < 50 us)"
-    )
+    if not only:
+        console.print(
+            f"full causal indicator set (analyze), {n_big:,} rows: median {t_big:.3f} s wall, "
+            f"{cpu_big:.3f} s CPU (target < 2 s)"
+        )
+        console.print(
+            f"streaming SMCStream.update, full set, {n_stream - 200:,} candles: p50 {p50:.1f} us, "
+            f"p99 {p99:.1f} us, max {worst:.1f} us, mean {mean:.1f} us (target p99 < 50 us)"
+        )
     console.print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
