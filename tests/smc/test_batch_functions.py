@@ -1,7 +1,8 @@
 """Each single-concept batch function equals the corresponding part of `batch.analyze` (the full kernel).
 
-`batch.liquidity` runs its own compiled loop (swings read from the whole arrays, only the liquidity
-steps), so this is what ties it to the streaming-equivalent full kernel.
+`batch.liquidity` runs its own compiled loop (swings read from the whole arrays, one candidate and one
+pool table per side sorted by the price that retires / sweeps them), so this is what ties it to the
+streaming-equivalent full kernel.
 """
 
 from __future__ import annotations
