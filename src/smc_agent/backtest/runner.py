@@ -25,7 +25,6 @@ from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.core.events import (
     OrderDenied,
     OrderFilled,
-    OrderSubmitted,
     StrategyFailed,
     TradingStateChanged,
 )
@@ -150,7 +149,8 @@ def run_backtest(
     if progress is not None:
         progress(n, n)
 
-    tags = {cid: tag for cid, tag in recorder.tags.items()}
+    # every filled order is in the engine's book (a fill's tag is its order's tag)
+    tags: dict[str, str] = {cid: o_.tag for cid, o_ in engine.orders.orders.items()}
     trades = build_trades(recorder.fills, tags)
     stats = compute_stats(
         equity=equity,
@@ -260,14 +260,9 @@ class _Recorder:
         self.denials: list[OrderDenied] = []
         self.states: list[TradingStateChanged] = []
         self.failures: list[StrategyFailed] = []
-        self.tags: dict[str, str] = {}
 
     def subscribe(self, bus: InProcessBus) -> None:
         bus.subscribe(OrderFilled, self.fills.append)  # type: ignore[arg-type]
-        bus.subscribe(OrderSubmitted, self._on_submitted)  # type: ignore[arg-type]
         bus.subscribe(OrderDenied, self.denials.append)  # type: ignore[arg-type]
         bus.subscribe(TradingStateChanged, self.states.append)  # type: ignore[arg-type]
         bus.subscribe(StrategyFailed, self.failures.append)  # type: ignore[arg-type]
-
-    def _on_submitted(self, event: OrderSubmitted) -> None:
-        self.tags[event.client_order_id] = event.tag

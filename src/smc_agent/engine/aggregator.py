@@ -13,7 +13,7 @@ _NOTHING: tuple[None, None] = (None, None)
 
 
 class CandleAggregator:
-    __slots__ = ("_bucket", "_c", "_h", "_l", "_o", "_v", "base_ms", "tf_ms", "timeframe")
+    __slots__ = ("_bucket", "_c", "_end", "_h", "_l", "_last", "_o", "_v", "base_ms", "tf_ms", "timeframe")
 
     def __init__(self, base_timeframe: str, timeframe: str) -> None:
         self.base_ms = timeframe_ms(base_timeframe)
@@ -24,29 +24,38 @@ class CandleAggregator:
             )
         self.timeframe = timeframe
         self._bucket = -1
+        # the open bucket is [_bucket, _end); _last: open time of the candle that completes it
+        self._end = self._last = -1
         self._o = self._h = self._l = self._c = self._v = 0.0
 
     def update(self, candle: Candle) -> tuple[Candle | None, Candle | None]:
         """Feed one base candle; returns (candle of a bucket closed by a gap, candle closed by this one)."""
         _, _, _, t, o, h, low, c, v = candle  # one unpack instead of an attribute lookup per field
-        tf = self.tf_ms
-        bucket = t - t % tf
-        stale: Candle | None = None
-        if bucket != self._bucket:
-            if self._bucket >= 0:
-                stale = self._emit(candle)
-            self._bucket = bucket
-            self._o, self._h, self._l, self._c, self._v = o, h, low, c, v
-        else:  # same as max()/min(): keep the current extreme unless the new one is strictly beyond
+        if self._bucket <= t < self._end:  # the usual case: a candle of the open bucket
+            # same as max()/min(): keep the current extreme unless the new one is strictly beyond
             if h > self._h:  # noqa: PLR1730 - no call on the per-candle path
                 self._h = h
             if low < self._l:  # noqa: PLR1730
                 self._l = low
             self._c = c
             self._v += v
-        if t + self.base_ms == bucket + tf:
+            if t == self._last:
+                done = self._emit(candle)
+                self._bucket = self._end = self._last = -1
+                return None, done
+            return _NOTHING
+        tf = self.tf_ms
+        bucket = t - t % tf
+        stale: Candle | None = None
+        if self._bucket >= 0:  # a candle of another bucket: the open one was cut short by a gap
+            stale = self._emit(candle)
+        self._bucket = bucket
+        self._end = bucket + tf
+        self._last = bucket + tf - self.base_ms
+        self._o, self._h, self._l, self._c, self._v = o, h, low, c, v
+        if t == self._last:
             done = self._emit(candle)
-            self._bucket = -1
+            self._bucket = self._end = self._last = -1
             return stale, done
         return _NOTHING if stale is None else (stale, None)
 

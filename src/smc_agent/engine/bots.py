@@ -17,6 +17,7 @@ class Bot:
         "annotations",
         "client_ids",
         "instrument_id",
+        "on_candle",
         "on_event",
         "on_filled",
         "seq",
@@ -35,6 +36,7 @@ class Bot:
         self.instrument_id = instrument_id
         self.timeframe = timeframe
         self.aggregators = [CandleAggregator(timeframe, tf) for tf in strategy.timeframes]
+        self.on_candle = strategy.on_candle  # bound once: the hook of every candle
         self.state = TradingState.ACTIVE
         self.signal_ts = 0  # open time of the candle being processed (part of client order ids)
         self.seq = 0  # orders sent while processing that candle

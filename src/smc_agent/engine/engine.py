@@ -144,7 +144,7 @@ class TradingEngine:
             bot.signal_ts = candle.open_time
             bot.seq = 0
             try:
-                hook = bot.strategy.on_candle
+                hook = bot.on_candle
                 for agg in bot.aggregators:  # higher timeframes first: closed by this base candle
                     gap_closed, closed = agg.update(candle)
                     if gap_closed is not None:
@@ -277,22 +277,25 @@ class TradingEngine:
             self.handle_event(self.risk.denied_event(cmd, denial, self.clock.timestamp_ms()))
             return None
         now = self.clock.timestamp_ms()
-        self.handle_event(
-            OrderSubmitted(
-                ts_event=now,
-                ts_init=now,
-                strategy_id=cmd.strategy_id,
-                instrument_id=cmd.instrument_id,
-                client_order_id=cmd.client_order_id,
-                side=cmd.side,
-                order_type=cmd.order_type,
-                qty=cmd.qty,
-                price=cmd.price,
-                trigger_price=cmd.trigger_price,
-                reduce_only=cmd.reduce_only,
-                tag=cmd.tag,
+        if self.bus.wants(OrderSubmitted):
+            self.handle_event(
+                OrderSubmitted(
+                    ts_event=now,
+                    ts_init=now,
+                    strategy_id=cmd.strategy_id,
+                    instrument_id=cmd.instrument_id,
+                    client_order_id=cmd.client_order_id,
+                    side=cmd.side,
+                    order_type=cmd.order_type,
+                    qty=cmd.qty,
+                    price=cmd.price,
+                    trigger_price=cmd.trigger_price,
+                    reduce_only=cmd.reduce_only,
+                    tag=cmd.tag,
+                )
             )
-        )
+        else:  # nobody would receive it (bots never get OrderSubmitted): only its effect on the order
+            self.orders.submitted(cmd.client_order_id, now)
         self.client.submit(cmd)
         return cmd.client_order_id
 

@@ -103,6 +103,16 @@ class OrderManager:
             self._open.pop(order.client_order_id, None)
         return self._follow_ups(order, event)
 
+    def submitted(self, client_order_id: ClientOrderId, ts: int) -> None:
+        """What :meth:`apply` does with an ``OrderSubmitted`` of this order at ``ts`` (it has no
+        follow-ups), for an engine that builds the event only when someone subscribes to it."""
+        order = self.orders.get(client_order_id)
+        if order is None:
+            return
+        order.submit(ts)
+        self.recent_times.append(ts)
+        self._open[client_order_id] = order  # SUBMITTED is an open status
+
     @staticmethod
     def _apply_other(order: Order, event: OrderEvent, ts: int) -> None:
         if isinstance(event, OrderFilled):
