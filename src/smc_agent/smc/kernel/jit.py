@@ -37,7 +37,7 @@ def kernel_cache_dir(package: Path = SMC_PACKAGE) -> Path:
     return Path(base) / sources_digest(package)
 
 
-numba.config.CACHE_DIR = str(kernel_cache_dir())
+numba.config.CACHE_DIR = str(kernel_cache_dir())  # type: ignore[attr-defined]  # set at import
 
 
 def jit(fn: F) -> F:
