@@ -9,7 +9,7 @@ import pytest
 
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
-from smc_agent.backtest.smc_decode import decode_rows
+from smc_agent.backtest.smc_decode import KERNEL_KINDS, decode_rows
 from smc_agent.backtest.smc_replay import aggregate, replay_source
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
@@ -18,7 +18,16 @@ from smc_agent.smc.batch import analyze
 from smc_agent.smc.candles import Candles
 from smc_agent.smc.config import SMCConfig
 from smc_agent.smc.decode import decode_event
+from smc_agent.smc.events import (
+    FVGFormed,
+    FVGMitigated,
+    LiquiditySwept,
+    OrderBlockFormed,
+    StructureBroken,
+    SwingConfirmed,
+)
 from smc_agent.smc.kernel.layout import K_PERIOD_BROKEN, K_SWING
+from smc_agent.strategy.smc_source import StreamSource
 from smc_agent.strategy.smc_structure import SmcStructure
 from tests.backtest._data import load_candles
 
@@ -120,3 +129,47 @@ def test_replay_decode_builds_what_the_smc_decoder_builds() -> None:
     assert [repr(e) for e in fast] == [repr(e) for e in slow]
     with pytest.raises(ValueError, match="unknown kernel event kind"):
         decode_rows([[99.0, 0.0, 0, 1, 0, 0, 0, 0, 0, 0]], times)
+
+
+def test_kernel_kinds_name_the_type_each_kernel_kind_decodes_to() -> None:
+    times = list(range(0, 20 * 60_000, 60_000))
+    decoded = {}
+    for kind in range(K_SWING, K_PERIOD_BROKEN + 1):
+        row = [float(kind), 17.0, 4.0, 1.0, 101.5, 99.25, 15.0, 1.0, 0.75, 0.5]
+        decoded[kind] = type(decode_event(row, times[17]))
+    assert {code: cls for cls, codes in KERNEL_KINDS.items() for code in codes} == decoded
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        frozenset({StructureBroken}),
+        frozenset({FVGFormed, FVGMitigated, OrderBlockFormed, SwingConfirmed, LiquiditySwept}),
+        frozenset(KERNEL_KINDS),
+    ],
+)
+def test_a_source_for_some_event_types_serves_the_full_events_of_those_types(kinds: frozenset[type]) -> None:
+    """Replay and stream, bar by bar: the events of the asked types, in the full set's order."""
+    data = load_candles("binance_2024", "binance_spot_BTCUSDT_15m.csv", symbol="BTC/USDT", timeframe="15m")
+    data = data.between(None, int(data.open_time[3000]))
+    config = SMCConfig(swing_length=3)
+    full, some = replay_source(data, config), replay_source(data, config, kinds)
+    stream_full, stream_some = StreamSource(config), StreamSource(config, kinds)
+    served = 0
+    for i in range(len(data)):
+        candle = Candle(
+            "binance",
+            "BTC/USDT",
+            "15m",
+            int(data.open_time[i]),
+            float(data.open[i]),
+            float(data.high[i]),
+            float(data.low[i]),
+            float(data.close[i]),
+            float(data.volume[i]),
+        )
+        want = [e for e in full.update(candle) if type(e) in kinds]
+        assert some.update(candle) == want
+        assert stream_some.update(candle) == [e for e in stream_full.update(candle) if type(e) in kinds]
+        served += len(want)
+    assert served > 20

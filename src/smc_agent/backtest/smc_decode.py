@@ -92,6 +92,22 @@ _pool_swept = constructor(LiquiditySwept)
 _period_broken = constructor(PeriodLevelBroken)
 
 
+# event type -> the kernel event kinds decoded into it (what a replay keeps for a ``kinds`` request)
+KERNEL_KINDS: dict[type[Any], tuple[int, ...]] = {
+    SwingConfirmed: (K_SWING,),
+    StructureBroken: (K_BOS, K_CHOCH),
+    OrderBlockFormed: (K_OB_NEW,),
+    OrderBlockMitigated: (K_OB_MITIGATED,),
+    OrderBlockInvalidated: (K_OB_INVALIDATED,),
+    FVGFormed: (K_FVG_NEW,),
+    FVGMitigated: (K_FVG_MITIGATED,),
+    FVGMerged: (K_FVG_MERGED,),
+    LiquidityFormed: (K_LIQ_NEW,),
+    LiquiditySwept: (K_LIQ_SWEPT,),
+    PeriodLevelBroken: (K_PERIOD_BROKEN,),
+}
+
+
 def decode_rows(rows: Sequence[Sequence[float]], bar_times: Sequence[int]) -> list[SMCEvent]:
     """Event records (rows of the kernel log as Python lists) -> typed events; an event's ``ts_ms`` is
     ``bar_times[bar]``. Same fields, in the same order, as ``decode_event(row, bar_times[bar])``."""

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from smc_agent.backtest.data import F64, CandleData
-from smc_agent.backtest.smc_decode import decode_rows
+from smc_agent.backtest.smc_decode import KERNEL_KINDS, decode_rows
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
 from smc_agent.engine.aggregator import CandleAggregator
@@ -24,8 +24,8 @@ from smc_agent.smc.batch import analyze
 from smc_agent.smc.candles import Candles
 from smc_agent.smc.config import SMCConfig
 from smc_agent.smc.events import SMCEvent
-from smc_agent.smc.kernel.layout import EV_BAR
-from smc_agent.strategy.smc_source import SMCProvider, SMCSource
+from smc_agent.smc.kernel.layout import EV_BAR, EV_KIND
+from smc_agent.strategy.smc_source import EventKinds, SMCProvider, SMCSource
 
 _EMPTY: list[SMCEvent] = []
 
@@ -148,8 +148,9 @@ def _aggregate_by_stream(data: CandleData, agg: CandleAggregator) -> CandleData:
     )
 
 
-def replay_source(data: CandleData, config: SMCConfig) -> ReplaySource:
-    """Run the batch SMC set over ``data`` once and serve its events bar by bar."""
+def replay_source(data: CandleData, config: SMCConfig, kinds: EventKinds | None = None) -> ReplaySource:
+    """Run the batch SMC set over ``data`` once and serve its events bar by bar (with ``kinds``: only
+    the events of those types; the rows of the others are dropped before anything is decoded)."""
     times = data.open_time.tolist()
     if not times:
         return ReplaySource(data.timeframe, times, np.zeros((0, 10)))
@@ -161,16 +162,20 @@ def replay_source(data: CandleData, config: SMCConfig) -> ReplaySource:
         volume=data.volume,
         ts_ms=data.open_time,
     )
-    return ReplaySource(data.timeframe, times, analyze(arrays, config).events)
+    log = analyze(arrays, config).events
+    if kinds is not None:
+        codes = [code for kind in kinds for code in KERNEL_KINDS[kind]]
+        log = log[np.isin(log[:, EV_KIND], codes)]
+    return ReplaySource(data.timeframe, times, log)
 
 
 def replay_provider(data: CandleData) -> SMCProvider:
-    """A provider building one replay per (timeframe, config) request over ``data``."""
+    """A provider building one replay per (timeframe, config, kinds) request over ``data``."""
     cache: dict[str, CandleData] = {data.timeframe: data}
 
-    def provide(timeframe: str, config: SMCConfig) -> SMCSource:
+    def provide(timeframe: str, config: SMCConfig, kinds: EventKinds | None = None) -> SMCSource:
         if timeframe not in cache:
             cache[timeframe] = aggregate(data, timeframe)
-        return replay_source(cache[timeframe], config)
+        return replay_source(cache[timeframe], config, kinds)
 
     return provide

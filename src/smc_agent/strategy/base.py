@@ -19,6 +19,7 @@ an exception becomes a ``StrategyFailed`` event and halts that bot, never the en
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -30,9 +31,10 @@ from smc_agent.core.ids import ClientOrderId, InstrumentId
 from smc_agent.core.money import to_decimal
 from smc_agent.core.position import Position
 from smc_agent.smc.config import SMCConfig
+from smc_agent.smc.events import SMCEvent
 from smc_agent.strategy.context import StrategyContext
 from smc_agent.strategy.params import Param, declared_params, resolve_params
-from smc_agent.strategy.smc_source import SMCProvider, SMCSource, stream_provider
+from smc_agent.strategy.smc_source import SMCProvider, SMCSource, event_kinds, stream_provider
 
 Number = float | int | Decimal
 
@@ -113,9 +115,16 @@ class Strategy:
     def equity(self) -> float:
         return self.ctx.equity()
 
-    def smc(self, timeframe: str | None = None, config: SMCConfig | None = None) -> SMCSource:
-        """A fresh SMC event source for ``timeframe`` (default: the base timeframe); feed it candles."""
-        return self.smc_provider(timeframe or self.timeframe, config or SMCConfig())
+    def smc(
+        self,
+        timeframe: str | None = None,
+        config: SMCConfig | None = None,
+        *,
+        kinds: Collection[type[SMCEvent]] | None = None,
+    ) -> SMCSource:
+        """A fresh SMC event source for ``timeframe`` (default: the base timeframe); feed it candles.
+        ``kinds``: deliver only events of these types (default: all), e.g. ``{StructureBroken}``."""
+        return self.smc_provider(timeframe or self.timeframe, config or SMCConfig(), event_kinds(kinds))
 
     # ------------------------------------------------------------------ orders
     def buy(

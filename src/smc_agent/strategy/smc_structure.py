@@ -32,6 +32,19 @@ from smc_agent.smc.events import (
 from smc_agent.strategy.base import Strategy
 from smc_agent.strategy.params import Param
 
+# the event types this strategy reads (the full SMC set is computed; the replay decodes only these)
+_LTF_KINDS = (
+    FVGFormed,
+    FVGMitigated,
+    OrderBlockMitigated,
+    SwingConfirmed,
+    OrderBlockFormed,
+    OrderBlockInvalidated,
+    LiquidityFormed,
+    LiquiditySwept,
+)
+_HTF_KINDS = (StructureBroken,)
+
 
 class SmcStructure(Strategy):
     name: ClassVar[str] = "smc"
@@ -54,8 +67,8 @@ class SmcStructure(Strategy):
             )
         if timeframe_ms(self.htf) <= timeframe_ms(self.timeframe):
             raise ValueError(f"htf {self.htf} must be longer than the base timeframe {self.timeframe}")
-        self._ltf = self.smc(self.timeframe, SMCConfig(swing_length=self.swing_length))
-        self._htf = self.smc(self.htf, SMCConfig(swing_length=self.htf_swing_length))
+        self._ltf = self.smc(self.timeframe, SMCConfig(swing_length=self.swing_length), kinds=_LTF_KINDS)
+        self._htf = self.smc(self.htf, SMCConfig(swing_length=self.htf_swing_length), kinds=_HTF_KINDS)
         self.bias = 0
         self._swing_high = float("nan")
         self._swing_low = float("nan")
