@@ -6,21 +6,25 @@ Every function runs the same compiled kernel as `SMCStream` (only the concepts i
 Per-bar series (trend, dealing range, retracement, previous period levels, sessions) are written
 after each bar, so row t depends on bars 0..t only.
 
-`liquidity` alone runs `kernel.liquidity_batch.run_liquidity`: the same liquidity rules in the same
-per-bar order, with the swings read from the whole arrays instead of the ring buffer and per-side
-tables sorted by retirement / sweep price, returning the table's columns (equality with
-`analyze(...).liquidity` is property-tested in tests/smc/test_batch_functions.py).
+The single-output functions `liquidity`, `fvgs`, `structure`, `order_blocks`, `retracements` and
+`sessions` run dedicated compiled loops (`kernel.liquidity_batch`, `kernel.fvg_batch`,
+`kernel.structure_batch`, `kernel.series_batch`): the same rules in the same per-bar order, with
+the swings read from the whole arrays instead of the ring buffer, only the concepts the output
+needs, and the result columns written directly (no event log, grouping or kernel state). Equality
+with `analyze(...)` is property-tested in tests/smc/test_batch_functions.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .candles import Candles
-from .config import SMCConfig
+from .config import BreakSource, SMCConfig
+from .kernel.fvg_batch import run_fvgs
 from .kernel.layout import (
     SER_ATR,
     SER_FIELDS,
@@ -33,8 +37,10 @@ from .kernel.layout import (
     SER_TREND,
 )
 from .kernel.liquidity_batch import run_liquidity
+from .kernel.series_batch import run_retracements, run_sessions
 from .kernel.state import ALL, KernelState
 from .kernel.step import run_batch
+from .kernel.structure_batch import run_structure
 from .results import (
     BreakTable,
     FVGTable,
@@ -193,20 +199,44 @@ def swings(candles: Candles, config: SMCConfig | None = None) -> SwingTable:
     return swing_table(split_by_kind(ev))
 
 
+def _structure_columns(candles: Candles, config: SMCConfig, with_obs: bool) -> tuple[npt.NDArray[Any], ...]:
+    return run_structure(
+        config.swing_length,
+        config.structure_break == BreakSource.WICK,
+        with_obs,
+        config.ob_invalidation == BreakSource.WICK,
+        config.max_active,
+        candles.high,
+        candles.low,
+        candles.close,
+        candles.volume,
+    )
+
+
 def structure(candles: Candles, config: SMCConfig | None = None) -> BreakTable:
     """BOS / CHoCH breaks (see `analyze(...).structure` for the per-bar trend)."""
-    ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"structure"}), series=False, sessions=False)
-    return break_table(split_by_kind(ev))
+    cols = _structure_columns(candles, config or SMCConfig(), False)
+    return BreakTable(*cols[:5])
 
 
 def order_blocks(candles: Candles, config: SMCConfig | None = None) -> OrderBlockTable:
-    ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"order_blocks"}), series=False, sessions=False)
-    return order_block_table(split_by_kind(ev))
+    cols = _structure_columns(candles, config or SMCConfig(), True)
+    return OrderBlockTable(np.arange(cols[5].shape[0], dtype=np.int64), *cols[5:])
 
 
 def fvgs(candles: Candles, config: SMCConfig | None = None) -> FVGTable:
-    ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"fvg"}), series=False, sessions=False)
-    return fvg_table(split_by_kind(ev))
+    cfg = config or SMCConfig()
+    cols = run_fvgs(
+        cfg.atr_length,
+        cfg.fvg_min_size_atr,
+        int(cfg.fvg_mitigation),
+        cfg.fvg_join_consecutive,
+        cfg.max_active,
+        candles.high,
+        candles.low,
+        candles.close,
+    )
+    return FVGTable(np.arange(cols[0].shape[0], dtype=np.int64), *cols)
 
 
 def liquidity(candles: Candles, config: SMCConfig | None = None) -> LiquidityTable:
@@ -231,13 +261,22 @@ def previous_high_low(candles: Candles, config: SMCConfig | None = None) -> dict
 
 def sessions(candles: Candles, config: SMCConfig | None = None) -> dict[str, SessionSeries]:
     cfg = config or SMCConfig()
-    _, _, sess_ser = _run(candles, cfg, frozenset({"sessions"}), series=False, sessions=True)
-    return _sessions(cfg, sess_ser)
+    specs = cfg.sessions
+    n = len(candles)
+    windows = np.array([(spec.start_minute, spec.end_minute) for spec in specs], dtype=np.int64).reshape(
+        -1, 2
+    )
+    high = np.empty((len(specs), n))
+    low = np.empty((len(specs), n))
+    run_sessions(
+        windows, local_offsets(candles.ts_ms, specs), candles.ts_ms, candles.high, candles.low, high, low
+    )
+    return {spec.name: SessionSeries(~np.isnan(high[k]), high[k], low[k]) for k, spec in enumerate(specs)}
 
 
 def retracements(candles: Candles, config: SMCConfig | None = None) -> RetracementSeries:
-    _, ser, _ = _run(candles, config or SMCConfig(), frozenset({"swings"}), series=True, sessions=False)
-    return RetracementSeries(ser[SER_RETR_DIR].astype(np.int64), ser[SER_RETR_CUR], ser[SER_RETR_DEEP])
+    cfg = config or SMCConfig()
+    return RetracementSeries(*run_retracements(cfg.swing_length, candles.high, candles.low))
 
 
 def premium_discount(candles: Candles, config: SMCConfig | None = None) -> StructureSeries:

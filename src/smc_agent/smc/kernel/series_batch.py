@@ -1,0 +1,107 @@
+"""Compiled batch loops for per-bar series alone: retracements and sessions.
+
+The same per-bar rules as the full kernel (`swings.set_range_end` / `update_retracement`,
+`sessions.update_sessions`), writing only the series the caller asked for: no ring buffer, event
+log, ATR or other concepts. Swings come from one vectorised pivot pass (`swings.pivot_flags`).
+Equality with `analyze(...)` is property-tested (tests/smc/test_batch_functions.py).
+"""
+
+# ruff: noqa: PLR0917  (compiled loops with their state in locals)
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .jit import jit
+from .sessions import in_window
+from .swings import pivot_flags
+from .tables import F64, I64
+
+
+@jit
+def _retracement(range_hi: float, range_lo: float, direction: int, h: float, lo: float) -> float:
+    """`swings._retracement` on the range ends held in locals (same operations)."""
+    rng = range_hi - range_lo
+    if math.isnan(rng) or rng <= 0.0:
+        return math.nan
+    if direction == 1:
+        return float((range_hi - lo) / rng * 100.0)
+    return float((h - range_lo) / rng * 100.0)
+
+
+@jit
+def run_retracements(length: int, high: F64, low: F64) -> tuple[I64, F64, F64]:
+    """Per bar after it: direction (+1 last swing a high, -1 a low, 0 none), current and deepest %."""
+    count = high.shape[0]
+    pivots = pivot_flags(high, low, length)
+    out_dir = np.empty(count, dtype=np.int64)
+    out_cur = np.empty(count)
+    out_deep = np.empty(count)
+    range_hi = math.nan
+    range_lo = math.nan
+    direction = 0
+    cur = math.nan
+    deep = math.nan
+    for t in range(count):
+        p = t - length
+        if p >= 0 and pivots[p] != 0:
+            for s in range(2):
+                if not pivots[p] & (1 << s):
+                    continue
+                if s == 0:
+                    range_hi = high[p]
+                    direction = 1
+                else:
+                    range_lo = low[p]
+                    direction = -1
+                deep = math.nan
+                for j in range(p + 1, t):
+                    r = _retracement(range_hi, range_lo, direction, high[j], low[j])
+                    if not math.isnan(r) and (math.isnan(deep) or r > deep):
+                        deep = r
+        if direction != 0:
+            r = _retracement(range_hi, range_lo, direction, high[t], low[t])
+            cur = r
+            if not math.isnan(r) and (math.isnan(deep) or r > deep):
+                deep = r
+        out_dir[t] = direction
+        out_cur[t] = cur
+        out_deep[t] = deep
+    return out_dir, out_cur, out_deep
+
+
+@jit
+def run_sessions(
+    windows: I64, offsets: I64, ts_ms: I64, high: F64, low: F64, out_high: F64, out_low: F64
+) -> None:
+    """Fill `out_high[k, t]` / `out_low[k, t]`: running high / low of session k's current instance
+    after bar t (NaN when inactive). `offsets[t, k]`: UTC offset (minutes) of session k's zone."""
+    count = high.shape[0]
+    for k in range(windows.shape[0]):
+        start = int(windows[k, 0])
+        end = int(windows[k, 1])
+        active = False
+        run_hi = math.nan
+        run_lo = math.nan
+        for t in range(count):
+            minute = (ts_ms[t] // 60_000) % 1440 + offsets[t, k]
+            while minute < 0:
+                minute += 1440
+            while minute >= 1440:
+                minute -= 1440
+            if in_window(int(minute), start, end):
+                if not active:
+                    active = True
+                    run_hi = high[t]
+                    run_lo = low[t]
+                else:
+                    run_hi = max(run_hi, high[t])
+                    run_lo = min(run_lo, low[t])
+            else:
+                active = False
+                run_hi = math.nan
+                run_lo = math.nan
+            out_high[k, t] = run_hi
+            out_low[k, t] = run_lo
