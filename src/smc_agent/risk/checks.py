@@ -202,17 +202,11 @@ def check_duplicate(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial 
             f"client order id {cmd.client_order_id} was already sent",
             {"client_order_id": cmd.client_order_id},
         )
-    if cfg.duplicate_window_ms <= 0:
-        return None
+    if cfg.duplicate_window_ms <= 0 or cmd.order_type is OrderType.MARKET:
+        return None  # only resting orders are held to this rule: a market order is never a duplicate
+    key = (cmd.side, cmd.order_type, cmd.qty, cmd.price, cmd.trigger_price, cmd.reduce_only)
     for o in ctx.open_orders:
-        if (o.side, o.order_type, o.qty, o.price, o.trigger_price, o.reduce_only) == (
-            cmd.side,
-            cmd.order_type,
-            cmd.qty,
-            cmd.price,
-            cmd.trigger_price,
-            cmd.reduce_only,
-        ) and cmd.order_type is not OrderType.MARKET:
+        if (o.side, o.order_type, o.qty, o.price, o.trigger_price, o.reduce_only) == key:
             return Denial(
                 "duplicate_order",
                 "an identical order is already open",
