@@ -232,6 +232,26 @@ def build_figure(
             marker={"symbol": "x", "size": 9, "color": "rgb(128,0,128)"},
         )
     )
+    # the boxes and levels are layout shapes, which have no legend entries of their own: keys for them
+    keys = [
+        ("order block, bullish", "square", f"rgba({BULL},0.45)"),
+        ("order block, bearish", "square", f"rgba({BEAR},0.45)"),
+        ("FVG, bullish", "square", "rgba(120,180,230,0.6)"),
+        ("FVG, bearish", "square", "rgba(240,160,90,0.6)"),
+        ("liquidity level (until swept)", "line-ew-open", "rgb(128,0,128)"),
+    ]
+    if session is not None and width == 1:
+        keys.append((f"session: {session[0]}", "square", "rgba(200,200,200,0.6)"))
+    for name, symbol, color in keys:
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=name,
+                marker={"symbol": symbol, "size": 12, "color": color, "line": {"color": color, "width": 2}},
+            )
+        )
     fig.update_layout(
         title=title,
         shapes=shapes,
