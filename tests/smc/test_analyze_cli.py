@@ -26,6 +26,14 @@ def test_writes_html_chart_with_objects(tmp_path: Path) -> None:
     assert "Candlestick".lower() in html.lower()
     assert "BOS" in html or "CHoCH" in html
     assert '"type":"rect"' in html.replace(" ", "")
+    for key in (
+        "order block, bullish",
+        "order block, bearish",
+        "FVG, bullish",
+        "FVG, bearish",
+        "liquidity level",
+    ):
+        assert key in html  # the boxes and levels have legend keys
 
 
 def test_date_column_csv_is_accepted(tmp_path: Path) -> None:
