@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .config import SessionSpec
+from .kernel.series_batch import day_index, gather_rows
 from .kernel.tables import I64
 
 _QUARTER_MS = 900_000  # every real time-zone transition happens on a quarter-hour boundary of UTC
@@ -19,22 +20,20 @@ _DAY_MS = 86_400_000
 
 
 def _zone_offsets(ts_ms: I64, tz: str) -> I64:
-    """UTC offset in minutes at each timestamp in zone `tz` (vectorised, exact)."""
-    utc = pd.DatetimeIndex(pd.to_datetime(ts_ms, unit="ms", utc=True))
-    wall = utc.tz_convert(tz).tz_localize(None).as_unit("ns").asi8
-    return np.asarray((wall - utc.tz_localize(None).as_unit("ns").asi8) // 60_000_000_000, dtype=np.int64)
+    """UTC offset in minutes at each timestamp in zone `tz` (vectorised, exact: the floor of the
+    wall-clock minus UTC milliseconds in minutes)."""
+    naive = pd.DatetimeIndex(np.asarray(ts_ms, dtype=np.int64).astype("datetime64[ms]"))
+    wall = naive.tz_localize("UTC").tz_convert(tz).tz_localize(None).as_unit("ms").asi8
+    return np.asarray((wall - naive.asi8) // 60_000, dtype=np.int64)
 
 
 def _day_index(ts_ms: I64) -> tuple[I64, I64]:
-    """(distinct UTC days, day position of each row); one linear pass when the times are sorted."""
-    day = ts_ms // _DAY_MS
-    if day.shape[0] > 1 and not bool(np.all(day[1:] >= day[:-1])):
-        days, row_day = np.unique(day, return_inverse=True)
-        return days, row_day.astype(np.int64)
-    new = np.empty(day.shape[0], dtype=np.bool_)
-    new[0] = True
-    np.not_equal(day[1:], day[:-1], out=new[1:])
-    return day[new], np.cumsum(new, dtype=np.int64) - 1
+    """(distinct UTC days, day position of each row); one compiled pass when the times are sorted."""
+    days, row_day, ordered = day_index(ts_ms)
+    if not ordered:
+        days, inverse = np.unique(ts_ms // _DAY_MS, return_inverse=True)
+        return days, inverse.astype(np.int64)
+    return days, row_day
 
 
 def local_offsets(ts_ms: I64, sessions: tuple[SessionSpec, ...]) -> I64:
@@ -51,13 +50,13 @@ def local_offsets(ts_ms: I64, sessions: tuple[SessionSpec, ...]) -> I64:
     exact: list[tuple[list[int], I64]] = []  # (session columns, mixed days) per zone with a DST change
     for tz in dict.fromkeys(spec.tz for spec in sessions):
         cols = [k for k, spec in enumerate(sessions) if spec.tz == tz]
-        first = _zone_offsets(days * _DAY_MS, tz)
-        last = _zone_offsets((days + 1) * _DAY_MS - _QUARTER_MS, tz)
+        both = _zone_offsets(np.concatenate((days * _DAY_MS, (days + 1) * _DAY_MS - _QUARTER_MS)), tz)
+        first, last = both[: days.shape[0]], both[days.shape[0] :]
         per_day[:, cols] = first[:, None]
         mixed = first != last
         if mixed.any():
             exact.append((cols, mixed))
-    out = per_day[row_day]
+    out = gather_rows(per_day, row_day)
     for cols, mixed in exact:
         rows = np.flatnonzero(mixed[row_day])
         exact_rows = _zone_offsets(ts_ms[rows], sessions[cols[0]].tz)

@@ -105,3 +105,35 @@ def run_sessions(
                 run_lo = math.nan
             out_high[k, t] = run_hi
             out_low[k, t] = run_lo
+
+
+@jit
+def day_index(ts_ms: I64) -> tuple[I64, I64, bool]:
+    """(distinct days in order of appearance, day position of each row, rows sorted by day?) of
+    `ts_ms // 86_400_000` (UTC days), one pass; the first two are only meaningful when the third is True."""
+    count = ts_ms.shape[0]
+    row_day = np.empty(count, dtype=np.int64)
+    days = np.empty(count, dtype=np.int64)
+    nd = 0
+    prev = 0
+    for t in range(count):
+        day = ts_ms[t] // 86_400_000  # a constant divisor: a multiply, not a division
+        if nd == 0 or day != prev:
+            if nd > 0 and day < prev:
+                return days[:0], row_day[:0], False
+            days[nd] = day
+            nd += 1
+            prev = day
+        row_day[t] = nd - 1
+    return days[:nd].copy(), row_day, True
+
+
+@jit
+def gather_rows(per_day: I64, row_day: I64) -> I64:
+    """`per_day[row_day]` for a 2-D `per_day` (one compiled pass)."""
+    out = np.empty((row_day.shape[0], per_day.shape[1]), dtype=np.int64)
+    for t in range(row_day.shape[0]):
+        d = row_day[t]
+        for k in range(per_day.shape[1]):
+            out[t, k] = per_day[d, k]
+    return out
