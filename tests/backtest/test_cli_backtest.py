@@ -52,6 +52,9 @@ def test_backtest_bad_input_names_the_problem(tmp_path: Path) -> None:
     assert bad_strategy.exit_code == 2 and "unknown strategy" in bad_strategy.output
     missing = runner.invoke(app, ["--data", str(tmp_path / "none.csv")])
     assert missing.exit_code == 2 and "no such file" in missing.output
+    same_tf = runner.invoke(app, ["--data", str(csv), "--strategy", "smc"])  # its higher timeframe is 1h too
+    assert same_tf.exit_code == 2, same_tf.output
+    assert "higher timeframe 1h" in same_tf.output and "lower timeframe" in same_tf.output
 
 
 def test_sweep_ranks_and_walk_forward(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ known to be closed). Never emits a candle before its bucket ended.
 from __future__ import annotations
 
 from smc_agent.core.candle import Candle, timeframe_ms
+from smc_agent.core.errors import ConfigError
 
 _NOTHING: tuple[None, None] = (None, None)
 
@@ -19,8 +20,9 @@ class CandleAggregator:
         self.base_ms = timeframe_ms(base_timeframe)
         self.tf_ms = timeframe_ms(timeframe)
         if self.tf_ms <= self.base_ms or self.tf_ms % self.base_ms:
-            raise ValueError(
-                f"timeframe {timeframe} must be a multiple of the base timeframe {base_timeframe}"
+            raise ConfigError(
+                f"higher timeframe {timeframe} must be a multiple of, and longer than, the base timeframe "
+                f"{base_timeframe}: run the strategy on candles of a lower timeframe"
             )
         self.timeframe = timeframe
         self._bucket = -1
