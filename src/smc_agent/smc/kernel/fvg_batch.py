@@ -2,8 +2,9 @@
 
 The same per-bar rules and order as the full kernel (`kernel.fvg` inside `kernel.step`): mitigation
 of the gaps confirmed before the bar, then detection of the gap between candles t-2 and t (size
-filter, join, the `max_active` cap dropping the oldest tracked gap). No ring buffer, event log or
-other concepts; the result columns are written by id. ATR is computed only when the size filter
+filter, join, the `max_active` cap dropping the oldest tracked gap, i.e. the lowest id). No ring
+buffer, event log or other concepts; the result columns are written by id. The tracked gaps are
+kept per side sorted by mitigation level, so a bar mitigates a suffix instead of scanning them all. ATR is computed only when the size filter
 uses it: with `fvg_min_size_atr == 0` the filter `top - bottom < 0 * atr` is false for every gap
 (`top > bottom`, and `0 * atr` is 0, or NaN when ATR overflowed), whatever ATR is.
 Equality with `analyze(...).fvgs` is property-tested (tests/smc/test_batch_functions.py).
@@ -23,6 +24,18 @@ from .tables import F64, I64
 
 
 @jit
+def _remove(keys: F64, ids: I64, nk: I64, side: int, oid: int) -> None:
+    """Remove gap `oid` from side `side`'s sorted table (order of the others kept)."""
+    w = 0
+    for r in range(nk[side]):
+        if ids[side, r] != oid:
+            keys[side, w] = keys[side, r]
+            ids[side, w] = ids[side, r]
+            w += 1
+    nk[side] = w
+
+
+@jit
 def run_fvgs(
     atr_len: int, min_atr: float, mode: int, join: bool, cap: int, high: F64, low: F64, close: F64
 ) -> tuple[I64, F64, F64, I64, I64, I64, I64]:
@@ -37,13 +50,14 @@ def run_fvgs(
     o_mit = np.empty(m, dtype=np.int64)
     o_merged = np.empty(m, dtype=np.int64)
     ng = 0
-    # tracked gaps in insertion order: id, direction, mitigation level
-    a_id = np.empty(cap, dtype=np.int64)
-    a_dir = np.empty(cap)
-    a_level = np.empty(cap)
-    na = 0
-    bull_trig = -math.inf
-    bear_trig = math.inf
+    # tracked gaps per side (0 bullish, 1 bearish), ascending by key = mitigation level (bullish) or
+    # its negation (bearish): a bar with x = low (bullish) / -high (bearish) mitigates exactly the
+    # suffix with key >= x (negation is exact, so these are the kernel's comparisons)
+    keys = np.empty((2, cap))
+    ids = np.empty((2, cap), dtype=np.int64)
+    nk = np.zeros(2, dtype=np.int64)
+    # per side, the highest key (-inf when empty): a bar mitigates something iff x <= it
+    trig = np.full(2, -math.inf)
     use_atr = min_atr != 0.0
     tr_sum = 0.0
     atr = 0.0
@@ -60,26 +74,15 @@ def run_fvgs(
             else:
                 atr = atr + (tr - atr) / atr_len
             prev_close = close[t]
-        if lo <= bull_trig or h >= bear_trig:
-            bull_trig = -math.inf
-            bear_trig = math.inf
-            w = 0
-            for r in range(na):
-                direction = a_dir[r]
-                level = a_level[r]
-                if (direction > 0 and lo <= level) or (direction < 0 and h >= level):
-                    o_mit[a_id[r]] = t
-                    continue
-                if direction > 0:
-                    bull_trig = max(bull_trig, level)
-                else:
-                    bear_trig = min(bear_trig, level)
-                if w != r:
-                    a_id[w] = a_id[r]
-                    a_dir[w] = direction
-                    a_level[w] = level
-                w += 1
-            na = w
+        if lo <= trig[0] or -h <= trig[1]:
+            for s in range(2):
+                x = lo if s == 0 else -h
+                m = nk[s]
+                while m > 0 and keys[s, m - 1] >= x:
+                    m -= 1
+                    o_mit[ids[s, m]] = t
+                nk[s] = m
+                trig[s] = keys[s, m - 1] if m > 0 else -math.inf
         if t < 2:
             continue
         h2 = high[t - 2]
@@ -97,32 +100,42 @@ def run_fvgs(
         if use_atr and top - bottom < min_atr * atr:
             continue
         formed = t - 1
+        side = 0 if direction > 0 else 1
         oid = ng
         ng += 1
-        if join and na > 0:
-            last = na - 1
-            lid = a_id[last]
-            if o_conf[lid] == t - 1 and a_dir[last] == direction:
-                o_merged[lid] = t
-                top = max(top, o_top[lid])
-                bottom = min(bottom, o_bottom[lid])
-                formed = o_formed[lid]
-                na = last
-        if na == cap:  # drop the oldest tracked gap (no event: it keeps mitigated / merged -1)
-            for r in range(1, na):
-                a_id[r - 1] = a_id[r]
-                a_dir[r - 1] = a_dir[r]
-                a_level[r - 1] = a_level[r]
-            na -= 1
+        # join: the kernel's last tracked gap is the newest one still tracked, so it was confirmed on
+        # the previous bar iff gap `oid - 1` was and is neither mitigated nor merged
+        lid = oid - 1
+        tracked = lid >= 0 and o_mit[lid] < 0 and o_merged[lid] < 0
+        if join and tracked and o_conf[lid] == t - 1 and o_dir[lid] == direction:
+            o_merged[lid] = t
+            top = max(top, o_top[lid])
+            bottom = min(bottom, o_bottom[lid])
+            formed = o_formed[lid]
+            _remove(keys, ids, nk, side, lid)
+            trig[side] = keys[side, nk[side] - 1] if nk[side] > 0 else -math.inf
+        if nk[0] + nk[1] == cap:  # drop the oldest tracked gap (no event: it keeps mitigated / merged -1)
+            old = oid
+            old_side = 0
+            for u in range(2):
+                for r in range(nk[u]):
+                    if ids[u, r] < old:
+                        old = ids[u, r]
+                        old_side = u
+            _remove(keys, ids, nk, old_side, old)
+            u = old_side
+            trig[u] = keys[u, nk[u] - 1] if nk[u] > 0 else -math.inf
         level = mitigation_level(mode, direction, top, bottom)
-        a_id[na] = oid
-        a_dir[na] = direction
-        a_level[na] = level
-        na += 1
-        if direction > 0:
-            bull_trig = max(bull_trig, level)
-        else:
-            bear_trig = min(bear_trig, level)
+        key = level if side == 0 else -level
+        r = nk[side]
+        while r > 0 and keys[side, r - 1] > key:
+            keys[side, r] = keys[side, r - 1]
+            ids[side, r] = ids[side, r - 1]
+            r -= 1
+        keys[side, r] = key
+        ids[side, r] = oid
+        nk[side] += 1
+        trig[side] = max(trig[side], key)
         o_dir[oid] = direction
         o_top[oid] = top
         o_bottom[oid] = bottom
