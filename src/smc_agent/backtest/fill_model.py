@@ -8,6 +8,8 @@ from decimal import Decimal
 from smc_agent.core.enums import OrderSide
 from smc_agent.core.errors import ConfigError
 
+_BUY = OrderSide.BUY
+
 INTRABAR_RULES = ("stop_first", "nearest_first")
 
 
@@ -37,4 +39,4 @@ class FillModel:
         if not self.slippage_bps:
             return price
         factor = self.slippage_bps / 10_000.0
-        return price * (1.0 + factor) if side is OrderSide.BUY else price * (1.0 - factor)
+        return price * (1.0 + factor) if side is _BUY else price * (1.0 - factor)

@@ -45,6 +45,10 @@ _OPEN, _FULL_BAR, _STOPS_ONLY = 0, 1, 2
 _MARKET = OrderType.MARKET
 _BUY = OrderSide.BUY
 _TAKER = LiquiditySide.TAKER
+_MAKER = LiquiditySide.MAKER
+_STOP_MARKET = OrderType.STOP_MARKET
+_STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+_GTC = TimeInForce.GTC
 
 
 class _Working:
@@ -54,7 +58,7 @@ class _Working:
         self.cmd = cmd
         self.venue_order_id = venue_order_id
         self.filled = ZERO
-        self.triggered = cmd.order_type not in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+        self.triggered = cmd.order_type not in _STOPS
         self.is_stop = not self.triggered
         trigger_or_price = cmd.trigger_price if self.is_stop else cmd.price
         self.level = float(trigger_or_price) if trigger_or_price is not None else 0.0
@@ -209,14 +213,14 @@ class SimulatedVenue:
             if w not in book:
                 continue
             cmd = w.cmd
-            buy = cmd.side is OrderSide.BUY
+            buy = cmd.side is _BUY
             if not w.triggered:
                 if (c.high < w.level) if buy else (c.low > w.level):
                     continue
                 gap = (c.open >= w.level) if buy else (c.open <= w.level)
                 raw = c.open if (gap and at_open) else w.level
-                if cmd.order_type is OrderType.STOP_MARKET:
-                    self._fill(w, self.model.slipped(raw, cmd.side), c, LiquiditySide.TAKER)
+                if cmd.order_type is _STOP_MARKET:
+                    self._fill(w, self.model.slipped(raw, cmd.side), c, _TAKER)
                     continue
                 w.triggered = True
                 assert cmd.price is not None
@@ -234,9 +238,9 @@ class SimulatedVenue:
             if (c.low <= w.level) if buy else (c.high >= w.level):
                 through = (c.open < w.level) if buy else (c.open > w.level)
                 if through and at_open and not w.is_stop:
-                    self._fill(w, c.open, c, LiquiditySide.TAKER)
+                    self._fill(w, c.open, c, _TAKER)
                 else:
-                    self._fill(w, w.level, c, LiquiditySide.MAKER)
+                    self._fill(w, w.level, c, _MAKER)
             elif cmd.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
                 self._remove(w)
                 self._canceled(w, f"{cmd.time_in_force.value}: not filled")
@@ -248,7 +252,7 @@ class SimulatedVenue:
         qty = cmd.qty - w.filled
         position = self.positions.get(iid, ZERO)
         if cmd.reduce_only:
-            reducible = -position if cmd.side is OrderSide.BUY else position
+            reducible = -position if cmd.side is _BUY else position
             if reducible <= 0:
                 self._remove(w)
                 self._canceled(w, "reduce-only: position already flat")
@@ -308,7 +312,7 @@ class SimulatedVenue:
         if cmd.trigger_price is not None and not is_multiple(cmd.trigger_price, inst.price_increment):
             return f"trigger price {cmd.trigger_price} is not a multiple of the tick {inst.price_increment}"
         position = self.positions.get(cmd.instrument_id, ZERO)
-        signed = cmd.qty if cmd.side is OrderSide.BUY else -cmd.qty
+        signed = cmd.qty if cmd.side is _BUY else -cmd.qty
         if cmd.reduce_only:
             if position == 0 or (position > 0) == (signed > 0):
                 return "reduce-only order would not reduce the position"
@@ -366,9 +370,9 @@ def _touch_bounds(book: list[_Working]) -> tuple[bool, float, float]:
     up, down = math.inf, -math.inf
     for w in book:
         cmd = w.cmd
-        if cmd.order_type is OrderType.MARKET or cmd.time_in_force is not TimeInForce.GTC:
+        if cmd.order_type is _MARKET or cmd.time_in_force is not _GTC:
             return True, up, down
-        buy = cmd.side is OrderSide.BUY
+        buy = cmd.side is _BUY
         rises = buy if not w.triggered else not buy  # stops trigger on the way up for buys; limits fill below
         if rises:
             up = min(up, w.level)

@@ -9,6 +9,8 @@ from smc_agent.core.enums import OrderSide
 from smc_agent.core.ids import InstrumentId
 from smc_agent.core.money import ZERO
 
+_BUY = OrderSide.BUY
+
 
 class Execution(Protocol):
     """What a position needs from an execution (a :class:`~smc_agent.core.fill.Fill` or an ``OrderFilled``)."""
@@ -77,7 +79,7 @@ class Position:
             raise ValueError(f"fill for {fill.instrument_id} applied to position {self.instrument_id}")
         self.fees += fill.fee
         self.trades += 1
-        signed = fill.qty if fill.side is OrderSide.BUY else -fill.qty
+        signed = fill.qty if fill.side is _BUY else -fill.qty
         if self.qty == 0 or (self.qty > 0) == (signed > 0):
             new_qty = self.qty + signed
             self.avg_price = (self.avg_price * abs(self.qty) + fill.price * fill.qty) / abs(new_qty)

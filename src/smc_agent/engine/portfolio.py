@@ -10,6 +10,8 @@ from smc_agent.core.ids import InstrumentId
 from smc_agent.core.money import ZERO
 from smc_agent.core.position import Execution, Position
 
+_BUY = OrderSide.BUY
+
 
 class Portfolio:
     __slots__ = ("_open", "cash", "cash_f", "fees", "marks", "positions", "qty_f", "quote_currency")
@@ -34,7 +36,7 @@ class Portfolio:
     def apply_fill(self, fill: Execution) -> Position:
         pos = self.position(fill.instrument_id)
         pos.apply(fill)
-        signed = fill.qty if fill.side is OrderSide.BUY else -fill.qty
+        signed = fill.qty if fill.side is _BUY else -fill.qty
         self.cash -= signed * fill.price + fill.fee
         self.fees += fill.fee
         self.cash_f = float(self.cash)

@@ -26,6 +26,8 @@ from smc_agent.execution.ids import child_order_id
 
 FollowUp = SubmitOrder | CancelOrder
 _OPEN_STATUSES = frozenset(s for s in OrderStatus if s.is_open)
+_DONE = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED)
+_FILLED = OrderStatus.FILLED
 
 
 class OrderManager:
@@ -134,10 +136,10 @@ class OrderManager:
 
     def _follow_ups(self, order: Order, event: OrderEvent) -> list[FollowUp]:
         out: list[FollowUp] = []
-        done = order.status in (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED)
+        done = order.status in _DONE
         if done and order.filled_qty > 0 and (order.stop_loss is not None or order.take_profit is not None):
             out.extend(self._bracket(order, event.ts_event))
-        if order.status is OrderStatus.FILLED:
+        if order.status is _FILLED:
             sibling = self._oco.pop(order.client_order_id, None)
             if sibling is not None:
                 self._oco.pop(sibling, None)

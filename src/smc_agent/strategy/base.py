@@ -37,6 +37,13 @@ from smc_agent.strategy.params import Param, declared_params, resolve_params
 from smc_agent.strategy.smc_source import SMCProvider, SMCSource, event_kinds, stream_provider
 
 Number = float | int | Decimal
+_BUY, _SELL = OrderSide.BUY, OrderSide.SELL  # enum members: module globals are faster to read
+_MARKET, _LIMIT, _STOP_MARKET, _STOP_LIMIT = (
+    OrderType.MARKET,
+    OrderType.LIMIT,
+    OrderType.STOP_MARKET,
+    OrderType.STOP_LIMIT,
+)
 
 
 class Strategy:
@@ -142,7 +149,7 @@ class Strategy:
         order, ``trigger`` a stop (both: stop-limit). ``stop_loss``/``take_profit`` attach protective
         exits once filled. Returns the client order id, or ``None`` when the risk gate denied it."""
         return self._order(
-            OrderSide.BUY,
+            _BUY,
             qty=qty,
             price=price,
             trigger=trigger,
@@ -165,7 +172,7 @@ class Strategy:
     ) -> ClientOrderId | None:
         """Sell (open/add to a short, or reduce a long); see :meth:`buy`."""
         return self._order(
-            OrderSide.SELL,
+            _SELL,
             qty=qty,
             price=price,
             trigger=trigger,
@@ -183,12 +190,12 @@ class Strategy:
         qty = ctx.position(iid).qty
         if qty == 0:
             return None
-        side = OrderSide.SELL if qty > 0 else OrderSide.BUY
+        side = _SELL if qty > 0 else _BUY
         return ctx.submit(
             self,
             instrument_id=iid,
             side=side,
-            order_type=OrderType.MARKET,
+            order_type=_MARKET,
             qty=abs(qty),
             price=None,
             trigger_price=None,
@@ -221,9 +228,9 @@ class Strategy:
         instrument_id: InstrumentId | None,
     ) -> ClientOrderId | None:
         if trigger is not None:
-            order_type = OrderType.STOP_LIMIT if price is not None else OrderType.STOP_MARKET
+            order_type = _STOP_LIMIT if price is not None else _STOP_MARKET
         else:
-            order_type = OrderType.LIMIT if price is not None else OrderType.MARKET
+            order_type = _LIMIT if price is not None else _MARKET
         return self.ctx.submit(
             self,
             instrument_id=instrument_id or self.instrument_id,
