@@ -142,3 +142,19 @@ def test_fvgs_and_order_blocks_equal_analyze_when_the_caps_drop_objects() -> Non
         assert (full.fvgs.merged_at >= 0).any() == join
     assert dropped_gaps == [True, True, False, True]  # the caps did drop objects (few gaps of 1 ATR)
     assert all(dropped_blocks)
+
+
+def test_functions_equal_analyze_when_closes_leave_the_candle_range() -> None:
+    """The order block loop skips untouched blocks for invalidation unless the close lies beyond the
+    bar's low / high, and follows the kernel's scan triggers, which decide then; unvalidated arrays
+    (built without `Candles.from_arrays`) exercise that branch (and every other loop's close use)."""
+    for seed in range(20):
+        base = random_candles(seed, 400)
+        rng = np.random.default_rng(seed)
+        span = base.high - base.low
+        close = base.close + rng.choice([-3.0, 0.0, 0.0, 3.0], len(base)) * span
+        candles = Candles(base.open, base.high, base.low, close, base.volume, base.ts_ms)
+        for wick in BreakSource:
+            config = SMCConfig(swing_length=2, ob_invalidation=wick, max_active=int(rng.choice([4, 256])))
+            assert (batch.analyze(candles, config).order_blocks.invalidated_at >= 0).sum() > 5
+            assert_functions_equal_analyze(candles, config)

@@ -9,7 +9,9 @@ written directly (breaks in emission order, order blocks by id). Per bar: order 
 before low, each creating its block), then the extreme-since-pivot trackers.
 
 The extreme trackers exist only for order blocks, so a call without them (`with_obs=False`) skips
-them. Equality with `analyze(...)` is property-tested (tests/smc/test_batch_functions.py).
+them. Tracked blocks are kept per side and state (untouched / mitigated) sorted by the price that
+changes them, so a bar mitigates and invalidates suffixes instead of scanning every block; the
+`max_active` cap drops the lowest id, the kernel's oldest row. Equality with `analyze(...)` is property-tested (tests/smc/test_batch_functions.py).
 """
 
 # ruff: noqa: PLR0917  (one compiled loop with its state in locals)
@@ -23,6 +25,19 @@ import numpy as np
 from .jit import jit
 from .swings import pivot_flags
 from .tables import F64, I64
+
+
+@jit
+def _insert(keys: F64, ids: I64, nk: I64, table: int, key: float, oid: int) -> None:
+    """Insert block `oid` into `table`, keeping it ascending by key."""
+    r = nk[table]
+    while r > 0 and keys[table, r - 1] > key:
+        keys[table, r] = keys[table, r - 1]
+        ids[table, r] = ids[table, r - 1]
+        r -= 1
+    keys[table, r] = key
+    ids[table, r] = oid
+    nk[table] += 1
 
 
 @jit
@@ -61,13 +76,19 @@ def run_structure(
     o_mit = np.empty(m_obs, dtype=np.int64)
     o_inv = np.empty(m_obs, dtype=np.int64)
     no = 0
-    # active order blocks in insertion order: id, direction, top, bottom, mitigated
-    a_id = np.empty(cap, dtype=np.int64)
-    a_dir = np.empty(cap)
-    a_top = np.empty(cap)
-    a_bottom = np.empty(cap)
-    a_mit = np.empty(cap, dtype=np.bool_)
-    na = 0
+    # tracked order blocks in four tables, each ascending by its key (bearish keys negated, which is
+    # exact): table 2 * side + 0 holds the side's unmitigated blocks keyed by the price that
+    # mitigates them (bullish top / bearish -bottom; a bar with x = low / -high mitigates the suffix
+    # with key >= x), table 2 * side + 1 its mitigated blocks keyed by the price beyond which they
+    # are invalidated (bullish bottom / bearish -top; y = close or low / -(close or high)
+    # invalidates the suffix with key > y)
+    keys = np.empty((4, cap))
+    ids = np.empty((4, cap), dtype=np.int64)
+    nk = np.zeros(4, dtype=np.int64)
+    # the kernel's scan triggers (`F_OB_BULL_TRIG` / `F_OB_BEAR_TRIG`): exact after a scan, raised by
+    # new blocks, not lowered by the cap. A bar outside them changes no block when its close lies in
+    # its range; the kernel skips it either way, so this loop does too (closes outside the range:
+    # unvalidated arrays)
     bull_trig = -math.inf
     bear_trig = math.inf
 
@@ -87,32 +108,40 @@ def run_structure(
         lo = low[t]
         c = close[t]
         if with_obs and (lo <= bull_trig or h >= bear_trig):
-            bull_trig = -math.inf
-            bear_trig = math.inf
-            w = 0
-            for r in range(na):
-                direction = a_dir[r]
-                top = a_top[r]
-                bottom = a_bottom[r]
-                if not a_mit[r] and ((direction > 0 and lo <= top) or (direction < 0 and h >= bottom)):
-                    a_mit[r] = True
-                    o_mit[a_id[r]] = t
-                broken = (lo if ob_wick else c) < bottom if direction > 0 else (h if ob_wick else c) > top
-                if broken:
-                    o_inv[a_id[r]] = t
-                    continue
-                if direction > 0:
-                    bull_trig = max(bull_trig, bottom if a_mit[r] else top)
-                else:
-                    bear_trig = min(bear_trig, top if a_mit[r] else bottom)
-                if w != r:
-                    a_id[w] = a_id[r]
-                    a_dir[w] = direction
-                    a_top[w] = top
-                    a_bottom[w] = bottom
-                    a_mit[w] = a_mit[r]
-                w += 1
-            na = w
+            for side in range(2):
+                x = lo if side == 0 else -h
+                y = (lo if ob_wick else c) if side == 0 else -(h if ob_wick else c)
+                u = 2 * side
+                m = u + 1
+                while nk[u] > 0 and keys[u, nk[u] - 1] >= x:  # first touch
+                    nk[u] -= 1
+                    oid = ids[u, nk[u]]
+                    o_mit[oid] = t
+                    _insert(keys, ids, nk, m, o_bottom[oid] if side == 0 else -o_top[oid], oid)
+                if y < x:  # close outside the candle's range: an untouched block can break too
+                    w = 0
+                    for r in range(nk[u]):
+                        oid = ids[u, r]
+                        if (o_bottom[oid] if side == 0 else -o_top[oid]) > y:
+                            o_inv[oid] = t
+                            continue
+                        keys[u, w] = keys[u, r]
+                        ids[u, w] = oid
+                        w += 1
+                    nk[u] = w
+                while nk[m] > 0 and keys[m, nk[m] - 1] > y:
+                    nk[m] -= 1
+                    o_inv[ids[m, nk[m]]] = t
+            hi = -math.inf
+            for u in range(2):
+                if nk[u] > 0:
+                    hi = max(hi, keys[u, nk[u] - 1])
+            bull_trig = hi
+            hi = -math.inf
+            for u in range(2, 4):
+                if nk[u] > 0:
+                    hi = max(hi, keys[u, nk[u] - 1])
+            bear_trig = -hi
         p = t - length
         if p >= 0 and pivots[p] != 0:
             if pivots[p] & 1:
@@ -198,20 +227,23 @@ def run_structure(
             o_str[oid] = min(recent, v2) / hi_v * 100.0 if hi_v != 0.0 else 100.0
             o_mit[oid] = -1
             o_inv[oid] = -1
-            if na == cap:  # drop the oldest tracked block (no event: it keeps mitigated / invalidated -1)
-                for r in range(1, na):
-                    a_id[r - 1] = a_id[r]
-                    a_dir[r - 1] = a_dir[r]
-                    a_top[r - 1] = a_top[r]
-                    a_bottom[r - 1] = a_bottom[r]
-                    a_mit[r - 1] = a_mit[r]
-                na -= 1
-            a_id[na] = oid
-            a_dir[na] = direction
-            a_top[na] = top
-            a_bottom[na] = bottom
-            a_mit[na] = False
-            na += 1
+            if nk[0] + nk[1] + nk[2] + nk[3] == cap:  # drop the oldest tracked block (the lowest id;
+                # no event: it keeps mitigated / invalidated as they were)
+                old = oid
+                at = 0
+                for u in range(4):
+                    for r in range(nk[u]):
+                        if ids[u, r] < old:
+                            old = ids[u, r]
+                            at = u
+                w = 0
+                for r in range(nk[at]):
+                    if ids[at, r] != old:
+                        keys[at, w] = keys[at, r]
+                        ids[at, w] = ids[at, r]
+                        w += 1
+                nk[at] = w
+            _insert(keys, ids, nk, 0 if direction > 0 else 2, top if direction > 0 else -bottom, oid)
             if direction > 0:
                 bull_trig = max(bull_trig, top)
             else:
