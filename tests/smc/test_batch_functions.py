@@ -1,9 +1,10 @@
 """Each single-concept batch function equals the corresponding part of `batch.analyze` (the full kernel).
 
-`batch.liquidity`, `fvgs`, `structure`, `order_blocks`, `retracements` and `sessions` run their own
-compiled loops (swings read from the whole arrays, only the concepts the output needs, columns written
-directly; liquidity with one candidate and one pool table per side sorted by the price that retires /
-sweeps them), so this is what ties them to the streaming-equivalent full kernel.
+Every single-output function (`swings`, `structure`, `order_blocks`, `fvgs`, `liquidity`,
+`previous_high_low`, `sessions`, `retracements`, `premium_discount`) runs its own compiled loop
+(swings read from the whole arrays, only the concepts the output needs, columns written directly;
+per-side tables sorted by the price that changes their objects), so this is what ties them to the
+streaming-equivalent full kernel.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def assert_functions_equal_analyze(candles: Candles, config: SMCConfig) -> None:
     assert_tables_equal(batch.order_blocks(candles, config), full.order_blocks)
     assert_tables_equal(batch.structure(candles, config), full.breaks)
     _assert_same_arrays(batch.retracements(candles, config), full.retracements)
+    _assert_same_arrays(batch.premium_discount(candles, config), full.structure)
+    periods = batch.previous_high_low(candles, config)
+    assert list(periods) == list(full.periods)
+    for name, expected_period in full.periods.items():
+        _assert_same_arrays(periods[name], expected_period)
     got = batch.sessions(candles, config)
     assert list(got) == list(full.sessions)
     for name, expected in full.sessions.items():

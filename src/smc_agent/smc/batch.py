@@ -6,8 +6,8 @@ Every function runs the same compiled kernel as `SMCStream` (only the concepts i
 Per-bar series (trend, dealing range, retracement, previous period levels, sessions) are written
 after each bar, so row t depends on bars 0..t only.
 
-The single-output functions `liquidity`, `fvgs`, `structure`, `order_blocks`, `retracements` and
-`sessions` run dedicated compiled loops (`kernel.liquidity_batch`, `kernel.fvg_batch`,
+The single-output functions (`swings`, `structure`, `order_blocks`, `fvgs`, `liquidity`,
+`previous_high_low`, `sessions`, `retracements`, `premium_discount`) run dedicated compiled loops (`kernel.liquidity_batch`, `kernel.fvg_batch`,
 `kernel.structure_batch`, `kernel.series_batch`): the same rules in the same per-bar order, with
 the swings read from the whole arrays instead of the ring buffer, only the concepts the output
 needs, and the result columns written directly (no event log, grouping or kernel state). Equality
@@ -37,10 +37,10 @@ from .kernel.layout import (
     SER_TREND,
 )
 from .kernel.liquidity_batch import run_liquidity
-from .kernel.series_batch import run_retracements, run_sessions
+from .kernel.series_batch import run_periods, run_retracements, run_sessions, run_swings
 from .kernel.state import ALL, KernelState
 from .kernel.step import run_batch
-from .kernel.structure_batch import run_structure
+from .kernel.structure_batch import run_structure, run_trend_range
 from .results import (
     BreakTable,
     FVGTable,
@@ -195,8 +195,8 @@ def analyze(candles: Candles, config: SMCConfig | None = None) -> SMCResult:
 
 
 def swings(candles: Candles, config: SMCConfig | None = None) -> SwingTable:
-    ev, _, _ = _run(candles, config or SMCConfig(), frozenset({"swings"}), series=False, sessions=False)
-    return swing_table(split_by_kind(ev))
+    cfg = config or SMCConfig()
+    return SwingTable(*run_swings(cfg.swing_length, candles.high, candles.low))
 
 
 def _structure_columns(candles: Candles, config: SMCConfig, with_obs: bool) -> tuple[npt.NDArray[Any], ...]:
@@ -255,8 +255,11 @@ def liquidity(candles: Candles, config: SMCConfig | None = None) -> LiquidityTab
 
 def previous_high_low(candles: Candles, config: SMCConfig | None = None) -> dict[str, PeriodSeries]:
     """Previous UTC day / ISO week / calendar month high and low per bar, with break flags."""
-    _, ser, _ = _run(candles, config or SMCConfig(), frozenset({"periods"}), series=True, sessions=False)
-    return _periods(ser)
+    prev_hi, prev_lo, broken_hi, broken_lo = run_periods(candles.ts_ms, candles.high, candles.low)
+    return {
+        name: PeriodSeries(prev_hi[code], prev_lo[code], broken_hi[code], broken_lo[code])
+        for code, name in enumerate(("D", "W", "M"))
+    }
 
 
 def sessions(candles: Candles, config: SMCConfig | None = None) -> dict[str, SessionSeries]:
@@ -281,5 +284,6 @@ def retracements(candles: Candles, config: SMCConfig | None = None) -> Retraceme
 
 def premium_discount(candles: Candles, config: SMCConfig | None = None) -> StructureSeries:
     """Dealing range per bar; `.equilibrium` and `.zone(close)` give premium / discount."""
-    _, ser, _ = _run(candles, config or SMCConfig(), frozenset({"structure"}), series=True, sessions=False)
-    return StructureSeries(ser[SER_TREND].astype(np.int64), ser[SER_RANGE_HI], ser[SER_RANGE_LO])
+    cfg = config or SMCConfig()
+    wick = cfg.structure_break == BreakSource.WICK
+    return StructureSeries(*run_trend_range(cfg.swing_length, wick, candles.high, candles.low, candles.close))

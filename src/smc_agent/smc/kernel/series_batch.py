@@ -1,7 +1,7 @@
-"""Compiled batch loops for per-bar series alone: retracements and sessions.
+"""Compiled batch loops for per-bar series alone (retracements, sessions, previous periods) and swings.
 
 The same per-bar rules as the full kernel (`swings.set_range_end` / `update_retracement`,
-`sessions.update_sessions`), writing only the series the caller asked for: no ring buffer, event
+`sessions.update_sessions`, `periods.update_periods`), writing only the series the caller asked for: no ring buffer, event
 log, ATR or other concepts. Swings come from one vectorised pivot pass (`swings.pivot_flags`).
 Equality with `analyze(...)` is property-tested (tests/smc/test_batch_functions.py).
 """
@@ -13,8 +13,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from .jit import jit
+from .periods import period_key
 from .sessions import in_window
 from .swings import pivot_flags
 from .tables import F64, I64
@@ -137,3 +139,89 @@ def gather_rows(per_day: I64, row_day: I64) -> I64:
         for k in range(per_day.shape[1]):
             out[t, k] = per_day[d, k]
     return out
+
+
+@jit
+def run_swings(length: int, high: F64, low: F64) -> tuple[I64, F64, I64, I64]:
+    """Swing columns in the kernel's emission order (by confirming bar, a high before a low):
+    direction, price, formed_at (the pivot bar), confirmed_at (`length` bars later)."""
+    pivots = pivot_flags(high, low, length)
+    total = 0
+    for p in range(pivots.shape[0]):
+        total += (pivots[p] & 1) + (pivots[p] >> 1)
+    out_dir = np.empty(total, dtype=np.int64)
+    out_price = np.empty(total)
+    out_formed = np.empty(total, dtype=np.int64)
+    out_conf = np.empty(total, dtype=np.int64)
+    k = 0
+    for p in range(pivots.shape[0]):
+        flags = pivots[p]
+        if flags == 0:
+            continue
+        if flags & 1:
+            out_dir[k] = 1
+            out_price[k] = high[p]
+            out_formed[k] = p
+            out_conf[k] = p + length
+            k += 1
+        if flags & 2:
+            out_dir[k] = -1
+            out_price[k] = low[p]
+            out_formed[k] = p
+            out_conf[k] = p + length
+            k += 1
+    return out_dir, out_price, out_formed, out_conf
+
+
+@jit
+def run_periods(
+    ts_ms: I64, high: F64, low: F64
+) -> tuple[F64, F64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per period code (0 UTC day, 1 ISO week, 2 calendar month) and bar, after the bar: previous
+    complete period's high and low (NaN before one exists) and whether the current period has broken
+    them, by `periods.update_periods`' rules."""
+    count = high.shape[0]
+    prev_hi = np.empty((3, count))
+    prev_lo = np.empty((3, count))
+    broken_hi = np.empty((3, count), dtype=np.bool_)
+    broken_lo = np.empty((3, count), dtype=np.bool_)
+    for code in range(3):
+        key = 0
+        last_day = 0
+        cur_hi = 0.0
+        cur_lo = 0.0
+        p_hi = math.nan
+        p_lo = math.nan
+        has_prev = False
+        b_hi = False
+        b_lo = False
+        for t in range(count):
+            h = high[t]
+            lo = low[t]
+            day = ts_ms[t] // 86_400_000
+            if t == 0 or day != last_day:  # a period key is a function of the UTC day
+                k = period_key(code, day * 86_400_000)
+                last_day = day
+            if t == 0 or k != key:
+                if t > 0:
+                    p_hi = cur_hi
+                    p_lo = cur_lo
+                    has_prev = True
+                key = k
+                b_hi = False
+                b_lo = False
+                cur_hi = h
+                cur_lo = lo
+            else:
+                cur_hi = max(cur_hi, h)
+                cur_lo = min(cur_lo, lo)
+            if has_prev:
+                if not b_hi and h > p_hi:
+                    b_hi = True
+                if not b_lo and lo < p_lo:
+                    b_lo = True
+            prev_hi[code, t] = p_hi if has_prev else math.nan
+            prev_lo[code, t] = p_lo if has_prev else math.nan
+            broken_hi[code, t] = b_hi
+            broken_lo[code, t] = b_lo
+    return prev_hi, prev_lo, broken_hi, broken_lo

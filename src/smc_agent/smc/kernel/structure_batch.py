@@ -273,3 +273,38 @@ def run_structure(
         o_mit[:no].copy(),
         o_inv[:no].copy(),
     )
+
+
+@jit
+def run_trend_range(length: int, wick: bool, high: F64, low: F64, close: F64) -> tuple[I64, F64, F64]:
+    """Per bar after it: the trend (+1 / -1 / 0) set by the breaks of `run_structure`, and the
+    dealing range (the last confirmed swing high and low, NaN before the first)."""
+    count = high.shape[0]
+    pivots = pivot_flags(high, low, length)
+    out_trend = np.empty(count, dtype=np.int64)
+    out_hi = np.empty(count)
+    out_lo = np.empty(count)
+    trend = 0
+    hi_bar = -1
+    lo_bar = -1
+    range_hi = math.nan
+    range_lo = math.nan
+    for t in range(count):
+        p = t - length
+        if p >= 0 and pivots[p] != 0:
+            if pivots[p] & 1:
+                range_hi = high[p]
+                hi_bar = p
+            if pivots[p] & 2:
+                range_lo = low[p]
+                lo_bar = p
+        if hi_bar >= 0 and (high[t] if wick else close[t]) > range_hi:
+            trend = 1
+            hi_bar = -1
+        if lo_bar >= 0 and (low[t] if wick else close[t]) < range_lo:
+            trend = -1
+            lo_bar = -1
+        out_trend[t] = trend
+        out_hi[t] = range_hi
+        out_lo[t] = range_lo
+    return out_trend, out_hi, out_lo
