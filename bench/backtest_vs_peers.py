@@ -256,7 +256,7 @@ def main() -> None:
         seconds, cpu, (trades, final) = timed(lambda d, m=mode: run_smc(d, m), real, reps)
         print(
             f"  smc/{mode:7s}     {seconds:8.3f} s  (CPU {cpu:.3f} s)  {len(real) / seconds:>12,.0f} candles/s  "
-            f"trades={trades}"
+            f"({len(real) / cpu:,.0f} per CPU second; target 200,000)  trades={trades}"
         )
     if args.quick:
         return
