@@ -45,6 +45,14 @@ def _slack(level: float, tol: float) -> float:
 
 
 @jit
+def _near(key: float, widest: float) -> float:
+    """A lower bound of `sign * level - tol` over candidates with keys (`sign * level + tol`, rounded)
+    >= `key` and tolerances <= `widest`: key - 2 * widest, widened so that rounding never excludes a
+    pair `abs(a - b) <= tol` admits."""
+    return key - 2.0 * widest - (abs(key) + 2.0 * widest) * 1e-9
+
+
+@jit
 def run_liquidity(
     length: int, atr_len: int, tol_atr: float, cap: int, high: F64, low: F64, close: F64
 ) -> tuple[I64, F64, F64, F64, I64, I64, I64, I64, I64]:
@@ -80,6 +88,10 @@ def run_liquidity(
     # per side, a lower bound of sign * (level -/+ tol) over its candidates: a swing with
     # sign * level below it cannot pair (exact after a search, conservative after retirements)
     reach = np.full(2, math.inf)
+    # per side, an upper bound of the candidates' tolerances (exact after a search, raised by new
+    # candidates): with the lowest key K, every lower edge is >= K - 2 * tmax (`_near`), a bound that
+    # stays tight after retirements, which leave `reach` stale
+    tmax = np.zeros(2)
     # pools per side, descending by key = sign * sweep price (top of highs, bottom of lows), and id
     qk = np.empty((2, cap))
     qi = np.empty((2, cap), dtype=np.int64)
@@ -141,17 +153,20 @@ def run_liquidity(
             n = nc[s]
             # pairing: the most recent candidate of the side within its tolerance
             match = -1
-            if n > 0 and sign * level >= reach[s]:
+            if n > 0 and sign * level >= reach[s] and sign * level >= _near(ck[s, n - 1], tmax[s]):
                 best = -1
                 bound = math.inf
+                widest = 0.0
                 for r in range(n):
                     lv = cl[s, r]
                     tl = ct[s, r]
+                    widest = max(widest, tl)
                     bound = min(bound, sign * lv - tl - _slack(lv, tl))
                     if cs[s, r] > best and abs(level - lv) <= tl:
                         best = cs[s, r]
                         match = r
                 reach[s] = bound
+                tmax[s] = widest
             if match >= 0:
                 other = cl[s, match]
                 first = cb[s, match]
@@ -228,6 +243,7 @@ def run_liquidity(
             key = level + tol if s == 0 else -(level - tol)
             floor = sign * level - tol - _slack(level, tol)
             reach[s] = min(reach[s], floor) if n > 0 else floor
+            tmax[s] = max(tmax[s], tol) if n > 0 else tol
             r = n
             while r > 0 and ck[s, r - 1] < key:
                 ck[s, r] = ck[s, r - 1]
