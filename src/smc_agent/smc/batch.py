@@ -1,17 +1,18 @@
 """Batch causal SMC functions: validated candles in, typed tables / per-bar series out.
 
-Every function runs the same compiled kernel as `SMCStream` (only the concepts it needs), so
-`batch(candles)` equals feeding the candles one by one to `SMCStream`, and a run on a prefix
-`candles.slice(t + 1)` is the full run's objects with `confirmed_at <= t` (lifecycle as known at t).
-Per-bar series (trend, dealing range, retracement, previous period levels, sessions) are written
-after each bar, so row t depends on bars 0..t only.
+`analyze` runs the same compiled kernel as `SMCStream`, so `analyze(candles)` equals feeding the
+candles one by one to `SMCStream`, and a run on a prefix `candles.slice(t + 1)` is the full run's
+objects with `confirmed_at <= t` (lifecycle as known at t). Per-bar series (trend, dealing range,
+retracement, previous period levels, sessions) are written after each bar, so row t depends on bars
+0..t only.
 
 The single-output functions (`swings`, `structure`, `order_blocks`, `fvgs`, `liquidity`,
-`previous_high_low`, `sessions`, `retracements`, `premium_discount`) run dedicated compiled loops (`kernel.liquidity_batch`, `kernel.fvg_batch`,
-`kernel.structure_batch`, `kernel.series_batch`): the same rules in the same per-bar order, with
-the swings read from the whole arrays instead of the ring buffer, only the concepts the output
-needs, and the result columns written directly (no event log, grouping or kernel state). Equality
-with `analyze(...)` is property-tested in tests/smc/test_batch_functions.py.
+`previous_high_low`, `sessions`, `retracements`, `premium_discount`) run dedicated compiled loops
+(`kernel.liquidity_batch`, `kernel.fvg_batch`, `kernel.structure_batch`, `kernel.series_batch`):
+the same rules in the same per-bar order, with the swings read from the whole arrays instead of the
+ring buffer, only the concepts the output needs, and the result columns written directly (no event
+log, grouping or kernel state). Each equals the matching part of `analyze(...)`, property-tested in
+tests/smc/test_batch_functions.py, so the same holds for them.
 """
 
 from __future__ import annotations

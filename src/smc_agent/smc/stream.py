@@ -30,8 +30,9 @@ Contract (stable names and shapes):
   `dealing_range` (`DealingRange` or None; `.equilibrium`, `.zone(price)` -> premium / discount),
   `retracement`, `previous_levels` (dict "D" / "W" / "M" -> `PeriodLevels`), `sessions`
   (`SessionState` per configured session).
-- Cost: O(1) amortised per candle, memory O(active objects); the same compiled kernel runs the batch
-  functions in `smc_agent.smc.batch`, so streaming equals batch bar for bar.
+- Cost: O(1) amortised per candle, memory O(active objects); the same compiled kernel runs
+  `smc_agent.smc.batch.analyze` (the single-output batch functions run dedicated loops tested equal
+  to it), so streaming equals batch bar for bar.
 """
 
 from __future__ import annotations
