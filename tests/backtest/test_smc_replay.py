@@ -9,14 +9,14 @@ import pytest
 
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
-from smc_agent.backtest.smc_decode import KERNEL_KINDS, decode_rows
+from smc_agent.backtest.smc_decode import CONCEPT_OF, KERNEL_KINDS, decode_rows
 from smc_agent.backtest.smc_replay import aggregate, replay_source
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
 from smc_agent.engine.aggregator import CandleAggregator
-from smc_agent.smc.batch import analyze
+from smc_agent.smc.batch import analyze, event_log
 from smc_agent.smc.candles import Candles
-from smc_agent.smc.config import SMCConfig
+from smc_agent.smc.config import BreakSource, SMCConfig
 from smc_agent.smc.decode import decode_event
 from smc_agent.smc.events import (
     FVGFormed,
@@ -26,10 +26,12 @@ from smc_agent.smc.events import (
     StructureBroken,
     SwingConfirmed,
 )
-from smc_agent.smc.kernel.layout import K_PERIOD_BROKEN, K_SWING
+from smc_agent.smc.kernel.layout import EV_KIND, K_PERIOD_BROKEN, K_SWING
+from smc_agent.smc.kernel.state import ALL
 from smc_agent.strategy.smc_source import StreamSource
 from smc_agent.strategy.smc_structure import SmcStructure
 from tests.backtest._data import load_candles
+from tests.smc._gen import random_candles
 
 
 def test_replay_equals_stream_on_real_data() -> None:
@@ -173,3 +175,70 @@ def test_a_source_for_some_event_types_serves_the_full_events_of_those_types(kin
         assert stream_some.update(candle) == [e for e in stream_full.update(candle) if type(e) in kinds]
         served += len(want)
     assert served > 20
+
+
+def test_every_event_type_names_the_concept_that_emits_it() -> None:
+    assert set(CONCEPT_OF) == set(KERNEL_KINDS)
+    assert set(CONCEPT_OF.values()) == ALL - {"sessions"}
+
+
+_CLOSURE = {
+    "swings": {"swings"},
+    "structure": {"swings", "structure"},
+    "order_blocks": {"swings", "structure", "order_blocks"},
+    "liquidity": {"swings", "liquidity"},
+    "fvg": {"fvg"},
+    "periods": {"periods"},
+    "sessions": {"sessions"},
+}
+
+
+@pytest.mark.parametrize(
+    "concepts",
+    [
+        *(frozenset({c}) for c in sorted(ALL)),
+        frozenset({"order_blocks", "fvg", "liquidity"}),  # the SMC strategy's base timeframe
+        frozenset({"structure", "periods"}),
+        frozenset(ALL - {"sessions"}),
+        ALL,
+    ],
+)
+@pytest.mark.parametrize(
+    "config",
+    [
+        SMCConfig(swing_length=3),
+        SMCConfig(
+            swing_length=2,
+            structure_break=BreakSource.WICK,
+            ob_invalidation=BreakSource.WICK,
+            fvg_join_consecutive=True,
+            max_active=8,
+        ),
+    ],
+    ids=["close", "wick_join_cap8"],
+)
+def test_event_log_of_some_concepts_is_the_full_log_of_their_kinds(
+    concepts: frozenset[str], config: SMCConfig
+) -> None:
+    """What the replay computes instead of ``analyze``: the same rows, in the same order, on real data
+    (tied highs and lows included) and on random data crossing days, weeks and months with gaps."""
+    data = load_candles("binance_2024", "binance_spot_BTCUSDT_15m.csv", symbol="BTC/USDT", timeframe="15m")
+    data = data.between(None, int(data.open_time[5000]))
+    real = Candles.from_arrays(
+        open=data.open,
+        high=data.high,
+        low=data.low,
+        close=data.close,
+        volume=data.volume,
+        ts_ms=data.open_time,
+    )
+    enabled = set().union(*(_CLOSURE[c] for c in concepts))
+    codes = [
+        code for kind, concept in CONCEPT_OF.items() if concept in enabled for code in KERNEL_KINDS[kind]
+    ]
+    for candles in (real, random_candles(7, 4000, tick=0.5, gap_hours=30)):
+        full = analyze(candles, config).events
+        want = full[np.isin(full[:, EV_KIND], codes)]
+        got = event_log(candles, config, concepts)
+        assert len(want) > 0 or concepts == {"sessions"}  # sessions emit no events
+        np.testing.assert_array_equal(got, want)  # NaN fields in the same places

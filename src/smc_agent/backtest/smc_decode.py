@@ -108,6 +108,23 @@ KERNEL_KINDS: dict[type[Any], tuple[int, ...]] = {
 }
 
 
+# event type -> the SMC concept whose computation emits it (what a replay computes for a ``kinds`` request;
+# ``smc.batch.event_log`` closes the set over the concepts' dependencies)
+CONCEPT_OF: dict[type[Any], str] = {
+    SwingConfirmed: "swings",
+    StructureBroken: "structure",
+    OrderBlockFormed: "order_blocks",
+    OrderBlockMitigated: "order_blocks",
+    OrderBlockInvalidated: "order_blocks",
+    FVGFormed: "fvg",
+    FVGMitigated: "fvg",
+    FVGMerged: "fvg",
+    LiquidityFormed: "liquidity",
+    LiquiditySwept: "liquidity",
+    PeriodLevelBroken: "periods",
+}
+
+
 def decode_rows(rows: Sequence[Sequence[float]], bar_times: Sequence[int]) -> list[SMCEvent]:
     """Event records (rows of the kernel log as Python lists) -> typed events; an event's ``ts_ms`` is
     ``bar_times[bar]``. Same fields, in the same order, as ``decode_event(row, bar_times[bar])``."""

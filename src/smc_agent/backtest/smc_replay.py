@@ -16,11 +16,11 @@ import numpy as np
 import numpy.typing as npt
 
 from smc_agent.backtest.data import F64, CandleData
-from smc_agent.backtest.smc_decode import KERNEL_KINDS, decode_rows
+from smc_agent.backtest.smc_decode import CONCEPT_OF, KERNEL_KINDS, decode_rows
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
 from smc_agent.engine.aggregator import CandleAggregator
-from smc_agent.smc.batch import analyze
+from smc_agent.smc.batch import event_log
 from smc_agent.smc.candles import Candles
 from smc_agent.smc.config import SMCConfig
 from smc_agent.smc.events import SMCEvent
@@ -150,7 +150,8 @@ def _aggregate_by_stream(data: CandleData, agg: CandleAggregator) -> CandleData:
 
 def replay_source(data: CandleData, config: SMCConfig, kinds: EventKinds | None = None) -> ReplaySource:
     """Run the batch SMC set over ``data`` once and serve its events bar by bar (with ``kinds``: only
-    the events of those types; the rows of the others are dropped before anything is decoded)."""
+    the events of those types; only the concepts emitting them are computed, and the rows of other
+    types are dropped before anything is decoded)."""
     times = data.open_time.tolist()
     if not times:
         return ReplaySource(data.timeframe, times, np.zeros((0, 10)))
@@ -162,7 +163,10 @@ def replay_source(data: CandleData, config: SMCConfig, kinds: EventKinds | None 
         volume=data.volume,
         ts_ms=data.open_time,
     )
-    log = analyze(arrays, config).events
+    # only the concepts that emit the asked types are computed (no per-bar series, no sessions: they
+    # emit no events); the log equals analyze(...).events restricted to those concepts' kinds
+    wanted = KERNEL_KINDS if kinds is None else kinds
+    log = event_log(arrays, config, frozenset(CONCEPT_OF[kind] for kind in wanted))
     if kinds is not None:
         codes = [code for kind in kinds for code in KERNEL_KINDS[kind]]
         log = log[np.isin(log[:, EV_KIND], codes)]

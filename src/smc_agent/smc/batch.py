@@ -195,6 +195,18 @@ def analyze(candles: Candles, config: SMCConfig | None = None) -> SMCResult:
     )
 
 
+def event_log(candles: Candles, config: SMCConfig | None = None, concepts: frozenset[str] = ALL) -> F64:
+    """The raw kernel event log of `analyze`, computing only `concepts` (closed over their dependencies:
+    ``order_blocks`` needs ``structure`` and ``swings``; ``structure`` and ``liquidity`` need ``swings``).
+
+    Its rows are exactly `analyze(candles, config).events` restricted to the event kinds of the enabled
+    concepts, in the same order (each concept's events do not depend on the concepts left out); no
+    per-bar series, tables or session offsets are computed. With every concept it is `analyze`'s log."""
+    cfg = config if config is not None else SMCConfig()
+    ev, _, _ = _run(candles, cfg, frozenset(concepts), series=False, sessions="sessions" in concepts)
+    return ev
+
+
 def swings(candles: Candles, config: SMCConfig | None = None) -> SwingTable:
     cfg = config or SMCConfig()
     return SwingTable(*run_swings(cfg.swing_length, candles.high, candles.low))
