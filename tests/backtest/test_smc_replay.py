@@ -120,17 +120,18 @@ def test_replay_decode_builds_what_the_smc_decoder_builds() -> None:
     times = data.open_time.tolist()
     rows: list[list[float]] = analyze(arrays, SMCConfig(swing_length=3)).events.tolist()
     for kind in range(K_SWING, K_PERIOD_BROKEN + 1):  # synthetic: ids, bars and codes in range
-        for direction in (1.0, -1.0):
+        for direction in (1.0, -1.0, 0.0, float("nan")):
             rows.append([float(kind), 17.0, 4.0, direction, 101.5, 99.25, 15.0, 1.0, 0.75, 0.5])
     kinds = {int(r[0]) for r in rows}
     assert kinds == set(range(K_SWING, K_PERIOD_BROKEN + 1))
-    fast = decode_rows(rows, times)
+    fast = decode_rows(np.asarray(rows), np.asarray(times, dtype=np.int64))
     slow = [decode_event(r, times[int(r[1])]) for r in rows]
     assert fast == slow
     assert [type(e) for e in fast] == [type(e) for e in slow]
     assert [repr(e) for e in fast] == [repr(e) for e in slow]
     with pytest.raises(ValueError, match="unknown kernel event kind"):
-        decode_rows([[99.0, 0.0, 0, 1, 0, 0, 0, 0, 0, 0]], times)
+        decode_rows(np.asarray([[99.0, 0.0, 0, 1, 0, 0, 0, 0, 0, 0]]), np.asarray(times, dtype=np.int64))
+    assert decode_rows(np.zeros((0, 10)), np.asarray(times, dtype=np.int64)) == []
 
 
 def test_kernel_kinds_name_the_type_each_kernel_kind_decodes_to() -> None:

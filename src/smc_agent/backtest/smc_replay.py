@@ -40,11 +40,12 @@ class ReplaySource:
     """Keeps the raw kernel event log and per-bar offsets; decodes the log a chunk at a time, ahead of
     the bars being fed, and serves each bar its slice of the decoded events."""
 
-    __slots__ = ("_base", "_events", "_i", "_log", "_n", "_starts", "_times", "timeframe")
+    __slots__ = ("_bar_times", "_base", "_events", "_i", "_log", "_n", "_starts", "_times", "timeframe")
 
     def __init__(self, timeframe: str, times: list[int], log: F64) -> None:
         self.timeframe = timeframe
         self._times = times
+        self._bar_times = np.asarray(times, dtype=np.int64)
         self._n = len(times)
         self._log = log
         bars = log[:, EV_BAR].astype(np.int64) if len(log) else np.zeros(0, dtype=np.int64)
@@ -69,8 +70,7 @@ class ReplaySource:
         base = self._base
         if hi - base > len(self._events):  # this bar's events run past the decoded chunk
             base = self._base = lo
-            rows = self._log[lo : min(max(hi, lo + _CHUNK), starts[-1])].tolist()
-            self._events = decode_rows(rows, self._times)
+            self._events = decode_rows(self._log[lo : min(max(hi, lo + _CHUNK), starts[-1])], self._bar_times)
         return self._events[lo - base : hi - base]
 
 
