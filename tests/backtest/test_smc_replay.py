@@ -9,7 +9,7 @@ import pytest
 
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
-from smc_agent.backtest.smc_decode import CONCEPT_OF, KERNEL_KINDS, decode_rows
+from smc_agent.backtest.smc_decode import CONCEPT_OF, decode_rows
 from smc_agent.backtest.smc_replay import aggregate, replay_source
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
@@ -28,7 +28,7 @@ from smc_agent.smc.events import (
 )
 from smc_agent.smc.kernel.layout import EV_KIND, K_PERIOD_BROKEN, K_SWING
 from smc_agent.smc.kernel.state import ALL
-from smc_agent.strategy.smc_source import StreamSource
+from smc_agent.strategy.smc_source import KERNEL_KINDS, StreamSource
 from smc_agent.strategy.smc_structure import SmcStructure
 from tests.backtest._data import load_candles
 from tests.smc._gen import random_candles

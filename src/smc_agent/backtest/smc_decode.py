@@ -98,20 +98,7 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
-# event type -> the kernel event kinds decoded into it (what a replay keeps for a ``kinds`` request)
-KERNEL_KINDS: dict[type[Any], tuple[int, ...]] = {
-    SwingConfirmed: (K_SWING,),
-    StructureBroken: (K_BOS, K_CHOCH),
-    OrderBlockFormed: (K_OB_NEW,),
-    OrderBlockMitigated: (K_OB_MITIGATED,),
-    OrderBlockInvalidated: (K_OB_INVALIDATED,),
-    FVGFormed: (K_FVG_NEW,),
-    FVGMitigated: (K_FVG_MITIGATED,),
-    FVGMerged: (K_FVG_MERGED,),
-    LiquidityFormed: (K_LIQ_NEW,),
-    LiquiditySwept: (K_LIQ_SWEPT,),
-    PeriodLevelBroken: (K_PERIOD_BROKEN,),
-}
+# KERNEL_KINDS (event type -> kernel kinds) is defined with the sources: smc_agent.strategy.smc_source
 
 
 # event type -> the SMC concept whose computation emits it (what a replay computes for a ``kinds`` request;

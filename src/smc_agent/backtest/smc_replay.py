@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from smc_agent.backtest.data import F64, CandleData
-from smc_agent.backtest.smc_decode import CONCEPT_OF, KERNEL_KINDS, decode_rows
+from smc_agent.backtest.smc_decode import CONCEPT_OF, decode_rows
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
 from smc_agent.engine.aggregator import CandleAggregator
@@ -25,9 +25,10 @@ from smc_agent.smc.candles import Candles
 from smc_agent.smc.config import SMCConfig
 from smc_agent.smc.events import SMCEvent
 from smc_agent.smc.kernel.layout import EV_BAR, EV_KIND
-from smc_agent.strategy.smc_source import EventKinds, SMCProvider, SMCSource
+from smc_agent.strategy.smc_source import KERNEL_KINDS, EventKinds, EventRow, SMCProvider, SMCSource
 
 _EMPTY: list[SMCEvent] = []
+_NO_ROWS: list[EventRow] = []
 
 
 # Event rows decoded at a time. Small on purpose: a chunk's objects then die before the garbage
@@ -38,9 +39,22 @@ _CHUNK = 256
 
 class ReplaySource:
     """Keeps the raw kernel event log and per-bar offsets; decodes the log a chunk at a time, ahead of
-    the bars being fed, and serves each bar its slice of the decoded events."""
+    the bars being fed, and serves each bar its slice of the decoded events (``update``) or of the
+    kernel records (``rows``). Each call consumes one candle."""
 
-    __slots__ = ("_bar_times", "_base", "_events", "_i", "_log", "_n", "_starts", "_times", "timeframe")
+    __slots__ = (
+        "_bar_times",
+        "_base",
+        "_events",
+        "_i",
+        "_log",
+        "_n",
+        "_row_base",
+        "_rows",
+        "_starts",
+        "_times",
+        "timeframe",
+    )
 
     def __init__(self, timeframe: str, times: list[int], log: F64) -> None:
         self.timeframe = timeframe
@@ -53,6 +67,8 @@ class ReplaySource:
         self._i = 0
         self._base = 0  # index in the log of self._events[0]
         self._events: list[SMCEvent] = []
+        self._row_base = 0  # index in the log of self._rows[0]
+        self._rows: list[EventRow] = []
 
     def update(self, candle: Candle) -> list[SMCEvent]:
         i = self._i
@@ -72,6 +88,27 @@ class ReplaySource:
             base = self._base = lo
             self._events = decode_rows(self._log[lo : min(max(hi, lo + _CHUNK), starts[-1])], self._bar_times)
         return self._events[lo - base : hi - base]
+
+    def rows(self, candle: Candle) -> list[EventRow]:
+        """This bar's events as kernel records (``update`` without decoding; the log is converted to
+        Python lists a chunk at a time, like the decoded events)."""
+        i = self._i
+        if i >= self._n or candle.open_time != self._times[i]:
+            expected = self._times[i] if i < self._n else "end of data"
+            raise DataError(
+                f"SMC replay {self.timeframe}: got candle at {candle.open_time}, expected {expected}"
+            )
+        self._i = i + 1
+        starts = self._starts
+        lo = starts[i]
+        hi = starts[i + 1]
+        if lo == hi:
+            return _NO_ROWS
+        base = self._row_base
+        if hi - base > len(self._rows):  # this bar's rows run past the converted chunk
+            base = self._row_base = lo
+            self._rows = self._log[lo : min(max(hi, lo + _CHUNK), starts[-1])].tolist()
+        return self._rows[lo - base : hi - base]
 
 
 def aggregate(data: CandleData, timeframe: str) -> CandleData:

@@ -100,6 +100,18 @@ class SMCStream:
         self, open: float, high: float, low: float, close: float, volume: float, ts_ms: int
     ) -> list[SMCEvent]:
         """Feed one closed candle; return the events it produced (possibly empty)."""
+        rows = self.update_rows(open, high, low, close, volume, ts_ms)
+        if not rows:
+            return []
+        ts = int(ts_ms)
+        return [decode_event(row, ts) for row in rows]
+
+    def update_rows(  # noqa: PLR0917  (the engine's positional candle contract)
+        self, open: float, high: float, low: float, close: float, volume: float, ts_ms: int
+    ) -> list[list[float]]:
+        """`update` without building the event objects: the kernel records of the events this candle
+        produced (columns `kernel.layout.EV_*`), in the same order; `decode_event(row, int(ts_ms))` of
+        each record is the event `update` returns. For consumers that read a few fields of many events."""
         ts = int(ts_ms)
         # fast path of `_check` (NaN fails every comparison; inf fails `< math.inf`)
         if not (
@@ -116,8 +128,7 @@ class SMCStream:
         self._last_ts_ms = ts
         if n == 0:
             return []
-        rows = cast(list[list[float]], self._ev[:n].tolist())
-        return [decode_event(row, ts) for row in rows]
+        return cast(list[list[float]], self._ev[:n].tolist())
 
     def _check(  # noqa: PLR0917
         self, bar: int, o: float, h: float, lo: float, c: float, v: float, ts_ms: int

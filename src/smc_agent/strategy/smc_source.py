@@ -6,6 +6,10 @@ SMC module guarantees batch == stream bar for bar, and the replay refuses a cand
 
 A strategy that reads only some event types may ask for just those (``kinds``): a source then returns
 the events of those types, in the order the full set has them; the replay does not build the others.
+
+Both sources also serve a bar's events as kernel records (``rows``: one list of floats per event, the
+columns ``smc.kernel.layout.EV_*``, ``EV_KIND`` holding the ``K_*`` code), the same events in the same
+order as ``update``, without building an object per event. A provider's source need not have ``rows``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,35 @@ from typing import Protocol
 
 from smc_agent.core.candle import Candle
 from smc_agent.smc.config import SMCConfig
-from smc_agent.smc.events import SMCEvent
+from smc_agent.smc.events import (
+    FVGFormed,
+    FVGMerged,
+    FVGMitigated,
+    LiquidityFormed,
+    LiquiditySwept,
+    OrderBlockFormed,
+    OrderBlockInvalidated,
+    OrderBlockMitigated,
+    PeriodLevelBroken,
+    SMCEvent,
+    StructureBroken,
+    SwingConfirmed,
+)
+from smc_agent.smc.kernel.layout import (
+    EV_KIND,
+    K_BOS,
+    K_CHOCH,
+    K_FVG_MERGED,
+    K_FVG_MITIGATED,
+    K_FVG_NEW,
+    K_LIQ_NEW,
+    K_LIQ_SWEPT,
+    K_OB_INVALIDATED,
+    K_OB_MITIGATED,
+    K_OB_NEW,
+    K_PERIOD_BROKEN,
+    K_SWING,
+)
 from smc_agent.smc.stream import SMCStream
 
 
@@ -35,12 +67,34 @@ def event_kinds(kinds: Collection[type[SMCEvent]] | None) -> EventKinds | None:
     return None if kinds is None else frozenset(kinds)
 
 
+# event type -> the kernel event kinds decoded into it (what a ``kinds`` request keeps)
+KERNEL_KINDS: dict[type[SMCEvent], tuple[int, ...]] = {
+    SwingConfirmed: (K_SWING,),
+    StructureBroken: (K_BOS, K_CHOCH),
+    OrderBlockFormed: (K_OB_NEW,),
+    OrderBlockMitigated: (K_OB_MITIGATED,),
+    OrderBlockInvalidated: (K_OB_INVALIDATED,),
+    FVGFormed: (K_FVG_NEW,),
+    FVGMitigated: (K_FVG_MITIGATED,),
+    FVGMerged: (K_FVG_MERGED,),
+    LiquidityFormed: (K_LIQ_NEW,),
+    LiquiditySwept: (K_LIQ_SWEPT,),
+    PeriodLevelBroken: (K_PERIOD_BROKEN,),
+}
+
+EventRow = list[float]
+"""One SMC event as its kernel record (columns ``smc.kernel.layout.EV_*``)."""
+
+
 class StreamSource:
-    __slots__ = ("_kinds", "_update")
+    __slots__ = ("_codes", "_kinds", "_rows", "_update")
 
     def __init__(self, config: SMCConfig, kinds: EventKinds | None = None) -> None:
-        self._update = SMCStream(config).update
+        stream = SMCStream(config)
+        self._update = stream.update
+        self._rows = stream.update_rows
         self._kinds = kinds
+        self._codes = None if kinds is None else frozenset(c for k in kinds for c in KERNEL_KINDS[k])
 
     def update(self, candle: Candle) -> list[SMCEvent]:
         events = self._update(
@@ -50,6 +104,14 @@ class StreamSource:
         if kinds is None or not events:
             return events
         return [e for e in events if type(e) in kinds]
+
+    def rows(self, candle: Candle) -> list[EventRow]:
+        """The events of this candle as kernel records (what ``update`` returns, not decoded)."""
+        rows = self._rows(candle.open, candle.high, candle.low, candle.close, candle.volume, candle.open_time)
+        codes = self._codes
+        if codes is None or not rows:
+            return rows
+        return [r for r in rows if r[EV_KIND] in codes]  # a float code equals its int
 
 
 def stream_provider(timeframe: str, config: SMCConfig, kinds: EventKinds | None = None) -> SMCSource:

@@ -14,6 +14,7 @@ per candle on top of the indicator set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from smc_agent.core.candle import Candle, timeframe_ms
@@ -28,6 +29,24 @@ from smc_agent.smc.events import (
     OrderBlockMitigated,
     StructureBroken,
     SwingConfirmed,
+)
+from smc_agent.smc.kernel.layout import (
+    EV_A,
+    EV_B,
+    EV_BAR,
+    EV_DIR,
+    EV_ID,
+    EV_KIND,
+    K_BOS,
+    K_CHOCH,
+    K_FVG_MITIGATED,
+    K_FVG_NEW,
+    K_LIQ_NEW,
+    K_LIQ_SWEPT,
+    K_OB_INVALIDATED,
+    K_OB_MITIGATED,
+    K_OB_NEW,
+    K_SWING,
 )
 from smc_agent.strategy.base import Strategy
 from smc_agent.strategy.params import Param
@@ -75,8 +94,74 @@ class SmcStructure(Strategy):
         self._zones: dict[tuple[str, int], tuple[float, float, int, int]] = {}  # -> top, bottom, dir, bar
         self._pools_high: dict[int, float] = {}  # buy-side liquidity (equal highs)
         self._pools_low: dict[int, float] = {}  # sell-side liquidity (equal lows)
+        # the sources' kernel records when they serve them (both built-in sources do): the same
+        # events without an object per event; a provider's source without ``rows`` gets the events
+        ltf_rows = getattr(self._ltf, "rows", None)
+        htf_rows = getattr(self._htf, "rows", None)
+        both = ltf_rows is not None and htf_rows is not None
+        self._ltf_rows: Callable[[Candle], list[list[float]]] | None = ltf_rows if both else None
+        self._htf_rows: Callable[[Candle], list[list[float]]] | None = htf_rows if both else None
 
     def on_candle(self, candle: Candle) -> None:
+        """The events path (``_on_candle_events``) on the sources' kernel records: the same state
+        changes and orders, field for field (the decoder's conversions: direction +1 if the record's is
+        > 0 else -1, ids and bars as ints)."""
+        ltf_rows = self._ltf_rows
+        if ltf_rows is None:
+            self._on_candle_events(candle)
+            return
+        if candle.timeframe != self.timeframe:
+            if candle.timeframe == self.htf:
+                for r in self._htf_rows(candle):  # type: ignore[misc]
+                    if r[EV_KIND] in (K_BOS, K_CHOCH):
+                        self.bias = 1 if r[EV_DIR] > 0 else -1
+            return
+        rows = ltf_rows(candle)
+        if not rows:
+            return
+        signal: tuple[str, float, float, int] | None = None
+        zones = self._zones
+        for r in rows:  # most frequent kinds first
+            kind = r[EV_KIND]
+            if kind in (K_FVG_MITIGATED, K_OB_MITIGATED):
+                key = ("fvg" if kind == K_FVG_MITIGATED else "ob", int(r[EV_ID]))
+                zone = zones.pop(key, None)
+                if (
+                    zone is not None
+                    and zone[2] == self.bias
+                    and int(r[EV_BAR]) - zone[3] <= self.max_zone_age
+                ):
+                    signal = (key[0], zone[0], zone[1], zone[2])
+            elif kind == K_FVG_NEW:
+                if self.use_fvg:
+                    zones["fvg", int(r[EV_ID])] = (
+                        r[EV_A],
+                        r[EV_B],
+                        1 if r[EV_DIR] > 0 else -1,
+                        int(r[EV_BAR]),
+                    )
+            elif kind == K_SWING:
+                if r[EV_DIR] > 0:
+                    self._swing_high = r[EV_A]
+                else:
+                    self._swing_low = r[EV_A]
+            elif kind == K_OB_NEW:
+                zones["ob", int(r[EV_ID])] = (r[EV_A], r[EV_B], 1 if r[EV_DIR] > 0 else -1, int(r[EV_BAR]))
+            elif kind == K_OB_INVALIDATED:
+                zones.pop(("ob", int(r[EV_ID])), None)
+            elif kind == K_LIQ_NEW:
+                (self._pools_high if r[EV_DIR] > 0 else self._pools_low)[int(r[EV_ID])] = r[EV_A]
+            elif kind == K_LIQ_SWEPT:
+                (self._pools_high if r[EV_DIR] > 0 else self._pools_low).pop(int(r[EV_ID]), None)
+        if len(zones) > 512:  # unmitigated zones that aged out: keep memory bounded
+            horizon = int(rows[-1][EV_BAR]) - self.max_zone_age
+            for key in [k for k, z in zones.items() if z[3] < horizon]:
+                del zones[key]
+        if signal is not None and self.flat:
+            self._enter(candle, *signal)
+
+    def _on_candle_events(self, candle: Candle) -> None:
+        """``on_candle`` on the event objects (sources without ``rows``)."""
         if candle.timeframe != self.timeframe:
             if candle.timeframe == self.htf:
                 for ev in self._htf.update(candle):
