@@ -9,7 +9,7 @@ import pytest
 
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
-from smc_agent.backtest.smc_decode import CONCEPT_OF, decode_rows
+from smc_agent.backtest.smc_decode import decode_rows
 from smc_agent.backtest.smc_replay import aggregate, replay_source
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
@@ -28,7 +28,8 @@ from smc_agent.smc.events import (
 )
 from smc_agent.smc.kernel.layout import EV_KIND, K_PERIOD_BROKEN, K_SWING
 from smc_agent.smc.kernel.state import ALL
-from smc_agent.strategy.smc_source import KERNEL_KINDS, StreamSource
+from smc_agent.smc.stream import SMCStream
+from smc_agent.strategy.smc_source import CONCEPT_OF, KERNEL_KINDS, StreamSource
 from smc_agent.strategy.smc_structure import SmcStructure
 from tests.backtest._data import load_candles
 from tests.smc._gen import random_candles
@@ -157,7 +158,7 @@ def test_a_source_for_some_event_types_serves_the_full_events_of_those_types(kin
     data = data.between(None, int(data.open_time[3000]))
     config = SMCConfig(swing_length=3)
     full, some = replay_source(data, config), replay_source(data, config, kinds)
-    stream_full, stream_some = StreamSource(config), StreamSource(config, kinds)
+    stream_full, stream_some = SMCStream(config), StreamSource(config, kinds)  # full: every concept
     served = 0
     for i in range(len(data)):
         candle = Candle(
@@ -173,7 +174,10 @@ def test_a_source_for_some_event_types_serves_the_full_events_of_those_types(kin
         )
         want = [e for e in full.update(candle) if type(e) in kinds]
         assert some.update(candle) == want
-        assert stream_some.update(candle) == [e for e in stream_full.update(candle) if type(e) in kinds]
+        every = stream_full.update(
+            candle.open, candle.high, candle.low, candle.close, candle.volume, candle.open_time
+        )
+        assert stream_some.update(candle) == [e for e in every if type(e) in kinds]
         served += len(want)
     assert served > 20
 

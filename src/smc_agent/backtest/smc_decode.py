@@ -101,21 +101,7 @@ I64 = npt.NDArray[np.int64]
 # KERNEL_KINDS (event type -> kernel kinds) is defined with the sources: smc_agent.strategy.smc_source
 
 
-# event type -> the SMC concept whose computation emits it (what a replay computes for a ``kinds`` request;
-# ``smc.batch.event_log`` closes the set over the concepts' dependencies)
-CONCEPT_OF: dict[type[Any], str] = {
-    SwingConfirmed: "swings",
-    StructureBroken: "structure",
-    OrderBlockFormed: "order_blocks",
-    OrderBlockMitigated: "order_blocks",
-    OrderBlockInvalidated: "order_blocks",
-    FVGFormed: "fvg",
-    FVGMitigated: "fvg",
-    FVGMerged: "fvg",
-    LiquidityFormed: "liquidity",
-    LiquiditySwept: "liquidity",
-    PeriodLevelBroken: "periods",
-}
+# CONCEPT_OF (event type -> the concept emitting it) is defined with the sources too
 
 
 def decode_rows(rows: F64, bar_times: I64) -> list[SMCEvent]:

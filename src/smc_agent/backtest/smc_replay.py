@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from smc_agent.backtest.data import F64, CandleData
-from smc_agent.backtest.smc_decode import CONCEPT_OF, decode_rows
+from smc_agent.backtest.smc_decode import decode_rows
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
 from smc_agent.engine.aggregator import CandleAggregator
@@ -25,7 +25,14 @@ from smc_agent.smc.candles import Candles
 from smc_agent.smc.config import SMCConfig
 from smc_agent.smc.events import SMCEvent
 from smc_agent.smc.kernel.layout import EV_BAR, EV_KIND
-from smc_agent.strategy.smc_source import KERNEL_KINDS, EventKinds, EventRow, SMCProvider, SMCSource
+from smc_agent.strategy.smc_source import (
+    KERNEL_KINDS,
+    EventKinds,
+    EventRow,
+    SMCProvider,
+    SMCSource,
+    concepts_for,
+)
 
 _EMPTY: list[SMCEvent] = []
 _NO_ROWS: list[EventRow] = []
@@ -202,8 +209,7 @@ def replay_source(data: CandleData, config: SMCConfig, kinds: EventKinds | None 
     )
     # only the concepts that emit the asked types are computed (no per-bar series, no sessions: they
     # emit no events); the log equals analyze(...).events restricted to those concepts' kinds
-    wanted = KERNEL_KINDS if kinds is None else kinds
-    log = event_log(arrays, config, frozenset(CONCEPT_OF[kind] for kind in wanted))
+    log = event_log(arrays, config, concepts_for(kinds))
     if kinds is not None:
         codes = [code for kind in kinds for code in KERNEL_KINDS[kind]]
         log = log[np.isin(log[:, EV_KIND], codes)]

@@ -82,6 +82,28 @@ KERNEL_KINDS: dict[type[SMCEvent], tuple[int, ...]] = {
     PeriodLevelBroken: (K_PERIOD_BROKEN,),
 }
 
+# event type -> the SMC concept whose computation emits it (what a source computes for a ``kinds``
+# request; the kernel closes the set over the concepts' dependencies)
+CONCEPT_OF: dict[type[SMCEvent], str] = {
+    SwingConfirmed: "swings",
+    StructureBroken: "structure",
+    OrderBlockFormed: "order_blocks",
+    OrderBlockMitigated: "order_blocks",
+    OrderBlockInvalidated: "order_blocks",
+    FVGFormed: "fvg",
+    FVGMitigated: "fvg",
+    FVGMerged: "fvg",
+    LiquidityFormed: "liquidity",
+    LiquiditySwept: "liquidity",
+    PeriodLevelBroken: "periods",
+}
+
+
+def concepts_for(kinds: EventKinds | None) -> frozenset[str]:
+    """The SMC concepts whose events a source for ``kinds`` serves (every event-emitting one for None)."""
+    return frozenset(CONCEPT_OF[kind] for kind in (KERNEL_KINDS if kinds is None else kinds))
+
+
 EventRow = list[float]
 """One SMC event as its kernel record (columns ``smc.kernel.layout.EV_*``)."""
 
@@ -90,7 +112,7 @@ class StreamSource:
     __slots__ = ("_codes", "_kinds", "_rows", "_update")
 
     def __init__(self, config: SMCConfig, kinds: EventKinds | None = None) -> None:
-        stream = SMCStream(config)
+        stream = SMCStream(config, concepts=concepts_for(kinds))  # only what emits the asked types
         self._update = stream.update
         self._rows = stream.update_rows
         self._kinds = kinds
