@@ -128,6 +128,19 @@ def build_figure(result: BacktestResult) -> go.Figure:
     fig.add_trace(
         go.Candlestick(x=t, open=o, high=h, low=lo, close=c, name="candles", showlegend=False), 1, 1
     )
+    # exits first: a reversal's entry on the same bar is drawn on top of the exit, not hidden by it
+    fig.add_trace(
+        go.Scatter(
+            x=_ms([tr.exit_time for tr in result.trades]),
+            y=[float(tr.exit_price) for tr in result.trades],
+            mode="markers",
+            marker={"symbol": "x-thin", "size": 9, "line": {"width": 2, "color": "#111827"}},
+            name="exit",
+            text=[f"{tr.exit_tag} pnl {float(tr.pnl):.2f}" for tr in result.trades],
+        ),
+        1,
+        1,
+    )
     for side, symbol, color in (("buy", "triangle-up", "#16a34a"), ("sell", "triangle-down", "#dc2626")):
         trades = [tr for tr in result.trades if tr.side.value == side]
         fig.add_trace(
@@ -142,18 +155,6 @@ def build_figure(result: BacktestResult) -> go.Figure:
             1,
             1,
         )
-    fig.add_trace(
-        go.Scatter(
-            x=_ms([tr.exit_time for tr in result.trades]),
-            y=[float(tr.exit_price) for tr in result.trades],
-            mode="markers",
-            marker={"symbol": "x", "size": 9, "color": "#111827"},
-            name="exit",
-            text=[f"{tr.exit_tag} pnl {float(tr.pnl):.2f}" for tr in result.trades],
-        ),
-        1,
-        1,
-    )
     bar_ms = int(result.stats.get("end", 0)) - int(result.stats.get("start", 0))
     span = bar_ms / max(1, len(result.data)) * 30
     shapes: list[dict[str, Any]] = []  # built once: fig.add_shape is quadratic in the number of shapes
