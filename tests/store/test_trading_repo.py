@@ -72,6 +72,16 @@ def test_write_ahead_intent_is_unique_by_client_id(repo: TradingRepo) -> None:
     assert [o.client_order_id for o in repo.open_orders("binance")] == ["smc-a"]
 
 
+def test_get_many_finds_the_stored_orders_of_a_listing_in_one_call(repo: TradingRepo) -> None:
+    cids = [f"smc-m{i}" for i in range(1200)]  # more than one chunk of ids
+    for cid in cids[::2]:
+        repo.record_intent(cmd(cid))
+    found = repo.get_many([*cids, "foreign-1", cids[0]])  # unknown and repeated ids are fine
+    assert set(found) == set(cids[::2])
+    assert all(found[c] == repo.get(c) for c in cids[:10:2])
+    assert repo.get_many([]) == {}
+
+
 def test_reports_are_idempotent_and_fills_build_trades_and_position(repo: TradingRepo) -> None:
     repo.record_intent(cmd("smc-b"))
     first = repo.apply_report(report("smc-b", OrderStatus.PARTIALLY_FILLED, "0.5", "100"))

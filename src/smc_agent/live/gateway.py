@@ -64,6 +64,13 @@ class GatewayStats:
     authorized: deque[tuple[str, float]] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
+def _is_entry(report: OrderReport, stored: StoredOrder | None) -> bool:
+    """An entry order: not reduce-only in our database, or, unknown there, one of ours by its id prefix."""
+    if stored is None:
+        return report.client_order_id.startswith(OUR_PREFIX)
+    return not stored.reduce_only
+
+
 class OrderGateway:
     def __init__(
         self,
@@ -269,10 +276,12 @@ class OrderGateway:
                         )
                         await asyncio.sleep(0.5)
                         continue
-                    targets = [r for r in reports if self._is_entry(r)]
+                    # one query for the whole listing (a lookup per order would block the loop per order)
+                    stored = self.repo.get_many([r.client_order_id for r in reports])
+                    targets = [r for r in reports if _is_entry(r, stored.get(r.client_order_id))]
                     if not targets:
                         break
-                    cancelled += await self._cancel_reports(venue, targets)
+                    cancelled += await self._cancel_reports(venue, targets, stored)
                 else:
                     log.error("ALERT working entry orders could not be verified cancelled", venue=name)
         elapsed = time.perf_counter() - started
@@ -283,23 +292,21 @@ class OrderGateway:
         )
         return cancelled
 
-    async def _cancel_reports(self, venue: VenuePort, targets: list[OrderReport]) -> int:
+    async def _cancel_reports(
+        self, venue: VenuePort, targets: list[OrderReport], stored: dict[str, StoredOrder]
+    ) -> int:
         limit = asyncio.Semaphore(16)  # concurrent cancels per venue
 
         async def one(report: OrderReport) -> bool:
             async with limit:
-                return await self._cancel_report(venue, report)
+                return await self._cancel_report(venue, report, stored)
 
         results = await asyncio.gather(*(one(r) for r in targets), return_exceptions=True)
         return sum(1 for r in results if r is True)
 
-    def _is_entry(self, report: OrderReport) -> bool:
-        stored = self.repo.get(report.client_order_id)
-        if stored is None:
-            return report.client_order_id.startswith(OUR_PREFIX)
-        return not stored.reduce_only
-
-    async def _cancel_report(self, venue: VenuePort, report: OrderReport) -> bool:
+    async def _cancel_report(
+        self, venue: VenuePort, report: OrderReport, stored: dict[str, StoredOrder]
+    ) -> bool:
         try:
             result = await asyncio.wait_for(
                 venue.cancel_order(report.instrument_id, venue_order_id=report.venue_order_id),
@@ -307,7 +314,9 @@ class OrderGateway:
             )
         except OrderNotFound:
             return False
-        if self.repo.get(result.client_order_id or report.client_order_id) is not None:
+        cid = result.client_order_id or report.client_order_id
+        known = cid in stored if cid == report.client_order_id else self.repo.get(cid) is not None
+        if known:
             await self._apply(result if result.client_order_id else report)
         return result.status is OrderStatus.CANCELED
 

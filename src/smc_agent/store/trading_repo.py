@@ -7,7 +7,7 @@ before the venue hears of it, and a fill is stored together with the order's new
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -143,6 +143,20 @@ class TradingRepo:
             return None if row is None else _stored(row)
 
         return self._tx(op)
+
+    def get_many(self, client_order_ids: Collection[str]) -> dict[str, StoredOrder]:
+        """The stored orders among ``client_order_ids``, by client order id (one query per 500 ids)."""
+        ids = list(dict.fromkeys(client_order_ids))
+
+        def op(session: Session) -> dict[str, StoredOrder]:
+            found: dict[str, StoredOrder] = {}
+            for start in range(0, len(ids), 500):  # stays under every backend's bound-parameter limit
+                chunk = ids[start : start + 500]
+                for row in session.scalars(select(Order).where(Order.client_order_id.in_(chunk))):
+                    found[row.client_order_id] = _stored(row)
+            return found
+
+        return self._tx(op) if ids else {}
 
     def open_orders(self, exchange: str | None = None) -> list[StoredOrder]:
         def op(session: Session) -> list[StoredOrder]:
