@@ -35,6 +35,7 @@ from smc_agent.smc.kernel.layout import (
     EV_B,
     EV_BAR,
     EV_DIR,
+    EV_FIELDS,
     EV_ID,
     EV_KIND,
     K_BOS,
@@ -51,7 +52,7 @@ from smc_agent.smc.kernel.layout import (
 from smc_agent.strategy.base import Strategy
 from smc_agent.strategy.params import Param
 
-# the event types this strategy reads (the full SMC set is computed; the replay decodes only these)
+# the event types this strategy reads (its sources compute only the concepts that emit them)
 _LTF_KINDS = (
     FVGFormed,
     FVGMitigated,
@@ -63,6 +64,33 @@ _LTF_KINDS = (
     LiquiditySwept,
 )
 _HTF_KINDS = (StructureBroken,)
+
+# the fields of a kernel record the rows path reads, per event type: kind, id, direction, A, B
+_RECORD: dict[type, Callable[[Any], tuple[int, int, int, float, float]]] = {
+    FVGFormed: lambda e: (K_FVG_NEW, e.gap.id, e.gap.direction, e.gap.top, e.gap.bottom),
+    FVGMitigated: lambda e: (K_FVG_MITIGATED, e.gap_id, e.direction, 0.0, 0.0),
+    OrderBlockMitigated: lambda e: (K_OB_MITIGATED, e.block_id, e.direction, 0.0, 0.0),
+    SwingConfirmed: lambda e: (K_SWING, 0, e.direction, e.price, 0.0),
+    OrderBlockFormed: lambda e: (K_OB_NEW, e.block.id, e.block.direction, e.block.top, e.block.bottom),
+    OrderBlockInvalidated: lambda e: (K_OB_INVALIDATED, e.block_id, e.direction, 0.0, 0.0),
+    LiquidityFormed: lambda e: (K_LIQ_NEW, e.pool.id, e.pool.direction, e.pool.level, 0.0),
+    LiquiditySwept: lambda e: (K_LIQ_SWEPT, e.pool_id, e.direction, e.level, 0.0),
+}
+
+
+def _record(ev: Any) -> list[float]:
+    """The kernel record (columns ``EV_*``) of an event the strategy reads, with the fields it reads."""
+    kind, id_, direction, a, b = _RECORD[type(ev)](ev)
+    row = [0.0] * EV_FIELDS
+    row[EV_KIND], row[EV_BAR], row[EV_ID], row[EV_DIR], row[EV_A], row[EV_B] = (
+        kind,
+        ev.bar,
+        id_,
+        direction,
+        a,
+        b,
+    )
+    return row
 
 
 class SmcStructure(Strategy):
@@ -103,9 +131,8 @@ class SmcStructure(Strategy):
         self._htf_rows: Callable[[Candle], list[list[float]]] | None = htf_rows if both else None
 
     def on_candle(self, candle: Candle) -> None:
-        """The events path (``_on_candle_events``) on the sources' kernel records: the same state
-        changes and orders, field for field (the decoder's conversions: direction +1 if the record's is
-        > 0 else -1, ids and bars as ints)."""
+        """Reads the sources' kernel records (no object per event); sources without ``rows`` go through
+        ``_on_candle_events``, which turns their events into the same records."""
         ltf_rows = self._ltf_rows
         if ltf_rows is None:
             self._on_candle_events(candle)
@@ -117,8 +144,11 @@ class SmcStructure(Strategy):
                         self.bias = 1 if r[EV_DIR] > 0 else -1
             return
         rows = ltf_rows(candle)
-        if not rows:
-            return
+        if rows:
+            self._on_rows(candle, rows)
+
+    def _on_rows(self, candle: Candle, rows: list[list[float]]) -> None:
+        """One base candle's events, as kernel records: zones, swings and pools, then maybe an entry."""
         signal: tuple[str, float, float, int] | None = None
         zones = self._zones
         for r in rows:  # most frequent kinds first
@@ -161,50 +191,16 @@ class SmcStructure(Strategy):
             self._enter(candle, *signal)
 
     def _on_candle_events(self, candle: Candle) -> None:
-        """``on_candle`` on the event objects (sources without ``rows``)."""
+        """``on_candle`` for sources without ``rows``: their events, as the records the rows path reads."""
         if candle.timeframe != self.timeframe:
             if candle.timeframe == self.htf:
                 for ev in self._htf.update(candle):
                     if isinstance(ev, StructureBroken):
                         self.bias = ev.direction
             return
-        events = self._ltf.update(candle)
-        if not events:
-            return
-        signal: tuple[str, float, float, int] | None = None
-        zones = self._zones
-        for ev in events:  # exact types (SMC events are final dataclasses), most frequent first
-            kind = type(ev)
-            if kind is FVGFormed:
-                if self.use_fvg:
-                    g = ev.gap  # type: ignore[union-attr]
-                    zones["fvg", g.id] = (g.top, g.bottom, g.direction, ev.bar)
-            elif kind is FVGMitigated or kind is OrderBlockMitigated:
-                key = ("fvg", ev.gap_id) if kind is FVGMitigated else ("ob", ev.block_id)  # type: ignore[union-attr]
-                zone = zones.pop(key, None)
-                if zone is not None and zone[2] == self.bias and ev.bar - zone[3] <= self.max_zone_age:
-                    signal = (key[0], zone[0], zone[1], zone[2])
-            elif kind is SwingConfirmed:
-                if ev.direction > 0:  # type: ignore[union-attr]
-                    self._swing_high = ev.price  # type: ignore[union-attr]
-                else:
-                    self._swing_low = ev.price  # type: ignore[union-attr]
-            elif kind is OrderBlockFormed:
-                b = ev.block  # type: ignore[union-attr]
-                zones["ob", b.id] = (b.top, b.bottom, b.direction, ev.bar)
-            elif kind is OrderBlockInvalidated:
-                zones.pop(("ob", ev.block_id), None)  # type: ignore[union-attr]
-            elif kind is LiquidityFormed:
-                p = ev.pool  # type: ignore[union-attr]
-                (self._pools_high if p.direction > 0 else self._pools_low)[p.id] = p.level
-            elif kind is LiquiditySwept:
-                (self._pools_high if ev.direction > 0 else self._pools_low).pop(ev.pool_id, None)  # type: ignore[union-attr]
-        if len(zones) > 512:  # unmitigated zones that aged out: keep memory bounded
-            horizon = events[-1].bar - self.max_zone_age
-            for key in [k for k, z in zones.items() if z[3] < horizon]:
-                del zones[key]
-        if signal is not None and self.flat:
-            self._enter(candle, *signal)
+        rows = [_record(ev) for ev in self._ltf.update(candle) if type(ev) in _RECORD]
+        if rows:
+            self._on_rows(candle, rows)
 
     def _enter(self, candle: Candle, kind: str, top: float, bottom: float, direction: int) -> None:
         price = candle.close
