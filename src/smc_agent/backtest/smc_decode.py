@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
+from smc_agent.backtest.data import F64, I64
 from smc_agent.smc.events import (
     PERIODS,
     FairValueGap,
@@ -93,15 +93,6 @@ _pool = constructor(LiquidityPool)
 _pool_formed = constructor(LiquidityFormed)
 _pool_swept = constructor(LiquiditySwept)
 _period_broken = constructor(PeriodLevelBroken)
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-
-
-# KERNEL_KINDS (event type -> kernel kinds) is defined with the sources: smc_agent.strategy.smc_source
-
-
-# CONCEPT_OF (event type -> the concept emitting it) is defined with the sources too
 
 
 def decode_rows(rows: F64, bar_times: I64) -> list[SMCEvent]:

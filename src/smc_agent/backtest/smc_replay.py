@@ -77,13 +77,17 @@ class ReplaySource:
         self._row_base = 0  # index in the log of self._rows[0]
         self._rows: list[EventRow] = []
 
+    def _unexpected(self, candle: Candle) -> DataError:
+        i = self._i
+        expected = self._times[i] if i < self._n else "end of data"
+        return DataError(
+            f"SMC replay {self.timeframe}: got candle at {candle.open_time}, expected {expected}"
+        )
+
     def update(self, candle: Candle) -> list[SMCEvent]:
         i = self._i
         if i >= self._n or candle.open_time != self._times[i]:
-            expected = self._times[i] if i < self._n else "end of data"
-            raise DataError(
-                f"SMC replay {self.timeframe}: got candle at {candle.open_time}, expected {expected}"
-            )
+            raise self._unexpected(candle)
         self._i = i + 1
         starts = self._starts
         lo = starts[i]
@@ -101,10 +105,7 @@ class ReplaySource:
         Python lists a chunk at a time, like the decoded events)."""
         i = self._i
         if i >= self._n or candle.open_time != self._times[i]:
-            expected = self._times[i] if i < self._n else "end of data"
-            raise DataError(
-                f"SMC replay {self.timeframe}: got candle at {candle.open_time}, expected {expected}"
-            )
+            raise self._unexpected(candle)
         self._i = i + 1
         starts = self._starts
         lo = starts[i]
