@@ -20,6 +20,7 @@ import numpy as np
 
 from .fvg import mitigation_level
 from .jit import jit
+from .swings import atr_step
 from .tables import F64, I64
 
 
@@ -66,13 +67,7 @@ def run_fvgs(
         h = high[t]
         lo = low[t]
         if use_atr:
-            # Wilder ATR, the same operations as `swings.update_atr`
-            tr = h - lo if t == 0 else max(h - lo, abs(h - prev_close), abs(lo - prev_close))
-            if t < atr_len:
-                tr_sum += tr
-                atr = tr_sum / (t + 1)
-            else:
-                atr = atr + (tr - atr) / atr_len
+            tr_sum, atr = atr_step(t, h, lo, prev_close, atr_len, tr_sum, atr)  # as `swings.update_atr`
             prev_close = close[t]
         if lo <= trig[0] or -h <= trig[1]:
             for s in range(2):

@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from .jit import jit
-from .swings import pivot_flags
+from .swings import atr_step, pivot_flags
 from .tables import F64, I64
 
 
@@ -109,13 +109,7 @@ def run_liquidity(
         h = high[t]
         lo = low[t]
         c = close[t]
-        # Wilder ATR, the same operations as `swings.update_atr`
-        tr = h - lo if t == 0 else max(h - lo, abs(h - prev_close), abs(lo - prev_close))
-        if t < atr_len:
-            tr_sum += tr
-            atr = tr_sum / (t + 1)
-        else:
-            atr = atr + (tr - atr) / atr_len
+        tr_sum, atr = atr_step(t, h, lo, prev_close, atr_len, tr_sum, atr)  # as `swings.update_atr`
         prev_close = c
 
         if h > trig_hi or -lo > trig_lo:

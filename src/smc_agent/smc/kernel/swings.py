@@ -9,7 +9,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from .jit import jit
+from .jit import jit, jit_inline
 from .layout import (
     C_ATR_LEN,
     F_ATR,
@@ -26,6 +26,18 @@ from .layout import (
     R_LOW,
 )
 from .tables import F64, I64
+
+
+@jit_inline
+def atr_step(
+    t: int, h: float, lo: float, prev_close: float, atr_len: int, tr_sum: float, atr: float
+) -> tuple[float, float]:
+    """One bar of `update_atr` on plain values (for the batch loops): the new (true-range sum, ATR)."""
+    tr = h - lo if t == 0 else max(h - lo, abs(h - prev_close), abs(lo - prev_close))
+    if t < atr_len:
+        tr_sum += tr
+        return tr_sum, tr_sum / (t + 1)
+    return tr_sum, atr + (tr - atr) / atr_len
 
 
 @jit
