@@ -269,17 +269,7 @@ class TradingService:
             if snap.state is TradingState.HALTED and self.engine.state is not TradingState.HALTED:
                 self.engine.set_trading_state(TradingState.HALTED, snap.reason)
                 await self.flush()
-            elif (
-                snap.state is not TradingState.HALTED
-                and self.engine.state is not snap.state
-                and (
-                    self.engine.state is TradingState.HALTED
-                    or (
-                        snap.state is TradingState.ACTIVE
-                        and breaker_name(self.engine.state_reason) is not None
-                    )
-                )
-            ):
+            elif self._released(snap.state):
                 # released (an operator's resume also clears a published breaker state). A breaker's own
                 # reason is kept, so its daily reset still applies; a breaker whose limit is still
                 # exceeded trips again at the next candle, before any strategy hook runs.
@@ -287,6 +277,16 @@ class TradingService:
                 self.engine.set_trading_state(snap.state, reason)
                 log.warning("trading state follows the control plane", state=snap.state.value, reason=reason)
             await asyncio.sleep(0.2)
+
+    def _released(self, control_state: TradingState) -> bool:
+        """The control plane lets this engine trade more than it does: its halt was released, or an
+        operator's resume cleared the breaker state this engine is in."""
+        engine = self.engine.state
+        if control_state is TradingState.HALTED or engine is control_state:
+            return False
+        if engine is TradingState.HALTED:
+            return True
+        return control_state is TradingState.ACTIVE and breaker_name(self.engine.state_reason) is not None
 
     async def _bots(self) -> None:
         while not self.stopping:
