@@ -22,6 +22,14 @@ from smc_agent.ops.incidents.auto import IncidentOpener, OpenOutcome
 from smc_agent.ops.incidents.priority import Priority
 
 
+def failover_key(src: str, dst: str) -> str:
+    return f"venue.failover:{src}->{dst}"
+
+
+def unreachable_key(venue: str) -> str:
+    return f"venue.unreachable:{venue}"
+
+
 class ControlWatcher:
     def __init__(
         self,
@@ -82,13 +90,13 @@ class ControlWatcher:
         src, dst = status["from_venue"], status["active_venue"]
         stranded = len(status.get("stranded_positions") or [])
         return self._opener.open_or_attach(
-            cause_key=f"venue.failover:{src}->{dst}",
+            cause_key=failover_key(src, dst),
             priority=Priority.P1,
             title=f"Venue failover {src} -> {dst}",
             impact=f"Market data and new orders on {dst}; {stranded} position(s) on {src} to reconcile",
             source="watcher",
             actions=[f"failover activated by {status.get('actor')}: {status.get('reason')}"],
-            related=[f"venue.unreachable:{src}"],  # one outage, one incident
+            related=[unreachable_key(src)],  # one outage, one incident
         )
 
     def _failing(self, key: str, url: str) -> tuple[int, str]:
@@ -122,7 +130,7 @@ class ControlWatcher:
         if failures < self._threshold:
             return None
         return self._opener.open_or_attach(
-            cause_key=f"venue.unreachable:{venue}",
+            cause_key=unreachable_key(venue),
             priority=Priority.P1,
             title=f"Exchange API failure: {venue} unreachable",
             impact=f"No market data or order entry on {venue}; fail over (runbook exchange-failover)",
@@ -138,7 +146,7 @@ class ControlWatcher:
         except Exception:  # the control store may be down: the halt check reports that
             return []
         if status["failover_active"] and status["from_venue"] == venue:
-            return [f"venue.failover:{venue}->{status['active_venue']}"]
+            return [failover_key(venue, status["active_venue"])]
         return []
 
     def close(self) -> None:
