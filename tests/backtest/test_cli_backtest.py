@@ -2,9 +2,15 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
+from smc_agent.backtest.data import CandleData
 from smc_agent.cli.backtest import app
+from smc_agent.core.candle import Candle
+from smc_agent.marketdata.store import SqlCandleStore
+from smc_agent.store.db import make_engine, make_session_factory
+from smc_agent.store.migrate import upgrade
 from tests._shared import shared_file
 
 runner = CliRunner()
@@ -52,6 +58,21 @@ def test_backtest_bad_input_names_the_problem(tmp_path: Path) -> None:
     assert bad_strategy.exit_code == 2 and "unknown strategy" in bad_strategy.output
     missing = runner.invoke(app, ["--data", str(tmp_path / "none.csv")])
     assert missing.exit_code == 2 and "no such file" in missing.output
+    for option, value, words in [
+        ("--fee", "-0.1", "taker_fee must be a fraction of notional between 0 and 0.1"),
+        ("--fee", "0.5", "taker_fee must be a fraction"),
+        ("--maker-fee", "-0.05", "maker_fee must be a fraction of notional between -0.01"),
+        ("--fee", "NaN", "taker_fee must be a fraction"),
+        ("--cash", "0", "starting cash must be positive"),
+        ("--cash", "-5", "starting cash must be positive"),
+        ("--to", "2024-01-01", "--from must be before --to"),
+    ]:
+        args = ["--data", str(csv), "--strategy", "sma_cross", "--from", "2024-01-10", option, value]
+        bad = runner.invoke(app, [*args, "--out", str(tmp_path / "never")])
+        assert bad.exit_code == 2 and words in bad.output, (option, value, bad.output)
+    empty = runner.invoke(app, ["--data", str(csv), "--from", "2030-01-01", "--out", str(tmp_path / "never")])
+    assert empty.exit_code == 2 and "no candles in binance_spot_BTCUSDT_1h.csv" in empty.output
+    assert not (tmp_path / "never").exists()  # nothing was written for a refused run
     same_tf = runner.invoke(app, ["--data", str(csv), "--strategy", "smc"])  # its higher timeframe is 1h too
     assert same_tf.exit_code == 2, same_tf.output
     assert "higher timeframe 1h" in same_tf.output and "lower timeframe" in same_tf.output
@@ -105,3 +126,36 @@ def test_sweep_ranks_and_walk_forward(tmp_path: Path) -> None:
     assert wf.exit_code == 0, wf.output
     folds = json.loads((tmp_path / "wf" / "sweep_sma_cross_BTCUSDT_1h.json").read_text())
     assert len(folds) == 2 and all(f["test"][0] == f["train"][1] for f in folds)
+
+
+def test_backtest_from_the_candle_store_with_an_open_ended_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--data VENUE:SYMBOL:TF`` without ``--to`` reads to the newest stored candle (it crashed on a date
+    the store could not convert)."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    frame = pd.read_csv(shared_file("ohlcv", "binance_2024", "binance_spot_BTCUSDT_1h.csv")).head(600)
+    data = CandleData.from_frame(frame, venue="binance", symbol="BTC/USDT", timeframe="1h")
+    engine = make_engine(url)
+    try:
+        candles = [
+            Candle("binance", "BTC/USDT", "1h", int(t), o, h, lo, c, v)
+            for t, o, h, lo, c, v in zip(
+                data.open_time, data.open, data.high, data.low, data.close, data.volume, strict=True
+            )
+        ]
+        assert SqlCandleStore(make_session_factory(engine)).put(candles) == 600
+    finally:
+        engine.dispose()
+    monkeypatch.setenv("SMC_DATABASE_URL", url)
+    monkeypatch.setenv("SMC_DATA_DIR", str(tmp_path))
+    out = tmp_path / "out"
+    args = ["--data", "binance:BTC/USDT:1h", "--strategy", "sma_cross", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--from", str(int(data.open_time[100]))])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text())
+    assert doc["stats"]["start"] == int(data.open_time[100])
+    assert doc["stats"]["bars"] == 500  # from the 101st candle to the newest stored one
+    missing = runner.invoke(app, ["--data", "bybit:BTC/USDT:1h", "--out", str(out)])
+    assert missing.exit_code == 2 and "no stored candles for bybit:BTC/USDT:1h" in missing.output

@@ -16,7 +16,6 @@ from smc_agent.api.backtests import BacktestRunner, RunOutcome
 from smc_agent.core.errors import DataError
 
 MAX_TRADES_KEPT = 500
-END_OF_TIME_MS = 4_102_444_800_000  # 2100-01-01: a datetime the store can convert
 
 
 def store_backtest_runner(factory: sessionmaker[Session], reports_dir: Path) -> BacktestRunner:
@@ -26,7 +25,7 @@ def store_backtest_runner(factory: sessionmaker[Session], reports_dir: Path) -> 
         from smc_agent.backtest.data import CandleData
         from smc_agent.backtest.report import to_html, to_json
         from smc_agent.backtest.runner import BacktestConfig, run_backtest
-        from smc_agent.marketdata.store import SqlCandleStore
+        from smc_agent.marketdata.store import END_OF_TIME_MS, SqlCandleStore
         from smc_agent.strategy.registry import strategy_class
 
         venue, symbol, timeframe = params["exchange"], params["symbol"], params["timeframe"]

@@ -9,6 +9,9 @@ from smc_agent.core.enums import OrderSide
 from smc_agent.core.errors import ConfigError
 
 _BUY = OrderSide.BUY
+_ZERO = Decimal(0)
+_MAX_FEE = Decimal("0.1")  # 10% of notional: far above any venue's fee, catches "0.1 meant 0.1%"
+_MAX_REBATE = Decimal("-0.01")  # a maker fee may be negative (a rebate), never below -1%
 
 INTRABAR_RULES = ("stop_first", "nearest_first")
 
@@ -28,6 +31,14 @@ class FillModel:
     intrabar: str = "stop_first"
 
     def __post_init__(self) -> None:
+        for name, fee, low in (
+            ("taker_fee", self.taker_fee, _ZERO),
+            ("maker_fee", self.maker_fee, _MAX_REBATE),
+        ):
+            if fee is not None and not (fee.is_finite() and low <= fee <= _MAX_FEE):
+                raise ConfigError(
+                    f"{name} must be a fraction of notional between {low} and {_MAX_FEE} (0.001 is 0.1%), got {fee}"
+                )
         if self.intrabar not in INTRABAR_RULES:
             raise ConfigError(f"intrabar rule must be one of {INTRABAR_RULES}, got {self.intrabar!r}")
         if self.slippage_bps < 0:

@@ -58,6 +58,14 @@ class BacktestConfig:
     price_increment: Decimal | None = None  # None: inferred from the data
     smc_mode: str = "replay"  # "replay": batch SMC replayed bar by bar (fast); "stream": SMCStream
 
+    def __post_init__(self) -> None:
+        if not (self.starting_cash.is_finite() and self.starting_cash > 0):
+            raise ConfigError(f"starting cash must be positive, got {self.starting_cash}")
+        if not (self.leverage.is_finite() and self.leverage > 0):
+            raise ConfigError(f"leverage must be positive, got {self.leverage}")
+        if self.smc_mode not in ("replay", "stream"):
+            raise ConfigError(f"smc_mode must be 'replay' or 'stream', got {self.smc_mode!r}")
+
 
 @dataclass
 class BacktestResult:
@@ -124,8 +132,6 @@ def run_backtest(
     )
     if config.smc_mode == "replay":
         strategy.smc_provider = replay_provider(data)
-    elif config.smc_mode != "stream":
-        raise ConfigError(f"smc_mode must be 'replay' or 'stream', got {config.smc_mode!r}")
     recorder = _Recorder()
     recorder.subscribe(engine.bus)
     sid = engine.add_strategy(strategy, instrument_id=instrument.id, timeframe=data.timeframe)

@@ -96,6 +96,8 @@ def load_data(
     start: int | None,
     end: int | None,
 ) -> CandleData:
+    if start is not None and end is not None and start >= end:
+        raise ConfigError("--from must be before --to")
     path = Path(spec)
     if path.suffix.lower() == ".csv" or path.exists():
         if not path.is_file():
@@ -107,18 +109,23 @@ def load_data(
         if timeframe is None:
             raise ConfigError(f"cannot tell the timeframe of {path.name}: pass --timeframe")
         frame = pd.read_csv(path)
-        data = CandleData.from_frame(frame, venue=venue, symbol=symbol, timeframe=timeframe)
-        return data.between(start, end)
+        data = CandleData.from_frame(frame, venue=venue, symbol=symbol, timeframe=timeframe).between(
+            start, end
+        )
+        if len(data) == 0:
+            raise DataError(f"no candles in {path.name} in the requested range")
+        return data
     parts = spec.split(":")
     if len(parts) != 3:
         raise ConfigError(f"--data: expected a CSV path or VENUE:SYMBOL:TF, got {spec!r}")
     v, s, tf = parts
     timeframe_ms(tf)
     from smc_agent.cli.common import container
-    from smc_agent.marketdata.store import SqlCandleStore
+    from smc_agent.marketdata.store import END_OF_TIME_MS, SqlCandleStore
 
     with container() as c:
-        candles = SqlCandleStore(c.session_factory).get(v, s, tf, start_ms=start or 0, end_ms=end or 2**62)
+        store = SqlCandleStore(c.session_factory)
+        candles = store.get(v, s, tf, start_ms=start or 0, end_ms=end or END_OF_TIME_MS)
     if not candles:
         raise DataError(
             f"no stored candles for {v}:{s}:{tf} in the range; run `smc-agent data download` first"

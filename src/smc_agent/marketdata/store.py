@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from smc_agent.core.candle import Candle
 from smc_agent.store.models import Candle as CandleRow
 
+END_OF_TIME_MS = 4_102_444_800_000
+"""2100-01-01 UTC: the ``end_ms`` of an open-ended range (a time the store's datetimes can hold)."""
+
 
 @runtime_checkable
 class CandleStore(Protocol):
@@ -56,11 +59,11 @@ class SqlCandleStore:
                 "symbol": c.symbol,
                 "timeframe": c.timeframe,
                 "open_time": _dt(c.open_time),
-                "open": Decimal(repr(c.open)),
-                "high": Decimal(repr(c.high)),
-                "low": Decimal(repr(c.low)),
-                "close": Decimal(repr(c.close)),
-                "volume": Decimal(repr(c.volume)),
+                "open": Decimal(repr(float(c.open))),
+                "high": Decimal(repr(float(c.high))),
+                "low": Decimal(repr(float(c.low))),
+                "close": Decimal(repr(float(c.close))),
+                "volume": Decimal(repr(float(c.volume))),
                 "source": source or None,
             }
             for c in candles
