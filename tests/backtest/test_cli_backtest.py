@@ -159,3 +159,64 @@ def test_backtest_from_the_candle_store_with_an_open_ended_range(
     assert doc["stats"]["bars"] == 500  # from the 101st candle to the newest stored one
     missing = runner.invoke(app, ["--data", "bybit:BTC/USDT:1h", "--out", str(out)])
     assert missing.exit_code == 2 and "no stored candles for bybit:BTC/USDT:1h" in missing.output
+
+
+def _broken(tmp_path: Path, name: str, edit: str) -> Path:
+    frame = pd.read_csv(small_csv(tmp_path)).astype({"open": object})
+    if edit == "nan":
+        frame.loc[500, "open"] = float("nan")
+    elif edit == "high_below_low":
+        frame.loc[500, "high"] = frame.loc[500, "low"] - 100
+    elif edit == "text":
+        frame.loc[500, "open"] = "abc"
+    elif edit == "seconds":
+        frame["timestamp_ms"] //= 1000
+    path = tmp_path / f"binance_spot_{name}_1h.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "words", "repairable"),
+    [
+        ("nan", "row 500: open is not a finite number (nan)", True),
+        ("high_below_low", "row 500: high 41518.68 < low 41618.68", True),
+        ("text", "row 500: open 'abc' is not a number", True),
+        ("seconds", "times look like epoch seconds (first 1704067200); expected epoch milliseconds", False),
+    ],
+)
+def test_a_malformed_csv_is_refused_naming_the_row_and_repair_says_what_it_did(
+    tmp_path: Path, edit: str, words: str, repairable: bool
+) -> None:
+    csv = _broken(tmp_path, "BTCUSDT", edit)
+    out = tmp_path / "out"
+    refused = runner.invoke(app, ["--data", str(csv), "--strategy", "sma_cross", "--out", str(out)])
+    assert refused.exit_code == 2, refused.output
+    assert words in " ".join(refused.output.split())  # rich wraps long lines
+    assert not out.exists()
+    repaired = runner.invoke(
+        app, ["--data", str(csv), "--strategy", "sma_cross", "--out", str(out), "--repair"]
+    )
+    if not repairable:
+        assert repaired.exit_code == 2 and words in " ".join(repaired.output.split())
+        return
+    assert repaired.exit_code == 0, repaired.output
+    assert "repaired: " in repaired.output
+    doc = json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text())
+    assert doc["stats"]["bars"] == (1500 if edit == "high_below_low" else 1499)  # widened, or dropped
+
+
+def test_a_csv_with_iso_times_backtests_like_one_with_epoch_milliseconds(tmp_path: Path) -> None:
+    frame = pd.read_csv(small_csv(tmp_path))
+    iso = tmp_path / "iso" / "binance_spot_BTCUSDT_1h.csv"
+    iso.parent.mkdir()
+    frame.drop(columns=["timestamp_ms"]).rename(columns={"datetime_utc": "open_time"}).to_csv(
+        iso, index=False
+    )
+    docs = []
+    for csv in (tmp_path / "binance_spot_BTCUSDT_1h.csv", iso):
+        out = csv.parent / "out"
+        result = runner.invoke(app, ["--data", str(csv), "--strategy", "sma_cross", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        docs.append(json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text()))
+    assert docs[0]["stats"] == docs[1]["stats"] and docs[0]["stats"]["start"] == 1704067200000

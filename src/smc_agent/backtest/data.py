@@ -14,6 +14,7 @@ import pandas as pd
 
 from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.errors import DataError
+from smc_agent.smc.candles import CandleError, validate
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -36,14 +37,11 @@ class CandleData:
         for name in ("open", "high", "low", "close", "volume"):
             if len(getattr(self, name)) != n:
                 raise DataError(f"column {name} has {len(getattr(self, name))} rows, open_time has {n}")
-        if n and np.any(np.diff(self.open_time) <= 0):
-            bad = int(np.argmax(np.diff(self.open_time) <= 0))
-            raise DataError(
-                f"{self.symbol} {self.timeframe}: open_time not strictly increasing at row {bad + 1}"
-            )
-        if n and np.any(np.isnan(self.close)):
-            raise DataError(f"{self.symbol} {self.timeframe}: NaN close prices")
         timeframe_ms(self.timeframe)
+        try:  # the SMC layer's OHLCV checks: a series a backtest would trade on silently wrong is refused
+            validate(self.open, self.high, self.low, self.close, self.volume, self.open_time)
+        except CandleError as exc:
+            raise DataError(f"{self.symbol} {self.timeframe}: {exc}") from None
 
     def __len__(self) -> int:
         return len(self.open_time)

@@ -18,32 +18,18 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from smc_agent.cli.candle_csv import load_csv
 from smc_agent.smc import batch
 from smc_agent.smc.candles import CandleError, Candles
 from smc_agent.smc.config import SMCConfig
 
 console = Console(stderr=True)
-TIME_COLUMNS = ("datetime_utc", "datetime", "date", "time", "open_time")
 BULL, BEAR = "38,166,91", "214,39,40"
 MAX_SHAPES = 1500
 MAX_LABELS = 300
-
-
-def load_csv(path: Path, *, repair: bool) -> Candles:
-    """Read a candle CSV: `timestamp_ms` (epoch ms) or a date/time column, plus open/high/low/close[/volume]."""
-    frame = pd.read_csv(path)
-    lower = {str(c).lower(): c for c in frame.columns}
-    if not any(k in lower for k in ("timestamp_ms", "ts_ms", "timestamp")):
-        for name in TIME_COLUMNS:
-            if name in lower:
-                raw = frame[lower[name]].astype(str).str.replace(".", "-", n=2, regex=False)
-                frame.index = pd.DatetimeIndex(pd.to_datetime(raw, utc=True)).tz_localize(None)
-                break
-        else:
-            raise CandleError(f"no time column: need timestamp_ms or one of {list(TIME_COLUMNS)}")
-    return Candles.from_frame(frame, repair=repair)
 
 
 def _bucket_ohlc(c: Candles, lo: int, hi: int, width: int) -> tuple[pd.DataFrame, int]:
@@ -299,7 +285,7 @@ def analyze(  # noqa: PLR0917 - Typer maps parameters onto CLI options
         try:
             candles = load_csv(csv, repair=repair)
         except (CandleError, FileNotFoundError, ValueError) as exc:
-            console.print(f"[bold red]{csv}:[/] {exc}")
+            console.print(f"[bold red]{escape(str(csv))}:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         p.update(task, advance=1, description=f"analysing {len(candles):,} candles")
         result = batch.analyze(candles, SMCConfig(swing_length=swing_length))

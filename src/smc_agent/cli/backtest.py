@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -28,10 +29,12 @@ from smc_agent.backtest.fill_model import FillModel
 from smc_agent.backtest.report import to_html, to_json
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.backtest.sweep import rank, run_sweep, walk_forward
+from smc_agent.cli.candle_csv import load_csv
 from smc_agent.cli.data import parse_time
 from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.errors import ConfigError, DataError, SmcAgentError
 from smc_agent.risk.config import RiskConfig
+from smc_agent.smc.candles import CandleError
 from smc_agent.strategy.registry import STRATEGIES, strategy_class
 
 app = typer.Typer(
@@ -58,6 +61,9 @@ FeeOpt = Annotated[str, typer.Option("--fee", help="taker fee fraction (maker us
 MakerOpt = Annotated[str | None, typer.Option("--maker-fee", help="maker fee fraction (default: --fee)")]
 SlipOpt = Annotated[float, typer.Option("--slippage-bps", help="slippage on market/stop fills, basis points")]
 RiskOpt = Annotated[str, typer.Option("--risk", help="'live' (the live limits) or 'research' (wide open)")]
+RepairOpt = Annotated[
+    bool, typer.Option("--repair", help="drop or fix bad CSV rows (reported) instead of failing")
+]
 SmcOpt = Annotated[str, typer.Option("--smc-mode", help="'replay' (batch, fast) or 'stream' (SMCStream)")]
 
 _NAME = re.compile(r"^(?P<venue>[a-z]+)_(?:[a-z_]+_)?(?P<symbol>[A-Z0-9]+)_(?P<tf>\d+[smhdwM])$")
@@ -65,7 +71,7 @@ _QUOTES = ("USDT", "USDC", "BUSD", "USD", "BTC", "ETH", "PERP")
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(2)
 
 
@@ -95,6 +101,7 @@ def load_data(
     timeframe: str | None,
     start: int | None,
     end: int | None,
+    repair: bool = False,
 ) -> CandleData:
     if start is not None and end is not None and start >= end:
         raise ConfigError("--from must be before --to")
@@ -108,10 +115,14 @@ def load_data(
         timeframe = timeframe or (match["tf"] if match else None)
         if timeframe is None:
             raise ConfigError(f"cannot tell the timeframe of {path.name}: pass --timeframe")
-        frame = pd.read_csv(path)
-        data = CandleData.from_frame(frame, venue=venue, symbol=symbol, timeframe=timeframe).between(
-            start, end
-        )
+        try:
+            loaded = load_csv(path, repair=repair)
+        except CandleError as exc:
+            raise DataError(f"{path.name}: {exc}") from None
+        for note in loaded.repairs:
+            err.print(f"repaired: {escape(note)}")
+        columns = (loaded.ts_ms, loaded.open, loaded.high, loaded.low, loaded.close, loaded.volume)
+        data = CandleData(venue, symbol, timeframe, *columns).between(start, end)
         if len(data) == 0:
             raise DataError(f"no candles in {path.name} in the requested range")
         return data
@@ -123,8 +134,8 @@ def load_data(
     from smc_agent.cli.common import container
     from smc_agent.marketdata.store import END_OF_TIME_MS, SqlCandleStore
 
-    with container() as c:
-        store = SqlCandleStore(c.session_factory)
+    with container() as built:
+        store = SqlCandleStore(built.session_factory)
         candles = store.get(v, s, tf, start_ms=start or 0, end_ms=end or END_OF_TIME_MS)
     if not candles:
         raise DataError(
@@ -190,6 +201,7 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
     slippage_bps: SlipOpt = 0.0,
     risk: RiskOpt = "live",
     smc_mode: SmcOpt = "replay",
+    repair: RepairOpt = False,
 ) -> None:
     """Run one backtest and write an HTML and a JSON report."""
     if ctx.invoked_subcommand is not None:
@@ -202,7 +214,9 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
         config = make_config(
             cash=cash, fee=fee, maker_fee=maker_fee, slippage_bps=slippage_bps, risk=risk, smc_mode=smc_mode
         )
-        candles = load_data(data, venue=venue, symbol=symbol, timeframe=timeframe, start=start, end=end)
+        candles = load_data(
+            data, venue=venue, symbol=symbol, timeframe=timeframe, start=start, end=end, repair=repair
+        )
         instance = strategy_class(strategy)(**parse_params(param))
         with _progress() as bar:
             task = bar.add_task(f"{strategy} {candles.symbol} {candles.timeframe}", total=len(candles))
@@ -252,6 +266,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     fee: FeeOpt = "0.001",
     risk: RiskOpt = "live",
     smc_mode: SmcOpt = "replay",
+    repair: RepairOpt = False,
 ) -> None:
     """Run a parameter grid over all cores and rank the results (optionally walk-forward)."""
     if data is None:
@@ -268,6 +283,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
             timeframe=timeframe,
             start=parse_time(from_, "--from") if from_ else None,
             end=parse_time(to, "--to") if to else None,
+            repair=repair,
         )
         base = parse_params(param)
         strategy_class(strategy)(**base)

@@ -64,9 +64,9 @@ class Candles:
         ts_ms: Any | None = None,
         repair: bool = False,
     ) -> Candles:
-        cols = [np.ascontiguousarray(np.asarray(a, dtype=np.float64)) for a in (open, high, low, close)]
+        cols = [_floats(a, name) for a, name in zip((open, high, low, close), COLUMNS, strict=False)]
         n = cols[0].shape[0]
-        vol = np.zeros(n) if volume is None else np.ascontiguousarray(np.asarray(volume, dtype=np.float64))
+        vol = np.zeros(n) if volume is None else _floats(volume, "volume")
         ts = (
             np.arange(n, dtype=np.int64) * 60_000
             if ts_ms is None
@@ -78,7 +78,7 @@ class Candles:
         o, h, lo, c = cols
         if repair:
             return _repair(o, h, lo, c, vol, ts)
-        _validate(o, h, lo, c, vol, ts)
+        validate(o, h, lo, c, vol, ts)
         return cls(o, h, lo, c, vol, ts)
 
     @classmethod
@@ -108,11 +108,24 @@ class Candles:
         )
 
 
+def _floats(values: Any, name: str) -> F64:
+    try:
+        return np.ascontiguousarray(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError):
+        for i, value in enumerate(values):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise CandleError(f"row {i}: {name} {value!r} is not a number") from None
+        raise
+
+
 def _first(mask: npt.NDArray[np.bool_]) -> int:
     return int(np.argmax(mask))
 
 
-def _validate(o: F64, h: F64, lo: F64, c: F64, v: F64, ts: I64) -> None:  # noqa: PLR0917
+def validate(o: F64, h: F64, lo: F64, c: F64, v: F64, ts: I64) -> None:  # noqa: PLR0917
+    """Raise :class:`CandleError` naming the first bad row (the checks the module docstring lists)."""
     for name, arr in zip(COLUMNS, (o, h, lo, c, v), strict=True):
         bad = ~np.isfinite(arr)
         if bad.any():
