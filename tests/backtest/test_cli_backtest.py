@@ -220,3 +220,102 @@ def test_a_csv_with_iso_times_backtests_like_one_with_epoch_milliseconds(tmp_pat
         assert result.exit_code == 0, result.output
         docs.append(json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text()))
     assert docs[0]["stats"] == docs[1]["stats"] and docs[0]["stats"]["start"] == 1704067200000
+
+
+USER_STRATEGY = """
+from smc_agent.strategy.base import Strategy
+from smc_agent.strategy.params import Param
+
+
+class Dip(Strategy):
+    name = "my dip/buyer"
+    fail_at = Param(int, 0, low=0, help="raise at this candle (0: never)")
+
+    def on_start(self, **kwargs):
+        self.seen = 0
+
+    def on_candle(self, candle):
+        self.seen += 1
+        if self.seen == self.fail_at:
+            raise RuntimeError("boom at candle %d" % self.seen)
+        if self.seen % 100 == 0:
+            self.buy(qty=0.01, tag="dip") if self.flat else self.close(tag="exit")
+"""
+
+
+def test_a_users_own_strategy_file_runs_and_a_failure_is_an_exit_status(tmp_path: Path) -> None:
+    csv = small_csv(tmp_path)
+    (tmp_path / "mine.py").write_text(USER_STRATEGY)
+    spec = f"{tmp_path / 'mine.py'}:Dip"
+    out = tmp_path / "out"
+    ok = runner.invoke(app, ["--data", str(csv), "--strategy", spec, "--out", str(out)])
+    assert ok.exit_code == 0, ok.output
+    doc = json.loads((out / "backtest_my_dip_buyer_BTCUSDT_1h.json").read_text())
+    assert doc["stats"]["trades"] == 7  # in at candle 100, 300, ..., out at 200, 400, ... (1500 candles)
+    failed = runner.invoke(
+        app, ["--data", str(csv), "--strategy", spec, "--param", "fail_at=250", "--out", str(out)]
+    )
+    assert failed.exit_code == 1 and "boom at candle 250" in failed.output  # the report is still written
+    doc = json.loads((out / "backtest_my_dip_buyer_BTCUSDT_1h.json").read_text())
+    assert doc["stats"]["trades"] == 1
+    for bad, words in [
+        (f"{tmp_path / 'none.py'}:Dip", "not found"),
+        (f"{tmp_path / 'mine.py'}:Nope", "has no Strategy subclass named 'Nope'"),
+        ("no_such_module_xyz:Dip", "cannot import strategy module 'no_such_module_xyz'"),
+    ]:
+        refused = runner.invoke(app, ["--data", str(csv), "--strategy", bad, "--out", str(out)])
+        assert refused.exit_code == 2 and words in " ".join(refused.output.split()), refused.output
+
+
+def test_a_refused_parameter_combination_is_an_error_before_the_run_and_a_row_in_a_sweep(
+    tmp_path: Path,
+) -> None:
+    csv = small_csv(tmp_path)
+    out = tmp_path / "out"
+    args = ["--data", str(csv), "--strategy", "sma_cross", "--out", str(out)]
+    refused = runner.invoke(app, [*args, "--param", "fast=30", "--param", "slow=20"])
+    assert refused.exit_code == 2 and "fast (30) must be shorter than slow (20)" in refused.output
+    assert not out.exists()
+    (tmp_path / "mine.py").write_text(USER_STRATEGY)
+    sweeps = [
+        ["--strategy", "sma_cross", "--grid", "fast=30,10", "--param", "slow=20"],
+        ["--strategy", f"{tmp_path / 'mine.py'}:Dip", "--grid", "fail_at=0,250"],
+    ]
+    for sweep_args in sweeps:
+        result = runner.invoke(
+            app,
+            [
+                "sweep",
+                "--data",
+                str(csv),
+                *sweep_args,
+                "--metric",
+                "trades",
+                "--workers",
+                "2",
+                "--out",
+                str(out),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    rows = json.loads((out / "sweep_sma_cross_BTCUSDT_1h.json").read_text())
+    assert [r["params"]["fast"] for r in rows] == ["10", "30"]  # the refused one ranks last, with its reason
+    assert rows[0]["error"] == "" and "fast (30) must be shorter than slow (20)" in rows[1]["error"]
+    rows = json.loads((out / "sweep_my_dip_buyer_BTCUSDT_1h.json").read_text())
+    assert [r["params"]["fail_at"] for r in rows] == ["0", "250"]  # a run that failed part way is not ranked
+    assert "strategy failed: RuntimeError: boom at candle 250" in rows[1]["error"]
+    all_refused = runner.invoke(
+        app,
+        [
+            "sweep",
+            "--data",
+            str(csv),
+            "--strategy",
+            "sma_cross",
+            "--grid",
+            "fast=30,40",
+            "--param",
+            "slow=20",
+        ],
+    )
+    assert all_refused.exit_code == 2 and "must be shorter than slow" in all_refused.output

@@ -67,6 +67,8 @@ def _one(strategy: str, params: dict[str, Any], data: CandleData | None = None) 
         result = run_backtest(strategy_class(strategy)(**params), data, _CONFIG)
     except Exception as exc:  # a bad combination is a result row, not a crashed sweep
         return SweepRow(params, {}, f"{type(exc).__name__}: {exc}")
+    if result.failures:  # it stopped trading part way: its figures must not be ranked with complete runs
+        return SweepRow(params, result.stats, f"strategy failed: {result.failures[0].error}")
     return SweepRow(params, result.stats)
 
 
@@ -87,12 +89,27 @@ def run_sweep(
     base_params: Mapping[str, Any] | None = None,
 ) -> list[SweepRow]:
     """Run every grid combination (merged over ``base_params``); rows ranked best first by ``metric``."""
-    combos = [{**(base_params or {}), **c} for c in expand_grid(grid)]
-    strategy_class(strategy)(**combos[0])  # fail fast on a bad name or parameter, in this process
+    combos = _buildable(strategy, [{**(base_params or {}), **c} for c in expand_grid(grid)])
     rows = _map(
         strategy, [(c, None) for c in combos], data=data, config=config, workers=workers, progress=progress
     )
     return rank(rows, metric)
+
+
+def _buildable(strategy: str, combos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``combos``, after checking in this process that the strategy accepts at least one of them: a bad
+    name, type or range fails the sweep at once; a combination its rules refuse (say fast >= slow) is
+    left in and becomes an error row."""
+    first: ConfigError | None = None
+    for params in combos:
+        try:
+            strategy_class(strategy)(**params)
+        except ConfigError as exc:
+            first = first or exc
+        else:
+            return combos
+    assert first is not None
+    raise first
 
 
 def _map(
@@ -153,7 +170,7 @@ def walk_forward(
     edges = [int(times[min(len(times) - 1, len(times) * k // folds)]) for k in range(folds)] + [
         int(times[-1]) + 1
     ]
-    combos = [{**(base_params or {}), **c} for c in expand_grid(grid)]
+    combos = _buildable(strategy, [{**(base_params or {}), **c} for c in expand_grid(grid)])
     tasks = [(c, (edges[k], edges[k + 1])) for k in range(folds - 1) for c in combos]
     rows = _map(strategy, tasks, data=data, config=config, workers=workers, progress=progress)
     out: list[WalkForwardFold] = []

@@ -48,7 +48,12 @@ err = Console(stderr=True)
 DataOpt = Annotated[
     str | None, typer.Option("--data", help="CSV file, or VENUE:SYMBOL:TF from the candle store")
 ]
-StrategyOpt = Annotated[str, typer.Option("--strategy", help=f"one of {sorted(STRATEGIES)}")]
+StrategyOpt = Annotated[
+    str,
+    typer.Option(
+        "--strategy", help=f"one of {sorted(STRATEGIES)}, or your own: package.module:Class or file.py:Class"
+    ),
+]
 FromOpt = Annotated[str | None, typer.Option("--from", help="start (YYYY-MM-DD[THH:MM] UTC or epoch ms)")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="end, exclusive")]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="strategy parameter k=v (repeatable)")]
@@ -67,6 +72,7 @@ RepairOpt = Annotated[
 SmcOpt = Annotated[str, typer.Option("--smc-mode", help="'replay' (batch, fast) or 'stream' (SMCStream)")]
 
 _NAME = re.compile(r"^(?P<venue>[a-z]+)_(?:[a-z_]+_)?(?P<symbol>[A-Z0-9]+)_(?P<tf>\d+[smhdwM])$")
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")  # a strategy's name in a report's file name
 _QUOTES = ("USDT", "USDC", "BUSD", "USD", "BTC", "ETH", "PERP")
 
 
@@ -218,22 +224,24 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
             data, venue=venue, symbol=symbol, timeframe=timeframe, start=start, end=end, repair=repair
         )
         instance = strategy_class(strategy)(**parse_params(param))
+        name = _SAFE.sub("_", instance.strategy_name())
         with _progress() as bar:
-            task = bar.add_task(f"{strategy} {candles.symbol} {candles.timeframe}", total=len(candles))
+            task = bar.add_task(f"{name} {candles.symbol} {candles.timeframe}", total=len(candles))
             result = run_backtest(
                 instance, candles, config, progress=lambda done, total: bar.update(task, completed=done)
             )
     except SmcAgentError as exc:
         raise _fail(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"backtest_{strategy}_{candles.symbol.replace('/', '')}_{candles.timeframe}"
+    stem = f"backtest_{name}_{candles.symbol.replace('/', '')}_{candles.timeframe}"
     html_path, json_path = out / f"{stem}.html", out / f"{stem}.json"
     html_path.write_text(to_html(result), encoding="utf-8")
     json_path.write_text(json.dumps(to_json(result), indent=1, default=str), encoding="utf-8")
-    console.print(_stats_table(result.stats, f"{strategy} on {candles.symbol} {candles.timeframe}"))
-    if result.failures:
-        err.print(f"[bold red]strategy failed:[/] {result.failures[0].error}")
+    console.print(_stats_table(result.stats, f"{name} on {candles.symbol} {candles.timeframe}"))
     console.print(f"report: {html_path}\njson:   {json_path}")
+    if result.failures:  # the report shows where it stopped; a script must not take the run for a success
+        err.print(f"[bold red]strategy failed:[/] {escape(result.failures[0].error)}")
+        raise typer.Exit(1)
 
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:
@@ -286,9 +294,9 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
             repair=repair,
         )
         base = parse_params(param)
-        strategy_class(strategy)(**base)
+        name = _SAFE.sub("_", strategy_class(strategy).strategy_name())
         with _progress() as bar:
-            task = bar.add_task(f"sweep {strategy}", total=None)
+            task = bar.add_task(f"sweep {name}", total=None)
 
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
@@ -319,7 +327,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     except SmcAgentError as exc:
         raise _fail(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"sweep_{strategy}_{candles.symbol.replace('/', '')}_{candles.timeframe}"
+    stem = f"sweep_{name}_{candles.symbol.replace('/', '')}_{candles.timeframe}"
     if walk:
         table = Table(title=f"walk-forward ({walk} folds) by {metric}")
         for col in (

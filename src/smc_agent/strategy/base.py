@@ -57,6 +57,10 @@ class Strategy:
         self.params: dict[str, Any] = values
         for key, value in values.items():
             setattr(self, key, value)  # instance attribute shadows the class-level Param
+        try:
+            self.check_params()
+        except ValueError as exc:
+            raise ConfigError(f"{type(self).__name__}: {exc}") from None
         self._ctx: StrategyContext | None = None
         self.smc_provider: SMCProvider = stream_provider  # backtests may install a batch replay
         self.instrument_id: InstrumentId = InstrumentId("unbound", "unbound")
@@ -82,6 +86,11 @@ class Strategy:
         if self._ctx is None:
             raise ConfigError(f"strategy {self.strategy_name()} is not bound to an engine")
         return self._ctx
+
+    def check_params(self) -> None:
+        """Rules between parameters (each one's type and range is checked by its :class:`Param`); raise
+        ``ValueError`` naming them. Runs when the strategy is built, so a bad combination is refused before
+        any candle is read."""
 
     # ------------------------------------------------------------------ hooks
     def on_start(self, **kwargs: Any) -> None:

@@ -1,6 +1,17 @@
-"""Shipped strategies by name (the CLI's ``--strategy`` and the sweep workers look them up here)."""
+"""Strategies by name: the shipped ones, or a user's own class (the CLI's ``--strategy``, and the sweep
+workers, which receive the same string and resolve it again in their process).
+
+``NAME`` is a shipped strategy; ``package.module:Class`` imports a module on the path;
+``path/to/file.py:Class`` loads that file (its code runs, as with any strategy you choose to run).
+"""
 
 from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
 
 from smc_agent.core.errors import ConfigError
 from smc_agent.strategy.base import Strategy
@@ -11,7 +22,43 @@ STRATEGIES: dict[str, type[Strategy]] = {"smc": SmcStructure, "sma_cross": SmaCr
 
 
 def strategy_class(name: str) -> type[Strategy]:
-    try:
+    if name in STRATEGIES:
         return STRATEGIES[name]
-    except KeyError:
-        raise ConfigError(f"unknown strategy {name!r}; available: {sorted(STRATEGIES)}") from None
+    target, sep, attr = name.rpartition(":")
+    if not sep or not target or not attr:
+        raise ConfigError(
+            f"unknown strategy {name!r}; available: {sorted(STRATEGIES)}, or your own as "
+            "package.module:Class or path/to/file.py:Class"
+        )
+    module = _load_file(Path(target)) if target.endswith(".py") else _import(target)
+    found = getattr(module, attr, None)
+    if not (isinstance(found, type) and issubclass(found, Strategy)):
+        raise ConfigError(f"{target} has no Strategy subclass named {attr!r}")
+    return found
+
+
+def _import(module: str) -> object:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import strategy module {module!r}: {exc}") from None
+
+
+def _load_file(path: Path) -> object:
+    path = path.resolve()
+    if not path.is_file():
+        raise ConfigError(f"strategy file {path} not found")
+    key = "smc_user_strategy_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    if key in sys.modules:  # one module per file and process: its classes stay the same objects
+        return sys.modules[key]
+    spec = importlib.util.spec_from_file_location(key, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot load strategy file {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[key] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[key]
+        raise ConfigError(f"strategy file {path} failed to load: {type(exc).__name__}: {exc}") from None
+    return module

@@ -23,9 +23,11 @@ class SmaCross(Strategy):
     qty = Param(float, 0.0, low=0.0, help="fixed order quantity; 0 = engine sizing")
     allow_short = Param(bool, True, help="go short on a downward cross")
 
-    def on_start(self, **kwargs: object) -> None:
+    def check_params(self) -> None:
         if self.fast >= self.slow:
             raise ValueError(f"fast ({self.fast}) must be shorter than slow ({self.slow})")
+
+    def on_start(self, **kwargs: object) -> None:
         self._fast = SMA(self.fast)
         self._slow = SMA(self.slow)
         self._prev_fast = float("nan")

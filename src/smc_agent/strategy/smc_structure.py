@@ -107,11 +107,13 @@ class SmcStructure(Strategy):
     use_fvg = Param(bool, True, help="enter on FVG retraces too (not only order blocks)")
     max_zone_age = Param(int, 200, low=1, high=100_000, help="ignore zones older than this many bars")
 
-    def on_start(self, **kwargs: Any) -> None:
+    def check_params(self) -> None:
         if self.htf not in type(self).timeframes:
             raise ValueError(
                 f"htf {self.htf!r} must be one of the declared timeframes {type(self).timeframes}"
             )
+
+    def on_start(self, **kwargs: Any) -> None:
         if timeframe_ms(self.htf) <= timeframe_ms(self.timeframe):
             raise ValueError(f"htf {self.htf} must be longer than the base timeframe {self.timeframe}")
         self._ltf = self.smc(self.timeframe, SMCConfig(swing_length=self.swing_length), kinds=_LTF_KINDS)
