@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 
 from smc_agent.backtest.runner import BacktestResult
 from smc_agent.backtest.stats import drawdown_series
+from smc_agent.core.events import OrderDenied
 
 MAX_CANDLES = 4_000
 MAX_POINTS = 5_000
@@ -227,6 +228,26 @@ def _fmt(key: str, value: float | int | str) -> str:
     return html.escape(str(value))
 
 
+def _denials_html(denials: list[OrderDenied], listed: int = 20) -> str:
+    """One row per risk check (how often, first and last time, the first reason), then the first few."""
+    if not denials:
+        return "<ul><li>none</li></ul>"
+    by_check: dict[str, list[OrderDenied]] = {}
+    for d in denials:
+        by_check.setdefault(d.check or "unnamed", []).append(d)
+    rows = "".join(
+        f"<tr><td>{html.escape(check)}</td><td>{len(ds)}</td><td>{_iso(ds[0].ts_event)}</td>"
+        f"<td>{_iso(ds[-1].ts_event)}</td><td>{html.escape(ds[0].reason)}</td></tr>"
+        for check, ds in sorted(by_check.items(), key=lambda kv: -len(kv[1]))
+    )
+    first = "".join(f"<li>{_iso(d.ts_event)}: {html.escape(d.reason)}</li>" for d in denials[:listed])
+    more = f" (first {listed})" if len(denials) > listed else ""
+    return (
+        "<table><tr><th>check</th><th>denied</th><th>first</th><th>last</th><th>first reason</th></tr>"
+        f"{rows}</table><h4>In order{more}</h4><ul>{first}</ul>"
+    )
+
+
 def to_html(result: BacktestResult) -> str:
     fig = build_figure(result)
     chart = fig.to_html(full_html=False, include_plotlyjs=True)
@@ -234,7 +255,7 @@ def to_html(result: BacktestResult) -> str:
         f"<tr><th>{html.escape(k)}</th><td>{_fmt(k, v)}</td></tr>" for k, v in result.stats.items()
     )
     params = html.escape(", ".join(f"{k}={v}" for k, v in result.params.items()))
-    denials = "".join(f"<li>{_iso(d.ts_event)}: {html.escape(d.reason)}</li>" for d in result.denials[:50])
+    denials = _denials_html(result.denials)
     states = "".join(
         f"<li>{_iso(s.ts_event)} {s.scope}: {s.previous.value} -> "
         f"{s.state.value} ({html.escape(s.reason)})</li>"
@@ -250,7 +271,7 @@ th,td{{padding:2px 10px;border-bottom:1px solid #e5e7eb;text-align:left}} .grid{
 <p>Parameters: {params}</p>
 <div class="grid"><table>{rows}</table>
 <div><h3>Trading state changes</h3><ul>{states or "<li>none</li>"}</ul>
-<h3>Risk denials ({len(result.denials)}, first 50)</h3><ul>{denials or "<li>none</li>"}</ul></div></div>
+<h3>Risk denials ({len(result.denials)})</h3>{denials}</div></div>
 {chart}
 </body></html>
 """

@@ -185,7 +185,11 @@ def _progress() -> Progress:
 def _stats_table(stats: dict[str, Any], title: str) -> Table:
     table = Table(title=title, show_header=False)
     for key, value in stats.items():
-        table.add_row(key, f"{value:,.4f}" if isinstance(value, float) else str(value))
+        if key in ("start", "end") and isinstance(value, int):  # epoch ms in the JSON, a date to read here
+            text = pd.Timestamp(value, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+        else:
+            text = f"{value:,.4f}" if isinstance(value, float) else str(value)
+        table.add_row(key, text)
     return table
 
 
