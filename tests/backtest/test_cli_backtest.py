@@ -1,4 +1,5 @@
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -319,3 +320,24 @@ def test_a_refused_parameter_combination_is_an_error_before_the_run_and_a_row_in
         ],
     )
     assert all_refused.exit_code == 2 and "must be shorter than slow" in all_refused.output
+
+
+def test_volume_participation_and_intrabar_rule_are_cli_options(tmp_path: Path) -> None:
+    csv = small_csv(tmp_path)
+    base = ["--data", str(csv), "--strategy", "sma_cross", "--param", "qty=0.1", "--to", "2024-03-01"]
+    short: dict[str, bool] = {}
+    for label, extra in [("full", []), ("capped", ["--max-participation", "0.00005"])]:
+        out = tmp_path / label
+        result = runner.invoke(app, [*base, *extra, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        orders = json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text())["orders"]
+        short[label] = any(Decimal(o["filled_qty"]) < Decimal(o["qty"]) for o in orders)
+    assert short == {"full": False, "capped": True}  # 0.005% of an hour's volume cannot fill 0.1 BTC at once
+    for option, value, words in [
+        ("--max-participation", "2", "max_participation must be in (0, 1]"),
+        ("--intrabar", "random", "intrabar rule must be one of"),
+    ]:
+        bad = runner.invoke(app, [*base, option, value, "--out", str(tmp_path / "never")])
+        assert bad.exit_code == 2 and words in bad.output, bad.output
+    nearest = runner.invoke(app, [*base, "--intrabar", "nearest_first", "--out", str(tmp_path / "n")])
+    assert nearest.exit_code == 0, nearest.output

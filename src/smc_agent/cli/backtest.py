@@ -66,6 +66,16 @@ FeeOpt = Annotated[str, typer.Option("--fee", help="taker fee fraction (maker us
 MakerOpt = Annotated[str | None, typer.Option("--maker-fee", help="maker fee fraction (default: --fee)")]
 SlipOpt = Annotated[float, typer.Option("--slippage-bps", help="slippage on market/stop fills, basis points")]
 RiskOpt = Annotated[str, typer.Option("--risk", help="'live' (the live limits) or 'research' (wide open)")]
+ParticipationOpt = Annotated[
+    float | None,
+    typer.Option("--max-participation", help="fill at most this fraction of a bar's volume (partial fills)"),
+]
+IntrabarOpt = Annotated[
+    str,
+    typer.Option(
+        "--intrabar", help="stop and target in one bar: 'stop_first' or 'nearest_first' (to the open)"
+    ),
+]
 RepairOpt = Annotated[
     bool, typer.Option("--repair", help="drop or fix bad CSV rows (reported) instead of failing")
 ]
@@ -152,7 +162,15 @@ def load_data(
 
 
 def make_config(
-    *, cash: str, fee: str, maker_fee: str | None, slippage_bps: float, risk: str, smc_mode: str
+    *,
+    cash: str,
+    fee: str,
+    maker_fee: str | None,
+    slippage_bps: float,
+    risk: str,
+    smc_mode: str,
+    participation: float | None = None,
+    intrabar: str = "stop_first",
 ) -> BacktestConfig:
     try:
         taker = Decimal(fee)
@@ -166,7 +184,13 @@ def make_config(
         raise ConfigError(f"--risk must be 'live' or 'research', got {risk!r}")
     return BacktestConfig(
         starting_cash=starting,
-        fill_model=FillModel(maker_fee=maker, taker_fee=taker, slippage_bps=slippage_bps),
+        fill_model=FillModel(
+            maker_fee=maker,
+            taker_fee=taker,
+            slippage_bps=slippage_bps,
+            max_participation=participation,
+            intrabar=intrabar,
+        ),
         risk=RiskConfig() if risk == "live" else RiskConfig.permissive(),
         smc_mode=smc_mode,
     )
@@ -212,6 +236,8 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
     risk: RiskOpt = "live",
     smc_mode: SmcOpt = "replay",
     repair: RepairOpt = False,
+    participation: ParticipationOpt = None,
+    intrabar: IntrabarOpt = "stop_first",
 ) -> None:
     """Run one backtest and write an HTML and a JSON report."""
     if ctx.invoked_subcommand is not None:
@@ -222,7 +248,14 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
         start = parse_time(from_, "--from") if from_ else None
         end = parse_time(to, "--to") if to else None
         config = make_config(
-            cash=cash, fee=fee, maker_fee=maker_fee, slippage_bps=slippage_bps, risk=risk, smc_mode=smc_mode
+            cash=cash,
+            fee=fee,
+            maker_fee=maker_fee,
+            slippage_bps=slippage_bps,
+            risk=risk,
+            smc_mode=smc_mode,
+            participation=participation,
+            intrabar=intrabar,
         )
         candles = load_data(
             data, venue=venue, symbol=symbol, timeframe=timeframe, start=start, end=end, repair=repair
