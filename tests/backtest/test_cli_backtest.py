@@ -106,6 +106,8 @@ def test_sweep_ranks_and_walk_forward(tmp_path: Path) -> None:
     assert len(rows) == 4
     returns = [r["stats"]["total_return"] for r in rows]
     assert returns == sorted(returns, reverse=True)
+    chart = (tmp_path / "sweep_sma_cross_BTCUSDT_1h.html").read_text()
+    assert '"type":"heatmap"' in chart and "total_return by fast and slow" in chart
     wf = runner.invoke(
         app,
         [

@@ -29,6 +29,7 @@ from smc_agent.backtest.fill_model import FillModel
 from smc_agent.backtest.report import to_html, to_json
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.backtest.sweep import rank, run_sweep, walk_forward
+from smc_agent.backtest.sweep_report import sweep_html
 from smc_agent.cli.candle_csv import load_csv
 from smc_agent.cli.data import parse_time
 from smc_agent.core.candle import timeframe_ms
@@ -405,3 +406,8 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
     console.print(table)
     console.print(f"results: {path}")
+    if not walk:
+        chart = out / f"{stem}.html"
+        title = f"sweep: {name} on {candles.symbol} {candles.timeframe}, ranked by {metric}"
+        chart.write_text(sweep_html(rows, metric, title), encoding="utf-8")
+        console.print(f"chart:   {chart}")
