@@ -70,3 +70,13 @@ def test_backtest_without_candles_fails_with_a_reason(api: Api) -> None:
         status = api.client.get(f"/v1/backtests/{job}", headers=h).json()
     assert status["status"] == "failed"
     assert "no stored candles for binance:ETH/USDT:4h" in str(status["error"])
+
+
+def test_a_backtest_request_cannot_name_code_to_import(api: Api) -> None:
+    for strategy in ("smc_agent.strategy.sma_cross:SmaCross", "evil.py:X", "os:path"):
+        refused = api.client.post(
+            "/v1/backtests",
+            headers=api.headers("alice"),
+            json={"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1h", "strategy": strategy},
+        )
+        assert refused.status_code == 422, (strategy, refused.text)

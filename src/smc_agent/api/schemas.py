@@ -321,8 +321,8 @@ class BacktestCreate(BaseModel):
     exchange: Literal["binance", "bybit"] = "binance"
     symbol: Symbol
     timeframe: Timeframe
-    strategy: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = Field(
-        default="smc", description="A registered strategy: smc, sma_cross."
+    strategy: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")] = Field(
+        default="smc", description="A shipped strategy: smc, sma_cross (never code named by the request)."
     )
     start_ms: int | None = Field(default=None, ge=0, le=4_102_444_800_000)
     end_ms: int | None = Field(default=None, ge=0, le=4_102_444_800_000)

@@ -1,7 +1,8 @@
 """Parameter sweeps over all cores, ranked by a statistic; optional walk-forward validation.
 
-Workers receive the candles once (pool initializer) and the strategy by registry name, so every
-task pickles only a small parameter dict.
+Workers receive the candles once (pool initializer) and the strategy by its name or spec (resolved
+again in each worker by :func:`~smc_agent.strategy.registry.load_strategy`: the sweep is a user's own
+command), so every task pickles only a small parameter dict.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.core.errors import ConfigError
-from smc_agent.strategy.registry import strategy_class
+from smc_agent.strategy.registry import load_strategy
 
 Progress = Callable[[int, int], None]
 HIGHER_IS_WORSE = {"max_drawdown", "max_drawdown_duration_days", "fees"}
@@ -64,7 +65,7 @@ def _one(strategy: str, params: dict[str, Any], data: CandleData | None = None) 
     data = data if data is not None else _DATA
     assert data is not None and _CONFIG is not None
     try:
-        result = run_backtest(strategy_class(strategy)(**params), data, _CONFIG)
+        result = run_backtest(load_strategy(strategy)(**params), data, _CONFIG)
     except Exception as exc:  # a bad combination is a result row, not a crashed sweep
         return SweepRow(params, {}, f"{type(exc).__name__}: {exc}")
     if result.failures:  # it stopped trading part way: its figures must not be ranked with complete runs
@@ -103,7 +104,7 @@ def _buildable(strategy: str, combos: list[dict[str, Any]]) -> list[dict[str, An
     first: ConfigError | None = None
     for params in combos:
         try:
-            strategy_class(strategy)(**params)
+            load_strategy(strategy)(**params)
         except ConfigError as exc:
             first = first or exc
         else:

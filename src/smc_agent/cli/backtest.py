@@ -36,7 +36,7 @@ from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.errors import ConfigError, DataError, SmcAgentError
 from smc_agent.risk.config import RiskConfig
 from smc_agent.smc.candles import CandleError
-from smc_agent.strategy.registry import STRATEGIES, strategy_class
+from smc_agent.strategy.registry import STRATEGIES, load_strategy
 
 app = typer.Typer(
     help="Backtests: run one (default), or sweep a parameter grid.",
@@ -261,7 +261,7 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
         candles = load_data(
             data, venue=venue, symbol=symbol, timeframe=timeframe, start=start, end=end, repair=repair
         )
-        instance = strategy_class(strategy)(**parse_params(param))
+        instance = load_strategy(strategy)(**parse_params(param))
         name = _SAFE.sub("_", instance.strategy_name())
         with _progress() as bar:
             task = bar.add_task(f"{name} {candles.symbol} {candles.timeframe}", total=len(candles))
@@ -332,7 +332,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
             repair=repair,
         )
         base = parse_params(param)
-        name = _SAFE.sub("_", strategy_class(strategy).strategy_name())
+        name = _SAFE.sub("_", load_strategy(strategy).strategy_name())
         with _progress() as bar:
             task = bar.add_task(f"sweep {name}", total=None)
 

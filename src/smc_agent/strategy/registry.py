@@ -1,8 +1,10 @@
-"""Strategies by name: the shipped ones, or a user's own class (the CLI's ``--strategy``, and the sweep
-workers, which receive the same string and resolve it again in their process).
+"""Strategies by name.
 
-``NAME`` is a shipped strategy; ``package.module:Class`` imports a module on the path;
-``path/to/file.py:Class`` loads that file (its code runs, as with any strategy you choose to run).
+:func:`strategy_class` knows only the shipped strategies: it is what anything reachable from the network
+(the API's backtests) uses. :func:`load_strategy` also loads a user's own class, for the user's own
+commands (the CLI's ``--strategy``, and the sweep workers it starts, which receive the same string):
+``package.module:Class`` imports a module on the path, ``path/to/file.py:Class`` loads that file. Either
+runs the user's code, which is why nothing that serves requests may call it.
 """
 
 from __future__ import annotations
@@ -22,12 +24,21 @@ STRATEGIES: dict[str, type[Strategy]] = {"smc": SmcStructure, "sma_cross": SmaCr
 
 
 def strategy_class(name: str) -> type[Strategy]:
-    if name in STRATEGIES:
+    """A shipped strategy by name (never user code)."""
+    try:
         return STRATEGIES[name]
-    target, sep, attr = name.rpartition(":")
+    except KeyError:
+        raise ConfigError(f"unknown strategy {name!r}; available: {sorted(STRATEGIES)}") from None
+
+
+def load_strategy(spec: str) -> type[Strategy]:
+    """A shipped strategy, or the user's own ``package.module:Class`` / ``path/to/file.py:Class``."""
+    if spec in STRATEGIES:
+        return STRATEGIES[spec]
+    target, sep, attr = spec.rpartition(":")
     if not sep or not target or not attr:
         raise ConfigError(
-            f"unknown strategy {name!r}; available: {sorted(STRATEGIES)}, or your own as "
+            f"unknown strategy {spec!r}; available: {sorted(STRATEGIES)}, or your own as "
             "package.module:Class or path/to/file.py:Class"
         )
     module = _load_file(Path(target)) if target.endswith(".py") else _import(target)
