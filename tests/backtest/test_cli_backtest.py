@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from smc_agent.backtest.data import CandleData
 from smc_agent.cli.backtest import app
+from smc_agent.cli.candle_csv import load_csv
 from smc_agent.core.candle import Candle
 from smc_agent.marketdata.store import SqlCandleStore
 from smc_agent.store.db import make_engine, make_session_factory
@@ -182,9 +183,9 @@ def _broken(tmp_path: Path, name: str, edit: str) -> Path:
 @pytest.mark.parametrize(
     ("edit", "words", "repairable"),
     [
-        ("nan", "row 500: open is not a finite number (nan)", True),
-        ("high_below_low", "row 500: high 41518.68 < low 41618.68", True),
-        ("text", "row 500: open 'abc' is not a number", True),
+        ("nan", "row 500 (line 502 of the file): open is not a finite number (nan)", True),
+        ("high_below_low", "row 500 (line 502 of the file): high 41518.68 < low 41618.68", True),
+        ("text", "row 500 (line 502 of the file): open 'abc' is not a number", True),
         ("seconds", "times look like epoch seconds (first 1704067200); expected epoch milliseconds", False),
     ],
 )
@@ -293,7 +294,7 @@ def test_a_refused_parameter_combination_is_an_error_before_the_run_and_a_row_in
                 str(csv),
                 *sweep_args,
                 "--metric",
-                "trades",
+                "fees",
                 "--workers",
                 "2",
                 "--out",
@@ -343,3 +344,77 @@ def test_volume_participation_and_intrabar_rule_are_cli_options(tmp_path: Path) 
         assert bad.exit_code == 2 and words in bad.output, bad.output
     nearest = runner.invoke(app, [*base, "--intrabar", "nearest_first", "--out", str(tmp_path / "n")])
     assert nearest.exit_code == 0, nearest.output
+
+
+def test_unreadable_empty_and_wrongly_scaled_files_are_refused_with_exit_2(tmp_path: Path) -> None:
+    rows = pd.read_csv(small_csv(tmp_path)).head(50)
+    micro = rows.assign(timestamp_ms=rows["timestamp_ms"] * 1000)  # Binance's dumps since 2025
+    cases = {
+        "empty": ("", "not a readable CSV"),
+        "header": ("timestamp_ms,open,high,low,close,volume\n", "the file has no candle rows"),
+        "ragged": (
+            "timestamp_ms,open,high,low,close,volume\n1,2,3,4,5,6\n1,2,3,4,5,6,7,8\n",
+            "not a readable CSV",
+        ),
+        "micro": (micro.to_csv(index=False), "times look like epoch micro- or nanoseconds"),
+    }
+    for name, (text, words) in cases.items():
+        csv = tmp_path / f"binance_spot_{name.upper()}USDT_1h.csv"
+        csv.write_text(text)
+        result = runner.invoke(
+            app, ["--data", str(csv), "--strategy", "sma_cross", "--out", str(tmp_path / "o")]
+        )
+        assert result.exit_code == 2 and words in " ".join(result.output.split()), (name, result.output)
+    slip = runner.invoke(app, ["--data", str(small_csv(tmp_path)), "--slippage-bps", "nan"])
+    assert slip.exit_code == 2 and "slippage_bps must be a number >= 0" in slip.output
+
+
+def test_iso_times_with_fractions_and_dotted_dates_are_read_exactly(tmp_path: Path) -> None:
+    csv = tmp_path / "times.csv"
+    csv.write_text(
+        "time,open,high,low,close,volume\n"
+        "2024-01-01T00:00:00.000Z,1,2,1,2,1\n"  # JavaScript's toISOString / ccxt's iso8601
+        "2024-01-01T01:00:00.100,1,2,1,2,1\n"  # a fraction, not a UTC offset of -1:00
+        "2024.01.01 02:00,1,2,1,2,1\n"  # MetaTrader's dotted date
+        ",1,2,1,2,1\n"  # no time: refused, or dropped by --repair
+    )
+    hour = 3_600_000
+    refused = runner.invoke(app, ["--data", str(csv), "--timeframe", "1h", "--symbol", "X/USDT"])
+    assert refused.exit_code == 2 and "row 3 (line 5 of the file): empty time" in " ".join(
+        refused.output.split()
+    )
+    loaded = load_csv(csv, repair=True)
+    assert loaded.ts_ms.tolist() == [1704067200000, 1704067200000 + hour + 100, 1704067200000 + 2 * hour]
+    assert loaded.repairs == ("dropped 1 rows without a time",)
+
+
+def test_a_failing_check_params_of_any_kind_refuses_the_parameters(tmp_path: Path) -> None:
+    (tmp_path / "odd.py").write_text(
+        USER_STRATEGY + "\n\nclass Odd(Dip):\n    def check_params(self):\n        raise TypeError('odd')\n"
+    )
+    csv = small_csv(tmp_path)
+    spec = f"{tmp_path / 'odd.py'}:Odd"
+    one = runner.invoke(app, ["--data", str(csv), "--strategy", spec])
+    assert one.exit_code == 2 and "Odd: TypeError: odd" in one.output
+    grid = runner.invoke(app, ["sweep", "--data", str(csv), "--strategy", spec, "--grid", "fail_at=0,1"])
+    assert grid.exit_code == 2 and "Odd: TypeError: odd" in grid.output
+    base = runner.invoke(app, ["--data", str(csv), "--strategy", "smc_agent.strategy.base:Strategy"])
+    assert base.exit_code == 2 and "has no Strategy subclass named 'Strategy'" in base.output
+
+
+def test_sweeps_and_walk_forward_that_fail_say_so_and_exit_1(tmp_path: Path) -> None:
+    csv = small_csv(tmp_path)
+    (tmp_path / "mine.py").write_text(USER_STRATEGY)
+    spec = ["--data", str(csv), "--strategy", f"{tmp_path / 'mine.py'}:Dip", "--workers", "1"]
+    every = runner.invoke(app, ["sweep", *spec, "--grid", "fail_at=50,60", "--out", str(tmp_path / "a")])
+    assert every.exit_code == 1 and "boom at candle 50" in every.output
+    walk = runner.invoke(
+        app, ["sweep", *spec, "--grid", "fail_at=50,60", "--walk-forward", "3", "--out", str(tmp_path / "w")]
+    )
+    assert walk.exit_code == 1, walk.output
+    folds = json.loads((tmp_path / "w" / "sweep_my_dip_buyer_BTCUSDT_1h.json").read_text())
+    assert len(folds) == 2 and all(f["best_params"] == {} for f in folds)  # no failed run picked as "best"
+    assert all("every combination failed on the training window" in f["error"] for f in folds)
+    tiny = runner.invoke(app, ["sweep", *spec, "--grid", "fail_at=0", "--walk-forward", "100"])
+    assert tiny.exit_code == 2
+    assert "needs at least 2000 candles (20 per window), got 1500" in " ".join(tiny.output.split())

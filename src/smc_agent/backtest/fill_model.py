@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -41,8 +42,8 @@ class FillModel:
                 )
         if self.intrabar not in INTRABAR_RULES:
             raise ConfigError(f"intrabar rule must be one of {INTRABAR_RULES}, got {self.intrabar!r}")
-        if self.slippage_bps < 0:
-            raise ConfigError(f"slippage_bps must not be negative, got {self.slippage_bps}")
+        if not (math.isfinite(self.slippage_bps) and self.slippage_bps >= 0):
+            raise ConfigError(f"slippage_bps must be a number >= 0, got {self.slippage_bps}")
         if self.max_participation is not None and not (0 < self.max_participation <= 1):
             raise ConfigError(f"max_participation must be in (0, 1], got {self.max_participation}")
 

@@ -150,6 +150,10 @@ class WalkForwardFold:
     best_params: dict[str, Any]
     train_stats: dict[str, float | int | str]
     test_stats: dict[str, float | int | str]
+    error: str = ""  # no combination ran cleanly on the training window, or the test run failed
+
+
+MIN_WINDOW = 20  # candles per walk-forward window
 
 
 def walk_forward(
@@ -167,6 +171,11 @@ def walk_forward(
     """Rolling walk-forward: split into ``folds`` equal windows; optimise on window k, test on k+1."""
     if folds < 2:
         raise ConfigError(f"walk-forward needs at least 2 folds, got {folds}")
+    if len(data) < folds * MIN_WINDOW:
+        raise ConfigError(
+            f"walk-forward with {folds} folds needs at least {folds * MIN_WINDOW} candles "
+            f"({MIN_WINDOW} per window), got {len(data)}"
+        )
     times = data.open_time
     edges = [int(times[min(len(times) - 1, len(times) * k // folds)]) for k in range(folds)] + [
         int(times[-1]) + 1
@@ -177,12 +186,15 @@ def walk_forward(
     out: list[WalkForwardFold] = []
     for k in range(folds - 1):
         fold_rows = rows[k * len(combos) : (k + 1) * len(combos)]
-        best = rank(fold_rows, metric)[0]
+        train, test_window = (edges[k], edges[k + 1]), (edges[k + 1], edges[k + 2])
+        clean = [r for r in fold_rows if not r.error]
+        if not clean:  # nothing to choose from: the fold says why instead of testing a failed run
+            why = f"every combination failed on the training window: {fold_rows[0].error}"
+            out.append(WalkForwardFold(train, test_window, {}, {}, {}, why))
+            continue
+        best = rank(clean, metric)[0]
         _init(data, config)
-        test = _one_window(strategy, best.params, edges[k + 1], edges[k + 2])
-        out.append(
-            WalkForwardFold(
-                (edges[k], edges[k + 1]), (edges[k + 1], edges[k + 2]), best.params, best.stats, test.stats
-            )
-        )
+        test = _one_window(strategy, best.params, *test_window)
+        error = f"test run: {test.error}" if test.error else ""
+        out.append(WalkForwardFold(train, test_window, best.params, best.stats, test.stats, error))
     return out

@@ -310,9 +310,13 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     venue: VenueOpt = None,
     cash: CashOpt = "10000",
     fee: FeeOpt = "0.001",
+    maker_fee: MakerOpt = None,
+    slippage_bps: SlipOpt = 0.0,
     risk: RiskOpt = "live",
     smc_mode: SmcOpt = "replay",
     repair: RepairOpt = False,
+    participation: ParticipationOpt = None,
+    intrabar: IntrabarOpt = "stop_first",
 ) -> None:
     """Run a parameter grid over all cores and rank the results (optionally walk-forward)."""
     if data is None:
@@ -320,7 +324,14 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     try:
         grid_values = parse_grid(grid or [])
         config = make_config(
-            cash=cash, fee=fee, maker_fee=None, slippage_bps=0.0, risk=risk, smc_mode=smc_mode
+            cash=cash,
+            fee=fee,
+            maker_fee=maker_fee,
+            slippage_bps=slippage_bps,
+            risk=risk,
+            smc_mode=smc_mode,
+            participation=participation,
+            intrabar=intrabar,
         )
         candles = load_data(
             data,
@@ -375,6 +386,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
             f"train {metric}",
             f"test {metric}",
             "test return",
+            "error",
         ):
             table.add_column(col)
         for f in folds:
@@ -385,7 +397,9 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
                 f"{f.train_stats.get(metric, float('nan')):.4f}",
                 f"{f.test_stats.get(metric, float('nan')):.4f}",
                 f"{f.test_stats.get('total_return', float('nan')):.2%}",
+                escape(f.error),
             )
+        failed = [f.error for f in folds if f.error]
         payload: Any = [f.__dict__ for f in folds]
     else:
         rows = rank(rows, metric)
@@ -399,9 +413,10 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
                 f"{r.stats.get('total_return', float('nan')):.2%}",
                 f"{r.stats.get('max_drawdown', float('nan')):.2%}",
                 str(r.stats.get("trades", "")),
-                r.error,
+                escape(r.error),
             )
         payload = [{"params": r.params, "stats": r.stats, "error": r.error} for r in rows]
+        failed = [] if any(not r.error for r in rows) else [rows[0].error]
     path = out / f"{stem}.json"
     path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
     console.print(table)
@@ -411,3 +426,9 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
         title = f"sweep: {name} on {candles.symbol} {candles.timeframe}, ranked by {metric}"
         chart.write_text(sweep_html(rows, metric, title), encoding="utf-8")
         console.print(f"chart:   {chart}")
+    if failed:  # results are written (they say why); a script must not take them for a clean run
+        err.print(
+            f"[bold red]failed:[/] {escape(failed[0])}"
+            + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+        )
+        raise typer.Exit(1)

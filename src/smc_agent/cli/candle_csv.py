@@ -3,14 +3,17 @@
 The time column is the first of `timestamp_ms`, `ts_ms`, `timestamp`, `datetime_utc`, `datetime`, `date`,
 `time`, `open_time` (any case). Numbers are epoch milliseconds; text is parsed as dates (UTC unless it
 says otherwise; `2024.01.31` is read as `2024-01-31`). Times that look like epoch *seconds* of this century
-are refused: read as milliseconds they would all fall in early 1970.
+are refused: read as milliseconds they would all fall in early 1970; so are micro- and nanoseconds.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from smc_agent.smc.candles import COLUMNS, CandleError, Candles
@@ -18,37 +21,70 @@ from smc_agent.smc.candles import COLUMNS, CandleError, Candles
 TIME_COLUMNS = ("timestamp_ms", "ts_ms", "timestamp", "datetime_utc", "datetime", "date", "time", "open_time")
 # epoch seconds of 2001-09-09 .. 5138: read as milliseconds, all of them fall in 1970 (Jan 12 .. Mar 3 1973)
 _SECONDS = (1_000_000_000, 100_000_000_000)
+_MICROS = 100_000_000_000_000  # epoch ms of the year 5138: anything above is micro- or nanoseconds
+_DOTTED_DATE = r"^(\d{4})\.(\d{1,2})\.(\d{1,2})"  # 2024.01.31 (MetaTrader exports), the date part only
+_LINE = re.compile(r"^row (\d+):")  # the SMC checks count data rows from 0
 
 
 def load_csv(path: Path, *, repair: bool) -> Candles:
     """The candles of ``path``; raises :class:`CandleError` naming the first bad row (or repairs it)."""
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CandleError(f"not a readable CSV: {' '.join(str(exc).split())}") from None
+    if frame.empty:
+        raise CandleError("the file has no candle rows")
     lower = {str(c).lower(): c for c in frame.columns}
     name = next((lower[k] for k in TIME_COLUMNS if k in lower), None)
     if name is None:
         raise CandleError(f"no time column: need one of {list(TIME_COLUMNS)}; have {list(frame.columns)}")
-    column = frame[name]
-    if column.isna().any():
-        raise CandleError(f"row {int(np.argmax(column.isna().to_numpy()))}: empty {name}")
-    if pd.api.types.is_numeric_dtype(column):
-        ts = column.to_numpy(dtype=np.int64)
-    else:
-        raw = column.astype(str).str.replace(".", "-", n=2, regex=False)
-        try:
-            when = pd.to_datetime(raw, utc=True)
-        except (ValueError, TypeError) as exc:
-            raise CandleError(f"column {name}: not epoch milliseconds or dates ({exc})") from None
-        ts = ((when - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)).to_numpy(dtype=np.int64)
-    if len(ts) and _SECONDS[0] <= int(ts.min()) and int(ts.max()) < _SECONDS[1]:
-        raise CandleError(
-            f"column {name}: times look like epoch seconds (first {int(ts[0])}); expected epoch milliseconds"
-        )
+    notes: list[str] = []
+    empty = frame[name].isna()
+    if empty.any():
+        if not repair:
+            raise _located(CandleError(f"row {int(np.argmax(empty.to_numpy()))}: empty {name}"))
+        frame = frame[~empty]
+        notes.append(f"dropped {int(empty.sum())} rows without a time")
+    ts = _epoch_ms(frame[name], name)
     data = frame.drop(columns=[name]).assign(timestamp_ms=ts)
     if repair:  # text where a number belongs becomes NaN: its row is then dropped like any non-finite one
         numeric = [c for c in data.columns if str(c).lower() in COLUMNS]
         data[numeric] = data[numeric].apply(pd.to_numeric, errors="coerce")
-        return Candles.from_frame(data, repair=True)
+        repaired = Candles.from_frame(data, repair=True)
+        return dataclasses.replace(repaired, repairs=(*notes, *repaired.repairs))
     try:
         return Candles.from_frame(data)
     except CandleError as exc:
-        raise CandleError(f"{exc} (--repair drops or fixes bad rows and says what it did)") from None
+        raise _located(exc) from None
+
+
+def _epoch_ms(column: pd.Series, name: str) -> npt.NDArray[np.int64]:
+    ts: npt.NDArray[np.int64]
+    if pd.api.types.is_numeric_dtype(column):
+        ts = np.asarray(column, dtype=np.int64)
+    else:
+        raw = column.astype(str).str.replace(_DOTTED_DATE, r"\1-\2-\3", regex=True)
+        try:  # one format for the whole column (inferred from the first row: fast), else row by row
+            when = pd.to_datetime(raw, utc=True)
+        except (ValueError, TypeError):
+            try:
+                when = pd.to_datetime(raw, utc=True, format="mixed")
+            except (ValueError, TypeError) as exc:
+                raise CandleError(f"column {name}: not epoch milliseconds or dates ({exc})") from None
+        ts = np.asarray((when - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1), dtype=np.int64)
+    first = int(ts[0])
+    if _SECONDS[0] <= int(ts.min()) and int(ts.max()) < _SECONDS[1]:
+        raise CandleError(
+            f"column {name}: times look like epoch seconds (first {first}); expected epoch milliseconds"
+        )
+    if int(ts.max()) >= _MICROS:
+        raise CandleError(
+            f"column {name}: times look like epoch micro- or nanoseconds (first {first}); expected epoch milliseconds"
+        )
+    return ts
+
+
+def _located(exc: CandleError) -> CandleError:
+    """The error with the row's line in the file (line 1 is the header) and what ``--repair`` would do."""
+    text = _LINE.sub(lambda m: f"row {m[1]} (line {int(m[1]) + 2} of the file):", str(exc), count=1)
+    return CandleError(f"{text} (--repair drops or fixes bad rows and says what it did)")

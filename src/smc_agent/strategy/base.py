@@ -59,8 +59,9 @@ class Strategy:
             setattr(self, key, value)  # instance attribute shadows the class-level Param
         try:
             self.check_params()
-        except ValueError as exc:
-            raise ConfigError(f"{type(self).__name__}: {exc}") from None
+        except Exception as exc:  # user code: whatever it raises refuses the parameters, with its words
+            text = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            raise ConfigError(f"{type(self).__name__}: {text}") from None
         self._ctx: StrategyContext | None = None
         self.smc_provider: SMCProvider = stream_provider  # backtests may install a batch replay
         self.instrument_id: InstrumentId = InstrumentId("unbound", "unbound")

@@ -43,7 +43,7 @@ def load_strategy(spec: str) -> type[Strategy]:
         )
     module = _load_file(Path(target)) if target.endswith(".py") else _import(target)
     found = getattr(module, attr, None)
-    if not (isinstance(found, type) and issubclass(found, Strategy)):
+    if not (isinstance(found, type) and issubclass(found, Strategy)) or found is Strategy:
         raise ConfigError(f"{target} has no Strategy subclass named {attr!r}")
     return found
 
@@ -52,7 +52,9 @@ def _import(module: str) -> object:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ConfigError(f"cannot import strategy module {module!r}: {exc}") from None
+        raise ConfigError(
+            f"cannot import strategy module {module!r}: {exc} (a file of yours: --strategy path/to/file.py:Class)"
+        ) from None
 
 
 def _load_file(path: Path) -> object:
