@@ -153,7 +153,7 @@ def load_data(
 
     with container() as built:
         store = SqlCandleStore(built.session_factory)
-        candles = store.get(v, s, tf, start_ms=start or 0, end_ms=end or END_OF_TIME_MS)
+        candles = store.get(v, s, tf, start_ms=start or 0, end_ms=END_OF_TIME_MS if end is None else end)
     if not candles:
         raise DataError(
             f"no stored candles for {v}:{s}:{tf} in the range; run `smc-agent data download` first"
