@@ -418,3 +418,17 @@ def test_sweeps_and_walk_forward_that_fail_say_so_and_exit_1(tmp_path: Path) -> 
     tiny = runner.invoke(app, ["sweep", *spec, "--grid", "fail_at=0", "--walk-forward", "100"])
     assert tiny.exit_code == 2
     assert "needs at least 2000 candles (20 per window), got 1500" in " ".join(tiny.output.split())
+
+
+def test_the_shared_datas_file_names_tell_venue_symbol_and_timeframe(tmp_path: Path) -> None:
+    for bundle, name, venue in [
+        ("bybit_perp_2023_2026", "bybit_linear_perp_BTC_PERP_1h.csv", "bybit"),
+        ("binance_2024", "binance_spot_BTCUSDT_1h.csv", "binance"),
+    ]:
+        csv = tmp_path / name
+        pd.read_csv(shared_file("ohlcv", bundle, name)).head(300).to_csv(csv, index=False)
+        out = tmp_path / venue
+        result = runner.invoke(app, ["--data", str(csv), "--strategy", "sma_cross", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        doc = json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text())
+        assert (doc["instrument"]["venue"], doc["instrument"]["symbol"]) == (venue, "BTC/USDT")

@@ -82,7 +82,8 @@ RepairOpt = Annotated[
 ]
 SmcOpt = Annotated[str, typer.Option("--smc-mode", help="'replay' (batch, fast) or 'stream' (SMCStream)")]
 
-_NAME = re.compile(r"^(?P<venue>[a-z]+)_(?:[a-z_]+_)?(?P<symbol>[A-Z0-9]+)_(?P<tf>\d+[smhdwM])$")
+# binance_spot_BTCUSDT_5m, bybit_linear_perp_BTC_PERP_15m (the shared data's names), binance_BTCUSDT_1h
+_NAME = re.compile(r"^(?P<venue>[a-z]+)_(?:[a-z_]+_)?(?P<symbol>[A-Z0-9][A-Z0-9_]*)_(?P<tf>\d+[smhdwM])$")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")  # a strategy's name in a report's file name
 _QUOTES = ("USDT", "USDC", "BUSD", "USD", "BTC", "ETH", "PERP")
 
@@ -103,6 +104,7 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
 
 
 def _symbol_from(raw: str) -> str:
+    raw = raw.replace("_", "")  # BTC_PERP
     for quote in _QUOTES:
         if raw.endswith(quote) and len(raw) > len(quote):
             base = raw[: -len(quote)]
