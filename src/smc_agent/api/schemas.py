@@ -159,18 +159,20 @@ class BotCreate(BaseModel):
             "examples": [
                 {
                     "name": "btc-ob",
-                    "strategy": "smc_order_block",
+                    "strategy": "smc",
                     "venue": "binance",
                     "symbols": ["BTC/USDT"],
                     "timeframes": ["15m"],
                     "mode": "paper",
-                    "parameters": {"risk_per_trade": "0.01"},
+                    "parameters": {"rr": 2.5, "use_fvg": False},
                 }
             ]
         }
     )
     name: Name
-    strategy: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+    strategy: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")] = Field(
+        description="A strategy the trading engine runs: smc, smc_fast, sma_cross, drill."
+    )
     venue: Venue = "binance"
     symbols: list[Symbol] = Field(min_length=1, max_length=20)
     timeframes: list[Timeframe] = Field(min_length=1, max_length=5)
@@ -178,6 +180,26 @@ class BotCreate(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
     _params = field_validator("parameters")(check_json_object)
+
+    @model_validator(mode="after")
+    def _runnable(self) -> BotCreate:
+        check_bot_strategy(self.strategy, self.parameters)
+        return self
+
+
+def check_bot_strategy(strategy: str, parameters: dict[str, Any]) -> None:
+    """Refuse what the trading engine could not start (it would only log an error and skip the bot):
+    an unknown strategy, or parameters the strategy refuses (unknown name, wrong type, out of range)."""
+    from smc_agent.core.errors import ConfigError
+    from smc_agent.live.strategies import STRATEGIES
+
+    factory = STRATEGIES.get(strategy)
+    if factory is None:
+        raise ValueError(f"unknown strategy {strategy!r}; available: {sorted(STRATEGIES)}")
+    try:
+        factory(dict(parameters))
+    except (ConfigError, ValueError, TypeError) as exc:
+        raise ValueError(f"parameters refused by {strategy}: {exc}") from None
 
 
 class BotUpdate(BaseModel):

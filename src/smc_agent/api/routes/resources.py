@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from smc_agent.api.schemas import (
     ExchangeAccountOut,
     Page,
     ResourceId,
+    check_bot_strategy,
 )
 from smc_agent.store.models import Bot, ExchangeAccount
 
@@ -136,6 +138,17 @@ def update_bot(
     session: Session = Depends(db_session),
 ) -> Bot:
     bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
+    if body.parameters is not None:
+        try:
+            check_bot_strategy(bot.strategy, body.parameters)
+        except ValueError as exc:  # FastAPI's own 422 shape, as for any other invalid body
+            error = {
+                "type": "value_error",
+                "loc": ("body", "parameters"),
+                "msg": str(exc),
+                "input": body.parameters,
+            }
+            raise RequestValidationError([error]) from None
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(bot, field, value)
     session.flush()
