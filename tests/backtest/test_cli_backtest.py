@@ -432,3 +432,10 @@ def test_the_shared_datas_file_names_tell_venue_symbol_and_timeframe(tmp_path: P
         assert result.exit_code == 0, result.output
         doc = json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text())
         assert (doc["instrument"]["venue"], doc["instrument"]["symbol"]) == (venue, "BTC/USDT")
+
+
+def test_a_timeframe_that_does_not_match_the_candles_is_refused(tmp_path: Path) -> None:
+    csv = small_csv(tmp_path)  # hourly candles
+    wrong = runner.invoke(app, ["--data", str(csv), "--strategy", "sma_cross", "--timeframe", "5m"])
+    assert wrong.exit_code == 2
+    assert "its candles are 3,600 s apart, but the timeframe is 5m (300 s)" in " ".join(wrong.output.split())

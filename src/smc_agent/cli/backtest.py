@@ -17,6 +17,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import typer
 from rich.console import Console
@@ -140,6 +142,7 @@ def load_data(
             raise DataError(f"{path.name}: {exc}") from None
         for note in loaded.repairs:
             err.print(f"repaired: {escape(note)}")
+        _check_spacing(loaded.ts_ms, timeframe, path.name)
         columns = (loaded.ts_ms, loaded.open, loaded.high, loaded.low, loaded.close, loaded.volume)
         data = CandleData(venue, symbol, timeframe, *columns).between(start, end)
         if len(data) == 0:
@@ -162,6 +165,19 @@ def load_data(
         )
     frame = pd.DataFrame([c._asdict() for c in candles])
     return CandleData.from_frame(frame, venue=v, symbol=s, timeframe=tf)
+
+
+def _check_spacing(times: npt.NDArray[np.int64], timeframe: str, name: str) -> None:
+    """A file whose candles are not ``timeframe`` apart (a wrong name or --timeframe) would be traded with
+    the wrong bar length: higher timeframes, annualisation and the report would all be off."""
+    if len(times) < 3:
+        return
+    typical = int(np.median(np.diff(times)))
+    if typical != timeframe_ms(timeframe):
+        raise DataError(
+            f"{name}: its candles are {typical // 1000:,} s apart, but the timeframe is {timeframe} "
+            f"({timeframe_ms(timeframe) // 1000:,} s): pass the right --timeframe"
+        )
 
 
 def make_config(
