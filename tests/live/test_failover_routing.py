@@ -1,7 +1,8 @@
 """Order routing follows the failover's active venue (two exchange simulators on loopback, real Redis
 and PostgreSQL): after ``activate_failover('binance', 'bybit')`` new orders go to Bybit within a
 second, the switch is logged with the word ``failover``, and the position left on Binance is flagged
-stranded and listed in the status until it is closed there (reconciliation of Binance goes on)."""
+stranded and listed in the status until it is closed there (reconciliation of Binance goes on); an exit
+goes to the venue that holds what it reduces."""
 
 from __future__ import annotations
 
@@ -111,5 +112,16 @@ async def test_new_orders_follow_the_active_venue_and_stranded_positions_are_kep
             assert repo.net_position("binance", "BTC/USDT") == 0
             assert not any(p["stranded"] for p in repo.positions())
             assert manager.status()["stranded_positions"] == []
+
+            # the position opened on Bybit after the failover: the engine's exit still names its own
+            # instrument (Binance, which holds nothing now); it is sent to Bybit, which holds it
+            on_bybit = repo.net_position("bybit", "BTC/USDT")
+            exit_backup = dataclasses.replace(
+                order(4, kind="market", side=OrderSide.SELL, qty=str(on_bybit)), reduce_only=True
+            )
+            await send_and_wait_filled(service, exit_backup)
+            assert exit_backup.client_order_id in venue_client_ids(bybit)
+            assert exit_backup.client_order_id not in venue_client_ids(sim)
+            assert repo.net_position("bybit", "BTC/USDT") == 0
         finally:
             await close_execution(service)

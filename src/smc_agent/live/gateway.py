@@ -45,7 +45,7 @@ from smc_agent.core.ports import OrderReport, VenuePort
 from smc_agent.live.incidents import IncidentHook, raise_incident
 from smc_agent.live.routing import VenueRouter
 from smc_agent.logs import get_logger
-from smc_agent.store.trading_repo import ReportOutcome, StoredOrder, TradingRepo
+from smc_agent.store.trading_repo import ReportOutcome, StoredOrder, TradingRepo, bot_id_of
 
 log = get_logger("smc_agent.live.gateway")
 
@@ -175,10 +175,7 @@ class OrderGateway:
             await self._deny(cmd, reason)
             return None
         async with self.send_lock:
-            bot_id = (
-                cmd.strategy_id if cmd.strategy_id.startswith("bot_") else None
-            )  # bots run as strategy ids
-            if not self.repo.record_intent(cmd, user_id=self.user_id, bot_id=bot_id):
+            if not self.repo.record_intent(cmd, user_id=self.user_id, bot_id=bot_id_of(cmd.strategy_id)):
                 stored = self.repo.get(cmd.client_order_id)
                 return None if stored is None or not stored.is_open else await self._refresh_one(stored)
             # the last check, immediately before the venue call; stamped when the check is issued: a

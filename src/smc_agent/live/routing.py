@@ -8,7 +8,9 @@ venue). The execution service also refreshes it every ``refresh_s`` in the backg
 positions are flagged and the switch is logged within a second even when no order arrives. On a switch, positions left on the old venue are flagged stranded in the database
 (``positions.stranded``) and stay listed in ``FailoverManager.status()['stranded_positions']`` until
 they are closed; the old venue stays configured, so reconciliation, polling and reduce-only exits
-there go on. Reduce-only orders go to the venue that holds the position they reduce.
+there go on. Reduce-only orders go to the venue that holds the position they reduce: the command's own
+venue when it holds enough, else the one configured venue that does (a position opened on the backup
+after a failover is closed there, and its protective stop and target are placed there).
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import dataclasses
 from collections.abc import Callable
 
 from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.enums import OrderSide
 from smc_agent.core.ids import InstrumentId
+from smc_agent.core.money import ZERO
 from smc_agent.logs import get_logger
-from smc_agent.store.trading_repo import TradingRepo
+from smc_agent.store.trading_repo import TradingRepo, bot_id_of
 
 log = get_logger("smc_agent.live.routing")
 
@@ -76,10 +80,39 @@ class VenueRouter:
         return venue
 
     def route(self, cmd: SubmitOrder) -> SubmitOrder:
-        """The command to send: a new (not reduce-only) order moves to the active venue (read now)."""
+        """The command to send: a new (not reduce-only) order moves to the active venue (read now); a
+        reduce-only one goes where the position it reduces is held."""
         if cmd.reduce_only:
-            return cmd
+            return self._route_exit(cmd)
         venue = self.refresh()
         if venue is None or venue == cmd.instrument_id.venue or venue not in self._configured():
             return cmd
         return dataclasses.replace(cmd, instrument_id=InstrumentId(venue, cmd.instrument_id.symbol))
+
+    def _route_exit(self, cmd: SubmitOrder) -> SubmitOrder:
+        own, symbol = cmd.instrument_id.venue, cmd.instrument_id.symbol
+        try:
+            held = self.repo.holdings(symbol, bot_id=bot_id_of(cmd.strategy_id))
+        except Exception as exc:  # the database: the exit stays on its venue, as before a failover
+            log.warning("positions unknown; exit sent to its own venue", error=f"{type(exc).__name__}: {exc}")
+            return cmd
+        sign = 1 if cmd.side is OrderSide.SELL else -1  # a sell reduces a long, a buy a short
+
+        def covers(venue: str) -> bool:
+            return held.get(venue, ZERO) * sign >= cmd.qty
+
+        if covers(own):
+            return cmd
+        others = [v for v in held if v != own and v in self._configured() and covers(v)]
+        if len(others) == 1:
+            log.info(
+                "exit routed to the venue holding the position", cid=cmd.client_order_id, venue=others[0]
+            )
+            return dataclasses.replace(cmd, instrument_id=InstrumentId(others[0], symbol))
+        if any(q * sign > 0 for v, q in held.items() if v != own):
+            log.warning(
+                "exit spans venues: sent to its own venue, which fills what it holds; the rest stays open there",
+                cid=cmd.client_order_id,
+                holdings={v: str(q) for v, q in held.items()},
+            )
+        return cmd

@@ -261,6 +261,20 @@ class TradingRepo:
 
         return self._tx(op)
 
+    def holdings(self, symbol: str, *, bot_id: str | None) -> dict[str, Decimal]:
+        """Signed open quantity of ``symbol`` per venue for one bot (``None``: orders sent without one)."""
+
+        def op(session: Session) -> dict[str, Decimal]:
+            owner = Position.bot_id.is_(None) if bot_id is None else Position.bot_id == bot_id
+            out: dict[str, Decimal] = {}
+            for exchange, qty in session.execute(
+                select(Position.exchange, Position.quantity).where(Position.symbol == symbol, owner)
+            ):
+                out[exchange] = out.get(exchange, ZERO) + qty
+            return out
+
+        return self._tx(op)
+
     def net_position(self, exchange: str, symbol: str) -> Decimal:
         return sum(
             (p["quantity"] for p in self.positions() if p["exchange"] == exchange and p["symbol"] == symbol),
@@ -384,6 +398,11 @@ _ORDER = [
     OrderStatus.PENDING_CANCEL,
     OrderStatus.PARTIALLY_FILLED,
 ]
+
+
+def bot_id_of(strategy_id: str) -> str | None:
+    """Bots run as strategy ids ``bot_...``; other strategies' orders belong to no bot row."""
+    return strategy_id if strategy_id.startswith("bot_") else None
 
 
 def _rank(status: OrderStatus) -> int:

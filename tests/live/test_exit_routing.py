@@ -1,0 +1,83 @@
+"""Reduce-only exits go to the venue that holds the position they reduce (after a failover the engine's
+instrument still names the old venue, while a position opened since is held on the backup)."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.enums import OrderSide, OrderStatus, OrderType
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, VenueOrderId
+from smc_agent.core.ports import OrderReport
+from smc_agent.live.routing import VenueRouter
+from smc_agent.store.db import make_engine, make_session_factory
+from smc_agent.store.trading_repo import TradingRepo
+
+BINANCE, BYBIT = InstrumentId("binance", "BTC/USDT"), InstrumentId("bybit", "BTC/USDT")
+
+
+def _cmd(cid: str, iid: InstrumentId, side: OrderSide, qty: str, *, reduce_only: bool = False) -> SubmitOrder:
+    now = int(time.time() * 1000)
+    return SubmitOrder(
+        ts_event=now,
+        ts_init=now,
+        strategy_id=StrategyId("s"),  # not a bot: its positions have no bot id
+        instrument_id=iid,
+        client_order_id=ClientOrderId(cid),
+        side=side,
+        order_type=OrderType.MARKET,
+        qty=Decimal(qty),
+        reduce_only=reduce_only,
+    )
+
+
+def _filled(repo: TradingRepo, cmd: SubmitOrder) -> None:
+    repo.record_intent(cmd)
+    repo.apply_report(
+        OrderReport(
+            instrument_id=cmd.instrument_id,
+            client_order_id=cmd.client_order_id,
+            venue_order_id=VenueOrderId(f"v-{cmd.client_order_id}"),
+            side=cmd.side,
+            order_type=cmd.order_type,
+            status=OrderStatus.FILLED,
+            qty=cmd.qty,
+            filled_qty=cmd.qty,
+            price=None,
+            avg_fill_price=Decimal(100),
+            ts_event=int(time.time() * 1000),
+        )
+    )
+
+
+def test_an_exit_goes_where_the_position_is_held(migrated_sqlite_url: str) -> None:
+    repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
+    router = VenueRouter(active_venue=lambda: "bybit", repo=repo, configured=lambda: {"binance", "bybit"})
+    _filled(repo, _cmd("in-1", BINANCE, OrderSide.BUY, "0.2"))  # before the failover
+    _filled(repo, _cmd("in-2", BYBIT, OrderSide.BUY, "0.3"))  # after it, routed to the backup
+    # the engine names its own instrument (binance) on every exit
+    exits = [
+        (_cmd("x-1", BINANCE, OrderSide.SELL, "0.2", reduce_only=True), "binance"),  # Binance holds it
+        (_cmd("x-2", BINANCE, OrderSide.SELL, "0.3", reduce_only=True), "bybit"),  # only Bybit holds 0.3
+        (_cmd("x-3", BINANCE, OrderSide.SELL, "0.5", reduce_only=True), "binance"),  # split: not re-routed
+        (_cmd("x-4", BINANCE, OrderSide.BUY, "0.3", reduce_only=True), "binance"),  # nothing short anywhere
+    ]
+    for cmd, venue in exits:
+        assert router.route(cmd).instrument_id.venue == venue, cmd.client_order_id
+    entry = _cmd("in-3", BINANCE, OrderSide.BUY, "0.1")
+    assert router.route(entry).instrument_id == BYBIT  # new orders follow the active venue, as before
+
+
+def test_without_positions_or_a_database_the_exit_stays_on_its_venue(
+    migrated_sqlite_url: str, tmp_path: Path
+) -> None:
+    cmd = _cmd("x-9", BINANCE, OrderSide.SELL, "0.1", reduce_only=True)
+    for url in (
+        migrated_sqlite_url,
+        f"sqlite:///{tmp_path / 'missing' / 'none.db'}",
+    ):  # the second cannot open
+        repo = TradingRepo(make_session_factory(make_engine(url)))
+        router = VenueRouter(active_venue=lambda: "bybit", repo=repo, configured=lambda: {"binance", "bybit"})
+        assert router.route(cmd) is cmd
