@@ -15,7 +15,6 @@ from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
 from smc_agent.engine.aggregator import CandleAggregator
 from smc_agent.smc.batch import analyze, event_log
-from smc_agent.smc.candles import Candles
 from smc_agent.smc.config import BreakSource, SMCConfig
 from smc_agent.smc.decode import decode_event
 from smc_agent.smc.events import (
@@ -110,14 +109,7 @@ def test_replay_decode_builds_what_the_smc_decoder_builds() -> None:
     """Every kernel event kind, from real data and from one synthetic record per kind."""
     data = load_candles("binance_2024", "binance_spot_BTCUSDT_15m.csv", symbol="BTC/USDT", timeframe="15m")
     data = data.between(None, int(data.open_time[6000]))
-    arrays = Candles.from_arrays(
-        open=data.open,
-        high=data.high,
-        low=data.low,
-        close=data.close,
-        volume=data.volume,
-        ts_ms=data.open_time,
-    )
+    arrays = data.to_smc()
     times = data.open_time.tolist()
     rows: list[list[float]] = analyze(arrays, SMCConfig(swing_length=3)).events.tolist()
     for kind in range(K_SWING, K_PERIOD_BROKEN + 1):  # synthetic: ids, bars and codes in range
@@ -229,14 +221,7 @@ def test_event_log_of_some_concepts_is_the_full_log_of_their_kinds(
     (tied highs and lows included) and on random data crossing days, weeks and months with gaps."""
     data = load_candles("binance_2024", "binance_spot_BTCUSDT_15m.csv", symbol="BTC/USDT", timeframe="15m")
     data = data.between(None, int(data.open_time[5000]))
-    real = Candles.from_arrays(
-        open=data.open,
-        high=data.high,
-        low=data.low,
-        close=data.close,
-        volume=data.volume,
-        ts_ms=data.open_time,
-    )
+    real = data.to_smc()
     enabled = set().union(*(_CLOSURE[c] for c in concepts))
     codes = [
         code for kind, concept in CONCEPT_OF.items() if concept in enabled for code in KERNEL_KINDS[kind]

@@ -28,7 +28,7 @@ from tests.smc._gen import random_candles
 
 
 def _data_of(c: Candles, timeframe: str = "15m") -> CandleData:
-    return CandleData("binance", "BTC/USDT", timeframe, c.ts_ms, c.open, c.high, c.low, c.close, c.volume)
+    return CandleData.from_smc(c, venue="binance", symbol="BTC/USDT", timeframe=timeframe)
 
 
 def _candles(data: CandleData) -> list[Candle]:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.errors import DataError
-from smc_agent.smc.candles import CandleError, validate
+from smc_agent.smc.candles import CandleError, Candles, validate
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -59,6 +59,23 @@ class CandleData:
             timeframe,
             frame[time_col].to_numpy(dtype=np.int64),
             *(frame[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close", "volume")),
+        )
+
+    @classmethod
+    def from_smc(cls, candles: Candles, *, venue: str, symbol: str, timeframe: str) -> CandleData:
+        """The same columns as the SMC layer's validated :class:`Candles` (a loaded or repaired CSV)."""
+        c = candles
+        return cls(venue, symbol, timeframe, c.ts_ms, c.open, c.high, c.low, c.close, c.volume)
+
+    def to_smc(self) -> Candles:
+        """These candles as the SMC batch functions take them."""
+        return Candles.from_arrays(
+            open=self.open,
+            high=self.high,
+            low=self.low,
+            close=self.close,
+            volume=self.volume,
+            ts_ms=self.open_time,
         )
 
     def between(self, start_ms: int | None = None, end_ms: int | None = None) -> CandleData:

@@ -21,7 +21,6 @@ from smc_agent.core.candle import Candle
 from smc_agent.core.errors import DataError
 from smc_agent.engine.aggregator import CandleAggregator
 from smc_agent.smc.batch import event_log
-from smc_agent.smc.candles import Candles
 from smc_agent.smc.config import SMCConfig
 from smc_agent.smc.events import SMCEvent
 from smc_agent.smc.kernel.layout import EV_BAR, EV_KIND
@@ -200,14 +199,7 @@ def replay_source(data: CandleData, config: SMCConfig, kinds: EventKinds | None 
     times = data.open_time.tolist()
     if not times:
         return ReplaySource(data.timeframe, times, np.zeros((0, 10)))
-    arrays = Candles.from_arrays(
-        open=data.open,
-        high=data.high,
-        low=data.low,
-        close=data.close,
-        volume=data.volume,
-        ts_ms=data.open_time,
-    )
+    arrays = data.to_smc()
     # only the concepts that emit the asked types are computed (no per-bar series, no sessions: they
     # emit no events); the log equals analyze(...).events restricted to those concepts' kinds
     log = event_log(arrays, config, concepts_for(kinds))

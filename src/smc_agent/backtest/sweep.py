@@ -41,11 +41,19 @@ def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
-def _score(row: SweepRow, metric: str) -> float:
+def value_of(row: SweepRow, metric: str) -> float:
+    """The row's ``metric``; NaN for a row in error (or without that figure)."""
     value = row.stats.get(metric)
-    if row.error or not isinstance(value, int | float) or math.isnan(value):
+    if row.error or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
+def _score(row: SweepRow, metric: str) -> float:
+    value = value_of(row, metric)
+    if math.isnan(value):
         return -math.inf
-    return -float(value) if metric in HIGHER_IS_WORSE else float(value)
+    return -value if metric in HIGHER_IS_WORSE else value
 
 
 def rank(rows: Sequence[SweepRow], metric: str) -> list[SweepRow]:

@@ -9,14 +9,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from smc_agent.backtest.sweep import HIGHER_IS_WORSE, SweepRow
-
-
-def _value(row: SweepRow, metric: str) -> float:
-    value = row.stats.get(metric)
-    if row.error or not isinstance(value, int | float):
-        return math.nan
-    return float(value)
+from smc_agent.backtest.sweep import HIGHER_IS_WORSE, SweepRow, value_of
 
 
 def _axis(rows: Sequence[SweepRow], key: str) -> list[str]:
@@ -45,7 +38,7 @@ def sweep_figure(rows: Sequence[SweepRow], metric: str) -> go.Figure:
         z = [[math.nan] * len(xs) for _ in ys]
         for r in rows:
             i, j = xs.index(str(r.params[xk])), ys.index(str(r.params[yk]))
-            z[j][i] = _better(z[j][i], _value(r, metric), metric)
+            z[j][i] = _better(z[j][i], value_of(r, metric), metric)
         scale = "RdYlGn_r" if metric in HIGHER_IS_WORSE else "RdYlGn"
         fig.add_trace(
             go.Heatmap(x=xs, y=ys, z=z, colorscale=scale, texttemplate="%{z:.3f}", colorbar={"title": metric})
@@ -60,7 +53,7 @@ def sweep_figure(rows: Sequence[SweepRow], metric: str) -> go.Figure:
         best = dict.fromkeys(xs, math.nan)
         for r in rows:
             x = str(r.params[key]) if key else "run"
-            best[x] = _better(best[x], _value(r, metric), metric)
+            best[x] = _better(best[x], value_of(r, metric), metric)
         fig.add_trace(go.Scatter(x=xs, y=list(best.values()), mode="lines+markers", name=metric))
         fig.update_layout(xaxis_title=key or "", yaxis_title=metric, title=f"{metric} by {key or 'run'}")
         fig.update_xaxes(type="category")
@@ -73,7 +66,7 @@ def sweep_html(rows: Sequence[SweepRow], metric: str, title: str) -> str:
     chart = sweep_figure(rows, metric).to_html(full_html=False, include_plotlyjs=True)
     body = "".join(
         f"<tr><td>{html.escape(', '.join(f'{k}={v}' for k, v in r.params.items()))}</td>"
-        f"<td>{_value(r, metric):.4f}</td><td>{html.escape(r.error)}</td></tr>"
+        f"<td>{value_of(r, metric):.4f}</td><td>{html.escape(r.error)}</td></tr>"
         for r in rows
     )
     return f"""<!doctype html>

@@ -143,8 +143,9 @@ def load_data(
         for note in loaded.repairs:
             err.print(f"repaired: {escape(note)}")
         _check_spacing(loaded.ts_ms, timeframe, path.name)
-        columns = (loaded.ts_ms, loaded.open, loaded.high, loaded.low, loaded.close, loaded.volume)
-        data = CandleData(venue, symbol, timeframe, *columns).between(start, end)
+        data = CandleData.from_smc(loaded, venue=venue, symbol=symbol, timeframe=timeframe).between(
+            start, end
+        )
         if len(data) == 0:
             raise DataError(f"no candles in {path.name} in the requested range")
         return data
