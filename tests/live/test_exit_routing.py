@@ -81,3 +81,23 @@ def test_without_positions_or_a_database_the_exit_stays_on_its_venue(
         repo = TradingRepo(make_session_factory(make_engine(url)))
         router = VenueRouter(active_venue=lambda: "bybit", repo=repo, configured=lambda: {"binance", "bybit"})
         assert router.route(cmd) is cmd
+
+
+def test_without_a_failover_an_exit_reads_no_positions(migrated_sqlite_url: str) -> None:
+    repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
+    router = VenueRouter(active_venue=lambda: "binance", repo=repo, configured=lambda: {"binance", "bybit"})
+    router.refresh()  # the active venue is the engine's own, nothing stranded
+    reads: list[str] = []
+    holdings = repo.holdings
+
+    def counted(symbol: str, *, bot_id: str | None) -> dict[str, Decimal]:
+        reads.append(symbol)
+        return holdings(symbol, bot_id=bot_id)
+
+    repo.holdings = counted  # type: ignore[method-assign]
+    cmd = _cmd("x-1", BINANCE, OrderSide.SELL, "0.1", reduce_only=True)
+    assert router.route(cmd) is cmd and reads == []
+    _filled(repo, _cmd("in-1", BYBIT, OrderSide.BUY, "0.1"))  # a position left on another venue
+    router.active = None  # as after a restart: the next read flags it stranded
+    router.refresh()
+    assert router.route(cmd).instrument_id == BYBIT and reads == ["BTC/USDT"]

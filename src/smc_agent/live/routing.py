@@ -44,6 +44,7 @@ class VenueRouter:
         self.active: str | None = None
         self.switches = 0
         self._flag_pending = False
+        self._stranded: int | None = None  # positions left on other venues, as of the last flagging
 
     def refresh(self) -> str | None:
         """Read the active venue now; on a change, flag stranded positions and log the failover.
@@ -76,6 +77,7 @@ class VenueRouter:
                 log.error("could not flag stranded positions; retrying", error=f"{type(exc).__name__}: {exc}")
             else:
                 self._flag_pending = False
+                self._stranded = stranded
                 log.info("order routing to the active venue", active_venue=venue, stranded_positions=stranded)
         return venue
 
@@ -91,6 +93,8 @@ class VenueRouter:
 
     def _route_exit(self, cmd: SubmitOrder) -> SubmitOrder:
         own, symbol = cmd.instrument_id.venue, cmd.instrument_id.symbol
+        if self.active == own and self._stranded == 0:  # no failover in sight: nothing held elsewhere
+            return cmd
         try:
             held = self.repo.holdings(symbol, bot_id=bot_id_of(cmd.strategy_id))
         except Exception as exc:  # the database: the exit stays on its venue, as before a failover
