@@ -53,3 +53,15 @@ def test_shipped_strategies_declare_ranges() -> None:
 def test_unbound_strategy_says_so() -> None:
     with pytest.raises(ConfigError, match="not bound"):
         _ = P().equity
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", float("nan"), float("inf")])
+def test_a_float_parameter_must_be_finite(value: Any) -> None:
+    """NaN passes every range check (every comparison is false) and infinity passes an open range: both
+    were accepted and the run failed part way, or traded with a meaningless figure."""
+    with pytest.raises(ConfigError, match=r"parameter 'ratio': .* is not a finite number"):
+        P(ratio=value)
+    with pytest.raises(ConfigError, match=r"parameter 'rr': .* is not a finite number"):
+        SmcStructure(rr=value)
+    with pytest.raises(ConfigError, match=r"parameter 'qty': .* is not a finite number"):
+        SmaCross(qty=value)

@@ -6,12 +6,13 @@
         fast = Param(int, 10, low=2, high=200, help="fast SMA length")
         risk = Param(float, 0.01, low=0.0001, high=0.1)
 
-Values are validated (type, range, choices) when the strategy is constructed; strings (from the
-CLI's ``--param k=v``) are converted to the declared type.
+Values are validated (type, range, choices; a float must be finite) when the strategy is constructed;
+strings (from the CLI's ``--param k=v``) are converted to the declared type.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
 
@@ -64,6 +65,8 @@ class Param(Generic[T]):
                 result = self.type(value)
         except (KeyError, ValueError, TypeError) as exc:
             raise ConfigError(f"parameter {name!r}: {value!r} is not a valid {self.type_name}") from exc
+        if isinstance(result, float) and not math.isfinite(result):  # NaN passes every range check
+            raise ConfigError(f"parameter {name!r}: {value!r} is not a finite number")
         if self.low is not None and result < self.low:
             raise ConfigError(f"parameter {name!r}: {result} below minimum {self.low}")
         if self.high is not None and result > self.high:
