@@ -365,8 +365,10 @@ def test_unreadable_empty_and_wrongly_scaled_files_are_refused_with_exit_2(tmp_p
             app, ["--data", str(csv), "--strategy", "sma_cross", "--out", str(tmp_path / "o")]
         )
         assert result.exit_code == 2 and words in " ".join(result.output.split()), (name, result.output)
-    slip = runner.invoke(app, ["--data", str(small_csv(tmp_path)), "--slippage-bps", "nan"])
-    assert slip.exit_code == 2 and "slippage_bps must be a number >= 0" in slip.output
+    for value in ("nan", "-1", "1000.5", "20000"):  # 10,000 bps or more filled sells at a negative price
+        slip = runner.invoke(app, ["--data", str(small_csv(tmp_path)), "--slippage-bps", value])
+        assert slip.exit_code == 2, (value, slip.output)
+        assert "slippage_bps must be a number from 0 to 1,000 (10% of the price)" in slip.output
 
 
 def test_iso_times_with_fractions_and_dotted_dates_are_read_exactly(tmp_path: Path) -> None:

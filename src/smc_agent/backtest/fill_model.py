@@ -13,6 +13,7 @@ _BUY = OrderSide.BUY
 _ZERO = Decimal(0)
 _MAX_FEE = Decimal("0.1")  # 10% of notional: far above any venue's fee, catches "0.1 meant 0.1%"
 _MAX_REBATE = Decimal("-0.01")  # a maker fee may be negative (a rebate), never below -1%
+_MAX_SLIPPAGE_BPS = 1_000.0  # 10% of the price per fill; 10,000 bps would sell at a price of 0 or below
 
 INTRABAR_RULES = ("stop_first", "nearest_first")
 
@@ -20,10 +21,11 @@ INTRABAR_RULES = ("stop_first", "nearest_first")
 @dataclass(frozen=True, slots=True)
 class FillModel:
     """``maker_fee``/``taker_fee`` override the instrument's fees when given (fractions of notional).
-    ``slippage_bps`` worsens market and stop fills. ``max_participation`` caps a fill at that fraction of
-    the bar's volume (partial fills); ``None`` fills in full. ``intrabar`` decides which of several
-    levels inside one bar is hit first: ``stop_first`` (conservative: stops before limits) or
-    ``nearest_first`` (the level closest to the bar's open first)."""
+    ``slippage_bps`` worsens market and stop fills (0 to 1,000 bps: 10% of the price).
+    ``max_participation`` caps a fill at that fraction of the bar's volume (partial fills); ``None``
+    fills in full. ``intrabar`` decides which of several levels inside one bar is hit first:
+    ``stop_first`` (conservative: stops before limits) or ``nearest_first`` (the level closest to the
+    bar's open first)."""
 
     maker_fee: Decimal | None = None
     taker_fee: Decimal | None = None
@@ -42,8 +44,11 @@ class FillModel:
                 )
         if self.intrabar not in INTRABAR_RULES:
             raise ConfigError(f"intrabar rule must be one of {INTRABAR_RULES}, got {self.intrabar!r}")
-        if not (math.isfinite(self.slippage_bps) and self.slippage_bps >= 0):
-            raise ConfigError(f"slippage_bps must be a number >= 0, got {self.slippage_bps}")
+        if not (math.isfinite(self.slippage_bps) and 0 <= self.slippage_bps <= _MAX_SLIPPAGE_BPS):
+            raise ConfigError(
+                f"slippage_bps must be a number from 0 to {_MAX_SLIPPAGE_BPS:,.0f} (10% of the price), "
+                f"got {self.slippage_bps}"
+            )
         if self.max_participation is not None and not (0 < self.max_participation <= 1):
             raise ConfigError(f"max_participation must be in (0, 1], got {self.max_participation}")
 

@@ -67,7 +67,9 @@ VenueOpt = Annotated[str | None, typer.Option("--venue", help="venue of a CSV (d
 CashOpt = Annotated[str, typer.Option("--cash", help="starting cash (quote currency)")]
 FeeOpt = Annotated[str, typer.Option("--fee", help="taker fee fraction (maker uses --maker-fee)")]
 MakerOpt = Annotated[str | None, typer.Option("--maker-fee", help="maker fee fraction (default: --fee)")]
-SlipOpt = Annotated[float, typer.Option("--slippage-bps", help="slippage on market/stop fills, basis points")]
+SlipOpt = Annotated[
+    float, typer.Option("--slippage-bps", help="slippage on market/stop fills, bps (0 to 1000)")
+]
 RiskOpt = Annotated[str, typer.Option("--risk", help="'live' (the live limits) or 'research' (wide open)")]
 ParticipationOpt = Annotated[
     float | None,
