@@ -28,7 +28,7 @@ from rich.table import Table
 
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.fill_model import FillModel
-from smc_agent.backtest.report import to_html, to_json
+from smc_agent.backtest.report import _json_number, to_html, to_json
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.backtest.sweep import rank, run_sweep, walk_forward
 from smc_agent.backtest.sweep_report import sweep_html
@@ -303,6 +303,11 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
         raise typer.Exit(1)
 
 
+def _stats_json(stats: dict[str, float | int | str]) -> dict[str, Any]:
+    """As the single run's JSON has them: NaN as null, infinities as "inf" / "-inf" (JSON has neither)."""
+    return {key: _json_number(value) for key, value in stats.items()}
+
+
 def parse_grid(items: list[str]) -> dict[str, list[str]]:
     grid: dict[str, list[str]] = {}
     for item in items:
@@ -421,7 +426,10 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
                 escape(f.error),
             )
         failed = [f.error for f in folds if f.error]
-        payload: Any = [f.__dict__ for f in folds]
+        payload: Any = [
+            {**f.__dict__, "train_stats": _stats_json(f.train_stats), "test_stats": _stats_json(f.test_stats)}
+            for f in folds
+        ]
     else:
         rows = rank(rows, metric)
         table = Table(title=f"top {top} of {len(rows)} by {metric}")
@@ -436,7 +444,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
                 str(r.stats.get("trades", "")),
                 escape(r.error),
             )
-        payload = [{"params": r.params, "stats": r.stats, "error": r.error} for r in rows]
+        payload = [{"params": r.params, "stats": _stats_json(r.stats), "error": r.error} for r in rows]
         failed = [] if any(not r.error for r in rows) else [rows[0].error]
     path = out / f"{stem}.json"
     path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
