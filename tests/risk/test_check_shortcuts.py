@@ -17,7 +17,8 @@ from smc_agent.risk.context import OpenOrderView, RiskContext, RiskView
 
 
 def _duplicate_before(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
-    """``check_duplicate`` as it was: every open order compared, the order type tested last."""
+    """``check_duplicate`` spelled out: every open order compared, the order type and the reduce-only
+    exemption tested last."""
     if cmd.client_order_id in ctx.recent_client_ids:
         return Denial(
             "duplicate_order",
@@ -34,7 +35,7 @@ def _duplicate_before(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denia
             cmd.price,
             cmd.trigger_price,
             cmd.reduce_only,
-        ) and cmd.order_type is not OrderType.MARKET:
+        ) and (cmd.order_type is not OrderType.MARKET and not cmd.reduce_only):
             return Denial(
                 "duplicate_order",
                 "an identical order is already open",

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -116,6 +117,17 @@ def test_missing_or_stale_reference_fails_closed() -> None:
     assert checks.check_reference_price(cmd(), fresh, CFG) is None
 
 
+def test_an_exit_is_not_refused_for_a_stale_or_missing_reference() -> None:
+    # a protective stop attached when an entry fills, an hour-long bar after the last price
+    stop = cmd(OrderSide.SELL, order_type=OrderType.STOP_MARKET, trigger="95", reduce_only=True)
+    stale = ctx(now=10_000_000, ref_ts=10_000_000 - 3_600_000, position="1")
+    assert checks.check_reference_price(stop, stale, CFG) is None
+    assert checks.check_reference_price(cmd(OrderSide.SELL, ref=None, reduce_only=True), stale, CFG) is None
+    # the same order opening a position is still refused
+    entry = cmd(OrderSide.SELL, order_type=OrderType.STOP_MARKET, trigger="95")
+    assert checks.check_reference_price(entry, stale, CFG) is not None
+
+
 def test_trading_state() -> None:
     assert checks.check_trading_state(cmd(), ctx(state=TradingState.HALTED), CFG) is not None
     reducing = ctx(state=TradingState.REDUCING, position="2")
@@ -150,6 +162,20 @@ def test_open_orders_rate_and_duplicates() -> None:
     assert checks.check_duplicate(other, ctx(open_orders=(view,)), CFG) is None
 
 
+def test_equal_exits_of_two_entries_are_not_duplicates() -> None:
+    # two entries, each with a stop-loss at 95 for 1: the second stop is not a repeat of the first
+    first_stop = OpenOrderView(OrderSide.SELL, OrderType.STOP_MARKET, D(1), None, D(95), True)
+    second = cmd(
+        OrderSide.SELL, order_type=OrderType.STOP_MARKET, trigger="95", reduce_only=True, cid="c1-sl"
+    )
+    assert checks.check_duplicate(second, ctx(open_orders=(first_stop,), position="2"), CFG) is None
+    # its client order id sent twice is still refused
+    sent = replace(
+        ctx(open_orders=(first_stop,), position="2"), recent_client_ids=frozenset({ClientOrderId("c1-sl")})
+    )
+    assert checks.check_duplicate(second, sent, CFG) is not None
+
+
 def test_gate_returns_first_denial_as_event_with_figures() -> None:
     gate = RiskGate(CFG)
     denial = gate.evaluate(cmd(qty="20000"), ctx())
@@ -168,6 +194,13 @@ def test_breakers() -> None:
     assert b.update(9_400.0, now_ms=86_400_000 + 1) is None  # new day: new baseline
     trip = b.update(8_000.0, now_ms=86_400_000 + 2)
     assert trip is not None and trip.state is TradingState.HALTED and trip.breaker == "max_drawdown"
+
+
+def test_a_loss_at_the_first_update_of_a_day_counts_against_that_day() -> None:
+    b = Breakers(RiskConfig(daily_loss_limit=D("0.05")), 10_000.0, now_ms=0)
+    assert b.update(10_000.0, now_ms=86_399_000) is None
+    trip = b.update(9_400.0, now_ms=86_400_000 + 300_000)  # a stop filled at the new day's first candle
+    assert trip is not None and trip.breaker == "daily_loss_limit" and b.day_start_equity == 10_000.0
 
 
 def test_sizing() -> None:
