@@ -248,6 +248,8 @@ class TradingEngine:
                 self.submit_command(cmd)
             else:
                 self.client.cancel(cmd)
+        if filled and self._breakers_on:  # after its protective orders: a fill can end a position at a loss
+            self._check_breakers(self.portfolio.equity_f(), self.clock.timestamp_ms())
 
     def _on_fill(self, event: OrderFilled) -> None:
         pos = self.portfolio.apply_fill(event)
