@@ -5,7 +5,10 @@ Rules (candle ``o h l c``):
 
 * market orders fill at the **open of the next candle** after they were sent (taker, slipped);
 * stop orders trigger when the range touches the trigger; a gap through the trigger fills at the
-  open, otherwise at the trigger (taker, slipped); stop-limit orders become limits when triggered;
+  open, otherwise at the trigger (taker, slipped); what a volume cap leaves of a triggered stop is a
+  market order (the next candles' open); a stop-limit becomes a limit when triggered, filled at once
+  (taker, at the trigger or the gapped open, slipped but never past its limit) when that price is
+  marketable, else resting at its limit;
 * limit orders fill when the range touches the price, at the price (maker), or at the open when the
   candle opens through it (taker);
 * several levels inside one candle: ``stop_first`` processes stops before limits (so a stop-loss
@@ -52,7 +55,7 @@ _GTC = TimeInForce.GTC
 
 
 class _Working:
-    __slots__ = ("cmd", "filled", "is_stop", "level", "phase", "triggered", "venue_order_id")
+    __slots__ = ("cmd", "filled", "is_stop", "level", "market", "phase", "triggered", "venue_order_id")
 
     def __init__(self, cmd: SubmitOrder, venue_order_id: VenueOrderId, phase: int) -> None:
         self.cmd = cmd
@@ -60,6 +63,7 @@ class _Working:
         self.filled = ZERO
         self.triggered = cmd.order_type not in _STOPS
         self.is_stop = not self.triggered
+        self.market = cmd.order_type is _MARKET  # fills at the open: a market order, or a triggered stop
         trigger_or_price = cmd.trigger_price if self.is_stop else cmd.price
         self.level = float(trigger_or_price) if trigger_or_price is not None else 0.0
         self.phase = phase  # when in the bar it was placed: decides what it may match this bar
@@ -182,13 +186,13 @@ class SimulatedVenue:
     # ------------------------------------------------------------ matching
     def _match(self, book: list[_Working], c: Candle) -> None:
         self._phase = _OPEN
-        markets = [w for w in book if w.cmd.order_type is _MARKET]
+        markets = [w for w in book if w.market]
         if markets:
             slipped = self.model.slipped
             for w in markets:
                 if w in book:
                     self._fill(w, slipped(c.open, w.cmd.side), c, _TAKER)
-        pending = [w for w in book if w.cmd.order_type is not _MARKET]
+        pending = [w for w in book if not w.market]
         self._phase = _STOPS_ONLY
         if pending:
             self._match_resting(book, pending, c, at_open=True)
@@ -219,12 +223,13 @@ class SimulatedVenue:
                     continue
                 gap = (c.open >= w.level) if buy else (c.open <= w.level)
                 raw = c.open if (gap and at_open) else w.level
+                w.triggered = True
                 if cmd.order_type is _STOP_MARKET:
+                    w.market = True  # what a volume cap leaves of it fills at the next open
                     self._fill(w, self.model.slipped(raw, cmd.side), c, _TAKER)
                     continue
-                w.triggered = True
                 assert cmd.price is not None
-                w.level = float(cmd.price)
+                limit = w.level = float(cmd.price)
                 now = self.clock.timestamp_ms()
                 self._emit(
                     OrderTriggered(
@@ -235,6 +240,10 @@ class SimulatedVenue:
                         client_order_id=cmd.client_order_id,
                     )
                 )
+                if (raw <= limit) if buy else (raw >= limit):  # marketable where it triggered
+                    slipped = self.model.slipped(raw, cmd.side)
+                    self._fill(w, min(slipped, limit) if buy else max(slipped, limit), c, _TAKER)
+                    continue
             if (c.low <= w.level) if buy else (c.high >= w.level):
                 through = (c.open < w.level) if buy else (c.open > w.level)
                 if through and at_open and not w.is_stop:
@@ -370,7 +379,7 @@ def _touch_bounds(book: list[_Working]) -> tuple[bool, float, float]:
     up, down = math.inf, -math.inf
     for w in book:
         cmd = w.cmd
-        if cmd.order_type is _MARKET or cmd.time_in_force is not _GTC:
+        if w.market or cmd.time_in_force is not _GTC:
             return True, up, down
         buy = cmd.side is _BUY
         rises = buy if not w.triggered else not buy  # stops trigger on the way up for buys; limits fill below
