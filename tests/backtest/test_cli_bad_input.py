@@ -2,12 +2,16 @@
 success; what a run produced is written as valid JSON."""
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from smc_agent.backtest.stats import compute_stats
+from smc_agent.backtest.sweep import METRICS
 from smc_agent.cli.backtest import app
 
 runner = CliRunner()
@@ -74,3 +78,27 @@ def test_a_sweeps_json_is_valid_with_an_infinite_profit_factor(tmp_path: Path, w
         else [f[k] for f in doc for k in ("train_stats", "test_stats")]
     )
     assert stats and all(s["profit_factor"] == "inf" for s in stats)
+
+
+def test_an_unknown_metric_is_refused_listing_the_valid_ones(tmp_path: Path) -> None:
+    """It was accepted and ranked every row NaN."""
+    args = ["sweep", "--data", str(rising_csv(tmp_path)), "--strategy", "sma_cross", "--grid", "fast=5,10"]
+    for walk in ([], ["--walk-forward", "2"]):
+        result = runner.invoke(app, [*args, *walk, "--metric", "bogus", "--out", str(tmp_path / "out")])
+        assert result.exit_code == 2, result.output
+        assert "unknown metric 'bogus'; rank by one of: sharpe, sortino" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_statistic_that_differs_between_runs_is_a_metric() -> None:
+    stats = compute_stats(
+        equity=np.array([1.0, 1.0001]),
+        times=np.array([0, 3_600_000], dtype=np.int64),
+        bar_ms=3_600_000,
+        trades=[],
+        fees=Decimal(0),
+        exposure_bars=0,
+        closes=np.array([1.0, 2.0]),
+    )
+    numeric = {key for key, value in stats.items() if isinstance(value, int | float)}
+    assert set(METRICS) == numeric - {"start", "end", "bars", "start_equity", "buy_and_hold_return"}

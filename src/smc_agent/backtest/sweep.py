@@ -21,6 +21,26 @@ from smc_agent.core.errors import ConfigError
 from smc_agent.strategy.registry import load_strategy
 
 Progress = Callable[[int, int], None]
+# the statistics a sweep ranks by (start, end, bars, start_equity and buy_and_hold_return are the same
+# in every run of a sweep)
+METRICS = (
+    "sharpe",
+    "sortino",
+    "calmar",
+    "total_return",
+    "annual_return",
+    "final_equity",
+    "max_drawdown",
+    "max_drawdown_duration_days",
+    "trades",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "avg_win",
+    "avg_loss",
+    "exposure",
+    "fees",
+)
 HIGHER_IS_WORSE = {"max_drawdown", "max_drawdown_duration_days", "fees"}
 
 
@@ -39,6 +59,12 @@ def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
         if not grid[key]:
             raise ConfigError(f"sweep parameter {key!r} has no values")
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def check_metric(metric: str) -> None:
+    """A metric no run has would rank every row NaN: refused."""
+    if metric not in METRICS:
+        raise ConfigError(f"unknown metric {metric!r}; rank by one of: {', '.join(METRICS)}")
 
 
 def value_of(row: SweepRow, metric: str) -> float:
@@ -98,6 +124,7 @@ def run_sweep(
     base_params: Mapping[str, Any] | None = None,
 ) -> list[SweepRow]:
     """Run every grid combination (merged over ``base_params``); rows ranked best first by ``metric``."""
+    check_metric(metric)
     combos = _buildable(strategy, [{**(base_params or {}), **c} for c in expand_grid(grid)])
     rows = _map(
         strategy, [(c, None) for c in combos], data=data, config=config, workers=workers, progress=progress
@@ -177,6 +204,7 @@ def walk_forward(
     base_params: Mapping[str, Any] | None = None,
 ) -> list[WalkForwardFold]:
     """Rolling walk-forward: split into ``folds`` equal windows; optimise on window k, test on k+1."""
+    check_metric(metric)
     if folds < 2:
         raise ConfigError(f"walk-forward needs at least 2 folds, got {folds}")
     if len(data) < folds * MIN_WINDOW:

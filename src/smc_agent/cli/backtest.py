@@ -30,7 +30,7 @@ from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.fill_model import FillModel
 from smc_agent.backtest.report import _json_number, to_html, to_json
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
-from smc_agent.backtest.sweep import rank, run_sweep, walk_forward
+from smc_agent.backtest.sweep import METRICS, rank, run_sweep, walk_forward
 from smc_agent.backtest.sweep_report import sweep_html
 from smc_agent.cli.candle_csv import load_csv
 from smc_agent.cli.data import parse_time
@@ -326,7 +326,9 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     param: ParamOpt = None,
     from_: FromOpt = None,
     to: ToOpt = None,
-    metric: Annotated[str, typer.Option("--metric", help="statistic to rank by")] = "sharpe",
+    metric: Annotated[
+        str, typer.Option("--metric", help=f"statistic to rank by: {', '.join(METRICS)}")
+    ] = "sharpe",
     workers: Annotated[int | None, typer.Option("--workers", help="processes (default: all cores)")] = None,
     walk: Annotated[int, typer.Option("--walk-forward", help="rolling walk-forward folds (0 = off)")] = 0,
     top: Annotated[int, typer.Option("--top", help="rows to show")] = 10,
