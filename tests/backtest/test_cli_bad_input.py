@@ -102,3 +102,63 @@ def test_every_statistic_that_differs_between_runs_is_a_metric() -> None:
     )
     numeric = {key for key, value in stats.items() if isinstance(value, int | float)}
     assert set(METRICS) == numeric - {"start", "end", "bars", "start_equity", "buy_and_hold_return"}
+
+
+MARKER = """
+from pathlib import Path
+
+from smc_agent.strategy.base import Strategy
+
+
+class Marker(Strategy):
+    def on_start(self, **kwargs):
+        Path(__file__).with_suffix(".ran").touch()
+
+    def on_candle(self, candle):
+        pass
+"""
+
+
+def test_a_bad_timeframe_worker_count_or_out_path_is_refused_before_any_run(tmp_path: Path) -> None:
+    """Each was a traceback (exit 1); an --out that is a file was found only after the run."""
+    csv = rising_csv(tmp_path)
+    (tmp_path / "marker.py").write_text(MARKER)
+    strategy = ["--strategy", f"{tmp_path / 'marker.py'}:Marker"]
+    afile = tmp_path / "afile"
+    afile.write_text("kept")
+    cases = [
+        (["--data", str(csv), "--timeframe", "xx"], "bad timeframe 'xx': expected e.g. 1m"),
+        (["--data", "binance:BTC/USDT:xx"], "bad timeframe 'xx': expected e.g. 1m"),
+        (["--data", str(csv), "--out", str(afile)], f"--out: {afile} is a file, not a directory"),
+        (["--data", str(csv), "--out", str(afile / "sub")], f"--out: {afile} is a file, not a directory"),
+        (["sweep", "--data", str(csv), "--out", str(afile)], f"--out: {afile} is a file, not a directory"),
+        (
+            ["sweep", "--data", str(csv), "--workers", "-1"],
+            "--workers must be at least 1 (default: all cores)",
+        ),
+        (
+            ["sweep", "--data", str(csv), "--workers", "0"],
+            "--workers must be at least 1 (default: all cores)",
+        ),
+    ]
+    for args, words in cases:
+        result = runner.invoke(app, [*args, *strategy])
+        assert result.exit_code == 2, (args, result.output)
+        assert words in result.output and len(result.output.splitlines()) == 1, (args, result.output)
+    assert afile.read_text() == "kept"
+    assert not (tmp_path / "marker.ran").exists()  # refused before the strategy started
+
+
+def test_a_database_without_its_schema_says_to_upgrade_and_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh data directory's database has no tables: it was a traceback ("no such table: candles")."""
+    monkeypatch.delenv("SMC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SMC_DATA_DIR", str(tmp_path))
+    result = runner.invoke(app, ["--data", "binance:BTC/USDT:1h", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert (
+        "the database has no schema (no candles table): run `smc-agent db upgrade`, then "
+        "`smc-agent data download binance BTC/USDT 1h --since ... --until ...`"
+    ) in result.output
+    assert not (tmp_path / "out").exists()

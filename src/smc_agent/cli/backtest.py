@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy import inspect
 
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.fill_model import FillModel
@@ -93,7 +94,7 @@ _QUOTES = ("USDT", "USDC", "BUSD", "USD", "BTC", "ETH", "PERP")
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}")
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, however long
     return typer.Exit(2)
 
 
@@ -138,6 +139,7 @@ def load_data(
         timeframe = timeframe or (match["tf"] if match else None)
         if timeframe is None:
             raise ConfigError(f"cannot tell the timeframe of {path.name}: pass --timeframe")
+        _check_timeframe(timeframe)
         try:
             loaded = load_csv(path, repair=repair)
         except CandleError as exc:
@@ -155,11 +157,16 @@ def load_data(
     if len(parts) != 3:
         raise ConfigError(f"--data: expected a CSV path or VENUE:SYMBOL:TF, got {spec!r}")
     v, s, tf = parts
-    timeframe_ms(tf)
+    _check_timeframe(tf)
     from smc_agent.cli.common import container
     from smc_agent.marketdata.store import END_OF_TIME_MS, SqlCandleStore
 
     with container() as built:
+        if not inspect(built.engine).has_table("candles"):  # as `smc-agent data download` tells it
+            raise ConfigError(
+                "the database has no schema (no candles table): run `smc-agent db upgrade`, then "
+                f"`smc-agent data download {v} {s} {tf} --since ... --until ...`"
+            )
         store = SqlCandleStore(built.session_factory)
         candles = store.get(v, s, tf, start_ms=start or 0, end_ms=END_OF_TIME_MS if end is None else end)
     if not candles:
@@ -168,6 +175,20 @@ def load_data(
         )
     frame = pd.DataFrame([c._asdict() for c in candles])
     return CandleData.from_frame(frame, venue=v, symbol=s, timeframe=tf)
+
+
+def _check_timeframe(timeframe: str) -> None:
+    try:
+        timeframe_ms(timeframe)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check_out(out: Path) -> None:
+    """Refused before the run, not after it: reports go into a directory, not onto an existing file."""
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"--out: {existing} is a file, not a directory")
 
 
 def _check_spacing(times: npt.NDArray[np.int64], timeframe: str, name: str) -> None:
@@ -267,6 +288,7 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
     if data is None:
         raise _fail("--data is required (a CSV file or VENUE:SYMBOL:TF); see --help")
     try:
+        _check_out(out)
         start = parse_time(from_, "--from") if from_ else None
         end = parse_time(to, "--to") if to else None
         config = make_config(
@@ -350,6 +372,9 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     if data is None:
         raise _fail("--data is required (a CSV file or VENUE:SYMBOL:TF); see --help")
     try:
+        _check_out(out)
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers must be at least 1 (default: all cores), got {workers}")
         grid_values = parse_grid(grid or [])
         config = make_config(
             cash=cash,
