@@ -162,3 +162,37 @@ def test_a_database_without_its_schema_says_to_upgrade_and_download(
         "`smc-agent data download binance BTC/USDT 1h --since ... --until ...`"
     ) in result.output
     assert not (tmp_path / "out").exists()
+
+
+BROKEN = """
+from smc_agent.strategy.base import Strategy
+
+
+class Broken(Strategy):
+    def __init__(self, **params):
+        raise RuntimeError("init fails")
+
+    def on_candle(self, candle):
+        pass
+"""
+
+
+def test_a_strategy_that_exits_at_import_or_raises_in_init_is_refused(tmp_path: Path) -> None:
+    """SystemExit(0) at import ended the command with exit 0 and no report; an ``__init__`` that raised was
+    a traceback. Both are refused like a strategy file that fails to load, or a failing check_params."""
+    csv = rising_csv(tmp_path)
+    (tmp_path / "quits.py").write_text("raise SystemExit(0)\n")
+    (tmp_path / "broken.py").write_text(BROKEN)
+    out = tmp_path / "out"
+    cases = [
+        ([], "quits.py:X", "quits.py failed to load: SystemExit: 0"),
+        ([], "broken.py:Broken", "strategy Broken failed to start: RuntimeError: init fails"),
+        (["sweep"], "quits.py:X", "quits.py failed to load: SystemExit: 0"),
+        (["sweep"], "broken.py:Broken", "strategy Broken failed to start: RuntimeError: init fails"),
+    ]
+    for command, spec, words in cases:
+        args = [*command, "--data", str(csv), "--strategy", str(tmp_path / spec), "--out", str(out)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert words in result.output.splitlines()[-1], (args, result.output)  # after the sweep's progress
+    assert not out.exists()

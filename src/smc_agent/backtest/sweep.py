@@ -18,7 +18,7 @@ from typing import Any
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.core.errors import ConfigError
-from smc_agent.strategy.registry import load_strategy
+from smc_agent.strategy.registry import build_strategy
 
 Progress = Callable[[int, int], None]
 # the statistics a sweep ranks by (start, end, bars, start_equity and buy_and_hold_return are the same
@@ -99,7 +99,7 @@ def _one(strategy: str, params: dict[str, Any], data: CandleData | None = None) 
     data = data if data is not None else _DATA
     assert data is not None and _CONFIG is not None
     try:
-        result = run_backtest(load_strategy(strategy)(**params), data, _CONFIG)
+        result = run_backtest(build_strategy(strategy, params), data, _CONFIG)
     except Exception as exc:  # a bad combination is a result row, not a crashed sweep
         return SweepRow(params, {}, f"{type(exc).__name__}: {exc}")
     if result.failures:  # it stopped trading part way: its figures must not be ranked with complete runs
@@ -139,7 +139,7 @@ def _buildable(strategy: str, combos: list[dict[str, Any]]) -> list[dict[str, An
     first: ConfigError | None = None
     for params in combos:
         try:
-            load_strategy(strategy)(**params)
+            build_strategy(strategy, params)
         except ConfigError as exc:
             first = first or exc
         else:

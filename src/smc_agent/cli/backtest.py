@@ -39,7 +39,7 @@ from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.errors import ConfigError, DataError, SmcAgentError
 from smc_agent.risk.config import RiskConfig
 from smc_agent.smc.candles import CandleError
-from smc_agent.strategy.registry import STRATEGIES, load_strategy
+from smc_agent.strategy.registry import STRATEGIES, build_strategy, load_strategy
 
 app = typer.Typer(
     help="Backtests: run one (default), or sweep a parameter grid.",
@@ -304,7 +304,7 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
         candles = load_data(
             data, venue=venue, symbol=symbol, timeframe=timeframe, start=start, end=end, repair=repair
         )
-        instance = load_strategy(strategy)(**parse_params(param))
+        instance = build_strategy(strategy, parse_params(param))
         name = _SAFE.sub("_", instance.strategy_name())
         with _progress() as bar:
             task = bar.add_task(f"{name} {candles.symbol} {candles.timeframe}", total=len(candles))

@@ -13,7 +13,9 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from smc_agent.core.errors import ConfigError
 from smc_agent.strategy.base import Strategy
@@ -48,6 +50,18 @@ def load_strategy(spec: str) -> type[Strategy]:
     return found
 
 
+def build_strategy(spec: str, params: Mapping[str, Any]) -> Strategy:
+    """:func:`load_strategy` ``(spec)(**params)``; whatever a user's own ``__init__`` raises refuses the
+    strategy with its words, like a failing ``check_params`` (no candle has been read yet)."""
+    cls = load_strategy(spec)
+    try:
+        return cls(**params)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"strategy {cls.__name__} failed to start: {type(exc).__name__}: {exc}") from None
+
+
 def _import(module: str) -> object:
     try:
         return importlib.import_module(module)
@@ -55,6 +69,8 @@ def _import(module: str) -> object:
         raise ConfigError(
             f"cannot import strategy module {module!r}: {exc} (a file of yours: --strategy path/to/file.py:Class)"
         ) from None
+    except (Exception, SystemExit) as exc:  # its own code raised: SystemExit would end the command silently
+        raise ConfigError(f"strategy module {module} failed to load: {type(exc).__name__}: {exc}") from None
 
 
 def _load_file(path: Path) -> object:
@@ -71,7 +87,7 @@ def _load_file(path: Path) -> object:
     sys.modules[key] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # SystemExit would end the command silently, with no report
         del sys.modules[key]
         raise ConfigError(f"strategy file {path} failed to load: {type(exc).__name__}: {exc}") from None
     return module
