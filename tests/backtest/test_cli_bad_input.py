@@ -196,3 +196,21 @@ def test_a_strategy_that_exits_at_import_or_raises_in_init_is_refused(tmp_path: 
         assert result.exit_code == 2, (args, result.output)
         assert words in result.output.splitlines()[-1], (args, result.output)  # after the sweep's progress
     assert not out.exists()
+
+
+def test_from_and_to_in_epoch_seconds_are_refused_like_a_csvs_times(tmp_path: Path) -> None:
+    """``--from 1704067200`` (seconds) was read as milliseconds: 1970-01-20, the whole file."""
+    args = ["--data", str(rising_csv(tmp_path)), "--strategy", "sma_cross", "--out", str(tmp_path / "out")]
+    for option, value, unit in [
+        ("--from", "1704067200", "seconds"),
+        ("--to", "1704153600", "seconds"),
+        ("--from", "1704067200000000", "micro- or nanoseconds"),
+    ]:
+        result = runner.invoke(app, [*args, option, value])
+        assert result.exit_code == 2, (option, value, result.output)
+        assert f"{option} {value} looks like epoch {unit}: give epoch milliseconds or a date" in result.output
+    assert not (tmp_path / "out").exists()
+    ok = runner.invoke(app, [*args, "--from", "1704081600000", "--to", "1704153600000"])  # 04:00 to the 2nd
+    assert ok.exit_code == 0, ok.output
+    stats = json.loads((tmp_path / "out" / "backtest_sma_cross_BTCUSDT_1h.json").read_text())["stats"]
+    assert (stats["start"], stats["bars"]) == (1704081600000, 20)

@@ -33,7 +33,7 @@ from smc_agent.backtest.report import _json_number, to_html, to_json
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.backtest.sweep import METRICS, rank, run_sweep, walk_forward
 from smc_agent.backtest.sweep_report import sweep_html
-from smc_agent.cli.candle_csv import load_csv
+from smc_agent.cli.candle_csv import load_csv, wrong_epoch_unit
 from smc_agent.cli.data import parse_time
 from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.errors import ConfigError, DataError, SmcAgentError
@@ -177,6 +177,20 @@ def load_data(
     return CandleData.from_frame(frame, venue=v, symbol=s, timeframe=tf)
 
 
+def _time(text: str | None, option: str) -> int | None:
+    """``--from`` / ``--to``: a date, or epoch milliseconds. Epoch seconds (read as milliseconds they fall
+    in January 1970) and micro- or nanoseconds are refused, as in a CSV's time column."""
+    if not text:
+        return None
+    ms = parse_time(text, option)
+    unit = wrong_epoch_unit(ms, ms) if text.isdigit() else None
+    if unit:
+        raise ConfigError(
+            f"{option} {text} looks like epoch {unit}: give epoch milliseconds or a date (YYYY-MM-DD[THH:MM])"
+        )
+    return ms
+
+
 def _check_timeframe(timeframe: str) -> None:
     try:
         timeframe_ms(timeframe)
@@ -289,8 +303,8 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
         raise _fail("--data is required (a CSV file or VENUE:SYMBOL:TF); see --help")
     try:
         _check_out(out)
-        start = parse_time(from_, "--from") if from_ else None
-        end = parse_time(to, "--to") if to else None
+        start = _time(from_, "--from")
+        end = _time(to, "--to")
         config = make_config(
             cash=cash,
             fee=fee,
@@ -391,8 +405,8 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
             venue=venue,
             symbol=symbol,
             timeframe=timeframe,
-            start=parse_time(from_, "--from") if from_ else None,
-            end=parse_time(to, "--to") if to else None,
+            start=_time(from_, "--from"),
+            end=_time(to, "--to"),
             repair=repair,
         )
         base = parse_params(param)

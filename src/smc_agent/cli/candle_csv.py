@@ -72,16 +72,22 @@ def _epoch_ms(column: pd.Series, name: str) -> npt.NDArray[np.int64]:
             except (ValueError, TypeError) as exc:
                 raise CandleError(f"column {name}: not epoch milliseconds or dates ({exc})") from None
         ts = np.asarray((when - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1), dtype=np.int64)
-    first = int(ts[0])
-    if _SECONDS[0] <= int(ts.min()) and int(ts.max()) < _SECONDS[1]:
+    unit = wrong_epoch_unit(int(ts.min()), int(ts.max()))
+    if unit:
         raise CandleError(
-            f"column {name}: times look like epoch seconds (first {first}); expected epoch milliseconds"
-        )
-    if int(ts.max()) >= _MICROS:
-        raise CandleError(
-            f"column {name}: times look like epoch micro- or nanoseconds (first {first}); expected epoch milliseconds"
+            f"column {name}: times look like epoch {unit} (first {int(ts[0])}); expected epoch milliseconds"
         )
     return ts
+
+
+def wrong_epoch_unit(low: int, high: int) -> str | None:
+    """``"seconds"`` or ``"micro- or nanoseconds"`` when epoch times from ``low`` to ``high`` are plainly
+    not milliseconds; ``None`` when they may be."""
+    if _SECONDS[0] <= low and high < _SECONDS[1]:
+        return "seconds"
+    if high >= _MICROS:
+        return "micro- or nanoseconds"
+    return None
 
 
 def _located(exc: CandleError) -> CandleError:
