@@ -1,7 +1,13 @@
 """Standard backtest statistics from the equity curve and the trade list.
 
 Per-bar simple returns; annualisation assumes 24/7 markets (365 days). Sharpe and Sortino use a zero
-risk-free rate. Drawdown duration is the longest time (days) spent below a previous equity peak.
+risk-free rate and are annualised alike (per-bar ratio times sqrt(bars per year)):
+
+- Sharpe = mean(r) / std(r, ddof=1) * sqrt(bars per year)
+- Sortino = mean(r) / sqrt(mean(min(r, 0)^2)) * sqrt(bars per year), the downside deviation taken over
+  every bar (target 0: a bar with a gain counts as 0, it is not left out)
+
+Drawdown duration is the longest time (days) spent below a previous equity peak.
 """
 
 from __future__ import annotations
@@ -68,8 +74,8 @@ def compute_stats(
     std = float(np.std(rets, ddof=1)) if len(rets) > 1 else 0.0
     mean = float(np.mean(rets)) if len(rets) else 0.0
     sharpe = mean / std * math.sqrt(per_year) if std > 0 else 0.0
-    downside = rets[rets < 0]
-    dstd = float(np.sqrt(np.mean(np.square(downside)))) if len(downside) else 0.0
+    # downside deviation (target 0): root mean square of min(r, 0) over ALL bars (a gain counts as 0)
+    dstd = float(np.sqrt(np.mean(np.square(np.minimum(rets, 0.0))))) if len(rets) else 0.0
     sortino = mean / dstd * math.sqrt(per_year) if dstd > 0 else 0.0
     dd = _drawdown(equity) if n else np.zeros(0)
     max_dd = float(-dd.min()) if n else 0.0
