@@ -1,8 +1,13 @@
 import json
+import math
 import re
+from decimal import Decimal
 
-from smc_agent.backtest.report import to_html, to_json
-from smc_agent.backtest.runner import BacktestConfig, run_backtest
+import pytest
+
+from smc_agent.backtest.report import MAX_POINTS, to_html, to_json
+from smc_agent.backtest.runner import BacktestConfig, BacktestResult, run_backtest
+from smc_agent.strategy.sma_cross import SmaCross
 from smc_agent.strategy.smc_structure import SmcStructure
 from tests.backtest._data import load_candles
 
@@ -21,6 +26,58 @@ def test_report_is_self_contained_and_json_serialisable() -> None:
     assert doc["trades"][0]["entry_price"] == str(result.trades[0].entry_price)
     assert doc["annotations"][0]["kind"] in ("ob", "fvg")
     assert len(doc["equity_curve"]["equity"]) == len(result.equity)
+    assert doc["equity_curve"]["step"] == 1
+    # the run ends long (entered 24 January 2024, still held at the last bar): reported, not a trade
+    pos = doc["open_position"]
+    assert pos["side"] == "long" and Decimal(pos["qty"]) == Decimal(repr(float(result.position[-1]))) > 0
+    assert pos["mark_price"] == repr(float(result.data.close[-1]))
+    assert pos["entry_time"] > result.trades[-1].exit_time
+    assert "Open position at the end: long " + pos["qty"] + " at avg " in page
+    _assert_reconciles(result, doc)
+
+
+def _assert_reconciles(result: BacktestResult, doc: dict) -> None:
+    """Final equity - starting cash = closed trades' PnL (net of their fees) + the open position's
+    realised and unrealised PnL - the fees paid on it; all fees = the trades' + the open position's."""
+    pos = doc["open_position"]
+    trades_pnl = sum((Decimal(t["pnl"]) for t in doc["trades"]), Decimal(0))
+    trades_fees = sum((Decimal(t["fees"]) for t in doc["trades"]), Decimal(0))
+    open_pnl = open_fees = Decimal(0)
+    if pos is not None:
+        open_fees = Decimal(pos["fees"])
+        open_pnl = Decimal(pos["realized_pnl"]) + Decimal(pos["unrealized_pnl"]) - open_fees
+    change = Decimal(repr(doc["stats"]["final_equity"])) - Decimal(repr(doc["stats"]["start_equity"]))
+    assert float(trades_pnl + open_pnl) == pytest.approx(float(change), rel=1e-12, abs=1e-9)
+    assert float(trades_fees + open_fees) == pytest.approx(doc["stats"]["fees"], rel=1e-12)
+
+
+def test_long_run_json_keeps_a_downsampled_curve_and_the_open_position() -> None:
+    """25,649 bars of 15m: the JSON curve keeps every 5th bar (25649 // 5000), the statistics use all
+    of them; SMA cross is always in the market after its first cross, so it ends with a position."""
+    data = load_candles("binance_2024", "binance_spot_BTCUSDT_15m.csv", symbol="BTC/USDT", timeframe="15m")
+    result = run_backtest(SmaCross(), data, BacktestConfig())
+    doc = json.loads(json.dumps(to_json(result)))
+    curve, n = doc["equity_curve"], len(result.equity)
+    assert curve["step"] == n // MAX_POINTS == 5
+    assert len(curve["equity"]) == len(curve["open_time"]) == math.ceil(n / 5)
+    assert curve["equity"] == result.equity[::5].tolist()
+    assert curve["open_time"][1] - curve["open_time"][0] == 5 * 900_000
+    assert doc["stats"]["bars"] == n and doc["stats"]["final_equity"] == result.equity[-1]
+    pos = doc["open_position"]
+    assert pos is not None and Decimal(pos["qty"]) * (1 if pos["side"] == "long" else -1) == Decimal(
+        repr(float(result.position[-1]))
+    )
+    _assert_reconciles(result, doc)
+
+
+def test_flat_at_the_end_has_a_null_open_position() -> None:
+    data = load_candles("binance_2024", "binance_spot_BTCUSDT_15m.csv", symbol="BTC/USDT", timeframe="15m")
+    result = run_backtest(SmcStructure(), data.between(None, int(data.open_time[1200])), BacktestConfig())
+    assert result.position[-1] == 0 and result.trades
+    doc = json.loads(json.dumps(to_json(result)))
+    assert doc["open_position"] is None
+    assert "Open position at the end: none (flat at the end)" in to_html(result)
+    _assert_reconciles(result, doc)
 
 
 def test_report_groups_risk_denials_by_check() -> None:

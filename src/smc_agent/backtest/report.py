@@ -1,8 +1,16 @@
 """Backtest reports: a JSON document and a self-contained HTML page (plotly inlined, no network).
 
 The HTML shows candles with entries, exits and the SMC objects the strategy acted on (zones with
-their stop and target), the equity curve, the drawdown, and the statistics table. Long series are
-downsampled for display only (the JSON keeps the exact figures).
+their stop and target), the equity curve, the drawdown, the statistics table and the position still
+open at the end.
+
+The JSON holds the statistics, every trade, order, denial and state change exactly, the open position
+at the end (``open_position``: quantity, average entry, mark = last close, unrealised PnL; null when
+flat), and the equity curve DOWNSAMPLED like the chart: the open time of every ``step``-th bar and the
+equity at its close, ``step = bars // 5000`` (1 below 10,000 bars: short runs keep every bar; the last
+bar is in only when it falls on the step, its equity is ``stats.final_equity``). The statistics are
+computed on the full per-bar curve before downsampling. The full curve is not written: at ~35 bytes a
+bar, a million bars would make ~35 MB of JSON.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import html
 import math
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
@@ -17,6 +26,8 @@ from plotly.subplots import make_subplots
 
 from smc_agent.backtest.runner import BacktestResult
 from smc_agent.backtest.stats import drawdown_series
+from smc_agent.backtest.trades import OpenPosition, open_position
+from smc_agent.core.enums import OrderSide
 from smc_agent.core.events import OrderDenied
 
 MAX_CANDLES = 4_000
@@ -28,6 +39,31 @@ def _json_number(value: float | int | str) -> float | int | str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return value
+
+
+def final_position(result: BacktestResult) -> OpenPosition | None:
+    """The position open at the end of the run (from the fills), marked to the last close."""
+    if len(result.data) == 0:
+        return None
+    mark = Decimal(repr(float(result.data.close[-1])))  # as Portfolio.equity marks a float close
+    tags = {str(o["client_order_id"]): str(o["tag"]) for o in result.orders}
+    return open_position(result.fills, result.instrument.id, mark, tags)
+
+
+def _open_position_json(pos: OpenPosition | None) -> dict[str, Any] | None:
+    if pos is None:
+        return None
+    return {
+        "side": "long" if pos.side is OrderSide.BUY else "short",
+        "qty": str(pos.qty),
+        "avg_entry_price": str(pos.avg_price),
+        "mark_price": str(pos.mark_price),
+        "unrealized_pnl": str(pos.unrealized_pnl),
+        "realized_pnl": str(pos.realized_pnl),
+        "fees": str(pos.fees),
+        "entry_time": pos.entry_time,
+        "entry_tag": pos.entry_tag,
+    }
 
 
 def to_json(result: BacktestResult) -> dict[str, Any]:
@@ -57,6 +93,7 @@ def to_json(result: BacktestResult) -> dict[str, Any]:
             }
             for t in result.trades
         ],
+        "open_position": _open_position_json(final_position(result)),
         "orders": result.orders,
         "denials": [
             {
@@ -80,7 +117,7 @@ def to_json(result: BacktestResult) -> dict[str, Any]:
         ],
         "failures": [{"ts": f.ts_event, "hook": f.hook, "error": f.error} for f in result.failures],
         "annotations": result.annotations,
-        "equity_curve": {
+        "equity_curve": {  # downsampled (see the module docstring); the stats use every bar
             "open_time": result.data.open_time[::step].tolist(),
             "equity": result.equity[::step].tolist(),
             "step": step,
@@ -248,6 +285,20 @@ def _denials_html(denials: list[OrderDenied], listed: int = 20) -> str:
     )
 
 
+def _open_position_html(pos: OpenPosition | None) -> str:
+    if pos is None:
+        return "none (flat at the end)"
+    side = "long" if pos.side is OrderSide.BUY else "short"
+    text = (
+        f"{side} {pos.qty} at avg {float(pos.avg_price):,.2f}, mark (last close) {float(pos.mark_price):,.2f}, "
+        f"unrealised PnL {float(pos.unrealized_pnl):+,.2f}"
+    )
+    if pos.realized_pnl:
+        text += f", realised by partial exits {float(pos.realized_pnl):+,.2f}"
+    text += f", fees paid {float(pos.fees):,.2f}; opened {_iso(pos.entry_time)} UTC, not counted in trades"
+    return html.escape(text)
+
+
 def to_html(result: BacktestResult) -> str:
     fig = build_figure(result)
     chart = fig.to_html(full_html=False, include_plotlyjs=True)
@@ -269,6 +320,7 @@ th,td{{padding:2px 10px;border-bottom:1px solid #e5e7eb;text-align:left}} .grid{
 <h1>Backtest: {html.escape(result.strategy)} on {html.escape(result.instrument.symbol)}@{html.escape(result.instrument.venue)}
 {html.escape(result.data.timeframe)}</h1>
 <p>Parameters: {params}</p>
+<p>Open position at the end: {_open_position_html(final_position(result))}</p>
 <div class="grid"><table>{rows}</table>
 <div><h3>Trading state changes</h3><ul>{states or "<li>none</li>"}</ul>
 <h3>Risk denials ({len(result.denials)})</h3>{denials}</div></div>

@@ -1,5 +1,6 @@
 """Round-trip trades built from fills: a trade runs from flat to flat (a flip closes one trade and
-opens the next at the same fill)."""
+opens the next at the same fill). A position still open after the last fill is no trade; it is
+reported apart (:func:`open_position`), marked to a price."""
 
 from __future__ import annotations
 
@@ -37,8 +38,39 @@ class Trade:
         return float(self.pnl / cost) if cost else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class OpenPosition:
+    """The position held after the last fill, marked to ``mark_price`` (e.g. the last close).
+
+    ``avg_price`` is the average cost of the quantity held (adds move it, partial exits do not), as the
+    engine's :class:`~smc_agent.core.position.Position` keeps it; ``realized_pnl`` is what partial exits
+    of this position realised against it (gross); ``fees`` were paid on this position so far (entries
+    and partial exits; a flip's fee split by quantity as for trades)."""
+
+    instrument_id: InstrumentId
+    side: OrderSide  # BUY = long
+    qty: Decimal  # held, positive
+    entry_time: int
+    avg_price: Decimal
+    mark_price: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    entry_tag: str
+
+    @property
+    def unrealized_pnl(self) -> Decimal:
+        sign = 1 if self.side is OrderSide.BUY else -1
+        return (self.mark_price - self.avg_price) * self.qty * sign
+
+    @property
+    def pnl(self) -> Decimal:
+        """Realised plus unrealised, net of this position's fees."""
+        return self.realized_pnl + self.unrealized_pnl - self.fees
+
+
 class _Open:
     __slots__ = (
+        "cost",
         "entry_notional",
         "entry_qty",
         "entry_tag",
@@ -48,6 +80,7 @@ class _Open:
         "fees",
         "max_qty",
         "qty",
+        "realized",
         "side",
     )
 
@@ -62,10 +95,42 @@ class _Open:
         self.exit_qty = ZERO
         self.exit_notional = ZERO
         self.fees = ZERO
+        self.cost = ZERO  # average cost of the quantity held, times that quantity
+        self.realized = ZERO  # gross PnL of the exits so far against the average cost
 
 
 def build_trades(fills: Iterable[OrderFilled], tags: dict[str, str] | None = None) -> list[Trade]:
     """``tags`` maps client order ids to order tags (for entry/exit reasons)."""
+    return _replay(fills, tags)[0]
+
+
+def open_position(
+    fills: Iterable[OrderFilled],
+    instrument_id: InstrumentId,
+    mark_price: Decimal,
+    tags: dict[str, str] | None = None,
+) -> OpenPosition | None:
+    """The position in ``instrument_id`` left open after ``fills``, marked to ``mark_price``; None when flat."""
+    cur = _replay(fills, tags)[1].get(instrument_id)
+    if cur is None:
+        return None
+    return OpenPosition(
+        instrument_id,
+        cur.side,
+        cur.qty,
+        cur.entry_time,
+        cur.cost / cur.qty,
+        mark_price,
+        cur.realized,
+        cur.fees,
+        cur.entry_tag,
+    )
+
+
+def _replay(
+    fills: Iterable[OrderFilled], tags: dict[str, str] | None
+) -> tuple[list[Trade], dict[InstrumentId, _Open]]:
+    """The closed trades, and what is still open per instrument."""
     tags = tags or {}
     open_: dict[InstrumentId, _Open] = {}
     out: list[Trade] = []
@@ -82,10 +147,14 @@ def build_trades(fills: Iterable[OrderFilled], tags: dict[str, str] | None = Non
                 cur.max_qty = max(cur.max_qty, cur.qty)
                 cur.entry_qty += remaining
                 cur.entry_notional += remaining * f.price
+                cur.cost += remaining * f.price
                 cur.fees += remaining * fee_per_unit
                 remaining = ZERO
                 continue
             closing = min(remaining, cur.qty)
+            avg = cur.cost / cur.qty
+            cur.realized += (f.price - avg) * closing * (1 if cur.side is OrderSide.BUY else -1)
+            cur.cost -= avg * closing
             cur.qty -= closing
             cur.exit_qty += closing
             cur.exit_notional += closing * f.price
@@ -112,4 +181,4 @@ def build_trades(fills: Iterable[OrderFilled], tags: dict[str, str] | None = Non
                     )
                 )
                 del open_[f.instrument_id]
-    return out
+    return out, open_
