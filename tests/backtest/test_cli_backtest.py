@@ -50,6 +50,11 @@ def test_backtest_writes_html_and_json(tmp_path: Path) -> None:
     assert doc["params"]["fast"] == 5 and doc["instrument"]["symbol"] == "BTC/USDT"
     assert doc["stats"]["start"] == 1704844800000  # --from 2024-01-10
     assert (out / "backtest_sma_cross_BTCUSDT_1h.html").stat().st_size > 100_000
+    # the position the cross strategy still holds is printed with the statistics, as the JSON has it
+    held = doc["open_position"]
+    assert held is not None and held["side"] in ("long", "short")
+    printed = " ".join(result.output.split())
+    assert f"open position at the end: {held['side']} {held['qty']} at avg" in printed
 
 
 def test_backtest_bad_input_names_the_problem(tmp_path: Path) -> None:

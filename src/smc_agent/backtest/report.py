@@ -35,7 +35,7 @@ MAX_POINTS = 5_000
 MAX_SHAPES = 400  # most recent annotated SMC objects drawn
 
 
-def _json_number(value: float | int | str) -> float | int | str | None:
+def json_number(value: float | int | str) -> float | int | str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return value
@@ -76,7 +76,7 @@ def to_json(result: BacktestResult) -> dict[str, Any]:
             "symbol": result.instrument.symbol,
             "timeframe": result.data.timeframe,
         },
-        "stats": {k: _json_number(v) for k, v in result.stats.items()},
+        "stats": {k: json_number(v) for k, v in result.stats.items()},
         "trades": [
             {
                 "side": t.side.value,
@@ -285,7 +285,8 @@ def _denials_html(denials: list[OrderDenied], listed: int = 20) -> str:
     )
 
 
-def _open_position_html(pos: OpenPosition | None) -> str:
+def describe_open_position(pos: OpenPosition | None) -> str:
+    """One line on the position open at the end (the HTML summary and the CLI print it)."""
     if pos is None:
         return "none (flat at the end)"
     side = "long" if pos.side is OrderSide.BUY else "short"
@@ -295,8 +296,9 @@ def _open_position_html(pos: OpenPosition | None) -> str:
     )
     if pos.realized_pnl:
         text += f", realised by partial exits {float(pos.realized_pnl):+,.2f}"
-    text += f", fees paid {float(pos.fees):,.2f}; opened {_iso(pos.entry_time)} UTC, not counted in trades"
-    return html.escape(text)
+    return (
+        text + f", fees paid {float(pos.fees):,.2f}; opened {_iso(pos.entry_time)} UTC, not counted in trades"
+    )
 
 
 def to_html(result: BacktestResult) -> str:
@@ -320,7 +322,7 @@ th,td{{padding:2px 10px;border-bottom:1px solid #e5e7eb;text-align:left}} .grid{
 <h1>Backtest: {html.escape(result.strategy)} on {html.escape(result.instrument.symbol)}@{html.escape(result.instrument.venue)}
 {html.escape(result.data.timeframe)}</h1>
 <p>Parameters: {params}</p>
-<p>Open position at the end: {_open_position_html(final_position(result))}</p>
+<p>Open position at the end: {html.escape(describe_open_position(final_position(result)))}</p>
 <div class="grid"><table>{rows}</table>
 <div><h3>Trading state changes</h3><ul>{states or "<li>none</li>"}</ul>
 <h3>Risk denials ({len(result.denials)})</h3>{denials}</div></div>
