@@ -2,7 +2,7 @@ from decimal import Decimal
 from typing import Any
 
 from smc_agent.core.candle import Candle
-from smc_agent.core.enums import OrderStatus, TradingState
+from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, TradingState
 from smc_agent.core.events import (
     OrderCanceled,
     OrderDenied,
@@ -11,10 +11,11 @@ from smc_agent.core.events import (
     StrategyFailed,
     TradingStateChanged,
 )
+from smc_agent.core.ids import ClientOrderId, StrategyId, TradeId, VenueOrderId
 from smc_agent.engine.aggregator import CandleAggregator
 from smc_agent.risk.config import RiskConfig
 from smc_agent.strategy.base import Strategy
-from tests.engine.harness import Rig, Scripted
+from tests.engine.harness import INST, Rig, Scripted
 
 
 def boom(s: Strategy, c: Candle) -> None:
@@ -100,6 +101,34 @@ def test_drawdown_breaker_halts_engine() -> None:
     rig.bar(100, 101, 70, 75)  # -2500 on 20000 = 12.5%
     assert rig.engine.state is TradingState.HALTED
     assert "max_drawdown" in rig.engine.state_reason
+
+
+def test_a_fill_before_any_candle_is_valued_at_its_price_by_the_breakers() -> None:
+    # after a restart a working order can fill before the first candle: the breakers, which look
+    # after every fill, value the position at the fill's price (this raised KeyError on the mark)
+    rig = Rig(Scripted(), risk=RiskConfig(max_drawdown=Decimal("0.1")), cash="20000")
+    rig.clock.set_time(5_000)
+    rig.engine.handle_event(
+        OrderFilled(
+            ts_event=4_000,
+            ts_init=5_000,
+            strategy_id=StrategyId("bot"),
+            instrument_id=INST.id,
+            client_order_id=ClientOrderId("restored-1"),
+            venue_order_id=VenueOrderId("v-1"),
+            trade_id=TradeId("t-1"),
+            side=OrderSide.BUY,
+            qty=Decimal(2),
+            price=Decimal(100),
+            fee=Decimal("0.2"),
+            fee_currency="USDT",
+            liquidity=LiquiditySide.TAKER,
+            is_last=True,
+        )
+    )
+    assert rig.engine.state is TradingState.ACTIVE
+    assert rig.engine.portfolio.equity() == Decimal("19999.8")
+    assert rig.engine._ref_ts[INST.id] == 4_000  # the fill's own time: its price ages like a candle's
 
 
 class MultiTf(Strategy):

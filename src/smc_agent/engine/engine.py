@@ -253,6 +253,10 @@ class TradingEngine:
 
     def _on_fill(self, event: OrderFilled) -> None:
         pos = self.portfolio.apply_fill(event)
+        key = event.instrument_id
+        if key not in self.portfolio.marks:  # a fill before any candle (after a restart): its price is
+            self.portfolio.marks[key] = float(event.price)  # the market's, as of the fill
+            self._ref_ts[key] = event.ts_event
         if not self.bus.wants(PositionChanged):
             return
         self.bus.publish(

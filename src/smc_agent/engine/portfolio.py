@@ -52,13 +52,18 @@ class Portfolio:
         return bool(self._open)
 
     def equity_f(self) -> float:
+        """Cash plus open positions at their marks (a position restored before any price: at cost)."""
         eq = self.cash_f
+        marks = self.marks
         for iid in self._open:
-            eq += self.qty_f[iid] * self.marks[iid]
+            mark = marks.get(iid)
+            eq += self.qty_f[iid] * (mark if mark is not None else float(self.positions[iid].avg_price))
         return eq
 
     def equity(self) -> Decimal:
         eq = self.cash
         for iid in self._open:
-            eq += self.positions[iid].qty * Decimal(repr(self.marks[iid]))
+            mark = self.marks.get(iid)
+            pos = self.positions[iid]
+            eq += pos.qty * (Decimal(repr(mark)) if mark is not None else pos.avg_price)
         return eq
