@@ -129,8 +129,8 @@ def aggregate(data: CandleData, timeframe: str) -> CandleData:
     if n == 0 or not (np.isfinite(data.high).all() and np.isfinite(data.low).all()):
         return _aggregate_by_stream(data, agg)
     t = data.open_time
-    bucket = t - t % agg.tf_ms
-    completes = t + agg.base_ms == bucket + agg.tf_ms
+    bucket, end = agg.bucket_bounds(t)
+    completes = t + agg.base_ms == end
     new_group = np.ones(n, dtype=bool)
     new_group[1:] = (bucket[1:] != bucket[:-1]) | completes[:-1]
     starts = np.flatnonzero(new_group)
