@@ -16,7 +16,7 @@ class SmcFast(SmcStructure):
     """The SMC structure strategy with a 15-minute bias (the demo's 1m feed is replayed fast)."""
 
     name: ClassVar[str] = "smc_fast"
-    timeframes: ClassVar[tuple[str, ...]] = ("15m",)
+    timeframes = ("15m",)
 
 
 class Drill(Strategy):

@@ -50,7 +50,7 @@ class Strategy:
     """Base class. Subclasses declare :class:`Param` attributes and implement :meth:`on_candle`."""
 
     name: ClassVar[str] = ""
-    timeframes: ClassVar[tuple[str, ...]] = ()
+    timeframes: tuple[str, ...] = ()  # a class default; an instance may set its own in __init__
 
     def __init__(self, **params: Any) -> None:
         values = resolve_params(type(self), params)

@@ -3,7 +3,9 @@
 * **Bias** from higher-timeframe market structure: the direction of the last BOS/CHoCH on ``htf``.
 * **Entry** when price retraces into a base-timeframe order block or FVG of the bias direction (the
   zone's mitigation event) while price sits in the discount half of the dealing range for longs
-  (premium for shorts): a market order at the next open.
+  (premium for shorts): a market order at the next open. Not when the zone failed on that candle: an
+  order block invalidated by it, or a close beyond the zone's far edge (below a bullish zone's bottom,
+  above a bearish zone's top).
 * **Stop** beyond the zone (``stop_buffer`` x zone height further), **target** at the nearest opposing
   liquidity pool if it pays at least ``min_rr``, else ``rr`` times the risk.
 * One position at a time; sizing by the engine (fraction of equity at risk to the stop).
@@ -95,9 +97,11 @@ def _record(ev: Any) -> list[float]:
 
 class SmcStructure(Strategy):
     name: ClassVar[str] = "smc"
-    timeframes: ClassVar[tuple[str, ...]] = ("1h",)
+    timeframes = ("1h",)  # replaced per instance by ``(htf,)``
 
-    htf = Param(str, "1h", help="higher timeframe for the structural bias (must be in `timeframes`)")
+    htf = Param(
+        str, "1h", help="higher timeframe for the structural bias (longer than the candles', e.g. 4h on 1h)"
+    )
     swing_length = Param(int, 5, low=1, high=100, help="swing length on the base timeframe")
     htf_swing_length = Param(int, 5, low=1, high=100, help="swing length on the higher timeframe")
     rr = Param(float, 2.0, low=0.5, high=20.0, help="target as a multiple of the risk (fallback)")
@@ -107,11 +111,15 @@ class SmcStructure(Strategy):
     use_fvg = Param(bool, True, help="enter on FVG retraces too (not only order blocks)")
     max_zone_age = Param(int, 200, low=1, high=100_000, help="ignore zones older than this many bars")
 
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.timeframes = (self.htf,)  # the one higher timeframe the engine builds from the candles
+
     def check_params(self) -> None:
-        if self.htf not in type(self).timeframes:
-            raise ValueError(
-                f"htf {self.htf!r} must be one of the declared timeframes {type(self).timeframes}"
-            )
+        try:
+            timeframe_ms(self.htf)
+        except ValueError as exc:
+            raise ValueError(f"htf: {exc}") from None
 
     def on_start(self, **kwargs: Any) -> None:
         if timeframe_ms(self.htf) <= timeframe_ms(self.timeframe):
@@ -152,6 +160,7 @@ class SmcStructure(Strategy):
     def _on_rows(self, candle: Candle, rows: list[list[float]]) -> None:
         """One base candle's events, as kernel records: zones, swings and pools, then maybe an entry."""
         signal: tuple[str, float, float, int] | None = None
+        signal_id = -1
         zones = self._zones
         for r in rows:  # most frequent kinds first
             kind = r[EV_KIND]
@@ -162,8 +171,11 @@ class SmcStructure(Strategy):
                     zone is not None
                     and zone[2] == self.bias
                     and int(r[EV_BAR]) - zone[3] <= self.max_zone_age
+                    # held at the close: not closed beyond its far edge
+                    and (candle.close >= zone[1] if zone[2] > 0 else candle.close <= zone[0])
                 ):
                     signal = (key[0], zone[0], zone[1], zone[2])
+                    signal_id = int(r[EV_ID])
             elif kind == K_FVG_NEW:
                 if self.use_fvg:
                     zones["fvg", int(r[EV_ID])] = (
@@ -181,6 +193,8 @@ class SmcStructure(Strategy):
                 zones["ob", int(r[EV_ID])] = (r[EV_A], r[EV_B], 1 if r[EV_DIR] > 0 else -1, int(r[EV_BAR]))
             elif kind == K_OB_INVALIDATED:
                 zones.pop(("ob", int(r[EV_ID])), None)
+                if signal is not None and signal[0] == "ob" and signal_id == int(r[EV_ID]):
+                    signal = None  # the block it retraced into broke on the same candle
             elif kind == K_LIQ_NEW:
                 (self._pools_high if r[EV_DIR] > 0 else self._pools_low)[int(r[EV_ID])] = r[EV_A]
             elif kind == K_LIQ_SWEPT:
@@ -222,7 +236,7 @@ class SmcStructure(Strategy):
             target = min(above) if above else 0.0
             if not above or (target - price) < self.min_rr * risk:
                 target = price + self.rr * risk
-            self.buy(stop_loss=stop, take_profit=target, tag=f"{kind}_long")
+            sent = self.buy(stop_loss=stop, take_profit=target, tag=f"{kind}_long")
         else:
             if price <= equilibrium:
                 return  # shorts only from premium
@@ -236,7 +250,9 @@ class SmcStructure(Strategy):
                 target = price - self.rr * risk
             if target <= 0:
                 return
-            self.sell(stop_loss=stop, take_profit=target, tag=f"{kind}_short")
+            sent = self.sell(stop_loss=stop, take_profit=target, tag=f"{kind}_short")
+        if sent is None:
+            return  # refused (risk gate, sizing): nothing to draw on the report
         self.annotate(
             kind,
             ts=candle.open_time,
