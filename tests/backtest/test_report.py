@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from smc_agent.backtest.report import MAX_POINTS, to_html, to_json
+from smc_agent.backtest.report import MAX_POINTS, build_figure, to_html, to_json
 from smc_agent.backtest.runner import BacktestConfig, BacktestResult, run_backtest
 from smc_agent.strategy.sma_cross import SmaCross
 from smc_agent.strategy.smc_structure import SmcStructure
@@ -34,6 +34,12 @@ def test_report_is_self_contained_and_json_serialisable() -> None:
     assert pos["mark_price"] == repr(float(result.data.close[-1]))
     assert pos["entry_time"] > result.trades[-1].exit_time
     assert "Open position at the end: long " + pos["qty"] + " at avg " in page
+    # its entry is on the chart with the closed trades' entries (it was missing: only trades were drawn)
+    longs = next(trace for trace in build_figure(result).data if trace.name == "long entry")
+    assert len(longs.x) == sum(t.side.value == "buy" for t in result.trades) + 1
+    assert longs.text[-1] == f"{pos['entry_tag']} (open at the end)" and longs.y[-1] == float(
+        pos["avg_entry_price"]
+    )
     _assert_reconciles(result, doc)
 
 

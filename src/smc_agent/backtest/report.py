@@ -179,16 +179,24 @@ def build_figure(result: BacktestResult) -> go.Figure:
         1,
         1,
     )
+    held = final_position(result)  # still open at the end: its entry is drawn with the closed trades'
     for side, symbol, color in (("buy", "triangle-up", "#16a34a"), ("sell", "triangle-down", "#dc2626")):
         trades = [tr for tr in result.trades if tr.side.value == side]
+        times = [tr.entry_time for tr in trades]
+        prices = [float(tr.entry_price) for tr in trades]
+        tags = [tr.entry_tag for tr in trades]
+        if held is not None and held.side.value == side:
+            times.append(held.entry_time)
+            prices.append(float(held.avg_price))
+            tags.append(f"{held.entry_tag} (open at the end)")
         fig.add_trace(
             go.Scatter(
-                x=_ms([tr.entry_time for tr in trades]),
-                y=[float(tr.entry_price) for tr in trades],
+                x=_ms(times),
+                y=prices,
                 mode="markers",
                 marker={"symbol": symbol, "size": 10, "color": color},
                 name=f"{'long' if side == 'buy' else 'short'} entry",
-                text=[tr.entry_tag for tr in trades],
+                text=tags,
             ),
             1,
             1,
