@@ -35,7 +35,10 @@ def _duplicate_before(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denia
             cmd.price,
             cmd.trigger_price,
             cmd.reduce_only,
-        ) and (cmd.order_type is not OrderType.MARKET and not cmd.reduce_only):
+        ) and (
+            cmd.order_type is not OrderType.MARKET
+            and not (cmd.reduce_only and checks.reduces_position(cmd, ctx.position_qty))
+        ):
             return Denial(
                 "duplicate_order",
                 "an identical order is already open",
@@ -63,6 +66,7 @@ _views = st.builds(OpenOrderView, _sides, _types, _qty, _px, _px, st.booleans())
     sent=st.booleans(),
     window=st.sampled_from([0, 1_000]),
     twin_at=st.none() | st.integers(min_value=0, max_value=4),
+    position=st.sampled_from([Decimal(0), Decimal(1), Decimal(-2)]),
 )
 def test_check_duplicate_decides_as_before(
     *,
@@ -76,6 +80,7 @@ def test_check_duplicate_decides_as_before(
     sent: bool,
     window: int,
     twin_at: int | None,
+    position: Decimal,
 ) -> None:
     if twin_at is not None:  # an open order identical to the new one (the case the rule is for)
         views.insert(twin_at, OpenOrderView(side, order_type, qty, price, trigger, reduce_only))
@@ -96,7 +101,7 @@ def test_check_duplicate_decides_as_before(
     ctx = RiskContext(
         now_ms=0,
         state=TradingState.ACTIVE,
-        position_qty=Decimal(0),
+        position_qty=position,
         positions_notional={},
         open_orders=tuple(views),
         open_orders_total=len(views),

@@ -123,9 +123,14 @@ def test_an_exit_is_not_refused_for_a_stale_or_missing_reference() -> None:
     stale = ctx(now=10_000_000, ref_ts=10_000_000 - 3_600_000, position="1")
     assert checks.check_reference_price(stop, stale, CFG) is None
     assert checks.check_reference_price(cmd(OrderSide.SELL, ref=None, reduce_only=True), stale, CFG) is None
-    # the same order opening a position is still refused
+    # the same order opening a position is still refused, and so is one merely flagged reduce-only
+    # that would not reduce (a live venue may not enforce the flag)
     entry = cmd(OrderSide.SELL, order_type=OrderType.STOP_MARKET, trigger="95")
     assert checks.check_reference_price(entry, stale, CFG) is not None
+    flat = ctx(now=10_000_000, ref_ts=None)
+    assert checks.check_reference_price(cmd(qty="5000", ref=None, reduce_only=True), flat, CFG) is not None
+    too_big = cmd(OrderSide.SELL, "2", ref=None, reduce_only=True)
+    assert checks.check_reference_price(too_big, stale, CFG) is not None
 
 
 def test_trading_state() -> None:
@@ -169,6 +174,8 @@ def test_equal_exits_of_two_entries_are_not_duplicates() -> None:
         OrderSide.SELL, order_type=OrderType.STOP_MARKET, trigger="95", reduce_only=True, cid="c1-sl"
     )
     assert checks.check_duplicate(second, ctx(open_orders=(first_stop,), position="2"), CFG) is None
+    # a flagged order that would not reduce the position is compared like any other
+    assert checks.check_duplicate(second, ctx(open_orders=(first_stop,), position="0"), CFG) is not None
     # its client order id sent twice is still refused
     sent = replace(
         ctx(open_orders=(first_stop,), position="2"), recent_client_ids=frozenset({ClientOrderId("c1-sl")})

@@ -75,11 +75,12 @@ def check_order_qty(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial 
 def check_reference_price(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     """Fail closed: without a fresh reference price the collar cannot be enforced.
 
-    Reduce-only orders pass: they can only shrink a position, the collar leaves their triggers and
-    passive prices alone anyway, and refusing them leaves a position without its exit (a protective
-    stop attached when an entry fills an hour-long bar after the last price, a close while the feed is
-    late). The collar still holds an exit's aggressive limit price to a reference when there is one."""
-    if cmd.reduce_only:
+    A reduce-only order that shrinks the position passes: the collar leaves its trigger and passive
+    price alone anyway, and refusing it leaves a position without its exit (a protective stop attached
+    when an entry fills an hour-long bar after the last price, a close while the feed is late). The
+    collar still holds an exit's aggressive limit price to a reference when there is one. The flag alone
+    is not trusted: a live venue may not enforce it."""
+    if cmd.reduce_only and reduces_position(cmd, ctx.position_qty):
         return None
     if cmd.reference_price is None or cmd.reference_price <= 0:
         return Denial("reference_price", "no reference market price: cannot check the price collar")
@@ -216,11 +217,10 @@ def check_duplicate(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial 
             f"client order id {cmd.client_order_id} was already sent",
             {"client_order_id": cmd.client_order_id},
         )
-    if cfg.duplicate_window_ms <= 0 or cmd.order_type is _MARKET or cmd.reduce_only:
-        # only resting entries are held to this rule: a market order is never a duplicate, and two
-        # equal reduce-only orders are the exits of two entries (equal stop-losses of two fills); the
-        # venue clips reduce-only orders to the position, so they can never add to it
-        return None
+    if cfg.duplicate_window_ms <= 0 or cmd.order_type is _MARKET:
+        return None  # only resting orders are held to this rule: a market order is never a duplicate
+    if cmd.reduce_only and reduces_position(cmd, ctx.position_qty):
+        return None  # equal exits of two entries (equal stop-losses of two fills) are not repeats
     key = (cmd.side, cmd.order_type, cmd.qty, cmd.price, cmd.trigger_price, cmd.reduce_only)
     for o in ctx.open_orders:
         if (o.side, o.order_type, o.qty, o.price, o.trigger_price, o.reduce_only) == key:
