@@ -131,6 +131,30 @@ def test_a_fill_before_any_candle_is_valued_at_its_price_by_the_breakers() -> No
     assert rig.engine._ref_ts[INST.id] == 4_000  # the fill's own time: its price ages like a candle's
 
 
+def test_an_entry_filled_away_from_the_last_close_is_not_a_loss_to_the_breakers() -> None:
+    # the breakers look right after a fill: a buy filled at a gapped open of 120 (close 100) was valued
+    # at 100 and read as a 16% drawdown, halting the engine on a trade that had lost nothing
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=800)}),
+        risk=RiskConfig(
+            max_drawdown=Decimal("0.1"), daily_loss_limit=Decimal("0.05"), max_order_notional=None
+        ),
+    )
+    rig.bar(100, 100, 100, 100)
+    rig.bar(120, 121, 119, 120)
+    assert rig.engine.state is TradingState.ACTIVE and rig.of(TradingStateChanged) == []
+    assert rig.engine.portfolio.marks[INST.id] == 120.0
+
+
+def test_reset_breakers_starts_from_the_equity_now() -> None:
+    rig = Rig(Scripted(), risk=RiskConfig(daily_loss_limit=Decimal("0.05")), cash="10000")
+    pf = rig.engine.portfolio
+    pf.cash -= 600  # what a restart's restore adds: the realised PnL of before
+    pf.cash_f = float(pf.cash)
+    rig.engine.reset_breakers()
+    assert rig.engine.breakers.update(9_390.0, now_ms=1_000) is None  # 0.1% today, not 6.1%
+
+
 class MultiTf(Strategy):
     timeframes = ("5m",)
 

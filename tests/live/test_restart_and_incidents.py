@@ -133,6 +133,26 @@ async def test_restart_restores_positions_and_open_orders_before_any_new_order(
         await service.stop()
 
 
+async def test_restart_starts_the_breakers_from_the_restored_books(migrated_sqlite_url: str) -> None:
+    # 600 lost before the restart: the day's baseline and the peak are the 9,400 the books hold, not the
+    # 10,000 starting cash (the first fill after a restart tripped the 5% daily limit on no loss today)
+    repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
+    bought = submit("smc-b-1", OrderSide.BUY, "1", "1000")
+    sold = submit("smc-b-2", OrderSide.SELL, "1", "400")
+    for cmd in (bought, sold):
+        repo.record_intent(cmd)
+        repo.apply_report(report(cmd, OrderStatus.FILLED, "1"))
+
+    service = trading_service(migrated_sqlite_url)
+    await service.start()
+    try:
+        engine = service.engine
+        assert engine.portfolio.equity() == Decimal(9_400)
+        assert engine.breakers.day_start_equity == engine.breakers.peak_equity == 9_400.0
+    finally:
+        await service.stop()
+
+
 def incidents(url: str) -> list[Incident]:
     with make_session_factory(make_engine(url))() as session:
         return list(session.scalars(select(Incident)))

@@ -155,6 +155,11 @@ class TradingEngine:
             except Exception as exc:
                 self._fail_bot(bot, "on_candle", exc)
 
+    def reset_breakers(self) -> None:
+        """Start the breakers from the equity now (after a restart restored positions and realised PnL:
+        the day's baseline and the peak are then what the books hold, not the starting cash)."""
+        self.breakers = Breakers(self.risk.config, self.portfolio.equity_f(), self.clock.timestamp_ms())
+
     def _check_breakers(self, equity: float, now: int) -> None:
         day_before = self.breakers.day
         trip = self.breakers.update(equity, now)
@@ -253,9 +258,12 @@ class TradingEngine:
 
     def _on_fill(self, event: OrderFilled) -> None:
         pos = self.portfolio.apply_fill(event)
+        # a fill is the latest trade price of its instrument: the breakers, looking right after it, value
+        # the position there (at the previous close a gapped entry looked like a loss), and a fill before
+        # any candle (after a restart) gives the instrument its first price
         key = event.instrument_id
-        if key not in self.portfolio.marks:  # a fill before any candle (after a restart): its price is
-            self.portfolio.marks[key] = float(event.price)  # the market's, as of the fill
+        self.portfolio.marks[key] = float(event.price)
+        if event.ts_event > self._ref_ts.get(key, -1):
             self._ref_ts[key] = event.ts_event
         if not self.bus.wants(PositionChanged):
             return

@@ -80,6 +80,7 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
             continue
         _register(engine, stored, iid, now_ms)
         orders += 1
+    engine.reset_breakers()  # from the restored equity, not the starting cash
     restored = Restored(positions, orders, tuple(skipped))
     log.info(
         "trading engine restored from the database before any new order",
