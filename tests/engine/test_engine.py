@@ -1,6 +1,7 @@
 from decimal import Decimal
 from typing import Any
 
+from smc_agent.backtest.fill_model import FillModel
 from smc_agent.core.candle import Candle
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, TradingState
 from smc_agent.core.events import (
@@ -202,3 +203,26 @@ def test_fills_reach_the_strategy_and_positions() -> None:
     rig.bar(100, 101, 99, 100)
     assert [type(f) for f in strategy.fills] == [OrderFilled]
     assert strategy.position_size == -1.0
+
+
+def test_exits_left_when_the_position_is_flat_are_canceled() -> None:
+    # close() cancels a half-filled bracketed entry; the cancel attaches its stop and target to the half
+    # that filled, then the close flattens it: the stop and target must go too (a spot venue does not
+    # know "reduce-only" and would sell holdings with them)
+    rig = Rig(
+        Scripted(
+            {
+                0: lambda s, c: s.buy(qty=2, price=100, stop_loss=95, take_profit=110),
+                2: lambda s, c: s.close(),
+            }
+        ),
+        fill_model=FillModel(maker_fee=Decimal(0), taker_fee=Decimal(0), max_participation=0.5),
+    )
+    rig.bar(100, 100, 100, 100, v=10)
+    rig.bar(100, 100.5, 99.5, 100, v=1)  # the entry fills 0.5 of 2
+    rig.bar(100, 100.5, 99.5, 100, v=0)  # no volume; close(): entry canceled, its stop and target placed
+    rig.bar(100, 100.5, 99.5, 100, v=10)  # the close fills
+    assert rig.engine.portfolio.position(INST.id).is_flat
+    assert rig.engine.orders.open_orders() == [] and rig.venue.open_orders() == []
+    canceled = {e.client_order_id[-3:]: e.reason for e in rig.of(OrderCanceled)}
+    assert canceled["-sl"] == canceled["-tp"] == "canceled by request"

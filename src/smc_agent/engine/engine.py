@@ -253,8 +253,21 @@ class TradingEngine:
                 self.submit_command(cmd)
             else:
                 self.client.cancel(cmd)
+        if filled and self.orders.open_count and not self.portfolio.qty_f.get(event.instrument_id):
+            self._cancel_stale_exits(event, follow_ups)
         if filled and self._breakers_on:  # after its protective orders: a fill can end a position at a loss
             self._check_breakers(self.portfolio.equity_f(), self.clock.timestamp_ms())
+
+    def _cancel_stale_exits(self, event: OrderEvent, follow_ups: Sequence[SubmitOrder | CancelOrder]) -> None:
+        """The position is flat after this fill: reduce-only orders left on the instrument have nothing
+        to reduce (the stop and target of an entry that ``close()`` flattened). Cancel them rather than
+        trust the venue to: a spot venue does not know the flag and would sell holdings with them."""
+        canceling = {c.client_order_id for c in follow_ups if isinstance(c, CancelOrder)}
+        canceling.add(event.client_order_id)  # its own remainder: the venue's to end
+        now = self.clock.timestamp_ms()
+        for order in self.orders.open_orders(event.instrument_id):
+            if order.reduce_only and order.client_order_id not in canceling:
+                self._cancel(order.strategy_id, order.instrument_id, order.client_order_id, now)
 
     def _on_fill(self, event: OrderFilled) -> None:
         pos = self.portfolio.apply_fill(event)
