@@ -32,7 +32,7 @@ import pandas as pd
 
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.fill_model import FillModel
-from smc_agent.backtest.runner import BacktestConfig, _candles, run_backtest
+from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.risk.config import RiskConfig
 from smc_agent.strategy.indicators import SMA
 from smc_agent.strategy.sma_cross import SmaCross
@@ -88,7 +88,7 @@ def run_strategy_alone(data: CandleData) -> tuple[int, float]:
     update_fast, update_slow = fast.update, slow.update
     prev_fast = prev_slow = float("nan")
     crosses = 0
-    for candle in _candles(data, 0, len(data)):
+    for candle in data.candles():
         f = update_fast(candle.close)
         s = update_slow(candle.close)
         if (prev_fast < prev_slow and f > s) or (prev_slow < prev_fast and s > f):

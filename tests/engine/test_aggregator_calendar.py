@@ -35,18 +35,7 @@ def _hourly() -> CandleData:
 
 
 def _candles(data: CandleData) -> list[Candle]:
-    return [
-        Candle(data.venue, data.symbol, data.timeframe, t, o, h, low, c, v)
-        for t, o, h, low, c, v in zip(
-            data.open_time.tolist(),
-            data.open.tolist(),
-            data.high.tolist(),
-            data.low.tolist(),
-            data.close.tolist(),
-            data.volume.tolist(),
-            strict=True,
-        )
-    ]
+    return list(data.candles())
 
 
 def _stream(data: CandleData, timeframe: str) -> list[Candle]:

@@ -5,14 +5,17 @@ No file I/O here (layer rule): build from a pandas DataFrame or arrays; the CLI 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from smc_agent.core.candle import timeframe_ms
+from smc_agent.core.candle import Candle, timeframe_ms
 from smc_agent.core.errors import DataError
 from smc_agent.smc.candles import CandleError, Candles, validate
 
@@ -42,6 +45,25 @@ class CandleData:
             validate(self.open, self.high, self.low, self.close, self.volume, self.open_time)
         except CandleError as exc:
             raise DataError(f"{self.symbol} {self.timeframe}: {exc}") from None
+
+    def candles(self, start: int = 0, stop: int | None = None) -> Iterator[Candle]:
+        """Rows ``start:stop`` as :class:`Candle` objects, built in C (one tuple per candle, no keyword
+        parsing): what the runner feeds the engine."""
+        return map(
+            partial(tuple.__new__, Candle),
+            zip(
+                repeat(self.venue),
+                repeat(self.symbol),
+                repeat(self.timeframe),
+                self.open_time[start:stop].tolist(),
+                self.open[start:stop].tolist(),
+                self.high[start:stop].tolist(),
+                self.low[start:stop].tolist(),
+                self.close[start:stop].tolist(),
+                self.volume[start:stop].tolist(),
+                strict=False,
+            ),
+        )
 
     def __len__(self) -> int:
         return len(self.open_time)

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -19,7 +17,7 @@ from smc_agent.backtest.sim_venue import SimulatedVenue
 from smc_agent.backtest.smc_replay import replay_provider
 from smc_agent.backtest.stats import compute_stats
 from smc_agent.backtest.trades import Trade, build_trades
-from smc_agent.core.candle import Candle, timeframe_ms
+from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.clock import TestClock
 from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.core.events import (
@@ -147,7 +145,7 @@ def run_backtest(
     for start in range(0, n, step):
         if progress is not None:
             progress(start, n)
-        for candle in _candles(data, start, start + step):
+        for candle in data.candles(start, start + step):
             set_time(candle[3] + tf_ms)
             on_candle(candle)
     equity, position = snapshots.series(data.open_time + tf_ms, data.close)
@@ -204,25 +202,6 @@ def run_backtest(
 
 
 _CHUNK = 65_536  # candles converted to Python objects at a time (bounded memory on long series)
-
-
-def _candles(data: CandleData, start: int, stop: int) -> Iterator[Candle]:
-    """Candle rows ``start:stop``, built in C (one tuple per candle, no keyword parsing)."""
-    return map(
-        partial(tuple.__new__, Candle),
-        zip(
-            repeat(data.venue),
-            repeat(data.symbol),
-            repeat(data.timeframe),
-            data.open_time[start:stop].tolist(),
-            data.open[start:stop].tolist(),
-            data.high[start:stop].tolist(),
-            data.low[start:stop].tolist(),
-            data.close[start:stop].tolist(),
-            data.volume[start:stop].tolist(),
-            strict=False,
-        ),
-    )
 
 
 class _Snapshots:

@@ -9,9 +9,6 @@ replayed candles are the ones the strategy receives. A candle the replay did not
 
 from __future__ import annotations
 
-from functools import partial
-from itertools import repeat
-
 import numpy as np
 import numpy.typing as npt
 
@@ -164,19 +161,7 @@ def _reduce(ufunc: np.ufunc, values: F64, starts: npt.NDArray[np.intp], ends: np
 
 def _aggregate_by_stream(data: CandleData, agg: CandleAggregator) -> CandleData:
     out: list[Candle] = []
-    rows = zip(
-        repeat(data.venue),
-        repeat(data.symbol),
-        repeat(data.timeframe),
-        data.open_time.tolist(),
-        data.open.tolist(),
-        data.high.tolist(),
-        data.low.tolist(),
-        data.close.tolist(),
-        data.volume.tolist(),
-        strict=False,
-    )
-    for candle in map(partial(tuple.__new__, Candle), rows):
+    for candle in data.candles():
         stale, done = agg.update(candle)
         if stale is not None:
             out.append(stale)
