@@ -226,3 +226,21 @@ def test_exits_left_when_the_position_is_flat_are_canceled() -> None:
     assert rig.engine.orders.open_orders() == [] and rig.venue.open_orders() == []
     canceled = {e.client_order_id[-3:]: e.reason for e in rig.of(OrderCanceled)}
     assert canceled["-sl"] == canceled["-tp"] == "canceled by request"
+
+
+def test_entries_are_refused_while_the_engine_replays_history() -> None:
+    # a live runtime back-filling on start: strategies see the old candles, but an entry signalled by
+    # one is refused (it went out as a market order on an hour-old signal); exits still go
+    rig = Rig(
+        Scripted({1: lambda s, c: s.buy(qty=1), 2: lambda s, c: s.buy(qty=1), 3: lambda s, c: s.close()})
+    )
+    rig.bar(100, 100, 100, 100)
+    rig.engine.replaying = "back-fill, candle closed 3600 s ago"
+    rig.bar(100, 100, 100, 100)
+    (denied,) = rig.of(OrderDenied)
+    assert denied.check == "history" and "3600 s ago" in denied.reason
+    rig.engine.replaying = None
+    rig.bar(100, 100, 100, 100)  # a live candle: the entry goes
+    rig.engine.replaying = "back-fill"
+    rig.bar(101, 101, 101, 101)  # the close of that position is an exit: it goes
+    assert [o.side.value for o in rig.of(OrderSubmitted)] == ["buy", "sell"]
