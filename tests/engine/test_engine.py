@@ -78,6 +78,22 @@ def test_halt_cancels_entries_keeps_protective_orders_and_denies_new() -> None:
     assert change.reason == "operator: emergency halt" and change.previous is TradingState.ACTIVE
 
 
+def test_a_close_refused_while_halted_leaves_the_stop_and_target_working() -> None:
+    # close() canceled the protective orders first and then had its own order refused: after an
+    # emergency halt the position stayed open with no stop at all
+    strategy = Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=90, take_profit=120)})
+    rig = Rig(strategy)
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)  # entry fills, stop and target placed
+    rig.engine.set_trading_state(TradingState.HALTED, "operator: emergency halt")
+    assert strategy.close() is None
+    working = sorted(o.client_order_id[-3:] for o in rig.engine.orders.open_orders())
+    assert working == ["-sl", "-tp"] and not rig.of(OrderCanceled)
+    rig.engine.set_trading_state(TradingState.ACTIVE, "operator: resumed")
+    assert strategy.close() is not None  # accepted: now the stop and target go
+    assert sorted(c.client_order_id[-3:] for c in rig.of(OrderCanceled)) == ["-sl", "-tp"]
+
+
 def test_reducing_allows_exits_only() -> None:
     strategy = Scripted({0: lambda s, c: s.buy(qty=2)})
     rig = Rig(strategy)

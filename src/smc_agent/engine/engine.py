@@ -454,12 +454,14 @@ class _Context:
         if order is not None and order.is_open:
             e._cancel(order.strategy_id, order.instrument_id, client_order_id, e.clock.timestamp_ms())
 
-    def cancel_all(self, strategy: object, instrument_id: InstrumentId | None) -> None:
+    def cancel_all(
+        self, strategy: object, instrument_id: InstrumentId | None, *, keep: ClientOrderId | None = None
+    ) -> None:
         e = self._e
         sid = e._by_strategy[id(strategy)].strategy_id
         now = e.clock.timestamp_ms()
         for order in e.orders.open_orders(instrument_id):
-            if order.strategy_id == sid:
+            if order.strategy_id == sid and order.client_order_id != keep:
                 e._cancel(sid, order.instrument_id, order.client_order_id, now)
 
     def annotate(self, strategy: object, annotation: dict[str, object]) -> None:

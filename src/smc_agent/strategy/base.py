@@ -193,15 +193,17 @@ class Strategy:
         )
 
     def close(self, *, tag: str = "", instrument_id: InstrumentId | None = None) -> ClientOrderId | None:
-        """Flatten the position with a reduce-only market order and cancel this strategy's open orders."""
+        """Flatten the position with a reduce-only market order and cancel this strategy's other open
+        orders. A close the risk gate refuses (HALTED) leaves them working: the position keeps its stop
+        and target rather than be stripped of them and stay open."""
         iid = instrument_id or self.instrument_id
         ctx = self.ctx
-        ctx.cancel_all(self, iid)
         qty = ctx.position(iid).qty
         if qty == 0:
+            ctx.cancel_all(self, iid)
             return None
         side = _SELL if qty > 0 else _BUY
-        return ctx.submit(
+        cid = ctx.submit(
             self,
             instrument_id=iid,
             side=side,
@@ -214,6 +216,9 @@ class Strategy:
             reduce_only=True,
             tag=tag or "close",
         )
+        if cid is not None:
+            ctx.cancel_all(self, iid, keep=cid)
+        return cid
 
     def cancel(self, client_order_id: ClientOrderId) -> None:
         self.ctx.cancel(self, client_order_id)
