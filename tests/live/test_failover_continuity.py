@@ -18,7 +18,7 @@ from smc_agent.control.failover import FailoverManager
 from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import OrderStatus, TradingState
 from smc_agent.core.ids import InstrumentId
-from smc_agent.live.codec import decode, decode_candle, encode
+from smc_agent.live.codec import decode, decode_candle, encode, is_history
 from smc_agent.live.data_service import DataService, Subscription
 from smc_agent.live.strategies import STRATEGIES
 from smc_agent.live.streams import CANDLES_STREAM, ORDERS_STREAM, MemoryStreamBus
@@ -69,6 +69,9 @@ async def test_market_data_and_the_drill_bot_follow_the_failover(migrated_sqlite
     assert [c.venue for c in candles] == ["binance"] * 5 + ["bybit"] * 3
     opens = [c.open_time for c in candles]
     assert all(b - a == 60_000 for a, b in itertools.pairwise(opens)), "no gap, no repeat"
+    # of each poll's candles all but the newest are history: strategies see them, entries wait
+    flags = [is_history(fields) for _, fields in bus.streams[CANDLES_STREAM]]
+    assert flags == [True, True, False, True, False, True, True, False]  # polls of 3, 2 and 3
 
     # the trading engine: the drill bot of binance BTC/USDT trades on the bybit candles
     control, repo = build_control(migrated_sqlite_url, None)

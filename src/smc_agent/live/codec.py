@@ -87,8 +87,17 @@ def decode(fields: typing.Mapping[str, str]) -> Any:
     return cls(**{name: _convert(hints[name], value) for name, value in body.items()})
 
 
-def encode_candle(candle: Candle) -> dict[str, str]:
-    return {"kind": "Candle", "body": json.dumps(list(candle), separators=(",", ":"))}
+def encode_candle(candle: Candle, *, history: bool = False) -> dict[str, str]:
+    """A candle for the candles stream; ``history`` marks one published behind a newer one (a back-fill
+    or a catch-up after an outage): strategies see it, but it signals no entry."""
+    fields = {"kind": "Candle", "body": json.dumps(list(candle), separators=(",", ":"))}
+    if history:
+        fields["history"] = "1"
+    return fields
+
+
+def is_history(fields: typing.Mapping[str, str]) -> bool:
+    return fields.get("history") == "1"
 
 
 def decode_candle(fields: typing.Mapping[str, str]) -> Candle:

@@ -1,7 +1,9 @@
 """The data-pipeline service: polls a venue for newly closed candles and publishes them, in order and
 once each, to the candles stream (the trading engine consumes them).
 
-On start it back-fills ``warmup`` closed candles so strategies have history. The last published open
+On start it back-fills ``warmup`` closed candles so strategies have history. Of the candles one poll
+publishes, all but the newest are marked history (a back-fill, a catch-up after an outage): the trading
+engine feeds them to its strategies but refuses the entries they signal. The last published open
 time is kept in memory only: a restarted pipeline back-fills again, and the trading engine drops the
 candles it has already seen (``TradingService.on_candle``), so each strategy sees each candle once.
 
@@ -91,18 +93,17 @@ class DataService:
                 since_ms=since,
                 limit=limit,
             )
-            for candle in candles:
-                if last is not None and candle.open_time <= last:
-                    continue
-                await self.publish(candle)
+            fresh = [c for c in candles if last is None or c.open_time > last]
+            for i, candle in enumerate(fresh):
+                await self.publish(candle, history=i < len(fresh) - 1)
                 last = candle.open_time
                 count += 1
             if last is not None:
                 self.last_open[sub] = last
         return count
 
-    async def publish(self, candle: Candle) -> None:
-        await self.bus.publish(CANDLES_STREAM, encode_candle(candle))
+    async def publish(self, candle: Candle, *, history: bool = False) -> None:
+        await self.bus.publish(CANDLES_STREAM, encode_candle(candle, history=history))
         self.published += 1
         self.last_candle_ms = candle.close_time
 
