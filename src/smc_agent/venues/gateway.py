@@ -36,6 +36,17 @@ _CCXT_STATUS = {
 }
 
 
+_STOP_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+_PRICED_TYPES = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+# core order type -> ccxt unified type; the trigger param makes a stop of it
+_CCXT_TYPE = {
+    OrderType.MARKET: "market",
+    OrderType.LIMIT: "limit",
+    OrderType.STOP_MARKET: "market",
+    OrderType.STOP_LIMIT: "limit",
+}
+
+
 def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
@@ -55,6 +66,7 @@ class CcxtGateway:
         self.calls_failed = 0
         self.last_latency_ms: float | None = None
         self.last_error: str | None = None
+        self._stop_ids: set[str] = set()  # venue ids of stop orders seen (cancel addresses them as such)
 
     @property
     def venue(self) -> str:
@@ -161,27 +173,45 @@ class CcxtGateway:
 
     # -- orders ---------------------------------------------------------------------------------
     async def submit_order(self, command: SubmitOrder) -> OrderReport:
-        """Idempotent on ``client_order_id``; after a lost acknowledgement the order is looked up."""
+        """Idempotent on ``client_order_id``; after a lost acknowledgement the order is looked up.
+
+        Stop orders go out as ccxt ``market``/``limit`` orders with the venue's trigger param
+        (:attr:`VenueQuirks.trigger_price_param`): ccxt turns them into Binance spot ``STOP_LOSS`` /
+        ``STOP_LOSS_LIMIT`` with ``stopPrice`` and Bybit spot conditional orders
+        (``orderFilter=StopOrder``, ``triggerPrice``; the venue infers the direction)."""
         q = self.quirks
         if command.order_type.value not in q.order_types:
             raise core.InvalidOrder(f"{self._venue}: order type {command.order_type} not supported")
         tif = q.time_in_force.get(command.time_in_force.value)
         if tif is None:
             raise core.InvalidOrder(f"{self._venue}: time in force {command.time_in_force} not supported")
+        is_stop = command.order_type in _STOP_TYPES
+        if is_stop and command.trigger_price is None:
+            raise core.InvalidOrder(f"{self._venue}: {command.order_type} order without a trigger price")
+        if command.order_type in _PRICED_TYPES and command.price is None:
+            raise core.InvalidOrder(f"{self._venue}: {command.order_type} order without a price")
         params: dict[str, Any] = {q.client_id_param: command.client_order_id}
-        if command.order_type is OrderType.LIMIT:
+        if command.order_type in _PRICED_TYPES:
             params["timeInForce"] = tif
             if command.time_in_force is TimeInForce.POST_ONLY:
+                if is_stop:
+                    raise core.InvalidOrder(f"{self._venue}: a stop order cannot be post-only")
                 params["postOnly"] = True
         market = await self._market(command.instrument_id)
-        problem = self._instrument(command.instrument_id, market).validate_order(command.qty, command.price)
+        instrument = self._instrument(command.instrument_id, market)
+        # a stop-market order is valued at its trigger price for the venue's filters
+        problem = instrument.validate_order(command.qty, command.price or command.trigger_price)
+        if problem is None and is_stop and command.price is not None:
+            problem = instrument.validate_order(command.qty, command.trigger_price)
         if problem is not None:  # ccxt would silently round; refuse instead, sending nothing
             raise core.InvalidOrder(f"{self._venue} {command.instrument_id.symbol}: {problem}")
+        if is_stop:
+            params[q.trigger_price_param] = str(command.trigger_price)
         try:
             raw = await self._call(
                 "create_order",
                 market["symbol"],
-                command.order_type.value,
+                _CCXT_TYPE[command.order_type],
                 command.side.value,
                 float(command.qty),
                 None if command.price is None else float(command.price),
@@ -195,7 +225,10 @@ class CcxtGateway:
                 raise exc from None
             except core.SmcAgentError:
                 raise exc from None
-        if not q.create_returns_full_order:
+        if is_stop:
+            self._stop_ids.add(str(raw["id"]))
+        if not q.create_returns_full_order or raw.get("status") is None or raw.get("side") is None:
+            # an acknowledgement without the order (Bybit always, Binance ACK responses)
             return await self.fetch_order(command.instrument_id, venue_order_id=VenueOrderId(str(raw["id"])))
         return self._report(command.instrument_id, raw)
 
@@ -206,10 +239,20 @@ class CcxtGateway:
         client_order_id: ClientOrderId | None = None,
         venue_order_id: VenueOrderId | None = None,
     ) -> OrderReport:
+        """Cancel one order. Where the venue cancels conditional orders only when told so
+        (:attr:`VenueQuirks.cancel_stop_params`), a stop is addressed as one: known stops at once,
+        an order the venue does not find as a plain one is tried again as a stop."""
+        stop_params = dict(self.quirks.cancel_stop_params)
         if venue_order_id is None:
             found = await self.fetch_order(instrument_id, client_order_id=client_order_id)
             venue_order_id = found.venue_order_id
-        raw = await self._call("cancel_order", venue_order_id, instrument_id.symbol)
+        first, second = ({}, stop_params) if venue_order_id not in self._stop_ids else (stop_params, {})
+        try:
+            raw = await self._call("cancel_order", venue_order_id, instrument_id.symbol, first)
+        except core.OrderNotFound:
+            if not stop_params:
+                raise
+            raw = await self._call("cancel_order", venue_order_id, instrument_id.symbol, second)
         if not self.quirks.cancel_returns_full_order:
             return await self.fetch_order(instrument_id, venue_order_id=venue_order_id)
         return self._report(instrument_id, raw)
@@ -360,7 +403,16 @@ class CcxtGateway:
     def _report(self, instrument_id: InstrumentId, raw: dict[str, Any]) -> OrderReport:
         filled = _dec(raw.get("filled")) or Decimal(0)
         status = _CCXT_STATUS.get(str(raw.get("status")), OrderStatus.ACCEPTED)
-        if status is OrderStatus.ACCEPTED and filled > 0:
+        # ccxt reports spot stops as "market"/"limit" with a triggerPrice (Binance STOP_LOSS[_LIMIT],
+        # Bybit conditional orders): the trigger price tells them apart from plain orders
+        is_stop = raw.get("triggerPrice") not in (None, 0, "0", "")
+        order_type = OrderType(raw["type"])
+        if is_stop:
+            order_type = OrderType.STOP_LIMIT if order_type is OrderType.LIMIT else OrderType.STOP_MARKET
+            self._stop_ids.add(str(raw["id"]))
+            if status is OrderStatus.ACCEPTED and filled == 0 and _triggered(raw.get("info") or {}):
+                status = OrderStatus.TRIGGERED
+        if status in (OrderStatus.ACCEPTED, OrderStatus.TRIGGERED) and filled > 0:
             status = OrderStatus.PARTIALLY_FILLED
         ts = raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0
         return OrderReport(
@@ -368,11 +420,22 @@ class CcxtGateway:
             client_order_id=ClientOrderId(str(raw.get("clientOrderId") or "")),
             venue_order_id=VenueOrderId(str(raw["id"])),
             side=OrderSide(raw["side"]),
-            order_type=OrderType(raw["type"]),
+            order_type=order_type,
             status=status,
             qty=_dec(raw.get("amount")) or Decimal(0),
             filled_qty=filled,
-            price=_dec(raw.get("price")) if raw.get("type") == "limit" else None,
+            price=_dec(raw.get("price")) if order_type in _PRICED_TYPES else None,
             avg_fill_price=_dec(raw.get("average")) if filled else None,
             ts_event=int(ts),
         )
+
+
+def _triggered(info: dict[str, Any]) -> bool:
+    """Whether an open stop order has been triggered, from the venue's own order record: Bybit
+    names the untriggered state (``orderStatus: Untriggered``), Binance spot marks a stop that
+    has not triggered as not working (``isWorking: false``)."""
+    if "orderStatus" in info:
+        return str(info["orderStatus"]) != "Untriggered"
+    if "isWorking" in info:
+        return info["isWorking"] in (True, "true", "True")
+    return False

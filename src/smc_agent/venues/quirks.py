@@ -27,7 +27,14 @@ class VenueQuirks:
     dead_man_window_unit_ms: int = 1
     dead_man_per_symbol: bool = False
     dead_man_extra: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # stop orders: ccxt's unified trigger param on create (Binance spot -> STOP_LOSS[_LIMIT] + stopPrice,
+    # Bybit spot -> orderFilter=StopOrder + triggerPrice), and the params that address a conditional
+    # order on cancel (Bybit spot cancels only plain orders unless told orderFilter=StopOrder)
+    trigger_price_param: str = "triggerPrice"
+    cancel_stop_params: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
+
+_SPOT_ORDER_TYPES = frozenset({"market", "limit", "stop_market", "stop_limit"})
 
 QUIRKS: dict[str, VenueQuirks] = {
     "binance": VenueQuirks(
@@ -42,8 +49,9 @@ QUIRKS: dict[str, VenueQuirks] = {
                 "defaultType": "spot",
             }
         ),
-        order_types=frozenset({"market", "limit"}),
+        order_types=_SPOT_ORDER_TYPES,
         time_in_force=MappingProxyType({"gtc": "GTC", "ioc": "IOC", "fok": "FOK"}),
+        trigger_price_param="stopPrice",
         max_ohlcv_limit=1000,
         dead_man_method="fapiPrivatePostCountdownCancelAll",  # futures countdown cancel-all
         dead_man_window_param="countdownTime",
@@ -59,8 +67,10 @@ QUIRKS: dict[str, VenueQuirks] = {
                 "defaultType": "spot",
             }
         ),
-        order_types=frozenset({"market", "limit"}),
+        order_types=_SPOT_ORDER_TYPES,
         time_in_force=MappingProxyType({"gtc": "GTC", "ioc": "IOC", "fok": "FOK", "post_only": "PO"}),
+        trigger_price_param="triggerPrice",
+        cancel_stop_params=MappingProxyType({"trigger": True}),
         fetch_order_params=MappingProxyType({"acknowledged": True}),
         max_ohlcv_limit=1000,
         client_id_lookup_param="orderLinkId",

@@ -28,6 +28,8 @@ ERRORS: dict[str, tuple[int, int, str]] = {
     "price_filter": (400, -1013, "Filter failure: PRICE_FILTER"),
     "min_notional": (400, -1013, "Filter failure: NOTIONAL"),
     "unknown_symbol": (400, -1121, "Invalid symbol."),
+    "would_trigger": (400, -2010, "Stop price would trigger immediately."),
+    "bad_order_type": (400, -1116, "Invalid orderType."),
     "bad_param": (400, -1102, "Mandatory parameter was not sent, was empty/null, or malformed."),
     "timestamp": (400, -1021, "Timestamp for this request is outside of the recvWindow."),
     "signature": (400, -1022, "Signature for this request is not valid."),
@@ -37,6 +39,20 @@ ERRORS: dict[str, tuple[int, int, str]] = {
     "unavailable": (503, -1001, "Internal error; unable to process your request. Please try again."),
 }
 INTERVALS = {tf: tf for tf in TIMEFRAME_MS}
+# Binance spot order type -> (what it executes as, whether it waits for a stopPrice)
+ORDER_TYPES: dict[str, tuple[str, bool]] = {
+    "MARKET": ("MARKET", False),
+    "LIMIT": ("LIMIT", False),
+    "STOP_LOSS": ("MARKET", True),
+    "STOP_LOSS_LIMIT": ("LIMIT", True),
+}
+
+
+def order_type(o: SimOrder) -> str:
+    """The Binance spot type of a simulator order (stops: STOP_LOSS / STOP_LOSS_LIMIT)."""
+    if o.is_stop:
+        return "STOP_LOSS_LIMIT" if o.type == "LIMIT" else "STOP_LOSS"
+    return o.type
 
 
 def d8(value: Decimal | None) -> str:
@@ -149,7 +165,7 @@ class BinanceApi:
                     "quoteAssetPrecision": 8,
                     "baseCommissionPrecision": 8,
                     "quoteCommissionPrecision": 8,
-                    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+                    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT"],
                     "icebergAllowed": False,
                     "ocoAllowed": False,
                     "quoteOrderQtyMarketAllowed": True,
@@ -303,6 +319,13 @@ class BinanceApi:
         if state.faults.reject_orders:
             raise SimError("rejected")
         type_ = p["type"].upper()
+        if type_ not in ORDER_TYPES:
+            raise SimError("bad_order_type", type_)
+        base_type, is_stop = ORDER_TYPES[type_]
+        if is_stop and "stopPrice" not in p:
+            raise SimError("bad_param", "stopPrice")
+        if base_type == "LIMIT" and ("price" not in p or "timeInForce" not in p):
+            raise SimError("bad_param", "price and timeInForce")
         last = state.last_price(symbol)
         if "quantity" in p:
             qty = Decimal(p["quantity"])
@@ -314,20 +337,33 @@ class BinanceApi:
         order = state.book.place(
             symbol=symbol,
             side=p["side"].upper(),
-            type_=type_,
+            type_=base_type,
             qty=qty,
             price=Decimal(p["price"]) if "price" in p else None,
             time_in_force=p.get("timeInForce", "GTC"),
             client_id=p.get("newClientOrderId", ""),
             now_ms=wall_ms(),
             last_price=last,
+            trigger_price=Decimal(p["stopPrice"]) if is_stop else None,
+            direction_from_side=True,  # STOP_LOSS: a sell below the price, a buy above it
+            lock_on_trigger=False,  # spot stops reserve the balance when placed
         )
         if state.faults.lost_acks > 0:  # the order stands, the answer never reaches the client
             state.faults.lost_acks -= 1
             await asyncio.sleep(state.faults.lost_ack_hang_s)
+        # MARKET and LIMIT answer FULL by default, every other type ACK
+        resp_type = p.get("newOrderRespType", "FULL" if type_ in ("MARKET", "LIMIT") else "ACK").upper()
+        if resp_type == "ACK":
+            return {
+                "symbol": order.symbol,
+                "orderId": order.order_id,
+                "orderListId": -1,
+                "clientOrderId": order.client_id,
+                "transactTime": order.created_ms,
+            }
         body = self._order(order)
         body["transactTime"] = order.created_ms
-        if p.get("newOrderRespType", "FULL").upper() == "FULL":
+        if resp_type == "FULL":
             body["fills"] = [self._fill(t) for t in order.trades]
         return body
 
@@ -387,14 +423,15 @@ class BinanceApi:
             "cummulativeQuoteQty": d8(o.quote_filled),
             "status": o.status,
             "timeInForce": o.time_in_force,
-            "type": o.type,
+            "type": order_type(o),
             "side": o.side,
-            "stopPrice": d8(None),
+            "stopPrice": d8(o.trigger_price),
             "icebergQty": d8(None),
             "time": o.created_ms,
             "updateTime": o.updated_ms,
-            "isWorking": True,
-            "workingTime": o.created_ms,
+            # a stop works on the book only once triggered (workingTime -1 until then)
+            "isWorking": o.triggered or not o.is_stop,
+            "workingTime": (o.triggered_ms if o.triggered else -1) if o.is_stop else o.created_ms,
             "origQuoteOrderQty": d8(None),
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }

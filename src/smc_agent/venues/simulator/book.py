@@ -3,6 +3,13 @@
 Fees are charged in the quote asset at ``fee_rate`` for both sides. A limit order that crosses the
 current price fills at once (taker); resting limit orders fill when a replayed candle closes through
 their price, at the better of the limit and the candle open (maker).
+
+Stop orders (a ``trigger_price``) rest untriggered until the price feed reaches the trigger: a
+closed candle whose range touches it, or the current price crossing it. A stop-market order then
+fills at the trigger (at the candle open when the candle gapped through it); a stop-limit order
+becomes a limit order, filling at once when its limit crosses the trigger-time price, else resting.
+``lock_on_trigger`` reserves the balance only when the stop triggers (Bybit spot conditional
+orders; a stop that cannot then be funded is rejected), else at placement (Binance spot).
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ class SimOrder:
     client_id: str
     symbol: str
     side: str  # BUY | SELL
-    type: str  # LIMIT | MARKET
+    type: str  # LIMIT | MARKET (what a stop becomes once triggered)
     time_in_force: str
     qty: Decimal
     price: Decimal | None
@@ -62,10 +69,24 @@ class SimOrder:
     updated_ms: int = 0
     locked: Decimal = Decimal(0)
     trades: list[SimTrade] = field(default_factory=list)
+    trigger_price: Decimal | None = None
+    trigger_direction: int = 0  # 1: triggers when the price rises to the trigger, 2: when it falls
+    triggered: bool = False
+    triggered_ms: int = 0
+    lock_on_trigger: bool = False
+    price_on_created: Decimal | None = None
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATES
+
+    @property
+    def is_stop(self) -> bool:
+        return self.trigger_price is not None
+
+    @property
+    def waiting_trigger(self) -> bool:
+        return self.is_stop and not self.triggered and self.is_open
 
     @property
     def avg_price(self) -> Decimal:
@@ -128,13 +149,32 @@ class Book:
         client_id: str,
         now_ms: int,
         last_price: Decimal,
+        trigger_price: Decimal | None = None,
+        direction_from_side: bool = True,
+        lock_on_trigger: bool = False,
     ) -> SimOrder:
+        """Place an order; with ``trigger_price`` a stop order. ``direction_from_side``: a sell stop
+        triggers on a falling price, a buy stop on a rising one, and a stop that would trigger at
+        once is refused (Binance spot STOP_LOSS); else the direction is the side of the current price
+        the trigger lies on (Bybit spot conditional orders)."""
         spec = self.specs.get(symbol)
         if spec is None:
             raise SimError("unknown_symbol", symbol)
         if side not in ("BUY", "SELL") or type_ not in ("LIMIT", "MARKET"):
             raise SimError("bad_param", f"side={side} type={type_}")
-        self._check_filters(spec, qty, price, last_price)
+        if type_ == "LIMIT" and price is None:
+            raise SimError("bad_param", "price")
+        self._check_filters(spec, qty, price if price is not None else trigger_price, last_price)
+        direction = 0
+        if trigger_price is not None:
+            if trigger_price <= 0 or trigger_price % spec.tick_size != 0:
+                raise SimError("price_filter", f"trigger price {trigger_price} (tick {spec.tick_size})")
+            if direction_from_side:
+                direction = 1 if side == "BUY" else 2
+            else:
+                direction = 1 if trigger_price > last_price else 2
+            if trigger_price == last_price or (direction == 1) != (trigger_price > last_price):
+                raise SimError("would_trigger", f"trigger {trigger_price}, last price {last_price}")
         if client_id and any(o.client_id == client_id for o in self.orders.values()):
             raise SimError("duplicate_client_id", client_id)
         order = SimOrder(
@@ -148,7 +188,17 @@ class Book:
             price=price,
             created_ms=now_ms,
             updated_ms=now_ms,
+            trigger_price=trigger_price,
+            trigger_direction=direction,
+            lock_on_trigger=trigger_price is not None and lock_on_trigger,
+            price_on_created=last_price,
         )
+        if order.is_stop:
+            if not order.lock_on_trigger:
+                self._lock(spec, order, price if price is not None else trigger_price or last_price)
+            self.orders[order.order_id] = order
+            self._notify(order)
+            return order
         crosses = type_ == "MARKET" or (
             price is not None and (price >= last_price if side == "BUY" else price <= last_price)
         )
@@ -178,6 +228,11 @@ class Book:
             return
         for bar in bars:
             for order in self.open_orders(symbol):
+                if order.waiting_trigger:
+                    self._trigger_on_bar(spec, order, bar, now_ms)
+            for order in self.open_orders(symbol):
+                if order.waiting_trigger or order.type != "LIMIT":
+                    continue
                 assert order.price is not None
                 capacity = self._capacity(spec, bar)
                 if capacity <= 0:
@@ -186,6 +241,48 @@ class Book:
                     self._fill(spec, order, min(order.price, bar.open), now_ms, maker=True, qty=capacity)
                 elif order.side == "SELL" and bar.high >= order.price:
                     self._fill(spec, order, max(order.price, bar.open), now_ms, maker=True, qty=capacity)
+
+    def on_price(self, symbol: str, price: Decimal, now_ms: int) -> None:
+        """Trigger the stop orders the current price has reached."""
+        spec = self.specs.get(symbol)
+        if spec is None:
+            return
+        for order in self.open_orders(symbol):
+            if order.waiting_trigger and _reached(order, price, price):
+                self._trigger(spec, order, price, now_ms)
+
+    def _trigger_on_bar(self, spec: SymbolSpec, order: SimOrder, bar: Bar, now_ms: int) -> None:
+        if not _reached(order, bar.low, bar.high):
+            return
+        assert order.trigger_price is not None
+        # a candle that opened beyond the trigger gapped through it: the stop executes at the open
+        if order.trigger_direction == 2:
+            price = min(order.trigger_price, bar.open)
+        else:
+            price = max(order.trigger_price, bar.open)
+        self._trigger(spec, order, price, now_ms)
+
+    def _trigger(self, spec: SymbolSpec, order: SimOrder, price: Decimal, now_ms: int) -> None:
+        """The stop's trigger was reached at ``price``: it becomes a market or limit order."""
+        order.triggered = True
+        order.triggered_ms = order.updated_ms = now_ms
+        if order.lock_on_trigger:
+            try:
+                self._lock(spec, order, order.price if order.price is not None else price)
+            except SimError:  # placed when triggered, refused then: the venue reports it rejected
+                order.status = "REJECTED"
+                self._notify(order)
+                return
+        if order.type == "MARKET":
+            self._fill(spec, order, price, now_ms, maker=False)
+            return
+        assert order.price is not None
+        if order.price <= price if order.side == "SELL" else order.price >= price:
+            self._fill(spec, order, _taker_price(order.side, order.price, price), now_ms, maker=False)
+        elif order.time_in_force in ("IOC", "FOK"):
+            self._close(spec, order, "EXPIRED", now_ms)
+        else:
+            self._notify(order)
 
     def _capacity(self, spec: SymbolSpec, bar: Bar) -> Decimal:
         """How much a resting order can fill in one candle: ``participation`` of its volume."""
@@ -274,6 +371,14 @@ class Book:
     def _notify(self, order: SimOrder) -> None:
         for listener in self.listeners:
             listener(order)
+
+
+def _reached(order: SimOrder, low: Decimal, high: Decimal) -> bool:
+    """Whether prices from ``low`` to ``high`` reach the stop's trigger in its direction."""
+    assert order.trigger_price is not None
+    if order.trigger_direction == 1:
+        return high >= order.trigger_price
+    return low <= order.trigger_price
 
 
 def _taker_price(side: str, limit: Decimal | None, last: Decimal) -> Decimal:

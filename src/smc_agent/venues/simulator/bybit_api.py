@@ -29,6 +29,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "price_filter": (170134, "Order price decimal too long."),
     "min_notional": (170140, "Order value exceeded lower limit."),
     "unknown_symbol": (170121, "Invalid symbol."),
+    "bad_order_filter": (170202, "Invalid orderFilter parameter."),
+    "would_trigger": (10001, "params error: the trigger price equals the last price"),
     "bad_param": (10001, "params error"),
     "timestamp": (10002, "invalid request, please check your server timestamp or recv_window param"),
     "api_key": (10003, "API key is invalid."),
@@ -53,6 +55,16 @@ INTERVALS = {
     "12h": "720",
     "1d": "D",
 }
+
+
+# spot orderFilter of an order: plain, conditional (assets reserved when it triggers), TP/SL (reserved at once)
+ORDER_FILTERS = ("Order", "StopOrder", "tpslOrder")
+
+
+def order_filter(o: SimOrder) -> str:
+    if not o.is_stop:
+        return "Order"
+    return "StopOrder" if o.lock_on_trigger else "tpslOrder"
 
 
 def s8(value: Decimal | None) -> str:
@@ -332,6 +344,12 @@ class BybitApi:
             raise SimError("rejected")
         type_ = p["orderType"].upper()
         side = p["side"].upper()
+        kind = p.get("orderFilter", "Order")
+        if kind not in ORDER_FILTERS:
+            raise SimError("bad_order_filter", kind)
+        is_stop = kind != "Order"
+        if is_stop and not p.get("triggerPrice"):
+            raise SimError("bad_param", "triggerPrice is required for a conditional order")
         last = state.last_price(symbol)
         qty = Decimal(p["qty"])
         if type_ == "MARKET" and side == "BUY" and p.get("marketUnit", "quoteCoin") == "quoteCoin":
@@ -342,11 +360,14 @@ class BybitApi:
             side=side,
             type_=type_,
             qty=qty,
-            price=Decimal(p["price"]) if p.get("price") else None,
+            price=Decimal(p["price"]) if p.get("price") and type_ == "LIMIT" else None,
             time_in_force=p.get("timeInForce", "GTC" if type_ == "LIMIT" else "IOC").upper(),
             client_id=p.get("orderLinkId", ""),
             now_ms=wall_ms(),
             last_price=last,
+            trigger_price=Decimal(p["triggerPrice"]) if is_stop else None,
+            direction_from_side=False,  # spot: the side of the last price the trigger lies on
+            lock_on_trigger=kind == "StopOrder",
         )
         if state.faults.lost_acks > 0:  # the order stands, the answer never reaches the client
             state.faults.lost_acks -= 1
@@ -355,7 +376,14 @@ class BybitApi:
 
     async def cancel_order(self, p: dict[str, str]) -> dict[str, Any]:
         symbol = self._symbol(p)
-        order = self.state.book.cancel(symbol, _int(p.get("orderId")), p.get("orderLinkId"), wall_ms())
+        kind = p.get("orderFilter", "Order")
+        if kind not in ORDER_FILTERS:
+            raise SimError("bad_order_filter", kind)
+        order = self.state.book.find(symbol, _int(p.get("orderId")), p.get("orderLinkId"))
+        # spot cancels a conditional order that has not triggered only under its own orderFilter
+        if order.waiting_trigger and kind != order_filter(order):
+            raise SimError("unknown_order", f"{order.order_id} is not an orderFilter={kind} order")
+        order = self.state.book.cancel(symbol, order.order_id, None, wall_ms())
         return {"orderId": str(order.order_id), "orderLinkId": order.client_id}
 
     async def realtime(self, p: dict[str, str]) -> dict[str, Any]:
@@ -365,6 +393,8 @@ class BybitApi:
             orders = [self.state.book.find(symbol, _int(p.get("orderId")), p.get("orderLinkId"))]
         else:
             orders = self.state.book.open_orders(symbol)
+        if p.get("orderFilter"):  # unified accounts list every kind unless asked for one
+            orders = [o for o in orders if order_filter(o) == p["orderFilter"]]
         return {"category": "spot", "nextPageCursor": "", "list": [self._order(o) for o in orders]}
 
     async def history(self, p: dict[str, str]) -> dict[str, Any]:
@@ -372,6 +402,8 @@ class BybitApi:
         orders = [o for o in self.state.book.orders.values() if not o.is_open and symbol in (None, o.symbol)]
         if p.get("orderId"):
             orders = [o for o in orders if o.order_id == int(p["orderId"])]
+        if p.get("orderFilter"):
+            orders = [o for o in orders if order_filter(o) == p["orderFilter"]]
         limit = min(int(p.get("limit", "20")), 50)
         return {
             "category": "spot",
@@ -409,6 +441,8 @@ class BybitApi:
             "EXPIRED": "Cancelled",
             "REJECTED": "Rejected",
         }[o.status]
+        if o.is_stop and not o.triggered:  # conditional orders before their trigger
+            status = "Untriggered" if o.is_open else "Deactivated" if o.status == "CANCELED" else status
         return {
             "orderId": str(o.order_id),
             "orderLinkId": o.client_id,
@@ -430,16 +464,16 @@ class BybitApi:
             "cumExecFee": s8(sum((t.fee for t in o.trades), Decimal(0))),
             "timeInForce": o.time_in_force,
             "orderType": o.type.capitalize(),
-            "stopOrderType": "",
+            "stopOrderType": {"Order": "", "StopOrder": "Stop", "tpslOrder": "tpslOrder"}[order_filter(o)],
             "orderIv": "",
-            "triggerPrice": "0",
+            "triggerPrice": s8(o.trigger_price),
             "takeProfit": "0",
             "stopLoss": "0",
             "tpTriggerBy": "",
             "slTriggerBy": "",
-            "triggerDirection": 0,
-            "triggerBy": "",
-            "lastPriceOnCreated": "",
+            "triggerDirection": o.trigger_direction,
+            "triggerBy": "LastPrice" if o.is_stop else "",
+            "lastPriceOnCreated": s8(o.price_on_created) if o.is_stop else "",
             "reduceOnly": False,
             "closeOnTrigger": False,
             "smpType": "None",

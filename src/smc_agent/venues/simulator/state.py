@@ -96,7 +96,7 @@ class SimState:
         return self.config.feeds[0].tf_ms
 
     def advance(self, delta_ms: int) -> int:
-        """Move the market clock forward, fill resting orders, notify candle listeners.
+        """Move the market clock forward, trigger stops, fill resting orders, notify candle listeners.
 
         Returns the number of base-feed candles that closed. A stale fault freezes the clock.
         """
@@ -110,6 +110,8 @@ class SimState:
             if feed is self.config.feeds[0]:
                 closed_base = len(closed)
             self.book.on_closed_bars(feed.symbol, closed, wall_ms())
+            if any(o.waiting_trigger for o in self.book.open_orders(feed.symbol)):
+                self.book.on_price(feed.symbol, feed.last_price(t1), wall_ms())  # the forming candle
             for bar in closed:
                 for listener in self.bar_listeners:
                     listener(feed, bar, True)
