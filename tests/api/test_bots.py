@@ -35,3 +35,113 @@ def test_unknown_strategies_and_refused_parameters_are_422_at_create_and_update(
     assert api.client.get(f"/v1/bots/{bot}", headers=h).json()["parameters"] == {"rr": 2.5}  # unchanged
     ok = api.client.patch(f"/v1/bots/{bot}", json={"parameters": {"rr": 3}}, headers=h)
     assert ok.status_code == 200 and ok.json()["parameters"] == {"rr": 3}
+
+
+def test_a_422_echoing_a_non_finite_number_is_still_json(api: Api) -> None:
+    """Python's json reads NaN and Infinity: the body was refused, then answering it failed with a 500
+    ("Out of range float values are not JSON compliant") since the 422 echoes the input."""
+    h = {**api.headers("alice"), "content-type": "application/json"}
+    for literal in ("NaN", "Infinity", "-Infinity"):
+        body = '{"name":"x","strategy":"sma_cross","symbols":["BTC/USDT"],"timeframes":["1m"],"parameters":{"qty":%s}}'
+        refused = api.client.post("/v1/bots", content=body % literal, headers=h)
+        assert refused.status_code == 422, refused.text
+        detail = refused.json()["detail"]
+        assert detail[0]["loc"] == ["body", "parameters"] and literal in refused.text
+    # any endpoint: a number field given NaN echoes it too
+    refused = api.client.post(
+        "/v1/backtests", content='{"symbol":"BTC/USDT","timeframe":"1h","start_ms":NaN}', headers=h
+    )
+    assert refused.status_code == 422 and refused.json()["detail"][0]["input"] == "NaN", refused.text
+    bot = api.client.post("/v1/bots", json=BOT, headers=h).json()["id"]
+    patched = api.client.patch(f"/v1/bots/{bot}", content='{"parameters":{"rr":NaN}}', headers=h)
+    assert patched.status_code == 422 and patched.json()["detail"][0]["loc"] == ["body", "parameters"]
+
+
+SMA = {
+    "name": "s1",
+    "strategy": "sma_cross",
+    "venue": "binance",
+    "symbols": ["BTC/USDT"],
+    "timeframes": ["1m"],
+}
+
+
+def test_nonsense_bots_are_refused_naming_the_field(api: Api) -> None:
+    """They were stored with 201: a quantity of 1e300 or 0, a bool for an int and a list for a bool
+    (silently made 1 and True), a venue the runtime does not trade on, a timeframe no feed serves."""
+    h = api.headers("alice")
+    for body, loc, words in [
+        ({**SMA, "parameters": {"qty": 1e300}}, ["body", "parameters"], "'qty': 1e+300 above maximum 10000"),
+        ({**SMA, "parameters": {"qty": 10**400}}, ["body", "parameters"], "'qty'"),
+        ({**SMA, "strategy": "drill", "parameters": {"qty": 1e300}}, ["body", "parameters"], "above maximum"),
+        (
+            {**SMA, "strategy": "drill", "parameters": {"qty": 0}},
+            ["body", "parameters"],
+            "qty (0.0) must be more",
+        ),
+        (
+            {**SMA, "parameters": {"fast": True}},
+            ["body", "parameters"],
+            "'fast': True is a boolean, expected int",
+        ),
+        ({**SMA, "parameters": {"allow_short": [1]}}, ["body", "parameters"], "is a list, expected bool"),
+        ({**SMA, "parameters": {"allow_short": "yes"}}, ["body", "parameters"], "is a string, expected bool"),
+        ({**SMA, "parameters": {"fast": "12"}}, ["body", "parameters"], "is a string, expected int"),
+        ({**SMA, "parameters": {"fast": 12.5}}, ["body", "parameters"], "not a valid int"),
+        ({**SMA, "strategy": "nope"}, ["body", "strategy"], "unknown strategy 'nope'"),
+        ({**SMA, "venue": "paper"}, ["body", "venue"], "'binance' or 'bybit'"),
+        ({**SMA, "venue": "sim"}, ["body", "venue"], "'binance' or 'bybit'"),
+        ({**SMA, "symbols": ["BTCUSDT"]}, ["body", "symbols", 0], "pattern"),
+        ({**SMA, "symbols": ["btc/usdt"]}, ["body", "symbols", 0], "pattern"),
+        ({**SMA, "symbols": ["FOO/"]}, ["body", "symbols", 0], "pattern"),
+        ({**SMA, "timeframes": ["999M"]}, ["body", "timeframes", 0], "not served by the data pipeline"),
+        ({**SMA, "timeframes": ["7m"]}, ["body", "timeframes", 0], "not served by the data pipeline"),
+        ({**SMA, "timeframes": ["1x"]}, ["body", "timeframes", 0], "bad timeframe '1x'"),
+    ]:
+        refused = api.client.post("/v1/bots", json=body, headers=h)
+        assert refused.status_code == 422, (body, refused.text)
+        detail = refused.json()["detail"]
+        assert [e["loc"] for e in detail] == [loc] and words in detail[0]["msg"], (body, detail)
+    assert api.client.get("/v1/bots", headers=h).json()["items"] == []
+    for body in [
+        {**SMA, "parameters": {"qty": 10_000, "fast": 5, "slow": 50, "allow_short": False}},
+        {**SMA, "venue": "bybit", "symbols": ["ETH/USDT:USDT", "1000PEPE/USDT"], "timeframes": ["4h", "1d"]},
+        {**SMA, "strategy": "drill", "parameters": {"qty": 0.5, "every": 3}},
+        {**SMA, "strategy": "smc", "parameters": {"rr": 3, "use_fvg": False, "htf": "4h"}},
+    ]:
+        created = api.client.post("/v1/bots", json=body, headers=h)
+        assert created.status_code == 201, (body, created.text)
+
+
+def test_patch_refuses_what_create_refuses(api: Api) -> None:
+    h = api.headers("alice")
+    bot = api.client.post("/v1/bots", json=SMA, headers=h).json()
+    started = api.client.post(f"/v1/bots/{bot['id']}/start", headers=h)
+    assert started.status_code == 200
+    for body, loc in [
+        ({"symbols": ["FOO-BAR"]}, ["body", "symbols", 0]),
+        ({"timeframes": ["999M"]}, ["body", "timeframes", 0]),
+        ({"parameters": {"fast": True}}, ["body", "parameters"]),
+        ({"parameters": {"qty": 1e300}}, ["body", "parameters"]),
+    ]:
+        refused = api.client.patch(f"/v1/bots/{bot['id']}", json=body, headers=h)
+        assert refused.status_code == 422, (body, refused.text)
+        assert [e["loc"] for e in refused.json()["detail"]] == [loc], refused.text
+    after = api.client.get(f"/v1/bots/{bot['id']}", headers=h).json()
+    assert (after["symbols"], after["timeframes"], after["parameters"]) == (["BTC/USDT"], ["1m"], {})
+    ok = api.client.patch(
+        f"/v1/bots/{bot['id']}", json={"symbols": ["ETH/USDT"], "timeframes": ["5m"]}, headers=h
+    )
+    assert ok.status_code == 200 and ok.json()["symbols"] == ["ETH/USDT"], ok.text
+
+
+def test_bot_venues_are_the_venues_the_runtime_trades_on() -> None:
+    from typing import get_args
+
+    from smc_agent.api.schemas import BotVenue
+    from smc_agent.control.failover import KNOWN_VENUES
+    from smc_agent.live.strategies import STRATEGIES, STRATEGY_CLASSES
+
+    assert set(get_args(BotVenue)) == set(KNOWN_VENUES)
+    assert set(STRATEGY_CLASSES) == set(STRATEGIES)
+    assert all(type(STRATEGIES[name]({})) is cls for name, cls in STRATEGY_CLASSES.items())

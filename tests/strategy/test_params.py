@@ -1,3 +1,4 @@
+import re
 from typing import Any
 
 import pytest
@@ -5,7 +6,7 @@ import pytest
 from smc_agent.core.candle import Candle
 from smc_agent.core.errors import ConfigError
 from smc_agent.strategy.base import Strategy
-from smc_agent.strategy.params import Param
+from smc_agent.strategy.params import Param, check_json_params
 from smc_agent.strategy.sma_cross import SmaCross
 from smc_agent.strategy.smc_structure import SmcStructure
 
@@ -65,3 +66,52 @@ def test_a_float_parameter_must_be_finite(value: Any) -> None:
         SmcStructure(rr=value)
     with pytest.raises(ConfigError, match=r"parameter 'qty': .* is not a finite number"):
         SmaCross(qty=value)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"n": True}, "'n': True is a boolean, expected int"),
+        ({"n": "12"}, "'n': '12' is a string, expected int"),
+        ({"n": 12.5}, "'n': 12.5 is not a valid int"),
+        ({"ratio": False}, "is a boolean, expected float"),
+        ({"ratio": "0.5"}, "is a string, expected float"),
+        ({"ratio": [0.5]}, "is a list, expected float"),
+        ({"flag": [1]}, "'flag': [1] is a list, expected bool"),
+        ({"flag": 1}, "is a number, expected bool"),
+        ({"flag": "yes"}, "is a string, expected bool"),
+        ({"mode": 1}, "is a number, expected str"),
+        ({"mode": None}, "is a null, expected str"),
+        ({"nope": 1}, "unknown parameter"),
+        ({"ratio": 10**400}, "is not a valid float"),
+    ],
+)
+def test_json_parameters_are_not_converted(given: dict[str, Any], message: str) -> None:
+    """A bot's parameters come from JSON: ``true`` was taken as 1 and ``[1]`` as True (``bool([1])``)."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_json_params(P, given)
+
+
+def test_json_parameters_of_the_declared_type_pass() -> None:
+    given = {"n": 12, "ratio": 1, "flag": False, "mode": "b"}
+    assert check_json_params(P, given) == {"n": 12, "ratio": 1.0, "flag": False, "mode": "b"}
+    assert check_json_params(P, {"n": 12.0}) == {"n": 12}
+    assert check_json_params(P, {}) == {}
+
+
+def test_a_huge_integer_for_a_float_is_refused_not_an_overflow() -> None:
+    with pytest.raises(ConfigError, match=r"'ratio'.* is not a valid float"):
+        P(ratio=10**400)
+
+
+def test_quantities_have_an_upper_bound() -> None:
+    """``qty: 1e300`` was accepted: the risk gate caps an order at 10,000 (RiskConfig.max_order_qty)."""
+    from smc_agent.live.strategies import Drill
+
+    for cls in (SmaCross, Drill):
+        with pytest.raises(ConfigError, match=r"'qty': 1e\+300 above maximum 10000"):
+            cls(qty=1e300)
+        assert cls(qty=10_000).qty == 10_000
+    assert SmaCross(qty=0).qty == 0  # 0 = engine sizing
+    with pytest.raises(ConfigError, match=r"qty \(0.0\) must be more than 0"):
+        Drill(qty=0)

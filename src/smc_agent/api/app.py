@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from smc_agent.api import report_links
@@ -21,7 +22,7 @@ from smc_agent.api.backtests import BacktestLauncher, BacktestRunner
 from smc_agent.api.bus import JsonBus, LocalBus, RedisBus
 from smc_agent.api.coalesce import Coalescer
 from smc_agent.api.deps import ApiContainer, ApiState
-from smc_agent.api.errors import ApiError, api_error_handler
+from smc_agent.api.errors import ApiError, api_error_handler, validation_error_handler
 from smc_agent.api.metrics import ApiMetrics
 from smc_agent.api.middleware import AccessLogMiddleware
 from smc_agent.api.ratelimit import Limit, Limiter, RateLimiter, RateLimits, SharedRateLimiter
@@ -154,6 +155,7 @@ def create_app(
     app.state.api = state
     app.state.bus = the_bus
     app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(ControlStoreUnavailable, _control_store_down)
     if cors_origins:  # off by default: the dashboard is served from the same origin
         from fastapi.middleware.cors import CORSMiddleware

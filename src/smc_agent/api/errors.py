@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 
@@ -26,3 +31,23 @@ async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if exc.status in (401, 403, 429) and not getattr(request.state, "refusal", None):
         request.state.refusal = exc.detail
     return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 answer, with the non-finite numbers of the echoed input as strings: a body of
+    ``{"qty": NaN}`` (Python's json reads it) was refused, and then answering failed with a 500, since
+    NaN and Infinity are not JSON."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by its name (``"NaN"``, ``"Infinity"``,
+    ``"-Infinity"``), so that it serialises as strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value

@@ -9,10 +9,12 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     computed_field,
     field_validator,
     model_validator,
@@ -27,7 +29,29 @@ Reason = Annotated[
 ]
 Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/:_.-]{1,32}$")]
 Timeframe = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,2}[mhdwM]$")]
-Venue = Literal["binance", "bybit", "sim", "paper"]
+# the venues the trading runtime trades on (control.failover.KNOWN_VENUES)
+BotVenue = Literal["binance", "bybit"]
+# a unified ccxt symbol: BASE/QUOTE, or BASE/QUOTE:SETTLE for a derivative (the venues' instruments are
+# only known at run time, so a well-formed symbol the venue does not list is not refused here)
+BotSymbol = Annotated[
+    str, StringConstraints(max_length=32, pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,10}(:[A-Z0-9]{1,10})?$")
+]
+
+
+def check_bot_timeframe(value: str) -> str:
+    """A timeframe the data pipeline serves: the candle intervals both venues (and their simulator) have."""
+    from smc_agent.core.candle import timeframe_ms
+    from smc_agent.venues.simulator.feed import TIMEFRAME_MS
+
+    timeframe_ms(value)  # ValueError naming the bad timeframe
+    if value not in TIMEFRAME_MS:
+        raise ValueError(
+            f"timeframe {value!r} is not served by the data pipeline; one of {list(TIMEFRAME_MS)}"
+        )
+    return value
+
+
+BotTimeframe = Annotated[str, StringConstraints(max_length=8), AfterValidator(check_bot_timeframe)]
 ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,40}$")]
 MAX_JSON_BYTES = 16_384
 
@@ -173,39 +197,52 @@ class BotCreate(BaseModel):
     strategy: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")] = Field(
         description="A strategy the trading engine runs: smc, smc_fast, sma_cross, drill."
     )
-    venue: Venue = "binance"
-    symbols: list[Symbol] = Field(min_length=1, max_length=20)
-    timeframes: list[Timeframe] = Field(min_length=1, max_length=5)
+    venue: BotVenue = "binance"
+    symbols: list[BotSymbol] = Field(min_length=1, max_length=20)
+    timeframes: list[BotTimeframe] = Field(min_length=1, max_length=5)
     mode: Literal["paper", "live"] = "paper"
     parameters: dict[str, Any] = Field(default_factory=dict)
 
-    _params = field_validator("parameters")(check_json_object)
+    @field_validator("strategy")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        check_bot_strategy(value, None)
+        return value
 
-    @model_validator(mode="after")
-    def _runnable(self) -> BotCreate:
-        check_bot_strategy(self.strategy, self.parameters)
-        return self
+    @field_validator("parameters")
+    @classmethod
+    def _runnable(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        check_json_object(value)
+        if "strategy" in info.data:  # else the strategy itself was refused
+            check_bot_strategy(info.data["strategy"], value)
+        return value
 
 
-def check_bot_strategy(strategy: str, parameters: dict[str, Any]) -> None:
+def check_bot_strategy(strategy: str, parameters: dict[str, Any] | None) -> None:
     """Refuse what the trading engine could not start (it would only log an error and skip the bot):
-    an unknown strategy, or parameters the strategy refuses (unknown name, wrong type, out of range)."""
+    an unknown strategy, or parameters the strategy refuses (unknown name, wrong type, out of range).
+    The parameters come from JSON, so their types are checked strictly (``true`` is not an int, ``[1]``
+    not a bool, ``"12"`` not a number) before the strategy is built with them."""
     from smc_agent.core.errors import ConfigError
-    from smc_agent.live.strategies import STRATEGIES
+    from smc_agent.live.strategies import STRATEGIES, STRATEGY_CLASSES
+    from smc_agent.strategy.params import check_json_params
 
     factory = STRATEGIES.get(strategy)
     if factory is None:
         raise ValueError(f"unknown strategy {strategy!r}; available: {sorted(STRATEGIES)}")
+    if parameters is None:
+        return
     try:
+        check_json_params(STRATEGY_CLASSES[strategy], parameters)
         factory(dict(parameters))
-    except (ConfigError, ValueError, TypeError) as exc:
+    except (ConfigError, ValueError, TypeError, OverflowError) as exc:
         raise ValueError(f"parameters refused by {strategy}: {exc}") from None
 
 
 class BotUpdate(BaseModel):
     name: Name | None = None
-    symbols: list[Symbol] | None = Field(default=None, min_length=1, max_length=20)
-    timeframes: list[Timeframe] | None = Field(default=None, min_length=1, max_length=5)
+    symbols: list[BotSymbol] | None = Field(default=None, min_length=1, max_length=20)
+    timeframes: list[BotTimeframe] | None = Field(default=None, min_length=1, max_length=5)
     parameters: dict[str, Any] | None = None
 
     @field_validator("parameters")

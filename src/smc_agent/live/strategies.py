@@ -30,8 +30,12 @@ class Drill(Strategy):
 
     name: ClassVar[str] = "drill"
 
-    qty = Param(float, 0.001, low=0.0, help="order quantity (base asset)")
+    qty = Param(float, 0.001, low=0.0, high=10_000, help="order quantity (base asset), more than 0")
     every = Param(int, 1, low=1, high=10_000, help="send one order every N candles")
+
+    def check_params(self) -> None:
+        if self.qty <= 0:  # a Param's range is closed: 0 passes low=0.0
+            raise ValueError(f"qty ({self.qty}) must be more than 0")
 
     def on_start(self, **kwargs: object) -> None:
         self._seen = 0
@@ -49,6 +53,14 @@ class Drill(Strategy):
             self.sell(qty=self.qty, tag="drill")
         self._buy_next = not self._buy_next
 
+
+STRATEGY_CLASSES: dict[str, type[Strategy]] = {
+    "smc": SmcStructure,
+    "smc_fast": SmcFast,
+    "sma_cross": SmaCross,
+    "drill": Drill,
+}
+"""The class each name builds: its declared parameters check a bot's parameters strictly."""
 
 STRATEGIES: dict[str, Callable[[dict[str, Any]], Strategy]] = {
     "smc": lambda params: SmcStructure(**params),

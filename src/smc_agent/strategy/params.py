@@ -7,7 +7,9 @@
         risk = Param(float, 0.01, low=0.0001, high=0.1)
 
 Values are validated (type, range, choices; a float must be finite) when the strategy is constructed;
-strings (from the CLI's ``--param k=v``) are converted to the declared type.
+strings (from the CLI's ``--param k=v``) are converted to the declared type. Values decoded from JSON
+(an API request) are checked strictly first with ``check_json_params``: no conversion, so ``true`` is not
+an int, ``[1]`` is not a bool and ``"12"`` is not a number.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class Param(Generic[T]):
                 raise ValueError(value)
             else:
                 result = self.type(value)
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, OverflowError) as exc:  # float(10**400) overflows
             raise ConfigError(f"parameter {name!r}: {value!r} is not a valid {self.type_name}") from exc
         if isinstance(result, float) and not math.isfinite(result):  # NaN passes every range check
             raise ConfigError(f"parameter {name!r}: {value!r} is not a finite number")
@@ -75,6 +77,23 @@ class Param(Generic[T]):
             raise ConfigError(f"parameter {name!r}: {result!r} not one of {list(self.choices)}")
         return result  # type: ignore[no-any-return]
 
+    def check_json(self, name: str, value: Any) -> T:
+        """``coerce`` for a value decoded from JSON: it must already be of the declared type (a bool is
+        not a number, an int is a float, a list or a string is not a bool), nothing is converted."""
+        if self.type is bool:
+            ok = isinstance(value, bool)
+        elif self.type in (int, float):  # an int given as 12.0 is fine, 12.5 is refused by coerce
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif self.type is str:
+            ok = isinstance(value, str)
+        else:
+            ok = True  # another declared type: its own constructor decides
+        if not ok:
+            raise ConfigError(
+                f"parameter {name!r}: {_short(value)} is a {_json_type(value)}, expected {self.type_name}"
+            )
+        return self.coerce(name, value)
+
     def describe(self) -> dict[str, Any]:
         return {
             "type": self.type_name,
@@ -84,6 +103,25 @@ class Param(Generic[T]):
             "choices": list(self.choices) if self.choices is not None else None,
             "help": self.help,
         }
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return "null" if value is None else type(value).__name__
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def declared_params(cls: type) -> dict[str, Param[Any]]:
@@ -103,3 +141,13 @@ def resolve_params(cls: type, given: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{cls.__name__}: unknown parameter(s) {unknown}; known: {sorted(specs)}")
     return {name: spec.coerce(name, given.get(name, spec.default)) for name, spec in specs.items()}
+
+
+def check_json_params(cls: type, given: Mapping[str, Any]) -> dict[str, Any]:
+    """``resolve_params`` for parameters decoded from JSON (an API request): strict types, see
+    ``Param.check_json``. Only the given names are checked; defaults are the declaration's own."""
+    specs = declared_params(cls)
+    unknown = sorted(set(given) - set(specs))
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown parameter(s) {unknown}; known: {sorted(specs)}")
+    return {name: specs[name].check_json(name, value) for name, value in given.items()}

@@ -20,7 +20,7 @@ class SmaCross(Strategy):
 
     fast = Param(int, 10, low=1, high=1000, help="fast SMA length (bars)")
     slow = Param(int, 20, low=2, high=5000, help="slow SMA length (bars)")
-    qty = Param(float, 0.0, low=0.0, help="fixed order quantity; 0 = engine sizing")
+    qty = Param(float, 0.0, low=0.0, high=10_000, help="fixed order quantity; 0 = engine sizing")
     allow_short = Param(bool, True, help="go short on a downward cross")
 
     def check_params(self) -> None:
