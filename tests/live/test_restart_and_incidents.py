@@ -238,6 +238,34 @@ async def test_reconciliation_mismatch_halts_and_opens_an_incident(
         await close_execution(service)
 
 
+async def test_a_stop_loss_the_venue_refuses_opens_a_p1_incident(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    # the stop-loss attached to a fill, refused (a trigger off the tick here): the position is left
+    # unprotected, which must not go unnoticed
+    opener = incident_opener(make_session_factory(make_engine(migrated_sqlite_url)), OpsSettings())
+    service = build_execution(
+        execution_config(migrated_sqlite_url, None, sim), on_incident=opener.open_or_attach
+    )
+    try:
+        stop = dataclasses.replace(
+            order(8, side=OrderSide.SELL),
+            client_order_id=ClientOrderId("smc-t-00000008-sl"),
+            order_type=OrderType.STOP_MARKET,
+            price=None,
+            trigger_price=Decimal("29000.005"),
+            reduce_only=True,
+        )
+        assert await service.gateway.reconcile() == []
+        assert await service.gateway.submit(stop) is None
+        assert service.gateway.repo.get(stop.client_order_id).status == OrderStatus.REJECTED.value
+        (incident,) = incidents(migrated_sqlite_url)
+        assert incident.priority == "P1" and incident.cause_key == "protective-stop-refused:smc-t-00000008-sl"
+        assert "smc-t-00000008-sl" in incident.impact
+    finally:
+        await close_execution(service)
+
+
 async def test_positions_and_fills_on_the_failover_venue_map_to_the_engines_instrument(
     migrated_sqlite_url: str,
 ) -> None:

@@ -465,6 +465,7 @@ class OrderGateway:
             elif o.status == OrderStatus.EXPIRED:
                 out.append(OrderExpired(**base))
             elif o.status == OrderStatus.REJECTED:
+                self._protective_refused(r.client_order_id, "rejected by venue")
                 out.append(OrderRejected(**base, reason="rejected by venue"))
         return out
 
@@ -482,7 +483,31 @@ class OrderGateway:
             )
         )
 
+    def _protective_refused(self, cid: ClientOrderId, reason: str) -> None:
+        """A position's stop-loss the venue refused leaves it unprotected: an error and a P1 incident
+        (a refused take-profit only loses the target: a warning)."""
+        if cid.endswith("-tp"):
+            log.warning(
+                "take-profit refused by the venue; the position keeps its stop", cid=cid, reason=reason
+            )
+        if not cid.endswith("-sl"):
+            return
+        log.error(
+            "ALERT protective stop-loss refused by the venue: the position is unprotected",
+            cid=cid,
+            reason=reason,
+        )
+        raise_incident(
+            self.on_incident,
+            cause_key=f"protective-stop-refused:{cid}",
+            priority="P1",
+            title="A position's stop-loss was refused by the venue: the position is unprotected",
+            impact=f"order {cid}: {reason}",
+            source="execution-engine",
+        )
+
     async def _event_rejected(self, iid: InstrumentId, cid: ClientOrderId, reason: str) -> None:
+        self._protective_refused(cid, reason)
         now = self.clock.timestamp_ms()
         await self.publish(
             OrderRejected(
