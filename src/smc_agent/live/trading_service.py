@@ -6,9 +6,14 @@ After a venue failover the data pipeline publishes the backup venue's candles; t
 of the engine's instrument of the same symbol (as the backup venue's order events do), so trading
 goes on with the same bots, positions and client order ids.
 
-Bots are loaded from the database and re-read every few seconds: a bot switched to ``running`` is
-added (and started) while the process runs, a bot switched away from ``running`` is halted in the
-engine (it gets no more candles; its working entry orders are cancelled by the engine).
+Bots are loaded from the database and re-read every few seconds: a bot in state ``starting`` (what
+``POST /v1/bots/{id}/start`` writes) or ``running`` is added (and started) while the process runs and
+recorded ``running`` (``error``, with the reason, if its strategy cannot start); a bot in state
+``stopping`` (or any other state) is halted in the engine (it gets no more candles; its working entry
+orders are cancelled) and a ``stopping`` bot is recorded ``stopped``.
+
+Every order the engine's risk gate denies is stored (status ``denied``, with the check and its
+figures) by a background task: a database error is logged and never stops or delays trading.
 The halt state is observed ~5x/s: HALTED switches the engine to HALTED (no new orders, working
 entries cancelled), and trading continues only once the control plane is ACTIVE again.
 """
@@ -19,6 +24,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -42,13 +48,15 @@ from smc_agent.live.streams import CANDLES_STREAM, EVENTS_STREAM, ORDERS_STREAM,
 from smc_agent.logs import get_logger
 from smc_agent.risk.config import RiskConfig
 from smc_agent.risk.gate import RiskGate
-from smc_agent.store.trading_repo import TradingRepo
+from smc_agent.store.trading_repo import Denial, TradingRepo, bot_id_of
 from smc_agent.strategy.base import Strategy
 
 BREAKER_ACTOR = "trading-engine"
 log = get_logger("smc_agent.live.trading")
 GROUP = "trading-engine"
 StrategyFactory = Callable[[dict[str, Any]], Strategy]
+ACTIVE_BOT_STATES = ("starting", "running")
+MAX_PENDING_DENIALS = 10_000
 
 
 class StreamExecutionClient:
@@ -107,6 +115,10 @@ class TradingService:
         self._last_open: dict[tuple[str, str, str], int] = {}
         self.stopping = False
         self.listeners: list[EventHandler] = []
+        self.pending_denials: deque[Denial] = deque(maxlen=MAX_PENDING_DENIALS)
+        self.denials_recorded = 0
+        self.denials_lost = 0
+        self.denial_flush_s = 0.2
         self.engine.bus.subscribe(Event, self._on_engine_event)
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -115,26 +127,43 @@ class TradingService:
         rows = {b["id"]: b for b in self.repo.bots()}
         for bot_id, row in rows.items():
             sid = StrategyId(bot_id)
-            running = row["state"] == "running"
-            if running and sid not in self.engine.bots:
-                self._add_bot(row)
+            state = row["state"]
+            active = state in ACTIVE_BOT_STATES
+            if active and sid not in self.engine.bots:
+                error = self._add_bot(row)
+                if error is not None:
+                    self._record_bot(bot_id, state, "error", error)
+                else:
+                    self._record_bot(bot_id, state, "running", "started by the trading engine")
             elif sid in self.engine.bots:
                 bot = self.engine.bots[sid]
-                if not running and bot.state is not TradingState.HALTED:
+                if not active and bot.state is not TradingState.HALTED:
                     bot.state = TradingState.HALTED
                     for o in self.engine.orders.open_orders():
                         if o.strategy_id == sid and not o.reduce_only:
                             self.client.cancel(_cancel(o.strategy_id, o.instrument_id, o.client_order_id))
                     log.info("bot stopped", bot=bot_id)
-                elif running and bot.state is TradingState.HALTED:
+                elif active and bot.state is TradingState.HALTED:
                     bot.state = TradingState.ACTIVE
                     log.info("bot restarted", bot=bot_id)
+                if state == "starting":
+                    self._record_bot(bot_id, state, "running", "started by the trading engine")
+            if state == "stopping":  # halted above (or never running here): the stop is done
+                self._record_bot(bot_id, state, "stopped", "stopped by the trading engine")
 
-    def _add_bot(self, row: dict[str, Any]) -> None:
+    def _record_bot(self, bot_id: str, expected: str, state: str, reason: str) -> None:
+        """Record a bot's new state unless it changed meanwhile (a stop requested while it started)."""
+        if expected == state:
+            return
+        if self.repo.transition_bot(bot_id, expected, state, reason):
+            log.info("bot state recorded", bot=bot_id, state=state, reason=reason)
+
+    def _add_bot(self, row: dict[str, Any]) -> str | None:
+        """Add and start the bot of ``row``; None when it runs, else why it could not be started."""
         factory = self.strategies.get(row["strategy"])
         if factory is None:
             log.error("bot uses an unknown strategy; not started", bot=row["id"], strategy=row["strategy"])
-            return
+            return f"unknown strategy {row['strategy']!r}"
         try:
             strategy = factory(row["parameters"])
             iid = InstrumentId(row["venue"], row["symbols"][0])
@@ -143,10 +172,12 @@ class TradingService:
             )
             strategy.on_start()
         except Exception as exc:
-            log.error("bot could not be started", bot=row["id"], error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            log.error("bot could not be started", bot=row["id"], error=error)
             self.engine.bots.pop(StrategyId(row["id"]), None)
-            return
+            return f"could not be started: {error}"
         log.info("bot started", bot=row["id"], strategy=row["strategy"], symbol=row["symbols"][0])
+        return None
 
     # ------------------------------------------------------------------ streams
     async def on_candle(self, candle: Candle) -> None:
@@ -195,10 +226,73 @@ class TradingService:
     def _on_engine_event(self, event: Event) -> None:
         if isinstance(event, OrderSubmitted):
             return
+        if isinstance(event, OrderDenied):
+            self._queue_denial(event)
         if isinstance(event, TradingStateChanged):
             self._breaker_incident(event)
         for listener in self.listeners:
             listener(event)
+
+    # ------------------------------------------------------------------ denials
+    def _queue_denial(self, event: OrderDenied) -> None:
+        """Queue a risk denial for the database (written off the loop by :meth:`_denials`)."""
+        order = self.engine.orders.get(event.client_order_id)
+        if order is None:  # not an order of this engine: nothing to describe it with
+            log.warning("denial of an unknown order not stored", cid=event.client_order_id)
+            return
+        if len(self.pending_denials) == self.pending_denials.maxlen:
+            self.denials_lost += 1
+            log.error("denial queue full: the oldest denial is not stored", cid=self.pending_denials[0])
+        self.pending_denials.append(
+            Denial(
+                client_order_id=event.client_order_id,
+                bot_id=bot_id_of(event.strategy_id),
+                exchange=order.instrument_id.venue,
+                symbol=order.instrument_id.symbol,
+                side=order.side.value,
+                type=order.order_type.value,
+                quantity=order.qty,
+                price=order.price,
+                stop_price=order.trigger_price,
+                time_in_force=order.time_in_force.value,
+                reduce_only=order.reduce_only,
+                tag=order.tag or None,
+                reason=event.reason,
+                check=event.check,
+                figures=dict(event.figures),
+                ts=event.ts_event,
+            )
+        )
+
+    def store_denials(self) -> int:
+        """Write the queued denials (blocking; each in its own transaction). A denial the database
+        refuses is logged and dropped: trading never waits for, or fails on, this record."""
+        stored = 0
+        while self.pending_denials:
+            denial = self.pending_denials.popleft()
+            try:
+                self.repo.record_denial(denial)
+            except Exception as exc:
+                self.denials_lost += 1
+                log.error(
+                    "could not store a risk denial",
+                    cid=denial.client_order_id,
+                    bot=denial.bot_id,
+                    check=denial.check,
+                    reason=denial.reason,
+                    figures=dict(denial.figures),
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                continue
+            stored += 1
+        self.denials_recorded += stored
+        return stored
+
+    async def _denials(self) -> None:
+        while not self.stopping:
+            await asyncio.sleep(self.denial_flush_s)
+            if self.pending_denials:
+                await asyncio.to_thread(self.store_denials)
 
     def _breaker_incident(self, event: TradingStateChanged) -> None:
         """A risk breaker switched the trading state: publish it in the control store (every process,
@@ -234,6 +328,7 @@ class TradingService:
             loop.create_task(self._consume(EVENTS_STREAM, self._event_entry), name="events"),
             loop.create_task(self._guard(), name="trading-guard"),
             loop.create_task(self._bots(), name="bots"),
+            loop.create_task(self._denials(), name="denials"),
         ]
         log.info("trading engine started", bots=sorted(self.engine.bots))
 
@@ -244,6 +339,9 @@ class TradingService:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2.0)
         self.engine.stop()
+        if self.pending_denials:  # the last ones, bounded: a hung database must not hang the stop
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.to_thread(self.store_denials), 5.0)
 
     async def _candle_entry(self, fields: dict[str, str]) -> None:
         await self.on_candle(decode_candle(fields))

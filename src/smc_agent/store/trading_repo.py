@@ -7,7 +7,7 @@ before the venue hears of it, and a fill is stored together with the order's new
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -48,6 +48,28 @@ class StoredOrder:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """An order the risk gate refused: what the order was and why it was refused."""
+
+    client_order_id: str
+    bot_id: str | None
+    exchange: str
+    symbol: str
+    side: str
+    type: str
+    quantity: Decimal
+    price: Decimal | None
+    reason: str
+    check: str
+    figures: Mapping[str, str]
+    stop_price: Decimal | None = None
+    time_in_force: str | None = None
+    reduce_only: bool = False
+    tag: str | None = None
+    ts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +128,15 @@ class TradingRepo:
     def record_intent(
         self, cmd: SubmitOrder, *, user_id: str | None = None, bot_id: str | None = None
     ) -> bool:
-        """Write-ahead: persist the order intent before it is sent. False if the id is already known."""
+        """Write-ahead: persist the order intent before it is sent. False if the id is already known.
+
+        The order of a bot belongs to the bot's owner (``user_id`` is only used for orders of no bot)."""
 
         def op(session: Session) -> None:
             session.add(
                 Order(
                     client_order_id=cmd.client_order_id,
-                    user_id=user_id,
+                    user_id=_owner(session, bot_id, user_id),
                     bot_id=bot_id,
                     exchange=cmd.instrument_id.venue,
                     symbol=cmd.instrument_id.symbol,
@@ -136,6 +160,44 @@ class TradingRepo:
                 raise  # not a duplicate id: another constraint (e.g. an unknown bot) failed
             return False
         return True
+
+    def record_denial(self, denial: Denial) -> bool:
+        """Persist an order the risk gate denied (status ``denied``, never sent), with the check that
+        denied it and the figures compared. False if the client order id is already stored."""
+
+        def op(session: Session) -> bool:
+            if session.scalar(select(Order.id).where(Order.client_order_id == denial.client_order_id)):
+                return False
+            session.add(
+                Order(
+                    client_order_id=denial.client_order_id,
+                    user_id=_owner(session, denial.bot_id, None),
+                    bot_id=denial.bot_id,
+                    exchange=denial.exchange,
+                    symbol=denial.symbol,
+                    side=denial.side,
+                    type=denial.type,
+                    time_in_force=denial.time_in_force,
+                    reduce_only=denial.reduce_only,
+                    quantity=denial.quantity,
+                    price=denial.price,
+                    stop_price=denial.stop_price,
+                    status=OrderStatus.DENIED.value,
+                    reason=denial.reason[:2000],
+                    risk_check=denial.check[:64] or None,
+                    risk_figures={str(k): str(v) for k, v in denial.figures.items()},
+                    tag=(denial.tag or None) and denial.tag[:64],
+                    closed_at=_ms_to_dt(denial.ts) if denial.ts else datetime.now(UTC),
+                )
+            )
+            return True
+
+        try:
+            return self._tx(op)
+        except IntegrityError:
+            if self.get(denial.client_order_id) is None:
+                raise  # not a duplicate id (e.g. the bot row is gone)
+            return False  # written concurrently
 
     def get(self, client_order_id: str) -> StoredOrder | None:
         def op(session: Session) -> StoredOrder | None:
@@ -379,6 +441,20 @@ class TradingRepo:
 
         return self._tx(op)
 
+    def transition_bot(self, bot_id: str, expected: str, state: str, reason: str = "") -> bool:
+        """Move a bot from ``expected`` to ``state`` (compare and set: False, and nothing changed, if
+        the bot is gone or its state is no longer ``expected``, e.g. a stop was requested meanwhile)."""
+
+        def op(session: Session) -> bool:
+            bot = session.scalar(select(Bot).where(Bot.id == bot_id).with_for_update())
+            if bot is None or bot.state != expected:
+                return False
+            bot.state = state
+            bot.state_reason = reason[:2000] or None
+            return True
+
+        return self._tx(op)
+
     def set_bot_state(self, bot_id: str, state: str, reason: str = "") -> None:
         def op(session: Session) -> None:
             bot = session.get(Bot, bot_id)
@@ -403,6 +479,14 @@ _ORDER = [
 def bot_id_of(strategy_id: str) -> str | None:
     """Bots run as strategy ids ``bot_...``; other strategies' orders belong to no bot row."""
     return strategy_id if strategy_id.startswith("bot_") else None
+
+
+def _owner(session: Session, bot_id: str | None, default: str | None) -> str | None:
+    """The user an order belongs to: its bot's owner, else ``default``."""
+    if bot_id is None:
+        return default
+    owner = session.scalar(select(Bot.user_id).where(Bot.id == bot_id))
+    return owner if owner is not None else default
 
 
 def _rank(status: OrderStatus) -> int:
@@ -450,6 +534,8 @@ def _apply_fill(session: Session, order: Order, qty: Decimal, price: Decimal) ->
             fees=ZERO,
         )
         session.add(pos)
+    elif pos.user_id is None and order.user_id is not None:
+        pos.user_id = order.user_id  # a position opened before its orders had an owner
     signed = qty if order.side == "buy" else -qty
     old = pos.quantity or ZERO
     new = old + signed

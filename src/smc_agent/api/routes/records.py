@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import Field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,16 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 _TERMINAL_STATUSES = tuple(s.value for s in OrderStatus if s.is_terminal)
+
+
+class OrderRecordOut(OrderOut):
+    """An order; one the risk gate denied (``status`` ``denied``) names the check that refused it and
+    the figures compared (``reason`` says why in words)."""
+
+    risk_check: str | None = Field(None, description="The risk check that denied the order.")
+    risk_figures: dict[str, str] | None = Field(
+        None, description='The figures the check compared, e.g. {"qty": "12000", "limit": "10000"}.'
+    )
 
 
 def _filters(
@@ -55,20 +66,22 @@ def _filters(
     return query
 
 
-@router.get("/orders", response_model=Page[OrderOut], responses=AUTH_ERRORS)
+@router.get("/orders", response_model=Page[OrderRecordOut], responses=AUTH_ERRORS)
 def list_orders(
     principal: Principal = Depends(reader),
     session: Session = Depends(db_session),
     symbol: SymbolQ = None,
     exchange: ExchangeQ = None,
     bot_id: BotQ = None,
-    status: Annotated[str | None, Query(pattern=r"^[a-z_]{1,16}$", description="e.g. open, filled")] = None,
+    status: Annotated[
+        str | None, Query(pattern=r"^[a-z_]{1,16}$", description="e.g. filled, canceled, denied")
+    ] = None,
     open_only: bool = Query(False, description="Only orders still working at the venue."),
     since_ms: MsQ = None,
     until_ms: MsQ = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Page[OrderOut]:
+) -> Page[OrderRecordOut]:
     query = _filters(
         select(Order).where(Order.user_id == principal.user_id),
         Order,
@@ -83,7 +96,9 @@ def list_orders(
         query = query.where(Order.status == status)
     if open_only:
         query = query.where(Order.closed_at.is_(None), Order.status.not_in(_TERMINAL_STATUSES))
-    return page(session, query.order_by(Order.created_at.desc()), out=OrderOut, limit=limit, offset=offset)
+    return page(
+        session, query.order_by(Order.created_at.desc()), out=OrderRecordOut, limit=limit, offset=offset
+    )
 
 
 @router.get("/trades", response_model=Page[TradeOut], responses=AUTH_ERRORS)

@@ -36,7 +36,8 @@ class Bot(CreatedAt, Base):
 
 
 class Order(Base):
-    """Every order intent, written before it is sent (write-ahead), with its deterministic client id."""
+    """Every order intent, written before it is sent (write-ahead), with its deterministic client id;
+    and every order the risk gate denied (status ``denied``, never sent)."""
 
     __tablename__ = "orders"
     __table_args__ = (
@@ -62,6 +63,9 @@ class Order(Base):
     average_price: Mapped[Decimal | None] = mapped_column(Money)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     reason: Mapped[str | None] = mapped_column(Text)
+    # a risk denial: the name of the check that refused the order and the figures it compared
+    risk_check: Mapped[str | None] = mapped_column(String(64))
+    risk_figures: Mapped[dict[str, str] | None] = mapped_column(JSONType)
     tag: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)

@@ -1,0 +1,187 @@
+"""The trading service runs the bots the API asks for and stores every risk denial.
+
+``POST /v1/bots/{id}/start`` writes ``starting`` and ``.../stop`` writes ``stopping``: the service used
+to load only ``running`` bots (a started bot never ran) and never finished a stop. Risk denials only
+reached in-memory listeners: no order row, no check, no figures. On real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from smc_agent.core.candle import Candle
+from smc_agent.core.enums import TradingState
+from smc_agent.core.events import OrderDenied
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
+from smc_agent.live.codec import encode_candle
+from smc_agent.live.strategies import STRATEGIES
+from smc_agent.live.streams import CANDLES_STREAM, ORDERS_STREAM, MemoryStreamBus
+from smc_agent.live.trading_service import TradingService
+from smc_agent.live.wiring import build_control
+from smc_agent.risk.config import RiskConfig
+from smc_agent.store import migrate
+from smc_agent.store.db import make_engine, make_session_factory, transaction
+from smc_agent.store.models import Bot, Order, User
+from smc_agent.store.trading_repo import TradingRepo
+from tests.live.conftest import wait_for
+from tests.live.test_restart_and_incidents import INSTRUMENT
+
+DENY_ALL = RiskConfig(max_order_qty=Decimal("0.0005"))  # the drill's 0.001 orders are all denied
+
+
+def _candle(i: int) -> Candle:
+    return Candle("binance", "BTC/USDT", "1m", 1_800_000_000_000 + i * 60_000, 100.0, 101.0, 99.0, 100.5, 3.0)
+
+
+def _user(url: str, name: str) -> str:
+    with transaction(make_session_factory(make_engine(url))) as session:
+        session.add(User(id=f"usr_{name}", username=name, password_hash="x", role="trader"))
+    return f"usr_{name}"
+
+
+def _bot(repo: TradingRepo, owner: str, *, strategy: str = "drill", state: str = "starting") -> str:
+    return repo.create_bot(
+        user_id=owner,
+        name=strategy,
+        strategy=strategy,
+        venue="binance",
+        symbols=["BTC/USDT"],
+        timeframes=["1m"],
+        parameters={"qty": 0.001, "every": 1} if strategy == "drill" else {},
+        state=state,
+    )
+
+
+def _bot_row(repo: TradingRepo, bot_id: str) -> dict[str, object]:
+    return next(b for b in repo.bots() if b["id"] == bot_id)
+
+
+def _orders(repo: TradingRepo, bot_id: str) -> list[Order]:
+    with repo._factory() as session:
+        return list(session.scalars(select(Order).where(Order.bot_id == bot_id).order_by(Order.created_at)))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest) -> str:
+    return str(
+        request.getfixturevalue("migrated_sqlite_url" if request.param == "sqlite" else "migrated_pg_url")
+    )
+
+
+async def test_started_bots_run_their_denials_are_stored_and_stopped_bots_stop(url: str) -> None:
+    owner = _user(url, "owner")
+    control, repo = build_control(url, None)
+    bot = _bot(repo, owner)  # what POST /v1/bots/{id}/start leaves
+    broken = _bot(repo, owner, strategy="no_such_strategy")
+    bus = MemoryStreamBus()
+    service = TradingService(
+        bus=bus,
+        repo=repo,
+        control=control,
+        instruments=[INSTRUMENT],
+        strategies=STRATEGIES,
+        risk=DENY_ALL,
+        bot_refresh_s=0.05,
+    )
+    service.denial_flush_s = 0.02
+    await service.start()
+    try:
+        assert StrategyId(bot) in service.engine.bots
+        assert _bot_row(repo, bot)["state"] == "running"
+        assert _bot_row(repo, broken)["state"] == "error"
+        with repo._factory() as session:
+            reason = session.get(Bot, broken).state_reason  # type: ignore[union-attr]
+        assert reason is not None and "unknown strategy 'no_such_strategy'" in reason
+
+        for i in range(3):
+            await bus.publish(CANDLES_STREAM, encode_candle(_candle(i)))
+        await wait_for(lambda: len(_orders(repo, bot)) == 3, 10.0, "three stored denials")
+        assert ORDERS_STREAM not in bus.streams or not bus.streams[ORDERS_STREAM]  # nothing was sent
+        for row in _orders(repo, bot):
+            assert (row.status, row.user_id, row.exchange, row.symbol) == (
+                "denied",
+                owner,
+                "binance",
+                "BTC/USDT",
+            )
+            assert (row.type, row.quantity, row.reduce_only) == ("market", Decimal("0.001"), False)
+            assert row.risk_check == "max_order_qty"
+            assert row.risk_figures == {"qty": "0.00100", "limit": "0.0005"}  # as the gate compared them
+            assert row.reason == "max_order_qty: quantity 0.00100 above limit 0.0005"
+            assert row.closed_at is not None
+        assert [r.side for r in _orders(repo, bot)] == ["buy", "sell", "buy"]
+        assert service.denials_recorded == 3
+
+        # the same denial again (e.g. a replayed candle after a restart) is still one row
+        first = _orders(repo, bot)[0].client_order_id
+        service._queue_denial(
+            OrderDenied(
+                ts_event=0,
+                ts_init=0,
+                strategy_id=StrategyId(bot),
+                instrument_id=InstrumentId("binance", "BTC/USDT"),
+                client_order_id=ClientOrderId(first),
+                reason="again",
+                check="max_order_qty",
+            )
+        )
+        assert service.store_denials() == 1  # handled, not an error
+        assert len(_orders(repo, bot)) == 3 and service.denials_lost == 0
+
+        repo.set_bot_state(bot, "stopping", "stop requested by owner")  # POST /v1/bots/{id}/stop
+        await wait_for(lambda: _bot_row(repo, bot)["state"] == "stopped", 5.0, "the stop to be recorded")
+        assert service.engine.bots[StrategyId(bot)].state is TradingState.HALTED
+
+        repo.set_bot_state(bot, "starting", "start requested by owner")
+        await wait_for(lambda: _bot_row(repo, bot)["state"] == "running", 5.0, "the restart to be recorded")
+        assert service.engine.bots[StrategyId(bot)].state is TradingState.ACTIVE
+    finally:
+        await service.stop()
+
+
+async def test_a_stop_requested_while_starting_is_not_overwritten(url: str) -> None:
+    owner = _user(url, "owner")
+    _, repo = build_control(url, None)
+    bot = _bot(repo, owner)
+    assert repo.transition_bot(bot, "starting", "running", "started") is True
+    repo.set_bot_state(bot, "stopping", "stop requested")
+    assert repo.transition_bot(bot, "starting", "running", "started") is False  # the stop stands
+    assert _bot_row(repo, bot)["state"] == "stopping"
+
+
+async def test_a_database_error_storing_a_denial_never_stops_trading(
+    migrated_sqlite_url: str, tmp_path: Path
+) -> None:
+    """The denials' database is unusable (no tables): every write fails; candles keep being handled,
+    the strategy keeps deciding, nothing raises, and the loss is counted and logged."""
+    control, _ = build_control(migrated_sqlite_url, None)
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    make_engine(empty).dispose()
+    broken_repo = TradingRepo(make_session_factory(make_engine(empty)))
+    service = TradingService(
+        bus=MemoryStreamBus(),
+        repo=broken_repo,
+        control=control,
+        instruments=[INSTRUMENT],
+        strategies=STRATEGIES,
+        risk=DENY_ALL,
+    )
+    drill = STRATEGIES["drill"]({"qty": 0.001, "every": 1})
+    service.engine.add_strategy(
+        drill, instrument_id=InstrumentId("binance", "BTC/USDT"), timeframe="1m", strategy_id="drill_x"
+    )
+    drill.on_start()
+    service.engine.start()
+    for i in range(2):
+        await service.on_candle(_candle(i))
+        assert service.store_denials() == 0  # logged, not raised
+    for i in range(2, 4):
+        await service.on_candle(_candle(i))
+    assert service.candles_seen == 4
+    assert service.denials_lost == 2 and len(service.pending_denials) == 2
+    migrate.upgrade(empty)  # the database is back: the queued denials are stored
+    assert service.store_denials() == 2
+    assert [o.status for o in broken_repo.all_orders()] == ["denied", "denied"]
