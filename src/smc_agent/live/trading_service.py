@@ -41,7 +41,7 @@ from smc_agent.core.ids import InstrumentId, StrategyId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import EventHandler
 from smc_agent.engine.engine import TradingEngine
-from smc_agent.live.codec import decode, decode_candle, encode
+from smc_agent.live.codec import decode, decode_candle, encode, is_history
 from smc_agent.live.incidents import IncidentHook, breaker_name, raise_incident
 from smc_agent.live.restore import logical_instrument, restore_engine
 from smc_agent.live.streams import CANDLES_STREAM, EVENTS_STREAM, ORDERS_STREAM, StreamBus
@@ -180,7 +180,9 @@ class TradingService:
         return None
 
     # ------------------------------------------------------------------ streams
-    async def on_candle(self, candle: Candle) -> None:
+    async def on_candle(self, candle: Candle, *, history: bool = False) -> None:
+        """Feed one closed candle; ``history`` (the data pipeline's back-fill or catch-up): the strategies
+        see it, the entries it signals are refused (check ``history``)."""
         if candle[:2] not in self.engine.instruments:  # market data from the failover venue
             logical = logical_instrument(self.engine, InstrumentId(candle.venue, candle.symbol))
             if logical is not None:
@@ -192,7 +194,11 @@ class TradingService:
             return
         self._last_open[key] = candle.open_time
         self.clock.set_time(max(self.clock.timestamp_ms(), candle.close_time))
-        self.engine.on_candle(candle)
+        self.engine.replaying = "a past candle of the data pipeline's back-fill" if history else None
+        try:
+            self.engine.on_candle(candle)
+        finally:
+            self.engine.replaying = None
         self.candles_seen += 1
         await self.flush()
 
@@ -344,7 +350,7 @@ class TradingService:
                 await asyncio.wait_for(asyncio.to_thread(self.store_denials), 5.0)
 
     async def _candle_entry(self, fields: dict[str, str]) -> None:
-        await self.on_candle(decode_candle(fields))
+        await self.on_candle(decode_candle(fields), history=is_history(fields))
 
     async def _event_entry(self, fields: dict[str, str]) -> None:
         await self.on_event(decode(fields))
