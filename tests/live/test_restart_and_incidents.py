@@ -13,7 +13,7 @@ from sqlalchemy import select
 from smc_agent.control.trading import HALT_KEY
 from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TradingState
-from smc_agent.core.events import OrderFilled
+from smc_agent.core.events import OrderFilled, OrderRejected
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import OrderReport
@@ -262,6 +262,34 @@ async def test_a_stop_loss_the_venue_refuses_opens_a_p1_incident(
         (incident,) = incidents(migrated_sqlite_url)
         assert incident.priority == "P1" and incident.cause_key == "protective-stop-refused:smc-t-00000008-sl"
         assert "smc-t-00000008-sl" in incident.impact
+    finally:
+        await close_execution(service)
+
+
+async def test_a_replayed_client_id_of_a_closed_order_is_answered_not_left_waiting(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    # a signal replayed after a restart asks again with the id of an order that is closed here (denied,
+    # filled): it is not resent, and the engine hears so instead of keeping the order "submitted"
+    service = build_execution(execution_config(migrated_sqlite_url, None, sim))
+    seen: list[object] = []
+    publish = service.gateway.publish
+
+    async def spy(event: object) -> None:
+        seen.append(event)
+        await publish(event)  # type: ignore[arg-type]
+
+    service.gateway.publish = spy  # type: ignore[method-assign]
+    try:
+        assert await service.gateway.reconcile() == []
+        denied = order(9)
+        service.gateway.repo.record_intent(denied)
+        service.gateway.repo.mark(denied.client_order_id, OrderStatus.DENIED, "max_open_orders: 50 open")
+        assert await service.gateway.submit(denied) is None
+        (answer,) = [e for e in seen if getattr(e, "client_order_id", None) == denied.client_order_id]
+        assert isinstance(answer, OrderRejected) and "already used" in answer.reason
+        assert denied.client_order_id not in {o.client_id for o in sim.state.book.orders.values()}
+        assert incidents(migrated_sqlite_url) == []  # not a refused stop: no alert
     finally:
         await close_execution(service)
 

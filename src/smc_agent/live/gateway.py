@@ -177,7 +177,15 @@ class OrderGateway:
         async with self.send_lock:
             if not self.repo.record_intent(cmd, user_id=self.user_id, bot_id=bot_id_of(cmd.strategy_id)):
                 stored = self.repo.get(cmd.client_order_id)
-                return None if stored is None or not stored.is_open else await self._refresh_one(stored)
+                if stored is not None and stored.is_open:
+                    return await self._refresh_one(stored)
+                if stored is not None:  # its id was used by an order now closed: not sent again, and the
+                    # engine, which asked again (a signal replayed after a restart), must not wait for it
+                    reason = (
+                        f"client order id already used by an order that is {stored.status} here; not resent"
+                    )
+                    await self._event_rejected(cmd.instrument_id, cmd.client_order_id, reason, alert=False)
+                return None
             # the last check, immediately before the venue call; stamped when the check is issued: a
             # halt key read that Redis answers after the SET sees the key, so every authorised order's
             # check was issued before the SET returned (the stamp after the reply could be later)
@@ -506,8 +514,11 @@ class OrderGateway:
             source="execution-engine",
         )
 
-    async def _event_rejected(self, iid: InstrumentId, cid: ClientOrderId, reason: str) -> None:
-        self._protective_refused(cid, reason)
+    async def _event_rejected(
+        self, iid: InstrumentId, cid: ClientOrderId, reason: str, *, alert: bool = True
+    ) -> None:
+        if alert:
+            self._protective_refused(cid, reason)
         now = self.clock.timestamp_ms()
         await self.publish(
             OrderRejected(
