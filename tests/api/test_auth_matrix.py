@@ -75,7 +75,7 @@ def test_control_needs_a_reason(api: Api) -> None:
     assert api.client.get("/v1/status").json()["trading"]["state"] == "active"
 
 
-BOT = {"name": "b1", "strategy": "smc", "symbols": ["BTC/USDT"], "timeframes": ["1h"]}
+BOT = {"name": "b1", "strategy": "smc", "symbols": ["BTC/USDT"], "timeframes": ["15m"]}
 
 
 def test_viewer_cannot_change_anything(api: Api) -> None:

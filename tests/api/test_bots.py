@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.api.conftest import Api
 
-BOT = {"name": "b1", "strategy": "smc", "symbols": ["BTC/USDT"], "timeframes": ["1h"]}
+BOT = {"name": "b1", "strategy": "smc", "symbols": ["BTC/USDT"], "timeframes": ["15m"]}
 
 
 def _messages(response: object) -> str:
@@ -145,3 +145,19 @@ def test_bot_venues_are_the_venues_the_runtime_trades_on() -> None:
     assert set(get_args(BotVenue)) == set(KNOWN_VENUES)
     assert set(STRATEGY_CLASSES) == set(STRATEGIES)
     assert all(type(STRATEGIES[name]({})) is cls for name, cls in STRATEGY_CLASSES.items())
+
+
+def test_a_bot_whose_higher_timeframe_does_not_fit_its_candles_is_refused(api: Api) -> None:
+    # smc builds its bias timeframe (htf, default 1h) from the bot's candles: on 1h candles it was stored
+    # and then failed when the engine started it
+    h = api.headers("alice")
+    refused = api.client.post("/v1/bots", json={**BOT, "timeframes": ["1h"]}, headers=h)
+    assert refused.status_code == 422 and "higher timeframe 1h" in _messages(refused), refused.text
+    fits = api.client.post(
+        "/v1/bots", json={**BOT, "timeframes": ["1h"], "parameters": {"htf": "4h"}}, headers=h
+    )
+    assert fits.status_code == 201, fits.text
+    bot = api.client.post("/v1/bots", json=BOT, headers=h).json()  # 15m candles, htf 1h
+    patched = api.client.patch(f"/v1/bots/{bot['id']}", json={"timeframes": ["1h"]}, headers=h)
+    assert patched.status_code == 422 and patched.json()["detail"][0]["loc"] == ["body", "timeframes"]
+    assert api.client.get(f"/v1/bots/{bot['id']}", headers=h).json()["timeframes"] == ["15m"]

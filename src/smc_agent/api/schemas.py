@@ -217,6 +217,27 @@ class BotCreate(BaseModel):
             check_bot_strategy(info.data["strategy"], value)
         return value
 
+    @model_validator(mode="after")
+    def _timeframes_fit(self) -> BotCreate:
+        check_higher_timeframes(self.strategy, self.parameters, self.timeframes[0])
+        return self
+
+
+def check_higher_timeframes(strategy: str, parameters: dict[str, Any], timeframe: str) -> None:
+    """The higher timeframes the strategy builds from the bot's candles (its first timeframe) must be
+    longer multiples of it: an ``smc`` bot on 1h candles with its default ``htf`` of 1h was stored and
+    then failed when the engine started it."""
+    from smc_agent.core.errors import ConfigError
+    from smc_agent.engine.aggregator import CandleAggregator
+    from smc_agent.live.strategies import STRATEGIES
+
+    built = STRATEGIES[strategy](dict(parameters))
+    for higher in built.timeframes:
+        try:
+            CandleAggregator(timeframe, higher)
+        except ConfigError as exc:
+            raise ValueError(f"{strategy} on {timeframe} candles: {exc}") from None
+
 
 def check_bot_strategy(strategy: str, parameters: dict[str, Any] | None) -> None:
     """Refuse what the trading engine could not start (it would only log an error and skip the bot):

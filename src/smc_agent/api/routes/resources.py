@@ -26,6 +26,7 @@ from smc_agent.api.schemas import (
     Page,
     ResourceId,
     check_bot_strategy,
+    check_higher_timeframes,
 )
 from smc_agent.store.models import Bot, ExchangeAccount
 
@@ -148,6 +149,14 @@ def update_bot(
                 "msg": str(exc),
                 "input": body.parameters,
             }
+            raise RequestValidationError([error]) from None
+    if body.parameters is not None or body.timeframes is not None:
+        timeframe = (body.timeframes or bot.timeframes)[0]
+        try:
+            check_higher_timeframes(bot.strategy, body.parameters or bot.parameters, timeframe)
+        except ValueError as exc:
+            field = "timeframes" if body.timeframes is not None else "parameters"
+            error = {"type": "value_error", "loc": ("body", field), "msg": str(exc), "input": timeframe}
             raise RequestValidationError([error]) from None
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(bot, field, value)
