@@ -194,11 +194,10 @@ async def test_untriggered_stop_cancels_even_for_a_gateway_that_never_saw_it(
         assert request["orderFilter"] == "StopOrder" and request["orderId"] == report.venue_order_id
 
 
+@pytest.mark.parametrize("venue", ["bybit"])  # a Bybit rule: runs for that venue only, not skipped
 async def test_bybit_spot_cancel_of_a_conditional_order_needs_its_order_filter(
     sim: ExchangeSimulator, gateway: CcxtGateway, venue: str
 ) -> None:
-    if venue != "bybit":
-        pytest.skip("Bybit spot only")
     trigger = (sim.state.last_price("BTCUSDT") * Decimal("0.9")).quantize(CENT)
     report = await gateway.submit_order(_stop(gateway, "e6-sl", trigger))
     with pytest.raises(Exception, match="170213"):
