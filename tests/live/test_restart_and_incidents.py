@@ -294,6 +294,45 @@ async def test_a_replayed_client_id_of_a_closed_order_is_answered_not_left_waiti
         await close_execution(service)
 
 
+async def test_a_venue_stop_that_triggers_is_reported_to_the_engine(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    # a stop-limit whose trigger the market reached and whose limit it did not: TRIGGERED at the venue
+    # was only stored; the engine kept the order as merely accepted
+    service = build_execution(execution_config(migrated_sqlite_url, None, sim))
+    seen: list[object] = []
+    publish = service.gateway.publish
+
+    async def spy(event: object) -> None:
+        seen.append(event)
+        await publish(event)  # type: ignore[arg-type]
+
+    service.gateway.publish = spy  # type: ignore[method-assign]
+    bars = sim.state.feeds["BTCUSDT"].bars[500:560]
+    trigger = Decimal(str(min(b.low for b in bars) + 1)).quantize(Decimal("0.01"))
+    unreachable = Decimal(str(max(b.high for b in bars) + 100)).quantize(Decimal("0.01"))
+    stop = dataclasses.replace(
+        order(10, side=OrderSide.SELL),
+        client_order_id=ClientOrderId("smc-t-00000010-sl"),
+        order_type=OrderType.STOP_LIMIT,
+        price=unreachable,
+        trigger_price=trigger,
+        reduce_only=True,
+    )
+    try:
+        assert await service.gateway.reconcile() == []
+        await service.gateway.submit(stop)
+        sim.step(60)
+        await service.gateway.poll()
+        await service.gateway.poll()
+        kinds = [
+            type(e).__name__ for e in seen if getattr(e, "client_order_id", None) == stop.client_order_id
+        ]
+        assert kinds == ["OrderAccepted", "OrderTriggered"]
+    finally:
+        await close_execution(service)
+
+
 async def test_positions_and_fills_on_the_failover_venue_map_to_the_engines_instrument(
     migrated_sqlite_url: str,
 ) -> None:

@@ -39,6 +39,7 @@ from smc_agent.core.events import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderTriggered,
 )
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.core.ports import OrderReport, VenuePort
@@ -472,6 +473,8 @@ class OrderGateway:
                 out.append(OrderCanceled(**base, reason="canceled at venue"))
             elif o.status == OrderStatus.EXPIRED:
                 out.append(OrderExpired(**base))
+            elif o.status == OrderStatus.TRIGGERED:  # a venue stop whose trigger was reached, not yet filled
+                out.append(OrderTriggered(**base))
             elif o.status == OrderStatus.REJECTED:
                 self._protective_refused(r.client_order_id, "rejected by venue")
                 out.append(OrderRejected(**base, reason="rejected by venue"))
