@@ -139,3 +139,16 @@ def test_a_stop_limit_gapped_past_its_limit_rests_at_the_limit() -> None:
     )
     (fill,) = result.fills
     assert (fill.price, fill.liquidity) == (D("103.5"), LiquiditySide.MAKER)
+
+
+def test_a_triggered_stop_limit_resting_at_its_limit_takes_a_better_open_later() -> None:
+    # sell stop 95, limit 96: triggered at 95 the limit is not marketable and rests; the next bar opens at
+    # 98, through the limit: filled there as taker (it was filled at its limit 96 as maker, like a stop)
+    result = run(
+        {0: lambda s: s.sell(qty=1, trigger=95, price=96)},
+        [FLAT, FLAT, (97, 97, 94, 95, 1000), (98, 99, 97, 98, 1000), FLAT],
+        risk=RiskConfig.permissive(),
+        fill_model=FillModel(maker_fee=D("0.001"), taker_fee=D("0.002")),
+    )
+    (fill,) = result.fills
+    assert (fill.price, fill.liquidity) == (D(98), LiquiditySide.TAKER)

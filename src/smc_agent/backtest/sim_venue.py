@@ -8,7 +8,9 @@ Rules (candle ``o h l c``):
   open, otherwise at the trigger (taker, slipped); what a volume cap leaves of a triggered stop is a
   market order (the next candles' open); a stop-limit becomes a limit when triggered, filled at once
   (taker, at the trigger or the gapped open, slipped but never past its limit) when that price is
-  marketable, else resting at its limit;
+  marketable; else at its limit when the rest of the bar reaches it (all of the bar after a trigger at
+  the open; only the close after an intrabar trigger, as what came between is unknown); from the next
+  bar on it is a plain limit;
 * limit orders fill when the range touches the price, at the price (maker), or at the open when the
   candle opens through it (taker);
 * several levels inside one candle: ``stop_first`` processes stops before limits (so a stop-loss
@@ -203,8 +205,11 @@ class SimulatedVenue:
             for w in fresh:
                 w.phase = _FULL_BAR
             self._match_resting(book, fresh, c, at_open=False)
-        for w in [w for w in book if w.phase == _STOPS_ONLY]:
-            w.phase = _FULL_BAR
+        for w in book:
+            if w.phase == _STOPS_ONLY:
+                w.phase = _FULL_BAR
+            if w.is_stop and w.triggered:  # from the next bar on a triggered stop-limit is a plain limit
+                w.is_stop = False  # (filled at a better open, as taker, when the market opens through it)
 
     def _match_resting(
         self, book: list[_Working], pending: list[_Working], c: Candle, *, at_open: bool
@@ -243,7 +248,17 @@ class SimulatedVenue:
                 if (raw <= limit) if buy else (raw >= limit):  # marketable where it triggered
                     slipped = self.model.slipped(raw, cmd.side)
                     self._fill(w, min(slipped, limit) if buy else max(slipped, limit), c, _TAKER)
-                    continue
+                elif (
+                    (c.low <= limit if buy else c.high >= limit)
+                    if (gap and at_open)
+                    else (c.close <= limit if buy else c.close >= limit)
+                ):
+                    # triggered at the open, the whole bar comes after: its range reaching the limit
+                    # fills it; triggered within the bar, only its close is surely later
+                    self._fill(w, limit, c, _MAKER)
+                # else it rests: whether the market came back to the limit after an intrabar trigger is
+                # unknown (the bar's extremes may lie before it)
+                continue
             if (c.low <= w.level) if buy else (c.high >= w.level):
                 through = (c.open < w.level) if buy else (c.open > w.level)
                 if through and at_open and not w.is_stop:
