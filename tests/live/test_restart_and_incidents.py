@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
@@ -153,6 +154,19 @@ async def test_restart_starts_the_breakers_from_the_restored_books(migrated_sqli
         await service.stop()
 
 
+def published_by(gateway: Any) -> list[object]:
+    """Every event ``gateway`` publishes from now on (it still publishes them)."""
+    seen: list[object] = []
+    publish = gateway.publish
+
+    async def spy(event: object) -> None:
+        seen.append(event)
+        await publish(event)
+
+    gateway.publish = spy
+    return seen
+
+
 def incidents(url: str) -> list[Incident]:
     with make_session_factory(make_engine(url))() as session:
         return list(session.scalars(select(Incident)))
@@ -272,14 +286,7 @@ async def test_a_replayed_client_id_of_a_closed_order_is_answered_not_left_waiti
     # a signal replayed after a restart asks again with the id of an order that is closed here (denied,
     # filled): it is not resent, and the engine hears so instead of keeping the order "submitted"
     service = build_execution(execution_config(migrated_sqlite_url, None, sim))
-    seen: list[object] = []
-    publish = service.gateway.publish
-
-    async def spy(event: object) -> None:
-        seen.append(event)
-        await publish(event)  # type: ignore[arg-type]
-
-    service.gateway.publish = spy  # type: ignore[method-assign]
+    seen = published_by(service.gateway)
     try:
         assert await service.gateway.reconcile() == []
         denied = order(9)
@@ -300,14 +307,7 @@ async def test_a_venue_stop_that_triggers_is_reported_to_the_engine(
     # a stop-limit whose trigger the market reached and whose limit it did not: TRIGGERED at the venue
     # was only stored; the engine kept the order as merely accepted
     service = build_execution(execution_config(migrated_sqlite_url, None, sim))
-    seen: list[object] = []
-    publish = service.gateway.publish
-
-    async def spy(event: object) -> None:
-        seen.append(event)
-        await publish(event)  # type: ignore[arg-type]
-
-    service.gateway.publish = spy  # type: ignore[method-assign]
+    seen = published_by(service.gateway)
     bars = sim.state.feeds["BTCUSDT"].bars[500:560]
     trigger = Decimal(str(min(b.low for b in bars) + 1)).quantize(Decimal("0.01"))
     unreachable = Decimal(str(max(b.high for b in bars) + 100)).quantize(Decimal("0.01"))
