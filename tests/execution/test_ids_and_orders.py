@@ -7,7 +7,7 @@ from smc_agent.core.commands import CancelOrder, SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
 from smc_agent.core.events import OrderAccepted, OrderFilled, OrderSubmitted
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId
-from smc_agent.execution.ids import client_order_id, signal_ids
+from smc_agent.execution.ids import child_order_id, child_role, client_order_id, signal_ids
 from smc_agent.execution.orders import OrderManager
 
 IID = InstrumentId("binance", "BTC/USDT")
@@ -128,3 +128,9 @@ def test_bracket_children_after_fill_and_oco_cancel() -> None:
 
 def test_unknown_order_events_are_ignored() -> None:
     assert OrderManager().apply(filled("nope", "1", "1")) == []
+
+
+def test_a_child_orders_role_is_read_back_from_its_id() -> None:
+    parent = ClientOrderId("smc-0123456789abcdef01234567")
+    assert [child_role(child_order_id(parent, r)) for r in ("sl", "tp")] == ["sl", "tp"]
+    assert child_role(parent) is None and child_role("smc-t-00000001") is None

@@ -63,3 +63,9 @@ def child_order_id(parent: ClientOrderId, role: str) -> ClientOrderId:
     if len(result) > MAX_LEN:
         raise ValueError(f"child order id {result!r} longer than {MAX_LEN}")
     return ClientOrderId(result)
+
+
+def child_role(client_order_id: str) -> str | None:
+    """The role (``"sl"`` or ``"tp"``) of a protective child order's id (:func:`child_order_id`), else None."""
+    role = client_order_id.rpartition("-")[2]
+    return role if role in ("sl", "tp") else None

@@ -43,6 +43,7 @@ from smc_agent.core.events import (
 )
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.core.ports import OrderReport, VenuePort
+from smc_agent.execution.ids import child_role
 from smc_agent.live.incidents import IncidentHook, raise_incident
 from smc_agent.live.routing import VenueRouter
 from smc_agent.logs import get_logger
@@ -497,11 +498,12 @@ class OrderGateway:
     def _protective_refused(self, cid: ClientOrderId, reason: str) -> None:
         """A position's stop-loss the venue refused leaves it unprotected: an error and a P1 incident
         (a refused take-profit only loses the target: a warning)."""
-        if cid.endswith("-tp"):
+        role = child_role(cid)
+        if role == "tp":
             log.warning(
                 "take-profit refused by the venue; the position keeps its stop", cid=cid, reason=reason
             )
-        if not cid.endswith("-sl"):
+        if role != "sl":
             return
         log.error(
             "ALERT protective stop-loss refused by the venue: the position is unprotected",
