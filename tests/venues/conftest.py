@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -23,8 +24,9 @@ async def sim(venue: str) -> AsyncIterator[ExchangeSimulator]:
         yield simulator
 
 
-@pytest.fixture
-async def gateway(sim: ExchangeSimulator, venue: str) -> AsyncIterator[CcxtGateway]:
+@contextlib.asynccontextmanager
+async def open_gateway(sim: ExchangeSimulator, venue: str) -> AsyncIterator[CcxtGateway]:
+    """A gateway (unmodified ccxt) pointed at ``sim``, closed on exit."""
     exchange = make_client(
         venue, base_url=sim.url, api_key=DEFAULT_API_KEY, secret=DEFAULT_API_SECRET, timeout_ms=3000
     )
@@ -33,3 +35,9 @@ async def gateway(sim: ExchangeSimulator, venue: str) -> AsyncIterator[CcxtGatew
         yield gw
     finally:
         await gw.close()
+
+
+@pytest.fixture
+async def gateway(sim: ExchangeSimulator, venue: str) -> AsyncIterator[CcxtGateway]:
+    async with open_gateway(sim, venue) as gw:
+        yield gw

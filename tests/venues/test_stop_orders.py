@@ -14,9 +14,9 @@ from smc_agent.core import errors
 from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import OrderSide, OrderStatus, OrderType
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
-from smc_agent.venues.client import make_client
 from smc_agent.venues.gateway import CcxtGateway
-from smc_agent.venues.simulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, ExchangeSimulator
+from smc_agent.venues.simulator import ExchangeSimulator
+from tests.venues.conftest import open_gateway
 
 CENT = Decimal("0.01")
 QTY = Decimal("0.01")
@@ -64,14 +64,8 @@ def sent(gateway: CcxtGateway) -> list[tuple[str, str, dict[str, Any]]]:
 @pytest.fixture
 async def fresh_gateway(sim: ExchangeSimulator, venue: str) -> AsyncIterator[CcxtGateway]:
     """A second gateway that has never seen our orders (as after a restart)."""
-    exchange = make_client(
-        venue, base_url=sim.url, api_key=DEFAULT_API_KEY, secret=DEFAULT_API_SECRET, timeout_ms=3000
-    )
-    gw = CcxtGateway(exchange, venue=venue)
-    try:
+    async with open_gateway(sim, venue) as gw:
         yield gw
-    finally:
-        await gw.close()
 
 
 def _crossed_trigger(sim: ExchangeSimulator, candles: int = 60) -> Decimal:
