@@ -18,7 +18,6 @@ from __future__ import annotations
 import html
 import math
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
@@ -26,7 +25,7 @@ from plotly.subplots import make_subplots
 
 from smc_agent.backtest.runner import BacktestResult
 from smc_agent.backtest.stats import drawdown_series
-from smc_agent.backtest.trades import OpenPosition, open_position
+from smc_agent.backtest.trades import OpenPosition
 from smc_agent.core.enums import OrderSide
 from smc_agent.core.events import OrderDenied
 
@@ -39,15 +38,6 @@ def json_number(value: float | int | str) -> float | int | str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return value
-
-
-def final_position(result: BacktestResult) -> OpenPosition | None:
-    """The position open at the end of the run (from the fills), marked to the last close."""
-    if len(result.data) == 0:
-        return None
-    mark = Decimal(repr(float(result.data.close[-1])))  # as Portfolio.equity marks a float close
-    tags = {str(o["client_order_id"]): str(o["tag"]) for o in result.orders}
-    return open_position(result.fills, result.instrument.id, mark, tags)
 
 
 def _open_position_json(pos: OpenPosition | None) -> dict[str, Any] | None:
@@ -93,7 +83,7 @@ def to_json(result: BacktestResult) -> dict[str, Any]:
             }
             for t in result.trades
         ],
-        "open_position": _open_position_json(final_position(result)),
+        "open_position": _open_position_json(result.open_position),
         "orders": result.orders,
         "denials": [
             {
@@ -179,7 +169,7 @@ def build_figure(result: BacktestResult) -> go.Figure:
         1,
         1,
     )
-    held = final_position(result)  # still open at the end: its entry is drawn with the closed trades'
+    held = result.open_position  # still open at the end: its entry is drawn with the closed trades'
     for side, symbol, color in (("buy", "triangle-up", "#16a34a"), ("sell", "triangle-down", "#dc2626")):
         trades = [tr for tr in result.trades if tr.side.value == side]
         times = [tr.entry_time for tr in trades]
@@ -330,7 +320,7 @@ th,td{{padding:2px 10px;border-bottom:1px solid #e5e7eb;text-align:left}} .grid{
 <h1>Backtest: {html.escape(result.strategy)} on {html.escape(result.instrument.symbol)}@{html.escape(result.instrument.venue)}
 {html.escape(result.data.timeframe)}</h1>
 <p>Parameters: {params}</p>
-<p>Open position at the end: {html.escape(describe_open_position(final_position(result)))}</p>
+<p>Open position at the end: {html.escape(describe_open_position(result.open_position))}</p>
 <div class="grid"><table>{rows}</table>
 <div><h3>Trading state changes</h3><ul>{states or "<li>none</li>"}</ul>
 <h3>Risk denials ({len(result.denials)})</h3>{denials}</div></div>

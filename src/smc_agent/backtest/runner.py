@@ -16,7 +16,7 @@ from smc_agent.backtest.fill_model import FillModel
 from smc_agent.backtest.sim_venue import SimulatedVenue
 from smc_agent.backtest.smc_replay import replay_provider
 from smc_agent.backtest.stats import compute_stats
-from smc_agent.backtest.trades import Trade, build_trades
+from smc_agent.backtest.trades import OpenPosition, Trade, trades_and_open_position
 from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.clock import TestClock
 from smc_agent.core.errors import ConfigError, DataError
@@ -81,6 +81,7 @@ class BacktestResult:
     failures: list[StrategyFailed]
     annotations: list[dict[str, object]]
     stats: dict[str, float | int | str]
+    open_position: OpenPosition | None = None  # held at the end, marked to the last close
 
 
 def make_instrument(data: CandleData, config: BacktestConfig) -> Instrument:
@@ -155,7 +156,8 @@ def run_backtest(
 
     # every filled order is in the engine's book (a fill's tag is its order's tag)
     tags: dict[str, str] = {cid: o_.tag for cid, o_ in engine.orders.orders.items()}
-    trades = build_trades(recorder.fills, tags)
+    mark = Decimal(repr(float(data.close[-1])))  # as Portfolio.equity marks a float close
+    trades, held = trades_and_open_position(recorder.fills, instrument.id, mark, tags)
     stats = compute_stats(
         equity=equity,
         times=data.open_time,
@@ -198,6 +200,7 @@ def run_backtest(
         failures=recorder.failures,
         annotations=engine.bots[sid].annotations,
         stats=stats,
+        open_position=held,
     )
 
 

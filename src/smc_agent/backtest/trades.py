@@ -111,10 +111,21 @@ def open_position(
     tags: dict[str, str] | None = None,
 ) -> OpenPosition | None:
     """The position in ``instrument_id`` left open after ``fills``, marked to ``mark_price``; None when flat."""
-    cur = _replay(fills, tags)[1].get(instrument_id)
+    return trades_and_open_position(fills, instrument_id, mark_price, tags)[1]
+
+
+def trades_and_open_position(
+    fills: Iterable[OrderFilled],
+    instrument_id: InstrumentId,
+    mark_price: Decimal,
+    tags: dict[str, str] | None = None,
+) -> tuple[list[Trade], OpenPosition | None]:
+    """:func:`build_trades` and :func:`open_position` from one pass over the fills."""
+    trades, still_open = _replay(fills, tags)
+    cur = still_open.get(instrument_id)
     if cur is None:
-        return None
-    return OpenPosition(
+        return trades, None
+    return trades, OpenPosition(
         instrument_id,
         cur.side,
         cur.qty,

@@ -29,7 +29,7 @@ from sqlalchemy import inspect
 
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.fill_model import FillModel
-from smc_agent.backtest.report import describe_open_position, final_position, json_number, to_html, to_json
+from smc_agent.backtest.report import describe_open_position, json_number, to_html, to_json
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.backtest.sweep import METRICS, rank, run_sweep, walk_forward
 from smc_agent.backtest.sweep_report import sweep_html
@@ -333,7 +333,7 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
     html_path.write_text(to_html(result), encoding="utf-8")
     json_path.write_text(json.dumps(to_json(result), indent=1, default=str), encoding="utf-8")
     console.print(_stats_table(result.stats, f"{name} on {candles.symbol} {candles.timeframe}"))
-    console.print(f"open position at the end: {escape(describe_open_position(final_position(result)))}")
+    console.print(f"open position at the end: {escape(describe_open_position(result.open_position))}")
     console.print(f"report: {html_path}\njson:   {json_path}")
     if result.failures:  # the report shows where it stopped; a script must not take the run for a success
         err.print(f"[bold red]strategy failed:[/] {escape(result.failures[0].error)}")
