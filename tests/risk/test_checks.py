@@ -133,6 +133,15 @@ def test_an_exit_is_not_refused_for_a_stale_or_missing_reference() -> None:
     assert checks.check_reference_price(too_big, stale, CFG) is not None
 
 
+def test_history_candles_signal_no_entries_but_exits_go() -> None:
+    back_fill = replace(ctx(position="1"), replaying="back-fill")
+    denial = checks.check_history(cmd(), back_fill, CFG)
+    assert denial is not None and denial.check == "history" and "back-fill" in denial.reason
+    assert checks.check_history(cmd(OrderSide.SELL, reduce_only=True), back_fill, CFG) is None
+    assert checks.check_history(cmd(OrderSide.SELL, "2", reduce_only=True), back_fill, CFG) is not None
+    assert checks.check_history(cmd(), ctx(), CFG) is None  # live candles
+
+
 def test_trading_state() -> None:
     assert checks.check_trading_state(cmd(), ctx(state=TradingState.HALTED), CFG) is not None
     reducing = ctx(state=TradingState.REDUCING, position="2")

@@ -46,7 +46,6 @@ from smc_agent.engine.risk_view import LazyRiskView
 from smc_agent.execution.ids import client_order_id
 from smc_agent.execution.orders import OrderManager
 from smc_agent.risk.breakers import Breakers
-from smc_agent.risk.checks import Denial
 from smc_agent.risk.gate import RiskGate
 from smc_agent.risk.sizing import Sizing, size_order
 from smc_agent.strategy.base import Strategy
@@ -87,7 +86,7 @@ class TradingEngine:
         self._ref_ts: dict[tuple[str, str], int] = {}
         self._started = False
         # set by a live runtime while it feeds history (a back-fill on start): strategies see the
-        # candles, entries are refused with this reason (a signal an hour old is not one to trade now)
+        # candles, the risk gate refuses their entries with this reason (check ``history``)
         self.replaying: str | None = None
         client.connect(self.handle_event)
 
@@ -302,10 +301,7 @@ class TradingEngine:
         """Risk-check and send ``cmd``. Idempotent: a known client order id is not sent again."""
         if self.orders.knows(cmd.client_order_id):
             return cmd.client_order_id
-        if self.replaying is not None and not cmd.reduce_only:
-            denial: Denial | None = Denial("history", f"no entries on past candles: {self.replaying}")
-        else:
-            denial = self.risk.evaluate(cmd, self._risk_context(cmd))
+        denial = self.risk.evaluate(cmd, self._risk_context(cmd))
         self.orders.create(cmd)
         if denial is not None:
             self.handle_event(self.risk.denied_event(cmd, denial, self.clock.timestamp_ms()))

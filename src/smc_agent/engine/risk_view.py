@@ -30,6 +30,7 @@ class LazyRiskView:
         "_position",
         "now_ms",
         "reference_ts",
+        "replaying",
         "state",
     )
 
@@ -39,6 +40,7 @@ class LazyRiskView:
         self.now_ms = now_ms
         self.state: TradingState = engine.state
         self.reference_ts: int | None = engine._ref_ts.get(cmd.instrument_id)
+        self.replaying: str | None = engine.replaying
         self._position: Decimal | None = None
         self._notional: dict[str, Decimal] | None = None
         self._open: list[OpenOrderView] | None = None

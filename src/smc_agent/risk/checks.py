@@ -61,6 +61,14 @@ def check_trading_state(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Den
     return None
 
 
+def check_history(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
+    """No entries on candles a live runtime feeds as history (its back-fill on start): a signal an hour
+    old is not one to trade now. An exit that shrinks the position still goes."""
+    if ctx.replaying is None or reduces_position(cmd, ctx.position_qty):
+        return None
+    return Denial("history", f"no entries on past candles: {ctx.replaying}")
+
+
 def check_order_qty(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     limit = cfg.limits_for(cmd.instrument_id.symbol).max_order_qty
     if limit is not None and cmd.qty > limit:
@@ -234,6 +242,7 @@ def check_duplicate(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial 
 
 CHECKS: tuple[Check, ...] = (
     check_trading_state,
+    check_history,
     check_order_qty,
     check_reference_price,
     check_price_collar,

@@ -47,6 +47,8 @@ class RiskView(Protocol):
     def equity(self) -> Decimal: ...
     @property
     def reference_ts(self) -> int | None: ...
+    @property
+    def replaying(self) -> str | None: ...
 
 
 @message
@@ -64,4 +66,5 @@ class RiskContext:
     recent_client_ids: frozenset[ClientOrderId]
     equity: Decimal
     reference_ts: int | None = None
+    replaying: str | None = None  # why the candles being fed are history (a live back-fill), else None
     extra: Mapping[str, str] = field(default_factory=dict)
