@@ -297,8 +297,14 @@ class TradingEngine:
         )
 
     # ================================================================ orders
-    def submit_command(self, cmd: SubmitOrder) -> ClientOrderId | None:
-        """Risk-check and send ``cmd``. Idempotent: a known client order id is not sent again."""
+    def submit_command(self, cmd: SubmitOrder, *, cancel_others: bool = False) -> ClientOrderId | None:
+        """Risk-check and send ``cmd``. Idempotent: a known client order id is not sent again.
+
+        ``cancel_others`` (a close): once the gate admits ``cmd``, the strategy's other open orders on
+        its instrument are canceled *before* it is sent. A spot venue holds the coins of a resting stop
+        (Binance does from placement), so a close sent while the stop works is refused for want of
+        them, and the stop's cancel after it would leave the position open and unprotected. A close the
+        gate refuses cancels nothing: the position keeps its stop and target."""
         if self.orders.knows(cmd.client_order_id):
             return cmd.client_order_id
         denial = self.risk.evaluate(cmd, self._risk_context(cmd))
@@ -307,6 +313,10 @@ class TradingEngine:
             self.handle_event(self.risk.denied_event(cmd, denial, self.clock.timestamp_ms()))
             return None
         now = self.clock.timestamp_ms()
+        if cancel_others:
+            for order in self.orders.open_orders(cmd.instrument_id):
+                if order.strategy_id == cmd.strategy_id and order.client_order_id != cmd.client_order_id:
+                    self._cancel(order.strategy_id, order.instrument_id, order.client_order_id, now)
         if self.bus.wants(OrderSubmitted):
             self.handle_event(
                 OrderSubmitted(
@@ -386,6 +396,7 @@ class _Context:
         take_profit: Decimal | None,
         reduce_only: bool,
         tag: str,
+        cancel_others: bool = False,
     ) -> ClientOrderId | None:
         e = self._e
         bot = e._by_strategy[id(strategy)]
@@ -441,7 +452,8 @@ class _Context:
                 take_profit=take_profit,
                 tag=tag,
                 reference_price=reference,
-            )
+            ),
+            cancel_others=cancel_others,
         )
 
     def cancel(self, strategy: object, client_order_id: ClientOrderId) -> None:
@@ -450,14 +462,12 @@ class _Context:
         if order is not None and order.is_open:
             e._cancel(order.strategy_id, order.instrument_id, client_order_id, e.clock.timestamp_ms())
 
-    def cancel_all(
-        self, strategy: object, instrument_id: InstrumentId | None, *, keep: ClientOrderId | None = None
-    ) -> None:
+    def cancel_all(self, strategy: object, instrument_id: InstrumentId | None) -> None:
         e = self._e
         sid = e._by_strategy[id(strategy)].strategy_id
         now = e.clock.timestamp_ms()
         for order in e.orders.open_orders(instrument_id):
-            if order.strategy_id == sid and order.client_order_id != keep:
+            if order.strategy_id == sid:
                 e._cancel(sid, order.instrument_id, order.client_order_id, now)
 
     def annotate(self, strategy: object, annotation: dict[str, object]) -> None:

@@ -194,8 +194,9 @@ class Strategy:
 
     def close(self, *, tag: str = "", instrument_id: InstrumentId | None = None) -> ClientOrderId | None:
         """Flatten the position with a reduce-only market order and cancel this strategy's other open
-        orders. A close the risk gate refuses (HALTED) leaves them working: the position keeps its stop
-        and target rather than be stripped of them and stay open."""
+        orders, the cancels sent first (a spot venue holds the coins of a resting stop, so a close sent
+        before its cancel is refused). A close the risk gate refuses (HALTED) leaves them working: the
+        position keeps its stop and target rather than be stripped of them and stay open."""
         iid = instrument_id or self.instrument_id
         ctx = self.ctx
         qty = ctx.position(iid).qty
@@ -203,7 +204,7 @@ class Strategy:
             ctx.cancel_all(self, iid)
             return None
         side = _SELL if qty > 0 else _BUY
-        cid = ctx.submit(
+        return ctx.submit(
             self,
             instrument_id=iid,
             side=side,
@@ -215,10 +216,8 @@ class Strategy:
             take_profit=None,
             reduce_only=True,
             tag=tag or "close",
+            cancel_others=True,
         )
-        if cid is not None:
-            ctx.cancel_all(self, iid, keep=cid)
-        return cid
 
     def cancel(self, client_order_id: ClientOrderId) -> None:
         self.ctx.cancel(self, client_order_id)
