@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ from smc_agent.core.fill import Fill
 from smc_agent.core.ids import ClientOrderId, InstrumentId, TradeId, VenueOrderId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import Balance, OrderReport
+from smc_agent.execution.ids import child_role
 from smc_agent.venues.errors import translate
 from smc_agent.venues.quirks import QUIRKS, VenueQuirks
 from smc_agent.venues.throttle import VenueThrottle
@@ -180,6 +182,12 @@ class CcxtGateway:
         ``STOP_LOSS_LIMIT`` with ``stopPrice`` and Bybit spot conditional orders
         (``orderFilter=StopOrder``, ``triggerPrice``; the venue infers the direction)."""
         q = self.quirks
+        if q.conditional_take_profit and _is_take_profit(command):
+            # the venue's stop-loss takes the coins only when it triggers: a target resting as a limit
+            # would hold them then, and the stop would be refused at the moment it is needed
+            command = replace(
+                command, order_type=OrderType.STOP_MARKET, trigger_price=command.price, price=None
+            )
         if command.order_type.value not in q.order_types:
             raise core.InvalidOrder(f"{self._venue}: order type {command.order_type} not supported")
         tif = q.time_in_force.get(command.time_in_force.value)
@@ -428,6 +436,15 @@ class CcxtGateway:
             avg_fill_price=_dec(raw.get("average")) if filled else None,
             ts_event=int(ts),
         )
+
+
+def _is_take_profit(command: SubmitOrder) -> bool:
+    """A position's protective take-profit: the engine's reduce-only ``-tp`` limit child."""
+    return (
+        command.reduce_only
+        and command.order_type is OrderType.LIMIT
+        and child_role(command.client_order_id) == "tp"
+    )
 
 
 def _triggered(info: dict[str, Any]) -> bool:

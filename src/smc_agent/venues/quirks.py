@@ -32,6 +32,10 @@ class VenueQuirks:
     # order on cancel (Bybit spot cancels only plain orders unless told orderFilter=StopOrder)
     trigger_price_param: str = "triggerPrice"
     cancel_stop_params: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # a conditional order holds no coins until it triggers (Bybit spot), while a resting limit holds them
+    # from placement: a take-profit resting as a limit would leave the stop-loss unfunded when it
+    # triggers. Take-profits then rest as conditional market orders at their price.
+    conditional_take_profit: bool = False
 
 
 _SPOT_ORDER_TYPES = frozenset({"market", "limit", "stop_market", "stop_limit"})
@@ -71,6 +75,7 @@ QUIRKS: dict[str, VenueQuirks] = {
         time_in_force=MappingProxyType({"gtc": "GTC", "ioc": "IOC", "fok": "FOK", "post_only": "PO"}),
         trigger_price_param="triggerPrice",
         cancel_stop_params=MappingProxyType({"trigger": True}),
+        conditional_take_profit=True,
         fetch_order_params=MappingProxyType({"acknowledged": True}),
         max_ohlcv_limit=1000,
         client_id_lookup_param="orderLinkId",

@@ -1,10 +1,15 @@
-"""``close()`` of a bracketed position, carried to the venue in the order the engine emits its commands.
+"""A position's exits on spot venues, where a resting sell holds the coins it would sell.
 
-A spot venue holds the coins of a resting sell: Binance those of a stop from the moment it is placed,
-Bybit those of the limit take-profit. A market sell of the same coins sent while they are held is
-refused for want of them. If the close went first and the cancels after it, the position would stay
-open with no stop at all. The engine therefore sends the cancels first. The account holds only the
-position (no spare coins to mask the rule)."""
+Binance holds them for every order from placement: the stop-loss holds them, and the take-profit
+placed after it is refused (an OCO order list would let both share them: not done yet). Bybit holds
+them for a limit from placement but for a conditional order only once it triggers: a take-profit
+resting as a limit would leave the stop unfunded, refused at the very moment it triggers, so the
+gateway places the take-profit as a conditional market order at its price.
+
+``close()`` of a bracketed position is carried to the venue in the order the engine emits its
+commands: a market sell of coins a stop holds is refused, so the cancels go first, or the position
+would stay open with no stop at all. The accounts hold only the position (no spare coins to mask the
+rules)."""
 
 from __future__ import annotations
 
@@ -16,10 +21,10 @@ import pytest
 from smc_agent.core.candle import Candle
 from smc_agent.core.clock import TestClock
 from smc_agent.core.commands import CancelOrder, SubmitOrder
-from smc_agent.core.enums import LiquiditySide, OrderStatus
+from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
 from smc_agent.core.errors import RejectedError
 from smc_agent.core.events import OrderFilled
-from smc_agent.core.ids import TradeId
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId
 from smc_agent.core.instrument import Instrument
 from smc_agent.engine.engine import TradingEngine
 from smc_agent.risk.config import RiskConfig
@@ -31,6 +36,7 @@ from tests.venues.conftest import open_gateway
 from tests.venues.simkit import sim_config
 
 QTY = Decimal("0.01")
+CENT = Decimal("0.01")
 
 
 class Recorder:
@@ -120,9 +126,9 @@ async def test_close_cancels_the_stop_before_it_sells(bare_sim: ExchangeSimulato
         assert placed["-sl"] == "accepted"
         if venue == "binance":  # the stop holds the coins, so the target is refused (no OCO list yet)
             assert placed["-tp"].startswith("rejected") and "insufficient" in placed["-tp"].lower()
-        else:  # a Bybit stop holds nothing until it triggers; the resting target holds them
+        else:  # neither the Bybit stop nor the target (a conditional order too) holds them yet
             assert placed["-tp"] == "accepted"
-        assert bare_sim.state.book.balance("BTC").locked == QTY
+        assert bare_sim.state.book.balance("BTC").locked == (QTY if venue == "binance" else 0)
 
         n = len(client.commands)
         close_id = strategy.close()
@@ -135,3 +141,72 @@ async def test_close_cancels_the_stop_before_it_sells(bare_sim: ExchangeSimulato
         assert await gw.fetch_open_orders(inst.id) == []
     btc = bare_sim.state.book.balance("BTC")
     assert btc.free == 0 and btc.locked == 0  # flat, and nothing left working to sell coins it lacks
+
+
+def _order(venue: str, cid: str, order_type: OrderType, price: Decimal | None = None) -> SubmitOrder:
+    """An exit (a reduce-only sell; ``price`` is a stop's trigger) or, as a market order, the entry."""
+    entry = order_type is OrderType.MARKET
+    stop = order_type is OrderType.STOP_MARKET
+    return SubmitOrder(
+        ts_event=0,
+        ts_init=0,
+        strategy_id=StrategyId("bot"),
+        instrument_id=InstrumentId(venue, "BTC/USDT"),
+        client_order_id=ClientOrderId(cid),
+        side=OrderSide.BUY if entry else OrderSide.SELL,
+        order_type=order_type,
+        qty=QTY,
+        price=None if stop else price,
+        trigger_price=price if stop else None,
+        reduce_only=not entry,
+    )
+
+
+async def _bracketed(gw: CcxtGateway, venue: str, stop: Decimal, target: Decimal) -> dict[str, str]:
+    """Buy QTY, then place its stop-loss and take-profit as the engine does (stop first)."""
+    assert (await gw.submit_order(_order(venue, "e1", OrderType.MARKET))).status is OrderStatus.FILLED
+    return {
+        "sl": await _send(gw, _order(venue, "e1-sl", OrderType.STOP_MARKET, stop)),
+        "tp": await _send(gw, _order(venue, "e1-tp", OrderType.LIMIT, target)),
+    }
+
+
+async def test_the_stop_is_funded_when_it_triggers(bare_sim: ExchangeSimulator, venue: str) -> None:
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    stop = (min(b.low for b in bars[500:560]) + 1).quantize(CENT)  # reached within the next hour
+    target = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never reached
+    async with open_gateway(bare_sim, venue) as gw:
+        placed = await _bracketed(gw, venue, stop, target)
+        assert placed["sl"] == "accepted"
+        # Binance: the stop holds the coins, the target is refused; Bybit: both rest, holding nothing
+        assert placed["tp"] == "accepted" if venue == "bybit" else placed["tp"].startswith("rejected")
+        bare_sim.step(60)
+        iid = InstrumentId(venue, "BTC/USDT")
+        sl = await gw.fetch_order(iid, client_order_id=ClientOrderId("e1-sl"))
+        assert sl.status is OrderStatus.FILLED and sl.filled_qty == QTY  # not refused for want of coins
+        assert sl.avg_fill_price is not None and sl.avg_fill_price <= stop
+    assert bare_sim.state.book.balance("BTC").free == 0
+
+
+@pytest.mark.parametrize("venue", ["bybit"])  # a Bybit rule: runs for that venue only, not skipped
+async def test_a_bybit_target_rests_as_a_conditional_order_and_takes_the_profit(
+    bare_sim: ExchangeSimulator, venue: str
+) -> None:
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    target = (max(b.high for b in bars[500:560]) - 1).quantize(CENT)  # reached within the next hour
+    stop = (min(b.low for b in bars[500:800]) - 100).quantize(CENT)  # never reached
+    assert target > bare_sim.state.last_price("BTCUSDT")
+    async with open_gateway(bare_sim, venue) as gw:
+        placed = await _bracketed(gw, venue, stop, target)
+        assert placed == {"sl": "accepted", "tp": "accepted"}
+        (tp_order,) = [o for o in bare_sim.state.book.open_orders("BTCUSDT") if o.client_id == "e1-tp"]
+        assert tp_order.waiting_trigger and tp_order.trigger_price == target and tp_order.type == "MARKET"
+        assert bare_sim.state.book.balance("BTC").locked == 0
+        bare_sim.step(60)
+        iid = InstrumentId(venue, "BTC/USDT")
+        tp = await gw.fetch_order(iid, client_order_id=ClientOrderId("e1-tp"))
+        assert tp.status is OrderStatus.FILLED and tp.avg_fill_price is not None
+        assert tp.avg_fill_price >= target  # at its price, or better when the market gapped through it
+        canceled = await gw.cancel_order(iid, client_order_id=ClientOrderId("e1-sl"))
+        assert canceled.status is OrderStatus.CANCELED
+    assert bare_sim.state.book.balance("BTC").free == 0
