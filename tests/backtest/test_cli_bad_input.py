@@ -214,3 +214,35 @@ def test_from_and_to_in_epoch_seconds_are_refused_like_a_csvs_times(tmp_path: Pa
     assert ok.exit_code == 0, ok.output
     stats = json.loads((tmp_path / "out" / "backtest_sma_cross_BTCUSDT_1h.json").read_text())["stats"]
     assert (stats["start"], stats["bars"]) == (1704081600000, 20)
+
+
+@pytest.mark.parametrize("column", ["open", "low", "close"])
+def test_a_csv_with_a_zero_price_is_refused(tmp_path: Path, column: str) -> None:
+    """A price of 0 passes the OHLC checks (0 <= low <= open) but cannot be traded: sizing divides by
+    it and the collar takes any price against it. Refused, naming the row."""
+    path = rising_csv(tmp_path)
+    frame = pd.read_csv(path)
+    frame.loc[120, ["open", "low", "close"] if column != "open" else ["open", "low"]] = 0.0
+    frame.to_csv(path, index=False)
+    result = runner.invoke(app, ["--data", str(path), "--strategy", "sma_cross", "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "row 120" in result.output and "is 0 (a price must be positive)" in result.output
+    assert "Traceback" not in result.output and not list(tmp_path.glob("*.json"))
+
+
+def test_gaps_in_the_candles_are_reported_before_the_run(tmp_path: Path) -> None:
+    path = rising_csv(tmp_path)
+    frame = pd.read_csv(path)
+    frame = frame.drop(index=[*range(50, 53), 150]).reset_index(drop=True)  # 3 hours, then 1 hour
+    frame.to_csv(path, index=False)
+    result = runner.invoke(app, ["--data", str(path), "--strategy", "sma_cross", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert (
+        "warning: 2 gap(s) in the candles, 4 1h candle(s) missing (the largest after 2024-01-03 01:00 UTC)"
+        in text
+    )
+    clean = runner.invoke(
+        app, ["--data", str(rising_csv(tmp_path)), "--strategy", "sma_cross", "--out", str(tmp_path)]
+    )
+    assert clean.exit_code == 0 and "warning" not in clean.output

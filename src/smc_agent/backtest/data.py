@@ -45,6 +45,13 @@ class CandleData:
             validate(self.open, self.high, self.low, self.close, self.volume, self.open_time)
         except CandleError as exc:
             raise DataError(f"{self.symbol} {self.timeframe}: {exc}") from None
+        for name in ("open", "high", "low", "close"):  # a price of 0 cannot be traded, sized or valued
+            zero = getattr(self, name) == 0.0
+            if zero.any():
+                i = int(np.argmax(zero))
+                raise DataError(
+                    f"{self.symbol} {self.timeframe}: row {i}: {name} is 0 (a price must be positive)"
+                )
 
     def candles(self, start: int = 0, stop: int | None = None) -> Iterator[Candle]:
         """Rows ``start:stop`` as :class:`Candle` objects, built in C (one tuple per candle, no keyword
@@ -115,6 +122,19 @@ class CandleData:
             self.close[lo:hi],
             self.volume[lo:hi],
         )
+
+    def gaps(self) -> tuple[int, int, int]:
+        """(gaps, candles missing in them, open time of the candle before the largest; -1 if none):
+        where consecutive candles are more than one timeframe apart. Calendar months have no fixed
+        length, so a ``1M`` series reports none."""
+        if len(self) < 2 or self.timeframe == "1M":
+            return 0, 0, -1
+        missing = np.diff(self.open_time) // timeframe_ms(self.timeframe) - 1
+        at = np.flatnonzero(missing > 0)
+        if at.size == 0:
+            return 0, 0, -1
+        largest = int(at[np.argmax(missing[at])])
+        return int(at.size), int(missing[at].sum()), int(self.open_time[largest])
 
     def price_increment(self) -> Decimal:
         """Smallest decimal step seen in the first prices (a tick guess for CSV data)."""

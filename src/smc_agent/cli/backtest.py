@@ -152,6 +152,7 @@ def load_data(
         )
         if len(data) == 0:
             raise DataError(f"no candles in {path.name} in the requested range")
+        _warn_gaps(data)
         return data
     parts = spec.split(":")
     if len(parts) != 3:
@@ -174,7 +175,20 @@ def load_data(
             f"no stored candles for {v}:{s}:{tf} in the range; run `smc-agent data download` first"
         )
     frame = pd.DataFrame([c._asdict() for c in candles])
-    return CandleData.from_frame(frame, venue=v, symbol=s, timeframe=tf)
+    data = CandleData.from_frame(frame, venue=v, symbol=s, timeframe=tf)
+    _warn_gaps(data)
+    return data
+
+
+def _warn_gaps(data: CandleData) -> None:
+    """Missing candles are traded across as if the market had not moved: say so before the run."""
+    count, missing, before = data.gaps()
+    if count:
+        at = pd.Timestamp(before, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M")
+        err.print(
+            f"warning: {count:,} gap(s) in the candles, {missing:,} {data.timeframe} candle(s) missing "
+            f"(the largest after {at} UTC); orders working across a gap fill at the next candle"
+        )
 
 
 def _time(text: str | None, option: str) -> int | None:
