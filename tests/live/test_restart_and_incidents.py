@@ -280,6 +280,34 @@ async def test_a_stop_loss_the_venue_refuses_opens_a_p1_incident(
         await close_execution(service)
 
 
+async def test_a_close_the_venue_refuses_opens_a_p1_incident(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    # close() cancels the position's stop and target before its market order goes: if the venue then
+    # refuses that order, the position is open with no exits at all
+    opener = incident_opener(make_session_factory(make_engine(migrated_sqlite_url)), OpsSettings())
+    service = build_execution(
+        execution_config(migrated_sqlite_url, None, sim), on_incident=opener.open_or_attach
+    )
+    try:
+        held = sim.state.book.balance("BTC").free
+        close = dataclasses.replace(
+            order(10, side=OrderSide.SELL, kind="market", qty=str(held + 1)), reduce_only=True
+        )  # more than the account holds: refused for insufficient balance
+        entry = order(11, side=OrderSide.SELL, kind="market", qty=str(held + 1))  # not a close
+        assert await service.gateway.reconcile() == []
+        assert await service.gateway.submit(close) is None
+        assert await service.gateway.submit(entry) is None
+        for sent in (close, entry):
+            stored = service.gateway.repo.get(sent.client_order_id)
+            assert stored is not None and stored.status == OrderStatus.REJECTED.value
+        (incident,) = incidents(migrated_sqlite_url)
+        assert incident.priority == "P1" and incident.cause_key == "position-close-refused:smc-t-00000010"
+        assert "sell" in incident.impact and "insufficient balance" in incident.impact.lower()
+    finally:
+        await close_execution(service)
+
+
 async def test_a_replayed_client_id_of_a_closed_order_is_answered_not_left_waiting(
     sim: ExchangeSimulator, migrated_sqlite_url: str
 ) -> None:

@@ -29,7 +29,7 @@ from smc_agent.control.trading import TradingControl
 from smc_agent.core.clock import Clock
 from smc_agent.core.commands import CancelOrder, SubmitOrder
 from smc_agent.core.control import ControlStoreUnavailable
-from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus
+from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
 from smc_agent.core.errors import OrderNotFound, RejectedError, SmcAgentError
 from smc_agent.core.events import (
     Event,
@@ -497,12 +497,15 @@ class OrderGateway:
 
     def _protective_refused(self, cid: ClientOrderId, reason: str) -> None:
         """A position's stop-loss the venue refused leaves it unprotected: an error and a P1 incident
-        (a refused take-profit only loses the target: a warning)."""
+        (a refused take-profit only loses the target: a warning). So does a refused close (a reduce-only
+        market order): the engine canceled the position's stop and target before sending it."""
         role = child_role(cid)
         if role == "tp":
             log.warning(
                 "take-profit refused by the venue; the position keeps its stop", cid=cid, reason=reason
             )
+        if role is None:
+            self._close_refused(cid, reason)
         if role != "sl":
             return
         log.error(
@@ -516,6 +519,30 @@ class OrderGateway:
             priority="P1",
             title="A position's stop-loss was refused by the venue: the position is unprotected",
             impact=f"order {cid}: {reason}",
+            source="execution-engine",
+        )
+
+    def _close_refused(self, cid: ClientOrderId, reason: str) -> None:
+        try:
+            stored = self.repo.get(cid)
+        except Exception as exc:  # the database is down: the order's kind is unknown, say so and go on
+            log.error(
+                "could not read a refused order to tell whether it closed a position", cid=cid, error=str(exc)
+            )
+            return
+        if stored is None or not stored.reduce_only or stored.type != OrderType.MARKET.value:
+            return
+        log.error(
+            "ALERT a position's close was refused by the venue: the position stays open, its exits canceled",
+            cid=cid,
+            reason=reason,
+        )
+        raise_incident(
+            self.on_incident,
+            cause_key=f"position-close-refused:{cid}",
+            priority="P1",
+            title="A position's close was refused by the venue: the position is open without its exits",
+            impact=f"order {cid} ({stored.side} {stored.quantity} {stored.symbol} on {stored.exchange}): {reason}",
             source="execution-engine",
         )
 
