@@ -156,7 +156,7 @@ async def test_a_database_error_storing_a_denial_never_stops_trading(
     migrated_sqlite_url: str, tmp_path: Path
 ) -> None:
     """The denials' database is unusable (no tables): every write fails; candles keep being handled,
-    the strategy keeps deciding, nothing raises, and the loss is counted and logged."""
+    the strategy keeps deciding, nothing raises, and the denials wait in the queue until it is back."""
     control, _ = build_control(migrated_sqlite_url, None)
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
     make_engine(empty).dispose()
@@ -181,7 +181,35 @@ async def test_a_database_error_storing_a_denial_never_stops_trading(
     for i in range(2, 4):
         await service.on_candle(_candle(i))
     assert service.candles_seen == 4
-    assert service.denials_lost == 2 and len(service.pending_denials) == 2
-    migrate.upgrade(empty)  # the database is back: the queued denials are stored
-    assert service.store_denials() == 2
-    assert [o.status for o in broken_repo.all_orders()] == ["denied", "denied"]
+    assert service.denials_lost == 0 and len(service.pending_denials) == 4  # kept, none dropped
+    migrate.upgrade(empty)  # the database is back: the queued denials are stored, in order
+    assert service.store_denials() == 4 and not service.pending_denials
+    assert [o.status for o in broken_repo.all_orders()] == ["denied"] * 4
+
+
+async def test_a_denial_the_database_refuses_is_dropped_and_the_next_ones_are_stored(url: str) -> None:
+    """A denial of a bot whose row is gone violates the foreign key: that one is dropped and counted
+    (retrying it would block every later one), the others are stored."""
+    control, _ = build_control(url, None)
+    repo = TradingRepo(make_session_factory(make_engine(url)))
+    service = TradingService(
+        bus=MemoryStreamBus(),
+        repo=repo,
+        control=control,
+        instruments=[INSTRUMENT],
+        strategies=STRATEGIES,
+        risk=DENY_ALL,
+    )
+    bot = _bot(repo, _user(url, "dropper"))
+    for strategy_id in ("bot_gone", bot):  # no such bot row, then a real one
+        drill = STRATEGIES["drill"]({"qty": 0.001, "every": 1})
+        service.engine.add_strategy(
+            drill, instrument_id=InstrumentId("binance", "BTC/USDT"), timeframe="1m", strategy_id=strategy_id
+        )
+        drill.on_start()
+    service.engine.start()
+    await service.on_candle(_candle(0))
+    assert len(service.pending_denials) == 2
+    assert service.store_denials() == 1
+    assert service.denials_lost == 1 and not service.pending_denials
+    assert [o.status for o in _orders(repo, bot)] == ["denied"]

@@ -35,7 +35,7 @@ from smc_agent.core.clock import TestClock
 from smc_agent.core.commands import CancelOrder, SubmitOrder
 from smc_agent.core.control import ControlStoreUnavailable
 from smc_agent.core.enums import TradingState
-from smc_agent.core.errors import SmcAgentError
+from smc_agent.core.errors import RetryableError, SmcAgentError
 from smc_agent.core.events import Event, OrderDenied, OrderRejected, OrderSubmitted, TradingStateChanged
 from smc_agent.core.ids import InstrumentId, StrategyId
 from smc_agent.core.instrument import Instrument
@@ -271,13 +271,23 @@ class TradingService:
         )
 
     def store_denials(self) -> int:
-        """Write the queued denials (blocking; each in its own transaction). A denial the database
-        refuses is logged and dropped: trading never waits for, or fails on, this record."""
+        """Write the queued denials (blocking; each in its own transaction). While the database cannot
+        be reached they stay queued for the next flush (the queue is bounded: the oldest go first when
+        it is full, counted in ``denials_lost``). A denial the database refuses is logged and dropped.
+        Trading never waits for, or fails on, this record."""
         stored = 0
         while self.pending_denials:
             denial = self.pending_denials.popleft()
             try:
                 self.repo.record_denial(denial)
+            except RetryableError as exc:
+                self.pending_denials.appendleft(denial)
+                log.warning(
+                    "database unavailable: risk denials kept for the next flush",
+                    queued=len(self.pending_denials),
+                    error=str(exc),
+                )
+                break
             except Exception as exc:
                 self.denials_lost += 1
                 log.error(

@@ -14,11 +14,12 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import OrderStatus
+from smc_agent.core.errors import RetryableError
 from smc_agent.core.ports import OrderReport
 from smc_agent.store.models import Bot, Order, Position, Signal, Trade
 
@@ -163,7 +164,8 @@ class TradingRepo:
 
     def record_denial(self, denial: Denial) -> bool:
         """Persist an order the risk gate denied (status ``denied``, never sent), with the check that
-        denied it and the figures compared. False if the client order id is already stored."""
+        denied it and the figures compared. False if the client order id is already stored. Raises
+        :class:`RetryableError` when the database cannot be reached (the caller keeps the denial)."""
 
         def op(session: Session) -> bool:
             if session.scalar(select(Order.id).where(Order.client_order_id == denial.client_order_id)):
@@ -198,6 +200,8 @@ class TradingRepo:
             if self.get(denial.client_order_id) is None:
                 raise  # not a duplicate id (e.g. the bot row is gone)
             return False  # written concurrently
+        except (OperationalError, InterfaceError) as exc:  # unreachable, or not the schema it should be
+            raise RetryableError(f"database unavailable: {type(exc.orig).__name__}: {exc.orig}") from exc
 
     def get(self, client_order_id: str) -> StoredOrder | None:
         def op(session: Session) -> StoredOrder | None:
