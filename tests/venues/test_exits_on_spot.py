@@ -210,3 +210,69 @@ async def test_a_bybit_target_rests_as_a_conditional_order_and_takes_the_profit(
         canceled = await gw.cancel_order(iid, client_order_id=ClientOrderId("e1-sl"))
         assert canceled.status is OrderStatus.CANCELED
     assert bare_sim.state.book.balance("BTC").free == 0
+
+
+@pytest.mark.parametrize("venue", ["binance"])  # a Binance order list: runs for that venue only
+@pytest.mark.parametrize("reached", ["stop", "target", "neither"])
+async def test_a_binance_oco_list_shares_the_coins_and_expires_the_other_leg(
+    bare_sim: ExchangeSimulator, venue: str, reached: str
+) -> None:
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    hour, day = bars[500:560], bars[500:800]
+    stop = (min(b.low for b in hour) + 1 if reached == "stop" else min(b.low for b in day) - 100).quantize(
+        CENT
+    )
+    target = (
+        max(b.high for b in hour) - 1 if reached == "target" else max(b.high for b in day) + 100
+    ).quantize(CENT)
+    iid = InstrumentId(venue, "BTC/USDT")
+    async with open_gateway(bare_sim, venue) as gw:
+        assert gw.supports_oco
+        assert (await gw.submit_order(_order(venue, "e1", OrderType.MARKET))).status is OrderStatus.FILLED
+        sl, tp = await gw.submit_oco(
+            _order(venue, "e1-sl", OrderType.STOP_MARKET, stop),
+            _order(venue, "e1-tp", OrderType.LIMIT, target),
+        )
+        assert (sl.status, sl.order_type, tp.status, tp.order_type, tp.price) == (
+            OrderStatus.ACCEPTED,
+            OrderType.STOP_MARKET,
+            OrderStatus.ACCEPTED,
+            OrderType.LIMIT,
+            target,
+        )
+        btc = bare_sim.state.book.balance("BTC")
+        assert (btc.free, btc.locked) == (0, QTY)  # both legs, one reservation
+        if reached == "neither":  # canceling one leg cancels the list and frees the coins
+            canceled = await gw.cancel_order(iid, client_order_id=ClientOrderId("e1-tp"))
+            assert canceled.status is OrderStatus.CANCELED
+            other = await gw.fetch_order(iid, client_order_id=ClientOrderId("e1-sl"))
+            assert other.status is OrderStatus.CANCELED and (btc.free, btc.locked) == (QTY, 0)
+            return
+        bare_sim.step(60)
+        done = await gw.fetch_order(
+            iid, client_order_id=ClientOrderId(f"e1-{'sl' if reached == 'stop' else 'tp'}")
+        )
+        gone = await gw.fetch_order(
+            iid, client_order_id=ClientOrderId(f"e1-{'tp' if reached == 'stop' else 'sl'}")
+        )
+        assert done.status is OrderStatus.FILLED and done.filled_qty == QTY
+        assert gone.status is OrderStatus.EXPIRED and gone.filled_qty == 0
+        assert done.avg_fill_price is not None
+        assert done.avg_fill_price <= stop if reached == "stop" else done.avg_fill_price >= target
+    assert (btc.free, btc.locked) == (0, 0)
+
+
+@pytest.mark.parametrize("venue", ["binance"])
+async def test_an_oco_list_with_a_target_through_the_price_is_refused_whole(
+    bare_sim: ExchangeSimulator, venue: str
+) -> None:
+    price = bare_sim.state.last_price("BTCUSDT")
+    async with open_gateway(bare_sim, venue) as gw:
+        await gw.submit_order(_order(venue, "e1", OrderType.MARKET))
+        with pytest.raises(RejectedError, match="relationship of the prices"):
+            await gw.submit_oco(
+                _order(venue, "e1-sl", OrderType.STOP_MARKET, (price * Decimal("0.9")).quantize(CENT)),
+                _order(venue, "e1-tp", OrderType.LIMIT, (price * Decimal("0.99")).quantize(CENT)),
+            )
+    assert bare_sim.state.book.open_orders("BTCUSDT") == []
+    assert bare_sim.state.book.balance("BTC").free == QTY

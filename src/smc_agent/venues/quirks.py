@@ -36,6 +36,9 @@ class VenueQuirks:
     # from placement: a take-profit resting as a limit would leave the stop-loss unfunded when it
     # triggers. Take-profits then rest as conditional market orders at their price.
     conditional_take_profit: bool = False
+    # an OCO order list (Binance spot ``POST /api/v3/orderList/oco``): a position's stop-loss and
+    # take-profit share the coins they would sell, and the venue expires one when the other executes
+    native_oco: bool = False
 
 
 _SPOT_ORDER_TYPES = frozenset({"market", "limit", "stop_market", "stop_limit"})
@@ -56,6 +59,7 @@ QUIRKS: dict[str, VenueQuirks] = {
         order_types=_SPOT_ORDER_TYPES,
         time_in_force=MappingProxyType({"gtc": "GTC", "ioc": "IOC", "fok": "FOK"}),
         trigger_price_param="stopPrice",
+        native_oco=True,
         max_ohlcv_limit=1000,
         dead_man_method="fapiPrivatePostCountdownCancelAll",  # futures countdown cancel-all
         dead_man_window_param="countdownTime",

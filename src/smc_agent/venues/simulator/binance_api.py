@@ -29,6 +29,7 @@ ERRORS: dict[str, tuple[int, int, str]] = {
     "min_notional": (400, -1013, "Filter failure: NOTIONAL"),
     "unknown_symbol": (400, -1121, "Invalid symbol."),
     "would_trigger": (400, -2010, "Stop price would trigger immediately."),
+    "oco_prices": (400, -2010, "The relationship of the prices for the orders is not correct."),
     "bad_order_type": (400, -1116, "Invalid orderType."),
     "bad_param": (400, -1102, "Mandatory parameter was not sent, was empty/null, or malformed."),
     "timestamp": (400, -1021, "Timestamp for this request is outside of the recvWindow."),
@@ -49,9 +50,12 @@ ORDER_TYPES: dict[str, tuple[str, bool]] = {
 
 
 def order_type(o: SimOrder) -> str:
-    """The Binance spot type of a simulator order (stops: STOP_LOSS / STOP_LOSS_LIMIT)."""
+    """The Binance spot type of a simulator order (stops: STOP_LOSS / STOP_LOSS_LIMIT; the limit leg
+    of an OCO list: LIMIT_MAKER)."""
     if o.is_stop:
         return "STOP_LOSS_LIMIT" if o.type == "LIMIT" else "STOP_LOSS"
+    if o.list_id >= 0:
+        return "LIMIT_MAKER"
     return o.type
 
 
@@ -90,6 +94,7 @@ class BinanceApi:
         r.add_get("/api/v3/account", self._signed(self.account))
         r.add_post("/api/v3/order", self._signed(self.new_order))
         r.add_delete("/api/v3/order", self._signed(self.cancel_order))
+        r.add_post("/api/v3/orderList/oco", self._signed(self.new_oco))
         r.add_get("/api/v3/order", self._signed(self.get_order))
         r.add_get("/api/v3/openOrders", self._signed(self.open_orders))
         r.add_get("/api/v3/allOrders", self._signed(self.all_orders))
@@ -367,6 +372,52 @@ class BinanceApi:
             body["fills"] = [self._fill(t) for t in order.trades]
         return body
 
+    async def new_oco(self, _r: web.Request, p: dict[str, str]) -> dict[str, Any]:
+        """``POST /api/v3/orderList/oco``: a LIMIT_MAKER leg and a STOP_LOSS[_LIMIT] leg, one above the
+        price and one below it (which is which follows the side)."""
+        symbol = self._symbol(p)
+        state = self.state
+        if state.faults.reject_orders:
+            raise SimError("rejected")
+        legs = {where: p[f"{where}Type"].upper() for where in ("above", "below")}
+        makers = [w for w, t in legs.items() if t == "LIMIT_MAKER"]
+        stops = [w for w, t in legs.items() if t in ("STOP_LOSS", "STOP_LOSS_LIMIT")]
+        if len(makers) != 1 or len(stops) != 1:
+            raise SimError("bad_order_type", f"aboveType={legs['above']} belowType={legs['below']}")
+        maker, stop = makers[0], stops[0]
+        stop_limit = legs[stop] == "STOP_LOSS_LIMIT"
+        if stop_limit and (f"{stop}Price" not in p or f"{stop}TimeInForce" not in p):
+            raise SimError("bad_param", f"{stop}Price and {stop}TimeInForce")
+        stop_leg, limit_leg = state.book.place_oco(
+            symbol=symbol,
+            side=p["side"].upper(),
+            qty=Decimal(p["quantity"]),
+            limit_price=Decimal(p[f"{maker}Price"]),
+            limit_client_id=p.get(f"{maker}ClientOrderId", ""),
+            stop_price=Decimal(p[f"{stop}StopPrice"]),
+            stop_limit_price=Decimal(p[f"{stop}Price"]) if stop_limit else None,
+            stop_client_id=p.get(f"{stop}ClientOrderId", ""),
+            now_ms=wall_ms(),
+            last_price=state.last_price(symbol),
+        )
+        if state.faults.lost_acks > 0:  # the list stands, the answer never reaches the client
+            state.faults.lost_acks -= 1
+            await asyncio.sleep(state.faults.lost_ack_hang_s)
+        legs_in_order = (stop_leg, limit_leg) if stop == "below" else (limit_leg, stop_leg)
+        return {
+            "orderListId": stop_leg.list_id,
+            "contingencyType": "OCO",
+            "listStatusType": "EXEC_STARTED",
+            "listOrderStatus": "EXECUTING",
+            "listClientOrderId": p.get("listClientOrderId", f"sim-list-{stop_leg.list_id}"),
+            "transactionTime": stop_leg.created_ms,
+            "symbol": symbol,
+            "orders": [
+                {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_id} for o in legs_in_order
+            ],
+            "orderReports": [{**self._order(o), "transactTime": o.created_ms} for o in legs_in_order],
+        }
+
     async def cancel_order(self, _r: web.Request, p: dict[str, str]) -> dict[str, Any]:
         symbol = self._symbol(p)
         try:
@@ -415,7 +466,7 @@ class BinanceApi:
         return {
             "symbol": o.symbol,
             "orderId": o.order_id,
-            "orderListId": -1,
+            "orderListId": o.list_id,
             "clientOrderId": o.client_id,
             "price": d8(o.price),
             "origQty": d8(o.qty),

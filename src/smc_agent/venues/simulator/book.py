@@ -10,6 +10,9 @@ fills at the trigger (at the candle open when the candle gapped through it); a s
 becomes a limit order, filling at once when its limit crosses the trigger-time price, else resting.
 ``lock_on_trigger`` reserves the balance only when the stop triggers (Bybit spot conditional
 orders; a stop that cannot then be funded is rejected), else at placement (Binance spot).
+
+An OCO list (Binance spot) is a limit leg and a stop leg sharing one reservation: when one leg
+triggers or fills the other expires, and canceling either leg cancels both.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class SimOrder:
     triggered_ms: int = 0
     lock_on_trigger: bool = False
     price_on_created: Decimal | None = None
+    list_id: int = -1  # an OCO order list's id (both legs), -1 for a plain order
+    partner: SimOrder | None = field(default=None, repr=False, compare=False)  # the other leg of its OCO list
 
     @property
     def is_open(self) -> bool:
@@ -116,6 +121,7 @@ class Book:
         self.orders: dict[int, SimOrder] = {}
         self.trades: list[SimTrade] = []
         self._order_ids = itertools.count(1_000_001)
+        self._list_ids = itertools.count(1)
         self._trade_ids = itertools.count(5_000_001)
         self.listeners: list[Callable[[SimOrder], None]] = []
 
@@ -214,11 +220,90 @@ class Book:
             self._notify(order)
         return order
 
+    def place_oco(
+        self,
+        *,
+        symbol: str,
+        side: str,
+        qty: Decimal,
+        limit_price: Decimal,
+        limit_client_id: str,
+        stop_price: Decimal,
+        stop_limit_price: Decimal | None,
+        stop_client_id: str,
+        now_ms: int,
+        last_price: Decimal,
+    ) -> tuple[SimOrder, SimOrder]:
+        """Place an OCO list (Binance spot): a limit-maker leg and a stop leg sharing one reservation.
+        When one leg triggers or fills, the other expires; canceling one leg cancels both.
+        Sell: limit above the last price, stop below it; buy: the other way round."""
+        spec = self.specs.get(symbol)
+        if spec is None:
+            raise SimError("unknown_symbol", symbol)
+        if side not in ("BUY", "SELL"):
+            raise SimError("bad_param", f"side={side}")
+        ordered = (
+            limit_price > last_price > stop_price if side == "SELL" else limit_price < last_price < stop_price
+        )
+        if not ordered:
+            raise SimError(
+                "oco_prices", f"{side}: limit {limit_price}, last price {last_price}, stop {stop_price}"
+            )
+        for price in (limit_price, stop_price, stop_limit_price):
+            if price is not None:
+                self._check_filters(spec, qty, price, last_price)
+        for cid in (limit_client_id, stop_client_id):
+            if cid and any(o.client_id == cid for o in self.orders.values()):
+                raise SimError("duplicate_client_id", cid)
+        list_id = next(self._list_ids)
+        legs = []
+        for cid, type_, price, trigger in (
+            (
+                stop_client_id,
+                "LIMIT" if stop_limit_price is not None else "MARKET",
+                stop_limit_price,
+                stop_price,
+            ),
+            (limit_client_id, "LIMIT", limit_price, None),
+        ):
+            legs.append(
+                SimOrder(
+                    order_id=next(self._order_ids),
+                    client_id=cid or f"sim{next(self._trade_ids)}",
+                    symbol=symbol,
+                    side=side,
+                    type=type_,
+                    time_in_force="GTC",
+                    qty=qty,
+                    price=price,
+                    created_ms=now_ms,
+                    updated_ms=now_ms,
+                    trigger_price=trigger,
+                    trigger_direction=0 if trigger is None else (1 if side == "BUY" else 2),
+                    price_on_created=last_price,
+                    list_id=list_id,
+                )
+            )
+        stop, limit = legs
+        stop.partner, limit.partner = limit, stop
+        # one reservation for the list, at the dearer leg's price for a buy; held by the stop leg, and
+        # handed to whichever leg executes
+        self._lock(spec, stop, max(limit_price, stop_limit_price or stop_price))
+        for leg in legs:
+            self.orders[leg.order_id] = leg
+            self._notify(leg)
+        return stop, limit
+
     def cancel(self, symbol: str, order_id: int | None, client_id: str | None, now_ms: int) -> SimOrder:
+        """Cancel an open order; a leg of an OCO list cancels the whole list."""
         order = self.find(symbol, order_id, client_id)
         if not order.is_open:
             raise SimError("unknown_order", f"order {order.order_id} is {order.status}")
-        self._close(self.specs[symbol], order, "CANCELED", now_ms)
+        spec = self.specs[symbol]
+        self._close(spec, order, "CANCELED", now_ms)
+        partner = order.partner
+        if partner is not None and partner.is_open:
+            self._close(spec, partner, "CANCELED", now_ms)
         return order
 
     def on_closed_bars(self, symbol: str, bars: list[Bar], now_ms: int) -> None:
@@ -264,6 +349,7 @@ class Book:
 
     def _trigger(self, spec: SymbolSpec, order: SimOrder, price: Decimal, now_ms: int) -> None:
         """The stop's trigger was reached at ``price``: it becomes a market or limit order."""
+        self._activate(order, now_ms)
         order.triggered = True
         order.triggered_ms = order.updated_ms = now_ms
         if order.lock_on_trigger:
@@ -323,6 +409,7 @@ class Book:
         maker: bool,
         qty: Decimal | None = None,
     ) -> None:
+        self._activate(order, now_ms)
         remaining = order.qty - order.filled
         qty = remaining if qty is None else min(qty, remaining)
         quote = (qty * price).quantize(Decimal("0.00000001"), rounding=ROUND_DOWN)
@@ -357,6 +444,17 @@ class Book:
         order.status = "FILLED" if order.filled == order.qty else "PARTIALLY_FILLED"
         order.updated_ms = now_ms
         self._notify(order)
+
+    def _activate(self, order: SimOrder, now_ms: int) -> None:
+        """A leg of an OCO list executes: the other leg expires and hands over the list's reservation."""
+        partner = order.partner
+        if partner is None or not partner.is_open:
+            return
+        order.locked += partner.locked
+        partner.locked = Decimal(0)
+        partner.status = "EXPIRED"
+        partner.updated_ms = now_ms
+        self._notify(partner)
 
     def _close(self, spec: SymbolSpec, order: SimOrder, status: str, now_ms: int) -> None:
         asset = spec.quote if order.side == "BUY" else spec.base
