@@ -134,6 +134,48 @@ async def test_restart_restores_positions_and_open_orders_before_any_new_order(
         await service.stop()
 
 
+async def test_restart_restores_a_positions_working_stop_and_target(migrated_sqlite_url: str) -> None:
+    # the engine could not start while a position had a working stop: its trigger price was not read
+    # back, and a stop without one is not a valid order
+    repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
+    entry = submit("smc-e1", OrderSide.BUY, "0.5", "100")
+    child = {"reduce_only": True, "side": OrderSide.SELL}
+    stop = dataclasses.replace(
+        entry,
+        client_order_id=ClientOrderId("smc-e1-sl"),
+        order_type=OrderType.STOP_MARKET,
+        price=None,
+        trigger_price=Decimal(90),
+        **child,
+    )
+    target = dataclasses.replace(
+        entry, client_order_id=ClientOrderId("smc-e1-tp"), price=Decimal(120), **child
+    )
+    for cmd, status, filled in (
+        (entry, OrderStatus.FILLED, "0.5"),
+        (stop, OrderStatus.TRIGGERED, "0"),
+        (target, OrderStatus.ACCEPTED, "0"),
+    ):
+        repo.record_intent(cmd)
+        repo.apply_report(report(cmd, status, filled))
+
+    service = trading_service(migrated_sqlite_url)
+    await service.start()
+    try:
+        engine = service.engine
+        assert engine.portfolio.position(BTC).qty == Decimal("0.5")
+        restored = {o.client_order_id[-3:]: o for o in engine.orders.open_orders()}
+        sl, tp = restored["-sl"], restored["-tp"]
+        assert (sl.order_type, sl.trigger_price, sl.status) == (
+            OrderType.STOP_MARKET,
+            Decimal(90),
+            OrderStatus.TRIGGERED,
+        )
+        assert (tp.order_type, tp.price, tp.status) == (OrderType.LIMIT, Decimal(120), OrderStatus.ACCEPTED)
+    finally:
+        await service.stop()
+
+
 async def test_restart_starts_the_breakers_from_the_restored_books(migrated_sqlite_url: str) -> None:
     # 600 lost before the restart: the day's baseline and the peak are the 9,400 the books hold, not the
     # 10,000 starting cash (the first fill after a restart tripped the 5% daily limit on no loss today)

@@ -17,7 +17,7 @@ from typing import Any
 
 from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
-from smc_agent.core.events import OrderAccepted, OrderFilled, OrderSubmitted
+from smc_agent.core.events import OrderAccepted, OrderFilled, OrderSubmitted, OrderTriggered
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.engine.engine import TradingEngine
 from smc_agent.logs import get_logger
@@ -104,6 +104,7 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
         order_type=OrderType(stored.type),
         qty=stored.quantity,
         price=stored.price,
+        trigger_price=stored.stop_price,
         reduce_only=stored.reduce_only,
         tag=stored.tag or "",
     )
@@ -123,7 +124,7 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
             order_type=cmd.order_type,
             qty=cmd.qty,
             price=cmd.price,
-            trigger_price=None,
+            trigger_price=cmd.trigger_price,
             reduce_only=cmd.reduce_only,
             tag=cmd.tag,
         )
@@ -132,6 +133,8 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
         return  # the execution engine resolves it with the venue; its report will follow
     vid = VenueOrderId(stored.venue_order_id or "")
     manager.apply(OrderAccepted(**base, venue_order_id=vid))
+    if stored.status == OrderStatus.TRIGGERED.value:  # a venue stop reached, not yet filled
+        manager.apply(OrderTriggered(**base))
     if stored.filled_quantity > 0:  # already in the restored position: order book-keeping only
         manager.apply(
             OrderFilled(

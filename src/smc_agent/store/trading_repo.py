@@ -45,6 +45,7 @@ class StoredOrder:
     tag: str | None
     bot_id: str | None
     user_id: str | None
+    stop_price: Decimal | None = None  # a stop order's trigger price
 
     @property
     def is_open(self) -> bool:
@@ -105,6 +106,7 @@ def _stored(row: Order) -> StoredOrder:
         tag=row.tag,
         bot_id=row.bot_id,
         user_id=row.user_id,
+        stop_price=row.stop_price,
     )
 
 
