@@ -276,3 +276,21 @@ async def test_an_oco_list_with_a_target_through_the_price_is_refused_whole(
             )
     assert bare_sim.state.book.open_orders("BTCUSDT") == []
     assert bare_sim.state.book.balance("BTC").free == QTY
+
+
+@pytest.mark.parametrize("venue", ["bybit"])
+@pytest.mark.parametrize("where", [Decimal(1), Decimal("0.995")])  # at the last price, and below it
+async def test_a_bybit_target_the_market_already_reached_fills_at_once(
+    bare_sim: ExchangeSimulator, venue: str, where: Decimal
+) -> None:
+    """The price moved through the target between the entry's fill and the target's placement: as a
+    conditional order it was refused (trigger at the last price) or waited for the price to fall back
+    to it (trigger below); it goes out as the limit it is and takes the profit now."""
+    async with open_gateway(bare_sim, venue) as gw:
+        await gw.submit_order(_order(venue, "e1", OrderType.MARKET))
+        last = bare_sim.state.last_price("BTCUSDT")
+        target = (last * where).quantize(CENT)
+        report = await gw.submit_order(_order(venue, "e1-tp", OrderType.LIMIT, target))
+        assert report.status is OrderStatus.FILLED and report.order_type is OrderType.LIMIT
+        assert report.avg_fill_price is not None and report.avg_fill_price >= target
+    assert bare_sim.state.book.balance("BTC").free == 0

@@ -182,7 +182,7 @@ class CcxtGateway:
         ``STOP_LOSS_LIMIT`` with ``stopPrice`` and Bybit spot conditional orders
         (``orderFilter=StopOrder``, ``triggerPrice``; the venue infers the direction)."""
         q = self.quirks
-        if q.conditional_take_profit and _is_take_profit(command):
+        if q.conditional_take_profit and _is_take_profit(command) and await self._beyond_market(command):
             # the venue's stop-loss takes the coins only when it triggers: a target resting as a limit
             # would hold them then, and the stop would be refused at the moment it is needed
             command = replace(
@@ -239,6 +239,16 @@ class CcxtGateway:
             # an acknowledgement without the order (Bybit always, Binance ACK responses)
             return await self.fetch_order(command.instrument_id, venue_order_id=VenueOrderId(str(raw["id"])))
         return self._report(command.instrument_id, raw)
+
+    async def _beyond_market(self, command: SubmitOrder) -> bool:
+        """Whether a limit order's price lies beyond the last trade (above it for a sell): where it would
+        rest. A target the market already reached goes out as the limit it is and fills at once; as a
+        conditional order the venue would read its trigger as one to wait for on the way back."""
+        ticker = await self._call("fetch_ticker", command.instrument_id.symbol)
+        last = _dec(ticker.get("last"))
+        if last is None or command.price is None:
+            return False
+        return command.price > last if command.side is OrderSide.SELL else command.price < last
 
     @property
     def supports_oco(self) -> bool:
