@@ -13,49 +13,33 @@ rules)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 
 from smc_agent.core.candle import Candle
-from smc_agent.core.clock import TestClock
 from smc_agent.core.commands import CancelOrder, SubmitOrder
-from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
+from smc_agent.core.enums import OrderSide, OrderStatus, OrderType
 from smc_agent.core.errors import RejectedError
-from smc_agent.core.events import OrderFilled
-from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
 from smc_agent.core.instrument import Instrument
-from smc_agent.engine.engine import TradingEngine
+from smc_agent.live.codec import decode
+from smc_agent.live.streams import EVENTS_STREAM, ORDERS_STREAM, MemoryStreamBus
+from smc_agent.live.trading_service import TradingService
+from smc_agent.live.wiring import build_control, build_execution, close_execution
 from smc_agent.risk.config import RiskConfig
-from smc_agent.risk.gate import RiskGate
 from smc_agent.venues.gateway import CcxtGateway
 from smc_agent.venues.simulator import ExchangeSimulator
 from tests.engine.harness import Scripted
+from tests.live.conftest import execution_config
 from tests.venues.conftest import open_gateway
 from tests.venues.simkit import sim_config
 
 QTY = Decimal("0.01")
 CENT = Decimal("0.01")
-
-
-class Recorder:
-    """The engine's execution client: keeps every command, in the order the engine sends them."""
-
-    def __init__(self) -> None:
-        self.commands: list[SubmitOrder | CancelOrder] = []
-
-    def connect(self, sink: object) -> None:
-        pass  # the test carries the venue's reports back itself
-
-    def submit(self, command: SubmitOrder) -> None:
-        self.commands.append(command)
-
-    def cancel(self, command: CancelOrder) -> None:
-        self.commands.append(command)
-
-    def on_candle(self, candle: Candle) -> None:
-        pass
+ZERO = Decimal(0)
 
 
 @pytest.fixture
@@ -67,7 +51,7 @@ async def bare_sim(venue: str) -> AsyncIterator[ExchangeSimulator]:
 
 
 async def _send(gw: CcxtGateway, command: SubmitOrder | CancelOrder) -> str:
-    """Carry one command to the venue as the execution service does; the status the venue gave it."""
+    """Carry one command to the venue's gateway; the status the venue gave it."""
     try:
         if isinstance(command, SubmitOrder):
             return (await gw.submit_order(command)).status.value
@@ -77,70 +61,92 @@ async def _send(gw: CcxtGateway, command: SubmitOrder | CancelOrder) -> str:
         return f"rejected: {exc}"
 
 
-async def test_close_cancels_the_stop_before_it_sells(bare_sim: ExchangeSimulator, venue: str) -> None:
-    price = bare_sim.state.last_price("BTCUSDT")
-    cent = Decimal("0.01")
-    stop, target = (price * Decimal("0.9")).quantize(cent), (price * Decimal("1.1")).quantize(cent)
-    strategy = Scripted({0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)})
-    inst = Instrument(venue, "BTC/USDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"))
-    clock = TestClock(0)
-    client = Recorder()
-    engine = TradingEngine(
-        clock=clock,
-        client=client,
-        instruments=[inst],
-        risk=RiskGate(RiskConfig.permissive()),
-        starting_cash=Decimal(100_000),
-    )
-    engine.add_strategy(strategy, instrument_id=inst.id, timeframe="1m", strategy_id="bot")
-    engine.start()
-    p = float(price)
-    clock.set_time(60_000)
-    engine.on_candle(Candle(venue, "BTC/USDT", "1m", 0, p, p, p, p, 10.0))
-    (entry,) = client.commands
-    assert isinstance(entry, SubmitOrder)
+class Live:
+    """The trading engine's service and the execution engine's service (SQLite, no Redis) on one
+    simulator, joined by in-process streams: commands and events cross them encoded, in order, as they
+    do between the two processes."""
 
-    async with open_gateway(bare_sim, venue) as gw:
-        report = await gw.submit_order(entry)
-        assert report.status is OrderStatus.FILLED and report.avg_fill_price is not None
-        engine.handle_event(
-            OrderFilled(
-                ts_event=60_000,
-                ts_init=60_000,
-                strategy_id=entry.strategy_id,
-                instrument_id=entry.instrument_id,
-                client_order_id=entry.client_order_id,
-                venue_order_id=report.venue_order_id,
-                trade_id=TradeId("t-1"),
-                side=entry.side,
-                qty=QTY,
-                price=report.avg_fill_price,
-                fee=Decimal(0),
-                fee_currency="USDT",
-                liquidity=LiquiditySide.TAKER,
-            )
+    def __init__(self, sim: ExchangeSimulator, venue: str, database_url: str, strategy: Scripted) -> None:
+        self.bus = MemoryStreamBus()
+        control, repo = build_control(database_url, None)
+        inst = Instrument(venue, "BTC/USDT", "BTC", "USDT", CENT, Decimal("0.00001"))
+        self.trading = TradingService(
+            bus=self.bus,
+            repo=repo,
+            control=control,
+            instruments=[inst],
+            strategies={},
+            starting_cash=Decimal(100_000),
+            risk=RiskConfig.permissive(),
         )
-        children = client.commands[1:]
-        assert sorted(c.client_order_id[-3:] for c in children) == ["-sl", "-tp"]
-        placed = {c.client_order_id[-3:]: await _send(gw, c) for c in children}
-        assert placed["-sl"] == "accepted"
-        if venue == "binance":  # the stop holds the coins, so the target is refused (no OCO list yet)
-            assert placed["-tp"].startswith("rejected") and "insufficient" in placed["-tp"].lower()
-        else:  # neither the Bybit stop nor the target (a conditional order too) holds them yet
-            assert placed["-tp"] == "accepted"
-        assert bare_sim.state.book.balance("BTC").locked == (QTY if venue == "binance" else 0)
+        self.engine = self.trading.engine
+        self.engine.add_strategy(strategy, instrument_id=inst.id, timeframe="1m", strategy_id="bot")
+        self.engine.start()
+        config = dataclasses.replace(execution_config(database_url, None, sim), venue=venue)
+        self.execution = build_execution(config, bus=self.bus)
+        self.gateway = self.execution.gateway
+        self.orders = self.bus.consumer(ORDERS_STREAM, group="execution", name="x")
+        self.events = self.bus.consumer(EVENTS_STREAM, group="trading", name="t")
 
-        n = len(client.commands)
+    async def pump(self) -> None:
+        """Carry commands to the execution engine and its events back until both streams are empty."""
+        while True:
+            moved = 0
+            for consumer, handle in (
+                (self.orders, self.execution.handle),
+                (self.events, lambda fields: self.trading.on_event(decode(fields))),
+            ):
+                for entry_id, fields in await consumer.read(count=100, block_ms=0):
+                    await handle(fields)
+                    await consumer.ack(entry_id)
+                    moved += 1
+            if not moved:
+                return
+
+    def status(self, cid: str) -> str:
+        stored = self.gateway.repo.get(cid)
+        return "unknown" if stored is None else stored.status
+
+
+@pytest.mark.parametrize("halted", [False, True])
+async def test_close_cancels_the_stop_before_it_sells_and_only_if_it_goes(
+    bare_sim: ExchangeSimulator, venue: str, halted: bool, migrated_sqlite_url: str
+) -> None:
+    price = bare_sim.state.last_price("BTCUSDT")
+    stop, target = (price * Decimal("0.9")).quantize(CENT), (price * Decimal("1.1")).quantize(CENT)
+    strategy = Scripted({0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)})
+    live = Live(bare_sim, venue, migrated_sqlite_url, strategy)
+    try:
+        assert await live.gateway.reconcile() == []
+        p = float(price)
+        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 0, p, p, p, p, 10.0))
+        await live.pump()  # the entry fills; its stop and target are placed
+        entry = next(iter(live.engine.orders.orders.values()))
+        sl, tp = f"{entry.client_order_id}-sl", f"{entry.client_order_id}-tp"
+        assert live.status(entry.client_order_id) == "filled" and live.status(sl) == "accepted"
+        assert bare_sim.state.book.balance("BTC").locked == (QTY if venue == "binance" else 0)
+        if halted:  # the operator's emergency halt, which the trading engine has not seen yet
+            live.gateway.control.halt(reason="operator: emergency halt", actor="ops", source="test")
+
         close_id = strategy.close()
-        assert close_id is not None
-        closing = client.commands[n:]
-        # what reaches the venue, in the engine's order: the close fills, after the stop (and target) went
-        outcome = {c.client_order_id: await _send(gw, c) for c in closing}
-        assert outcome[close_id] == "filled", outcome
-        assert list(outcome)[-1] == close_id
-        assert await gw.fetch_open_orders(inst.id) == []
-    btc = bare_sim.state.book.balance("BTC")
-    assert btc.free == 0 and btc.locked == 0  # flat, and nothing left working to sell coins it lacks
+        assert close_id is not None  # admitted by the engine's own gate
+        await live.trading.flush()
+        await live.pump()
+        btc = bare_sim.state.book.balance("BTC")
+        if halted:  # refused by the execution engine: nothing canceled, the stop still holds the position
+            close = live.engine.orders.get(close_id)
+            assert close is not None and close.status is OrderStatus.REJECTED and "halt" in (close.reason or "")
+            assert close_id not in {o.client_id for o in bare_sim.state.book.orders.values()}
+            assert live.status(sl) == "accepted"
+            assert btc.free + btc.locked == QTY
+            assert any(o.client_id == sl for o in bare_sim.state.book.open_orders("BTCUSDT"))
+        else:  # the stop (and target) canceled first, then the close filled: flat, nothing working
+            assert live.status(close_id) == "filled" and live.status(sl) == "canceled"
+            assert live.status(tp) in ("canceled", "rejected")  # Binance refused it: the stop held the coins
+            assert (btc.free, btc.locked) == (ZERO, ZERO) and bare_sim.state.book.open_orders("BTCUSDT") == []
+            assert live.engine.portfolio.position(InstrumentId(venue, "BTC/USDT")).is_flat
+    finally:
+        await close_execution(live.execution)
 
 
 def _order(venue: str, cid: str, order_type: OrderType, price: Decimal | None = None) -> SubmitOrder:
@@ -241,12 +247,12 @@ async def test_a_binance_oco_list_shares_the_coins_and_expires_the_other_leg(
             target,
         )
         btc = bare_sim.state.book.balance("BTC")
-        assert (btc.free, btc.locked) == (0, QTY)  # both legs, one reservation
+        assert (btc.free, btc.locked) == (ZERO, QTY)  # both legs, one reservation
         if reached == "neither":  # canceling one leg cancels the list and frees the coins
             canceled = await gw.cancel_order(iid, client_order_id=ClientOrderId("e1-tp"))
             assert canceled.status is OrderStatus.CANCELED
             other = await gw.fetch_order(iid, client_order_id=ClientOrderId("e1-sl"))
-            assert other.status is OrderStatus.CANCELED and (btc.free, btc.locked) == (QTY, 0)
+            assert other.status is OrderStatus.CANCELED and (btc.free, btc.locked) == (QTY, ZERO)
             return
         bare_sim.step(60)
         done = await gw.fetch_order(
@@ -259,7 +265,7 @@ async def test_a_binance_oco_list_shares_the_coins_and_expires_the_other_leg(
         assert gone.status is OrderStatus.EXPIRED and gone.filled_qty == 0
         assert done.avg_fill_price is not None
         assert done.avg_fill_price <= stop if reached == "stop" else done.avg_fill_price >= target
-    assert (btc.free, btc.locked) == (0, 0)
+    assert (btc.free, btc.locked) == (ZERO, ZERO)
 
 
 @pytest.mark.parametrize("venue", ["binance"])

@@ -110,8 +110,18 @@ class SimulatedVenue:
         if cid in self._known:
             return  # idempotent: the venue already has this client order id
         self._known.add(cid)
-        reason = self._validate(command)
         now = self.clock.timestamp_ms()
+        for other in command.cancel_first:  # a close: the orders it replaces go first
+            self.cancel(
+                CancelOrder(
+                    ts_event=now,
+                    ts_init=now,
+                    strategy_id=command.strategy_id,
+                    instrument_id=command.instrument_id,
+                    client_order_id=other,
+                )
+            )
+        reason = self._validate(command)
         if reason is not None:
             self._emit(
                 OrderRejected(

@@ -19,7 +19,10 @@ class Command:
 @message
 class SubmitOrder(Command):
     """Submit a new order. ``reference_price`` is the fresh market price the risk gate's collar uses;
-    ``stop_loss``/``take_profit`` ask the engine to attach protective exit orders once filled."""
+    ``stop_loss``/``take_profit`` ask the engine to attach protective exit orders once filled.
+    ``cancel_first``: orders the venue side cancels immediately before it sends this one, and only if it
+    sends it (a close: a spot venue holds the coins of a working stop, and a close refused on the way
+    must leave the stop working)."""
 
     strategy_id: StrategyId
     instrument_id: InstrumentId
@@ -35,6 +38,7 @@ class SubmitOrder(Command):
     take_profit: Decimal | None = None
     tag: str = ""
     reference_price: Decimal | None = None
+    cancel_first: tuple[ClientOrderId, ...] = ()
 
 
 @message

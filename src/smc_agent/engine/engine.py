@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -300,11 +301,12 @@ class TradingEngine:
     def submit_command(self, cmd: SubmitOrder, *, cancel_others: bool = False) -> ClientOrderId | None:
         """Risk-check and send ``cmd``. Idempotent: a known client order id is not sent again.
 
-        ``cancel_others`` (a close): once the gate admits ``cmd``, the strategy's other open orders on
-        its instrument are canceled *before* it is sent. A spot venue holds the coins of a resting stop
-        (Binance does from placement), so a close sent while the stop works is refused for want of
-        them, and the stop's cancel after it would leave the position open and unprotected. A close the
-        gate refuses cancels nothing: the position keeps its stop and target."""
+        ``cancel_others`` (a close): once the gate admits ``cmd``, it carries the strategy's other open
+        orders on its instrument as ``cancel_first``: the venue side cancels them immediately before it
+        sends the close, and only if it does. A spot venue holds the coins of a resting stop (Binance
+        does from placement), so a close sent while the stop works is refused for want of them; and a
+        close refused on the way (by the gate here, or by the execution engine's halt check) must
+        leave the position its stop and target."""
         if self.orders.knows(cmd.client_order_id):
             return cmd.client_order_id
         denial = self.risk.evaluate(cmd, self._risk_context(cmd))
@@ -314,9 +316,13 @@ class TradingEngine:
             return None
         now = self.clock.timestamp_ms()
         if cancel_others:
-            for order in self.orders.open_orders(cmd.instrument_id):
-                if order.strategy_id == cmd.strategy_id and order.client_order_id != cmd.client_order_id:
-                    self._cancel(order.strategy_id, order.instrument_id, order.client_order_id, now)
+            others = tuple(
+                o.client_order_id
+                for o in self.orders.open_orders(cmd.instrument_id)
+                if o.strategy_id == cmd.strategy_id and o.client_order_id != cmd.client_order_id
+            )
+            if others:
+                cmd = replace(cmd, cancel_first=others)
         if self.bus.wants(OrderSubmitted):
             self.handle_event(
                 OrderSubmitted(

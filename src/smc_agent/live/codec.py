@@ -67,6 +67,9 @@ def _convert(tp: Any, value: Any) -> Any:
         return tp(value)
     if origin is not None and issubclass(origin, typing.Mapping):
         return dict(value)
+    if origin is tuple:
+        item = typing.get_args(tp)[0]
+        return tuple(_convert(item, v) for v in value)
     supertype = getattr(tp, "__supertype__", None)  # NewType
     if supertype is not None:
         return _convert(supertype, value)

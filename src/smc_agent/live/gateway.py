@@ -21,7 +21,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -199,11 +199,27 @@ class OrderGateway:
                 await self._deny(cmd, reason)
                 return None
             self.stats.authorized.append((cmd.client_order_id, checked_at))
+            if cmd.cancel_first:  # a close: the orders it replaces go first, now that it goes
+                await self._cancel_before(cmd)
+                cmd = replace(cmd, cancel_first=())
             self.stats.sent += 1
             report = await self._send(cmd)
             if report is not None:
                 await self._apply(report, market_price=cmd.reference_price)
             return report
+
+    async def _cancel_before(self, cmd: SubmitOrder) -> None:
+        """Cancel the orders a close replaces (its stop and target) before the close is sent: a spot
+        venue holds their coins. One that cannot be canceled does not stop the close: the position is
+        better closed, and an exit left working once it is flat is canceled by the engine then."""
+        for cid in cmd.cancel_first:
+            stored = self.repo.get(cid)
+            if stored is None or not stored.is_open:
+                continue
+            try:
+                await self._cancel_stored(stored)
+            except (SmcAgentError, TimeoutError, OSError) as exc:
+                log.error("could not cancel an order before the close replacing it", cid=cid, error=str(exc))
 
     async def _send(self, cmd: SubmitOrder) -> OrderReport | None:
         venue = self._venue(cmd.instrument_id)
