@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.commands import SubmitOco, SubmitOrder
 from smc_agent.core.enums import OrderSide, OrderType
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
 from smc_agent.live.codec import decode, encode
@@ -36,3 +36,28 @@ def test_a_close_keeps_the_orders_it_cancels_first() -> None:
 def test_an_entry_of_the_wrong_shape_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="unknown kind"):
         decode({"kind": "Nope", "body": "{}"})
+
+
+def test_a_stop_and_target_sent_together_round_trip() -> None:
+    stop = SubmitOrder(
+        ts_event=1,
+        ts_init=1,
+        strategy_id=StrategyId("bot_1"),
+        instrument_id=InstrumentId("binance", "BTC/USDT"),
+        client_order_id=ClientOrderId("smc-e1-sl"),
+        side=OrderSide.SELL,
+        order_type=OrderType.STOP_MARKET,
+        qty=Decimal("0.01"),
+        trigger_price=Decimal("36000.00"),
+        reduce_only=True,
+    )
+    target = dataclasses.replace(
+        stop,
+        client_order_id=ClientOrderId("smc-e1-tp"),
+        order_type=OrderType.LIMIT,
+        price=Decimal(44000),
+        trigger_price=None,
+    )
+    pair = SubmitOco(ts_event=1, ts_init=2, stop=stop, target=target)
+    back = decode(encode(pair))
+    assert back == pair and isinstance(back.stop, SubmitOrder) and back.target.price == Decimal(44000)

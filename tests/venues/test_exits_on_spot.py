@@ -1,7 +1,7 @@
 """A position's exits on spot venues, where a resting sell holds the coins it would sell.
 
-Binance holds them for every order from placement: the stop-loss holds them, and the take-profit
-placed after it is refused (an OCO order list would let both share them: not done yet). Bybit holds
+Binance holds them for every order from placement: a take-profit placed after the stop-loss would be
+refused, so the two go out as one OCO order list that holds the coins once for both. Bybit holds
 them for a limit from placement but for a conditional order only once it triggers: a take-profit
 resting as a limit would leave the stop unfunded, refused at the very moment it triggers, so the
 gateway places the take-profit as a conditional market order at its price.
@@ -20,9 +20,10 @@ from decimal import Decimal
 import pytest
 
 from smc_agent.core.candle import Candle
-from smc_agent.core.commands import CancelOrder, SubmitOrder
+from smc_agent.core.commands import CancelOrder, SubmitOco, SubmitOrder
 from smc_agent.core.enums import OrderSide, OrderStatus, OrderType
 from smc_agent.core.errors import RejectedError
+from smc_agent.core.events import Event, OrderRejected
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
 from smc_agent.core.instrument import Instrument
 from smc_agent.live.codec import decode
@@ -135,7 +136,9 @@ async def test_close_cancels_the_stop_before_it_sells_and_only_if_it_goes(
         btc = bare_sim.state.book.balance("BTC")
         if halted:  # refused by the execution engine: nothing canceled, the stop still holds the position
             close = live.engine.orders.get(close_id)
-            assert close is not None and close.status is OrderStatus.REJECTED and "halt" in (close.reason or "")
+            assert (
+                close is not None and close.status is OrderStatus.REJECTED and "halt" in (close.reason or "")
+            )
             assert close_id not in {o.client_id for o in bare_sim.state.book.orders.values()}
             assert live.status(sl) == "accepted"
             assert btc.free + btc.locked == QTY
@@ -300,3 +303,89 @@ async def test_a_bybit_target_the_market_already_reached_fills_at_once(
         assert report.status is OrderStatus.FILLED and report.order_type is OrderType.LIMIT
         assert report.avg_fill_price is not None and report.avg_fill_price >= target
     assert bare_sim.state.book.balance("BTC").free == 0
+
+
+@pytest.mark.parametrize("reached", ["stop", "target"])
+async def test_a_bracket_through_both_services_exits_once(
+    bare_sim: ExchangeSimulator, venue: str, reached: str, migrated_sqlite_url: str
+) -> None:
+    """Entry, stop and target from a strategy, through the trading and execution services: on Binance
+    the stop and target go out as one OCO list (before, the target was refused: the stop held the
+    coins), on Bybit as two conditional orders. The price reaches one of them: the position is closed
+    once, and nothing is left working."""
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    hour, day = bars[500:560], bars[500:800]
+    low = min(b.low for b in hour) + 1 if reached == "stop" else min(b.low for b in day) - 100
+    high = max(b.high for b in hour) - 1 if reached == "target" else max(b.high for b in day) + 100
+    stop, target = low.quantize(CENT), high.quantize(CENT)
+    strategy = Scripted({0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)})
+    live = Live(bare_sim, venue, migrated_sqlite_url, strategy)
+    try:
+        assert await live.gateway.reconcile() == []
+        p = float(bare_sim.state.last_price("BTCUSDT"))
+        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 0, p, p, p, p, 10.0))
+        await live.pump()
+        entry = next(iter(live.engine.orders.orders.values()))
+        sl, tp = f"{entry.client_order_id}-sl", f"{entry.client_order_id}-tp"
+        assert (live.status(sl), live.status(tp)) == ("accepted", "accepted")
+        legs = {o.client_id: o for o in bare_sim.state.book.open_orders("BTCUSDT")}
+        if venue == "binance":  # one list, one reservation
+            assert legs[sl].list_id == legs[tp].list_id >= 0
+            assert bare_sim.state.book.balance("BTC").locked == QTY
+        bare_sim.step(60)
+        for _ in range(3):  # the execution engine's polls find the fill; the engine cancels what is left
+            await live.gateway.poll()
+            await live.pump()
+        done, other = (sl, tp) if reached == "stop" else (tp, sl)
+        assert live.status(done) == "filled"
+        assert live.status(other) == ("expired" if venue == "binance" else "canceled")
+        assert live.engine.portfolio.position(InstrumentId(venue, "BTC/USDT")).is_flat
+        assert live.engine.orders.open_orders() == [] and bare_sim.state.book.open_orders("BTCUSDT") == []
+        btc = bare_sim.state.book.balance("BTC")
+        assert (btc.free, btc.locked) == (ZERO, ZERO)
+    finally:
+        await close_execution(live.execution)
+
+
+@pytest.mark.parametrize("venue", ["binance"])
+@pytest.mark.parametrize("case", ["target through the price", "lost acknowledgement"])
+async def test_the_execution_engine_places_the_stop_whatever_becomes_of_the_list(
+    bare_sim: ExchangeSimulator, venue: str, case: str, migrated_sqlite_url: str
+) -> None:
+    price = bare_sim.state.last_price("BTCUSDT")
+    through = case == "target through the price"  # the list is refused whole: the stop goes alone
+    target = (price * (Decimal("0.99") if through else Decimal("1.1"))).quantize(CENT)
+    stop, tp = (
+        _order(venue, "smc-e1-sl", OrderType.STOP_MARKET, (price * Decimal("0.9")).quantize(CENT)),
+        _order(venue, "smc-e1-tp", OrderType.LIMIT, target),
+    )
+    seen: list[Event] = []
+    service = build_execution(
+        dataclasses.replace(execution_config(migrated_sqlite_url, None, bare_sim), venue=venue)
+    )
+    gw = service.gateway
+
+    async def publish(event: Event) -> None:
+        seen.append(event)
+
+    gw.publish = publish
+    try:
+        assert await gw.reconcile() == []
+        assert (await gw.submit(_order(venue, "smc-e1", OrderType.MARKET))) is not None
+        if not through:  # the list stands at the venue, its answer is lost
+            bare_sim.state.faults.lost_acks = 1
+            bare_sim.state.faults.lost_ack_hang_s = 6.0  # beyond the gateway's 5 s venue timeout
+        await gw.submit_oco(SubmitOco(ts_event=0, ts_init=0, stop=stop, target=tp))
+        assert gw.repo.get("smc-e1-sl").status == "accepted"  # type: ignore[union-attr]
+        working = {o.client_id for o in bare_sim.state.book.open_orders("BTCUSDT")}
+        if through:
+            assert gw.repo.get("smc-e1-tp").status == "rejected"  # type: ignore[union-attr]
+            assert working == {"smc-e1-sl"}
+            (refused,) = [e for e in seen if isinstance(e, OrderRejected)]
+            assert refused.client_order_id == "smc-e1-tp" and "OCO list refused" in refused.reason
+        else:
+            assert gw.repo.get("smc-e1-tp").status == "accepted"  # type: ignore[union-attr]
+            assert working == {"smc-e1-sl", "smc-e1-tp"}  # found by their ids, not sent twice
+            assert len([o for o in bare_sim.state.book.orders.values() if o.client_id in working]) == 2
+    finally:
+        await close_execution(service)

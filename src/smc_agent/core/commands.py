@@ -42,6 +42,16 @@ class SubmitOrder(Command):
 
 
 @message
+class SubmitOco(Command):
+    """A position's stop-loss and take-profit, sent together: one cancels the other. Where the venue has
+    order lists (Binance spot OCO) they go out as one and share the coins they would sell; elsewhere
+    one after the other, the stop first."""
+
+    stop: SubmitOrder
+    target: SubmitOrder
+
+
+@message
 class CancelOrder(Command):
     strategy_id: StrategyId
     instrument_id: InstrumentId

@@ -36,6 +36,8 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, typing.Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and type(value).__name__ in _KINDS:  # a command inside a command
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value
 
 
@@ -43,8 +45,7 @@ def encode(message: object) -> dict[str, str]:
     """A command or event as a stream entry."""
     if not dataclasses.is_dataclass(message) or type(message).__name__ not in _KINDS:
         raise TypeError(f"cannot encode {type(message).__name__}: not a core command or event")
-    body = {f.name: _plain(getattr(message, f.name)) for f in dataclasses.fields(message)}
-    return {"kind": type(message).__name__, "body": json.dumps(body, separators=(",", ":"))}
+    return {"kind": type(message).__name__, "body": json.dumps(_plain(message), separators=(",", ":"))}
 
 
 @cache
@@ -63,6 +64,9 @@ def _convert(tp: Any, value: Any) -> Any:
         return InstrumentId.parse(value)
     if tp is Decimal:
         return Decimal(value)
+    name = getattr(tp, "__name__", "")
+    if _KINDS.get(name) is tp:  # a command inside a command
+        return _build(name, value)
     if isinstance(tp, type) and issubclass(tp, Enum):
         return tp(value)
     if origin is not None and issubclass(origin, typing.Mapping):
@@ -86,8 +90,12 @@ def decode(fields: typing.Mapping[str, str]) -> Any:
         body = json.loads(fields["body"])
     except (KeyError, json.JSONDecodeError) as exc:
         raise ValueError(f"stream entry {kind}: bad body ({exc})") from exc
+    return _build(kind, body)
+
+
+def _build(kind: str, body: dict[str, Any]) -> Any:
     hints = _hints(kind)
-    return cls(**{name: _convert(hints[name], value) for name, value in body.items()})
+    return _KINDS[kind](**{name: _convert(hints[name], value) for name, value in body.items()})
 
 
 def encode_candle(candle: Candle, *, history: bool = False) -> dict[str, str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smc_agent.core.candle import timeframe_ms
-from smc_agent.core.commands import CancelAllOrders, CancelOrder, SubmitOrder
+from smc_agent.core.commands import CancelAllOrders, CancelOrder, SubmitOco, SubmitOrder
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.core.events import Event
 from smc_agent.core.ids import InstrumentId
@@ -183,6 +183,8 @@ class ExecutionService:
         try:
             if isinstance(message, SubmitOrder):
                 await self.gateway.submit(message)
+            elif isinstance(message, SubmitOco):
+                await self.gateway.submit_oco(message)
             elif isinstance(message, CancelOrder):
                 await self.gateway.cancel(message)
             elif isinstance(message, CancelAllOrders):

@@ -27,7 +27,7 @@ from typing import Any
 
 from smc_agent.control.trading import TradingControl
 from smc_agent.core.clock import Clock
-from smc_agent.core.commands import CancelOrder, SubmitOrder
+from smc_agent.core.commands import CancelOrder, SubmitOco, SubmitOrder
 from smc_agent.core.control import ControlStoreUnavailable
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
 from smc_agent.core.errors import OrderNotFound, RejectedError, SmcAgentError
@@ -164,13 +164,19 @@ class OrderGateway:
         return 0 if task is None else await task
 
     # ================================================================ commands
-    async def submit(self, cmd: SubmitOrder) -> OrderReport | None:
+    def _route(self, cmd: SubmitOrder) -> SubmitOrder:
         if self.router is not None:
             routed = self.router.route(cmd)  # new orders follow the active venue (failover)
             if routed is not cmd:  # the engine keeps its own instrument: events name the one it asked for
                 self._requested[cmd.client_order_id] = cmd.instrument_id
             cmd = routed
         self._strategies[cmd.client_order_id] = cmd.strategy_id
+        return cmd
+
+    async def submit(self, cmd: SubmitOrder) -> OrderReport | None:
+        return await self._submit_routed(self._route(cmd))
+
+    async def _submit_routed(self, cmd: SubmitOrder) -> OrderReport | None:
         reason = self._denial(cmd)
         if reason is not None:
             self.stats.denied_halted += 1
@@ -207,6 +213,93 @@ class OrderGateway:
             if report is not None:
                 await self._apply(report, market_price=cmd.reference_price)
             return report
+
+    async def submit_oco(self, msg: SubmitOco) -> None:
+        """A position's stop-loss and take-profit. Where the venue has order lists (Binance spot OCO)
+        they go out as one: both legs share the coins they would sell (placed one after the other, the
+        first would hold them and the venue would refuse the second), and the venue expires one leg
+        when the other executes. Elsewhere, or when either id is known here already, one after the
+        other through :meth:`submit`, the stop first. A list the venue refuses as a whole (a target
+        the price has passed) leaves the stop to go alone: the position is never left without it."""
+        stop, target = self._route(msg.stop), self._route(msg.target)
+        venue = self.venues.get(stop.instrument_id.venue)
+        native = (
+            venue is not None
+            and getattr(venue, "supports_oco", False)
+            and stop.instrument_id == target.instrument_id
+            and self.repo.get(stop.client_order_id) is None
+            and self.repo.get(target.client_order_id) is None
+        )
+        if not native:
+            await self._submit_routed(stop)
+            await self._submit_routed(target)
+            return
+        assert venue is not None
+        legs = (stop, target)
+        reason = self._denial(stop)  # exits alike: reduce-only, same instrument
+        if reason is not None:
+            self.stats.denied_halted += 2
+            for leg in legs:
+                await self._deny(leg, reason)
+            return
+        async with self.send_lock:
+            bot = bot_id_of(stop.strategy_id)
+            if not all([self.repo.record_intent(leg, user_id=self.user_id, bot_id=bot) for leg in legs]):
+                retry = True  # written meanwhile by another path: each leg on its own, idempotently
+            else:
+                retry = False
+                checked_at = time.time()
+                reason = self._denial(stop)
+                if reason is not None:
+                    self.stats.denied_halted += 2
+                    for leg in legs:
+                        self.repo.mark(leg.client_order_id, OrderStatus.DENIED, reason)
+                        await self._deny(leg, reason)
+                    return
+                for leg in legs:
+                    self.stats.authorized.append((leg.client_order_id, checked_at))
+                self.stats.sent += 1
+                await self._send_oco(venue, stop, target)
+        if retry:
+            await self._submit_routed(stop)
+            await self._submit_routed(target)
+
+    async def _send_oco(self, venue: VenuePort, stop: SubmitOrder, target: SubmitOrder) -> None:
+        iid = stop.instrument_id
+        try:
+            reports = await asyncio.wait_for(venue.submit_oco(stop, target), self.venue_timeout_s)  # type: ignore[attr-defined]
+        except RejectedError as exc:
+            log.warning(
+                "OCO list refused by the venue; the stop-loss goes alone",
+                cid=stop.client_order_id,
+                error=str(exc),
+            )
+            reason = f"OCO list refused: {exc}"
+            self.repo.mark(target.client_order_id, OrderStatus.REJECTED, reason)
+            await self._event_rejected(target.instrument_id, target.client_order_id, reason)
+            report = await self._send(stop)
+            if report is not None:
+                await self._apply(report, market_price=stop.reference_price)
+            return
+        except (SmcAgentError, TimeoutError, OSError) as exc:
+            log.warning(
+                "OCO acknowledgement lost; asking the venue for its legs",
+                cid=stop.client_order_id,
+                error=str(exc),
+            )
+            found = []
+            for leg in (stop, target):
+                report = await self._find(venue, iid, leg.client_order_id)
+                if report is None:
+                    reason = "no acknowledgement and the venue does not know the client order id; not resent"
+                    self.repo.mark(leg.client_order_id, OrderStatus.REJECTED, reason)
+                    await self._event_rejected(leg.instrument_id, leg.client_order_id, reason)
+                else:
+                    found.append(report)
+            reports = tuple(found)
+            self.stats.lost_acks_resolved += 1
+        for report in reports:
+            await self._apply(report, market_price=stop.reference_price)
 
     async def _cancel_before(self, cmd: SubmitOrder) -> None:
         """Cancel the orders a close replaces (its stop and target) before the close is sent: a spot

@@ -32,15 +32,16 @@ from typing import Any
 from smc_agent.control.trading import HEARTBEAT_KEY, TradingControl
 from smc_agent.core.candle import Candle
 from smc_agent.core.clock import TestClock
-from smc_agent.core.commands import CancelOrder, SubmitOrder
+from smc_agent.core.commands import CancelOrder, SubmitOco, SubmitOrder
 from smc_agent.core.control import ControlStoreUnavailable
 from smc_agent.core.enums import TradingState
 from smc_agent.core.errors import RetryableError, SmcAgentError
 from smc_agent.core.events import Event, OrderDenied, OrderRejected, OrderSubmitted, TradingStateChanged
-from smc_agent.core.ids import InstrumentId, StrategyId
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import EventHandler
 from smc_agent.engine.engine import TradingEngine
+from smc_agent.execution.ids import child_role
 from smc_agent.live.codec import decode, decode_candle, encode, is_history
 from smc_agent.live.incidents import IncidentHook, breaker_name, raise_incident
 from smc_agent.live.restore import logical_instrument, restore_engine
@@ -77,6 +78,37 @@ class StreamExecutionClient:
 
     def cancel(self, command: CancelOrder) -> None:
         self.outbox.append(command)
+
+
+def paired_exits(
+    commands: Sequence[SubmitOrder | CancelOrder],
+) -> list[SubmitOrder | CancelOrder | SubmitOco]:
+    """The commands, with each position's stop-loss and take-profit (the engine emits them together
+    when the entry fills) as one :class:`SubmitOco` in the stop's place: one stream entry, so the
+    execution engine can send them as one order list where the venue has them."""
+    targets = {
+        c.client_order_id: c
+        for c in commands
+        if isinstance(c, SubmitOrder) and child_role(c.client_order_id) == "tp"
+    }
+    pairs: dict[str, SubmitOrder] = {}  # stop's id -> its target
+    for c in commands:
+        if isinstance(c, SubmitOrder) and child_role(c.client_order_id) == "sl":
+            target = targets.get(ClientOrderId(f"{c.client_order_id.removesuffix('-sl')}-tp"))
+            if target is not None:
+                pairs[c.client_order_id] = target
+    if not pairs:
+        return list(commands)
+    paired = {t.client_order_id for t in pairs.values()}
+    out: list[SubmitOrder | CancelOrder | SubmitOco] = []
+    for c in commands:
+        if isinstance(c, SubmitOrder) and c.client_order_id in pairs:
+            out.append(
+                SubmitOco(ts_event=c.ts_event, ts_init=c.ts_init, stop=c, target=pairs[c.client_order_id])
+            )
+        elif not (isinstance(c, SubmitOrder) and c.client_order_id in paired):
+            out.append(c)
+    return out
 
 
 class TradingService:
@@ -226,7 +258,7 @@ class TradingService:
 
     async def flush(self) -> None:
         outbox, self.client.outbox = self.client.outbox, []
-        for command in outbox:
+        for command in paired_exits(outbox):
             await self.bus.publish(ORDERS_STREAM, encode(command))
 
     def _on_engine_event(self, event: Event) -> None:
