@@ -18,11 +18,12 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from smc_agent.core.candle import Candle
 from smc_agent.core.commands import CancelOrder, SubmitOco, SubmitOrder
 from smc_agent.core.enums import OrderSide, OrderStatus, OrderType
-from smc_agent.core.errors import RejectedError
+from smc_agent.core.errors import RejectedError, VenueUnavailable
 from smc_agent.core.events import Event, OrderRejected
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
 from smc_agent.core.instrument import Instrument
@@ -242,13 +243,15 @@ async def test_a_binance_oco_list_shares_the_coins_and_expires_the_other_leg(
             _order(venue, "e1-sl", OrderType.STOP_MARKET, stop),
             _order(venue, "e1-tp", OrderType.LIMIT, target),
         )
-        assert (sl.status, sl.order_type, tp.status, tp.order_type, tp.price) == (
+        # the target waits as a TAKE_PROFIT (a market order at its price): fills whole, never in part
+        assert (sl.status, sl.order_type, tp.status, tp.order_type) == (
             OrderStatus.ACCEPTED,
             OrderType.STOP_MARKET,
             OrderStatus.ACCEPTED,
-            OrderType.LIMIT,
-            target,
+            OrderType.STOP_MARKET,
         )
+        legs = {o.client_id: o for o in bare_sim.state.book.open_orders("BTCUSDT")}
+        assert legs["e1-tp"].trigger_price == target and legs["e1-tp"].list_id == legs["e1-sl"].list_id
         btc = bare_sim.state.book.balance("BTC")
         assert (btc.free, btc.locked) == (ZERO, QTY)  # both legs, one reservation
         if reached == "neither":  # canceling one leg cancels the list and frees the coins
@@ -387,5 +390,106 @@ async def test_the_execution_engine_places_the_stop_whatever_becomes_of_the_list
             assert gw.repo.get("smc-e1-tp").status == "accepted"  # type: ignore[union-attr]
             assert working == {"smc-e1-sl", "smc-e1-tp"}  # found by their ids, not sent twice
             assert len([o for o in bare_sim.state.book.orders.values() if o.client_id in working]) == 2
+    finally:
+        await close_execution(service)
+
+
+@pytest.mark.parametrize("venue", ["binance"])
+async def test_a_thin_market_fills_the_target_whole_not_the_stop_away(
+    venue: str, migrated_sqlite_url: str
+) -> None:
+    """A resting limit target fills in parts where volume is thin, and on Binance the first part expires
+    the stop of its OCO list: the rest of the position was left with no stop. The target waits as a
+    TAKE_PROFIT instead and sells the whole position when its price is reached."""
+    balances = (("USDT", Decimal(100_000)), ("BTC", Decimal(0)))
+    config = sim_config(venue, balances=balances, participation=Decimal("0.00003"))  # ~6% of QTY a bar
+    async with ExchangeSimulator(config) as sim:
+        bars = sim.state.feeds["BTCUSDT"].bars
+        target = (max(b.high for b in bars[500:560]) - 1).quantize(CENT)  # reached within the hour
+        stop = (min(b.low for b in bars[500:560]) - 50).quantize(CENT)  # not reached in it
+        strategy = Scripted({0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)})
+        live = Live(sim, venue, migrated_sqlite_url, strategy)
+        try:
+            assert await live.gateway.reconcile() == []
+            p = float(sim.state.last_price("BTCUSDT"))
+            await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 0, p, p, p, p, 10.0))
+            await live.pump()
+            entry = next(iter(live.engine.orders.orders.values()))
+            sl, tp = f"{entry.client_order_id}-sl", f"{entry.client_order_id}-tp"
+            sim.step(60)
+            for _ in range(3):
+                await live.gateway.poll()
+                await live.pump()
+            assert (live.status(tp), live.status(sl)) == ("filled", "expired")
+            assert live.engine.portfolio.position(InstrumentId(venue, "BTC/USDT")).is_flat
+            btc = sim.state.book.balance("BTC")
+            assert (btc.free, btc.locked) == (ZERO, ZERO) and live.engine.orders.open_orders() == []
+        finally:
+            await close_execution(live.execution)
+
+
+class _StopUnanswered:
+    """The venue's gateway, except that the venue never answers about a ``-sl`` order."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    async def submit_order(self, cmd: SubmitOrder) -> object:
+        if cmd.client_order_id.endswith("-sl"):
+            raise VenueUnavailable("503")
+        return await self._inner.submit_order(cmd)  # type: ignore[attr-defined]
+
+    async def fetch_order(self, iid: InstrumentId, **ids: object) -> object:
+        if str(ids.get("client_order_id") or "").endswith("-sl"):
+            raise VenueUnavailable("503")
+        return await self._inner.fetch_order(iid, **ids)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("venue", ["bybit"])  # no order lists: the stop, then the target
+async def test_a_stop_the_venue_does_not_answer_about_does_not_drop_the_target(
+    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+) -> None:
+    price = bare_sim.state.last_price("BTCUSDT")
+    stop, target = (price * Decimal("0.9")).quantize(CENT), (price * Decimal("1.1")).quantize(CENT)
+    strategy = Scripted({0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)})
+    live = Live(bare_sim, venue, migrated_sqlite_url, strategy)
+    try:
+        assert await live.gateway.reconcile() == []
+        real = live.gateway.venues[venue]
+        live.gateway.venues[venue] = _StopUnanswered(real)  # type: ignore[assignment]
+        p = float(price)
+        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 0, p, p, p, p, 10.0))
+        await live.pump()
+        entry = next(iter(live.engine.orders.orders.values()))
+        sl, tp = f"{entry.client_order_id}-sl", f"{entry.client_order_id}-tp"
+        assert live.status(sl) == "initialized"  # written ahead, outcome unknown: reconciliation's
+        assert live.status(tp) == "accepted"  # sent all the same
+        assert any(o.client_id == tp for o in bare_sim.state.book.open_orders("BTCUSDT"))
+    finally:
+        await close_execution(live.execution)
+
+
+@pytest.mark.parametrize("venue", ["binance"])
+async def test_both_intents_of_a_list_are_written_or_neither(
+    bare_sim: ExchangeSimulator, venue: str, migrated_pg_url: str
+) -> None:
+    """The target's intent cannot be written (PostgreSQL refuses its over-long id): the stop's is not left
+    behind either, as a stop reconciliation would find never reached the venue; nothing is sent."""
+    price = bare_sim.state.last_price("BTCUSDT")
+    stop = _order(venue, "smc-e9-sl", OrderType.STOP_MARKET, (price * Decimal("0.9")).quantize(CENT))
+    tp = _order(venue, "smc-e9-" + "x" * 60 + "-tp", OrderType.LIMIT, (price * Decimal("1.1")).quantize(CENT))
+    service = build_execution(
+        dataclasses.replace(execution_config(migrated_pg_url, None, bare_sim), venue=venue)
+    )
+    gw = service.gateway
+    try:
+        assert await gw.reconcile() == []
+        with pytest.raises(DBAPIError):
+            await gw.submit_oco(SubmitOco(ts_event=0, ts_init=0, stop=stop, target=tp))
+        assert gw.repo.get("smc-e9-sl") is None
+        assert bare_sim.state.book.open_orders("BTCUSDT") == []
     finally:
         await close_execution(service)

@@ -231,8 +231,7 @@ class OrderGateway:
             and self.repo.get(target.client_order_id) is None
         )
         if not native:
-            await self._submit_routed(stop)
-            await self._submit_routed(target)
+            await self._submit_each(stop, target)
             return
         assert venue is not None
         legs = (stop, target)
@@ -243,8 +242,7 @@ class OrderGateway:
                 await self._deny(leg, reason)
             return
         async with self.send_lock:
-            bot = bot_id_of(stop.strategy_id)
-            if not all([self.repo.record_intent(leg, user_id=self.user_id, bot_id=bot) for leg in legs]):
+            if not self.repo.record_intents(legs, user_id=self.user_id, bot_id=bot_id_of(stop.strategy_id)):
                 retry = True  # written meanwhile by another path: each leg on its own, idempotently
             else:
                 retry = False
@@ -261,8 +259,20 @@ class OrderGateway:
                 self.stats.sent += 1
                 await self._send_oco(venue, stop, target)
         if retry:
-            await self._submit_routed(stop)
-            await self._submit_routed(target)
+            await self._submit_each(stop, target)
+
+    async def _submit_each(self, *cmds: SubmitOrder) -> None:
+        """Each order on its own, in turn: one whose outcome is unknown (the venue did not answer) does
+        not keep the next from being sent; reconciliation settles it later, as for any order."""
+        for cmd in cmds:
+            try:
+                await self._submit_routed(cmd)
+            except (SmcAgentError, TimeoutError, OSError) as exc:
+                log.error(
+                    "ALERT order outcome unknown: the venue did not answer; reconciliation settles it",
+                    cid=cmd.client_order_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
 
     async def _send_oco(self, venue: VenuePort, stop: SubmitOrder, target: SubmitOrder) -> None:
         iid = stop.instrument_id

@@ -134,32 +134,41 @@ class TradingRepo:
         """Write-ahead: persist the order intent before it is sent. False if the id is already known.
 
         The order of a bot belongs to the bot's owner (``user_id`` is only used for orders of no bot)."""
+        return self.record_intents((cmd,), user_id=user_id, bot_id=bot_id)
+
+    def record_intents(
+        self, cmds: Sequence[SubmitOrder], *, user_id: str | None = None, bot_id: str | None = None
+    ) -> bool:
+        """:meth:`record_intent` for orders sent together (an OCO list), in one transaction: all are
+        written, or none (False if any id is already known)."""
 
         def op(session: Session) -> None:
-            session.add(
-                Order(
-                    client_order_id=cmd.client_order_id,
-                    user_id=_owner(session, bot_id, user_id),
-                    bot_id=bot_id,
-                    exchange=cmd.instrument_id.venue,
-                    symbol=cmd.instrument_id.symbol,
-                    side=cmd.side.value,
-                    type=cmd.order_type.value,
-                    time_in_force=cmd.time_in_force.value,
-                    reduce_only=cmd.reduce_only,
-                    quantity=cmd.qty,
-                    price=cmd.price,
-                    stop_price=cmd.trigger_price,
-                    status=OrderStatus.INITIALIZED.value,
-                    tag=(cmd.tag or None) and cmd.tag[:64],
-                    reason=None if cmd.reference_price is None else f"ref={cmd.reference_price}",
+            owner = _owner(session, bot_id, user_id)
+            for cmd in cmds:
+                session.add(
+                    Order(
+                        client_order_id=cmd.client_order_id,
+                        user_id=owner,
+                        bot_id=bot_id,
+                        exchange=cmd.instrument_id.venue,
+                        symbol=cmd.instrument_id.symbol,
+                        side=cmd.side.value,
+                        type=cmd.order_type.value,
+                        time_in_force=cmd.time_in_force.value,
+                        reduce_only=cmd.reduce_only,
+                        quantity=cmd.qty,
+                        price=cmd.price,
+                        stop_price=cmd.trigger_price,
+                        status=OrderStatus.INITIALIZED.value,
+                        tag=(cmd.tag or None) and cmd.tag[:64],
+                        reason=None if cmd.reference_price is None else f"ref={cmd.reference_price}",
+                    )
                 )
-            )
 
         try:
             self._tx(op)
         except IntegrityError:
-            if self.get(cmd.client_order_id) is None:
+            if all(self.get(cmd.client_order_id) is None for cmd in cmds):
                 raise  # not a duplicate id: another constraint (e.g. an unknown bot) failed
             return False
         return True

@@ -257,9 +257,11 @@ class CcxtGateway:
     async def submit_oco(self, stop: SubmitOrder, target: SubmitOrder) -> tuple[OrderReport, OrderReport]:
         """A position's stop-loss and take-profit as one OCO order list (:attr:`VenueQuirks.native_oco`):
         the two legs share the coins they would sell, and the venue expires one leg when the other
-        triggers or fills. The stop goes out as ``STOP_LOSS`` (``STOP_LOSS_LIMIT`` with a price), the
-        target as ``LIMIT_MAKER``; a sell list has the target above the price and the stop below it.
-        Reports (stop, target). Idempotent on the client order ids, as :meth:`submit_order`."""
+        triggers or fills, even in part. The stop goes out as ``STOP_LOSS`` (``STOP_LOSS_LIMIT`` with a
+        price); the target as ``TAKE_PROFIT``, a market order triggered at its price. As a resting
+        ``LIMIT_MAKER`` its first partial fill would expire the stop and leave the rest of the position
+        without one. A sell list has the target above the price and the stop below it. Reports (stop,
+        target). Idempotent on the client order ids, as :meth:`submit_order`."""
         iid = stop.instrument_id
         if not self.quirks.native_oco:
             raise core.InvalidOrder(f"{self._venue}: no OCO order lists")
@@ -281,8 +283,8 @@ class CcxtGateway:
             "side": stop.side.value.upper(),
             "quantity": str(stop.qty),
             "listClientOrderId": f"{stop.client_order_id.removesuffix('-sl')}-oco",
-            f"{t}Type": "LIMIT_MAKER",
-            f"{t}Price": str(target.price),
+            f"{t}Type": "TAKE_PROFIT",
+            f"{t}StopPrice": str(target.price),
             f"{t}ClientOrderId": target.client_order_id,
             f"{s}Type": "STOP_LOSS" if stop.price is None else "STOP_LOSS_LIMIT",
             f"{s}StopPrice": str(stop.trigger_price),

@@ -50,10 +50,12 @@ ORDER_TYPES: dict[str, tuple[str, bool]] = {
 
 
 def order_type(o: SimOrder) -> str:
-    """The Binance spot type of a simulator order (stops: STOP_LOSS / STOP_LOSS_LIMIT; the limit leg
-    of an OCO list: LIMIT_MAKER)."""
+    """The Binance spot type of a simulator order (stops: STOP_LOSS / STOP_LOSS_LIMIT; the target leg of
+    an OCO list: LIMIT_MAKER, or TAKE_PROFIT when it waits for its price to rise (a sell) or fall)."""
     if o.is_stop:
-        return "STOP_LOSS_LIMIT" if o.type == "LIMIT" else "STOP_LOSS"
+        take_profit = o.list_id >= 0 and o.trigger_direction == (1 if o.side == "SELL" else 2)
+        kind = "TAKE_PROFIT" if take_profit else "STOP_LOSS"
+        return f"{kind}_LIMIT" if o.type == "LIMIT" else kind
     if o.list_id >= 0:
         return "LIMIT_MAKER"
     return o.type
@@ -380,11 +382,12 @@ class BinanceApi:
         if state.faults.reject_orders:
             raise SimError("rejected")
         legs = {where: p[f"{where}Type"].upper() for where in ("above", "below")}
-        makers = [w for w, t in legs.items() if t == "LIMIT_MAKER"]
+        targets = [w for w, t in legs.items() if t in ("LIMIT_MAKER", "TAKE_PROFIT")]
         stops = [w for w, t in legs.items() if t in ("STOP_LOSS", "STOP_LOSS_LIMIT")]
-        if len(makers) != 1 or len(stops) != 1:
+        if len(targets) != 1 or len(stops) != 1:
             raise SimError("bad_order_type", f"aboveType={legs['above']} belowType={legs['below']}")
-        maker, stop = makers[0], stops[0]
+        target, stop = targets[0], stops[0]
+        conditional = legs[target] == "TAKE_PROFIT"
         stop_limit = legs[stop] == "STOP_LOSS_LIMIT"
         if stop_limit and (f"{stop}Price" not in p or f"{stop}TimeInForce" not in p):
             raise SimError("bad_param", f"{stop}Price and {stop}TimeInForce")
@@ -392,8 +395,9 @@ class BinanceApi:
             symbol=symbol,
             side=p["side"].upper(),
             qty=Decimal(p["quantity"]),
-            limit_price=Decimal(p[f"{maker}Price"]),
-            limit_client_id=p.get(f"{maker}ClientOrderId", ""),
+            target_price=Decimal(p[f"{target}StopPrice" if conditional else f"{target}Price"]),
+            target_client_id=p.get(f"{target}ClientOrderId", ""),
+            target_conditional=conditional,
             stop_price=Decimal(p[f"{stop}StopPrice"]),
             stop_limit_price=Decimal(p[f"{stop}Price"]) if stop_limit else None,
             stop_client_id=p.get(f"{stop}ClientOrderId", ""),

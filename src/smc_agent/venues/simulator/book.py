@@ -226,45 +226,57 @@ class Book:
         symbol: str,
         side: str,
         qty: Decimal,
-        limit_price: Decimal,
-        limit_client_id: str,
+        target_price: Decimal,
+        target_client_id: str,
+        target_conditional: bool,
         stop_price: Decimal,
         stop_limit_price: Decimal | None,
         stop_client_id: str,
         now_ms: int,
         last_price: Decimal,
     ) -> tuple[SimOrder, SimOrder]:
-        """Place an OCO list (Binance spot): a limit-maker leg and a stop leg sharing one reservation.
-        When one leg triggers or fills, the other expires; canceling one leg cancels both.
-        Sell: limit above the last price, stop below it; buy: the other way round."""
+        """Place an OCO list (Binance spot): a target leg and a stop leg sharing one reservation. The
+        target is a LIMIT_MAKER resting at its price, or (``target_conditional``) a TAKE_PROFIT market
+        order triggered there. When one leg triggers or fills, even in part, the other expires;
+        canceling one leg cancels both. Sell: target above the last price, stop below; buy: reversed."""
         spec = self.specs.get(symbol)
         if spec is None:
             raise SimError("unknown_symbol", symbol)
         if side not in ("BUY", "SELL"):
             raise SimError("bad_param", f"side={side}")
         ordered = (
-            limit_price > last_price > stop_price if side == "SELL" else limit_price < last_price < stop_price
+            target_price > last_price > stop_price
+            if side == "SELL"
+            else target_price < last_price < stop_price
         )
         if not ordered:
             raise SimError(
-                "oco_prices", f"{side}: limit {limit_price}, last price {last_price}, stop {stop_price}"
+                "oco_prices", f"{side}: target {target_price}, last price {last_price}, stop {stop_price}"
             )
-        for price in (limit_price, stop_price, stop_limit_price):
+        for price in (target_price, stop_price, stop_limit_price):
             if price is not None:
                 self._check_filters(spec, qty, price, last_price)
-        for cid in (limit_client_id, stop_client_id):
+        for cid in (target_client_id, stop_client_id):
             if cid and any(o.client_id == cid for o in self.orders.values()):
                 raise SimError("duplicate_client_id", cid)
         list_id = next(self._list_ids)
+        falling, rising = (2, 1) if side == "SELL" else (1, 2)  # the stop's direction, the target's
         legs = []
-        for cid, type_, price, trigger in (
+        for cid, type_, price, trigger, direction in (
             (
                 stop_client_id,
                 "LIMIT" if stop_limit_price is not None else "MARKET",
                 stop_limit_price,
                 stop_price,
+                falling,
             ),
-            (limit_client_id, "LIMIT", limit_price, None),
+            (
+                target_client_id,
+                "MARKET" if target_conditional else "LIMIT",
+                None if target_conditional else target_price,
+                target_price if target_conditional else None,
+                rising if target_conditional else 0,
+            ),
         ):
             legs.append(
                 SimOrder(
@@ -279,20 +291,20 @@ class Book:
                     created_ms=now_ms,
                     updated_ms=now_ms,
                     trigger_price=trigger,
-                    trigger_direction=0 if trigger is None else (1 if side == "BUY" else 2),
+                    trigger_direction=direction,
                     price_on_created=last_price,
                     list_id=list_id,
                 )
             )
-        stop, limit = legs
-        stop.partner, limit.partner = limit, stop
+        stop, target = legs
+        stop.partner, target.partner = target, stop
         # one reservation for the list, at the dearer leg's price for a buy; held by the stop leg, and
         # handed to whichever leg executes
-        self._lock(spec, stop, max(limit_price, stop_limit_price or stop_price))
+        self._lock(spec, stop, max(target_price, stop_limit_price or stop_price))
         for leg in legs:
             self.orders[leg.order_id] = leg
             self._notify(leg)
-        return stop, limit
+        return stop, target
 
     def cancel(self, symbol: str, order_id: int | None, client_id: str | None, now_ms: int) -> SimOrder:
         """Cancel an open order; a leg of an OCO list cancels the whole list."""
