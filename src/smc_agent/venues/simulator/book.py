@@ -11,8 +11,9 @@ becomes a limit order, filling at once when its limit crosses the trigger-time p
 ``lock_on_trigger`` reserves the balance only when the stop triggers (Bybit spot conditional
 orders; a stop that cannot then be funded is rejected), else at placement (Binance spot).
 
-An OCO list (Binance spot) is a limit leg and a stop leg sharing one reservation: when one leg
-triggers or fills the other expires, and canceling either leg cancels both.
+An OCO list (Binance spot) is a target leg (a resting LIMIT_MAKER, or a TAKE_PROFIT market order
+triggered at its price) and a stop leg sharing one reservation: when one leg triggers or fills, even
+in part, the other expires, and canceling either leg cancels both.
 """
 
 from __future__ import annotations
