@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from smc_agent.control.trading import HALT_KEY
-from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.commands import CancelOrder, SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TradingState
 from smc_agent.core.events import OrderFilled, OrderRejected
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
@@ -151,10 +151,12 @@ async def test_restart_restores_a_positions_working_stop_and_target(migrated_sql
     target = dataclasses.replace(
         entry, client_order_id=ClientOrderId("smc-e1-tp"), price=Decimal(120), **child
     )
+    other = submit("smc-e2", OrderSide.BUY, "0.5", "100")  # a second entry, held without exits
     for cmd, status, filled in (
         (entry, OrderStatus.FILLED, "0.5"),
         (stop, OrderStatus.TRIGGERED, "0"),
         (target, OrderStatus.ACCEPTED, "0"),
+        (other, OrderStatus.FILLED, "0.5"),
     ):
         repo.record_intent(cmd)
         repo.apply_report(report(cmd, status, filled))
@@ -163,7 +165,7 @@ async def test_restart_restores_a_positions_working_stop_and_target(migrated_sql
     await service.start()
     try:
         engine = service.engine
-        assert engine.portfolio.position(BTC).qty == Decimal("0.5")
+        assert engine.portfolio.position(BTC).qty == Decimal("1.0")
         restored = {o.client_order_id[-3:]: o for o in engine.orders.open_orders()}
         sl, tp = restored["-sl"], restored["-tp"]
         assert (sl.order_type, sl.trigger_price, sl.status) == (
@@ -172,6 +174,30 @@ async def test_restart_restores_a_positions_working_stop_and_target(migrated_sql
             OrderStatus.TRIGGERED,
         )
         assert (tp.order_type, tp.price, tp.status) == (OrderType.LIMIT, Decimal(120), OrderStatus.ACCEPTED)
+        # the stop fills; the other entry keeps the position open, so only the pairing of stop and
+        # target (restored too) cancels the target, which would otherwise sell the other entry's coins
+        now = int(time.time() * 1000)
+        engine.handle_event(
+            OrderFilled(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=StrategyId(""),
+                instrument_id=BTC,
+                client_order_id=stop.client_order_id,
+                venue_order_id=VenueOrderId("v-smc-e1-sl"),
+                trade_id=TradeId("t-sl"),
+                side=OrderSide.SELL,
+                qty=Decimal("0.5"),
+                price=Decimal(90),
+                fee=Decimal(0),
+                fee_currency="",
+                liquidity=LiquiditySide.TAKER,
+                is_last=True,
+            )
+        )
+        assert engine.portfolio.position(BTC).qty == Decimal("0.5")
+        canceled = [c.client_order_id for c in service.client.outbox if isinstance(c, CancelOrder)]
+        assert canceled == [target.client_order_id]
     finally:
         await service.stop()
 

@@ -56,6 +56,11 @@ class OrderManager:
         return client_order_id in self.orders
 
     # ----------------------------------------------------------------- commands
+    def link_oco(self, a: ClientOrderId, b: ClientOrderId) -> None:
+        """One cancels the other: when ``a`` or ``b`` fills, the other is canceled."""
+        self._oco[a] = b
+        self._oco[b] = a
+
     def create(self, cmd: SubmitOrder) -> Order:
         """Create the order for ``cmd``; the same client order id returns the existing order."""
         existing = self.orders.get(cmd.client_order_id)
@@ -167,9 +172,7 @@ class OrderManager:
                 _child(parent, "tp", OrderType.LIMIT, price=parent.take_profit, trigger=None, ts=ts)
             )
         if len(children) == 2:
-            a, b = children[0].client_order_id, children[1].client_order_id
-            self._oco[a] = b
-            self._oco[b] = a
+            self.link_oco(children[0].client_order_id, children[1].client_order_id)
         parent.stop_loss = None  # children are created once
         parent.take_profit = None
         return children

@@ -20,6 +20,7 @@ from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderTyp
 from smc_agent.core.events import OrderAccepted, OrderFilled, OrderSubmitted, OrderTriggered
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.engine.engine import TradingEngine
+from smc_agent.execution.ids import child_role
 from smc_agent.logs import get_logger
 from smc_agent.store.trading_repo import StoredOrder, TradingRepo
 
@@ -80,6 +81,7 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
             continue
         _register(engine, stored, iid, now_ms)
         orders += 1
+    _relink_exits(engine)
     engine.reset_breakers()  # from the restored equity, not the starting cash
     restored = Restored(positions, orders, tuple(skipped))
     log.info(
@@ -89,6 +91,18 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
         skipped=list(skipped),
     )
     return restored
+
+
+def _relink_exits(engine: TradingEngine) -> None:
+    """Pair each restored stop-loss with its take-profit again: the engine cancels one when the other
+    fills (a venue without order lists does not), and the pairing lived only in memory."""
+    manager = engine.orders
+    for order in manager.open_orders():
+        cid = order.client_order_id
+        if child_role(cid) == "sl":
+            target = manager.get(ClientOrderId(f"{cid.removesuffix('-sl')}-tp"))
+            if target is not None and target.status.is_open:
+                manager.link_oco(cid, target.client_order_id)
 
 
 def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now: int) -> None:
