@@ -32,6 +32,7 @@ from smc_agent.live.streams import EVENTS_STREAM, ORDERS_STREAM, MemoryStreamBus
 from smc_agent.live.trading_service import TradingService
 from smc_agent.live.wiring import build_control, build_execution, close_execution
 from smc_agent.risk.config import RiskConfig
+from smc_agent.strategy.base import Strategy
 from smc_agent.venues.gateway import CcxtGateway
 from smc_agent.venues.simulator import ExchangeSimulator
 from tests.engine.harness import Scripted
@@ -493,3 +494,37 @@ async def test_both_intents_of_a_list_are_written_or_neither(
         assert bare_sim.state.book.open_orders("BTCUSDT") == []
     finally:
         await close_execution(service)
+
+
+async def test_canceling_the_target_alone_never_takes_the_stop_with_it(
+    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+) -> None:
+    """On Binance the target shares an OCO list with the stop, and canceling either leg cancels both:
+    a strategy dropping its target would have dropped the stop too. The cancel is refused there (the
+    target stays); on Bybit the target goes alone."""
+    price = bare_sim.state.last_price("BTCUSDT")
+    stop, target = (price * Decimal("0.9")).quantize(CENT), (price * Decimal("1.1")).quantize(CENT)
+    ids: dict[str, str] = {}
+
+    def enter(s: Strategy, c: Candle) -> None:
+        ids["entry"] = str(s.buy(qty=float(QTY), stop_loss=stop, take_profit=target))
+
+    strategy = Scripted({0: enter, 1: lambda s, c: s.cancel(ClientOrderId(f"{ids['entry']}-tp"))})
+    live = Live(bare_sim, venue, migrated_sqlite_url, strategy)
+    try:
+        assert await live.gateway.reconcile() == []
+        p = float(price)
+        for i in range(2):
+            await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", i * 60_000, p, p, p, p, 10.0))
+            await live.pump()
+        sl, tp = f"{ids['entry']}-sl", f"{ids['entry']}-tp"
+        assert live.status(sl) == "accepted"
+        assert any(o.client_id == sl for o in bare_sim.state.book.open_orders("BTCUSDT"))
+        engine_tp = live.engine.orders.get(ClientOrderId(tp))
+        assert engine_tp is not None
+        if venue == "binance":
+            assert live.status(tp) == "accepted" and engine_tp.status.is_open
+        else:
+            assert live.status(tp) == "canceled" and not engine_tp.status.is_open
+    finally:
+        await close_execution(live.execution)

@@ -35,6 +35,7 @@ from smc_agent.core.events import (
     Event,
     OrderAccepted,
     OrderCanceled,
+    OrderCancelRejected,
     OrderDenied,
     OrderExpired,
     OrderFilled,
@@ -364,8 +365,35 @@ class OrderGateway:
         stored = self.repo.get(cmd.client_order_id)
         if stored is None or not stored.is_open:
             return
+        if self._stop_listed_with(stored):
+            # on a venue with order lists the target shares one with the position's stop, and canceling
+            # either leg cancels both: the position would lose its stop. The target stays.
+            reason = "a take-profit in an OCO list with the position's stop-loss is not canceled alone"
+            log.warning("cancel refused: it would cancel the position's stop too", cid=cmd.client_order_id)
+            now = self.clock.timestamp_ms()
+            await self.publish(
+                OrderCancelRejected(
+                    ts_event=now,
+                    ts_init=now,
+                    strategy_id=cmd.strategy_id,
+                    instrument_id=cmd.instrument_id,
+                    client_order_id=cmd.client_order_id,
+                    reason=reason,
+                )
+            )
+            return
         async with self.send_lock:
             await self._cancel_stored(stored)
+
+    def _stop_listed_with(self, stored: StoredOrder) -> bool:
+        """Whether ``stored`` is a take-profit whose stop-loss is open beside it on a venue with order
+        lists (where the two went out as one OCO list)."""
+        if child_role(stored.client_order_id) != "tp":
+            return False
+        if not getattr(self.venues.get(stored.exchange), "supports_oco", False):
+            return False
+        stop = self.repo.get(f"{stored.client_order_id.removesuffix('-tp')}-sl")
+        return stop is not None and stop.is_open and stop.exchange == stored.exchange
 
     async def _cancel_stored(self, stored: StoredOrder) -> bool:
         venue = self.venues.get(stored.exchange)
