@@ -35,6 +35,8 @@ from smc_agent.risk.config import RiskConfig
 from smc_agent.strategy.base import Strategy
 from smc_agent.venues.gateway import CcxtGateway
 from smc_agent.venues.simulator import ExchangeSimulator
+from smc_agent.venues.simulator.book import Book
+from smc_agent.venues.simulator.feed import Bar, SymbolSpec
 from tests.engine.harness import Scripted
 from tests.live.conftest import execution_config
 from tests.venues.conftest import open_gateway
@@ -528,3 +530,35 @@ async def test_canceling_the_target_alone_never_takes_the_stop_with_it(
             assert live.status(tp) == "canceled" and not engine_tp.status.is_open
     finally:
         await close_execution(live.execution)
+
+
+@pytest.mark.parametrize(
+    ("bar_open", "executed", "price"),
+    [
+        ("120", "e-tp", "120"),  # opened above the target: it executes there, at the open
+        ("85", "e-sl", "85"),  # opened below the stop
+        ("100", "e-sl", "90"),  # opened between them and reached both: the stop first (conservative)
+    ],
+)
+def test_an_oco_list_on_a_bar_reaching_both_legs(bar_open: str, executed: str, price: str) -> None:
+    book = Book({"BTCUSDT": SymbolSpec("BTCUSDT", "BTC", "USDT")}, {"BTC": Decimal(1), "USDT": ZERO}, ZERO)
+    legs = book.place_oco(
+        symbol="BTCUSDT",
+        side="SELL",
+        qty=Decimal("0.1"),
+        target_price=Decimal(110),
+        target_client_id="e-tp",
+        target_conditional=True,
+        stop_price=Decimal(90),
+        stop_limit_price=None,
+        stop_client_id="e-sl",
+        now_ms=0,
+        last_price=Decimal(100),
+    )
+    bar = Bar(60_000, Decimal(bar_open), Decimal(121), Decimal(80), Decimal(85), Decimal(1000))
+    book.on_closed_bars("BTCUSDT", [bar], 60_000)
+    done = {o.client_id: o for o in legs}
+    other = "e-sl" if executed == "e-tp" else "e-tp"
+    assert done[executed].status == "FILLED" and done[other].status == "EXPIRED"
+    assert [t.price for t in done[executed].trades] == [Decimal(price)]
+    assert book.balance("USDT").free == Decimal(price) * Decimal("0.1")

@@ -325,8 +325,12 @@ class Book:
         if spec is None:
             return
         for bar in bars:
-            for order in self.open_orders(symbol):
-                if order.waiting_trigger:
+            # a trigger the bar opened beyond was reached first, at the open: it goes first (of an OCO
+            # list whose stop and target one bar both reaches, the one the open passed executes)
+            waiting = [o for o in self.open_orders(symbol) if o.waiting_trigger]
+            waiting.sort(key=lambda o: not _reached(o, bar.open, bar.open))
+            for order in waiting:
+                if order.waiting_trigger:  # not expired by its list's other leg meanwhile
                     self._trigger_on_bar(spec, order, bar, now_ms)
             for order in self.open_orders(symbol):
                 if order.waiting_trigger or order.type != "LIMIT":
