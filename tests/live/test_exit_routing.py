@@ -3,6 +3,7 @@ instrument still names the old venue, while a position opened since is held on t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -101,3 +102,23 @@ def test_without_a_failover_an_exit_reads_no_positions(migrated_sqlite_url: str)
     router.active = None  # as after a restart: the next read flags it stranded
     router.refresh()
     assert router.route(cmd).instrument_id == BYBIT and reads == ["BTC/USDT"]
+
+
+def test_a_stop_and_target_go_where_their_entry_filled(migrated_sqlite_url: str) -> None:
+    # after a failover, a position held on each venue: the new entry's stop and target (the engine names
+    # its own venue on them) went by holdings to the old venue, whose coins the first position's exits
+    # already hold, and the new position on the backup got none
+    repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
+    router = VenueRouter(active_venue=lambda: "bybit", repo=repo, configured=lambda: {"binance", "bybit"})
+    _filled(repo, _cmd("smc-e1", BINANCE, OrderSide.BUY, "0.2"))  # before the failover
+    _filled(repo, _cmd("smc-e2", BYBIT, OrderSide.BUY, "0.2"))  # after it, on the backup
+    for parent, venue in (("smc-e2", "bybit"), ("smc-e1", "binance")):
+        stop = dataclasses.replace(
+            _cmd(f"{parent}-sl", BINANCE, OrderSide.SELL, "0.2", reduce_only=True),
+            order_type=OrderType.STOP_MARKET,
+            trigger_price=Decimal(90),
+        )
+        target = dataclasses.replace(
+            _cmd(f"{parent}-tp", BINANCE, OrderSide.SELL, "0.2", reduce_only=True), price=Decimal(110)
+        )
+        assert [router.route(c).instrument_id.venue for c in (stop, target)] == [venue, venue], parent

@@ -22,6 +22,7 @@ from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import OrderSide
 from smc_agent.core.ids import InstrumentId
 from smc_agent.core.money import ZERO
+from smc_agent.execution.ids import child_role
 from smc_agent.logs import get_logger
 from smc_agent.store.trading_repo import TradingRepo, bot_id_of
 
@@ -81,6 +82,18 @@ class VenueRouter:
                 log.info("order routing to the active venue", active_venue=venue, stranded_positions=stranded)
         return venue
 
+    def _parent_venue(self, cmd: SubmitOrder) -> str | None:
+        """The venue the entry of a protective child order (``-sl`` / ``-tp``) was sent to, if known."""
+        cid = cmd.client_order_id
+        if child_role(cid) is None:
+            return None
+        try:
+            parent = self.repo.get(cid.rpartition("-")[0])
+        except Exception as exc:
+            log.warning("entry of an exit unknown", cid=cid, error=f"{type(exc).__name__}: {exc}")
+            return None
+        return None if parent is None or parent.filled_quantity <= 0 else parent.exchange
+
     def route(self, cmd: SubmitOrder) -> SubmitOrder:
         """The command to send: a new (not reduce-only) order moves to the active venue (read now); a
         reduce-only one goes where the position it reduces is held."""
@@ -95,6 +108,12 @@ class VenueRouter:
         own, symbol = cmd.instrument_id.venue, cmd.instrument_id.symbol
         if self.active == own and self._stranded == 0:  # no failover in sight: nothing held elsewhere
             return cmd
+        parent = self._parent_venue(cmd)
+        if parent is not None:  # a stop or target: where its entry filled, which its coins are on
+            if parent == own or parent not in self._configured():
+                return cmd
+            log.info("exit routed to the venue of its entry", cid=cmd.client_order_id, venue=parent)
+            return dataclasses.replace(cmd, instrument_id=InstrumentId(parent, symbol))
         try:
             held = self.repo.holdings(symbol, bot_id=bot_id_of(cmd.strategy_id))
         except Exception as exc:  # the database: the exit stays on its venue, as before a failover
