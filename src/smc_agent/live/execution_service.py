@@ -197,7 +197,9 @@ class ExecutionService:
             log.error(
                 "ALERT order command outcome unknown: the venue did not answer; reconciliation settles it",
                 kind=type(message).__name__,
-                cid=getattr(message, "client_order_id", None),
+                cid=getattr(
+                    message.stop if isinstance(message, SubmitOco) else message, "client_order_id", None
+                ),
                 error=f"{type(exc).__name__}: {exc}",
             )
 
