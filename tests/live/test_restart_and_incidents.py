@@ -71,6 +71,29 @@ def report(cmd: SubmitOrder, status: OrderStatus, filled: str) -> OrderReport:
     )
 
 
+def fill(
+    cmd: SubmitOrder, qty: str, price: str, liquidity: LiquiditySide = LiquiditySide.TAKER
+) -> OrderFilled:
+    """The venue's (last) fill of ``cmd``, as the execution engine publishes it."""
+    now = int(time.time() * 1000)
+    return OrderFilled(
+        ts_event=now,
+        ts_init=now,
+        strategy_id=StrategyId(""),
+        instrument_id=BTC,
+        client_order_id=cmd.client_order_id,
+        venue_order_id=VenueOrderId(f"v-{cmd.client_order_id}"),
+        trade_id=TradeId(f"t-{cmd.client_order_id}"),
+        side=cmd.side,
+        qty=Decimal(qty),
+        price=Decimal(price),
+        fee=Decimal(0),
+        fee_currency="",
+        liquidity=liquidity,
+        is_last=True,
+    )
+
+
 def trading_service(url: str, **kwargs: object) -> TradingService:
     control, repo = build_control(url, None)
     return TradingService(
@@ -109,25 +132,7 @@ async def test_restart_restores_positions_and_open_orders_before_any_new_order(
         assert engine.submit_command(working) == working.client_order_id
         assert service.client.outbox == []
         # the rest of the working order fills after the restart: the portfolio follows
-        now = int(time.time() * 1000)
-        await service.on_event(
-            OrderFilled(
-                ts_event=now,
-                ts_init=now,
-                strategy_id=StrategyId(""),
-                instrument_id=BTC,
-                client_order_id=working.client_order_id,
-                venue_order_id=VenueOrderId("v-smc-r-2"),
-                trade_id=TradeId("t-2"),
-                side=OrderSide.BUY,
-                qty=Decimal("0.2"),
-                price=Decimal(90),
-                fee=Decimal(0),
-                fee_currency="",
-                liquidity=LiquiditySide.MAKER,
-                is_last=True,
-            )
-        )
+        await service.on_event(fill(working, "0.2", "90", LiquiditySide.MAKER))
         assert engine.portfolio.position(BTC).qty == Decimal("0.8")
         assert engine.orders.open_orders() == []
     finally:
@@ -176,25 +181,7 @@ async def test_restart_restores_a_positions_working_stop_and_target(migrated_sql
         assert (tp.order_type, tp.price, tp.status) == (OrderType.LIMIT, Decimal(120), OrderStatus.ACCEPTED)
         # the stop fills; the other entry keeps the position open, so only the pairing of stop and
         # target (restored too) cancels the target, which would otherwise sell the other entry's coins
-        now = int(time.time() * 1000)
-        engine.handle_event(
-            OrderFilled(
-                ts_event=now,
-                ts_init=now,
-                strategy_id=StrategyId(""),
-                instrument_id=BTC,
-                client_order_id=stop.client_order_id,
-                venue_order_id=VenueOrderId("v-smc-e1-sl"),
-                trade_id=TradeId("t-sl"),
-                side=OrderSide.SELL,
-                qty=Decimal("0.5"),
-                price=Decimal(90),
-                fee=Decimal(0),
-                fee_currency="",
-                liquidity=LiquiditySide.TAKER,
-                is_last=True,
-            )
-        )
+        engine.handle_event(fill(stop, "0.5", "90"))
         assert engine.portfolio.position(BTC).qty == Decimal("0.5")
         canceled = [c.client_order_id for c in service.client.outbox if isinstance(c, CancelOrder)]
         assert canceled == [target.client_order_id]

@@ -108,6 +108,16 @@ class Live:
             if not moved:
                 return
 
+    async def enter(self, sim: ExchangeSimulator, venue: str) -> tuple[str, str]:
+        """Reconcile, then feed one candle at the last price (the strategy enters on it) and carry
+        everything through; the ids of the entry's stop and target."""
+        assert await self.gateway.reconcile() == []
+        p = float(sim.state.last_price("BTCUSDT"))
+        await self.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 0, p, p, p, p, 10.0))
+        await self.pump()
+        entry = next(iter(self.engine.orders.orders.values())).client_order_id
+        return f"{entry}-sl", f"{entry}-tp"
+
     def status(self, cid: str) -> str:
         stored = self.gateway.repo.get(cid)
         return "unknown" if stored is None else stored.status
@@ -122,13 +132,8 @@ async def test_close_cancels_the_stop_before_it_sells_and_only_if_it_goes(
     strategy = Scripted({0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)})
     live = Live(bare_sim, venue, migrated_sqlite_url, strategy)
     try:
-        assert await live.gateway.reconcile() == []
-        p = float(price)
-        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 0, p, p, p, p, 10.0))
-        await live.pump()  # the entry fills; its stop and target are placed
-        entry = next(iter(live.engine.orders.orders.values()))
-        sl, tp = f"{entry.client_order_id}-sl", f"{entry.client_order_id}-tp"
-        assert live.status(entry.client_order_id) == "filled" and live.status(sl) == "accepted"
+        sl, tp = await live.enter(bare_sim, venue)  # the entry fills; its stop and target are placed
+        assert live.status(sl.removesuffix("-sl")) == "filled" and live.status(sl) == "accepted"
         assert bare_sim.state.book.balance("BTC").locked == (QTY if venue == "binance" else 0)
         if halted:  # the operator's emergency halt, which the trading engine has not seen yet
             live.gateway.control.halt(reason="operator: emergency halt", actor="ops", source="test")
@@ -327,12 +332,7 @@ async def test_a_bracket_through_both_services_exits_once(
     strategy = Scripted({0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)})
     live = Live(bare_sim, venue, migrated_sqlite_url, strategy)
     try:
-        assert await live.gateway.reconcile() == []
-        p = float(bare_sim.state.last_price("BTCUSDT"))
-        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 0, p, p, p, p, 10.0))
-        await live.pump()
-        entry = next(iter(live.engine.orders.orders.values()))
-        sl, tp = f"{entry.client_order_id}-sl", f"{entry.client_order_id}-tp"
+        sl, tp = await live.enter(bare_sim, venue)
         assert (live.status(sl), live.status(tp)) == ("accepted", "accepted")
         legs = {o.client_id: o for o in bare_sim.state.book.open_orders("BTCUSDT")}
         if venue == "binance":  # one list, one reservation
@@ -413,12 +413,7 @@ async def test_a_thin_market_fills_the_target_whole_not_the_stop_away(
         strategy = Scripted({0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)})
         live = Live(sim, venue, migrated_sqlite_url, strategy)
         try:
-            assert await live.gateway.reconcile() == []
-            p = float(sim.state.last_price("BTCUSDT"))
-            await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 0, p, p, p, p, 10.0))
-            await live.pump()
-            entry = next(iter(live.engine.orders.orders.values()))
-            sl, tp = f"{entry.client_order_id}-sl", f"{entry.client_order_id}-tp"
+            sl, tp = await live.enter(sim, venue)
             sim.step(60)
             for _ in range(3):
                 await live.gateway.poll()
@@ -461,13 +456,8 @@ async def test_a_stop_the_venue_does_not_answer_about_does_not_drop_the_target(
     live = Live(bare_sim, venue, migrated_sqlite_url, strategy)
     try:
         assert await live.gateway.reconcile() == []
-        real = live.gateway.venues[venue]
-        live.gateway.venues[venue] = _StopUnanswered(real)  # type: ignore[assignment]
-        p = float(price)
-        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 0, p, p, p, p, 10.0))
-        await live.pump()
-        entry = next(iter(live.engine.orders.orders.values()))
-        sl, tp = f"{entry.client_order_id}-sl", f"{entry.client_order_id}-tp"
+        live.gateway.venues[venue] = _StopUnanswered(live.gateway.venues[venue])  # type: ignore[assignment]
+        sl, tp = await live.enter(bare_sim, venue)
         assert live.status(sl) == "initialized"  # written ahead, outcome unknown: reconciliation's
         assert live.status(tp) == "accepted"  # sent all the same
         assert any(o.client_id == tp for o in bare_sim.state.book.open_orders("BTCUSDT"))
