@@ -144,17 +144,21 @@ async def test_restart_restores_a_positions_working_stop_and_target(migrated_sql
     # back, and a stop without one is not a valid order
     repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
     entry = submit("smc-e1", OrderSide.BUY, "0.5", "100")
-    child = {"reduce_only": True, "side": OrderSide.SELL}
     stop = dataclasses.replace(
         entry,
         client_order_id=ClientOrderId("smc-e1-sl"),
         order_type=OrderType.STOP_MARKET,
         price=None,
         trigger_price=Decimal(90),
-        **child,
+        reduce_only=True,
+        side=OrderSide.SELL,
     )
     target = dataclasses.replace(
-        entry, client_order_id=ClientOrderId("smc-e1-tp"), price=Decimal(120), **child
+        entry,
+        client_order_id=ClientOrderId("smc-e1-tp"),
+        price=Decimal(120),
+        reduce_only=True,
+        side=OrderSide.SELL,
     )
     other = submit("smc-e2", OrderSide.BUY, "0.5", "100")  # a second entry, held without exits
     for cmd, status, filled in (
@@ -327,7 +331,8 @@ async def test_a_stop_loss_the_venue_refuses_opens_a_p1_incident(
         )
         assert await service.gateway.reconcile() == []
         assert await service.gateway.submit(stop) is None
-        assert service.gateway.repo.get(stop.client_order_id).status == OrderStatus.REJECTED.value
+        stored = service.gateway.repo.get(stop.client_order_id)
+        assert stored is not None and stored.status == OrderStatus.REJECTED.value
         (incident,) = incidents(migrated_sqlite_url)
         assert incident.priority == "P1" and incident.cause_key == "protective-stop-refused:smc-t-00000008-sl"
         assert "smc-t-00000008-sl" in incident.impact
