@@ -40,6 +40,7 @@ class ExecutionOptions:
     freshness_timeframe: str = "1m"
     freshness_symbols: tuple[str, ...] = ()
     health_port: int | None = None
+    retry_pause_s: float = 1.0  # before an order command that failed outside the venue is retried
 
 
 class ExecutionService:
@@ -166,13 +167,32 @@ class ExecutionService:
             await asyncio.sleep(1.0)
 
     async def consume(self) -> None:
+        """Handle the orders stream in order, each entry until it is handled: an error outside the
+        venue's (the database refusing the write-ahead, the stream store unreachable) is retried after
+        a pause, never skipped and never the end of this loop. Handling is idempotent by client id."""
         consumer = self.bus.consumer(ORDERS_STREAM, group=GROUP, name=self.options.consumer_name)
         while not self.stopping:
-            entries = await consumer.read(count=20, block_ms=200)
+            try:
+                entries = await consumer.read(count=20, block_ms=200)
+            except Exception as exc:
+                log.error("ALERT orders stream unreadable; retrying", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(self.options.retry_pause_s)
+                continue
             for entry_id, fields in entries:
-                await self.handle(fields)
-                await consumer.ack(entry_id)
-                self.handled += 1
+                while not self.stopping:
+                    try:
+                        await self.handle(fields)
+                        await consumer.ack(entry_id)
+                    except Exception as exc:
+                        log.error(
+                            "ALERT order command not handled; retrying it before any later one",
+                            entry=entry_id,
+                            error=f"{type(exc).__name__}: {exc}",
+                        )
+                        await asyncio.sleep(self.options.retry_pause_s)
+                    else:
+                        self.handled += 1
+                        break
 
     async def handle(self, fields: dict[str, str]) -> None:
         try:
