@@ -18,6 +18,7 @@ from smc_agent.core.events import OrderFilled, OrderRejected
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import OrderReport
+from smc_agent.live.execution_service import ExecutionService
 from smc_agent.live.streams import MemoryStreamBus
 from smc_agent.live.trading_service import TradingService
 from smc_agent.live.wiring import build_control, build_execution, close_execution
@@ -92,6 +93,13 @@ def fill(
         liquidity=liquidity,
         is_last=True,
     )
+
+
+def execution_with_incidents(url: str, sim: ExchangeSimulator) -> ExecutionService:
+    """The execution engine on ``sim``, opening its incidents in the database at ``url`` (as the CLI
+    wires it)."""
+    opener = incident_opener(make_session_factory(make_engine(url)), OpsSettings())
+    return build_execution(execution_config(url, None, sim), on_incident=opener.open_or_attach)
 
 
 def trading_service(url: str, **kwargs: object) -> TradingService:
@@ -293,10 +301,7 @@ async def test_breaker_state_is_published_honoured_after_restart_and_released_by
 async def test_reconciliation_mismatch_halts_and_opens_an_incident(
     sim: ExchangeSimulator, migrated_sqlite_url: str
 ) -> None:
-    opener = incident_opener(make_session_factory(make_engine(migrated_sqlite_url)), OpsSettings())
-    service = build_execution(
-        execution_config(migrated_sqlite_url, None, sim), on_incident=opener.open_or_attach
-    )
+    service = execution_with_incidents(migrated_sqlite_url, sim)
     try:
         ghost = order(7)
         service.gateway.repo.record_intent(ghost)
@@ -316,10 +321,7 @@ async def test_a_stop_loss_the_venue_refuses_opens_a_p1_incident(
 ) -> None:
     # the stop-loss attached to a fill, refused (a trigger off the tick here): the position is left
     # unprotected, which must not go unnoticed
-    opener = incident_opener(make_session_factory(make_engine(migrated_sqlite_url)), OpsSettings())
-    service = build_execution(
-        execution_config(migrated_sqlite_url, None, sim), on_incident=opener.open_or_attach
-    )
+    service = execution_with_incidents(migrated_sqlite_url, sim)
     try:
         stop = dataclasses.replace(
             order(8, side=OrderSide.SELL),
@@ -345,10 +347,7 @@ async def test_a_close_the_venue_refuses_opens_a_p1_incident(
 ) -> None:
     # close() cancels the position's stop and target before its market order goes: if the venue then
     # refuses that order, the position is open with no exits at all
-    opener = incident_opener(make_session_factory(make_engine(migrated_sqlite_url)), OpsSettings())
-    service = build_execution(
-        execution_config(migrated_sqlite_url, None, sim), on_incident=opener.open_or_attach
-    )
+    service = execution_with_incidents(migrated_sqlite_url, sim)
     try:
         held = sim.state.book.balance("BTC").free
         close = dataclasses.replace(
