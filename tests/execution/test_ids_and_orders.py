@@ -7,7 +7,14 @@ from smc_agent.core.commands import CancelOrder, SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
 from smc_agent.core.events import OrderAccepted, OrderFilled, OrderSubmitted
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId
-from smc_agent.execution.ids import child_order_id, child_role, client_order_id, signal_ids
+from smc_agent.execution.ids import (
+    child_order_id,
+    child_role,
+    client_order_id,
+    parent_order_id,
+    sibling_order_id,
+    signal_ids,
+)
 from smc_agent.execution.orders import OrderManager
 
 IID = InstrumentId("binance", "BTC/USDT")
@@ -134,3 +141,11 @@ def test_a_child_orders_role_is_read_back_from_its_id() -> None:
     parent = ClientOrderId("smc-0123456789abcdef01234567")
     assert [child_role(child_order_id(parent, r)) for r in ("sl", "tp")] == ["sl", "tp"]
     assert child_role(parent) is None and child_role("smc-t-00000001") is None
+
+
+def test_a_child_orders_parent_and_sibling_are_read_back_from_its_id() -> None:
+    parent = ClientOrderId("smc-0123456789abcdef01234567")
+    sl, tp = child_order_id(parent, "sl"), child_order_id(parent, "tp")
+    assert parent_order_id(sl) == parent_order_id(tp) == parent
+    assert (sibling_order_id(sl), sibling_order_id(tp)) == (tp, sl)
+    assert parent_order_id(parent) is None and sibling_order_id("smc-t-00000001") is None

@@ -69,3 +69,16 @@ def child_role(client_order_id: str) -> str | None:
     """The role (``"sl"`` or ``"tp"``) of a protective child order's id (:func:`child_order_id`), else None."""
     role = client_order_id.rpartition("-")[2]
     return role if role in ("sl", "tp") else None
+
+
+def parent_order_id(client_order_id: str) -> ClientOrderId | None:
+    """The parent (entry) of a protective child order's id (:func:`child_order_id`), else None."""
+    return ClientOrderId(client_order_id.rpartition("-")[0]) if child_role(client_order_id) else None
+
+
+def sibling_order_id(client_order_id: str) -> ClientOrderId | None:
+    """The other protective child of the same parent (the ``"tp"`` of an ``"sl"`` and back), else None."""
+    parent = parent_order_id(client_order_id)
+    if parent is None:
+        return None
+    return child_order_id(parent, "tp" if child_role(client_order_id) == "sl" else "sl")

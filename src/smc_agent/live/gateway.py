@@ -44,7 +44,7 @@ from smc_agent.core.events import (
 )
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.core.ports import OrderReport, VenuePort
-from smc_agent.execution.ids import child_role
+from smc_agent.execution.ids import child_role, sibling_order_id
 from smc_agent.live.incidents import IncidentHook, raise_incident
 from smc_agent.live.routing import VenueRouter
 from smc_agent.logs import get_logger
@@ -224,17 +224,13 @@ class OrderGateway:
         the price has passed) leaves the stop to go alone: the position is never left without it."""
         stop, target = self._route(msg.stop), self._route(msg.target)
         venue = self.venues.get(stop.instrument_id.venue)
-        native = (
-            venue is not None
-            and getattr(venue, "supports_oco", False)
-            and stop.instrument_id == target.instrument_id
-            and self.repo.get(stop.client_order_id) is None
-            and self.repo.get(target.client_order_id) is None
-        )
-        if not native:
+        if (
+            venue is None
+            or not getattr(venue, "supports_oco", False)
+            or stop.instrument_id != target.instrument_id
+        ):
             await self._submit_each(stop, target)
             return
-        assert venue is not None
         legs = (stop, target)
         reason = self._denial(stop)  # exits alike: reduce-only, same instrument
         if reason is not None:
@@ -243,10 +239,7 @@ class OrderGateway:
                 await self._deny(leg, reason)
             return
         async with self.send_lock:
-            if not self.repo.record_intents(legs, user_id=self.user_id, bot_id=bot_id_of(stop.strategy_id)):
-                retry = True  # written meanwhile by another path: each leg on its own, idempotently
-            else:
-                retry = False
+            if self.repo.record_intents(legs, user_id=self.user_id, bot_id=bot_id_of(stop.strategy_id)):
                 checked_at = time.time()
                 reason = self._denial(stop)
                 if reason is not None:
@@ -259,8 +252,9 @@ class OrderGateway:
                     self.stats.authorized.append((leg.client_order_id, checked_at))
                 self.stats.sent += 1
                 await self._send_oco(venue, stop, target)
-        if retry:
-            await self._submit_each(stop, target)
+                return
+        # an id known here already (a command delivered again): each leg on its own, idempotently
+        await self._submit_each(stop, target)
 
     async def _submit_each(self, *cmds: SubmitOrder) -> None:
         """Each order on its own, in turn: one whose outcome is unknown (the venue did not answer) does
@@ -276,7 +270,6 @@ class OrderGateway:
                 )
 
     async def _send_oco(self, venue: VenuePort, stop: SubmitOrder, target: SubmitOrder) -> None:
-        iid = stop.instrument_id
         try:
             reports = await asyncio.wait_for(venue.submit_oco(stop, target), self.venue_timeout_s)  # type: ignore[attr-defined]
         except RejectedError as exc:
@@ -298,17 +291,8 @@ class OrderGateway:
                 cid=stop.client_order_id,
                 error=str(exc),
             )
-            found = []
-            for leg in (stop, target):
-                report = await self._find(venue, iid, leg.client_order_id)
-                if report is None:
-                    reason = "no acknowledgement and the venue does not know the client order id; not resent"
-                    self.repo.mark(leg.client_order_id, OrderStatus.REJECTED, reason)
-                    await self._event_rejected(leg.instrument_id, leg.client_order_id, reason)
-                else:
-                    found.append(report)
-            reports = tuple(found)
-            self.stats.lost_acks_resolved += 1
+            found = [await self._unacknowledged(venue, leg) for leg in (stop, target)]
+            reports = tuple(report for report in found if report is not None)
         for report in reports:
             await self._apply(report, market_price=stop.reference_price)
 
@@ -338,6 +322,12 @@ class OrderGateway:
             log.warning(
                 "order acknowledgement lost; asking the venue by client order id", cid=cid, error=str(exc)
             )
+        return await self._unacknowledged(venue, cmd)
+
+    async def _unacknowledged(self, venue: VenuePort, cmd: SubmitOrder) -> OrderReport | None:
+        """The venue's report of ``cmd``, whose acknowledgement was lost, found by its client order id;
+        never resent: an order the venue does not know is marked rejected."""
+        cid = cmd.client_order_id
         report = await self._find(venue, cmd.instrument_id, cid)
         if report is None:
             reason = "no acknowledgement and the venue does not know the client order id; not resent"
@@ -392,7 +382,7 @@ class OrderGateway:
             return False
         if not getattr(self.venues.get(stored.exchange), "supports_oco", False):
             return False
-        stop = self.repo.get(f"{stored.client_order_id.removesuffix('-tp')}-sl")
+        stop = self.repo.get(str(sibling_order_id(stored.client_order_id)))
         return stop is not None and stop.is_open and stop.exchange == stored.exchange
 
     async def _cancel_stored(self, stored: StoredOrder) -> bool:
@@ -651,9 +641,9 @@ class OrderGateway:
             log.warning(
                 "take-profit refused by the venue; the position keeps its stop", cid=cid, reason=reason
             )
+            return
         if role is None:
             self._close_refused(cid, reason)
-        if role != "sl":
             return
         log.error(
             "ALERT protective stop-loss refused by the venue: the position is unprotected",

@@ -20,7 +20,7 @@ from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderTyp
 from smc_agent.core.events import OrderAccepted, OrderFilled, OrderSubmitted, OrderTriggered
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.engine.engine import TradingEngine
-from smc_agent.execution.ids import child_role
+from smc_agent.execution.ids import child_role, sibling_order_id
 from smc_agent.logs import get_logger
 from smc_agent.store.trading_repo import StoredOrder, TradingRepo
 
@@ -98,11 +98,10 @@ def _relink_exits(engine: TradingEngine) -> None:
     fills (a venue without order lists does not), and the pairing lived only in memory."""
     manager = engine.orders
     for order in manager.open_orders():
-        cid = order.client_order_id
-        if child_role(cid) == "sl":
-            target = manager.get(ClientOrderId(f"{cid.removesuffix('-sl')}-tp"))
-            if target is not None and target.status.is_open:
-                manager.link_oco(cid, target.client_order_id)
+        cid, sibling = order.client_order_id, sibling_order_id(order.client_order_id)
+        target = manager.get(sibling) if sibling is not None and child_role(cid) == "sl" else None
+        if target is not None and target.status.is_open:
+            manager.link_oco(cid, target.client_order_id)
 
 
 def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now: int) -> None:

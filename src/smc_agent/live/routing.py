@@ -22,7 +22,7 @@ from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import OrderSide
 from smc_agent.core.ids import InstrumentId
 from smc_agent.core.money import ZERO
-from smc_agent.execution.ids import child_role
+from smc_agent.execution.ids import parent_order_id
 from smc_agent.logs import get_logger
 from smc_agent.store.trading_repo import TradingRepo, bot_id_of
 
@@ -85,10 +85,11 @@ class VenueRouter:
     def _parent_venue(self, cmd: SubmitOrder) -> str | None:
         """The venue the entry of a protective child order (``-sl`` / ``-tp``) was sent to, if known."""
         cid = cmd.client_order_id
-        if child_role(cid) is None:
+        entry = parent_order_id(cid)
+        if entry is None:
             return None
         try:
-            parent = self.repo.get(cid.rpartition("-")[0])
+            parent = self.repo.get(entry)
         except Exception as exc:
             log.warning("entry of an exit unknown", cid=cid, error=f"{type(exc).__name__}: {exc}")
             return None

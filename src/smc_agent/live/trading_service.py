@@ -37,11 +37,11 @@ from smc_agent.core.control import ControlStoreUnavailable
 from smc_agent.core.enums import TradingState
 from smc_agent.core.errors import RetryableError, SmcAgentError
 from smc_agent.core.events import Event, OrderDenied, OrderRejected, OrderSubmitted, TradingStateChanged
-from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
+from smc_agent.core.ids import InstrumentId, StrategyId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import EventHandler
 from smc_agent.engine.engine import TradingEngine
-from smc_agent.execution.ids import child_role
+from smc_agent.execution.ids import child_role, sibling_order_id
 from smc_agent.live.codec import decode, decode_candle, encode, is_history
 from smc_agent.live.incidents import IncidentHook, breaker_name, raise_incident
 from smc_agent.live.restore import logical_instrument, restore_engine
@@ -86,17 +86,12 @@ def paired_exits(
     """The commands, with each position's stop-loss and take-profit (the engine emits them together
     when the entry fills) as one :class:`SubmitOco` in the stop's place: one stream entry, so the
     execution engine can send them as one order list where the venue has them."""
-    targets = {
-        c.client_order_id: c
-        for c in commands
-        if isinstance(c, SubmitOrder) and child_role(c.client_order_id) == "tp"
-    }
+    submits = {c.client_order_id: c for c in commands if isinstance(c, SubmitOrder)}
     pairs: dict[str, SubmitOrder] = {}  # stop's id -> its target
-    for c in commands:
-        if isinstance(c, SubmitOrder) and child_role(c.client_order_id) == "sl":
-            target = targets.get(ClientOrderId(f"{c.client_order_id.removesuffix('-sl')}-tp"))
-            if target is not None:
-                pairs[c.client_order_id] = target
+    for cid in submits:
+        sibling = sibling_order_id(cid)
+        if child_role(cid) == "sl" and sibling is not None and sibling in submits:
+            pairs[cid] = submits[sibling]
     if not pairs:
         return list(commands)
     paired = {t.client_order_id for t in pairs.values()}

@@ -23,7 +23,7 @@ from smc_agent.core.fill import Fill
 from smc_agent.core.ids import ClientOrderId, InstrumentId, TradeId, VenueOrderId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import Balance, OrderReport
-from smc_agent.execution.ids import child_role
+from smc_agent.execution.ids import child_role, parent_order_id
 from smc_agent.venues.errors import translate
 from smc_agent.venues.quirks import QUIRKS, VenueQuirks
 from smc_agent.venues.throttle import VenueThrottle
@@ -282,7 +282,7 @@ class CcxtGateway:
             "symbol": market["id"],
             "side": stop.side.value.upper(),
             "quantity": str(stop.qty),
-            "listClientOrderId": f"{stop.client_order_id.removesuffix('-sl')}-oco",
+            "listClientOrderId": f"{parent_order_id(stop.client_order_id) or stop.client_order_id}-oco",
             f"{t}Type": "TAKE_PROFIT",
             f"{t}StopPrice": str(target.price),
             f"{t}ClientOrderId": target.client_order_id,
@@ -299,10 +299,7 @@ class CcxtGateway:
         except (core.VenueUnavailable, core.InvalidOrder) as exc:
             # lost ack or duplicate ids: the list may stand; ask for its legs before reporting failure
             try:
-                return (
-                    await self.fetch_order(iid, client_order_id=stop.client_order_id),
-                    await self.fetch_order(iid, client_order_id=target.client_order_id),
-                )
+                return await self._legs(iid, stop, target)
             except core.SmcAgentError:
                 raise exc from None
         reports = {
@@ -311,11 +308,17 @@ class CcxtGateway:
         }
         found = reports.get(stop.client_order_id), reports.get(target.client_order_id)
         if found[0] is None or found[1] is None:  # an acknowledgement without the legs: ask for them
-            return (
-                await self.fetch_order(iid, client_order_id=stop.client_order_id),
-                await self.fetch_order(iid, client_order_id=target.client_order_id),
-            )
+            return await self._legs(iid, stop, target)
         return found[0], found[1]
+
+    async def _legs(
+        self, iid: InstrumentId, stop: SubmitOrder, target: SubmitOrder
+    ) -> tuple[OrderReport, OrderReport]:
+        """The venue's reports of an OCO list's two legs, looked up by their client order ids."""
+        return (
+            await self.fetch_order(iid, client_order_id=stop.client_order_id),
+            await self.fetch_order(iid, client_order_id=target.client_order_id),
+        )
 
     async def cancel_order(
         self,
