@@ -172,7 +172,14 @@ class BinanceApi:
                     "quoteAssetPrecision": 8,
                     "baseCommissionPrecision": 8,
                     "quoteCommissionPrecision": 8,
-                    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT"],
+                    "orderTypes": [
+                        "LIMIT",
+                        "LIMIT_MAKER",
+                        "MARKET",
+                        "STOP_LOSS",
+                        "STOP_LOSS_LIMIT",
+                        "TAKE_PROFIT",
+                    ],
                     "icebergAllowed": False,
                     "ocoAllowed": False,
                     "quoteOrderQtyMarketAllowed": True,
@@ -375,8 +382,9 @@ class BinanceApi:
         return body
 
     async def new_oco(self, _r: web.Request, p: dict[str, str]) -> dict[str, Any]:
-        """``POST /api/v3/orderList/oco``: a LIMIT_MAKER leg and a STOP_LOSS[_LIMIT] leg, one above the
-        price and one below it (which is which follows the side)."""
+        """``POST /api/v3/orderList/oco``: a target leg (LIMIT_MAKER, or TAKE_PROFIT triggered at its
+        stop price) and a STOP_LOSS[_LIMIT] leg, one above the price and one below it (which is which
+        follows the side)."""
         symbol = self._symbol(p)
         state = self.state
         if state.faults.reject_orders:
