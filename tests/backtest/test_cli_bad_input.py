@@ -119,7 +119,7 @@ class Marker(Strategy):
 """
 
 
-def test_a_bad_timeframe_worker_count_or_out_path_is_refused_before_any_run(tmp_path: Path) -> None:
+def test_a_bad_timeframe_fill_rule_worker_count_or_out_path_is_refused_before_any_run(tmp_path: Path) -> None:
     """Each was a traceback (exit 1); an --out that is a file was found only after the run."""
     csv = rising_csv(tmp_path)
     (tmp_path / "marker.py").write_text(MARKER)
@@ -132,6 +132,10 @@ def test_a_bad_timeframe_worker_count_or_out_path_is_refused_before_any_run(tmp_
         (["--data", str(csv), "--out", str(afile)], f"--out: {afile} is a file, not a directory"),
         (["--data", str(csv), "--out", str(afile / "sub")], f"--out: {afile} is a file, not a directory"),
         (["sweep", "--data", str(csv), "--out", str(afile)], f"--out: {afile} is a file, not a directory"),
+        (
+            ["--data", str(csv), "--take-profit-fill", "maker"],
+            "take-profit fill must be one of ('market', 'limit'), got 'maker'",
+        ),
         (
             ["sweep", "--data", str(csv), "--workers", "-1"],
             "--workers must be at least 1 (default: all cores)",

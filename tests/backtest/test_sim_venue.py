@@ -1,7 +1,10 @@
 from decimal import Decimal
 
+import pytest
+
 from smc_agent.backtest.fill_model import FillModel
 from smc_agent.core.enums import LiquiditySide, OrderSide
+from smc_agent.core.errors import ConfigError
 from smc_agent.core.events import OrderCanceled, OrderFilled, OrderRejected
 from tests.engine.harness import Rig, Scripted
 
@@ -97,3 +100,55 @@ def test_venue_rejects_bad_precision_and_insufficient_margin() -> None:
     rig.bar(100, 100, 100, 100)
     (rejected,) = rig.of(OrderRejected)
     assert "insufficient margin" in rejected.reason
+
+
+def _target_exits(take_profit: str, *bars: tuple[float, ...]) -> list[tuple[D, D, LiquiditySide]]:
+    """A long of 1 at the open 100 with its target at 105 (taker 0.2%, maker 0.1%, 10 bp slippage),
+    then ``bars``: the target's fills as (price, qty, liquidity)."""
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=1, take_profit=105)}),
+        fill_model=FillModel(
+            maker_fee=D("0.001"),
+            taker_fee=D("0.002"),
+            slippage_bps=10,
+            max_participation=0.1,
+            take_profit=take_profit,
+        ),
+    )
+    rig.bar(100, 100, 100, 100)
+    rig.bar(100, 100.5, 99.5, 100)  # entry at the open 100 (volume 100: the cap lets 10 through)
+    for bar in bars:
+        rig.bar(*bar)
+    exits = [f for f in rig.of(OrderFilled) if f.side is OrderSide.SELL]
+    for f in exits:
+        rate = D("0.002") if f.liquidity is LiquiditySide.TAKER else D("0.001")
+        assert f.fee == f.qty * f.price * rate
+    return [(f.price, f.qty, f.liquidity) for f in exits]
+
+
+def test_take_profit_executes_as_the_spot_venues_do_a_market_order_at_its_price() -> None:
+    # Binance and Bybit spot trigger the engine's target as a market order: taker fee, slipped
+    assert _target_exits("market", (101, 105.5, 100.5, 104)) == [
+        (D("104.90"), D("1.000"), LiquiditySide.TAKER)  # 105 - 10 bp = 104.895, on the 0.01 tick
+    ]
+    assert _target_exits("limit", (101, 105.5, 100.5, 104)) == [(D("105"), D("1.000"), LiquiditySide.MAKER)]
+
+
+def test_take_profit_gapped_through_fills_at_the_open_slipped() -> None:
+    assert _target_exits("market", (108, 109, 107, 108)) == [(D("107.89"), D("1.000"), LiquiditySide.TAKER)]
+
+
+def test_what_a_volume_cap_leaves_of_a_triggered_take_profit_sells_at_the_next_open() -> None:
+    # triggered, it is a market order: its rest goes at the next open even below the target; a limit
+    # would wait for the price to come back
+    touched, fallen = (101, 105.5, 100.5, 104, 5.0), (103, 103.5, 102, 103, 100.0)
+    assert _target_exits("market", touched, fallen) == [
+        (D("104.90"), D("0.500"), LiquiditySide.TAKER),
+        (D("102.90"), D("0.500"), LiquiditySide.TAKER),  # 103 - 10 bp = 102.897
+    ]
+    assert _target_exits("limit", touched, fallen) == [(D("105"), D("0.500"), LiquiditySide.MAKER)]
+
+
+def test_take_profit_fill_rule_is_checked() -> None:
+    with pytest.raises(ConfigError, match="take-profit fill must be one of"):
+        FillModel(take_profit="maker")

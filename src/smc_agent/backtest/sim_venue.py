@@ -13,6 +13,9 @@ Rules (candle ``o h l c``):
   bar on it is a plain limit;
 * limit orders fill when the range touches the price, at the price (maker), or at the open when the
   candle opens through it (taker);
+* a position's take-profit (the engine's ``-tp`` child) executes as the spot venues execute it live
+  (``FillModel.take_profit="market"``, the default): a market order triggered when the range touches
+  its price, filled there or at the open it gapped to (taker, slipped); with ``"limit"`` it is a limit;
 * several levels inside one candle: ``stop_first`` processes stops before limits (so a stop-loss
   and a take-profit inside one bar resolve as the loss), ``nearest_first`` by distance from the open;
 * protective orders attached to a fill at the open are matched against the rest of that candle;
@@ -45,6 +48,7 @@ from smc_agent.core.ids import InstrumentId, TradeId, VenueOrderId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.money import ZERO, is_multiple, to_decimal
 from smc_agent.core.ports import EventHandler
+from smc_agent.execution.ids import child_role
 
 _OPEN, _FULL_BAR, _STOPS_ONLY = 0, 1, 2
 _MARKET = OrderType.MARKET
@@ -52,15 +56,29 @@ _BUY = OrderSide.BUY
 _TAKER = LiquiditySide.TAKER
 _MAKER = LiquiditySide.MAKER
 _STOP_MARKET = OrderType.STOP_MARKET
+_LIMIT = OrderType.LIMIT
 _STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 _GTC = TimeInForce.GTC
 
 
 class _Working:
-    __slots__ = ("cmd", "filled", "is_stop", "level", "market", "phase", "triggered", "venue_order_id")
+    __slots__ = (
+        "cmd",
+        "filled",
+        "is_stop",
+        "level",
+        "market",
+        "phase",
+        "take_profit",
+        "triggered",
+        "venue_order_id",
+    )
 
-    def __init__(self, cmd: SubmitOrder, venue_order_id: VenueOrderId, phase: int) -> None:
+    def __init__(
+        self, cmd: SubmitOrder, venue_order_id: VenueOrderId, phase: int, *, take_profit: bool = False
+    ) -> None:
         self.cmd = cmd
+        self.take_profit = take_profit  # a take-profit that executes as a market order at its price
         self.venue_order_id = venue_order_id
         self.filled = ZERO
         self.triggered = cmd.order_type not in _STOPS
@@ -135,7 +153,12 @@ class SimulatedVenue:
             )
             return
         self._seq += 1
-        w = _Working(command, VenueOrderId(f"sim-{self._seq}"), self._phase)
+        w = _Working(
+            command,
+            VenueOrderId(f"sim-{self._seq}"),
+            self._phase,
+            take_profit=self.model.take_profit == "market" and _is_take_profit(command),
+        )
         self._working.setdefault(command.instrument_id, []).append(w)
         self._retouch(command.instrument_id)
         self._sink(
@@ -271,7 +294,11 @@ class SimulatedVenue:
                 continue
             if (c.low <= w.level) if buy else (c.high >= w.level):
                 through = (c.open < w.level) if buy else (c.open > w.level)
-                if through and at_open and not w.is_stop:
+                if w.take_profit:  # a market order from its trigger on; a volume cap's rest: next open
+                    w.market = True
+                    raw = c.open if (through and at_open) else w.level
+                    self._fill(w, self.model.slipped(raw, cmd.side), c, _TAKER)
+                elif through and at_open and not w.is_stop:
                     self._fill(w, c.open, c, _TAKER)
                 else:
                     self._fill(w, w.level, c, _MAKER)
@@ -413,6 +440,11 @@ def _touch_bounds(book: list[_Working]) -> tuple[bool, float, float]:
         else:
             down = max(down, w.level)
     return False, up, down
+
+
+def _is_take_profit(cmd: SubmitOrder) -> bool:
+    """A position's take-profit: the engine's reduce-only ``-tp`` limit child."""
+    return cmd.reduce_only and cmd.order_type is _LIMIT and child_role(cmd.client_order_id) == "tp"
 
 
 def _drop(event: Event) -> None:

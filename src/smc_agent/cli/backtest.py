@@ -69,7 +69,8 @@ CashOpt = Annotated[str, typer.Option("--cash", help="starting cash (quote curre
 FeeOpt = Annotated[str, typer.Option("--fee", help="taker fee fraction (maker uses --maker-fee)")]
 MakerOpt = Annotated[str | None, typer.Option("--maker-fee", help="maker fee fraction (default: --fee)")]
 SlipOpt = Annotated[
-    float, typer.Option("--slippage-bps", help="slippage on market/stop fills, bps (0 to 1000)")
+    float,
+    typer.Option("--slippage-bps", help="slippage on market, stop and take-profit fills, bps (0 to 1000)"),
 ]
 RiskOpt = Annotated[str, typer.Option("--risk", help="'live' (the live limits) or 'research' (wide open)")]
 ParticipationOpt = Annotated[
@@ -80,6 +81,14 @@ IntrabarOpt = Annotated[
     str,
     typer.Option(
         "--intrabar", help="stop and target in one bar: 'stop_first' or 'nearest_first' (to the open)"
+    ),
+]
+TakeProfitOpt = Annotated[
+    str,
+    typer.Option(
+        "--take-profit-fill",
+        help="a position's target: 'market' (triggered at its price, taker, slipped: how Binance and "
+        "Bybit spot execute it live) or 'limit' (rests at its price, maker)",
     ),
 ]
 RepairOpt = Annotated[
@@ -242,6 +251,7 @@ def make_config(
     smc_mode: str,
     participation: float | None = None,
     intrabar: str = "stop_first",
+    take_profit: str = "market",
 ) -> BacktestConfig:
     try:
         taker = Decimal(fee)
@@ -261,6 +271,7 @@ def make_config(
             slippage_bps=slippage_bps,
             max_participation=participation,
             intrabar=intrabar,
+            take_profit=take_profit,
         ),
         risk=RiskConfig() if risk == "live" else RiskConfig.permissive(),
         smc_mode=smc_mode,
@@ -309,6 +320,7 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
     repair: RepairOpt = False,
     participation: ParticipationOpt = None,
     intrabar: IntrabarOpt = "stop_first",
+    take_profit_fill: TakeProfitOpt = "market",
 ) -> None:
     """Run one backtest and write an HTML and a JSON report."""
     if ctx.invoked_subcommand is not None:
@@ -328,6 +340,7 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
             smc_mode=smc_mode,
             participation=participation,
             intrabar=intrabar,
+            take_profit=take_profit_fill,
         )
         candles = load_data(
             data, venue=venue, symbol=symbol, timeframe=timeframe, start=start, end=end, repair=repair
@@ -396,6 +409,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     repair: RepairOpt = False,
     participation: ParticipationOpt = None,
     intrabar: IntrabarOpt = "stop_first",
+    take_profit_fill: TakeProfitOpt = "market",
 ) -> None:
     """Run a parameter grid over all cores and rank the results (optionally walk-forward)."""
     if data is None:
@@ -414,6 +428,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
             smc_mode=smc_mode,
             participation=participation,
             intrabar=intrabar,
+            take_profit=take_profit_fill,
         )
         candles = load_data(
             data,
