@@ -1,3 +1,4 @@
+import re
 from dataclasses import replace
 from decimal import Decimal
 
@@ -267,3 +268,49 @@ def test_gate_leaves_out_only_checks_that_cannot_deny_under_its_config() -> None
     gate.config = RiskConfig(max_open_orders=5)  # changing the config re-selects the checks
     denial = gate.evaluate(cmd(qty="1"), busy)
     assert denial is not None and denial.check == "max_open_orders"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        (
+            {"max_order_qty": D("Infinity")},
+            "max_order_qty must be a positive finite number, got Decimal('Infinity')",
+        ),
+        ({"max_order_qty": None}, "max_order_qty must be a positive finite number, got None"),
+        ({"max_order_notional": D(-1)}, "max_order_notional must be a positive finite number or None"),
+        ({"max_position_qty": D(-5)}, "max_position_qty must be a positive finite number or None"),
+        ({"max_total_exposure": D(-1)}, "max_total_exposure must be a positive finite number or None"),
+        ({"price_collar": D("NaN")}, "price_collar must be a positive finite number, got Decimal('NaN')"),
+        ({"daily_loss_limit": D("NaN")}, "daily_loss_limit must be a positive finite number or None"),
+        ({"max_open_orders": -3}, "max_open_orders must be a whole number of at least 1 or None"),
+        ({"max_orders_per_minute": 0}, "max_orders_per_minute must be a whole number of at least 1 or None"),
+        ({"duplicate_window_ms": -1}, "duplicate_window_ms must be a whole number of at least 0, got -1"),
+        (
+            {"symbol_limits": {"BTC/USDT": SymbolLimits(max_order_qty=D(10))}, "max_position_qty": D("1e9")},
+            None,
+        ),
+    ],
+)
+def test_a_risk_config_with_a_limit_that_is_not_one_is_refused_saying_which(
+    kwargs: dict[str, object], words: str | None
+) -> None:
+    """Each was accepted (an infinite quantity cap turned off the cap the playbook relies on) or failed
+    with a bare InvalidOperation / TypeError."""
+    if words is None:
+        RiskConfig(**kwargs)  # type: ignore[arg-type]
+        return
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        RiskConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_symbol_limits_and_sizing_refuse_limits_that_are_not_ones() -> None:
+    with pytest.raises(ConfigError, match=re.escape("symbol limit max_order_qty must be a positive finite")):
+        SymbolLimits(max_order_qty=D(-1))
+    for kwargs, words in (
+        ({"max_leverage": D(0)}, "sizing max_leverage must be a positive finite number, got 0"),
+        ({"notional": D(-500)}, "sizing notional must be a positive finite number, got -500"),
+        ({"risk_fraction": D("NaN")}, "risk_fraction must be in (0, 1], got NaN"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            Sizing(**kwargs)  # type: ignore[arg-type]

@@ -4,11 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from smc_agent.core.errors import ConfigError
 
 MAX_COLLAR = Decimal("0.10")
+
+
+def _positive(name: str, value: object, *, optional: bool = True) -> None:
+    """A limit is a positive finite number (``None`` turns an optional one off): an infinite cap is a
+    cap turned off by accident, and NaN would make every comparison with it raise."""
+    if value is None and optional:
+        return
+    try:
+        number = Decimal(str(value)) if isinstance(value, int | float | Decimal) else None
+    except InvalidOperation:
+        number = None
+    if isinstance(value, bool) or number is None or not (number.is_finite() and number > 0):
+        off = " or None (no limit)" if optional else ""
+        raise ConfigError(f"{name} must be a positive finite number{off}, got {value!r}")
+
+
+def _count(name: str, value: object, *, low: int, optional: bool = True) -> None:
+    if (value is None and optional) or (
+        isinstance(value, int) and not isinstance(value, bool) and value >= low
+    ):
+        return
+    off = " or None (no limit)" if optional else ""
+    raise ConfigError(f"{name} must be a whole number of at least {low}{off}, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +42,10 @@ class SymbolLimits:
     max_order_notional: Decimal | None = None
     max_position_qty: Decimal | None = None
     max_position_notional: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_order_qty", "max_order_notional", "max_position_qty", "max_position_notional"):
+            _positive(f"symbol limit {name}", getattr(self, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +72,25 @@ class RiskConfig:
     _global_limits: SymbolLimits = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        _positive("price_collar", self.price_collar, optional=False)
+        if not self.price_collar <= MAX_COLLAR:
+            raise ConfigError(f"price_collar must be in (0, {MAX_COLLAR}], got {self.price_collar}")
+        _positive("max_order_qty", self.max_order_qty, optional=False)
+        for name in ("max_order_notional", "max_position_qty", "max_position_notional", "max_total_exposure"):
+            _positive(name, getattr(self, name))
+        for name in ("daily_loss_limit", "max_drawdown"):
+            value = getattr(self, name)
+            _positive(name, value)
+            if value is not None and not value <= Decimal(1):
+                raise ConfigError(f"{name} must be in (0, 1], got {value}")
+        _count("max_reference_age_ms", self.max_reference_age_ms, low=1, optional=False)
+        _count("max_open_orders", self.max_open_orders, low=1)
+        _count("max_orders_per_minute", self.max_orders_per_minute, low=1)
+        _count("duplicate_window_ms", self.duplicate_window_ms, low=0, optional=False)
         limits = SymbolLimits(
             self.max_order_qty, self.max_order_notional, self.max_position_qty, self.max_position_notional
         )
         object.__setattr__(self, "_global_limits", limits)  # limits_for() is on every order's path
-        if not (Decimal(0) < self.price_collar <= MAX_COLLAR):
-            raise ConfigError(f"price_collar must be in (0, {MAX_COLLAR}], got {self.price_collar}")
-        if self.max_order_qty <= 0:
-            raise ConfigError(f"max_order_qty must be positive, got {self.max_order_qty}")
-        for name in ("daily_loss_limit", "max_drawdown"):
-            value = getattr(self, name)
-            if value is not None and not (Decimal(0) < value <= Decimal(1)):
-                raise ConfigError(f"{name} must be in (0, 1], got {value}")
-        if self.max_reference_age_ms <= 0:
-            raise ConfigError(f"max_reference_age_ms must be positive, got {self.max_reference_age_ms}")
 
     def limits_for(self, symbol: str) -> SymbolLimits:
         """Effective per-symbol limits (overrides merged over the globals)."""

@@ -26,8 +26,16 @@ class Sizing:
     def __post_init__(self) -> None:
         if self.mode not in ("risk", "notional"):
             raise ConfigError(f"sizing mode must be 'risk' or 'notional', got {self.mode!r}")
-        if not (ZERO < self.risk_fraction <= 1) or not (ZERO < self.equity_fraction <= 1):
-            raise ConfigError("risk_fraction and equity_fraction must be in (0, 1]")
+        for name in ("risk_fraction", "equity_fraction"):
+            value = getattr(self, name)
+            if not (value.is_finite() and ZERO < value <= 1):
+                raise ConfigError(f"{name} must be in (0, 1], got {value}")
+        for name in ("notional", "max_leverage"):
+            value = getattr(self, name)
+            if value is not None and not (value.is_finite() and value > 0):
+                raise ConfigError(f"sizing {name} must be a positive finite number, got {value}")
+        if self.max_leverage is None:
+            raise ConfigError("sizing max_leverage must be a positive finite number, got None")
 
 
 def size_by_risk(
