@@ -1,3 +1,4 @@
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -260,3 +261,127 @@ def test_entries_are_refused_while_the_engine_replays_history() -> None:
     rig.engine.replaying = "back-fill"
     rig.bar(101, 101, 101, 101)  # the close of that position is an exit: it goes
     assert [o.side.value for o in rig.of(OrderSubmitted)] == ["buy", "sell"]
+
+
+def test_a_stop_or_target_on_the_wrong_side_of_the_entry_is_denied_before_any_order() -> None:
+    """A long's stop above its entry "filled" in a backtest at a price the bar never traded (a venue
+    refuses or triggers it at once); a stop of 0 crashed the whole run once the entry had filled."""
+    cases = [
+        (
+            lambda s, c: s.buy(qty=1, stop_loss=105),
+            "stop_loss 105.00 of a buy must be below its entry price 100",
+        ),
+        (
+            lambda s, c: s.buy(qty=1, take_profit=99),
+            "take_profit 99.00 of a buy must be above its entry price 100",
+        ),
+        (
+            lambda s, c: s.sell(qty=1, price=102, stop_loss=101),
+            "stop_loss 101.00 of a sell must be above its entry price 102.00",
+        ),
+        (
+            lambda s, c: s.buy(qty=1, trigger=103, take_profit=103),
+            "take_profit 103.00 of a buy must be above its entry price 103.00",
+        ),
+        (lambda s, c: s.buy(qty=1, stop_loss=0), "stop_loss 0.00 is not a positive price"),
+        (lambda s, c: s.buy(qty=1, stop_loss=0.004), "stop_loss 0.00 is not a positive price"),
+        (lambda s, c: s.sell(qty=1, take_profit=-5), "take_profit -5.00 is not a positive price"),
+    ]
+    for order, words in cases:
+        rig = Rig(Scripted({0: order}))
+        rig.bar(100, 101, 99, 100)
+        rig.bar(100, 101, 99, 100)
+        (denied,) = rig.of(OrderDenied)
+        assert denied.check == "exit_prices" and words in denied.reason, (words, denied.reason)
+        assert rig.of(OrderSubmitted) == [] and rig.of(OrderFilled) == [] and rig.of(StrategyFailed) == []
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=95, take_profit=110)}))
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)
+    assert rig.of(OrderDenied) == [] and len(rig.of(OrderFilled)) == 1
+
+
+def test_position_limits_and_reducing_count_the_orders_already_sent() -> None:
+    """Orders sent but not yet filled move the position as surely as filled ones: three buys in one
+    candle past the position limit, or three sells of one long while REDUCING (which ended short), were
+    each checked against the filled position alone."""
+    three_buys = Scripted({0: lambda s, c: [s.buy(qty=0.04, tag=f"b{i}") for i in range(3)]})
+    rig = Rig(three_buys, risk=replace(RiskConfig.permissive(), max_position_qty=Decimal("0.05")))
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)
+    assert [d.check for d in rig.of(OrderDenied)] == ["max_position_qty", "max_position_qty"]
+    assert rig.of(OrderDenied)[0].figures["projected"] == "0.080"
+    assert rig.engine.portfolio.position(INST.id).qty == Decimal("0.040")
+
+    def sell_three(s: Strategy, c: Candle) -> None:
+        s.ctx._e.set_trading_state(TradingState.REDUCING, "test")  # type: ignore[attr-defined]
+        for i in range(3):
+            s.sell(qty=0.01, tag=f"s{i}")
+
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=0.01), 2: sell_three}))
+    for _ in range(4):
+        rig.bar(100, 101, 99, 100)
+    assert [d.check for d in rig.of(OrderDenied)] == ["trading_state", "trading_state"]
+    assert rig.engine.portfolio.position(INST.id).is_flat  # not short 0.02
+    # a position's stop and target are alternatives, not two sells: both go, and close() still may
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=90, take_profit=120), 2: sell_three}),
+    )
+    for _ in range(4):
+        rig.bar(100, 101, 99, 100)
+    assert len([o for o in rig.of(OrderSubmitted) if o.reduce_only]) == 2
+    assert [d.check for d in rig.of(OrderDenied)] == []  # 3 x 0.01 of a long of 1
+
+
+def test_a_halted_bot_sends_nothing_for_the_rest_of_the_call_that_halted_it() -> None:
+    """A hook the engine called during ``on_candle`` (here ``on_order_event`` on a denial) raised: the
+    bot was halted, and the two orders ``on_candle`` sent afterwards were filled."""
+
+    class Halts(Scripted):
+        def on_order_event(self, event: Any, **kwargs: Any) -> None:
+            raise RuntimeError("bug in on_order_event")
+
+    def orders(s: Strategy, c: Candle) -> None:
+        s.buy(qty=20_000)  # denied (max_order_qty): on_order_event raises
+        s.buy(qty=1, tag="after")
+        s.buy(qty=1, price=99, tag="after2")
+
+    rig = Rig(Halts({0: orders}))
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 98, 100)
+    assert [f.hook for f in rig.of(StrategyFailed)] == ["on_order_event"]
+    assert [d.check for d in rig.of(OrderDenied)] == ["max_order_qty", "bot_halted", "bot_halted"]
+    assert rig.of(OrderSubmitted) == [] and rig.of(OrderFilled) == []
+
+
+def test_sys_exit_in_a_strategy_halts_the_bot_not_the_run() -> None:
+    def leave(s: Strategy, c: Candle) -> None:
+        raise SystemExit(3)
+
+    strategy = Scripted({1: leave})
+    rig = Rig(strategy)
+    for _ in range(3):
+        rig.bar(100, 101, 99, 100)
+    (failed,) = rig.of(StrategyFailed)
+    assert failed.hook == "on_candle" and failed.error == "SystemExit: 3"
+    assert len(strategy.seen) == 2
+
+
+def test_a_flip_cancels_the_exits_of_the_position_it_ended() -> None:
+    """Long 1 with its stop and target; a sell of 2 flips it short; a buy of 2 flips it long again: the
+    first long's stop at 95 was still working and sold the new long."""
+    rig = Rig(
+        Scripted(
+            {
+                0: lambda s, c: s.buy(qty=1, stop_loss=95, take_profit=110),
+                2: lambda s, c: s.sell(qty=2, tag="flip"),
+                4: lambda s, c: s.buy(qty=2, tag="back"),
+            }
+        )
+    )
+    for _ in range(6):
+        rig.bar(100, 101, 99, 100)
+    rig.bar(100, 100, 94, 95)  # the old stop's level
+    canceled = {c.client_order_id.rsplit("-", 1)[-1] for c in rig.of(OrderCanceled)}
+    assert canceled == {"sl", "tp"}
+    assert rig.engine.portfolio.position(INST.id).qty == Decimal(1)  # the new long stands
+    assert not any(f.client_order_id.endswith("-sl") for f in rig.of(OrderFilled))

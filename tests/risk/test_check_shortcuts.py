@@ -37,7 +37,7 @@ def _duplicate_before(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denia
             cmd.reduce_only,
         ) and (
             cmd.order_type is not OrderType.MARKET
-            and not (cmd.reduce_only and checks.reduces_position(cmd, ctx.position_qty))
+            and not (cmd.reduce_only and checks.reduces_position(cmd, ctx))
         ):
             return Denial(
                 "duplicate_order",

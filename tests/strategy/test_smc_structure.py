@@ -23,7 +23,7 @@ from smc_agent.smc.kernel.layout import (
     K_SWING,
 )
 from smc_agent.strategy.smc_structure import SmcStructure
-from tests.engine.harness import Rig
+from tests.engine.harness import INST, Rig
 
 
 def row(
@@ -51,7 +51,10 @@ def bullish_setup(*, risk: RiskConfig | None = None) -> tuple[Rig, SmcStructure]
     return rig, strategy
 
 
-def candle(close: float) -> Candle:
+def candle(close: float, rig: Rig | None = None) -> Candle:
+    """A candle closing at ``close``; with ``rig``, also the engine's last price (as a candle it is fed)."""
+    if rig is not None:
+        rig.engine.portfolio.marks[INST.id] = close
     return Candle("sim", "BTC/USDT", "1m", 60_000, close, close + 1, close - 1, close, 100.0)
 
 
@@ -65,7 +68,7 @@ def entries(rig: Rig) -> list[OrderSide]:
 
 def test_a_retrace_into_a_bullish_block_in_discount_goes_long() -> None:
     rig, strategy = bullish_setup()
-    strategy._on_rows(candle(95.0), [row(K_OB_MITIGATED, id_=7)])
+    strategy._on_rows(candle(95.0, rig), [row(K_OB_MITIGATED, id_=7)])
     assert entries(rig) == [OrderSide.BUY]
     (note,) = notes(rig)
     assert note["stop"] < note["bottom"] == 94.0 and note["target"] > 95.0  # type: ignore[operator]
@@ -89,7 +92,7 @@ def test_a_refused_entry_is_not_drawn_on_the_report() -> None:
     # HALTED: the risk gate refuses the entry; the report used to draw its zone, stop and target
     rig, strategy = bullish_setup(risk=RiskConfig())
     rig.engine.set_trading_state(rig.engine.state.HALTED, "test")
-    strategy._on_rows(candle(95.0), [row(K_OB_MITIGATED, id_=7)])
+    strategy._on_rows(candle(95.0, rig), [row(K_OB_MITIGATED, id_=7)])
     assert rig.of(OrderDenied) and notes(rig) == []
 
 

@@ -47,6 +47,7 @@ from smc_agent.engine.risk_view import LazyRiskView
 from smc_agent.execution.ids import client_order_id
 from smc_agent.execution.orders import OrderManager
 from smc_agent.risk.breakers import Breakers
+from smc_agent.risk.checks import Denial
 from smc_agent.risk.gate import RiskGate
 from smc_agent.risk.sizing import Sizing, size_order
 from smc_agent.strategy.base import Strategy
@@ -156,7 +157,7 @@ class TradingEngine:
                     if closed is not None:
                         hook(closed)
                 hook(candle)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() in a strategy halts it too
                 self._fail_bot(bot, "on_candle", exc)
 
     def reset_breakers(self) -> None:
@@ -231,7 +232,7 @@ class TradingEngine:
             return
         try:
             fn(*args)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self._fail_bot(bot, hook, exc)
 
     # ================================================================ venue events
@@ -242,8 +243,11 @@ class TradingEngine:
             return
         follow_ups = self.orders.apply(event)
         filled = isinstance(event, OrderFilled)
+        before = after = 0.0
         if filled:
+            before = self.portfolio.qty_f.get(event.instrument_id, 0.0)
             self._on_fill(event)  # type: ignore[arg-type]
+            after = self.portfolio.qty_f.get(event.instrument_id, 0.0)
         self.bus.publish(event)
         bot = self.bots.get(event.strategy_id)
         if bot is not None:
@@ -257,16 +261,18 @@ class TradingEngine:
                 self.submit_command(cmd)
             else:
                 self.client.cancel(cmd)
-        if filled and self.orders.open_count and not self.portfolio.qty_f.get(event.instrument_id):
+        if filled and self.orders.open_count and before and before * after <= 0:  # flat, or flipped
             self._cancel_stale_exits(event, follow_ups)
         if filled and self._breakers_on:  # after its protective orders: a fill can end a position at a loss
             self._check_breakers(self.portfolio.equity_f(), self.clock.timestamp_ms())
 
     def _cancel_stale_exits(self, event: OrderEvent, follow_ups: Sequence[SubmitOrder | CancelOrder]) -> None:
-        """The position is flat after this fill: reduce-only orders left on the instrument have nothing
-        to reduce (the stop and target of an entry that ``close()`` flattened). Cancel them rather than
-        trust the venue to: a spot venue does not know the flag and would sell holdings with them."""
-        canceling = {c.client_order_id for c in follow_ups if isinstance(c, CancelOrder)}
+        """The position went flat (or flipped) with this fill: reduce-only orders left on the instrument
+        belong to the position that ended (the stop and target of an entry that ``close()`` flattened or
+        a sell flipped short). Cancel them rather than trust the venue to: a spot venue does not know
+        the flag and would sell holdings with them, and after a flip back they would close the new
+        position. The exits this fill itself just attached stay."""
+        canceling = {c.client_order_id for c in follow_ups}
         canceling.add(event.client_order_id)  # its own remainder: the venue's to end
         now = self.clock.timestamp_ms()
         for order in self.orders.open_orders(event.instrument_id):
@@ -310,10 +316,9 @@ class TradingEngine:
         if self.orders.knows(cmd.client_order_id):
             return cmd.client_order_id
         denial = self.risk.evaluate(cmd, self._risk_context(cmd))
-        self.orders.create(cmd)
         if denial is not None:
-            self.handle_event(self.risk.denied_event(cmd, denial, self.clock.timestamp_ms()))
-            return None
+            return self._deny(cmd, denial)
+        self.orders.create(cmd)
         now = self.clock.timestamp_ms()
         if cancel_others:
             others = tuple(
@@ -344,6 +349,10 @@ class TradingEngine:
             self.orders.submitted(cmd.client_order_id, now)
         self.client.submit(cmd)
         return cmd.client_order_id
+
+    def _deny(self, cmd: SubmitOrder, denial: Denial) -> None:
+        self.orders.create(cmd)
+        self.handle_event(self.risk.denied_event(cmd, denial, self.clock.timestamp_ms()))
 
     def _risk_context(self, cmd: SubmitOrder) -> LazyRiskView:
         return LazyRiskView(self, cmd, self.clock.timestamp_ms())
@@ -441,26 +450,29 @@ class _Context:
                 seq=bot.seq,
             )
         bot.seq += 1
-        return e.submit_command(
-            SubmitOrder(
-                ts_event=now,
-                ts_init=now,
-                strategy_id=bot.strategy_id,
-                instrument_id=instrument_id,
-                client_order_id=cid,
-                side=side,
-                order_type=order_type,
-                qty=qty,
-                price=price,
-                trigger_price=trigger_price,
-                reduce_only=reduce_only,
-                stop_loss=stop_loss,
-                take_profit=take_profit,
-                tag=tag,
-                reference_price=reference,
-            ),
-            cancel_others=cancel_others,
+        cmd = SubmitOrder(
+            ts_event=now,
+            ts_init=now,
+            strategy_id=bot.strategy_id,
+            instrument_id=instrument_id,
+            client_order_id=cid,
+            side=side,
+            order_type=order_type,
+            qty=qty,
+            price=price,
+            trigger_price=trigger_price,
+            reduce_only=reduce_only,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            tag=tag,
+            reference_price=reference,
         )
+        if bot.state is _HALTED and not e.orders.knows(cid):
+            # its code raised earlier in this call (in a hook the engine called meanwhile): the rest of
+            # that call still runs, and sends nothing
+            e._deny(cmd, Denial("bot_halted", f"bot {bot.strategy_id} is halted: no new orders"))
+            return None
+        return e.submit_command(cmd, cancel_others=cancel_others)
 
     def cancel(self, strategy: object, client_order_id: ClientOrderId) -> None:
         e = self._e

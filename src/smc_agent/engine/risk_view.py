@@ -12,6 +12,7 @@ from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import TradingState
 from smc_agent.core.ids import ClientOrderId
 from smc_agent.core.money import ZERO, to_decimal
+from smc_agent.execution.ids import child_role
 from smc_agent.risk.context import OpenOrderView
 
 if TYPE_CHECKING:
@@ -74,7 +75,16 @@ class LazyRiskView:
     def open_orders(self) -> Sequence[OpenOrderView]:
         if self._open is None:
             self._open = [
-                OpenOrderView(o.side, o.order_type, o.qty, o.price, o.trigger_price, o.reduce_only)
+                OpenOrderView(
+                    o.side,
+                    o.order_type,
+                    o.qty,
+                    o.price,
+                    o.trigger_price,
+                    o.reduce_only,
+                    o.filled_qty,
+                    child_role(o.client_order_id) is not None,
+                )
                 for o in self._e.orders.open_orders(self._cmd.instrument_id)
             ]
         return self._open

@@ -20,6 +20,7 @@ _BUY, _SELL = OrderSide.BUY, OrderSide.SELL
 _MARKET, _STOP_MARKET = OrderType.MARKET, OrderType.STOP_MARKET
 _PRICED = (OrderType.LIMIT, OrderType.STOP_LIMIT)
 _HALTED, _REDUCING = TradingState.HALTED, TradingState.REDUCING
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +42,32 @@ def order_price(cmd: SubmitOrder) -> Decimal | None:
     return cmd.reference_price
 
 
-def reduces_position(cmd: SubmitOrder, position_qty: Decimal) -> bool:
-    """True when the order only shrinks the current position (never opens, adds or flips)."""
+def pending_qty(side: OrderSide, ctx: RiskView) -> Decimal:
+    """What the open orders on ``side`` may still trade on the order's instrument (their unfilled rest):
+    orders sent but not filled yet move the position as surely as filled ones. A position's stop-loss
+    and take-profit are left out: they are alternatives that cover the position, one cancels the other."""
+    total = _ZERO
+    for o in ctx.open_orders:
+        if o.side is side and not o.protective:
+            total += o.qty - o.filled_qty
+    return total
+
+
+def reduces_position(cmd: SubmitOrder, ctx: RiskView) -> bool:
+    """True when the order only shrinks the position (never opens, adds or flips it), counting the
+    orders on its side that are already open: three sells of a whole long sent in one candle do not
+    all reduce it."""
+    position_qty = ctx.position_qty
     if position_qty == 0:
         return False
     opposite = (cmd.side is _SELL) if position_qty > 0 else (cmd.side is _BUY)
-    return opposite and cmd.qty <= abs(position_qty)
+    return opposite and cmd.qty + pending_qty(cmd.side, ctx) <= abs(position_qty)
 
 
 def check_trading_state(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     if ctx.state is _HALTED:
         return Denial("trading_state", "trading is HALTED: no new orders", {"state": ctx.state.value})
-    if ctx.state is _REDUCING and not reduces_position(cmd, ctx.position_qty):
+    if ctx.state is _REDUCING and not reduces_position(cmd, ctx):
         return Denial(
             "trading_state",
             "trading is REDUCING: only orders that reduce the position are allowed",
@@ -64,7 +79,7 @@ def check_trading_state(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Den
 def check_history(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     """No entries on candles a live runtime feeds as history (its back-fill on start): a signal an hour
     old is not one to trade now. An exit that shrinks the position still goes."""
-    if ctx.replaying is None or reduces_position(cmd, ctx.position_qty):
+    if ctx.replaying is None or reduces_position(cmd, ctx):
         return None
     return Denial("history", f"no entries on past candles: {ctx.replaying}")
 
@@ -88,7 +103,7 @@ def check_reference_price(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> D
     when an entry fills an hour-long bar after the last price, a close while the feed is late). The
     collar still holds an exit's aggressive limit price to a reference when there is one. The flag alone
     is not trusted: a live venue may not enforce it."""
-    if cmd.reduce_only and reduces_position(cmd, ctx.position_qty):
+    if cmd.reduce_only and reduces_position(cmd, ctx):
         return None
     if cmd.reference_price is None or cmd.reference_price <= 0:
         return Denial("reference_price", "no reference market price: cannot check the price collar")
@@ -132,6 +147,32 @@ def check_price_collar(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Deni
     return None
 
 
+def check_exit_prices(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
+    """An entry's stop-loss and take-profit (rounded to the tick) are positive prices on their own side
+    of the price it would trade at (its limit or trigger, else the market): a long's stop above its
+    entry would trigger at once on a venue (and in a backtest "fill" where the market never traded),
+    and a stop of 0 cannot be placed at all once the entry has filled."""
+    stop, target = cmd.stop_loss, cmd.take_profit
+    if stop is None and target is None:
+        return None
+    for name, level in (("stop_loss", stop), ("take_profit", target)):
+        if level is not None and not level > 0:
+            return Denial("exit_prices", f"{name} {level} is not a positive price", {name: str(level)})
+    entry = order_price(cmd)
+    if entry is None:
+        return None  # a market order without a reference: check_reference_price denies it
+    buy = cmd.side is _BUY
+    for name, level, below in (("stop_loss", stop, buy), ("take_profit", target, not buy)):
+        if level is not None and not (level < entry if below else level > entry):
+            where = "below" if below else "above"
+            return Denial(
+                "exit_prices",
+                f"{name} {level} of a {cmd.side.value} must be {where} its entry price {entry}",
+                {name: str(level), "entry": str(entry)},
+            )
+    return None
+
+
 def check_order_notional(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     limit = cfg.limits_for(cmd.instrument_id.symbol).max_order_notional
     price = order_price(cmd)
@@ -148,11 +189,13 @@ def check_order_notional(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> De
 
 
 def _projected_qty(cmd: SubmitOrder, ctx: RiskView) -> Decimal:
-    return ctx.position_qty + (cmd.qty if cmd.side is _BUY else -cmd.qty)
+    """The position once this order and the open ones on its side have filled."""
+    qty = cmd.qty + pending_qty(cmd.side, ctx)
+    return ctx.position_qty + (qty if cmd.side is _BUY else -qty)
 
 
 def check_position(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
-    if reduces_position(cmd, ctx.position_qty):
+    if reduces_position(cmd, ctx):
         return None
     limits = cfg.limits_for(cmd.instrument_id.symbol)
     projected = abs(_projected_qty(cmd, ctx))
@@ -176,7 +219,7 @@ def check_position(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial |
 
 def check_total_exposure(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     price = order_price(cmd)
-    if cfg.max_total_exposure is None or price is None or reduces_position(cmd, ctx.position_qty):
+    if cfg.max_total_exposure is None or price is None or reduces_position(cmd, ctx):
         return None
     symbol = cmd.instrument_id.symbol
     others = sum((v for k, v in ctx.positions_notional.items() if k != symbol), Decimal(0))
@@ -227,7 +270,7 @@ def check_duplicate(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial 
         )
     if cfg.duplicate_window_ms <= 0 or cmd.order_type is _MARKET:
         return None  # only resting orders are held to this rule: a market order is never a duplicate
-    if cmd.reduce_only and reduces_position(cmd, ctx.position_qty):
+    if cmd.reduce_only and reduces_position(cmd, ctx):
         return None  # equal exits of two entries (equal stop-losses of two fills) are not repeats
     key = (cmd.side, cmd.order_type, cmd.qty, cmd.price, cmd.trigger_price, cmd.reduce_only)
     for o in ctx.open_orders:
@@ -246,6 +289,7 @@ CHECKS: tuple[Check, ...] = (
     check_order_qty,
     check_reference_price,
     check_price_collar,
+    check_exit_prices,
     check_order_notional,
     check_position,
     check_total_exposure,

@@ -21,6 +21,8 @@ class OpenOrderView:
     price: Decimal | None
     trigger_price: Decimal | None
     reduce_only: bool
+    filled_qty: Decimal = Decimal(0)
+    protective: bool = False  # a position's stop-loss or take-profit (alternatives, covering the position)
 
 
 class RiskView(Protocol):
