@@ -317,7 +317,8 @@ class TradingEngine:
             return cmd.client_order_id
         denial = self.risk.evaluate(cmd, self._risk_context(cmd))
         if denial is not None:
-            return self._deny(cmd, denial)
+            self._deny(cmd, denial)
+            return None
         self.orders.create(cmd)
         now = self.clock.timestamp_ms()
         if cancel_others:
