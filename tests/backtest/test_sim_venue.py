@@ -152,3 +152,42 @@ def test_what_a_volume_cap_leaves_of_a_triggered_take_profit_sells_at_the_next_o
 def test_take_profit_fill_rule_is_checked() -> None:
     with pytest.raises(ConfigError, match="take-profit fill must be one of"):
         FillModel(take_profit="maker")
+
+
+def test_a_bar_opening_through_the_target_takes_it_there_even_under_stop_first() -> None:
+    """Stop 95, target 110, a bar opening at 115 that then falls to 90: the open comes first in any bar
+    (the stop-first rule is for two levels inside one bar); it booked the loss at 95."""
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=95, take_profit=110)}),
+        fill_model=FillModel(maker_fee=D(0), taker_fee=D(0)),
+    )
+    rig.bar(100, 100, 100, 100)
+    rig.bar(100, 100.5, 99.5, 100)
+    rig.bar(115, 116, 90, 91)
+    exits = [f for f in rig.of(OrderFilled) if f.side is OrderSide.SELL]
+    assert [(f.client_order_id[-2:], f.price) for f in exits] == [("tp", D("115"))]
+
+
+def test_the_exits_of_a_resting_entry_filled_at_the_open_see_the_whole_bar() -> None:
+    """A buy limit at 100 filled at the open 99: its target at 105 was matched as a stop only, though the
+    bar went on to 110 (a market entry at the same open had its target filled)."""
+    for entry in (
+        lambda s, c: s.buy(qty=1, price=100, take_profit=105),
+        lambda s, c: s.buy(qty=1, take_profit=105),
+    ):
+        rig = Rig(Scripted({0: entry}), fill_model=FillModel(maker_fee=D(0), taker_fee=D(0)))
+        rig.bar(100.5, 101, 100.2, 100.5)
+        rig.bar(99, 110, 98.5, 108)
+        fills = [(f.side, f.price) for f in rig.of(OrderFilled)]
+        assert fills == [(OrderSide.BUY, D("99")), (OrderSide.SELL, D("105"))]
+
+
+def test_the_volume_cap_is_for_the_candle_not_for_each_order() -> None:
+    """Three orders in a candle of volume 10 at 10% participation filled 1 each: 30% of its volume."""
+    buys = Scripted({0: lambda s, c: [s.buy(qty=1, tag=f"b{i}") for i in range(3)]})
+    rig = Rig(buys, fill_model=FillModel(maker_fee=D(0), taker_fee=D(0), max_participation=0.1))
+    rig.bar(100, 100, 100, 100, v=10)
+    rig.bar(100, 100, 100, 100, v=10)
+    assert sum(f.qty for f in rig.of(OrderFilled)) == D("1.000")
+    rig.bar(100, 100, 100, 100, v=20)
+    assert sum(f.qty for f in rig.of(OrderFilled)) == D("3.000")

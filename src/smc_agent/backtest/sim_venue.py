@@ -16,12 +16,15 @@ Rules (candle ``o h l c``):
 * a position's take-profit (the engine's ``-tp`` child) executes as the spot venues execute it live
   (``FillModel.take_profit="market"``, the default): a market order triggered when the range touches
   its price, filled there or at the open it gapped to (taker, slipped); with ``"limit"`` it is a limit;
-* several levels inside one candle: ``stop_first`` processes stops before limits (so a stop-loss
+* the open comes first: orders the candle opens through fill there before any level inside it;
+  several levels inside one candle: ``stop_first`` processes stops before limits (so a stop-loss
   and a take-profit inside one bar resolve as the loss), ``nearest_first`` by distance from the open;
-* protective orders attached to a fill at the open are matched against the rest of that candle;
-  those attached to an intrabar fill are matched for stops only (the conservative reading);
+* protective orders attached to a fill at the open (a market order, or a resting order the candle
+  opened through) are matched against the rest of that candle; those attached to an intrabar fill
+  are matched for stops only (the conservative reading);
 * reduce-only orders are clipped to the position and cancelled when it is flat;
-* optional volume participation caps each fill at a fraction of the candle's volume.
+* optional volume participation caps the candle's fills, all orders together, at a fraction of its
+  volume.
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ class SimulatedVenue:
         self._trades = 0
         self._phase = _FULL_BAR
         self._bar_ts = 0
+        self._volume_used = ZERO  # of the candle being matched: the volume cap is per candle
 
     # ------------------------------------------------------------ ExecutionClient
     def connect(self, sink: EventHandler) -> None:
@@ -221,12 +225,18 @@ class SimulatedVenue:
     # ------------------------------------------------------------ matching
     def _match(self, book: list[_Working], c: Candle) -> None:
         self._phase = _OPEN
+        self._volume_used = ZERO
+        # the open comes first in any bar: market orders, then the resting orders it opened through
+        # (a gap fills them there, whatever the intrabar rule); what they attach sees the whole bar
         markets = [w for w in book if w.market]
         if markets:
             slipped = self.model.slipped
             for w in markets:
                 if w in book:
                     self._fill(w, slipped(c.open, w.cmd.side), c, _TAKER)
+        gapped = [w for w in book if not w.market and _opened_through(w, c.open)]
+        if gapped:
+            self._match_resting(book, gapped, c, at_open=True)
         pending = [w for w in book if not w.market]
         self._phase = _STOPS_ONLY
         if pending:
@@ -319,11 +329,12 @@ class SimulatedVenue:
                 self._canceled(w, "reduce-only: position already flat")
                 return
             qty = min(qty, reducible)
-        if self.model.max_participation is not None:
-            cap = inst.round_qty(to_decimal(c.volume * self.model.max_participation))
+        if self.model.max_participation is not None:  # of the candle's volume, for all its fills
+            cap = inst.round_qty(to_decimal(c.volume * self.model.max_participation)) - self._volume_used
             if cap <= 0:
                 return
             qty = min(qty, cap)
+            self._volume_used += qty
         market_price = to_decimal(c.open)
         price = inst.round_price(market_price if price_f == c.open else to_decimal(price_f))
         rate = self.model.taker_fee if liquidity is _TAKER else self.model.maker_fee
@@ -440,6 +451,15 @@ def _touch_bounds(book: list[_Working]) -> tuple[bool, float, float]:
         else:
             down = max(down, w.level)
     return False, up, down
+
+
+def _opened_through(w: _Working, open_: float) -> bool:
+    """Whether a resting order's level lies at or beyond the candle's open (a stop triggered, a limit
+    marketable at the open)."""
+    buy = w.cmd.side is _BUY
+    if w.is_stop and not w.triggered:
+        return open_ >= w.level if buy else open_ <= w.level
+    return open_ <= w.level if buy else open_ >= w.level
 
 
 def _is_take_profit(cmd: SubmitOrder) -> bool:
