@@ -6,7 +6,7 @@ from smc_agent.backtest.fill_model import FillModel
 from smc_agent.core.enums import LiquiditySide, OrderSide
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.events import OrderCanceled, OrderFilled, OrderRejected
-from tests.engine.harness import Rig, Scripted
+from tests.engine.harness import INST, Rig, Scripted
 
 D = Decimal
 
@@ -191,3 +191,36 @@ def test_the_volume_cap_is_for_the_candle_not_for_each_order() -> None:
     assert sum(f.qty for f in rig.of(OrderFilled)) == D("1.000")
     rig.bar(100, 100, 100, 100, v=20)
     assert sum(f.qty for f in rig.of(OrderFilled)) == D("3.000")
+
+
+def test_a_resting_entry_filled_in_part_is_trimmed_and_what_filled_gets_its_stop() -> None:
+    """A buy limit of 5 at 100 (stop 95) filled 3 and the market left: the 3 held stayed without a stop
+    for as long as the rest waited (the stop came only once the whole order filled)."""
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=5, price=100, stop_loss=95)}),
+        fill_model=FillModel(maker_fee=D(0), taker_fee=D(0), max_participation=0.1),
+    )
+    rig.bar(101, 101, 100.5, 101)
+    rig.bar(100.5, 101, 99.5, 100.5, v=30)  # 3 of 5 fill at 100
+    rig.bar(104, 106, 103, 105)  # the market leaves
+    rig.bar(96, 96, 80, 82)  # and falls through the stop
+    entry, stop = rig.of(OrderFilled)
+    assert (entry.qty, entry.price) == (D("3.000"), D("100"))
+    assert stop.client_order_id.endswith("-sl") and (stop.qty, stop.price) == (D("3.000"), D("95"))
+    (trimmed,) = [c for c in rig.of(OrderCanceled) if c.client_order_id == entry.client_order_id]
+    assert trimmed.reason == "canceled by request"
+    assert rig.engine.portfolio.position(INST.id).is_flat
+
+
+def test_a_market_entry_filled_in_part_keeps_filling_and_gets_its_exits_when_done() -> None:
+    # a market order does not rest: what a volume cap leaves of it fills at the next opens
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=3, stop_loss=90)}),
+        fill_model=FillModel(maker_fee=D(0), taker_fee=D(0), max_participation=0.1),
+    )
+    rig.bar(100, 100, 100, 100)
+    for _ in range(3):
+        rig.bar(100, 101, 99, 100, v=10)
+    assert [f.qty for f in rig.of(OrderFilled)] == [D("1.000")] * 3
+    assert rig.of(OrderCanceled) == []
+    assert [w.cmd.client_order_id[-3:] for w in rig.venue._working[INST.id]] == ["-sl"]

@@ -132,6 +132,11 @@ class Order:
         return self.status.is_open
 
     @property
+    def has_bracket(self) -> bool:
+        """It asks for a stop-loss or take-profit to be attached when it fills (not placed yet)."""
+        return self.stop_loss is not None or self.take_profit is not None
+
+    @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
 

@@ -28,6 +28,7 @@ FollowUp = SubmitOrder | CancelOrder
 _OPEN_STATUSES = frozenset(s for s in OrderStatus if s.is_open)
 _DONE = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED)
 _FILLED = OrderStatus.FILLED
+_RESTING = (OrderType.LIMIT, OrderType.STOP_LIMIT)  # entries that can rest partly filled
 
 
 class OrderManager:
@@ -37,6 +38,7 @@ class OrderManager:
         self.orders: dict[ClientOrderId, Order] = {}
         self._open: dict[ClientOrderId, Order] = {}
         self._oco: dict[ClientOrderId, ClientOrderId] = {}
+        self._trimming: set[ClientOrderId] = set()  # partly filled entries whose rest is being canceled
         self.recent_times: deque[int] = deque(maxlen=recent_window)
 
     # ----------------------------------------------------------------- queries
@@ -105,10 +107,29 @@ class OrderManager:
             self._apply_other(order, event, ts)
         if order.status in _OPEN_STATUSES:
             self._open[order.client_order_id] = order
+            if kind is OrderFilled and order.order_type in _RESTING and order.has_bracket:
+                return self._trim(order, ts)
             return []  # a working order has no follow-ups (brackets and OCO act on terminal orders)
         else:
             self._open.pop(order.client_order_id, None)
         return self._follow_ups(order, event)
+
+    def _trim(self, order: Order, ts: int) -> list[FollowUp]:
+        """A resting entry with a stop-loss or take-profit filled in part: cancel its rest, once. Its
+        exits go out when the cancel ends it, for what filled (``_bracket``): the part that filled is a
+        position and must not wait unprotected for the rest, which may never fill."""
+        if order.client_order_id in self._trimming:
+            return []
+        self._trimming.add(order.client_order_id)
+        return [
+            CancelOrder(
+                ts_event=ts,
+                ts_init=ts,
+                strategy_id=order.strategy_id,
+                instrument_id=order.instrument_id,
+                client_order_id=order.client_order_id,
+            )
+        ]
 
     def submitted(self, client_order_id: ClientOrderId, ts: int) -> None:
         """What :meth:`apply` does with an ``OrderSubmitted`` of this order at ``ts`` (it has no
@@ -144,6 +165,7 @@ class OrderManager:
         done = order.status in _DONE
         if done and order.filled_qty > 0 and (order.stop_loss is not None or order.take_profit is not None):
             out.extend(self._bracket(order, event.ts_event))
+        self._trimming.discard(order.client_order_id)
         if order.status is _FILLED:
             sibling = self._oco.pop(order.client_order_id, None)
             if sibling is not None:
