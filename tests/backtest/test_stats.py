@@ -43,9 +43,16 @@ def test_sortino_and_sharpe_of_a_small_series_by_hand() -> None:
     assert s["sharpe"] == pytest.approx(3.6105005, rel=1e-7)
 
 
-def test_sortino_without_a_losing_bar_is_zero_not_a_division_by_zero() -> None:
-    equity = np.array([100.0, 101.0, 102.0])
-    assert _stats(equity, np.arange(3, dtype=np.int64) * DAY_MS, DAY_MS)["sortino"] == 0.0
+def test_without_a_losing_bar_sortino_and_calmar_are_unbounded_not_a_division_by_zero() -> None:
+    """They were 0, like a run that went nowhere: a sweep ranked the run without risk below every run
+    with some (the profit factor of a run without a loss was already infinite)."""
+    days = np.arange(3, dtype=np.int64) * DAY_MS
+    gains = _stats(np.array([100.0, 101.0, 102.0]), days, DAY_MS)
+    assert gains["sortino"] == math.inf and gains["calmar"] == math.inf
+    assert gains["max_drawdown"] == 0.0 and math.copysign(1.0, gains["max_drawdown"]) == 1.0  # not -0.0
+    flat = _stats(np.array([100.0, 100.0, 100.0]), days, DAY_MS)
+    assert (flat["sortino"], flat["calmar"], flat["sharpe"]) == (0.0, 0.0, 0.0)
+    assert f"{flat['max_drawdown']:.2%}" == "0.00%"
 
 
 @pytest.fixture(scope="module")

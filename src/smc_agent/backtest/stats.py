@@ -76,10 +76,12 @@ def compute_stats(
     sharpe = mean / std * math.sqrt(per_year) if std > 0 else 0.0
     # downside deviation (target 0): root mean square of min(r, 0) over ALL bars (a gain counts as 0)
     dstd = float(np.sqrt(np.mean(np.square(np.minimum(rets, 0.0))))) if len(rets) else 0.0
-    sortino = mean / dstd * math.sqrt(per_year) if dstd > 0 else 0.0
+    # no losing bar / no drawdown: unbounded when it gained (as the profit factor is), not 0, which
+    # ranked a run without risk below every run with some
+    sortino = mean / dstd * math.sqrt(per_year) if dstd > 0 else (math.inf if mean > 0 else 0.0)
     dd = _drawdown(equity) if n else np.zeros(0)
-    max_dd = float(-dd.min()) if n else 0.0
-    calmar = annual / max_dd if max_dd > 0 else 0.0
+    max_dd = 0.0 - float(dd.min()) if n else 0.0  # ``0.0 - 0.0`` is 0.0; ``-0.0`` printed "-0.00%"
+    calmar = annual / max_dd if max_dd > 0 else (math.inf if annual > 0 else 0.0)
     pnls = [float(t.pnl) for t in trades]
     wins = [p for p in pnls if p > 0]
     losses = [p for p in pnls if p < 0]
