@@ -46,10 +46,10 @@ def test_backtest_writes_html_and_json(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    doc = json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text())
+    doc = json.loads((out / "backtest_sma_cross_binance_BTCUSDT_1h.json").read_text())
     assert doc["params"]["fast"] == 5 and doc["instrument"]["symbol"] == "BTC/USDT"
     assert doc["stats"]["start"] == 1704844800000  # --from 2024-01-10
-    assert (out / "backtest_sma_cross_BTCUSDT_1h.html").stat().st_size > 100_000
+    assert (out / "backtest_sma_cross_binance_BTCUSDT_1h.html").stat().st_size > 100_000
     # the position the cross strategy still holds is printed with the statistics, as the JSON has it
     held = doc["open_position"]
     assert held is not None and held["side"] in ("long", "short")
@@ -108,11 +108,11 @@ def test_sweep_ranks_and_walk_forward(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    rows = json.loads((tmp_path / "sweep_sma_cross_BTCUSDT_1h.json").read_text())
+    rows = json.loads((tmp_path / "sweep_sma_cross_binance_BTCUSDT_1h.json").read_text())
     assert len(rows) == 4
     returns = [r["stats"]["total_return"] for r in rows]
     assert returns == sorted(returns, reverse=True)
-    chart = (tmp_path / "sweep_sma_cross_BTCUSDT_1h.html").read_text()
+    chart = (tmp_path / "sweep_sma_cross_binance_BTCUSDT_1h.html").read_text()
     assert '"type":"heatmap"' in chart and "total_return by fast and slow" in chart
     wf = runner.invoke(
         app,
@@ -133,7 +133,7 @@ def test_sweep_ranks_and_walk_forward(tmp_path: Path) -> None:
         ],
     )
     assert wf.exit_code == 0, wf.output
-    folds = json.loads((tmp_path / "wf" / "sweep_sma_cross_BTCUSDT_1h.json").read_text())
+    folds = json.loads((tmp_path / "wf" / "sweep_sma_cross_binance_BTCUSDT_1h.json").read_text())
     assert len(folds) == 2 and all(f["test"][0] == f["train"][1] for f in folds)
 
 
@@ -163,7 +163,7 @@ def test_backtest_from_the_candle_store_with_an_open_ended_range(
     args = ["--data", "binance:BTC/USDT:1h", "--strategy", "sma_cross", "--out", str(out)]
     result = runner.invoke(app, [*args, "--from", str(int(data.open_time[100]))])
     assert result.exit_code == 0, result.output
-    doc = json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text())
+    doc = json.loads((out / "backtest_sma_cross_binance_BTCUSDT_1h.json").read_text())
     assert doc["stats"]["start"] == int(data.open_time[100])
     assert doc["stats"]["bars"] == 500  # from the 101st candle to the newest stored one
     missing = runner.invoke(app, ["--data", "bybit:BTC/USDT:1h", "--out", str(out)])
@@ -211,7 +211,7 @@ def test_a_malformed_csv_is_refused_naming_the_row_and_repair_says_what_it_did(
         return
     assert repaired.exit_code == 0, repaired.output
     assert "repaired: " in repaired.output
-    doc = json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text())
+    doc = json.loads((out / "backtest_sma_cross_binance_BTCUSDT_1h.json").read_text())
     assert doc["stats"]["bars"] == (1500 if edit == "high_below_low" else 1499)  # widened, or dropped
 
 
@@ -227,7 +227,7 @@ def test_a_csv_with_iso_times_backtests_like_one_with_epoch_milliseconds(tmp_pat
         out = csv.parent / "out"
         result = runner.invoke(app, ["--data", str(csv), "--strategy", "sma_cross", "--out", str(out)])
         assert result.exit_code == 0, result.output
-        docs.append(json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text()))
+        docs.append(json.loads((out / "backtest_sma_cross_binance_BTCUSDT_1h.json").read_text()))
     assert docs[0]["stats"] == docs[1]["stats"] and docs[0]["stats"]["start"] == 1704067200000
 
 
@@ -259,13 +259,13 @@ def test_a_users_own_strategy_file_runs_and_a_failure_is_an_exit_status(tmp_path
     out = tmp_path / "out"
     ok = runner.invoke(app, ["--data", str(csv), "--strategy", spec, "--out", str(out)])
     assert ok.exit_code == 0, ok.output
-    doc = json.loads((out / "backtest_my_dip_buyer_BTCUSDT_1h.json").read_text())
+    doc = json.loads((out / "backtest_my_dip_buyer_binance_BTCUSDT_1h.json").read_text())
     assert doc["stats"]["trades"] == 7  # in at candle 100, 300, ..., out at 200, 400, ... (1500 candles)
     failed = runner.invoke(
         app, ["--data", str(csv), "--strategy", spec, "--param", "fail_at=250", "--out", str(out)]
     )
     assert failed.exit_code == 1 and "boom at candle 250" in failed.output  # the report is still written
-    doc = json.loads((out / "backtest_my_dip_buyer_BTCUSDT_1h.json").read_text())
+    doc = json.loads((out / "backtest_my_dip_buyer_binance_BTCUSDT_1h.json").read_text())
     assert doc["stats"]["trades"] == 1
     for bad, words in [
         (f"{tmp_path / 'none.py'}:Dip", "not found"),
@@ -307,10 +307,10 @@ def test_a_refused_parameter_combination_is_an_error_before_the_run_and_a_row_in
             ],
         )
         assert result.exit_code == 0, result.output
-    rows = json.loads((out / "sweep_sma_cross_BTCUSDT_1h.json").read_text())
+    rows = json.loads((out / "sweep_sma_cross_binance_BTCUSDT_1h.json").read_text())
     assert [r["params"]["fast"] for r in rows] == ["10", "30"]  # the refused one ranks last, with its reason
     assert rows[0]["error"] == "" and "fast (30) must be shorter than slow (20)" in rows[1]["error"]
-    rows = json.loads((out / "sweep_my_dip_buyer_BTCUSDT_1h.json").read_text())
+    rows = json.loads((out / "sweep_my_dip_buyer_binance_BTCUSDT_1h.json").read_text())
     assert [r["params"]["fail_at"] for r in rows] == ["0", "250"]  # a run that failed part way is not ranked
     assert "strategy failed: RuntimeError: boom at candle 250" in rows[1]["error"]
     all_refused = runner.invoke(
@@ -338,7 +338,7 @@ def test_volume_participation_and_intrabar_rule_are_cli_options(tmp_path: Path) 
         out = tmp_path / label
         result = runner.invoke(app, [*base, *extra, "--out", str(out)])
         assert result.exit_code == 0, result.output
-        orders = json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text())["orders"]
+        orders = json.loads((out / "backtest_sma_cross_binance_BTCUSDT_1h.json").read_text())["orders"]
         short[label] = any(Decimal(o["filled_qty"]) < Decimal(o["qty"]) for o in orders)
     assert short == {"full": False, "capped": True}  # 0.005% of an hour's volume cannot fill 0.1 BTC at once
     for option, value, words in [
@@ -419,7 +419,7 @@ def test_sweeps_and_walk_forward_that_fail_say_so_and_exit_1(tmp_path: Path) -> 
         app, ["sweep", *spec, "--grid", "fail_at=50,60", "--walk-forward", "3", "--out", str(tmp_path / "w")]
     )
     assert walk.exit_code == 1, walk.output
-    folds = json.loads((tmp_path / "w" / "sweep_my_dip_buyer_BTCUSDT_1h.json").read_text())
+    folds = json.loads((tmp_path / "w" / "sweep_my_dip_buyer_binance_BTCUSDT_1h.json").read_text())
     assert len(folds) == 2 and all(f["best_params"] == {} for f in folds)  # no failed run picked as "best"
     assert all("every combination failed on the training window" in f["error"] for f in folds)
     tiny = runner.invoke(app, ["sweep", *spec, "--grid", "fail_at=0", "--walk-forward", "100"])
@@ -434,11 +434,12 @@ def test_the_shared_datas_file_names_tell_venue_symbol_and_timeframe(tmp_path: P
     ]:
         csv = tmp_path / name
         pd.read_csv(shared_file("ohlcv", bundle, name)).head(300).to_csv(csv, index=False)
-        out = tmp_path / venue
+        out = tmp_path / "out"  # one directory: the venue in the file names keeps both runs' reports
         result = runner.invoke(app, ["--data", str(csv), "--strategy", "sma_cross", "--out", str(out)])
         assert result.exit_code == 0, result.output
-        doc = json.loads((out / "backtest_sma_cross_BTCUSDT_1h.json").read_text())
+        doc = json.loads((out / f"backtest_sma_cross_{venue}_BTCUSDT_1h.json").read_text())
         assert (doc["instrument"]["venue"], doc["instrument"]["symbol"]) == (venue, "BTC/USDT")
+    assert len(list((tmp_path / "out").glob("*.html"))) == 2
 
 
 def test_a_timeframe_that_does_not_match_the_candles_is_refused(tmp_path: Path) -> None:

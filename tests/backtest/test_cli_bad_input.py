@@ -70,7 +70,7 @@ def test_a_sweeps_json_is_valid_with_an_infinite_profit_factor(tmp_path: Path, w
         app, [*args, *walk, "--grid", "hold=10,20", "--workers", "1", "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
-    doc = _strict((tmp_path / "sweep_Win_BTCUSDT_1h.json").read_text())
+    doc = _strict((tmp_path / "sweep_Win_sim_BTCUSDT_1h.json").read_text())
     assert isinstance(doc, list)
     stats = (
         [row["stats"] for row in doc]
@@ -216,7 +216,7 @@ def test_from_and_to_in_epoch_seconds_are_refused_like_a_csvs_times(tmp_path: Pa
     assert not (tmp_path / "out").exists()
     ok = runner.invoke(app, [*args, "--from", "1704081600000", "--to", "1704153600000"])  # 04:00 to the 2nd
     assert ok.exit_code == 0, ok.output
-    stats = json.loads((tmp_path / "out" / "backtest_sma_cross_BTCUSDT_1h.json").read_text())["stats"]
+    stats = json.loads((tmp_path / "out" / "backtest_sma_cross_sim_BTCUSDT_1h.json").read_text())["stats"]
     assert (stats["start"], stats["bars"]) == (1704081600000, 20)
 
 

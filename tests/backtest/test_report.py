@@ -101,3 +101,34 @@ def test_report_groups_risk_denials_by_check() -> None:
     halted_on = datetime.fromtimestamp(halt.ts_event / 1000, tz=UTC).strftime("%Y-%m-%d")
     assert halted_on.startswith("2024-07") and halted_on <= row[2] < row[3]  # first and last denial
     assert page.count("trading is HALTED: no new orders</li>") == 20  # the first 20 in order, not all
+
+
+class _TooBig(SmaCross):
+    """Buys 1 BTC on a 10,000 USDT account at its first cross: the simulated venue refuses it."""
+
+    def on_candle(self, candle):  # type: ignore[no-untyped-def]
+        if not hasattr(self, "_sent"):
+            self._sent = self.buy(qty=1)
+
+
+def test_orders_the_venue_refused_are_in_the_report_the_json_and_counted() -> None:
+    """They were only in the JSON's orders list: the report said 0 trades and 0 denials, nothing more."""
+    data = load_candles("binance_2024", "binance_spot_BTCUSDT_1h.csv", symbol="BTC/USDT", timeframe="1h")
+    result = run_backtest(_TooBig(), data.between(None, int(data.open_time[100])), BacktestConfig())
+    (refused,) = result.rejections
+    assert "insufficient margin" in refused.reason and not result.trades
+    page = to_html(result)
+    assert "Refused by the venue (1)" in page and "insufficient margin: exposure" in page
+    (row,) = to_json(result)["rejections"]
+    assert row == {"ts": refused.ts_event, "client_order_id": refused.client_order_id, "reason": refused.reason}
+
+
+def test_the_chart_of_a_long_run_draws_its_last_candles() -> None:
+    """Above 4,000 bars the candles are grouped; the last len % k candles were left out of the chart."""
+    data = load_candles("binance_2024", "binance_spot_BTCUSDT_1h.csv", symbol="BTC/USDT", timeframe="1h")
+    data = data.between(None, int(data.open_time[4033]))
+    result = run_backtest(SmaCross(), data, BacktestConfig())
+    candles = next(trace for trace in build_figure(result).data if trace.type == "candlestick")
+    k = math.ceil(len(data) / 4_000)
+    assert len(candles.x) == math.ceil(len(data) / k)
+    assert candles.close[-1] == data.close[-1] and candles.high[-1] == max(data.high[-(len(data) % k) :])

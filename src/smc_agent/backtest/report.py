@@ -20,6 +20,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -27,7 +28,7 @@ from smc_agent.backtest.runner import BacktestResult
 from smc_agent.backtest.stats import drawdown_series
 from smc_agent.backtest.trades import OpenPosition
 from smc_agent.core.enums import OrderSide
-from smc_agent.core.events import OrderDenied
+from smc_agent.core.events import OrderDenied, OrderRejected
 
 MAX_CANDLES = 4_000
 MAX_POINTS = 5_000
@@ -95,6 +96,10 @@ def to_json(result: BacktestResult) -> dict[str, Any]:
             }
             for d in result.denials
         ],
+        "rejections": [
+            {"ts": r.ts_event, "client_order_id": r.client_order_id, "reason": r.reason}
+            for r in result.rejections
+        ],
         "state_changes": [
             {
                 "ts": s.ts_event,
@@ -118,7 +123,6 @@ def to_json(result: BacktestResult) -> dict[str, Any]:
 def _display_candles(result: BacktestResult) -> tuple[list[Any], ...]:
     d = result.data
     k = max(1, math.ceil(len(d) / MAX_CANDLES))
-    n = len(d) // k * k
     if k == 1:
         return (
             d.open_time.astype("datetime64[ms]").tolist(),
@@ -127,11 +131,12 @@ def _display_candles(result: BacktestResult) -> tuple[list[Any], ...]:
             d.low.tolist(),
             d.close.tolist(),
         )
-    t = d.open_time[:n:k]
-    o = d.open[:n:k]
-    h = d.high[:n].reshape(-1, k).max(axis=1)
-    lo = d.low[:n].reshape(-1, k).min(axis=1)
-    c = d.close[k - 1 : n : k]
+    starts = np.arange(0, len(d), k)  # the last group may be shorter: the last candles are drawn too
+    t = d.open_time[starts]
+    o = d.open[starts]
+    h = np.maximum.reduceat(d.high, starts)
+    lo = np.minimum.reduceat(d.low, starts)
+    c = d.close[np.minimum(starts + k, len(d)) - 1]
     return t.astype("datetime64[ms]").tolist(), o.tolist(), h.tolist(), lo.tolist(), c.tolist()
 
 
@@ -283,6 +288,18 @@ def _denials_html(denials: list[OrderDenied], listed: int = 20) -> str:
     )
 
 
+def _rejections_html(rejections: list[OrderRejected], listed: int = 20) -> str:
+    """Orders the simulated venue refused (insufficient margin, precision), the first few in order."""
+    if not rejections:
+        return "<ul><li>none</li></ul>"
+    more = f"<p>(first {listed})</p>" if len(rejections) > listed else ""
+    items = "".join(
+        f"<li>{_iso(r.ts_event)} {html.escape(r.client_order_id)}: {html.escape(r.reason)}</li>"
+        for r in rejections[:listed]
+    )
+    return f"{more}<ul>{items}</ul>"
+
+
 def describe_open_position(pos: OpenPosition | None) -> str:
     """One line on the position open at the end (the HTML summary and the CLI print it)."""
     if pos is None:
@@ -323,7 +340,8 @@ th,td{{padding:2px 10px;border-bottom:1px solid #e5e7eb;text-align:left}} .grid{
 <p>Open position at the end: {html.escape(describe_open_position(result.open_position))}</p>
 <div class="grid"><table>{rows}</table>
 <div><h3>Trading state changes</h3><ul>{states or "<li>none</li>"}</ul>
-<h3>Risk denials ({len(result.denials)})</h3>{denials}</div></div>
+<h3>Risk denials ({len(result.denials)})</h3>{denials}
+<h3>Refused by the venue ({len(result.rejections)})</h3>{_rejections_html(result.rejections)}</div></div>
 {chart}
 </body></html>
 """

@@ -23,6 +23,7 @@ from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.core.events import (
     OrderDenied,
     OrderFilled,
+    OrderRejected,
     StrategyFailed,
     TradingStateChanged,
 )
@@ -82,6 +83,7 @@ class BacktestResult:
     annotations: list[dict[str, object]]
     stats: dict[str, float | int | str]
     open_position: OpenPosition | None = None  # held at the end, marked to the last close
+    rejections: list[OrderRejected] = field(default_factory=list)  # refused by the simulated venue
 
 
 def make_instrument(data: CandleData, config: BacktestConfig) -> Instrument:
@@ -201,6 +203,7 @@ def run_backtest(
         annotations=engine.bots[sid].annotations,
         stats=stats,
         open_position=held,
+        rejections=recorder.rejections,
     )
 
 
@@ -246,11 +249,13 @@ class _Recorder:
     def __init__(self) -> None:
         self.fills: list[OrderFilled] = []
         self.denials: list[OrderDenied] = []
+        self.rejections: list[OrderRejected] = []
         self.states: list[TradingStateChanged] = []
         self.failures: list[StrategyFailed] = []
 
     def subscribe(self, bus: InProcessBus) -> None:
         bus.subscribe(OrderFilled, self.fills.append)  # type: ignore[arg-type]
         bus.subscribe(OrderDenied, self.denials.append)  # type: ignore[arg-type]
+        bus.subscribe(OrderRejected, self.rejections.append)  # type: ignore[arg-type]
         bus.subscribe(TradingStateChanged, self.states.append)  # type: ignore[arg-type]
         bus.subscribe(StrategyFailed, self.failures.append)  # type: ignore[arg-type]

@@ -355,16 +355,29 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
     except SmcAgentError as exc:
         raise _fail(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"backtest_{name}_{candles.symbol.replace('/', '')}_{candles.timeframe}"
+    stem = f"backtest_{name}_{_run_name(candles)}"
     html_path, json_path = out / f"{stem}.html", out / f"{stem}.json"
     html_path.write_text(to_html(result), encoding="utf-8")
     json_path.write_text(json.dumps(to_json(result), indent=1, default=str), encoding="utf-8")
     console.print(_stats_table(result.stats, f"{name} on {candles.symbol} {candles.timeframe}"))
     console.print(f"open position at the end: {escape(describe_open_position(result.open_position))}")
     console.print(f"report: {html_path}\njson:   {json_path}")
+    if result.rejections:  # a run without trades must not look like one without signals
+        first = result.rejections[0]
+        err.print(
+            f"[yellow]warning:[/] the venue refused {len(result.rejections)} order(s); "
+            f"the first: {escape(first.reason)}"
+        )
     if result.failures:  # the report shows where it stopped; a script must not take the run for a success
         err.print(f"[bold red]strategy failed:[/] {escape(result.failures[0].error)}")
         raise typer.Exit(1)
+
+
+def _run_name(candles: CandleData) -> str:
+    """``binance_BTCUSDT_1h``: the venue is in it, so runs of one symbol on two venues do not
+    overwrite each other's reports."""
+    symbol = _SAFE.sub("_", candles.symbol.replace("/", ""))
+    return f"{_SAFE.sub('_', candles.venue)}_{symbol}_{candles.timeframe}"
 
 
 def _stats_json(stats: dict[str, float | int | str]) -> dict[str, Any]:
@@ -473,7 +486,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     except SmcAgentError as exc:
         raise _fail(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"sweep_{name}_{candles.symbol.replace('/', '')}_{candles.timeframe}"
+    stem = f"sweep_{name}_{_run_name(candles)}"
     if walk:
         table = Table(title=f"walk-forward ({walk} folds) by {metric}")
         for col in (
