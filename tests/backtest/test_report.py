@@ -120,7 +120,11 @@ def test_orders_the_venue_refused_are_in_the_report_the_json_and_counted() -> No
     page = to_html(result)
     assert "Refused by the venue (1)" in page and "insufficient margin: exposure" in page
     (row,) = to_json(result)["rejections"]
-    assert row == {"ts": refused.ts_event, "client_order_id": refused.client_order_id, "reason": refused.reason}
+    assert row == {
+        "ts": refused.ts_event,
+        "client_order_id": refused.client_order_id,
+        "reason": refused.reason,
+    }
 
 
 def test_the_chart_of_a_long_run_draws_its_last_candles() -> None:
