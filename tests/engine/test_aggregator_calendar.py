@@ -145,8 +145,8 @@ def test_a_weekly_candle_is_emitted_with_sundays_last_candle() -> None:
 
 def test_a_week_cut_short_by_a_gap_is_emitted_with_the_next_weeks_first_candle() -> None:
     agg = CandleAggregator("1h", "1w")
-    candles = _hour_candles("2024-01-03", 10 * 24)  # Wednesday to Saturday of the next week
-    del candles[4 * 24 + 23]  # Sunday 2024-01-07 23:00 is missing
+    candles = _hour_candles("2024-01-01", 12 * 24)  # Monday to Friday of the next week
+    del candles[6 * 24 + 23]  # Sunday 2024-01-07 23:00 is missing
     out = [agg.update(c) for c in candles]
     monday = next(i for i, c in enumerate(candles) if c.open_time >= 1_704_672_000_000)  # 2024-01-08
     assert [i for i, (stale, done) in enumerate(out) if stale is not None or done is not None] == [monday]
@@ -183,3 +183,19 @@ def test_weeks_on_weekly_candles_and_days_keep_their_epoch_grid() -> None:
     agg = CandleAggregator("1h", "3d")  # days are unchanged: blocks counted from the epoch
     t = 1_704_067_200_000
     assert agg.bucket_bounds(t) == (t - t % (3 * 86_400_000), t - t % (3 * 86_400_000) + 3 * 86_400_000)
+
+
+def test_no_candle_for_a_bucket_the_data_starts_in_the_middle_of() -> None:
+    """Data from 18:00: the "1d" candle of that day had the open of 18:00 and a quarter of its volume
+    (a strategy took it for the day); the aggregator and the replay's vectorised copy both skip it."""
+    candles = _hour_candles("2024-01-01 18:00", 6 + 24 + 24)  # to 2024-01-03 23:00
+    agg = CandleAggregator("1h", "1d")
+    days = [done for c in candles if (done := agg.update(c)[1]) is not None]
+    jan2, jan3 = 1_704_153_600_000, 1_704_240_000_000
+    assert [(d.open_time, d.volume, d.open) for d in days] == [(jan2, 24.0, 16.0), (jan3, 24.0, 40.0)]
+    cols = list(zip(*candles, strict=True))
+    data = CandleData(
+        "sim", "BTC/USDT", "1h", np.asarray(cols[3]), *(np.asarray(cols[k]) for k in range(4, 9))
+    )
+    assert aggregate(data, "1d").open_time.tolist() == [jan2, jan3]
+    assert aggregate(data.between(jan2, None), "1d").open_time.tolist() == [jan2, jan3]  # from its start

@@ -11,12 +11,14 @@ from smc_agent.engine.aggregator import CandleAggregator
 
 class _Reference:
     """The aggregator before the fast path: the bucket (``t - t % tf``) of every candle compared with
-    the open one, the completing candle recognised by ``t + base == bucket + tf``."""
+    the open one, the completing candle recognised by ``t + base == bucket + tf``; the bucket of the
+    first candle is not emitted unless that candle opens it."""
 
     def __init__(self, base: str, timeframe: str) -> None:
         self.base_ms, self.tf_ms, self.timeframe = timeframe_ms(base), timeframe_ms(timeframe), timeframe
         self._bucket = -1
         self._o = self._h = self._l = self._c = self._v = 0.0
+        self._seen = self._partial = False
 
     def update(self, candle: Candle) -> tuple[Candle | None, Candle | None]:
         _, _, _, t, o, h, low, c, v = candle
@@ -26,6 +28,7 @@ class _Reference:
         if bucket != self._bucket:
             if self._bucket >= 0:
                 stale = self._emit(candle)
+            self._partial, self._seen = not self._seen and t != bucket, True
             self._bucket = bucket
             self._o, self._h, self._l, self._c, self._v = o, h, low, c, v
         else:
@@ -41,7 +44,9 @@ class _Reference:
             return stale, done
         return (None, None) if stale is None else (stale, None)
 
-    def _emit(self, like: Candle) -> Candle:
+    def _emit(self, like: Candle) -> Candle | None:
+        if self._partial:
+            return None
         return Candle(
             like.venue, like.symbol, self.timeframe, self._bucket, self._o, self._h, self._l, self._c, self._v
         )

@@ -120,7 +120,7 @@ def aggregate(data: CandleData, timeframe: str) -> CandleData:
 
     Vectorised, with the aggregator's rules: a bucket's candles form one group (a new group also
     starts after a candle that completed its bucket); every group is emitted except a trailing
-    incomplete one; volume is summed in candle order, as the aggregator does."""
+    incomplete one and a first one the data starts in the middle of; volume is summed in candle order, as the aggregator does."""
     agg = CandleAggregator(data.timeframe, timeframe)  # validates the timeframes
     n = len(data)
     if n == 0 or not (np.isfinite(data.high).all() and np.isfinite(data.low).all()):
@@ -134,6 +134,8 @@ def aggregate(data: CandleData, timeframe: str) -> CandleData:
     ends = np.append(starts[1:], n)  # exclusive
     if not completes[-1]:  # the last group is still open: not emitted
         starts, ends = starts[:-1], ends[:-1]
+    if len(starts) and starts[0] == 0 and t[0] != bucket[0]:  # the first began before the data
+        starts, ends = starts[1:], ends[1:]
     if len(starts) == 0:
         return _aggregate_by_stream(data, agg)
     lengths = ends - starts

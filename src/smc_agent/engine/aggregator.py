@@ -2,7 +2,8 @@
 
 A higher-timeframe candle is emitted together with the base candle that closes it; when data has a
 gap, the incomplete bucket is emitted as soon as a candle of a later bucket arrives (it is then
-known to be closed). Never emits a candle before its bucket ended.
+known to be closed). Never emits a candle before its bucket ended, nor the bucket the first candle
+fed falls in when that candle is not its first (data starting at 18:00 has no day candle for that day).
 
 Buckets are cut in UTC as the exchanges cut their candles: timeframes up to days on the grid
 counted from the Unix epoch (``t - t % tf``), weeks from Monday 00:00 (ISO weeks; the epoch was a
@@ -58,6 +59,7 @@ class CandleAggregator:
         "_l",
         "_last",
         "_o",
+        "_partial",
         "_v",
         "anchor_ms",
         "base_ms",
@@ -99,6 +101,9 @@ class CandleAggregator:
         # the open bucket is [_bucket, _end); _last: open time of the candle that completes it
         self._end = self._last = -1
         self._o = self._h = self._l = self._c = self._v = 0.0
+        # the open bucket began before the first candle fed (data or a back-fill starting mid-bucket):
+        # never emitted, as its open, extremes and volume would miss what came before
+        self._partial: bool | None = None  # None until the first candle
 
     def bucket_bounds(self, t: _T) -> tuple[_T, _T]:
         """(start, end) in ms UTC of the bucket holding open time ``t`` (or of each of an array's)."""
@@ -129,6 +134,7 @@ class CandleAggregator:
         stale: Candle | None = None
         if self._bucket >= 0:  # a candle of another bucket: the open one was cut short by a gap
             stale = self._emit(candle)
+        self._partial = self._partial is None and t != bucket
         self._bucket = bucket
         self._end = end
         self._last = end - self.base_ms
@@ -139,7 +145,9 @@ class CandleAggregator:
             return stale, done
         return _NOTHING if stale is None else (stale, None)
 
-    def _emit(self, like: Candle) -> Candle:
+    def _emit(self, like: Candle) -> Candle | None:
+        if self._partial:
+            return None
         return Candle(
             like.venue, like.symbol, self.timeframe, self._bucket, self._o, self._h, self._l, self._c, self._v
         )
