@@ -385,3 +385,15 @@ def test_a_flip_cancels_the_exits_of_the_position_it_ended() -> None:
     assert canceled == {"sl", "tp"}
     assert rig.engine.portfolio.position(INST.id).qty == Decimal(1)  # the new long stands
     assert not any(f.client_order_id.endswith("-sl") for f in rig.of(OrderFilled))
+
+
+def test_a_bot_cannot_cancel_another_bots_order() -> None:
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=1, price=90, tag="mine")}))
+    other = Scripted({1: lambda s, c: s.cancel(rig.of(OrderSubmitted)[0].client_order_id)})
+    rig.engine.add_strategy(other, instrument_id=INST.id, timeframe="1m", strategy_id="other")
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)
+    (failed,) = rig.of(StrategyFailed)
+    assert failed.strategy_id == "other" and "belongs to bot bot, not to other" in failed.error
+    assert rig.of(OrderCanceled) == []  # the first bot's entry still works
+    assert rig.engine.orders.open_count == 1

@@ -478,6 +478,9 @@ class _Context:
     def cancel(self, strategy: object, client_order_id: ClientOrderId) -> None:
         e = self._e
         order = e.orders.get(client_order_id)
+        sid = e._by_strategy[id(strategy)].strategy_id
+        if order is not None and order.strategy_id != sid:
+            raise ValueError(f"order {client_order_id} belongs to bot {order.strategy_id}, not to {sid}")
         if order is not None and order.is_open:
             e._cancel(order.strategy_id, order.instrument_id, client_order_id, e.clock.timestamp_ms())
 
