@@ -132,6 +132,13 @@ def test_a_bad_timeframe_fill_rule_worker_count_or_out_path_is_refused_before_an
         (["--data", str(csv), "--out", str(afile)], f"--out: {afile} is a file, not a directory"),
         (["--data", str(csv), "--out", str(afile / "sub")], f"--out: {afile} is a file, not a directory"),
         (["sweep", "--data", str(csv), "--out", str(afile)], f"--out: {afile} is a file, not a directory"),
+        (["--data", str(csv), "--param", "fast"], "--param expects k=v, got 'fast'"),
+        (
+            ["--data", str(csv), "--param", "hold=5", "--param", "hold=9"],
+            "--param hold given twice ('5', '9')",
+        ),
+        (["sweep", "--data", str(csv), "--grid", "hold="], "--grid expects k=v1,v2,..., got 'hold='"),
+        (["sweep", "--data", str(csv), "--grid", "hold=1", "--grid", "hold=2"], "--grid hold given twice"),
         (
             ["--data", str(csv), "--take-profit-fill", "maker"],
             "take-profit fill must be one of ('market', 'limit'), got 'maker'",

@@ -1,4 +1,5 @@
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -115,3 +116,25 @@ def test_quantities_have_an_upper_bound() -> None:
     assert SmaCross(qty=0).qty == 0  # 0 = engine sizing
     with pytest.raises(ConfigError, match=r"qty \(0.0\) must be more than 0"):
         Drill(qty=0)
+
+
+class WithDecimal(Strategy):
+    step = Param(Decimal, Decimal("0.5"), low=Decimal(0))
+
+    def on_candle(self, candle: Candle) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("nan", "parameter 'step': 'nan' is not a finite number"),
+        ("Infinity", "parameter 'step': 'Infinity' is not a finite number"),
+        ("abc", "parameter 'step': 'abc' is not a valid Decimal"),
+    ],
+)
+def test_a_decimal_parameter_names_a_bad_value(value: str, message: str) -> None:
+    """NaN failed with "InvalidOperation: [<class 'decimal.InvalidOperation'>]" (its range check raised)."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        WithDecimal(step=value)
+    assert WithDecimal(step="0.25").step == Decimal("0.25")

@@ -112,7 +112,9 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise typer.BadParameter(f"--param expects k=v, got {item!r}")
+            raise ConfigError(f"--param expects k=v, got {item!r}")
+        if key.strip() in out:  # the last one silently won
+            raise ConfigError(f"--param {key.strip()} given twice ({out[key.strip()]!r}, {value.strip()!r})")
         out[key.strip()] = value.strip()
     return out
 
@@ -390,7 +392,9 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
     for item in items:
         key, sep, values = item.partition("=")
         if not sep or not key.strip() or not values.strip():
-            raise typer.BadParameter(f"--grid expects k=v1,v2,..., got {item!r}")
+            raise ConfigError(f"--grid expects k=v1,v2,..., got {item!r}")
+        if key.strip() in grid:  # the last one silently won
+            raise ConfigError(f"--grid {key.strip()} given twice")
         grid[key.strip()] = [v.strip() for v in values.split(",") if v.strip()]
     return grid
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar, overload
 
 from smc_agent.core.errors import ConfigError
@@ -65,9 +66,17 @@ class Param(Generic[T]):
                 raise ValueError(value)
             else:
                 result = self.type(value)
-        except (KeyError, ValueError, TypeError, OverflowError) as exc:  # float(10**400) overflows
+        except (
+            KeyError,
+            ValueError,
+            TypeError,
+            OverflowError,
+            InvalidOperation,
+        ) as exc:  # float(10**400) overflows
             raise ConfigError(f"parameter {name!r}: {value!r} is not a valid {self.type_name}") from exc
-        if isinstance(result, float) and not math.isfinite(result):  # NaN passes every range check
+        if (isinstance(result, float) and not math.isfinite(result)) or (
+            isinstance(result, Decimal) and not result.is_finite()
+        ):  # NaN passes every range check (and a Decimal NaN raises in the comparison)
             raise ConfigError(f"parameter {name!r}: {value!r} is not a finite number")
         if self.low is not None and result < self.low:
             raise ConfigError(f"parameter {name!r}: {result} below minimum {self.low}")
