@@ -467,3 +467,45 @@ async def test_positions_and_fills_on_the_failover_venue_map_to_the_engines_inst
         assert InstrumentId("bybit", "BTC/USDT") not in engine.portfolio.positions
     finally:
         await service.stop()
+
+
+async def test_an_entry_working_at_a_restart_keeps_its_stop_and_target(migrated_sqlite_url: str) -> None:
+    """They lived only in memory: an entry working at the restart filled afterwards without exits. A
+    partly filled one also gets the cancel of its rest (sent again), its exits following for what filled."""
+    repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
+    working = dataclasses.replace(
+        submit("smc-w-1", OrderSide.BUY, "0.5", "100"), stop_loss=Decimal(90), take_profit=Decimal(130)
+    )
+    partly = dataclasses.replace(
+        submit("smc-w-2", OrderSide.BUY, "0.4", "99"), stop_loss=Decimal(91), take_profit=Decimal(120)
+    )
+    for cmd, status, filled in (
+        (working, OrderStatus.ACCEPTED, "0"),
+        (partly, OrderStatus.PARTIALLY_FILLED, "0.1"),
+    ):
+        repo.record_intent(cmd)
+        repo.apply_report(report(cmd, status, filled))
+
+    service = trading_service(migrated_sqlite_url)
+    await service.start()
+    try:
+        engine = service.engine
+        restored = engine.orders.get(working.client_order_id)
+        assert restored is not None and (restored.stop_loss, restored.take_profit) == (
+            Decimal(90),
+            Decimal(130),
+        )
+        trims = [c.client_order_id for c in service.client.outbox if isinstance(c, CancelOrder)]
+        assert trims == [partly.client_order_id]
+        engine.handle_event(fill(working, "0.5", "100"))
+        exits = {
+            c.client_order_id: (c.order_type, c.qty, c.price, c.trigger_price)
+            for c in service.client.outbox
+            if isinstance(c, SubmitOrder)
+        }
+        assert exits == {
+            "smc-w-1-sl": (OrderType.STOP_MARKET, Decimal("0.5"), None, Decimal(90)),
+            "smc-w-1-tp": (OrderType.LIMIT, Decimal("0.5"), Decimal(130), None),
+        }
+    finally:
+        await service.stop()

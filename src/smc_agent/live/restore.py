@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.commands import CancelOrder, SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
 from smc_agent.core.events import OrderAccepted, OrderFilled, OrderSubmitted, OrderTriggered
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
@@ -119,6 +119,8 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
         price=stored.price,
         trigger_price=stored.stop_price,
         reduce_only=stored.reduce_only,
+        stop_loss=stored.stop_loss,  # its exits go out when it fills, after the restart too
+        take_profit=stored.take_profit,
         tag=stored.tag or "",
     )
     manager = engine.orders
@@ -149,7 +151,7 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
     if stored.status == OrderStatus.TRIGGERED.value:  # a venue stop reached, not yet filled
         manager.apply(OrderTriggered(**base))
     if stored.filled_quantity > 0:  # already in the restored position: order book-keeping only
-        manager.apply(
+        follow_ups = manager.apply(
             OrderFilled(
                 **base,
                 venue_order_id=vid,
@@ -163,3 +165,6 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
                 is_last=False,
             )
         )
+        for cmd_ in follow_ups:  # a partly filled entry with exits: the cancel of its rest goes (again)
+            if isinstance(cmd_, CancelOrder):
+                engine.client.cancel(cmd_)

@@ -46,6 +46,8 @@ class StoredOrder:
     bot_id: str | None
     user_id: str | None
     stop_price: Decimal | None = None  # a stop order's trigger price
+    stop_loss: Decimal | None = None  # an entry's exits, attached when it fills
+    take_profit: Decimal | None = None
 
     @property
     def is_open(self) -> bool:
@@ -107,6 +109,8 @@ def _stored(row: Order) -> StoredOrder:
         bot_id=row.bot_id,
         user_id=row.user_id,
         stop_price=row.stop_price,
+        stop_loss=row.stop_loss,
+        take_profit=row.take_profit,
     )
 
 
@@ -159,6 +163,8 @@ class TradingRepo:
                         quantity=cmd.qty,
                         price=cmd.price,
                         stop_price=cmd.trigger_price,
+                        stop_loss=cmd.stop_loss,
+                        take_profit=cmd.take_profit,
                         status=OrderStatus.INITIALIZED.value,
                         tag=(cmd.tag or None) and cmd.tag[:64],
                         reason=None if cmd.reference_price is None else f"ref={cmd.reference_price}",
