@@ -72,3 +72,20 @@ def test_flat_at_the_end_is_no_open_position() -> None:
     assert open_position(fills, IID, D("120")) is None
     assert open_position([], IID, D("120")) is None
     assert open_position(fills[:1], InstrumentId("binance", "ETH/USDT"), D("120")) is None
+
+
+def test_a_trade_that_scales_in_and_out_reproduces_its_pnl_from_its_own_fields() -> None:
+    """Buy 0.1, sell 0.05, buy 0.05, sell 0.1: the row said qty 0.1 (the largest size held) with prices
+    averaged over the 0.15 bought and sold, so (exit - entry) * qty was not its PnL."""
+    fills = [
+        fill(1, BUY, "0.1", "100", "0"),
+        fill(2, SELL, "0.05", "110", "0"),
+        fill(3, BUY, "0.05", "120", "0"),
+        fill(4, SELL, "0.1", "130", "0"),
+    ]
+    (trade,) = build_trades(fills)
+    assert (trade.qty, trade.traded_qty) == (D("0.1"), D("0.15"))
+    # bought 10 + 6 = 16 for 0.15, sold 5.5 + 13 = 18.5: gross 2.5
+    assert trade.gross_pnl == D("2.5")
+    assert abs((trade.exit_price - trade.entry_price) * trade.traded_qty - trade.gross_pnl) < D("1e-20")
+    assert abs((trade.exit_price - trade.entry_price) * trade.qty - trade.gross_pnl) > 0  # not qty's

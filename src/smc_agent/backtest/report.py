@@ -71,7 +71,8 @@ def to_json(result: BacktestResult) -> dict[str, Any]:
         "trades": [
             {
                 "side": t.side.value,
-                "qty": str(t.qty),
+                "qty": str(t.qty),  # the largest size held
+                "traded_qty": str(t.traded_qty),  # bought and sold over the trade: gross_pnl's quantity
                 "entry_time": t.entry_time,
                 "entry_price": str(t.entry_price),
                 "exit_time": t.exit_time,

@@ -27,6 +27,9 @@ class Trade:
     fees: Decimal
     entry_tag: str
     exit_tag: str
+    # quantity bought (and sold) over the trade: ``(exit_price - entry_price) * traded_qty`` is its
+    # gross PnL (a long; the reverse for a short); ``qty`` is less when it scaled in and out
+    traded_qty: Decimal
 
     @property
     def pnl(self) -> Decimal:
@@ -189,6 +192,7 @@ def _replay(
                         cur.fees,
                         cur.entry_tag,
                         tag,
+                        cur.entry_qty,
                     )
                 )
                 del open_[f.instrument_id]
