@@ -397,3 +397,58 @@ def test_a_bot_cannot_cancel_another_bots_order() -> None:
     assert failed.strategy_id == "other" and "belongs to bot bot, not to other" in failed.error
     assert rig.of(OrderCanceled) == []  # the first bot's entry still works
     assert rig.engine.orders.open_count == 1
+
+
+def _reducing(s: Strategy, c: Candle) -> None:
+    s.ctx._e.set_trading_state(TradingState.REDUCING, "test")  # type: ignore[attr-defined]
+
+
+def test_while_reducing_a_close_and_a_positions_stop_go_beside_the_strategys_own_resting_sell() -> None:
+    """Counting open orders refused them: a close() beside a resting sell of the whole position (which
+    the close cancels first), and the stop-loss of an entry filled beside such a sell."""
+
+    def close(s: Strategy, c: Candle) -> None:
+        _reducing(s, c)
+        s.close()
+
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=1), 2: lambda s, c: s.sell(qty=1, price=105), 3: close}))
+    for _ in range(5):
+        rig.bar(100, 101, 99, 100)
+    assert rig.of(OrderDenied) == [] and rig.engine.portfolio.position(INST.id).is_flat
+    assert [c.reason for c in rig.of(OrderCanceled)] == ["canceled by request"]  # the sell, before the close
+
+    def entry_and_sell(s: Strategy, c: Candle) -> None:
+        s.buy(qty=1, price=99, stop_loss=95)
+        s.sell(qty=1, price=105)
+        _reducing(s, c)
+
+    rig = Rig(Scripted({0: entry_and_sell}))
+    rig.bar(100, 101, 99.5, 100)
+    rig.bar(100, 101, 98.5, 100)  # the entry fills at 99: its stop goes, REDUCING or not
+    rig.bar(99, 99, 80, 82)
+    assert rig.of(OrderDenied) == []
+    assert [f.client_order_id[-3:] for f in rig.of(OrderFilled)][-1] == "-sl"
+    assert rig.engine.portfolio.position(INST.id).is_flat
+
+
+def test_a_resting_flip_is_trimmed_only_once_it_opened_the_new_position() -> None:
+    """A sell of 2 with exits, long 1, filled 1 (now flat): its rest was canceled as if the part that only
+    closed the long were a position, and its exits went out for a position that did not exist."""
+    rig = Rig(
+        Scripted(
+            {
+                0: lambda s, c: s.buy(qty=1),
+                2: lambda s, c: s.sell(qty=2, price=101, stop_loss=104, take_profit=96),
+            }
+        ),
+        fill_model=FillModel(maker_fee=Decimal(0), taker_fee=Decimal(0), max_participation=0.1),
+    )
+    rig.bar(100, 100, 100, 100, v=100)
+    rig.bar(100, 100, 100, 100, v=100)  # long 1
+    rig.bar(100, 100.5, 99.5, 100, v=100)
+    rig.bar(100, 101.5, 100, 101, v=10)  # 1 of the 2 sells at 101: flat
+    assert rig.engine.portfolio.position(INST.id).is_flat and rig.of(OrderCanceled) == []
+    rig.bar(101, 101.5, 100.5, 101, v=5)  # 0.5 more: short 0.5, the rest (0.5) is canceled
+    flip = next(o for o in rig.engine.orders.orders.values() if o.tag == "" and o.qty == 2)
+    assert flip.status is OrderStatus.CANCELED and flip.filled_qty == Decimal("1.500")
+    assert rig.engine.portfolio.position(INST.id).qty == Decimal("-0.500")

@@ -263,8 +263,17 @@ class TradingEngine:
                 self.client.cancel(cmd)
         if filled and self.orders.open_count and before and before * after <= 0:  # flat, or flipped
             self._cancel_stale_exits(event, follow_ups)
+        if filled and after * event.side.sign > 0:  # type: ignore[attr-defined]  # opened a position on its side
+            self.trim(event.client_order_id)
         if filled and self._breakers_on:  # after its protective orders: a fill can end a position at a loss
             self._check_breakers(self.portfolio.equity_f(), self.clock.timestamp_ms())
+
+    def trim(self, client_order_id: ClientOrderId) -> None:
+        """Cancel the rest of a resting entry with exits that filled in part (once): see
+        :meth:`OrderManager.start_trim`. After a restart, the runtime asks for each restored one."""
+        order = self.orders.get(client_order_id)
+        if order is not None and self.orders.start_trim(order):
+            self._cancel(order.strategy_id, order.instrument_id, client_order_id, self.clock.timestamp_ms())
 
     def _cancel_stale_exits(self, event: OrderEvent, follow_ups: Sequence[SubmitOrder | CancelOrder]) -> None:
         """The position went flat (or flipped) with this fill: reduce-only orders left on the instrument
@@ -315,13 +324,7 @@ class TradingEngine:
         leave the position its stop and target."""
         if self.orders.knows(cmd.client_order_id):
             return cmd.client_order_id
-        denial = self.risk.evaluate(cmd, self._risk_context(cmd))
-        if denial is not None:
-            self._deny(cmd, denial)
-            return None
-        self.orders.create(cmd)
-        now = self.clock.timestamp_ms()
-        if cancel_others:
+        if cancel_others:  # before the gate: the orders a close replaces are not left to fill with it
             others = tuple(
                 o.client_order_id
                 for o in self.orders.open_orders(cmd.instrument_id)
@@ -329,6 +332,12 @@ class TradingEngine:
             )
             if others:
                 cmd = replace(cmd, cancel_first=others)
+        denial = self.risk.evaluate(cmd, self._risk_context(cmd))
+        if denial is not None:
+            self._deny(cmd, denial)
+            return None
+        self.orders.create(cmd)
+        now = self.clock.timestamp_ms()
         if self.bus.wants(OrderSubmitted):
             self.handle_event(
                 OrderSubmitted(

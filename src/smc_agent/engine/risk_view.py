@@ -86,6 +86,7 @@ class LazyRiskView:
                     child_role(o.client_order_id) is not None,
                 )
                 for o in self._e.orders.open_orders(self._cmd.instrument_id)
+                if o.client_order_id not in self._cmd.cancel_first  # a close cancels them first
             ]
         return self._open
 

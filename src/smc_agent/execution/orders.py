@@ -107,29 +107,23 @@ class OrderManager:
             self._apply_other(order, event, ts)
         if order.status in _OPEN_STATUSES:
             self._open[order.client_order_id] = order
-            if kind is OrderFilled and order.order_type in _RESTING and order.has_bracket:
-                return self._trim(order, ts)
             return []  # a working order has no follow-ups (brackets and OCO act on terminal orders)
         else:
             self._open.pop(order.client_order_id, None)
         return self._follow_ups(order, event)
 
-    def _trim(self, order: Order, ts: int) -> list[FollowUp]:
-        """A resting entry with a stop-loss or take-profit filled in part: cancel its rest, once. Its
-        exits go out when the cancel ends it, for what filled (``_bracket``): the part that filled is a
-        position and must not wait unprotected for the rest, which may never fill."""
-        if order.client_order_id in self._trimming:
-            return []
-        self._trimming.add(order.client_order_id)
-        return [
-            CancelOrder(
-                ts_event=ts,
-                ts_init=ts,
-                strategy_id=order.strategy_id,
-                instrument_id=order.instrument_id,
-                client_order_id=order.client_order_id,
-            )
-        ]
+    def start_trim(self, order: Order) -> bool:
+        """Whether ``order`` is a resting entry with a stop-loss or take-profit, filled in part, whose rest
+        is not being canceled yet; marks it so (once). Its exits go out when the cancel ends it, for what
+        filled (``_bracket``): the part that filled is a position and must not wait unprotected for the
+        rest, which may never fill. The engine asks once the fill opened a position on its side."""
+        cid = order.client_order_id
+        if not (order.is_open and order.filled_qty and order.has_bracket and order.order_type in _RESTING):
+            return False
+        if cid in self._trimming:
+            return False
+        self._trimming.add(cid)
+        return True
 
     def submitted(self, client_order_id: ClientOrderId, ts: int) -> None:
         """What :meth:`apply` does with an ``OrderSubmitted`` of this order at ``ts`` (it has no

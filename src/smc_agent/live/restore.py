@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from smc_agent.core.commands import CancelOrder, SubmitOrder
+from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
 from smc_agent.core.events import OrderAccepted, OrderFilled, OrderSubmitted, OrderTriggered
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
@@ -82,6 +82,9 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
         _register(engine, stored, iid, now_ms)
         orders += 1
     _relink_exits(engine)
+    for order in engine.orders.open_orders():  # a partly filled entry with exits: its rest is canceled
+        if engine.portfolio.qty_f.get(order.instrument_id, 0.0) * order.side.sign > 0:
+            engine.trim(order.client_order_id)
     engine.reset_breakers()  # from the restored equity, not the starting cash
     restored = Restored(positions, orders, tuple(skipped))
     log.info(
@@ -151,7 +154,7 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
     if stored.status == OrderStatus.TRIGGERED.value:  # a venue stop reached, not yet filled
         manager.apply(OrderTriggered(**base))
     if stored.filled_quantity > 0:  # already in the restored position: order book-keeping only
-        follow_ups = manager.apply(
+        manager.apply(
             OrderFilled(
                 **base,
                 venue_order_id=vid,
@@ -165,6 +168,3 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
                 is_last=False,
             )
         )
-        for cmd_ in follow_ups:  # a partly filled entry with exits: the cancel of its rest goes (again)
-            if isinstance(cmd_, CancelOrder):
-                engine.client.cancel(cmd_)

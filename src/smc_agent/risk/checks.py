@@ -42,13 +42,15 @@ def order_price(cmd: SubmitOrder) -> Decimal | None:
     return cmd.reference_price
 
 
-def pending_qty(side: OrderSide, ctx: RiskView) -> Decimal:
+def pending_qty(side: OrderSide, ctx: RiskView, *, reduce_only: bool = False) -> Decimal:
     """What the open orders on ``side`` may still trade on the order's instrument (their unfilled rest):
     orders sent but not filled yet move the position as surely as filled ones. A position's stop-loss
-    and take-profit are left out: they are alternatives that cover the position, one cancels the other."""
+    and take-profit are left out: they are alternatives that cover the position, one cancels the other.
+    With ``reduce_only``, only reduce-only orders count (for a reduce-only order: the venue clips it to
+    the position, and a close cancels the strategy's other orders before it goes)."""
     total = _ZERO
     for o in ctx.open_orders:
-        if o.side is side and not o.protective:
+        if o.side is side and not o.protective and (o.reduce_only or not reduce_only):
             total += o.qty - o.filled_qty
     return total
 
@@ -61,7 +63,7 @@ def reduces_position(cmd: SubmitOrder, ctx: RiskView) -> bool:
     if position_qty == 0:
         return False
     opposite = (cmd.side is _SELL) if position_qty > 0 else (cmd.side is _BUY)
-    return opposite and cmd.qty + pending_qty(cmd.side, ctx) <= abs(position_qty)
+    return opposite and cmd.qty + pending_qty(cmd.side, ctx, reduce_only=cmd.reduce_only) <= abs(position_qty)
 
 
 def check_trading_state(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
