@@ -311,6 +311,14 @@ def test_symbol_limits_and_sizing_refuse_limits_that_are_not_ones() -> None:
         ({"max_leverage": D(0)}, "sizing max_leverage must be a positive finite number, got 0"),
         ({"notional": D(-500)}, "sizing notional must be a positive finite number, got -500"),
         ({"risk_fraction": D("NaN")}, "risk_fraction must be in (0, 1], got NaN"),
+        ({"max_leverage": -1.0}, "sizing max_leverage must be a positive finite number, got -1.0"),
+        ({"risk_fraction": "0.1"}, "risk_fraction must be in (0, 1], got 0.1"),
     ):
         with pytest.raises(ConfigError, match=re.escape(words)):
             Sizing(**kwargs)  # type: ignore[arg-type]
+
+
+def test_sizing_given_floats_holds_them_as_decimals() -> None:
+    """A float raised AttributeError ('float' object has no attribute 'is_finite')."""
+    sizing = Sizing(risk_fraction=0.02, max_leverage=2, notional=500.5)  # type: ignore[arg-type]
+    assert (sizing.risk_fraction, sizing.max_leverage, sizing.notional) == (D("0.02"), D(2), D("500.5"))

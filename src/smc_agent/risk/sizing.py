@@ -27,15 +27,26 @@ class Sizing:
         if self.mode not in ("risk", "notional"):
             raise ConfigError(f"sizing mode must be 'risk' or 'notional', got {self.mode!r}")
         for name in ("risk_fraction", "equity_fraction"):
-            value = getattr(self, name)
-            if not (value.is_finite() and ZERO < value <= 1):
-                raise ConfigError(f"{name} must be in (0, 1], got {value}")
+            value = _number(getattr(self, name))
+            if value is None or not ZERO < value <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+            object.__setattr__(self, name, value)
         for name in ("notional", "max_leverage"):
-            value = getattr(self, name)
-            if value is not None and not (value.is_finite() and value > 0):
-                raise ConfigError(f"sizing {name} must be a positive finite number, got {value}")
-        if self.max_leverage is None:
-            raise ConfigError("sizing max_leverage must be a positive finite number, got None")
+            raw = getattr(self, name)
+            if raw is None and name == "notional":
+                continue
+            value = _number(raw)
+            if value is None or not value > 0:
+                raise ConfigError(f"sizing {name} must be a positive finite number, got {raw}")
+            object.__setattr__(self, name, value)
+
+
+def _number(value: object) -> Decimal | None:
+    """``value`` as a finite Decimal (an int, float or Decimal), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    number = Decimal(str(value))
+    return number if number.is_finite() else None
 
 
 def size_by_risk(
