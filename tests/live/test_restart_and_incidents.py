@@ -95,6 +95,15 @@ def fill(
     )
 
 
+def recorded(url: str, *rows: tuple[SubmitOrder, OrderStatus, str]) -> None:
+    """The database at ``url`` as the execution engine leaves it: each order written ahead, then the
+    venue's report of it (status, filled quantity)."""
+    repo = TradingRepo(make_session_factory(make_engine(url)))
+    for cmd, status, filled in rows:
+        repo.record_intent(cmd)
+        repo.apply_report(report(cmd, status, filled))
+
+
 def execution_with_incidents(url: str, sim: ExchangeSimulator) -> ExecutionService:
     """The execution engine on ``sim``, opening its incidents in the database at ``url`` (as the CLI
     wires it)."""
@@ -150,7 +159,6 @@ async def test_restart_restores_positions_and_open_orders_before_any_new_order(
 async def test_restart_restores_a_positions_working_stop_and_target(migrated_sqlite_url: str) -> None:
     # the engine could not start while a position had a working stop: its trigger price was not read
     # back, and a stop without one is not a valid order
-    repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
     entry = submit("smc-e1", OrderSide.BUY, "0.5", "100")
     stop = dataclasses.replace(
         entry,
@@ -169,14 +177,13 @@ async def test_restart_restores_a_positions_working_stop_and_target(migrated_sql
         side=OrderSide.SELL,
     )
     other = submit("smc-e2", OrderSide.BUY, "0.5", "100")  # a second entry, held without exits
-    for cmd, status, filled in (
+    recorded(
+        migrated_sqlite_url,
         (entry, OrderStatus.FILLED, "0.5"),
         (stop, OrderStatus.TRIGGERED, "0"),
         (target, OrderStatus.ACCEPTED, "0"),
         (other, OrderStatus.FILLED, "0.5"),
-    ):
-        repo.record_intent(cmd)
-        repo.apply_report(report(cmd, status, filled))
+    )
 
     service = trading_service(migrated_sqlite_url)
     await service.start()
@@ -472,19 +479,17 @@ async def test_positions_and_fills_on_the_failover_venue_map_to_the_engines_inst
 async def test_an_entry_working_at_a_restart_keeps_its_stop_and_target(migrated_sqlite_url: str) -> None:
     """They lived only in memory: an entry working at the restart filled afterwards without exits. A
     partly filled one also gets the cancel of its rest (sent again), its exits following for what filled."""
-    repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
     working = dataclasses.replace(
         submit("smc-w-1", OrderSide.BUY, "0.5", "100"), stop_loss=Decimal(90), take_profit=Decimal(130)
     )
     partly = dataclasses.replace(
         submit("smc-w-2", OrderSide.BUY, "0.4", "99"), stop_loss=Decimal(91), take_profit=Decimal(120)
     )
-    for cmd, status, filled in (
+    recorded(
+        migrated_sqlite_url,
         (working, OrderStatus.ACCEPTED, "0"),
         (partly, OrderStatus.PARTIALLY_FILLED, "0.1"),
-    ):
-        repo.record_intent(cmd)
-        repo.apply_report(report(cmd, status, filled))
+    )
 
     service = trading_service(migrated_sqlite_url)
     await service.start()
