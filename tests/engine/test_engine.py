@@ -452,3 +452,24 @@ def test_a_resting_flip_is_trimmed_only_once_it_opened_the_new_position() -> Non
     flip = next(o for o in rig.engine.orders.orders.values() if o.tag == "" and o.qty == 2)
     assert flip.status is OrderStatus.CANCELED and flip.filled_qty == Decimal("1.500")
     assert rig.engine.portfolio.position(INST.id).qty == Decimal("-0.500")
+
+
+def test_a_flips_exits_cover_what_it_opened_and_a_reducing_entrys_exits_are_not_sent() -> None:
+    """Long 1, then sell 2 with a stop and target: the exits were sized 2 for a short of 1. Long 2, then
+    sell 1 with a stop and target: two reduce-only buys were sent for a long (a spot venue buys)."""
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=1), 2: lambda s, c: s.sell(qty=2, stop_loss=110, take_profit=90)})
+    )
+    for _ in range(4):
+        rig.bar(100, 101, 99, 100)
+    exits = [(o.client_order_id[-3:], o.qty) for o in rig.of(OrderSubmitted) if o.reduce_only]
+    assert exits == [("-sl", Decimal("1.000")), ("-tp", Decimal("1.000"))]
+    assert rig.engine.portfolio.position(INST.id).qty == Decimal(-1)
+
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=2), 2: lambda s, c: s.sell(qty=1, stop_loss=110, take_profit=90)})
+    )
+    for _ in range(4):
+        rig.bar(100, 101, 99, 100)
+    assert [o for o in rig.of(OrderSubmitted) if o.reduce_only] == []
+    assert rig.engine.portfolio.position(INST.id).qty == Decimal(1)

@@ -257,16 +257,28 @@ class TradingEngine:
             elif bot.on_event is not None and not isinstance(event, OrderSubmitted):
                 self._guard(bot, "on_order_event", bot.on_event, event)
         for cmd in follow_ups:
-            if isinstance(cmd, SubmitOrder):
-                self.submit_command(cmd)
-            else:
+            if not isinstance(cmd, SubmitOrder):
                 self.client.cancel(cmd)
+                continue
+            exit_ = self._sized_exit(cmd)
+            if exit_ is not None:
+                self.submit_command(exit_)
         if filled and self.orders.open_count and before and before * after <= 0:  # flat, or flipped
             self._cancel_stale_exits(event, follow_ups)
         if filled and after * event.side.sign > 0:  # type: ignore[attr-defined]  # opened a position on its side
             self.trim(event.client_order_id)
         if filled and self._breakers_on:  # after its protective orders: a fill can end a position at a loss
             self._check_breakers(self.portfolio.equity_f(), self.clock.timestamp_ms())
+
+    def _sized_exit(self, cmd: SubmitOrder) -> SubmitOrder | None:
+        """A protective exit (sized at its entry's fill) covers at most the position on its entry's
+        side: an entry that first closed an opposite position (a flip) protects what it opened, and one
+        that only shrank it protects nothing (a spot venue would take its reduce-only buy for a buy)."""
+        qty = self.portfolio.position(cmd.instrument_id).qty
+        held = qty if cmd.side is OrderSide.SELL else -qty  # the exits of a long sell
+        if held <= 0:
+            return None
+        return cmd if cmd.qty <= held else replace(cmd, qty=held)
 
     def trim(self, client_order_id: ClientOrderId) -> None:
         """Cancel the rest of a resting entry with exits that filled in part (once): see
