@@ -473,3 +473,15 @@ def test_a_flips_exits_cover_what_it_opened_and_a_reducing_entrys_exits_are_not_
         rig.bar(100, 101, 99, 100)
     assert [o for o in rig.of(OrderSubmitted) if o.reduce_only] == []
     assert rig.engine.portfolio.position(INST.id).qty == Decimal(1)
+
+
+def test_a_quantity_of_zero_or_below_halts_the_bot_saying_so() -> None:
+    """buy(qty=0) and buy(qty=-1) returned None and sent nothing, with no event: a silent bug."""
+    for qty in (0, -1):
+        rig = Rig(Scripted({0: lambda s, c, q=qty: s.buy(qty=q)}))
+        rig.bar(100, 101, 99, 100)
+        (failed,) = rig.of(StrategyFailed)
+        assert f"qty must be positive, got {qty}" in failed.error
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=0.0001)}))  # below the 0.001 lot: nothing, no halt
+    rig.bar(100, 101, 99, 100)
+    assert rig.of(StrategyFailed) == [] and rig.of(OrderSubmitted) == []

@@ -456,9 +456,11 @@ class _Context:
                 return None
             qty = size_order(e.sizing, equity=e.portfolio.equity(), entry=entry, stop=stop_loss, inst=inst)
         else:
+            if not qty > 0:  # a strategy's mistake (NaN is refused on the way in)
+                raise ValueError(f"qty must be positive, got {qty}")
             qty = inst.round_qty(qty)
         if qty <= 0:
-            return None
+            return None  # sized or rounded down to nothing at the lot step
         now = e.clock.timestamp_ms()
         if instrument_id is bot.instrument_id:  # the usual case: the ids of the bot's own instrument
             cid = bot.client_ids(bot.signal_ts, side, tag, bot.seq)

@@ -157,7 +157,9 @@ class Strategy:
     ) -> ClientOrderId | None:
         """Buy ``qty`` (sized by the engine's sizing rule when ``None``). ``price`` makes it a limit
         order, ``trigger`` a stop (both: stop-limit). ``stop_loss``/``take_profit`` attach protective
-        exits once filled. Returns the client order id, or ``None`` when the risk gate denied it."""
+        exits once filled. Returns the client order id, or ``None`` when the risk gate denied it (an
+        ``OrderDenied`` event) or nothing was sent: no price to size it at yet, or a quantity (given or
+        sized) that rounds down to 0 at the lot step. A ``qty`` of 0 or below raises ``ValueError``."""
         return self._order(
             _BUY,
             qty=qty,
