@@ -353,6 +353,36 @@ async def test_a_bracket_through_both_services_exits_once(
         await close_execution(live.execution)
 
 
+async def test_an_entry_filled_beyond_its_stop_is_closed_at_market_not_left_without_one(
+    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+) -> None:
+    """The strategy's price was above the venue's: its market entry filled below the stop it asked
+    for. Binance refuses the stop ("would trigger immediately"; the demo showed it), Bybit's conditional
+    stop cannot be placed on the wrong side either: the position was left without a stop and a P1
+    incident. The engine now closes what the stop covered at market, as the stop would have."""
+    p = bare_sim.state.last_price("BTCUSDT")
+    seen = (p * Decimal("1.01")).quantize(CENT)  # the strategy's candle: 1% above the venue
+    stop, target = (p * Decimal("1.005")).quantize(CENT), (p * Decimal("1.05")).quantize(CENT)
+    strategy = Scripted({0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)})
+    live = Live(bare_sim, venue, migrated_sqlite_url, strategy)
+    try:
+        assert await live.gateway.reconcile() == []
+        f = float(seen)
+        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 0, f, f, f, f, 10.0))
+        for _ in range(3):
+            await live.pump()
+            await live.gateway.poll()
+        entry = next(iter(live.engine.orders.orders.values())).client_order_id
+        assert live.status(f"{entry}-sl") == "rejected"
+        assert live.status(f"{entry}-ex") == "filled"
+        assert live.engine.portfolio.position(InstrumentId(venue, "BTC/USDT")).is_flat
+        assert live.engine.orders.open_orders() == [] and bare_sim.state.book.open_orders("BTCUSDT") == []
+        btc = bare_sim.state.book.balance("BTC")
+        assert (btc.free, btc.locked) == (ZERO, ZERO)
+    finally:
+        await close_execution(live.execution)
+
+
 @pytest.mark.parametrize("venue", ["binance"])
 @pytest.mark.parametrize("case", ["target through the price", "lost acknowledgement"])
 async def test_the_execution_engine_places_the_stop_whatever_becomes_of_the_list(

@@ -30,6 +30,7 @@ from smc_agent.core.events import (
     Event,
     OrderEvent,
     OrderFilled,
+    OrderRejected,
     OrderSubmitted,
     PositionChanged,
     StrategyFailed,
@@ -44,7 +45,7 @@ from smc_agent.engine.bus import InProcessBus
 from smc_agent.engine.client import ExecutionClient
 from smc_agent.engine.portfolio import Portfolio
 from smc_agent.engine.risk_view import LazyRiskView
-from smc_agent.execution.ids import client_order_id
+from smc_agent.execution.ids import child_order_id, child_role, client_order_id, parent_order_id
 from smc_agent.execution.orders import OrderManager
 from smc_agent.risk.breakers import Breakers
 from smc_agent.risk.checks import Denial
@@ -265,10 +266,44 @@ class TradingEngine:
                 self.submit_command(exit_)
         if filled and self.orders.open_count and before and before * after <= 0:  # flat, or flipped
             self._cancel_stale_exits(event, follow_ups)
+        elif isinstance(event, OrderRejected) and child_role(event.client_order_id) == "sl":
+            self._stop_refused(event)
         if filled and after * event.side.sign > 0:  # type: ignore[attr-defined]  # opened a position on its side
             self.trim(event.client_order_id)
         if filled and self._breakers_on:  # after its protective orders: a fill can end a position at a loss
             self._check_breakers(self.portfolio.equity_f(), self.clock.timestamp_ms())
+
+    def _stop_refused(self, event: OrderRejected) -> None:
+        """A position's stop-loss the venue refused leaves the position without it; most often the
+        market has already passed the stop ("would trigger immediately": the entry filled beyond it).
+        Close what the stop covered at market, as the stop would have (its target, if working, is
+        canceled first). The execution engine raises a P1 incident for the refused stop, and another
+        if the venue refuses this close too."""
+        stop = self.orders.get(event.client_order_id)
+        parent = parent_order_id(event.client_order_id)
+        if stop is None or parent is None:
+            return
+        target = self.orders.get(child_order_id(parent, "tp"))
+        now = self.clock.timestamp_ms()
+        mark = self.portfolio.marks.get(stop.instrument_id)
+        close = self._sized_exit(
+            SubmitOrder(
+                ts_event=now,
+                ts_init=now,
+                strategy_id=stop.strategy_id,
+                instrument_id=stop.instrument_id,
+                client_order_id=child_order_id(parent, "ex"),
+                side=stop.side,
+                order_type=OrderType.MARKET,
+                qty=stop.qty,
+                reduce_only=True,
+                tag="stop_refused",
+                reference_price=None if mark is None else to_decimal(mark),
+                cancel_first=(target.client_order_id,) if target is not None and target.is_open else (),
+            )
+        )
+        if close is not None:
+            self.submit_command(close)
 
     def _sized_exit(self, cmd: SubmitOrder) -> SubmitOrder | None:
         """A protective exit (sized at its entry's fill) covers at most the position on its entry's

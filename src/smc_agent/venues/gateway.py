@@ -182,6 +182,8 @@ class CcxtGateway:
         ``STOP_LOSS_LIMIT`` with ``stopPrice`` and Bybit spot conditional orders
         (``orderFilter=StopOrder``, ``triggerPrice``; the venue infers the direction)."""
         q = self.quirks
+        if q.trigger_direction_inferred and command.order_type in _STOP_TYPES:
+            await self._refuse_stop_through(command)
         if q.conditional_take_profit and _is_take_profit(command) and await self._beyond_market(command):
             # the venue's stop-loss takes the coins only when it triggers: a target resting as a limit
             # would hold them then, and the stop would be refused at the moment it is needed
@@ -239,6 +241,21 @@ class CcxtGateway:
             # an acknowledgement without the order (Bybit always, Binance ACK responses)
             return await self.fetch_order(command.instrument_id, venue_order_id=VenueOrderId(str(raw["id"])))
         return self._report(command.instrument_id, raw)
+
+    async def _refuse_stop_through(self, command: SubmitOrder) -> None:
+        """A stop whose trigger the market has already passed (a sell stop at or above the last trade)
+        is refused as Binance refuses it ("would trigger immediately"): on a venue that infers the
+        direction from the side of the market (:attr:`VenueQuirks.trigger_direction_inferred`) it would
+        wait for the price to come back to it instead of protecting anything."""
+        ticker = await self._call("fetch_ticker", command.instrument_id.symbol)
+        last, trigger = _dec(ticker.get("last")), command.trigger_price
+        if last is None or trigger is None:
+            return
+        through = trigger >= last if command.side is OrderSide.SELL else trigger <= last
+        if through:
+            raise core.InvalidOrder(
+                f"{self._venue}: stop price {trigger} would trigger immediately (last price {last})"
+            )
 
     async def _beyond_market(self, command: SubmitOrder) -> bool:
         """Whether a limit order's price lies beyond the last trade (above it for a sell): where it would

@@ -36,6 +36,10 @@ class VenueQuirks:
     # from placement: a take-profit resting as a limit would leave the stop-loss unfunded when it
     # triggers. Take-profits then rest as conditional market orders at their price.
     conditional_take_profit: bool = False
+    # the venue reads a conditional order's direction from the side of the market its trigger lies on
+    # (Bybit spot): a sell stop placed above the market (the price already fell through it) would wait
+    # for the price to rise to it, a stop no more. Such a stop is refused before it is sent.
+    trigger_direction_inferred: bool = False
     # an OCO order list (Binance spot ``POST /api/v3/orderList/oco``): a position's stop-loss and
     # take-profit share the coins they would sell, and the venue expires one when the other executes
     native_oco: bool = False
@@ -80,6 +84,7 @@ QUIRKS: dict[str, VenueQuirks] = {
         trigger_price_param="triggerPrice",
         cancel_stop_params=MappingProxyType({"trigger": True}),
         conditional_take_profit=True,
+        trigger_direction_inferred=True,
         fetch_order_params=MappingProxyType({"acknowledged": True}),
         max_ohlcv_limit=1000,
         client_id_lookup_param="orderLinkId",
