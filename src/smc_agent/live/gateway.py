@@ -646,7 +646,8 @@ class OrderGateway:
             self._close_refused(cid, reason)
             return
         log.error(
-            "ALERT protective stop-loss refused by the venue: the position is unprotected",
+            "ALERT protective stop-loss refused by the venue: the position is unprotected until the "
+            "trading engine's market close of it fills",
             cid=cid,
             reason=reason,
         )
