@@ -12,14 +12,15 @@ from typing import Any
 from sqlalchemy import select
 
 from smc_agent.control.trading import HALT_KEY
-from smc_agent.core.commands import CancelOrder, SubmitOrder
+from smc_agent.core.commands import CancelOrder, SubmitOco, SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType, TradingState
 from smc_agent.core.events import OrderFilled, OrderRejected
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import OrderReport
+from smc_agent.live.codec import decode
 from smc_agent.live.execution_service import ExecutionService
-from smc_agent.live.streams import MemoryStreamBus
+from smc_agent.live.streams import ORDERS_STREAM, MemoryStreamBus
 from smc_agent.live.trading_service import TradingService
 from smc_agent.live.wiring import build_control, build_execution, close_execution
 from smc_agent.ops.background import incident_opener
@@ -102,6 +103,15 @@ def recorded(url: str, *rows: tuple[SubmitOrder, OrderStatus, str]) -> None:
     for cmd, status, filled in rows:
         repo.record_intent(cmd)
         repo.apply_report(report(cmd, status, filled))
+
+
+def sent(service: TradingService) -> list[Any]:
+    """The commands ``service`` has put on the orders stream (decoded), SubmitOco split in its legs."""
+    out: list[Any] = []
+    for _, fields in service.bus.streams.get(ORDERS_STREAM, []):  # type: ignore[attr-defined]
+        command = decode(fields)
+        out.extend((command.stop, command.target) if isinstance(command, SubmitOco) else (command,))
+    return out
 
 
 def execution_with_incidents(url: str, sim: ExchangeSimulator) -> ExecutionService:
@@ -500,8 +510,8 @@ async def test_an_entry_working_at_a_restart_keeps_its_stop_and_target(migrated_
             Decimal(90),
             Decimal(130),
         )
-        trims = [c.client_order_id for c in service.client.outbox if isinstance(c, CancelOrder)]
-        assert trims == [partly.client_order_id]
+        trims = [c.client_order_id for c in sent(service) if isinstance(c, CancelOrder)]
+        assert trims == [partly.client_order_id]  # sent by the start itself
         engine.handle_event(fill(working, "0.5", "100"))
         exits = {
             c.client_order_id: (c.order_type, c.qty, c.price, c.trigger_price)
@@ -512,5 +522,68 @@ async def test_an_entry_working_at_a_restart_keeps_its_stop_and_target(migrated_
             "smc-w-1-sl": (OrderType.STOP_MARKET, Decimal("0.5"), None, Decimal(90)),
             "smc-w-1-tp": (OrderType.LIMIT, Decimal("0.5"), Decimal(130), None),
         }
+    finally:
+        await service.stop()
+
+
+async def test_an_entry_that_filled_while_the_trading_engine_was_down_gets_its_exits_at_the_start(
+    migrated_sqlite_url: str,
+) -> None:
+    """Its fill was applied to the database by the execution engine; the trading engine restored the
+    position but knew nothing of the entry (not open any more): its stop and target were never sent."""
+    whole = dataclasses.replace(
+        submit("smc-d-1", OrderSide.BUY, "0.5", "100"), stop_loss=Decimal(90), take_profit=Decimal(130)
+    )
+    part = dataclasses.replace(  # filled 0.2, the rest canceled at the venue
+        submit("smc-d-2", OrderSide.BUY, "0.4", "99"), stop_loss=Decimal(91), take_profit=None
+    )
+    plain = submit("smc-d-3", OrderSide.BUY, "0.1", "98")  # no exits asked for
+    recorded(
+        migrated_sqlite_url,
+        (whole, OrderStatus.FILLED, "0.5"),
+        (part, OrderStatus.CANCELED, "0.2"),
+        (plain, OrderStatus.FILLED, "0.1"),
+    )
+    service = trading_service(migrated_sqlite_url)
+    await service.start()
+    try:
+        assert service.engine.portfolio.position(BTC).qty == Decimal("0.8")
+        exits = sorted((c.client_order_id, c.qty) for c in sent(service) if isinstance(c, SubmitOrder))
+        assert exits == [
+            ("smc-d-1-sl", Decimal("0.5")),
+            ("smc-d-1-tp", Decimal("0.5")),
+            ("smc-d-2-sl", Decimal("0.2")),
+        ]
+    finally:
+        await service.stop()
+    again = trading_service(migrated_sqlite_url)  # the exits are stored now: a second start sends none
+    TradingRepo(make_session_factory(make_engine(migrated_sqlite_url))).record_intents(
+        [c for c in sent(service) if isinstance(c, SubmitOrder)]
+    )
+    await again.start()
+    try:
+        assert [c for c in sent(again) if isinstance(c, SubmitOrder)] == []
+    finally:
+        await again.stop()
+
+
+async def test_a_fill_the_events_backlog_carries_after_a_restart_is_not_counted_twice(
+    migrated_sqlite_url: str,
+) -> None:
+    """The execution engine stores a fill, then publishes it; the trading engine stopped before reading
+    it. Restored from the database (which holds the fill) and then fed the event, the position doubled."""
+    entry = submit("smc-b-1", OrderSide.BUY, "0.5", "100")
+    recorded(migrated_sqlite_url, (entry, OrderStatus.FILLED, "0.5"))
+    (trade_id,) = {
+        t for _, t in TradingRepo(make_session_factory(make_engine(migrated_sqlite_url))).trade_ids_since(0)
+    }
+    service = trading_service(migrated_sqlite_url)
+    await service.start()
+    try:
+        backlog = dataclasses.replace(fill(entry, "0.5", "100"), trade_id=TradeId(trade_id))
+        await service.on_event(backlog)
+        assert service.engine.portfolio.position(BTC).qty == Decimal("0.5")
+        await service.on_event(dataclasses.replace(backlog, trade_id=TradeId("a-new-one")))
+        assert service.engine.portfolio.position(BTC).qty == Decimal("1.0")  # a new fill still counts
     finally:
         await service.stop()

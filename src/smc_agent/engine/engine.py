@@ -257,13 +257,7 @@ class TradingEngine:
                     self._guard(bot, "on_order_filled", bot.on_filled, event)
             elif bot.on_event is not None and not isinstance(event, OrderSubmitted):
                 self._guard(bot, "on_order_event", bot.on_event, event)
-        for cmd in follow_ups:
-            if not isinstance(cmd, SubmitOrder):
-                self.client.cancel(cmd)
-                continue
-            exit_ = self._sized_exit(cmd)
-            if exit_ is not None:
-                self.submit_command(exit_)
+        self.follow_up(follow_ups)
         if filled and self.orders.open_count and before and before * after <= 0:  # flat, or flipped
             self._cancel_stale_exits(event, follow_ups)
         elif isinstance(event, OrderRejected) and child_role(event.client_order_id) == "sl":
@@ -272,6 +266,17 @@ class TradingEngine:
             self.trim(event.client_order_id)
         if filled and self._breakers_on:  # after its protective orders: a fill can end a position at a loss
             self._check_breakers(self.portfolio.equity_f(), self.clock.timestamp_ms())
+
+    def follow_up(self, follow_ups: Sequence[SubmitOrder | CancelOrder]) -> None:
+        """Send what the order manager derived from an order's end: its exits (sized to the position,
+        through the risk gate) and the cancels of their siblings."""
+        for cmd in follow_ups:
+            if not isinstance(cmd, SubmitOrder):
+                self.client.cancel(cmd)
+                continue
+            exit_ = self._sized_exit(cmd)
+            if exit_ is not None:
+                self.submit_command(exit_)
 
     def _stop_refused(self, event: OrderRejected) -> None:
         """A position's stop-loss the venue refused leaves the position without it; most often the

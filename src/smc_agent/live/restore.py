@@ -17,10 +17,11 @@ from typing import Any
 
 from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
-from smc_agent.core.events import OrderAccepted, OrderFilled, OrderSubmitted, OrderTriggered
+from smc_agent.core.events import OrderAccepted, OrderCanceled, OrderFilled, OrderSubmitted, OrderTriggered
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.engine.engine import TradingEngine
 from smc_agent.execution.ids import child_role, sibling_order_id
+from smc_agent.execution.orders import FollowUp
 from smc_agent.logs import get_logger
 from smc_agent.store.trading_repo import StoredOrder, TradingRepo
 
@@ -39,11 +40,20 @@ class _Opening:
     fee: Decimal = ZERO
 
 
+# how far back a restart looks for fills already in the books and for entries whose exits were never
+# sent: longer than any events backlog or outage it has to bridge
+LOOKBACK_MS = 7 * 86_400_000
+
+
 @dataclass(frozen=True, slots=True)
 class Restored:
     positions: int
     open_orders: int
     skipped: tuple[str, ...]
+    # (venue, venue trade id) of the fills the restored books hold: an unread events backlog carries
+    # some of them again, and applying one twice would double the position
+    known_trades: frozenset[tuple[str, str]] = frozenset()
+    exits_sent: int = 0  # entries that had filled without their exits, given them now
 
 
 def logical_instrument(engine: TradingEngine, iid: InstrumentId) -> InstrumentId | None:
@@ -85,15 +95,42 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
     for order in engine.orders.open_orders():  # a partly filled entry with exits: its rest is canceled
         if engine.portfolio.qty_f.get(order.instrument_id, 0.0) * order.side.sign > 0:
             engine.trim(order.client_order_id)
+    since = now_ms - LOOKBACK_MS
+    exits = 0
+    for stored in repo.entries_without_exits(since):
+        iid = logical_instrument(engine, InstrumentId(stored.exchange, stored.symbol))
+        if iid is not None and not engine.orders.knows(ClientOrderId(stored.client_order_id)):
+            _send_exits(engine, stored, iid, now_ms)
+            exits += 1
     engine.reset_breakers()  # from the restored equity, not the starting cash
-    restored = Restored(positions, orders, tuple(skipped))
+    restored = Restored(positions, orders, tuple(skipped), frozenset(repo.trade_ids_since(since)), exits)
     log.info(
         "trading engine restored from the database before any new order",
         positions=positions,
         open_orders=orders,
         skipped=list(skipped),
+        entries_given_their_exits=exits,
     )
     return restored
+
+
+def _send_exits(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now: int) -> None:
+    """An entry that filled while the trading engine was down ended without its stop-loss and
+    take-profit: its book-keeping up to its end, then the exits it asked for, sized to the position."""
+    follow_ups = _register(engine, stored, iid, now)
+    base: dict[str, Any] = {
+        "ts_event": now,
+        "ts_init": now,
+        "strategy_id": StrategyId(stored.bot_id or ""),
+        "instrument_id": iid,
+        "client_order_id": ClientOrderId(stored.client_order_id),
+    }
+    order = engine.orders.get(ClientOrderId(stored.client_order_id))
+    if order is None:
+        return
+    if order.is_open:  # filled in part, then canceled or expired at the venue
+        follow_ups = engine.orders.apply(OrderCanceled(**base, reason=f"{stored.status} at the venue"))
+    engine.follow_up(follow_ups)  # (the restored fill that completed it brought them)
 
 
 def _relink_exits(engine: TradingEngine) -> None:
@@ -107,7 +144,9 @@ def _relink_exits(engine: TradingEngine) -> None:
             manager.link_oco(cid, target.client_order_id)
 
 
-def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now: int) -> None:
+def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now: int) -> list[FollowUp]:
+    """Register ``stored`` in the engine's order manager as the venue left it (book-keeping only: its
+    fills are in the restored position); what its last step derived (an ended entry's exits)."""
     cid = ClientOrderId(stored.client_order_id)
     sid = StrategyId(stored.bot_id or "")
     cmd = SubmitOrder(
@@ -148,13 +187,13 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
         )
     )
     if stored.status == OrderStatus.INITIALIZED.value:
-        return  # the execution engine resolves it with the venue; its report will follow
+        return []  # the execution engine resolves it with the venue; its report will follow
     vid = VenueOrderId(stored.venue_order_id or "")
     manager.apply(OrderAccepted(**base, venue_order_id=vid))
     if stored.status == OrderStatus.TRIGGERED.value:  # a venue stop reached, not yet filled
         manager.apply(OrderTriggered(**base))
     if stored.filled_quantity > 0:  # already in the restored position: order book-keeping only
-        manager.apply(
+        return manager.apply(
             OrderFilled(
                 **base,
                 venue_order_id=vid,
@@ -168,3 +207,4 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
                 is_last=False,
             )
         )
+    return []

@@ -36,7 +36,14 @@ from smc_agent.core.commands import CancelOrder, SubmitOco, SubmitOrder
 from smc_agent.core.control import ControlStoreUnavailable
 from smc_agent.core.enums import TradingState
 from smc_agent.core.errors import RetryableError, SmcAgentError
-from smc_agent.core.events import Event, OrderDenied, OrderRejected, OrderSubmitted, TradingStateChanged
+from smc_agent.core.events import (
+    Event,
+    OrderDenied,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitted,
+    TradingStateChanged,
+)
 from smc_agent.core.ids import InstrumentId, StrategyId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import EventHandler
@@ -141,6 +148,7 @@ class TradingService:
         self.candles_repeated = 0
         self._last_open: dict[tuple[str, str, str], int] = {}
         self.stopping = False
+        self._restored_trades: frozenset[tuple[str, str]] = frozenset()
         self.listeners: list[EventHandler] = []
         self.pending_denials: deque[Denial] = deque(maxlen=MAX_PENDING_DENIALS)
         self.denials_recorded = 0
@@ -231,6 +239,15 @@ class TradingService:
 
     async def on_event(self, event: Event) -> None:
         iid = getattr(event, "instrument_id", None)
+        if (
+            isinstance(event, OrderFilled)
+            and self._restored_trades
+            and (event.instrument_id.venue, event.trade_id) in self._restored_trades
+        ):
+            # the execution engine stores a fill before it publishes it: one read from the events
+            # backlog after a restart is already in the restored position (applied again, it doubled it)
+            log.info("fill already in the restored books", cid=event.client_order_id, trade=event.trade_id)
+            return
         if isinstance(iid, InstrumentId) and iid not in self.engine.instruments:
             logical = logical_instrument(self.engine, iid)  # an order routed to the failover venue
             if logical is not None:
@@ -362,7 +379,9 @@ class TradingService:
     # ------------------------------------------------------------------ loops
     async def start(self) -> None:
         # positions and open orders from the database first: no strategy acts on a flat book it is not
-        restore_engine(self.engine, self.repo, now_ms=int(time.time() * 1000))
+        restored = restore_engine(self.engine, self.repo, now_ms=int(time.time() * 1000))
+        self._restored_trades = restored.known_trades
+        await self.flush()  # what the restore sent: trims, exits of entries that filled meanwhile
         self.sync_bots()
         self.engine.start()
         loop = asyncio.get_running_loop()

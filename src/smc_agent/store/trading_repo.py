@@ -26,6 +26,7 @@ from smc_agent.store.models import Bot, Order, Position, Signal, Trade
 T = TypeVar("T")
 ZERO = Decimal(0)
 OPEN_STATUSES = (*tuple(s.value for s in OrderStatus if s.is_open), OrderStatus.INITIALIZED.value)
+DONE_STATUSES = (OrderStatus.FILLED.value, OrderStatus.CANCELED.value, OrderStatus.EXPIRED.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +248,50 @@ class TradingRepo:
             if exchange is not None:
                 query = query.where(Order.exchange == exchange)
             return [_stored(r) for r in session.scalars(query)]
+
+        return self._tx(op)
+
+    def trade_ids_since(self, since_ms: int) -> set[tuple[str, str]]:
+        """(exchange, venue trade id) of the fills stored since ``since_ms``: after a restart, the fills
+        the restored books already hold (an unread events backlog carries them again)."""
+
+        def op(session: Session) -> set[tuple[str, str]]:
+            rows = session.execute(
+                select(Trade.exchange, Trade.venue_trade_id).where(Trade.timestamp >= _ms_to_dt(since_ms))
+            )
+            return {(exchange, trade_id) for exchange, trade_id in rows}
+
+        return self._tx(op)
+
+    def entries_without_exits(self, since_ms: int) -> list[StoredOrder]:
+        """Entries stored since ``since_ms`` that filled (at least in part), are done, asked for a
+        stop-loss or take-profit, and have neither: they filled while the trading engine was down (or
+        between its write and its exits), so their exits were never sent."""
+
+        def op(session: Session) -> list[StoredOrder]:
+            candidates = list(
+                session.scalars(
+                    select(Order)
+                    .where(
+                        Order.created_at >= _ms_to_dt(since_ms),
+                        Order.filled_quantity > 0,
+                        Order.status.in_(DONE_STATUSES),
+                        (Order.stop_loss.is_not(None)) | (Order.take_profit.is_not(None)),
+                    )
+                    .order_by(Order.created_at)
+                )
+            )
+            children = {f"{o.client_order_id}-{role}" for o in candidates for role in ("sl", "tp")}
+            known = (
+                set(session.scalars(select(Order.client_order_id).where(Order.client_order_id.in_(children))))
+                if children
+                else set()
+            )
+            return [
+                _stored(o)
+                for o in candidates
+                if f"{o.client_order_id}-sl" not in known and f"{o.client_order_id}-tp" not in known
+            ]
 
         return self._tx(op)
 
