@@ -220,13 +220,13 @@ async def test_buy_stop_triggers_on_a_rising_price(
 async def test_stop_that_would_trigger_at_once_is_refused(
     gateway: CcxtGateway, sim: ExchangeSimulator
 ) -> None:
+    """Binance refuses a sell STOP_LOSS above the price (-2010, would trigger immediately). Bybit spot
+    infers the direction from the side of the market: above the price it would wait for a rise, a stop
+    no more; the gateway refuses it before sending it (it used to be accepted)."""
     above = (sim.state.last_price("BTCUSDT") * Decimal("1.05")).quantize(CENT)
-    if gateway.venue == "binance":  # a sell STOP_LOSS above the price would trigger immediately (-2010)
-        with pytest.raises(errors.RejectedError):
-            await gateway.submit_order(_stop(gateway, "e8-sl", above))
-    else:  # Bybit spot infers the direction: above the price it waits for a rise
-        report = await gateway.submit_order(_stop(gateway, "e8-sl", above))
-        assert report.status is OrderStatus.ACCEPTED
+    with pytest.raises(errors.RejectedError, match="would trigger immediately"):
+        await gateway.submit_order(_stop(gateway, "e8-sl", above))
+    assert sim.state.book.open_orders("BTCUSDT") == []
 
 
 async def test_stop_without_trigger_or_off_tick_is_refused_before_sending(
