@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from smc_agent.core.commands import CancelOrder
 from smc_agent.core.enums import OrderStatus
 from smc_agent.live.codec import encode
 from smc_agent.live.streams import ORDERS_STREAM
@@ -86,5 +88,42 @@ async def test_a_database_error_on_the_write_ahead_is_retried_not_the_end_of_the
         for cmd in (first, second):
             stored = repo.get(cmd.client_order_id)
             assert stored is not None and stored.status == OrderStatus.FILLED.value
+    finally:
+        await close_execution(service)
+
+
+async def test_a_cancel_the_venue_does_not_answer_is_sent_again_until_it_is(
+    sim: ExchangeSimulator, migrated_pg_url: str, redis_pair: tuple[str, str]
+) -> None:
+    """A cancel lost to HTTP 503s was logged as settled by reconciliation, which it is not: the order
+    simply stayed open (a trimmed entry's rest kept filling, its filled part without a stop)."""
+    service = build_execution(execution_config(migrated_pg_url, redis_pair[0], sim))
+    try:
+        await service.start()
+        below = (sim.state.last_price("BTCUSDT") * Decimal("0.95")).quantize(Decimal("0.01"))
+        resting = order(2, price=str(below))  # below the market: it rests
+        await service.bus.publish(ORDERS_STREAM, encode(resting))
+        repo = service.gateway.repo
+
+        def status() -> str | None:
+            stored = repo.get(resting.client_order_id)
+            return None if stored is None else stored.status
+
+        await wait_for(lambda: status() == OrderStatus.ACCEPTED.value, 20, "the order to rest")
+        sim.fault(errors_5xx=3)
+        cancel = CancelOrder(
+            ts_event=0,
+            ts_init=0,
+            strategy_id=resting.strategy_id,
+            instrument_id=resting.instrument_id,
+            client_order_id=resting.client_order_id,
+        )
+        await service.handle(encode(cancel))
+        assert status() == OrderStatus.ACCEPTED.value and resting.client_order_id in service.cancels_to_retry
+        await wait_for(lambda: status() == OrderStatus.CANCELED.value, 20, "the cancel to be sent again")
+        assert service.cancels_to_retry == {}
+        assert [
+            o for o in sim.state.book.open_orders("BTCUSDT") if o.client_id == resting.client_order_id
+        ] == []
     finally:
         await close_execution(service)
