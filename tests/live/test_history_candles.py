@@ -35,3 +35,44 @@ async def test_entries_signalled_by_back_filled_candles_are_refused(migrated_sql
     assert [d.check for d in denied] == ["history", "history"]
     commands = [decode(fields) for _, fields in service.bus.streams[ORDERS_STREAM]]  # type: ignore[attr-defined]
     assert len(commands) == 1 and service.engine.replaying is None
+
+
+class _Venue:
+    """A venue whose candles are a list the test extends (only what the data service reads)."""
+
+    venue = "binance"
+
+    def __init__(self) -> None:
+        self.candles: list[Candle] = []
+
+    async def fetch_candles(
+        self, iid: InstrumentId, timeframe: str, *, since_ms: int | None, limit: int
+    ) -> list[Candle]:
+        out = [c for c in self.candles if since_ms is None or c.open_time >= since_ms]
+        return out[-limit:] if since_ms is None else out[:limit]
+
+    def add(self, n: int) -> None:
+        start = len(self.candles)
+        self.candles += [
+            Candle("binance", "BTC/USDT", "1m", T0 + i * 60_000, 100.0, 101.0, 99.0, 100.0, 1.0)
+            for i in range(start, start + n)
+        ]
+
+
+async def test_candles_that_closed_faster_than_a_poll_are_live_and_an_outages_are_history() -> None:
+    """Of every poll, all but the newest candle were history: two candles closing within one poll (a
+    replay at speed, a slow poll) had the older one's entries refused, though it was a minute old."""
+    from smc_agent.live.codec import is_history
+    from smc_agent.live.data_service import DataService, Subscription
+    from smc_agent.live.streams import CANDLES_STREAM
+
+    venue, bus = _Venue(), MemoryStreamBus()
+    data = DataService(bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=5)  # type: ignore[arg-type]
+    venue.add(5)
+    await data.poll_once()  # the back-fill: all but its newest are history
+    venue.add(2)
+    await data.poll_once()  # two new candles: both live
+    venue.add(6)
+    await data.poll_once()  # an outage of six: those more than two bars before the newest are history
+    flags = [is_history(fields) for _, fields in bus.streams[CANDLES_STREAM]]
+    assert flags == [True] * 4 + [False] + [False] * 2 + [True] * 3 + [False] * 3

@@ -36,6 +36,9 @@ class Subscription:
     timeframe: str
 
 
+LIVE_LAG_BARS = 2  # a candle this many bars before the newest of a poll is still live, older is history
+
+
 class DataService:
     def __init__(
         self,
@@ -94,8 +97,15 @@ class DataService:
                 limit=limit,
             )
             fresh = [c for c in candles if last is None or c.open_time > last]
+            # history: the back-fill on start (all but its newest), and what a catch-up brings from
+            # more than LIVE_LAG_BARS before the newest (an outage); a poll that finds two or three new
+            # candles because they closed faster than it ran is not late, its signals are live
+            backfill = last is None
+            newest = fresh[-1].open_time if fresh else 0
+            lag_ms = LIVE_LAG_BARS * timeframe_ms(sub.timeframe)
             for i, candle in enumerate(fresh):
-                await self.publish(candle, history=i < len(fresh) - 1)
+                late = newest - candle.open_time > lag_ms
+                await self.publish(candle, history=(backfill and i < len(fresh) - 1) or late)
                 last = candle.open_time
                 count += 1
             if last is not None:
