@@ -112,6 +112,8 @@ def test_denials_are_stored_once_and_orders_of_a_bot_are_its_owners(url: str) ->
         figures={"open": "50", "limit": "50"},
         reduce_only=True,
         tag="entry",
+        stop_loss=Decimal(95),
+        take_profit=Decimal(120),
     )
     assert repo.record_denial(denial) is True
     assert repo.record_denial(denial) is False
@@ -132,6 +134,7 @@ def test_denials_are_stored_once_and_orders_of_a_bot_are_its_owners(url: str) ->
         "entry",
     )
     assert not d.is_open and "c-denied" not in {o.client_order_id for o in repo.open_orders()}
+    assert (d.stop_loss, d.take_profit) == (Decimal(95), Decimal(120))  # an exit_prices denial's subject
     with repo._factory() as session:
         check, figures = session.execute(
             text("SELECT risk_check, risk_figures FROM orders WHERE client_order_id = 'c-denied'")

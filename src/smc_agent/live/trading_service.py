@@ -304,6 +304,8 @@ class TradingService:
                 quantity=order.qty,
                 price=order.price,
                 stop_price=order.trigger_price,
+                stop_loss=order.stop_loss,
+                take_profit=order.take_profit,
                 time_in_force=order.time_in_force.value,
                 reduce_only=order.reduce_only,
                 tag=order.tag or None,

@@ -75,6 +75,8 @@ class Denial:
     reduce_only: bool = False
     tag: str | None = None
     ts: int = 0
+    stop_loss: Decimal | None = None  # the exits the order asked for (an exit_prices denial's subject)
+    take_profit: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,8 @@ class TradingRepo:
                     quantity=denial.quantity,
                     price=denial.price,
                     stop_price=denial.stop_price,
+                    stop_loss=denial.stop_loss,
+                    take_profit=denial.take_profit,
                     status=OrderStatus.DENIED.value,
                     reason=denial.reason[:2000],
                     risk_check=denial.check[:64] or None,
