@@ -41,6 +41,8 @@ def test_backtest_writes_html_and_json(tmp_path: Path) -> None:
             "slow=30",
             "--from",
             "2024-01-10",
+            "--market",
+            "margin",  # it may end short
             "--out",
             str(out),
         ],
@@ -333,6 +335,7 @@ def test_a_refused_parameter_combination_is_an_error_before_the_run_and_a_row_in
 def test_volume_participation_and_intrabar_rule_are_cli_options(tmp_path: Path) -> None:
     csv = small_csv(tmp_path)
     base = ["--data", str(csv), "--strategy", "sma_cross", "--param", "qty=0.1", "--to", "2024-03-01"]
+    base += ["--market", "margin"]  # its shorts fill (a spot account refuses them)
     short: dict[str, bool] = {}
     for label, extra in [("full", []), ("capped", ["--max-participation", "0.00005"])]:
         out = tmp_path / label
@@ -447,3 +450,23 @@ def test_a_timeframe_that_does_not_match_the_candles_is_refused(tmp_path: Path) 
     wrong = runner.invoke(app, ["--data", str(csv), "--strategy", "sma_cross", "--timeframe", "5m"])
     assert wrong.exit_code == 2
     assert "its candles are 3,600 s apart, but the timeframe is 5m (300 s)" in " ".join(wrong.output.split())
+
+
+def test_spot_data_is_backtested_on_a_spot_account_no_shorts(tmp_path: Path) -> None:
+    """sma_cross goes short on a downward cross: on Binance spot data the backtest showed short trades a
+    spot account cannot make (live, every one was refused). ``auto`` reads the spot file as spot."""
+    csv = small_csv(tmp_path)  # binance_spot_BTCUSDT_1h.csv
+    base = ["--data", str(csv), "--strategy", "sma_cross", "--param", "qty=0.01", "--to", "2024-03-01"]
+    sides: dict[str, set[str]] = {}
+    for market in ("auto", "margin"):
+        out = tmp_path / market
+        result = runner.invoke(app, [*base, "--market", market, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        doc = json.loads((out / "backtest_sma_cross_binance_BTCUSDT_1h.json").read_text())
+        sides[market] = {t["side"] for t in doc["trades"]}
+        if market == "auto":
+            assert doc["rejections"] and all("spot account" in r["reason"] for r in doc["rejections"])
+            assert "the venue refused" in " ".join(result.output.split())
+    assert sides == {"auto": {"buy"}, "margin": {"buy", "sell"}}
+    bad = runner.invoke(app, [*base, "--market", "futures", "--out", str(tmp_path / "never")])
+    assert bad.exit_code == 2 and "--market must be 'auto', 'spot' or 'margin'" in bad.output

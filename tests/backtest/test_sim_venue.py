@@ -1,8 +1,10 @@
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from smc_agent.backtest.fill_model import FillModel
+from smc_agent.backtest.runner import BacktestConfig
 from smc_agent.core.enums import LiquiditySide, OrderSide
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.events import OrderCanceled, OrderFilled, OrderRejected
@@ -224,3 +226,32 @@ def test_a_market_entry_filled_in_part_keeps_filling_and_gets_its_exits_when_don
     assert [f.qty for f in rig.of(OrderFilled)] == [D("1.000")] * 3
     assert rig.of(OrderCanceled) == []
     assert [w.cmd.client_order_id[-3:] for w in rig.venue._working[INST.id]] == ["-sl"]
+
+
+def test_a_spot_account_sells_only_the_coins_it_holds() -> None:
+    """A sell that would open a short, or sell coins a close already sells, is refused; a position's stop
+    and target are not counted against each other (they hold the coins once)."""
+
+    def flip(s: Any, c: Any) -> None:
+        s.close(tag="out")
+        s.sell(qty=1, tag="short")  # what the close sells is not held twice
+
+    rig = Rig(
+        Scripted(
+            {
+                0: lambda s, c: s.sell(qty=1),
+                1: lambda s, c: s.buy(qty=1, stop_loss=90, take_profit=120),
+                3: flip,
+            }
+        ),
+        spot=True,
+    )
+    for _ in range(5):
+        rig.bar(100, 101, 99, 100)
+    reasons = [r.reason for r in rig.of(OrderRejected)]
+    assert len(reasons) == 2 and all(r.startswith("spot account: sells only the coins held") for r in reasons)
+    assert "(0, 0 already on sale), not 1.000" in reasons[0]
+    assert "(1.000, 1.000 already on sale), not 1.000" in reasons[1]
+    assert rig.engine.portfolio.position(INST.id).is_flat  # long 1, then closed; never short
+    with pytest.raises(ConfigError, match="a spot account has no leverage"):
+        BacktestConfig(spot=True, leverage=D(2))

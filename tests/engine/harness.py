@@ -55,6 +55,7 @@ class Rig:
         fill_model: FillModel | None = None,
         risk: RiskConfig | None = None,
         cash: str = "100000",
+        spot: bool = False,
     ) -> None:
         self.clock = TestClock(0)
         self.venue = SimulatedVenue(
@@ -62,6 +63,7 @@ class Rig:
             instruments=[INST],
             starting_cash=Decimal(cash),
             fill_model=fill_model or FillModel(maker_fee=Decimal("0.001"), taker_fee=Decimal("0.002")),
+            spot=spot,
         )
         self.engine = TradingEngine(
             clock=self.clock,

@@ -43,7 +43,10 @@ def store_backtest_runner(factory: sessionmaker[Session], reports_dir: Path) -> 
         strategy = strategy_class(params["strategy"])(
             **{k: str(v) for k, v in params.get("parameters", {}).items()}
         )
-        config = BacktestConfig(starting_cash=Decimal(str(params.get("initial_cash", "10000"))))
+        config = BacktestConfig(
+            starting_cash=Decimal(str(params.get("initial_cash", "10000"))),
+            spot=":" not in symbol,  # the venues' spot symbols (a derivative's has a settle currency)
+        )
         result = run_backtest(
             strategy,
             data,

@@ -56,12 +56,15 @@ class BacktestConfig:
     qty_increment: Decimal = Decimal("0.00001")
     price_increment: Decimal | None = None  # None: inferred from the data
     smc_mode: str = "replay"  # "replay": batch SMC replayed bar by bar (fast); "stream": SMCStream
+    spot: bool = False  # a spot account, as on Binance and Bybit spot: no short selling, no leverage
 
     def __post_init__(self) -> None:
         if not (self.starting_cash.is_finite() and self.starting_cash > 0):
             raise ConfigError(f"starting cash must be positive, got {self.starting_cash}")
         if not (self.leverage.is_finite() and self.leverage > 0):
             raise ConfigError(f"leverage must be positive, got {self.leverage}")
+        if self.spot and self.leverage != 1:
+            raise ConfigError(f"a spot account has no leverage, got {self.leverage}")
         if self.smc_mode not in ("replay", "stream"):
             raise ConfigError(f"smc_mode must be 'replay' or 'stream', got {self.smc_mode!r}")
 
@@ -121,6 +124,7 @@ def run_backtest(
         fill_model=config.fill_model,
         leverage=config.leverage,
         quote_currency=config.quote_currency,
+        spot=config.spot,
     )
     engine = TradingEngine(
         clock=clock,

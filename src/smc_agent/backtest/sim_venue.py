@@ -102,8 +102,10 @@ class SimulatedVenue:
         fill_model: FillModel | None = None,
         leverage: Decimal = Decimal(1),
         quote_currency: str = "USDT",
+        spot: bool = False,
     ) -> None:
         self.clock = clock
+        self.spot = spot  # a spot account: no short selling (a sell beyond the coins held is refused)
         self.instruments: Mapping[InstrumentId, Instrument] = {i.id: i for i in instruments}
         self.model = fill_model or FillModel()
         self.leverage = leverage
@@ -389,6 +391,22 @@ class SimulatedVenue:
             if position == 0 or (position > 0) == (signed > 0):
                 return "reduce-only order would not reduce the position"
             return None
+        if self.spot and cmd.side is not _BUY:
+            selling = sum(
+                (
+                    w.cmd.qty - w.filled
+                    for w in self._working.get(cmd.instrument_id, ())
+                    # a close on its way counts; a position's stop and target hold the coins once,
+                    # and are clipped to the position when they fill
+                    if w.cmd.side is not _BUY and child_role(w.cmd.client_order_id) is None
+                ),
+                ZERO,
+            )
+            if cmd.qty + selling > position:
+                return (
+                    f"spot account: sells only the coins held ({position}, {selling} already on sale), "
+                    f"not {cmd.qty}: short selling needs a margin account"
+                )
         px = cmd.price or cmd.trigger_price
         if not px:
             mark = self.last_close.get(cmd.instrument_id)

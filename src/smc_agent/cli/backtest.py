@@ -91,6 +91,14 @@ TakeProfitOpt = Annotated[
         "Bybit spot execute it live) or 'limit' (rests at its price, maker)",
     ),
 ]
+MarketOpt = Annotated[
+    str,
+    typer.Option(
+        "--market",
+        help="'spot' (no short selling, no leverage: Binance and Bybit spot), 'margin', or 'auto': spot "
+        "for a *_spot_* CSV or stored spot candles (VENUE:BASE/QUOTE:TF), margin otherwise",
+    ),
+]
 RepairOpt = Annotated[
     bool, typer.Option("--repair", help="drop or fix bad CSV rows (reported) instead of failing")
 ]
@@ -254,6 +262,7 @@ def make_config(
     participation: float | None = None,
     intrabar: str = "stop_first",
     take_profit: str = "market",
+    spot: bool = False,
 ) -> BacktestConfig:
     try:
         taker = Decimal(fee)
@@ -277,6 +286,7 @@ def make_config(
         ),
         risk=RiskConfig() if risk == "live" else RiskConfig.permissive(),
         smc_mode=smc_mode,
+        spot=spot,
     )
 
 
@@ -323,6 +333,7 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
     participation: ParticipationOpt = None,
     intrabar: IntrabarOpt = "stop_first",
     take_profit_fill: TakeProfitOpt = "market",
+    market: MarketOpt = "auto",
 ) -> None:
     """Run one backtest and write an HTML and a JSON report."""
     if ctx.invoked_subcommand is not None:
@@ -343,6 +354,7 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
             participation=participation,
             intrabar=intrabar,
             take_profit=take_profit_fill,
+            spot=is_spot(data, market),
         )
         candles = load_data(
             data, venue=venue, symbol=symbol, timeframe=timeframe, start=start, end=end, repair=repair
@@ -373,6 +385,19 @@ def backtest(  # noqa: PLR0917 - Typer maps parameters onto options
     if result.failures:  # the report shows where it stopped; a script must not take the run for a success
         err.print(f"[bold red]strategy failed:[/] {escape(result.failures[0].error)}")
         raise typer.Exit(1)
+
+
+def is_spot(spec: str, market: str) -> bool:
+    """``--market``: a spot account for ``spot``, or with ``auto`` for spot data: a CSV named like the
+    shared data's spot files (``binance_spot_BTCUSDT_5m.csv``), or stored candles of a spot symbol
+    (``binance:BTC/USDT:5m``; a derivative's symbol has a settle currency, ``BTC/USDT:USDT``)."""
+    if market not in ("auto", "spot", "margin"):
+        raise ConfigError(f"--market must be 'auto', 'spot' or 'margin', got {market!r}")
+    if market != "auto":
+        return market == "spot"
+    if Path(spec).suffix.lower() == ".csv" or Path(spec).exists():
+        return "_spot_" in Path(spec).name.lower()
+    return spec.count(":") == 2  # VENUE:BASE/QUOTE:TF
 
 
 def _run_name(candles: CandleData) -> str:
@@ -427,6 +452,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     participation: ParticipationOpt = None,
     intrabar: IntrabarOpt = "stop_first",
     take_profit_fill: TakeProfitOpt = "market",
+    market: MarketOpt = "auto",
 ) -> None:
     """Run a parameter grid over all cores and rank the results (optionally walk-forward)."""
     if data is None:
@@ -446,6 +472,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
             participation=participation,
             intrabar=intrabar,
             take_profit=take_profit_fill,
+            spot=is_spot(data, market),
         )
         candles = load_data(
             data,
