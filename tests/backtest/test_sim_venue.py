@@ -255,3 +255,18 @@ def test_a_spot_account_sells_only_the_coins_it_holds() -> None:
     assert rig.engine.portfolio.position(INST.id).is_flat  # long 1, then closed; never short
     with pytest.raises(ConfigError, match="a spot account has no leverage"):
         BacktestConfig(spot=True, leverage=D(2))
+
+
+def test_a_spot_accounts_resting_sell_finds_no_coins_once_the_stop_sold_them() -> None:
+    """A long of 1 with a stop, and a resting sell of 1 at 110: the stop sold the coins at 95, then the
+    sell filled at 110 and the spot account ended short 1 (checked only when placed)."""
+    rig = Rig(
+        Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=95), 2: lambda s, c: s.sell(qty=1, price=110)}),
+        spot=True,
+    )
+    for _ in range(3):
+        rig.bar(100, 101, 99, 100)
+    rig.bar(100, 100, 94, 96)  # the stop
+    rig.bar(111, 112, 110, 111)  # the sell's price
+    assert rig.engine.portfolio.position(INST.id).is_flat
+    assert [c.reason for c in rig.of(OrderCanceled)][-1].startswith("spot account: no coins left to sell")

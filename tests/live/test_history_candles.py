@@ -3,7 +3,7 @@ the strategies, but the entries they signal are refused: an hour-old signal went
 
 from __future__ import annotations
 
-from smc_agent.core.candle import Candle
+from smc_agent.core.candle import Candle, timeframe_ms
 from smc_agent.core.events import OrderDenied
 from smc_agent.core.ids import InstrumentId
 from smc_agent.live.codec import decode, encode_candle
@@ -42,8 +42,9 @@ class _Venue:
 
     venue = "binance"
 
-    def __init__(self) -> None:
+    def __init__(self, timeframe: str = "1m") -> None:
         self.candles: list[Candle] = []
+        self.timeframe = timeframe
 
     async def fetch_candles(
         self, iid: InstrumentId, timeframe: str, *, since_ms: int | None, limit: int
@@ -53,8 +54,9 @@ class _Venue:
 
     def add(self, n: int) -> None:
         start = len(self.candles)
+        step = timeframe_ms(self.timeframe)
         self.candles += [
-            Candle("binance", "BTC/USDT", "1m", T0 + i * 60_000, 100.0, 101.0, 99.0, 100.0, 1.0)
+            Candle("binance", "BTC/USDT", self.timeframe, T0 + i * step, 100.0, 101.0, 99.0, 100.0, 1.0)
             for i in range(start, start + n)
         ]
 
@@ -76,3 +78,20 @@ async def test_candles_that_closed_faster_than_a_poll_are_live_and_an_outages_ar
     await data.poll_once()  # an outage of six: those more than two bars before the newest are history
     flags = [is_history(fields) for _, fields in bus.streams[CANDLES_STREAM]]
     assert flags == [True] * 4 + [False] + [False] * 2 + [True] * 3 + [False] * 3
+
+
+async def test_a_catch_up_of_day_candles_trades_only_the_newest() -> None:
+    """The live lag was 2 bars whatever the timeframe: after a 3-day outage, day candles 2 days old
+    were published live and their entries traded at today's price."""
+    from smc_agent.live.codec import is_history
+    from smc_agent.live.data_service import DataService, Subscription
+    from smc_agent.live.streams import CANDLES_STREAM
+
+    venue, bus = _Venue("1d"), MemoryStreamBus()
+    data = DataService(bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1d")], warmup=3)  # type: ignore[arg-type]
+    venue.add(3)
+    await data.poll_once()
+    venue.add(4)  # the venue was unreachable for three days
+    await data.poll_once()
+    flags = [is_history(fields) for _, fields in bus.streams[CANDLES_STREAM]]
+    assert flags == [True, True, False, True, True, True, False]

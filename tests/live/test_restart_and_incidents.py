@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from smc_agent.control.trading import HALT_KEY
 from smc_agent.core.commands import CancelOrder, SubmitOco, SubmitOrder
@@ -567,6 +568,30 @@ async def test_an_entry_that_filled_while_the_trading_engine_was_down_gets_its_e
         await again.stop()
 
 
+async def test_an_entry_that_rested_for_weeks_and_filled_while_down_gets_its_exits_too(
+    migrated_sqlite_url: str,
+) -> None:
+    """Entries were looked up by when they were placed (the last 7 days): a GTC entry of a 4h or 1d
+    strategy placed 8 days ago that filled while the trading engine was down kept no stop."""
+    old = dataclasses.replace(
+        submit("smc-o-1", OrderSide.BUY, "0.5", "100"), stop_loss=Decimal(90), take_profit=Decimal(130)
+    )
+    recorded(migrated_sqlite_url, (old, OrderStatus.FILLED, "0.5"))
+    engine = make_engine(migrated_sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE orders SET created_at = :t WHERE client_order_id = 'smc-o-1'"),
+            {"t": datetime.now(UTC) - timedelta(days=8)},
+        )
+    service = trading_service(migrated_sqlite_url)
+    await service.start()
+    try:
+        exits = sorted(c.client_order_id for c in sent(service) if isinstance(c, SubmitOrder))
+        assert exits == ["smc-o-1-sl", "smc-o-1-tp"]
+    finally:
+        await service.stop()
+
+
 async def test_a_fill_the_events_backlog_carries_after_a_restart_is_not_counted_twice(
     migrated_sqlite_url: str,
 ) -> None:
@@ -582,6 +607,10 @@ async def test_a_fill_the_events_backlog_carries_after_a_restart_is_not_counted_
     try:
         backlog = dataclasses.replace(fill(entry, "0.5", "100"), trade_id=TradeId(trade_id))
         await service.on_event(backlog)
+        assert service.engine.portfolio.position(BTC).qty == Decimal("0.5")
+        # the same fill reported for the failover venue the order went to (the event names the venue
+        # the engine asked for, the database the one that filled it): still the same fill
+        await service.on_event(dataclasses.replace(backlog, instrument_id=InstrumentId("bybit", "BTC/USDT")))
         assert service.engine.portfolio.position(BTC).qty == Decimal("0.5")
         await service.on_event(dataclasses.replace(backlog, trade_id=TradeId("a-new-one")))
         assert service.engine.portfolio.position(BTC).qty == Decimal("1.0")  # a new fill still counts

@@ -331,6 +331,12 @@ class SimulatedVenue:
                 self._canceled(w, "reduce-only: position already flat")
                 return
             qty = min(qty, reducible)
+        elif self.spot and cmd.side is not _BUY:  # a spot account sells only the coins it holds now
+            if position <= 0:
+                self._remove(w)
+                self._canceled(w, "spot account: no coins left to sell (sold since it was placed)")
+                return
+            qty = min(qty, position)
         if self.model.max_participation is not None:  # of the candle's volume, for all its fills
             cap = inst.round_qty(to_decimal(c.volume * self.model.max_participation)) - self._volume_used
             if cap <= 0:

@@ -36,7 +36,11 @@ class Subscription:
     timeframe: str
 
 
-LIVE_LAG_BARS = 2  # a candle this many bars before the newest of a poll is still live, older is history
+# a candle up to this far before the newest of its poll is still live (it closed while the poll ran:
+# a replay at speed, a slow poll); older is history. At most LIVE_LAG_BARS bars and never more than
+# LIVE_LAG_MAX_MS: on 1d candles a catch-up's day-old candle is history
+LIVE_LAG_BARS = 2
+LIVE_LAG_MAX_MS = 5 * 60_000
 
 
 class DataService:
@@ -98,11 +102,11 @@ class DataService:
             )
             fresh = [c for c in candles if last is None or c.open_time > last]
             # history: the back-fill on start (all but its newest), and what a catch-up brings from
-            # more than LIVE_LAG_BARS before the newest (an outage); a poll that finds two or three new
-            # candles because they closed faster than it ran is not late, its signals are live
+            # further back than the live lag (an outage); a poll that finds two or three new 1m candles
+            # because they closed faster than it ran is not late, its signals are live
             backfill = last is None
             newest = fresh[-1].open_time if fresh else 0
-            lag_ms = LIVE_LAG_BARS * timeframe_ms(sub.timeframe)
+            lag_ms = min(LIVE_LAG_BARS * timeframe_ms(sub.timeframe), LIVE_LAG_MAX_MS)
             for i, candle in enumerate(fresh):
                 late = newest - candle.open_time > lag_ms
                 await self.publish(candle, history=(backfill and i < len(fresh) - 1) or late)

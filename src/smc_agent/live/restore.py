@@ -50,8 +50,8 @@ class Restored:
     positions: int
     open_orders: int
     skipped: tuple[str, ...]
-    # (venue, venue trade id) of the fills the restored books hold: an unread events backlog carries
-    # some of them again, and applying one twice would double the position
+    # (client order id, venue trade id) of the fills the restored books hold: an unread events
+    # backlog carries some of them again, and applying one twice would double the position
     known_trades: frozenset[tuple[str, str]] = frozenset()
     exits_sent: int = 0  # entries that had filled without their exits, given them now
 

@@ -242,7 +242,7 @@ class TradingService:
         if (
             isinstance(event, OrderFilled)
             and self._restored_trades
-            and (event.instrument_id.venue, event.trade_id) in self._restored_trades
+            and (event.client_order_id, event.trade_id) in self._restored_trades
         ):
             # the execution engine stores a fill before it publishes it: one read from the events
             # backlog after a restart is already in the restored position (applied again, it doubled it)

@@ -256,28 +256,31 @@ class TradingRepo:
         return self._tx(op)
 
     def trade_ids_since(self, since_ms: int) -> set[tuple[str, str]]:
-        """(exchange, venue trade id) of the fills stored since ``since_ms``: after a restart, the fills
-        the restored books already hold (an unread events backlog carries them again)."""
+        """(client order id, venue trade id) of the fills stored since ``since_ms``: after a restart,
+        the fills the restored books already hold (an unread events backlog carries them again). Keyed
+        by the order's client id, which is the same in the event whichever venue the order went to."""
 
         def op(session: Session) -> set[tuple[str, str]]:
             rows = session.execute(
-                select(Trade.exchange, Trade.venue_trade_id).where(Trade.timestamp >= _ms_to_dt(since_ms))
+                select(Order.client_order_id, Trade.venue_trade_id)
+                .join(Order, Trade.order_id == Order.id)
+                .where(Trade.timestamp >= _ms_to_dt(since_ms))
             )
-            return {(exchange, trade_id) for exchange, trade_id in rows}
+            return {(cid, trade_id) for cid, trade_id in rows}
 
         return self._tx(op)
 
     def entries_without_exits(self, since_ms: int) -> list[StoredOrder]:
-        """Entries stored since ``since_ms`` that filled (at least in part), are done, asked for a
-        stop-loss or take-profit, and have neither: they filled while the trading engine was down (or
-        between its write and its exits), so their exits were never sent."""
+        """Entries that ended since ``since_ms`` (however long they rested), filled at least in part,
+        asked for a stop-loss or take-profit and have neither: they filled while the trading engine was
+        down (or between its write and its exits), so their exits were never sent."""
 
         def op(session: Session) -> list[StoredOrder]:
             candidates = list(
                 session.scalars(
                     select(Order)
                     .where(
-                        Order.created_at >= _ms_to_dt(since_ms),
+                        Order.closed_at >= _ms_to_dt(since_ms),
                         Order.filled_quantity > 0,
                         Order.status.in_(DONE_STATUSES),
                         (Order.stop_loss.is_not(None)) | (Order.take_profit.is_not(None)),
