@@ -58,6 +58,15 @@ def submit(cid: str, side: OrderSide, qty: str, price: str) -> SubmitOrder:
     )
 
 
+def bracketed(cid: str, qty: str, price: str, *, stop_loss: int, take_profit: int | None) -> SubmitOrder:
+    """A limit buy asking for a stop-loss (and a take-profit) once it fills."""
+    return dataclasses.replace(
+        submit(cid, OrderSide.BUY, qty, price),
+        stop_loss=Decimal(stop_loss),
+        take_profit=None if take_profit is None else Decimal(take_profit),
+    )
+
+
 def report(cmd: SubmitOrder, status: OrderStatus, filled: str) -> OrderReport:
     return OrderReport(
         instrument_id=BTC,
@@ -490,12 +499,8 @@ async def test_positions_and_fills_on_the_failover_venue_map_to_the_engines_inst
 async def test_an_entry_working_at_a_restart_keeps_its_stop_and_target(migrated_sqlite_url: str) -> None:
     """They lived only in memory: an entry working at the restart filled afterwards without exits. A
     partly filled one also gets the cancel of its rest (sent again), its exits following for what filled."""
-    working = dataclasses.replace(
-        submit("smc-w-1", OrderSide.BUY, "0.5", "100"), stop_loss=Decimal(90), take_profit=Decimal(130)
-    )
-    partly = dataclasses.replace(
-        submit("smc-w-2", OrderSide.BUY, "0.4", "99"), stop_loss=Decimal(91), take_profit=Decimal(120)
-    )
+    working = bracketed("smc-w-1", "0.5", "100", stop_loss=90, take_profit=130)
+    partly = bracketed("smc-w-2", "0.4", "99", stop_loss=91, take_profit=120)
     recorded(
         migrated_sqlite_url,
         (working, OrderStatus.ACCEPTED, "0"),
@@ -532,9 +537,7 @@ async def test_an_entry_that_filled_while_the_trading_engine_was_down_gets_its_e
 ) -> None:
     """Its fill was applied to the database by the execution engine; the trading engine restored the
     position but knew nothing of the entry (not open any more): its stop and target were never sent."""
-    whole = dataclasses.replace(
-        submit("smc-d-1", OrderSide.BUY, "0.5", "100"), stop_loss=Decimal(90), take_profit=Decimal(130)
-    )
+    whole = bracketed("smc-d-1", "0.5", "100", stop_loss=90, take_profit=130)
     part = dataclasses.replace(  # filled 0.2, the rest canceled at the venue
         submit("smc-d-2", OrderSide.BUY, "0.4", "99"), stop_loss=Decimal(91), take_profit=None
     )
@@ -573,9 +576,7 @@ async def test_an_entry_that_rested_for_weeks_and_filled_while_down_gets_its_exi
 ) -> None:
     """Entries were looked up by when they were placed (the last 7 days): a GTC entry of a 4h or 1d
     strategy placed 8 days ago that filled while the trading engine was down kept no stop."""
-    old = dataclasses.replace(
-        submit("smc-o-1", OrderSide.BUY, "0.5", "100"), stop_loss=Decimal(90), take_profit=Decimal(130)
-    )
+    old = bracketed("smc-o-1", "0.5", "100", stop_loss=90, take_profit=130)
     recorded(migrated_sqlite_url, (old, OrderStatus.FILLED, "0.5"))
     engine = make_engine(migrated_sqlite_url)
     with engine.begin() as conn:
