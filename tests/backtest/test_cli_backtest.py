@@ -112,6 +112,7 @@ def test_sweep_ranks_and_walk_forward(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "sweep_sma_cross_binance_BTCUSDT_1h.json").read_text())
     assert len(rows) == 4
+    assert all(type(v) is int for r in rows for v in r["params"].values())  # were strings ("5")
     returns = [r["stats"]["total_return"] for r in rows]
     assert returns == sorted(returns, reverse=True)
     chart = (tmp_path / "sweep_sma_cross_binance_BTCUSDT_1h.html").read_text()
@@ -310,7 +311,8 @@ def test_a_refused_parameter_combination_is_an_error_before_the_run_and_a_row_in
         )
         assert result.exit_code == 0, result.output
     rows = json.loads((out / "sweep_sma_cross_binance_BTCUSDT_1h.json").read_text())
-    assert [r["params"]["fast"] for r in rows] == ["10", "30"]  # the refused one ranks last, with its reason
+    # the refused one ranks last, with its reason, its parameters as given (the run's are typed)
+    assert [r["params"]["fast"] for r in rows] == [10, "30"]
     assert rows[0]["error"] == "" and "fast (30) must be shorter than slow (20)" in rows[1]["error"]
     rows = json.loads((out / "sweep_my_dip_buyer_binance_BTCUSDT_1h.json").read_text())
     assert [r["params"]["fail_at"] for r in rows] == ["0", "250"]  # a run that failed part way is not ranked

@@ -102,9 +102,10 @@ def _one(strategy: str, params: dict[str, Any], data: CandleData | None = None) 
         result = run_backtest(build_strategy(strategy, params), data, _CONFIG)
     except Exception as exc:  # a bad combination is a result row, not a crashed sweep
         return SweepRow(params, {}, f"{type(exc).__name__}: {exc}")
+    typed = {k: result.params.get(k, v) for k, v in params.items()}  # "5" from the CLI is 5 here
     if result.failures:  # it stopped trading part way: its figures must not be ranked with complete runs
-        return SweepRow(params, result.stats, f"strategy failed: {result.failures[0].error}")
-    return SweepRow(params, result.stats)
+        return SweepRow(typed, result.stats, f"strategy failed: {result.failures[0].error}")
+    return SweepRow(typed, result.stats)
 
 
 def _one_window(strategy: str, params: dict[str, Any], start: int, end: int) -> SweepRow:
