@@ -315,7 +315,7 @@ def test_a_refused_parameter_combination_is_an_error_before_the_run_and_a_row_in
     assert [r["params"]["fast"] for r in rows] == [10, "30"]
     assert rows[0]["error"] == "" and "fast (30) must be shorter than slow (20)" in rows[1]["error"]
     rows = json.loads((out / "sweep_my_dip_buyer_binance_BTCUSDT_1h.json").read_text())
-    assert [r["params"]["fail_at"] for r in rows] == ["0", "250"]  # a run that failed part way is not ranked
+    assert [r["params"]["fail_at"] for r in rows] == [0, 250]  # a run that failed part way is not ranked
     assert "strategy failed: RuntimeError: boom at candle 250" in rows[1]["error"]
     all_refused = runner.invoke(
         app,
