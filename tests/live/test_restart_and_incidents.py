@@ -110,8 +110,9 @@ def recorded(url: str, *rows: tuple[SubmitOrder, OrderStatus, str]) -> None:
     """The database at ``url`` as the execution engine leaves it: each order written ahead, then the
     venue's report of it (status, filled quantity)."""
     repo = TradingRepo(make_session_factory(make_engine(url)))
-    for cmd, status, filled in rows:
+    for cmd, _, _ in rows:  # all placed, then the venue's reports (as orders rest, then fill)
         repo.record_intent(cmd)
+    for cmd, status, filled in rows:
         repo.apply_report(report(cmd, status, filled))
 
 
@@ -589,6 +590,41 @@ async def test_an_entry_that_rested_for_weeks_and_filled_while_down_gets_its_exi
     try:
         exits = sorted(c.client_order_id for c in sent(service) if isinstance(c, SubmitOrder))
         assert exits == ["smc-o-1-sl", "smc-o-1-tp"]
+    finally:
+        await service.stop()
+
+
+async def test_an_entry_whose_exits_a_running_engine_left_out_gets_none_at_a_restart(
+    migrated_sqlite_url: str,
+) -> None:
+    """A sell with exits that only closed a long got none (on purpose); a later sell with exits opened a
+    short and has its own. Each restart gave the first one exits again, sized to the later short: two
+    buy stops on a short of 0.5."""
+    long_ = submit("smc-k-1", OrderSide.BUY, "0.5", "100")
+    closing = dataclasses.replace(
+        submit("smc-k-2", OrderSide.SELL, "0.5", "100"), stop_loss=Decimal(110), take_profit=Decimal(90)
+    )
+    recorded(migrated_sqlite_url, (long_, OrderStatus.FILLED, "0.5"), (closing, OrderStatus.FILLED, "0.5"))
+    short = dataclasses.replace(
+        submit("smc-k-3", OrderSide.SELL, "0.5", "100"), stop_loss=Decimal(110), take_profit=Decimal(90)
+    )
+    stop = dataclasses.replace(
+        short,
+        client_order_id=ClientOrderId("smc-k-3-sl"),
+        side=OrderSide.BUY,
+        order_type=OrderType.STOP_MARKET,
+        price=None,
+        trigger_price=Decimal(110),
+        reduce_only=True,
+        stop_loss=None,
+        take_profit=None,
+    )
+    recorded(migrated_sqlite_url, (short, OrderStatus.FILLED, "0.5"), (stop, OrderStatus.ACCEPTED, "0"))
+    service = trading_service(migrated_sqlite_url)
+    await service.start()
+    try:
+        assert service.engine.portfolio.position(BTC).qty == Decimal("-0.5")
+        assert [c for c in sent(service) if isinstance(c, SubmitOrder)] == []
     finally:
         await service.stop()
 

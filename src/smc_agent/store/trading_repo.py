@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -272,8 +272,11 @@ class TradingRepo:
 
     def entries_without_exits(self, since_ms: int) -> list[StoredOrder]:
         """Entries that ended since ``since_ms`` (however long they rested), filled at least in part,
-        asked for a stop-loss or take-profit and have neither: they filled while the trading engine was
-        down (or between its write and its exits), so their exits were never sent."""
+        asked for a stop-loss or take-profit and have neither, and after which their bot placed no
+        order on the symbol: they filled while the trading engine was down (or between its write and
+        its exits), so their exits were never sent. One followed by a later order was handled by a
+        running engine, which may have sent no exits on purpose (an entry that only closed an opposite
+        position)."""
 
         def op(session: Session) -> list[StoredOrder]:
             candidates = list(
@@ -294,10 +297,21 @@ class TradingRepo:
                 if children
                 else set()
             )
+            latest = {
+                (bot, symbol): last
+                for bot, symbol, last in session.execute(
+                    select(Order.bot_id, Order.symbol, func.max(Order.created_at)).group_by(
+                        Order.bot_id, Order.symbol
+                    )
+                )
+            }
             return [
                 _stored(o)
                 for o in candidates
-                if f"{o.client_order_id}-sl" not in known and f"{o.client_order_id}-tp" not in known
+                if f"{o.client_order_id}-sl" not in known
+                and f"{o.client_order_id}-tp" not in known
+                and o.closed_at is not None
+                and latest.get((o.bot_id, o.symbol), o.closed_at) <= o.closed_at
             ]
 
         return self._tx(op)
