@@ -81,7 +81,7 @@ def test_stop_entry_and_slippage() -> None:
     assert rig.of(OrderFilled) == []
     rig.bar(101, 103, 100, 102)
     (fill,) = rig.of(OrderFilled)
-    assert fill.price == D("102.10")  # trigger + 10 bp
+    assert fill.price == D("102.11")  # trigger + 10 bp = 102.102, rounded up to the tick (against the buyer)
 
 
 def test_volume_participation_gives_partial_fills() -> None:
@@ -131,7 +131,11 @@ def _target_exits(take_profit: str, *bars: tuple[float, ...]) -> list[tuple[D, D
 def test_take_profit_executes_as_the_spot_venues_do_a_market_order_at_its_price() -> None:
     # Binance and Bybit spot trigger the engine's target as a market order: taker fee, slipped
     assert _target_exits("market", (101, 105.5, 100.5, 104)) == [
-        (D("104.90"), D("1.000"), LiquiditySide.TAKER)  # 105 - 10 bp = 104.895, on the 0.01 tick
+        (
+            D("104.89"),
+            D("1.000"),
+            LiquiditySide.TAKER,
+        )  # 105 - 10 bp = 104.895, down to the tick (against the seller)
     ]
     assert _target_exits("limit", (101, 105.5, 100.5, 104)) == [(D("105"), D("1.000"), LiquiditySide.MAKER)]
 
@@ -145,8 +149,8 @@ def test_what_a_volume_cap_leaves_of_a_triggered_take_profit_sells_at_the_next_o
     # would wait for the price to come back
     touched, fallen = (101, 105.5, 100.5, 104, 5.0), (103, 103.5, 102, 103, 100.0)
     assert _target_exits("market", touched, fallen) == [
-        (D("104.90"), D("0.500"), LiquiditySide.TAKER),
-        (D("102.90"), D("0.500"), LiquiditySide.TAKER),  # 103 - 10 bp = 102.897
+        (D("104.89"), D("0.500"), LiquiditySide.TAKER),
+        (D("102.89"), D("0.500"), LiquiditySide.TAKER),  # 103 - 10 bp = 102.897, down to the tick
     ]
     assert _target_exits("limit", touched, fallen) == [(D("105"), D("0.500"), LiquiditySide.MAKER)]
 
@@ -270,3 +274,22 @@ def test_a_spot_accounts_resting_sell_finds_no_coins_once_the_stop_sold_them() -
     rig.bar(111, 112, 110, 111)  # the sell's price
     assert rig.engine.portfolio.position(INST.id).is_flat
     assert [c.reason for c in rig.of(OrderCanceled)][-1].startswith("spot account: no coins left to sell")
+
+
+def test_a_slipped_price_is_rounded_to_the_tick_against_the_taker_not_to_the_nearest() -> None:
+    """Rounded to the nearest tick, a sell slipped 0.4 bp from 100 (99.996) filled at 100.00: the
+    slippage was given back, and a target sold 10 bp under 105 (104.895) at 104.90, above the slipped
+    price. Float noise (100 x 1.001 is 100.09999999999999) must not cost a tick either."""
+    for side, open_, price in ((OrderSide.BUY, 100.0, D("100.10")), (OrderSide.SELL, 100.0, D("99.90"))):
+        # 100 x 1.001 is 100.09999999999999 in floats, 100 x 0.999 is 99.9: exactly on the tick
+        order = (lambda s, c: s.buy(qty=1)) if side is OrderSide.BUY else (lambda s, c: s.sell(qty=1))
+        rig = Rig(Scripted({0: order}), fill_model=FillModel(maker_fee=D(0), taker_fee=D(0), slippage_bps=10))
+        rig.bar(open_, open_, open_, open_)
+        rig.bar(open_, open_ + 1, open_ - 1, open_)
+        (fill,) = rig.of(OrderFilled)
+        assert fill.price == price, (side, fill.price)
+    rig = Rig(Scripted({0: lambda s, c: s.sell(qty=1)}), fill_model=FillModel(slippage_bps=0.4))
+    rig.bar(100, 100, 100, 100)
+    rig.bar(100, 101, 99, 100)
+    (fill,) = rig.of(OrderFilled)
+    assert fill.price == D("99.99")  # 99.996 down to the tick: the slippage does not vanish

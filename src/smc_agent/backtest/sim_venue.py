@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from smc_agent.backtest.fill_model import FillModel
 from smc_agent.core.candle import Candle
@@ -49,7 +49,7 @@ from smc_agent.core.events import (
 )
 from smc_agent.core.ids import InstrumentId, TradeId, VenueOrderId
 from smc_agent.core.instrument import Instrument
-from smc_agent.core.money import ZERO, is_multiple, to_decimal
+from smc_agent.core.money import ZERO, is_multiple, round_to_increment, to_decimal
 from smc_agent.core.ports import EventHandler
 from smc_agent.execution.ids import child_role
 
@@ -344,7 +344,13 @@ class SimulatedVenue:
             qty = min(qty, cap)
             self._volume_used += qty
         market_price = to_decimal(c.open)
-        price = inst.round_price(market_price if price_f == c.open else to_decimal(price_f))
+        if price_f == c.open:
+            price = inst.round_price(market_price)
+        else:  # a level (on the tick) or a slipped price: that one is rounded against the taker
+            raw = to_decimal(round(price_f, 10))  # 10 places: float noise must not move it a tick
+            price = round_to_increment(
+                raw, inst.price_increment, rounding=ROUND_CEILING if cmd.side is _BUY else ROUND_FLOOR
+            )
         rate = self.model.taker_fee if liquidity is _TAKER else self.model.maker_fee
         if rate is None:
             rate = inst.taker_fee if liquidity is _TAKER else inst.maker_fee
