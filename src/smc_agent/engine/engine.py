@@ -262,7 +262,7 @@ class TradingEngine:
             self._cancel_stale_exits(event, follow_ups)
         elif isinstance(event, OrderRejected) and child_role(event.client_order_id) == "sl":
             self._stop_refused(event)
-        if filled and after * event.side.sign > 0:  # type: ignore[attr-defined]  # opened a position on its side
+        if filled:
             self.trim(event.client_order_id)
         if filled and self._breakers_on:  # after its protective orders: a fill can end a position at a loss
             self._check_breakers(self.portfolio.equity_f(), self.clock.timestamp_ms())
@@ -321,10 +321,13 @@ class TradingEngine:
         return cmd if cmd.qty <= held else replace(cmd, qty=held)
 
     def trim(self, client_order_id: ClientOrderId) -> None:
-        """Cancel the rest of a resting entry with exits that filled in part (once): see
-        :meth:`OrderManager.start_trim`. After a restart, the runtime asks for each restored one."""
+        """Cancel the rest of a resting entry with exits that filled in part (once), when its fills
+        opened a position on its side: see :meth:`OrderManager.start_trim`. After a restart, the runtime
+        asks for each restored open order."""
         order = self.orders.get(client_order_id)
-        if order is not None and self.orders.start_trim(order):
+        if order is None or self.portfolio.qty_f.get(order.instrument_id, 0.0) * order.side.sign <= 0:
+            return  # no position on its side (yet): a flip's fill that only closed the old one
+        if self.orders.start_trim(order):
             self._cancel(order.strategy_id, order.instrument_id, client_order_id, self.clock.timestamp_ms())
 
     def _cancel_stale_exits(self, event: OrderEvent, follow_ups: Sequence[SubmitOrder | CancelOrder]) -> None:

@@ -93,8 +93,7 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
         orders += 1
     _relink_exits(engine)
     for order in engine.orders.open_orders():  # a partly filled entry with exits: its rest is canceled
-        if engine.portfolio.qty_f.get(order.instrument_id, 0.0) * order.side.sign > 0:
-            engine.trim(order.client_order_id)
+        engine.trim(order.client_order_id)
     since = now_ms - LOOKBACK_MS
     exits = 0
     for stored in repo.entries_without_exits(since):
@@ -118,19 +117,22 @@ def _send_exits(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, n
     """An entry that filled while the trading engine was down ended without its stop-loss and
     take-profit: its book-keeping up to its end, then the exits it asked for, sized to the position."""
     follow_ups = _register(engine, stored, iid, now)
-    base: dict[str, Any] = {
+    order = engine.orders.get(ClientOrderId(stored.client_order_id))
+    if order is not None and order.is_open:  # filled in part, then canceled or expired at the venue
+        canceled = OrderCanceled(**_event_base(stored, iid, now), reason=f"{stored.status} at the venue")
+        follow_ups = engine.orders.apply(canceled)
+    engine.follow_up(follow_ups)  # (the restored fill that completed it brought them)
+
+
+def _event_base(stored: StoredOrder, iid: InstrumentId, now: int) -> dict[str, Any]:
+    """The fields every order event of ``stored`` shares, as the restore replays them at ``now``."""
+    return {
         "ts_event": now,
         "ts_init": now,
         "strategy_id": StrategyId(stored.bot_id or ""),
         "instrument_id": iid,
         "client_order_id": ClientOrderId(stored.client_order_id),
     }
-    order = engine.orders.get(ClientOrderId(stored.client_order_id))
-    if order is None:
-        return
-    if order.is_open:  # filled in part, then canceled or expired at the venue
-        follow_ups = engine.orders.apply(OrderCanceled(**base, reason=f"{stored.status} at the venue"))
-    engine.follow_up(follow_ups)  # (the restored fill that completed it brought them)
 
 
 def _relink_exits(engine: TradingEngine) -> None:
@@ -167,13 +169,7 @@ def _register(engine: TradingEngine, stored: StoredOrder, iid: InstrumentId, now
     )
     manager = engine.orders
     manager.create(cmd)
-    base: dict[str, Any] = {
-        "ts_event": now,
-        "ts_init": now,
-        "strategy_id": sid,
-        "instrument_id": iid,
-        "client_order_id": cid,
-    }
+    base = _event_base(stored, iid, now)
     manager.apply(
         OrderSubmitted(
             **base,

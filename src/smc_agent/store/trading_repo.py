@@ -20,13 +20,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import OrderStatus
 from smc_agent.core.errors import RetryableError
+from smc_agent.core.ids import ClientOrderId
 from smc_agent.core.ports import OrderReport
+from smc_agent.execution.ids import child_order_id
 from smc_agent.store.models import Bot, Order, Position, Signal, Trade
 
 T = TypeVar("T")
 ZERO = Decimal(0)
 OPEN_STATUSES = (*tuple(s.value for s in OrderStatus if s.is_open), OrderStatus.INITIALIZED.value)
-DONE_STATUSES = (OrderStatus.FILLED.value, OrderStatus.CANCELED.value, OrderStatus.EXPIRED.value)
+DONE_STATUSES = tuple(
+    s.value for s in OrderStatus if s.is_terminal
+)  # (with a fill: filled, canceled, expired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,25 +295,29 @@ class TradingRepo:
                     .order_by(Order.created_at)
                 )
             )
-            children = {f"{o.client_order_id}-{role}" for o in candidates for role in ("sl", "tp")}
-            known = (
-                set(session.scalars(select(Order.client_order_id).where(Order.client_order_id.in_(children))))
-                if children
-                else set()
+            if not candidates:
+                return []
+            children = {
+                child_order_id(ClientOrderId(o.client_order_id), role)
+                for o in candidates
+                for role in ("sl", "tp")
+            }
+            known = set(
+                session.scalars(select(Order.client_order_id).where(Order.client_order_id.in_(children)))
             )
-            latest = {
+            latest = {  # the newest order of each bot and symbol placed since (all later ones are)
                 (bot, symbol): last
                 for bot, symbol, last in session.execute(
-                    select(Order.bot_id, Order.symbol, func.max(Order.created_at)).group_by(
-                        Order.bot_id, Order.symbol
-                    )
+                    select(Order.bot_id, Order.symbol, func.max(Order.created_at))
+                    .where(Order.created_at >= _ms_to_dt(since_ms))
+                    .group_by(Order.bot_id, Order.symbol)
                 )
             }
             return [
                 _stored(o)
                 for o in candidates
-                if f"{o.client_order_id}-sl" not in known
-                and f"{o.client_order_id}-tp" not in known
+                if child_order_id(ClientOrderId(o.client_order_id), "sl") not in known
+                and child_order_id(ClientOrderId(o.client_order_id), "tp") not in known
                 and o.closed_at is not None
                 and latest.get((o.bot_id, o.symbol), o.closed_at) <= o.closed_at
             ]
