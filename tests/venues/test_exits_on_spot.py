@@ -118,6 +118,13 @@ class Live:
         entry = next(iter(self.engine.orders.orders.values())).client_order_id
         return f"{entry}-sl", f"{entry}-tp"
 
+    def assert_flat_and_clear(self, sim: ExchangeSimulator, venue: str) -> None:
+        """Flat in the engine, nothing working in the engine or at the venue, no coins left over."""
+        assert self.engine.portfolio.position(InstrumentId(venue, "BTC/USDT")).is_flat
+        assert self.engine.orders.open_orders() == [] and sim.state.book.open_orders("BTCUSDT") == []
+        btc = sim.state.book.balance("BTC")
+        assert (btc.free, btc.locked) == (ZERO, ZERO)
+
     def status(self, cid: str) -> str:
         stored = self.gateway.repo.get(cid)
         return "unknown" if stored is None else stored.status
@@ -345,10 +352,7 @@ async def test_a_bracket_through_both_services_exits_once(
         done, other = (sl, tp) if reached == "stop" else (tp, sl)
         assert live.status(done) == "filled"
         assert live.status(other) == ("expired" if venue == "binance" else "canceled")
-        assert live.engine.portfolio.position(InstrumentId(venue, "BTC/USDT")).is_flat
-        assert live.engine.orders.open_orders() == [] and bare_sim.state.book.open_orders("BTCUSDT") == []
-        btc = bare_sim.state.book.balance("BTC")
-        assert (btc.free, btc.locked) == (ZERO, ZERO)
+        live.assert_flat_and_clear(bare_sim, venue)
     finally:
         await close_execution(live.execution)
 
@@ -375,10 +379,7 @@ async def test_an_entry_filled_beyond_its_stop_is_closed_at_market_not_left_with
         entry = next(iter(live.engine.orders.orders.values())).client_order_id
         assert live.status(f"{entry}-sl") == "rejected"
         assert live.status(f"{entry}-ex") == "filled"
-        assert live.engine.portfolio.position(InstrumentId(venue, "BTC/USDT")).is_flat
-        assert live.engine.orders.open_orders() == [] and bare_sim.state.book.open_orders("BTCUSDT") == []
-        btc = bare_sim.state.book.balance("BTC")
-        assert (btc.free, btc.locked) == (ZERO, ZERO)
+        live.assert_flat_and_clear(bare_sim, venue)
     finally:
         await close_execution(live.execution)
 
