@@ -51,7 +51,7 @@ from smc_agent.core.ids import InstrumentId, TradeId, VenueOrderId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.money import ZERO, is_multiple, round_to_increment, to_decimal
 from smc_agent.core.ports import EventHandler
-from smc_agent.execution.ids import child_role
+from smc_agent.execution.ids import child_role, is_take_profit
 
 _OPEN, _FULL_BAR, _STOPS_ONLY = 0, 1, 2
 _MARKET = OrderType.MARKET
@@ -59,7 +59,6 @@ _BUY = OrderSide.BUY
 _TAKER = LiquiditySide.TAKER
 _MAKER = LiquiditySide.MAKER
 _STOP_MARKET = OrderType.STOP_MARKET
-_LIMIT = OrderType.LIMIT
 _STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 _GTC = TimeInForce.GTC
 
@@ -163,7 +162,7 @@ class SimulatedVenue:
             command,
             VenueOrderId(f"sim-{self._seq}"),
             self._phase,
-            take_profit=self.model.take_profit == "market" and _is_take_profit(command),
+            take_profit=self.model.take_profit == "market" and is_take_profit(command),
         )
         self._working.setdefault(command.instrument_id, []).append(w)
         self._retouch(command.instrument_id)
@@ -490,11 +489,6 @@ def _opened_through(w: _Working, open_: float) -> bool:
     if w.is_stop and not w.triggered:
         return open_ >= w.level if buy else open_ <= w.level
     return open_ <= w.level if buy else open_ >= w.level
-
-
-def _is_take_profit(cmd: SubmitOrder) -> bool:
-    """A position's take-profit: the engine's reduce-only ``-tp`` limit child."""
-    return cmd.reduce_only and cmd.order_type is _LIMIT and child_role(cmd.client_order_id) == "tp"
 
 
 def _drop(event: Event) -> None:

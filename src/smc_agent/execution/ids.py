@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from hashlib import blake2b
 
-from smc_agent.core.enums import OrderSide
+from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.enums import OrderSide, OrderType
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
 
 MAX_LEN = 36
@@ -82,3 +83,9 @@ def sibling_order_id(client_order_id: str) -> ClientOrderId | None:
     if parent is None:
         return None
     return child_order_id(parent, "tp" if child_role(client_order_id) == "sl" else "sl")
+
+
+def is_take_profit(cmd: SubmitOrder) -> bool:
+    """A position's protective take-profit: the engine's reduce-only ``-tp`` limit child (the venues
+    execute it as a market order at its price; the simulated venue does the same)."""
+    return cmd.reduce_only and cmd.order_type is OrderType.LIMIT and child_role(cmd.client_order_id) == "tp"

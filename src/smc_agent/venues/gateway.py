@@ -23,7 +23,7 @@ from smc_agent.core.fill import Fill
 from smc_agent.core.ids import ClientOrderId, InstrumentId, TradeId, VenueOrderId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import Balance, OrderReport
-from smc_agent.execution.ids import child_role, parent_order_id
+from smc_agent.execution.ids import is_take_profit, parent_order_id
 from smc_agent.venues.errors import translate
 from smc_agent.venues.quirks import QUIRKS, VenueQuirks
 from smc_agent.venues.throttle import VenueThrottle
@@ -184,7 +184,7 @@ class CcxtGateway:
         q = self.quirks
         if q.trigger_direction_inferred and command.order_type in _STOP_TYPES:
             await self._refuse_stop_through(command)
-        if q.conditional_take_profit and _is_take_profit(command) and await self._beyond_market(command):
+        if q.conditional_take_profit and is_take_profit(command) and await self._beyond_market(command):
             # the venue's stop-loss takes the coins only when it triggers: a target resting as a limit
             # would hold them then, and the stop would be refused at the moment it is needed
             command = replace(
@@ -533,15 +533,6 @@ class CcxtGateway:
             avg_fill_price=_dec(raw.get("average")) if filled else None,
             ts_event=int(ts),
         )
-
-
-def _is_take_profit(command: SubmitOrder) -> bool:
-    """A position's protective take-profit: the engine's reduce-only ``-tp`` limit child."""
-    return (
-        command.reduce_only
-        and command.order_type is OrderType.LIMIT
-        and child_role(command.client_order_id) == "tp"
-    )
 
 
 def _triggered(info: dict[str, Any]) -> bool:
