@@ -279,11 +279,16 @@ def test_a_spot_accounts_resting_sell_finds_no_coins_once_the_stop_sold_them() -
 def test_a_slipped_price_is_rounded_to_the_tick_against_the_taker_not_to_the_nearest() -> None:
     """Rounded to the nearest tick, a sell slipped 0.4 bp from 100 (99.996) filled at 100.00: the
     slippage was given back, and a target sold 10 bp under 105 (104.895) at 104.90, above the slipped
-    price. Float noise (100 x 1.001 is 100.09999999999999) must not cost a tick either."""
-    for side, open_, price in ((OrderSide.BUY, 100.0, D("100.10")), (OrderSide.SELL, 100.0, D("99.90"))):
-        # 100 x 1.001 is 100.09999999999999 in floats, 100 x 0.999 is 99.9: exactly on the tick
+    price. Float noise must not cost a tick either: 1200 less 7 bp is 1199.1599999999999 in floats and
+    780 plus 15 bp is 781.1700000000001, both exactly on the tick."""
+    for side, open_, bps, price in (
+        (OrderSide.SELL, 1200.0, 7, D("1199.16")),
+        (OrderSide.BUY, 780.0, 15, D("781.17")),
+    ):
         order = (lambda s, c: s.buy(qty=1)) if side is OrderSide.BUY else (lambda s, c: s.sell(qty=1))
-        rig = Rig(Scripted({0: order}), fill_model=FillModel(maker_fee=D(0), taker_fee=D(0), slippage_bps=10))
+        rig = Rig(
+            Scripted({0: order}), fill_model=FillModel(maker_fee=D(0), taker_fee=D(0), slippage_bps=bps)
+        )
         rig.bar(open_, open_, open_, open_)
         rig.bar(open_, open_ + 1, open_ - 1, open_)
         (fill,) = rig.of(OrderFilled)
