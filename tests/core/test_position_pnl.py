@@ -1,3 +1,4 @@
+from dataclasses import replace
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -7,6 +8,7 @@ from smc_agent.core.enums import LiquiditySide, OrderSide
 from smc_agent.core.fill import Fill
 from smc_agent.core.ids import ClientOrderId, InstrumentId, TradeId
 from smc_agent.core.position import Position
+from smc_agent.engine.portfolio import Portfolio
 
 IID = InstrumentId("sim", "BTC/USDT")
 prices = st.decimals(min_value="0.01", max_value="100000", places=2)
@@ -81,3 +83,55 @@ def test_flip_reopens_at_fill_price() -> None:
     assert realized == Decimal(10)
     assert pos.qty == Decimal(-2)
     assert pos.avg_price == Decimal(110)
+
+
+def coin_fee_fill(side: OrderSide, qty: Decimal, price: Decimal, rate: Decimal, n: int) -> Fill:
+    """As Binance and Bybit spot charge a buy: the fee in the coin bought (a sell's in the quote)."""
+    if side is OrderSide.SELL:
+        return fill(side, qty, price, rate, n)
+    return replace(fill(side, qty, price, Decimal(0), n), fee=qty * rate, fee_currency="BTC")
+
+
+@settings(max_examples=200, deadline=None)
+@given(qtys, prices, prices, fee_rates)
+def test_a_fee_in_the_coin_bought_is_booked_as_the_account_holds_it(
+    qty: Decimal, p_open: Decimal, p_close: Decimal, rate: Decimal
+) -> None:
+    """The position is what the account holds (bought less the fee), the fee is valued at the fill's
+    price, and the books match the account: a round trip selling what is held leaves the cash the
+    account has, and at the same price it loses exactly the fees."""
+    book = Portfolio(Decimal(1000), "USDT")
+    buy = coin_fee_fill(OrderSide.BUY, qty, p_open, rate, 1)
+    pos = book.apply_fill(buy)
+    held = qty - buy.fee
+    assert pos.qty == held and book.fees == buy.fee * p_open
+    assert book.cash == 1000 - qty * p_open  # the fee took coins, not cash
+    assert book.equity() == 1000 - qty * p_open + held * p_open  # at cost: no mark yet
+    sell = fill(OrderSide.SELL, held, p_close, rate, 2)
+    book.apply_fill(sell)
+    assert pos.is_flat and book.cash == 1000 - qty * p_open + held * p_close - sell.fee
+    assert book.fees == buy.fee * p_open + sell.fee
+    if p_open == p_close:
+        assert book.cash - 1000 == -book.fees
+        assert pos.net_realized_pnl == -book.fees
+
+
+def test_a_fee_in_a_third_asset_is_left_out_and_the_quantity_kept() -> None:
+    book = Portfolio(Decimal(1000), "USDT")
+    bnb = replace(
+        fill(OrderSide.BUY, Decimal(1), Decimal(100), Decimal(0), 1), fee=Decimal("0.2"), fee_currency="BNB"
+    )
+    pos = book.apply_fill(bnb)
+    assert pos.qty == 1 and book.fees == 0 and book.cash == 900
+
+
+def test_dust_below_the_lot_step_is_written_off_at_its_cost() -> None:
+    book = Portfolio(Decimal(1000), "USDT")
+    book.apply_fill(coin_fee_fill(OrderSide.BUY, Decimal("0.01234"), Decimal(100), Decimal("0.001"), 1))
+    book.apply_fill(fill(OrderSide.SELL, Decimal("0.01232"), Decimal(100), Decimal(0), 2))
+    assert not book.write_off_dust(IID, Decimal("0.000001"))  # 0.00000766 is 7.66 steps of 0.000001
+    pos = book.positions[IID]
+    assert pos.qty == Decimal("0.00000766") and book.has_exposure
+    assert book.write_off_dust(IID, Decimal("0.00001"))
+    assert pos.is_flat and not book.has_exposure and book.equity() == book.cash
+    assert pos.realized_pnl == -Decimal("0.00000766") * 100

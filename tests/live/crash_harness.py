@@ -149,12 +149,20 @@ class CrashRig:
         report.venue_orders = len(venue)
         lost = [cid for cid in venue if cid not in stored] + missing
         fills: dict[str, Decimal] = {}
+        fees: dict[str, Decimal] = {}
         for t in self.repo.trades():
             cid = t["venue_trade_id"].rsplit("-", 1)[0]
             fills[cid] = fills.get(cid, Decimal(0)) + t["quantity"]
-        venue_pos = Decimal(0)
+            fees[cid] = fees.get(cid, Decimal(0)) + t["fee"]
+        venue_pos = Decimal(0)  # what the account holds: a buy's fee is paid in the coin bought
         for cid, vo in venue.items():
-            venue_pos += vo.filled if vo.side == "BUY" else -vo.filled
+            for trade in vo.trades:
+                venue_pos += trade.qty if vo.side == "BUY" else -trade.qty
+                venue_pos -= trade.fee if trade.fee_asset == "BTC" else 0
+            charged = sum((trade.fee for trade in vo.trades), Decimal(0))
+            if vo.filled and fees.get(str(vo.order_id), Decimal(0)) != charged:
+                report.problems.append(f"fees of {cid}: db {fees.get(str(vo.order_id))} venue {charged}")
+                report.lost_fills += 1
             row = stored.get(cid)
             if row is None:
                 continue

@@ -60,7 +60,7 @@ async def test_new_orders_follow_the_active_venue_and_stranded_positions_are_kep
         )
         try:
             await service.start()
-            first = order(1, kind="market")
+            first = order(1, kind="market", qty="0.01")  # less its fee: whole lot steps
             await send_and_wait_filled(service, first)
             assert first.client_order_id in venue_client_ids(sim)
             held = repo.net_position("binance", "BTC/USDT")
@@ -90,7 +90,7 @@ async def test_new_orders_follow_the_active_venue_and_stranded_positions_are_kep
                 await publish(event)
 
             service.gateway.publish = spy
-            second = order(2, kind="market")
+            second = order(2, kind="market", qty="0.01")
             await send_and_wait_filled(service, second)
             stored = repo.get(second.client_order_id)
             assert stored is not None and stored.exchange == "bybit"

@@ -52,7 +52,8 @@ async def test_lost_ack_found_by_client_id_not_resent(
         assert stored is not None and stored.venue_order_id is not None
         venue_orders = [o for o in sim.state.book.orders.values() if o.client_id == cmd.client_order_id]
         assert len(venue_orders) == 1 and str(venue_orders[0].order_id) == stored.venue_order_id
-        assert repo.net_position("binance", "BTC/USDT") == venue_orders[0].filled
+        (trade,) = venue_orders[0].trades  # held: bought less the fee paid in the coin
+        assert repo.net_position("binance", "BTC/USDT") == venue_orders[0].filled - trade.fee > 0
         # the same command delivered again (stream redelivery) is recognised and not resent
         await service.handle(encode(cmd))
         assert placed == [cmd.client_order_id]

@@ -43,6 +43,8 @@ from tests.venues.conftest import open_gateway
 from tests.venues.simkit import sim_config
 
 QTY = Decimal("0.01")
+# what the account holds after buying QTY: both venues charge a spot buy's fee (0.1%) in the coin bought
+HELD = QTY - QTY * Decimal("0.001")
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
@@ -141,7 +143,7 @@ async def test_close_cancels_the_stop_before_it_sells_and_only_if_it_goes(
     try:
         sl, tp = await live.enter(bare_sim, venue)  # the entry fills; its stop and target are placed
         assert live.status(sl.removesuffix("-sl")) == "filled" and live.status(sl) == "accepted"
-        assert bare_sim.state.book.balance("BTC").locked == (QTY if venue == "binance" else 0)
+        assert bare_sim.state.book.balance("BTC").locked == (HELD if venue == "binance" else 0)
         if halted:  # the operator's emergency halt, which the trading engine has not seen yet
             live.gateway.control.halt(reason="operator: emergency halt", actor="ops", source="test")
 
@@ -157,7 +159,7 @@ async def test_close_cancels_the_stop_before_it_sells_and_only_if_it_goes(
             )
             assert close_id not in {o.client_id for o in bare_sim.state.book.orders.values()}
             assert live.status(sl) == "accepted"
-            assert btc.free + btc.locked == QTY
+            assert btc.free + btc.locked == HELD
             assert any(o.client_id == sl for o in bare_sim.state.book.open_orders("BTCUSDT"))
         else:  # the stop (and target) canceled first, then the close filled: flat, nothing working
             assert live.status(close_id) == "filled" and live.status(sl) == "canceled"
@@ -180,7 +182,7 @@ def _order(venue: str, cid: str, order_type: OrderType, price: Decimal | None = 
         client_order_id=ClientOrderId(cid),
         side=OrderSide.BUY if entry else OrderSide.SELL,
         order_type=order_type,
-        qty=QTY,
+        qty=QTY if entry else HELD,
         price=None if stop else price,
         trigger_price=price if stop else None,
         reduce_only=not entry,
@@ -208,7 +210,7 @@ async def test_the_stop_is_funded_when_it_triggers(bare_sim: ExchangeSimulator, 
         bare_sim.step(60)
         iid = InstrumentId(venue, "BTC/USDT")
         sl = await gw.fetch_order(iid, client_order_id=ClientOrderId("e1-sl"))
-        assert sl.status is OrderStatus.FILLED and sl.filled_qty == QTY  # not refused for want of coins
+        assert sl.status is OrderStatus.FILLED and sl.filled_qty == HELD  # not refused for want of coins
         assert sl.avg_fill_price is not None and sl.avg_fill_price <= stop
     assert bare_sim.state.book.balance("BTC").free == 0
 
@@ -268,12 +270,12 @@ async def test_a_binance_oco_list_shares_the_coins_and_expires_the_other_leg(
         legs = {o.client_id: o for o in bare_sim.state.book.open_orders("BTCUSDT")}
         assert legs["e1-tp"].trigger_price == target and legs["e1-tp"].list_id == legs["e1-sl"].list_id
         btc = bare_sim.state.book.balance("BTC")
-        assert (btc.free, btc.locked) == (ZERO, QTY)  # both legs, one reservation
+        assert (btc.free, btc.locked) == (ZERO, HELD)  # both legs, one reservation
         if reached == "neither":  # canceling one leg cancels the list and frees the coins
             canceled = await gw.cancel_order(iid, client_order_id=ClientOrderId("e1-tp"))
             assert canceled.status is OrderStatus.CANCELED
             other = await gw.fetch_order(iid, client_order_id=ClientOrderId("e1-sl"))
-            assert other.status is OrderStatus.CANCELED and (btc.free, btc.locked) == (QTY, ZERO)
+            assert other.status is OrderStatus.CANCELED and (btc.free, btc.locked) == (HELD, ZERO)
             return
         bare_sim.step(60)
         done = await gw.fetch_order(
@@ -282,7 +284,7 @@ async def test_a_binance_oco_list_shares_the_coins_and_expires_the_other_leg(
         gone = await gw.fetch_order(
             iid, client_order_id=ClientOrderId(f"e1-{'tp' if reached == 'stop' else 'sl'}")
         )
-        assert done.status is OrderStatus.FILLED and done.filled_qty == QTY
+        assert done.status is OrderStatus.FILLED and done.filled_qty == HELD
         assert gone.status is OrderStatus.EXPIRED and gone.filled_qty == 0
         assert done.avg_fill_price is not None
         assert done.avg_fill_price <= stop if reached == "stop" else done.avg_fill_price >= target
@@ -302,7 +304,7 @@ async def test_an_oco_list_with_a_target_through_the_price_is_refused_whole(
                 _order(venue, "e1-tp", OrderType.LIMIT, (price * Decimal("0.99")).quantize(CENT)),
             )
     assert bare_sim.state.book.open_orders("BTCUSDT") == []
-    assert bare_sim.state.book.balance("BTC").free == QTY
+    assert bare_sim.state.book.balance("BTC").free == HELD
 
 
 @pytest.mark.parametrize("venue", ["bybit"])
@@ -344,7 +346,7 @@ async def test_a_bracket_through_both_services_exits_once(
         legs = {o.client_id: o for o in bare_sim.state.book.open_orders("BTCUSDT")}
         if venue == "binance":  # one list, one reservation
             assert legs[sl].list_id == legs[tp].list_id >= 0
-            assert bare_sim.state.book.balance("BTC").locked == QTY
+            assert bare_sim.state.book.balance("BTC").locked == HELD
         bare_sim.step(60)
         for _ in range(3):  # the execution engine's polls find the fill; the engine cancels what is left
             await live.gateway.poll()
@@ -353,6 +355,106 @@ async def test_a_bracket_through_both_services_exits_once(
         assert live.status(done) == "filled"
         assert live.status(other) == ("expired" if venue == "binance" else "canceled")
         live.assert_flat_and_clear(bare_sim, venue)
+    finally:
+        await close_execution(live.execution)
+
+
+@pytest.mark.parametrize("qty", ["0.01", "0.01234"])
+async def test_the_engines_books_hold_what_the_venue_account_holds_fees_included(
+    bare_sim: ExchangeSimulator, venue: str, qty: str, migrated_sqlite_url: str
+) -> None:
+    """Both venues charge a spot buy's fee in the coin bought. Live fills were booked with no fee: the
+    engine's position was the quantity bought, more than the account held, so the exits it sized on
+    it were refused for want of coins, and equity, the loss breakers and sizing left fees out. Now a
+    fill is booked with the fees of its trades at the venue: the position is what the account holds,
+    the exits sell it, and after the round trip the engine's cash is the account's, to the last digit,
+    also after a restart. 0.01234 BTC less its fee is not a whole number of lot steps: the exits sell
+    what they can and the rest (dust no order can sell) stays in the account, flat to the strategy."""
+    bought = Decimal(qty)
+    held = bought - (bought * Decimal("0.001")).quantize(Decimal("0.00000001"))
+    sold = held.quantize(Decimal("0.00001"), rounding="ROUND_DOWN")
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    stop = (min(b.low for b in bars[500:560]) + 1).quantize(CENT)  # reached within the hour
+    target = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never
+    strategy = Scripted({0: lambda s, c: s.buy(qty=float(bought), stop_loss=stop, take_profit=target)})
+    live = Live(bare_sim, venue, migrated_sqlite_url, strategy)
+    iid = InstrumentId(venue, "BTC/USDT")
+    try:
+        sl, _ = await live.enter(bare_sim, venue)
+        assert live.engine.portfolio.position(iid).qty == held
+        assert live.engine.orders.get(ClientOrderId(sl)).qty == sold  # sized on what is held
+        (entry,) = live.gateway.repo.trades()
+        assert (entry["quantity"], entry["fee"], entry["fee_currency"]) == (bought, bought - held, "BTC")
+        bare_sim.step(60)
+        for _ in range(3):
+            await live.gateway.poll()
+            await live.pump()
+        assert live.status(sl) == "filled"
+        assert live.engine.portfolio.position(iid).is_flat and live.engine.orders.open_orders() == []
+        btc, usdt = bare_sim.state.book.balance("BTC"), bare_sim.state.book.balance("USDT")
+        assert (btc.free, btc.locked) == (held - sold, ZERO)  # the dust, if any, stays at the venue
+        assert live.engine.portfolio.cash == usdt.free
+        fees = sum(
+            t["fee"] * (t["price"] if t["fee_currency"] == "BTC" else 1) for t in live.gateway.repo.trades()
+        )
+        assert live.engine.portfolio.fees == fees > 0
+        restarted = TradingService(
+            bus=MemoryStreamBus(),
+            repo=live.gateway.repo,
+            control=live.trading.control,
+            instruments=[live.engine.instruments[iid]],
+            strategies={},
+            starting_cash=Decimal(100_000),
+        )
+        await restarted.start()
+        assert restarted.engine.portfolio.position(iid).is_flat
+        assert restarted.engine.portfolio.cash == usdt.free and restarted.engine.portfolio.fees == fees
+    finally:
+        await close_execution(live.execution)
+
+
+@pytest.mark.parametrize("venue", ["binance"])  # the execution engine's rule; the venue does not matter
+@pytest.mark.parametrize("fee_wait_s", [30.0, 0.0])
+async def test_a_fill_is_booked_with_its_fees_once_the_venue_lists_its_trades(
+    bare_sim: ExchangeSimulator, venue: str, fee_wait_s: float, migrated_sqlite_url: str
+) -> None:
+    """The venue reports the entry filled but does not answer for its trades (their fees): the fill
+    waits for the next poll rather than be booked without its fee (the position would be more than the
+    account holds); the order is stored as accepted meanwhile, not lost. Only after ``fee_wait_s`` is a
+    fill booked without the fees of trades the venue never listed."""
+    p = bare_sim.state.last_price("BTCUSDT")
+    stop, target = (p * Decimal("0.9")).quantize(CENT), (p * Decimal("1.1")).quantize(CENT)
+    strategy = Scripted({0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)})
+    live = Live(bare_sim, venue, migrated_sqlite_url, strategy)
+    live.gateway.fee_wait_s = fee_wait_s
+    port = live.gateway.venues[venue]
+    listing = port.fetch_order_fills
+    asked: list[str] = []
+
+    async def unanswered_once(iid: InstrumentId, venue_order_id: str) -> object:
+        asked.append(venue_order_id)
+        if len(asked) == 1:
+            raise VenueUnavailable("trade list unavailable")
+        return await listing(iid, venue_order_id)  # type: ignore[arg-type]
+
+    port.fetch_order_fills = unanswered_once  # type: ignore[method-assign,assignment]
+    iid = InstrumentId(venue, "BTC/USDT")
+    try:
+        sl, _ = await live.enter(bare_sim, venue)
+        entry = sl.removesuffix("-sl")
+        if fee_wait_s:
+            assert live.status(entry) == "accepted" and live.gateway.repo.trades() == []
+            assert live.engine.portfolio.position(iid).is_flat and live.status(sl) == "unknown"
+            await live.gateway.poll()
+            await live.pump()
+            assert live.engine.portfolio.position(iid).qty == HELD
+            (trade,) = live.gateway.repo.trades()
+            assert (trade["quantity"], trade["fee"], trade["fee_currency"]) == (QTY, QTY - HELD, "BTC")
+            assert live.engine.orders.get(ClientOrderId(sl)).qty == HELD
+        else:  # booked at once, without the fee it could not read (an ALERT in the log)
+            (trade,) = live.gateway.repo.trades()
+            assert trade["fee"] == 0 and live.engine.portfolio.position(iid).qty == QTY
+        assert live.status(entry) == "filled"
     finally:
         await close_execution(live.execution)
 

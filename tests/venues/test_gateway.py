@@ -90,7 +90,8 @@ async def test_limit_order_lifecycle(gateway: CcxtGateway, sim: ExchangeSimulato
     assert report.status is OrderStatus.ACCEPTED and report.client_order_id == "c-1"
     assert report.price == Decimal(price) and report.qty == Decimal("0.01")
     balances = {b.currency: b for b in await gateway.fetch_balances()}
-    assert balances["USDT"].locked == Decimal(price) * Decimal("0.01") * Decimal("1.001")
+    # a buy's fee is paid in the coin bought: it reserves the quote cost only
+    assert balances["USDT"].locked == Decimal(price) * Decimal("0.01")
     assert [o.client_order_id for o in await gateway.fetch_open_orders(iid)] == ["c-1"]
     by_cid = await gateway.fetch_order(iid, client_order_id=ClientOrderId("c-1"))
     assert by_cid.venue_order_id == report.venue_order_id
@@ -126,6 +127,32 @@ async def test_market_order_fills_at_once(gateway: CcxtGateway, sim: ExchangeSim
     assert balances["BTC"].total == Decimal("0.9")
     expected_quote = Decimal("0.1") * sim.state.last_price("BTCUSDT") * Decimal("0.999")
     assert abs(balances["USDT"].total - Decimal(100_000) - expected_quote) < Decimal("0.01")
+
+
+async def test_an_orders_fills_carry_the_fee_in_the_currency_the_venue_charged(
+    gateway: CcxtGateway, sim: ExchangeSimulator
+) -> None:
+    """Binance and Bybit spot charge a buy's fee in the coin bought and a sell's in the quote currency;
+    Binance's order report carries no fees, so they are read from the order's trades."""
+    iid = _iid(gateway)
+    buy = await gateway.submit_order(_order(gateway, "f-buy", OrderSide.BUY, "0.02"))
+    sell = await gateway.submit_order(_order(gateway, "f-sell", OrderSide.SELL, "0.05"))
+    (bought,) = await gateway.fetch_order_fills(iid, buy.venue_order_id)
+    (sold,) = await gateway.fetch_order_fills(iid, sell.venue_order_id)
+    assert (bought.venue_order_id, bought.qty, bought.fee, bought.fee_currency) == (
+        buy.venue_order_id,
+        Decimal("0.02"),
+        Decimal("0.00002"),
+        "BTC",
+    )
+    assert (sold.venue_order_id, sold.qty, sold.fee_currency) == (
+        sell.venue_order_id,
+        Decimal("0.05"),
+        "USDT",
+    )
+    assert sold.fee == (sold.qty * sold.price * Decimal("0.001")).quantize(Decimal("0.00000001"))
+    balances = {b.currency: b for b in await gateway.fetch_balances()}
+    assert balances["BTC"].total == 1 + Decimal("0.02") - Decimal("0.00002") - Decimal("0.05")
 
 
 async def test_submit_is_idempotent_on_client_order_id(gateway: CcxtGateway, sim: ExchangeSimulator) -> None:

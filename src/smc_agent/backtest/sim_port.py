@@ -182,6 +182,11 @@ class SimulatedVenuePort:
         ]
         return out[:limit] if limit is not None else out
 
+    async def fetch_order_fills(
+        self, instrument_id: InstrumentId, venue_order_id: VenueOrderId
+    ) -> Sequence[Fill]:
+        return [f for f in self.fills if f.venue_order_id == venue_order_id]
+
     async def fetch_candles(
         self,
         instrument_id: InstrumentId,

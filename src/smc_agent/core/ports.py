@@ -48,6 +48,10 @@ class OrderReport:
     price: Decimal | None
     avg_fill_price: Decimal | None
     ts_event: int
+    # the fees of all its fills so far, in the currency charged; ``None``: not known from this report
+    # (a venue's order report does not carry them: the execution engine asks for the order's trades)
+    fee: Decimal | None = None
+    fee_currency: str = ""
 
 
 @runtime_checkable
@@ -87,6 +91,10 @@ class VenuePort(Protocol):
 
     async def fetch_fills(
         self, instrument_id: InstrumentId, *, since_ms: int | None = None, limit: int | None = None
+    ) -> Sequence[Fill]: ...
+
+    async def fetch_order_fills(
+        self, instrument_id: InstrumentId, venue_order_id: VenueOrderId
     ) -> Sequence[Fill]: ...
 
     async def fetch_candles(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
@@ -25,6 +26,63 @@ class Execution(Protocol):
     def price(self) -> Decimal: ...
     @property
     def fee(self) -> Decimal: ...
+    @property
+    def fee_currency(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Netted:
+    """An execution as the account books it: a fee paid in the base coin taken off the quantity and
+    valued in the quote currency at the fill's price."""
+
+    instrument_id: InstrumentId
+    side: OrderSide
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str
+
+
+def symbol_assets(symbol: str) -> tuple[str, str] | None:
+    """``(base, quote)`` of a unified symbol (``"BTC/USDT"``, ``"BTC/USDT:USDT"``), else ``None``."""
+    base, sep, rest = symbol.partition("/")
+    if not sep or not base or not rest:
+        return None
+    return base, rest.partition(":")[0]
+
+
+def booked_terms(
+    symbol: str, side: OrderSide, qty: Decimal, price: Decimal, *, fee: Decimal, fee_currency: str, quote: str
+) -> tuple[Decimal, Decimal] | None:
+    """``(quantity, fee in quote)`` of an execution as the account books it. A fee in the quote
+    currency (or none) changes nothing. Binance and Bybit spot charge a buy's fee in the coin bought: a
+    buy of 0.01 BTC with a 0.00001 BTC fee adds 0.00999 BTC, its fee valued at the fill's price (the
+    cash moved, quantity times price plus fee, is the same). ``None`` for a fee in a third asset (a
+    fee-discount coin), which the account cannot value."""
+    if not fee or not fee_currency or fee_currency == quote:
+        return qty, fee
+    assets = symbol_assets(symbol)
+    if assets is None or fee_currency != assets[0]:
+        return None
+    return (qty - fee if side is _BUY else qty + fee), fee * price
+
+
+def booked(fill: Execution, quote: str) -> Execution | None:
+    """``fill`` as the account books it in ``quote`` (see :func:`booked_terms`)."""
+    terms = booked_terms(
+        fill.instrument_id.symbol,
+        fill.side,
+        fill.qty,
+        fill.price,
+        fee=fill.fee,
+        fee_currency=fill.fee_currency,
+        quote=quote,
+    )
+    if terms is None:
+        return None
+    if terms == (fill.qty, fill.fee):
+        return fill
+    return _Netted(fill.instrument_id, fill.side, terms[0], fill.price, fee=terms[1], fee_currency=quote)
 
 
 class Position:
@@ -72,6 +130,15 @@ class Position:
 
     def notional(self, price: Decimal) -> Decimal:
         return abs(self.qty) * price
+
+    def write_off(self) -> Decimal:
+        """Drop what is left of the position (a remainder below the lot step, which no order can sell:
+        the dust a base-coin fee leaves); its cost is realised as a loss, returned."""
+        lost = self.qty * self.avg_price
+        self.realized_pnl -= abs(lost)
+        self.qty = ZERO
+        self.avg_price = ZERO
+        return abs(lost)
 
     def apply(self, fill: Execution) -> Decimal:
         """Apply a fill; return the gross PnL it realised (0 when opening/adding)."""

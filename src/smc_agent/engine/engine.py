@@ -47,12 +47,14 @@ from smc_agent.engine.portfolio import Portfolio
 from smc_agent.engine.risk_view import LazyRiskView
 from smc_agent.execution.ids import child_order_id, child_role, client_order_id, parent_order_id
 from smc_agent.execution.orders import OrderManager
+from smc_agent.logs import get_logger
 from smc_agent.risk.breakers import Breakers
 from smc_agent.risk.checks import Denial
 from smc_agent.risk.gate import RiskGate
 from smc_agent.risk.sizing import Sizing, size_order
 from smc_agent.strategy.base import Strategy
 
+log = get_logger("smc_agent.engine")
 _NAN = float("nan")
 _ACTIVE = TradingState.ACTIVE
 _HALTED = TradingState.HALTED
@@ -318,7 +320,18 @@ class TradingEngine:
         held = qty if cmd.side is OrderSide.SELL else -qty  # the exits of a long sell
         if held <= 0:
             return None
-        return cmd if cmd.qty <= held else replace(cmd, qty=held)
+        if cmd.qty <= held:
+            return cmd
+        inst = self.instruments.get(cmd.instrument_id)
+        held = inst.round_qty(held) if inst is not None else held  # less a base-coin fee: off the lot step
+        return replace(cmd, qty=held) if held > 0 else None
+
+    def write_off_dust(self, instrument_id: InstrumentId) -> None:
+        """A position below the lot step no order can sell (what a base-coin fee leaves once the exits
+        sold what they could) is written off: the strategy sees the position flat."""
+        inst = self.instruments.get(instrument_id)
+        if inst is not None and self.portfolio.write_off_dust(instrument_id, inst.qty_increment):
+            log.info("dust below the lot step written off", instrument=str(instrument_id))
 
     def trim(self, client_order_id: ClientOrderId) -> None:
         """Cancel the rest of a resting entry with exits that filled in part (once), when its fills
@@ -345,6 +358,8 @@ class TradingEngine:
 
     def _on_fill(self, event: OrderFilled) -> None:
         pos = self.portfolio.apply_fill(event)
+        if pos.qty:
+            self.write_off_dust(event.instrument_id)
         # a fill is the latest trade price of its instrument: the breakers, looking right after it, value
         # the position there (at the previous close a gapped entry looked like a loss), and a fill before
         # any candle (after a restart) gives the instrument its first price

@@ -3,18 +3,42 @@ per-candle mark-to-market (Decimal stays the accounting truth)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from smc_agent.core.enums import OrderSide
 from smc_agent.core.ids import InstrumentId
 from smc_agent.core.money import ZERO
-from smc_agent.core.position import Execution, Position
+from smc_agent.core.position import Execution, Position, booked
+from smc_agent.logs import get_logger
+
+log = get_logger("smc_agent.engine.portfolio")
 
 _BUY = OrderSide.BUY
 
 
+@dataclass(frozen=True, slots=True)
+class _FeeLeftOut:
+    instrument_id: InstrumentId
+    side: OrderSide
+    qty: Decimal
+    price: Decimal
+    fee: Decimal = ZERO
+    fee_currency: str = ""
+
+
 class Portfolio:
-    __slots__ = ("_open", "cash", "cash_f", "fees", "marks", "positions", "qty_f", "quote_currency")
+    __slots__ = (
+        "_open",
+        "_unvalued",
+        "cash",
+        "cash_f",
+        "fees",
+        "marks",
+        "positions",
+        "qty_f",
+        "quote_currency",
+    )
 
     def __init__(self, starting_cash: Decimal, quote_currency: str) -> None:
         self.cash = starting_cash
@@ -25,6 +49,7 @@ class Portfolio:
         self.qty_f: dict[InstrumentId, float] = {}
         self.marks: dict[tuple[str, str], float] = {}  # keyed by InstrumentId or an equal (venue, symbol)
         self._open: list[InstrumentId] = []
+        self._unvalued: set[str] = set()  # fee currencies already warned about
 
     def position(self, instrument_id: InstrumentId) -> Position:
         pos = self.positions.get(instrument_id)
@@ -34,6 +59,20 @@ class Portfolio:
         return pos
 
     def apply_fill(self, fill: Execution) -> Position:
+        """Book one execution. A fee in the base coin shrinks what the fill added (see
+        :func:`~smc_agent.core.position.booked`); one in a third asset is left out (logged)."""
+        if fill.fee_currency != self.quote_currency and fill.fee:
+            netted = booked(fill, self.quote_currency)
+            if netted is None:
+                if fill.fee_currency not in self._unvalued:
+                    self._unvalued.add(fill.fee_currency)
+                    log.warning(
+                        "fees paid in a third asset are left out of equity and PnL",
+                        currency=fill.fee_currency,
+                        instrument=str(fill.instrument_id),
+                    )
+                netted = _FeeLeftOut(fill.instrument_id, fill.side, fill.qty, fill.price)
+            fill = netted
         pos = self.position(fill.instrument_id)
         pos.apply(fill)
         signed = fill.qty if fill.side is _BUY else -fill.qty
@@ -46,6 +85,17 @@ class Portfolio:
         if (now_f != 0.0) is not was_open:  # only an opening or a closing changes the open list
             self._open = [iid for iid, q in qty_f.items() if q != 0.0]
         return pos
+
+    def write_off_dust(self, instrument_id: InstrumentId, lot: Decimal) -> bool:
+        """Write off a position smaller than ``lot`` (the least quantity an order can sell): dust a
+        base-coin fee left after its exits sold what they could. The strategy sees it flat."""
+        pos = self.positions.get(instrument_id)
+        if pos is None or pos.qty == 0 or abs(pos.qty) >= lot:
+            return False
+        pos.write_off()
+        self.qty_f[instrument_id] = 0.0
+        self._open = [iid for iid, q in self.qty_f.items() if q != 0.0]
+        return True
 
     @property
     def has_exposure(self) -> bool:

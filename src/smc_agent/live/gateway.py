@@ -42,6 +42,7 @@ from smc_agent.core.events import (
     OrderRejected,
     OrderTriggered,
 )
+from smc_agent.core.fill import Fill
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.core.ports import OrderReport, VenuePort
 from smc_agent.execution.ids import child_role, sibling_order_id
@@ -87,6 +88,7 @@ class OrderGateway:
         venue_timeout_s: float = 10.0,
         router: VenueRouter | None = None,
         on_incident: IncidentHook | None = None,
+        fee_wait_s: float = 30.0,
     ) -> None:
         self.venues = dict(venues)
         self.router = router
@@ -108,6 +110,8 @@ class OrderGateway:
         self._strategies: dict[str, StrategyId] = {}
         self._requested: dict[str, InstrumentId] = {}  # orders routed to another venue: the asked one
         self._cancel_task: asyncio.Task[int] | None = None
+        self.fee_wait_s = fee_wait_s
+        self._fee_waits: dict[str, float] = {}  # fills waiting for their trades: since (monotonic)
 
     # ================================================================ halt state
     @property
@@ -574,9 +578,70 @@ class OrderGateway:
 
     # ================================================================ reports -> events
     async def _apply(self, report: OrderReport, *, market_price: Decimal | None = None) -> None:
+        if report.filled_qty > 0 and report.fee is None:
+            report = await self._with_fees(report)
         outcome = self.repo.apply_report(report, market_price=market_price)
         for event in self._events(report, outcome):
             await self.publish(event)
+
+    async def _with_fees(self, report: OrderReport) -> OrderReport:
+        """``report`` with the fees of its fills, from the order's trades at the venue (an order report
+        does not carry them on Binance; a spot buy pays its fee in the coin bought, so the position is
+        what the trades say). A fill is booked only with its fees: while the venue cannot list the
+        trades of what it reports filled (it did not answer, or its trade list lags its order), the
+        report is applied without the new fill, which the next poll brings again; after
+        ``fee_wait_s`` of that, the fill is booked with the fees of the trades listed (an error)."""
+        cid = report.client_order_id
+        stored = self.repo.get(cid)
+        booked_qty = stored.filled_quantity if stored is not None else Decimal(0)
+        if report.filled_qty <= booked_qty:
+            return report  # nothing new filled: the fees booked stand
+        fills: list[Fill] = []
+        error = ""
+        try:
+            fills = list(
+                await asyncio.wait_for(
+                    self._venue(report.instrument_id).fetch_order_fills(
+                        report.instrument_id, report.venue_order_id
+                    ),
+                    self.venue_timeout_s,
+                )
+            )
+        except (SmcAgentError, TimeoutError, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        listed = sum((f.qty for f in fills), Decimal(0))
+        if listed < report.filled_qty:
+            since = self._fee_waits.setdefault(cid, time.monotonic())
+            if time.monotonic() - since < self.fee_wait_s:
+                log.warning(
+                    "the venue has not listed the trades of a fill yet: booked at the next poll",
+                    cid=cid,
+                    filled=str(report.filled_qty),
+                    listed=str(listed),
+                    error=error,
+                )
+                status = OrderStatus.PARTIALLY_FILLED if booked_qty > 0 else OrderStatus.ACCEPTED
+                return replace(report, filled_qty=booked_qty, status=status, fee=None)
+            log.error(
+                "ALERT a fill booked without the fees of trades the venue never listed",
+                cid=cid,
+                filled=str(report.filled_qty),
+                listed=str(listed),
+                error=error,
+            )
+        self._fee_waits.pop(cid, None)
+        charged = [f for f in fills if f.fee]
+        currency = charged[0].fee_currency if charged else ""
+        fee = sum((f.fee for f in charged if f.fee_currency == currency), Decimal(0))
+        if any(f.fee_currency != currency for f in charged):
+            log.warning(
+                "an order's fees in more than one currency: only those in the first are booked",
+                cid=cid,
+                currencies=sorted({f.fee_currency for f in charged}),
+            )
+        if listed > report.filled_qty:  # the trade list is ahead of the order report: its share
+            fee = fee * report.filled_qty / listed
+        return replace(report, fee=fee, fee_currency=currency)
 
     def _events(self, r: OrderReport, o: ReportOutcome) -> list[Event]:
         now = self.clock.timestamp_ms()
@@ -600,8 +665,8 @@ class OrderGateway:
                     side=OrderSide(r.side),
                     qty=o.fill_qty,
                     price=o.fill_price,
-                    fee=Decimal(0),
-                    fee_currency="",
+                    fee=o.fee,
+                    fee_currency=o.fee_currency,
                     liquidity=LiquiditySide.TAKER,
                     is_last=o.status == OrderStatus.FILLED,
                 )

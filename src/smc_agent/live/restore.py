@@ -38,6 +38,7 @@ class _Opening:
     qty: Decimal
     price: Decimal
     fee: Decimal = ZERO
+    fee_currency: str = ""
 
 
 # how far back a restart looks for fills already in the books and for entries whose exits were never
@@ -81,8 +82,11 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
             engine.portfolio.apply_fill(_Opening(iid, side, abs(qty), row["average_price"]))
             positions += 1
         pos.realized_pnl += row["realized_pnl"]
-        engine.portfolio.cash += row["realized_pnl"]
+        pos.fees += row["fees"]
+        engine.portfolio.fees += row["fees"]
+        engine.portfolio.cash += row["realized_pnl"] - row["fees"]
         engine.portfolio.cash_f = float(engine.portfolio.cash)
+        engine.write_off_dust(iid)  # what a base-coin fee left below the lot step: flat to the strategy
     orders = 0
     for stored in repo.open_orders():
         iid = logical_instrument(engine, InstrumentId(stored.exchange, stored.symbol))

@@ -18,10 +18,11 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from smc_agent.core.commands import SubmitOrder
-from smc_agent.core.enums import OrderStatus
+from smc_agent.core.enums import OrderSide, OrderStatus
 from smc_agent.core.errors import RetryableError
 from smc_agent.core.ids import ClientOrderId
 from smc_agent.core.ports import OrderReport
+from smc_agent.core.position import booked_terms, symbol_assets
 from smc_agent.execution.ids import child_order_id
 from smc_agent.store.models import Bot, Order, Position, Signal, Trade
 
@@ -92,6 +93,8 @@ class ReportOutcome:
     fill_qty: Decimal
     fill_price: Decimal | None
     trade_id: str | None
+    fee: Decimal = ZERO  # of the newly filled part, in ``fee_currency``
+    fee_currency: str = ""
 
     @property
     def changed(self) -> bool:
@@ -356,9 +359,17 @@ class TradingRepo:
             delta = report.filled_qty - row.filled_quantity
             fill_price: Decimal | None = None
             trade_id: str | None = None
+            fee, fee_currency = ZERO, report.fee_currency
             if delta > 0:
                 fill_price = _delta_price(row, report, delta)
                 trade_id = f"{report.venue_order_id}-{report.filled_qty.normalize()}"
+                if report.fee is not None:  # the order's fees so far, less those its earlier fills paid
+                    paid = session.scalar(
+                        select(func.coalesce(func.sum(Trade.fee), 0)).where(
+                            Trade.order_id == row.id, Trade.fee_currency == fee_currency
+                        )
+                    )
+                    fee = max(report.fee - Decimal(paid or 0), ZERO)
                 reference = market_price or _reference(row) or fill_price
                 session.add(
                     Trade(
@@ -372,18 +383,21 @@ class TradingRepo:
                         quantity=delta,
                         price=fill_price,
                         market_price=reference,
-                        fee=ZERO,
+                        fee=fee,
+                        fee_currency=fee_currency or None,
                         timestamp=_ms_to_dt(report.ts_event) if report.ts_event else datetime.now(UTC),
                     )
                 )
-                _apply_fill(session, row, delta, fill_price)
+                _apply_fill(session, row, delta, fill_price, fee=fee, fee_currency=fee_currency)
                 row.filled_quantity = report.filled_qty
                 row.average_price = report.avg_fill_price or fill_price
             if _rank(report.status) >= _rank_str(row.status) or report.status.is_terminal:
                 row.status = report.status.value
             if report.status.is_terminal and row.closed_at is None:
                 row.closed_at = datetime.now(UTC)
-            return ReportOutcome(previous, row.status, max(delta, ZERO), fill_price, trade_id)
+            return ReportOutcome(
+                previous, row.status, max(delta, ZERO), fill_price, trade_id, fee, fee_currency if fee else ""
+            )
 
         return self._tx(op)
 
@@ -398,6 +412,7 @@ class TradingRepo:
                     "quantity": p.quantity,
                     "average_price": p.average_price,
                     "realized_pnl": p.realized_pnl,
+                    "fees": p.fees or ZERO,
                     "stranded": p.stranded,
                 }
                 for p in session.scalars(select(Position))
@@ -448,6 +463,8 @@ class TradingRepo:
                     "side": t.side,
                     "quantity": t.quantity,
                     "price": t.price,
+                    "fee": t.fee,
+                    "fee_currency": t.fee_currency,
                 }
                 for t in session.scalars(select(Trade).order_by(Trade.timestamp))
             ]
@@ -607,7 +624,15 @@ def _delta_price(row: Order, report: OrderReport, delta: Decimal) -> Decimal:
     return avg
 
 
-def _apply_fill(session: Session, order: Order, qty: Decimal, price: Decimal) -> None:
+def _apply_fill(
+    session: Session, order: Order, qty: Decimal, price: Decimal, *, fee: Decimal, fee_currency: str
+) -> None:
+    """Book a fill into its position: held quantity (less a fee paid in the coin bought), average
+    price, realised PnL (gross) and fees (in the quote currency; one in a third asset is not counted)."""
+    side = OrderSide.BUY if order.side == "buy" else OrderSide.SELL
+    quote = (symbol_assets(order.symbol) or ("", ""))[1]
+    terms = booked_terms(order.symbol, side, qty, price, fee=fee, fee_currency=fee_currency, quote=quote)
+    qty, fee = terms or (qty, ZERO)
     pos = session.scalar(
         select(Position)
         .where(
@@ -648,3 +673,4 @@ def _apply_fill(session: Session, order: Order, qty: Decimal, price: Decimal) ->
         elif (new > 0) != (old > 0):
             pos.average_price = price
     pos.quantity = new
+    pos.fees = (pos.fees or ZERO) + fee

@@ -396,29 +396,17 @@ class CcxtGateway:
         self, instrument_id: InstrumentId, *, since_ms: int | None = None, limit: int | None = None
     ) -> Sequence[Fill]:
         rows = await self._call("fetch_my_trades", instrument_id.symbol, since_ms, limit)
-        fills = []
-        for t in rows:
-            fee = t.get("fee") or {}
-            fills.append(
-                Fill(
-                    instrument_id=instrument_id,
-                    client_order_id=ClientOrderId(
-                        str((t.get("info") or {}).get("orderLinkId") or t.get("clientOrderId") or "")
-                    ),
-                    venue_order_id=VenueOrderId(str(t["order"])) if t.get("order") else None,
-                    trade_id=TradeId(str(t["id"])),
-                    side=OrderSide(t["side"]),
-                    qty=_dec(t["amount"]) or Decimal(0),
-                    price=_dec(t["price"]) or Decimal(0),
-                    fee=abs(_dec(fee.get("cost")) or Decimal(0)),
-                    fee_currency=str(fee.get("currency") or ""),
-                    liquidity=LiquiditySide.MAKER
-                    if t.get("takerOrMaker") == "maker"
-                    else LiquiditySide.TAKER,
-                    ts_event=int(t["timestamp"]),
-                )
-            )
-        return fills
+        return [_fill(instrument_id, t) for t in rows]
+
+    async def fetch_order_fills(
+        self, instrument_id: InstrumentId, venue_order_id: VenueOrderId
+    ) -> Sequence[Fill]:
+        """The executions of one order with the fee charged on each, in the currency charged (Binance
+        reports an order's fees only in its trades; both venues charge a spot buy's fee in the coin
+        bought)."""
+        symbol = (await self._market(instrument_id))["symbol"]
+        rows = await self._call("fetch_order_trades", venue_order_id, symbol)
+        return [_fill(instrument_id, t) for t in rows]
 
     # -- dead-man switch -----------------------------------------------------------------------------
     @property
@@ -544,3 +532,23 @@ def _triggered(info: dict[str, Any]) -> bool:
     if "isWorking" in info:
         return info["isWorking"] in (True, "true", "True")
     return False
+
+
+def _fill(instrument_id: InstrumentId, t: dict[str, Any]) -> Fill:
+    """One ccxt trade structure of ours as a fill."""
+    fee = t.get("fee") or {}
+    return Fill(
+        instrument_id=instrument_id,
+        client_order_id=ClientOrderId(
+            str((t.get("info") or {}).get("orderLinkId") or t.get("clientOrderId") or "")
+        ),
+        venue_order_id=VenueOrderId(str(t["order"])) if t.get("order") else None,
+        trade_id=TradeId(str(t["id"])),
+        side=OrderSide(t["side"]),
+        qty=_dec(t["amount"]) or Decimal(0),
+        price=_dec(t["price"]) or Decimal(0),
+        fee=abs(_dec(fee.get("cost")) or Decimal(0)),
+        fee_currency=str(fee.get("currency") or ""),
+        liquidity=LiquiditySide.MAKER if t.get("takerOrMaker") == "maker" else LiquiditySide.TAKER,
+        ts_event=int(t["timestamp"]),
+    )

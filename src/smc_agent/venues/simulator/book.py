@@ -1,6 +1,8 @@
 """Venue-neutral account, orders and fills of the exchange simulator.
 
-Fees are charged in the quote asset at ``fee_rate`` for both sides. A limit order that crosses the
+Fees are charged at ``fee_rate`` in the asset the trade brings in, as Binance and Bybit spot charge
+them (without a fee-discount coin): a buy pays in the base asset (buying 0.01 BTC credits 0.00999 BTC),
+a sell in the quote asset. A buy therefore reserves only its quote cost. A limit order that crosses the
 current price fills at once (taker); resting limit orders fill when a replayed candle closes through
 their price, at the better of the limit and the candle open (maker).
 
@@ -406,7 +408,7 @@ class Book:
 
     def _lock(self, spec: SymbolSpec, order: SimOrder, price: Decimal) -> None:
         if order.side == "BUY":
-            asset, amount = spec.quote, order.qty * price * (1 + self.fee_rate)
+            asset, amount = spec.quote, order.qty * price
         else:
             asset, amount = spec.base, order.qty
         bal = self.balance(asset)
@@ -430,14 +432,15 @@ class Book:
         remaining = order.qty - order.filled
         qty = remaining if qty is None else min(qty, remaining)
         quote = (qty * price).quantize(Decimal("0.00000001"), rounding=ROUND_DOWN)
-        fee = (quote * self.fee_rate).quantize(Decimal("0.00000001"))
         base_bal, quote_bal = self.balance(spec.base), self.balance(spec.quote)
         release = order.locked if qty == remaining else order.locked * qty / remaining
         if order.side == "BUY":
+            fee, fee_asset = (qty * self.fee_rate).quantize(Decimal("0.00000001")), spec.base
             quote_bal.locked -= release
-            quote_bal.free += release - quote - fee
-            base_bal.free += qty
+            quote_bal.free += release - quote
+            base_bal.free += qty - fee
         else:
+            fee, fee_asset = (quote * self.fee_rate).quantize(Decimal("0.00000001")), spec.quote
             base_bal.locked -= release
             quote_bal.free += quote - fee
         order.locked -= release
@@ -450,7 +453,7 @@ class Book:
             price,
             qty,
             fee,
-            spec.quote,
+            fee_asset,
             now_ms,
             maker,
         )
