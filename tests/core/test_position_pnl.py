@@ -135,3 +135,18 @@ def test_dust_below_the_lot_step_is_written_off_at_its_cost() -> None:
     assert book.write_off_dust(IID, Decimal("0.00001"))
     assert pos.is_flat and not book.has_exposure and book.equity() == book.cash
     assert pos.realized_pnl == -Decimal("0.00000766") * 100
+
+
+def test_a_shorts_buy_back_with_its_fee_in_the_coin_closes_it_whole() -> None:
+    """A spot "short" sells coins the account held before; a long's exits must not sell more than is
+    held, but a short holds nothing: the buy that covers it closes it whole (its fee counted at its
+    value), else every short would end with a residual short of its fee that no exit covers."""
+    book = Portfolio(Decimal(1000), "USDT")
+    book.apply_fill(fill(OrderSide.SELL, Decimal("0.2"), Decimal(100), Decimal("0.001"), 1))
+    cover = coin_fee_fill(OrderSide.BUY, Decimal("0.2"), Decimal(90), Decimal("0.001"), 2)
+    pos = book.apply_fill(cover)
+    assert pos.is_flat and pos.realized_pnl == 2
+    assert book.fees == Decimal("0.02") + Decimal("0.0002") * 90
+    flip = coin_fee_fill(OrderSide.BUY, Decimal("0.3"), Decimal(90), Decimal("0.001"), 3)
+    book.apply_fill(fill(OrderSide.SELL, Decimal("0.1"), Decimal(90), Decimal(0), 4))
+    assert book.apply_fill(flip).qty == Decimal("0.2") - Decimal("0.0003")  # the long part holds less

@@ -30,6 +30,7 @@ from typing import Any
 import redis
 
 from smc_agent.core.enums import OrderSide
+from smc_agent.core.position import booked_terms
 from smc_agent.live.codec import encode
 from smc_agent.live.execution_service import GROUP
 from smc_agent.live.streams import ORDERS_STREAM
@@ -154,11 +155,21 @@ class CrashRig:
             cid = t["venue_trade_id"].rsplit("-", 1)[0]
             fills[cid] = fills.get(cid, Decimal(0)) + t["quantity"]
             fees[cid] = fees.get(cid, Decimal(0)) + t["fee"]
-        venue_pos = Decimal(0)  # what the account holds: a buy's fee is paid in the coin bought
+        venue_pos = Decimal(0)  # the venue's trades, booked in time order (a buy's fee is in BTC)
+        for trade in sorted((t for vo in venue.values() for t in vo.trades), key=lambda t: t.trade_id):
+            side = OrderSide.BUY if trade.side == "BUY" else OrderSide.SELL
+            qty, _ = booked_terms(
+                "BTC/USDT",
+                side,
+                trade.qty,
+                trade.price,
+                fee=trade.fee,
+                fee_currency=trade.fee_asset,
+                quote="USDT",
+                position=venue_pos,
+            ) or (trade.qty, Decimal(0))
+            venue_pos += qty if side is OrderSide.BUY else -qty
         for cid, vo in venue.items():
-            for trade in vo.trades:
-                venue_pos += trade.qty if vo.side == "BUY" else -trade.qty
-                venue_pos -= trade.fee if trade.fee_asset == "BTC" else 0
             charged = sum((trade.fee for trade in vo.trades), Decimal(0))
             if vo.filled and fees.get(str(vo.order_id), Decimal(0)) != charged:
                 report.problems.append(f"fees of {cid}: db {fees.get(str(vo.order_id))} venue {charged}")

@@ -52,22 +52,34 @@ def symbol_assets(symbol: str) -> tuple[str, str] | None:
 
 
 def booked_terms(
-    symbol: str, side: OrderSide, qty: Decimal, price: Decimal, *, fee: Decimal, fee_currency: str, quote: str
+    symbol: str,
+    side: OrderSide,
+    qty: Decimal,
+    price: Decimal,
+    *,
+    fee: Decimal,
+    fee_currency: str,
+    quote: str,
+    position: Decimal,
 ) -> tuple[Decimal, Decimal] | None:
-    """``(quantity, fee in quote)`` of an execution as the account books it. A fee in the quote
-    currency (or none) changes nothing. Binance and Bybit spot charge a buy's fee in the coin bought: a
-    buy of 0.01 BTC with a 0.00001 BTC fee adds 0.00999 BTC, its fee valued at the fill's price (the
-    cash moved, quantity times price plus fee, is the same). ``None`` for a fee in a third asset (a
-    fee-discount coin), which the account cannot value."""
+    """``(quantity, fee in quote)`` of an execution as the account books it, given the signed
+    ``position`` before it. A fee in the quote currency (or none) changes nothing. Binance and Bybit
+    spot charge a buy's fee in the coin bought: of a long, the position is what the account holds (a
+    buy of 0.01 BTC with a 0.00001 BTC fee adds 0.00999 BTC; the exits must not sell more), the fee
+    valued at the fill's price (the cash moved, quantity times price plus fee, stays the same). A short
+    holds no coins: the buy that covers it closes it whole, its fee counted at its value. ``None`` for a
+    fee in a third asset (a fee-discount coin), which the account cannot value."""
     if not fee or not fee_currency or fee_currency == quote:
         return qty, fee
     assets = symbol_assets(symbol)
     if assets is None or fee_currency != assets[0]:
         return None
-    return (qty - fee if side is _BUY else qty + fee), fee * price
+    held = position + (qty if side is _BUY else -qty)  # long after the fill: the fee comes off it
+    cut = min(fee, held) if held > 0 else ZERO
+    return (qty - cut if side is _BUY else qty + cut), fee * price
 
 
-def booked(fill: Execution, quote: str) -> Execution | None:
+def booked(fill: Execution, quote: str, position: Decimal) -> Execution | None:
     """``fill`` as the account books it in ``quote`` (see :func:`booked_terms`)."""
     terms = booked_terms(
         fill.instrument_id.symbol,
@@ -77,6 +89,7 @@ def booked(fill: Execution, quote: str) -> Execution | None:
         fee=fill.fee,
         fee_currency=fill.fee_currency,
         quote=quote,
+        position=position,
     )
     if terms is None:
         return None

@@ -62,7 +62,8 @@ class Portfolio:
         """Book one execution. A fee in the base coin shrinks what the fill added (see
         :func:`~smc_agent.core.position.booked`); one in a third asset is left out (logged)."""
         if fill.fee_currency != self.quote_currency and fill.fee:
-            netted = booked(fill, self.quote_currency)
+            held = self.positions.get(fill.instrument_id)
+            netted = booked(fill, self.quote_currency, ZERO if held is None else held.qty)
             if netted is None:
                 if fill.fee_currency not in self._unvalued:
                     self._unvalued.add(fill.fee_currency)

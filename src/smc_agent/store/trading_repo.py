@@ -629,10 +629,6 @@ def _apply_fill(
 ) -> None:
     """Book a fill into its position: held quantity (less a fee paid in the coin bought), average
     price, realised PnL (gross) and fees (in the quote currency; one in a third asset is not counted)."""
-    side = OrderSide.BUY if order.side == "buy" else OrderSide.SELL
-    quote = (symbol_assets(order.symbol) or ("", ""))[1]
-    terms = booked_terms(order.symbol, side, qty, price, fee=fee, fee_currency=fee_currency, quote=quote)
-    qty, fee = terms or (qty, ZERO)
     pos = session.scalar(
         select(Position)
         .where(
@@ -656,8 +652,14 @@ def _apply_fill(
         session.add(pos)
     elif pos.user_id is None and order.user_id is not None:
         pos.user_id = order.user_id  # a position opened before its orders had an owner
-    signed = qty if order.side == "buy" else -qty
     old = pos.quantity or ZERO
+    side = OrderSide.BUY if order.side == "buy" else OrderSide.SELL
+    quote = (symbol_assets(order.symbol) or ("", ""))[1]
+    terms = booked_terms(
+        order.symbol, side, qty, price, fee=fee, fee_currency=fee_currency, quote=quote, position=old
+    )
+    qty, fee = terms or (qty, ZERO)
+    signed = qty if order.side == "buy" else -qty
     new = old + signed
     if old == 0 or (old > 0) == (signed > 0):  # opening or adding
         pos.average_price = ((pos.average_price or ZERO) * abs(old) + price * qty) / abs(new)
