@@ -393,6 +393,7 @@ async def test_the_engines_books_hold_what_the_venue_account_holds_fees_included
         assert live.engine.portfolio.position(iid).is_flat and live.engine.orders.open_orders() == []
         btc, usdt = bare_sim.state.book.balance("BTC"), bare_sim.state.book.balance("USDT")
         assert (btc.free, btc.locked) == (held - sold, ZERO)  # the dust, if any, stays at the venue
+        assert live.gateway.repo.net_position(venue, "BTC/USDT") == 0  # not in the bot's books
         assert live.engine.portfolio.cash == usdt.free
         fees = sum(
             t["fee"] * (t["price"] if t["fee_currency"] == "BTC" else 1) for t in live.gateway.repo.trades()
@@ -411,6 +412,49 @@ async def test_the_engines_books_hold_what_the_venue_account_holds_fees_included
         assert restarted.engine.portfolio.cash == usdt.free and restarted.engine.portfolio.fees == fees
     finally:
         await close_execution(live.execution)
+
+
+@pytest.mark.parametrize(("qty", "participation"), [("0.01", "0.00002"), ("0.001", "0.000001")])
+async def test_an_entry_filled_in_parts_is_booked_as_the_account_holds_it(
+    venue: str, qty: str, participation: str, migrated_sqlite_url: str
+) -> None:
+    """A resting entry fills in several parts, each paying its fee in the coin. On SQLite (the default
+    database) the fees of the earlier parts were added up as floats: the position came out a hair
+    under what the account held and the close left a whole lot step unsold. A part of one lot step
+    (0.00001 BTC less its fee is below the step) was written off as dust while the entry was still
+    working: the strategy saw the position flat and the close left 2.9 lot steps in the account."""
+    bought = Decimal(qty)
+    config = sim_config(
+        venue, balances=(("USDT", Decimal(100_000)), ("BTC", ZERO)), participation=Decimal(participation)
+    )
+    async with ExchangeSimulator(config) as sim:
+        limit = (sim.state.last_price("BTCUSDT") - 5).quantize(CENT)
+        strategy = Scripted({0: lambda s, c: s.buy(qty=float(bought), price=float(limit))})
+        live = Live(sim, venue, migrated_sqlite_url, strategy)
+        iid = InstrumentId(venue, "BTC/USDT")
+        try:
+            await live.enter(sim, venue)
+            entry = next(iter(live.engine.orders.orders.values()))
+            for _ in range(400):
+                sim.step(1)
+                await live.gateway.poll()
+                await live.pump()
+                btc = sim.state.book.balance("BTC")
+                assert live.engine.portfolio.position(iid).qty == btc.free  # after every part
+                if not entry.status.is_open:
+                    break
+            assert entry.status.value == "filled" and len(live.gateway.repo.trades()) > 2
+            charged = [t.fee for t in sim.state.book.trades]
+            assert [t["fee"] for t in live.gateway.repo.trades()] == charged  # exact, also on SQLite
+            held = bought - sum(charged)
+            assert live.gateway.repo.net_position(venue, "BTC/USDT") == held
+            strategy.close()
+            await live.trading.flush()
+            await live.pump()
+            dust = held - held.quantize(Decimal("0.00001"), rounding="ROUND_DOWN")  # below the lot step
+            assert sim.state.book.balance("BTC").free == dust and live.engine.portfolio.position(iid).is_flat
+        finally:
+            await close_execution(live.execution)
 
 
 @pytest.mark.parametrize("venue", ["binance"])  # the execution engine's rule; the venue does not matter

@@ -80,6 +80,7 @@ class TradingEngine:
         self.sizing = sizing or Sizing()
         self.bus = bus or InProcessBus()
         self.portfolio = Portfolio(starting_cash, quote_currency)
+        self.on_dust: Callable[[OrderFilled, Decimal], None] | None = None  # (the fill, the lot step)
         self.orders = OrderManager()
         self.state = TradingState.ACTIVE
         self.state_reason = ""
@@ -326,12 +327,16 @@ class TradingEngine:
         held = inst.round_qty(held) if inst is not None else held  # less a base-coin fee: off the lot step
         return replace(cmd, qty=held) if held > 0 else None
 
-    def write_off_dust(self, instrument_id: InstrumentId) -> None:
+    def write_off_dust(self, instrument_id: InstrumentId, fill: OrderFilled | None = None) -> None:
         """A position below the lot step no order can sell (what a base-coin fee leaves once the exits
-        sold what they could) is written off: the strategy sees the position flat."""
+        sold what they could) is written off: the strategy sees the position flat. ``on_dust`` (the live
+        runtime's: the database's books follow) hears of one a ``fill`` left."""
         inst = self.instruments.get(instrument_id)
-        if inst is not None and self.portfolio.write_off_dust(instrument_id, inst.qty_increment):
-            log.info("dust below the lot step written off", instrument=str(instrument_id))
+        if inst is None or not self.portfolio.write_off_dust(instrument_id, inst.qty_increment):
+            return
+        log.info("dust below the lot step written off", instrument=str(instrument_id))
+        if fill is not None and self.on_dust is not None:
+            self.on_dust(fill, inst.qty_increment)
 
     def trim(self, client_order_id: ClientOrderId) -> None:
         """Cancel the rest of a resting entry with exits that filled in part (once), when its fills
@@ -357,9 +362,10 @@ class TradingEngine:
                 self._cancel(order.strategy_id, order.instrument_id, order.client_order_id, now)
 
     def _on_fill(self, event: OrderFilled) -> None:
+        before = self.portfolio.qty_f.get(event.instrument_id, 0.0)
         pos = self.portfolio.apply_fill(event)
-        if pos.qty:
-            self.write_off_dust(event.instrument_id)
+        if pos.qty and before * event.side.sign < 0:  # it reduced the position: dust may be left
+            self.write_off_dust(event.instrument_id, event)
         # a fill is the latest trade price of its instrument: the breakers, looking right after it, value
         # the position there (at the previous close a gapped entry looked like a loss), and a fill before
         # any candle (after a restart) gives the instrument its first price

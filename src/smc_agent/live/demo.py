@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from smc_agent.core.position import Position
 from smc_agent.live.allinone import AllInOne
 from smc_agent.live.incidents import IncidentHook
 from smc_agent.live.market_source import demo_bars
@@ -144,15 +142,6 @@ def _figures(runtime: AllInOne) -> dict[str, Any]:
         "candles": trading.candles_seen,
         "orders": len(orders),
         "fills": sum(1 for o in orders if o.filled_quantity > 0),
-        "position": _position(
-            trading.engine.portfolio.positions.values(), repo.net_position("binance", "BTC/USDT")
-        ),
+        "position": str(repo.net_position("binance", "BTC/USDT")),
         "state": "halted" if execution.gateway.halted else "active",
     }
-
-
-def _position(engine_positions: Iterable[Position], held: Decimal) -> str:
-    """The bot's position; with what the account holds besides it: dust below the lot step that the
-    buys' fees (paid in the coin) left after the exits sold the rest."""
-    qty = sum((p.qty for p in engine_positions), Decimal(0))
-    return str(qty) if held == qty else f"{qty} (+{held - qty} dust)"

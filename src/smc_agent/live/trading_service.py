@@ -155,6 +155,7 @@ class TradingService:
         self.denials_lost = 0
         self.denial_flush_s = 0.2
         self.engine.bus.subscribe(Event, self._on_engine_event)
+        self.engine.on_dust = self._write_off_dust
         self._tasks: list[asyncio.Task[Any]] = []
 
     # ------------------------------------------------------------------ bots
@@ -267,6 +268,14 @@ class TradingService:
         except SmcAgentError as exc:  # e.g. a late duplicate report: never fatal
             log.warning("order event not applicable", error=str(exc), kind=type(event).__name__)
         await self.flush()
+
+    def _write_off_dust(self, fill: OrderFilled, lot: Decimal) -> None:
+        """The engine wrote off dust a fill left: so do the database's books (else they add it up, and a
+        restart would bring back a position of it without exits)."""
+        try:
+            self.repo.write_off_dust(fill.instrument_id.symbol, bot_id=bot_id_of(fill.strategy_id), below=lot)
+        except Exception as exc:  # the database is down: the restart's restore writes it off instead
+            log.warning("could not write off dust in the database", cid=fill.client_order_id, error=str(exc))
 
     async def flush(self) -> None:
         outbox, self.client.outbox = self.client.outbox, []

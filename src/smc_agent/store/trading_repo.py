@@ -364,12 +364,15 @@ class TradingRepo:
                 fill_price = _delta_price(row, report, delta)
                 trade_id = f"{report.venue_order_id}-{report.filled_qty.normalize()}"
                 if report.fee is not None:  # the order's fees so far, less those its earlier fills paid
-                    paid = session.scalar(
-                        select(func.coalesce(func.sum(Trade.fee), 0)).where(
-                            Trade.order_id == row.id, Trade.fee_currency == fee_currency
-                        )
+                    paid = sum(  # added here: SQLite's SUM of a numeric column is a float
+                        session.scalars(
+                            select(Trade.fee).where(
+                                Trade.order_id == row.id, Trade.fee_currency == fee_currency
+                            )
+                        ),
+                        ZERO,
                     )
-                    fee = max(report.fee - Decimal(paid or 0), ZERO)
+                    fee = max(report.fee - paid, ZERO)
                 reference = market_price or _reference(row) or fill_price
                 session.add(
                     Trade(
@@ -429,6 +432,26 @@ class TradingRepo:
             for p in session.scalars(select(Position).with_for_update()):
                 p.stranded = p.exchange != active_venue and p.quantity != ZERO
                 count += p.stranded
+            return count
+
+        return self._tx(op)
+
+    def write_off_dust(self, symbol: str, *, bot_id: str | None, below: Decimal) -> int:
+        """Close a bot's positions in ``symbol`` smaller than ``below`` (the lot step): dust a base-coin
+        fee left that no order can sell, written off as the trading engine writes it off (its cost a
+        realised loss). It stays in the account, not in the bot's books. Returns how many."""
+
+        def op(session: Session) -> int:
+            count = 0
+            bot = Position.bot_id.is_(None) if bot_id is None else Position.bot_id == bot_id
+            for pos in session.scalars(
+                select(Position).where(Position.symbol == symbol, bot).with_for_update()
+            ):
+                qty = pos.quantity or ZERO
+                if qty != 0 and abs(qty) < below:
+                    pos.realized_pnl = (pos.realized_pnl or ZERO) - abs(qty) * (pos.average_price or ZERO)
+                    pos.quantity, pos.average_price, pos.stranded = ZERO, ZERO, False
+                    count += 1
             return count
 
         return self._tx(op)
