@@ -414,6 +414,80 @@ async def test_the_engines_books_hold_what_the_venue_account_holds_fees_included
         await close_execution(live.execution)
 
 
+async def test_a_second_entrys_exits_cover_what_it_added(
+    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+) -> None:
+    """A bot adds to its long: the second entry's stop and target were sized at its fill (0.01) while
+    it added 0.00999 to the account; the position held more than 0.01, so nothing trimmed them. Binance
+    refused the list, the stop and the market close that replaces a refused stop (P1 incidents; the
+    entry without a stop); Bybit accepted both stops, and the second to trigger found too few coins."""
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    stop = (min(b.low for b in bars[500:800]) - 100).quantize(CENT)  # never reached
+    target = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never reached
+
+    def entry(s: Strategy, c: Candle) -> None:
+        s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)
+
+    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted({0: entry, 1: entry}))
+    try:
+        await live.enter(bare_sim, venue)
+        p = float(bare_sim.state.last_price("BTCUSDT"))
+        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
+        await live.pump()
+        await live.gateway.poll()
+        await live.pump()
+        assert live.engine.portfolio.position(InstrumentId(venue, "BTC/USDT")).qty == 2 * HELD
+        exits = [o for o in live.engine.orders.orders.values() if o.reduce_only]
+        assert len(exits) == 4 and {o.qty for o in exits} == {HELD}
+        assert {live.status(o.client_order_id) for o in exits} == {"accepted"}
+    finally:
+        await close_execution(live.execution)
+
+
+async def test_dust_and_the_bots_next_fill_in_one_poll_leave_the_books_as_a_restart_finds_them(
+    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+) -> None:
+    """The stop of 0.01234 BTC leaves dust, and a resting buy of the same bot fills in the same poll:
+    the database's write-off of the dust looked at the row with the new fill in it and wrote off
+    nothing, and a restart brought the dust back into the position (and moved its realised PnL)."""
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    low = min(b.low for b in bars[500:560])
+    stop, limit = (low + 1).quantize(CENT), (low + Decimal("0.5")).quantize(CENT)  # both reached
+    target = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never
+    script = {
+        0: lambda s, c: s.buy(qty=0.01234, stop_loss=stop, take_profit=target),
+        1: lambda s, c: s.buy(qty=0.01, price=float(limit)),
+    }
+    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted(script))
+    iid = InstrumentId(venue, "BTC/USDT")
+    try:
+        await live.enter(bare_sim, venue)
+        p = float(bare_sim.state.last_price("BTCUSDT"))
+        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
+        await live.pump()
+        bare_sim.step(60)
+        for _ in range(3):
+            await live.gateway.poll()
+            await live.pump()
+        book = live.engine.portfolio
+        pos = book.position(iid)
+        assert pos.qty == HELD and live.gateway.repo.net_position(venue, "BTC/USDT") == HELD
+        restarted = TradingService(
+            bus=MemoryStreamBus(),
+            repo=live.gateway.repo,
+            control=live.trading.control,
+            instruments=[live.engine.instruments[iid]],
+            strategies={},
+            starting_cash=Decimal(100_000),
+        )
+        await restarted.start()
+        again = restarted.engine.portfolio
+        assert (again.position(iid).qty, again.position(iid).realized_pnl) == (pos.qty, pos.realized_pnl)
+        assert abs(again.cash - book.cash) < Decimal("1e-18") and again.fees == book.fees
+    finally:
+        await close_execution(live.execution)
+
+
 @pytest.mark.parametrize(("qty", "participation"), [("0.01", "0.00002"), ("0.001", "0.000001")])
 async def test_an_entry_filled_in_parts_is_booked_as_the_account_holds_it(
     venue: str, qty: str, participation: str, migrated_sqlite_url: str

@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from smc_agent.api.schemas import EquityPoint, Page, PnlSummary
+from smc_agent.core.position import symbol_assets
 from smc_agent.store.models import Position, Trade
 
 M = TypeVar("M", bound=BaseModel)
@@ -48,7 +49,15 @@ def pnl_summary(session: Session, user_id: str, *, curve_points: int = 500) -> P
     )
     trades = list(
         session.execute(
-            select(Trade.timestamp, Trade.side, Trade.quantity, Trade.price, Trade.fee)
+            select(
+                Trade.timestamp,
+                Trade.side,
+                Trade.quantity,
+                Trade.price,
+                Trade.fee,
+                Trade.fee_currency,
+                Trade.symbol,
+            )
             .where(Trade.user_id == user_id)
             .order_by(Trade.timestamp)
         )
@@ -67,12 +76,14 @@ def pnl_summary(session: Session, user_id: str, *, curve_points: int = 500) -> P
 
 
 def _cash_flow_curve(trades: list[Any]) -> list[tuple[int, Decimal]]:
-    """Cumulative cash flow after each trade (sells add, buys spend, fees spend): flat positions
-    make it the realised PnL; with open positions it is the cash side of equity."""
+    """Cumulative cash flow after each trade (sells add, buys spend, fees in the quote currency spend;
+    a fee paid in the coin bought took coins, not cash): flat positions make it the realised PnL; with
+    open positions it is the cash side of equity."""
     total = Decimal(0)
     curve: list[tuple[int, Decimal]] = []
-    for ts, side, qty, price, fee in trades:
+    for ts, side, qty, price, fee, fee_currency, symbol in trades:
         flow = Decimal(qty) * Decimal(price)
-        total += (flow if str(side).lower() == "sell" else -flow) - Decimal(fee or 0)
+        in_coin = fee_currency is not None and fee_currency == (symbol_assets(symbol) or ("",))[0]
+        total += (flow if str(side).lower() == "sell" else -flow) - (0 if in_coin else Decimal(fee or 0))
         curve.append((int(ts.timestamp() * 1000), total))
     return curve

@@ -56,6 +56,7 @@ from smc_agent.strategy.base import Strategy
 
 log = get_logger("smc_agent.engine")
 _NAN = float("nan")
+_ZERO = Decimal(0)
 _ACTIVE = TradingState.ACTIVE
 _HALTED = TradingState.HALTED
 
@@ -80,7 +81,9 @@ class TradingEngine:
         self.sizing = sizing or Sizing()
         self.bus = bus or InProcessBus()
         self.portfolio = Portfolio(starting_cash, quote_currency)
-        self.on_dust: Callable[[OrderFilled, Decimal], None] | None = None  # (the fill, the lot step)
+        # the live runtime's hook for dust written off: (the fill that left it, its qty, its avg price)
+        self.on_dust: Callable[[OrderFilled, Decimal, Decimal], None] | None = None
+        self._coin_fees: dict[ClientOrderId, Decimal] = {}  # entry -> what fees in the coin took off it
         self.orders = OrderManager()
         self.state = TradingState.ACTIVE
         self.state_reason = ""
@@ -273,13 +276,29 @@ class TradingEngine:
     def follow_up(self, follow_ups: Sequence[SubmitOrder | CancelOrder]) -> None:
         """Send what the order manager derived from an order's end: its exits (sized to the position,
         through the risk gate) and the cancels of their siblings."""
+        entries: set[ClientOrderId] = set()
         for cmd in follow_ups:
             if not isinstance(cmd, SubmitOrder):
                 self.client.cancel(cmd)
                 continue
-            exit_ = self._sized_exit(cmd)
+            exit_ = self._sized_exit(self._less_coin_fees(cmd, entries) if self._coin_fees else cmd)
             if exit_ is not None:
                 self.submit_command(exit_)
+        for entry in entries:
+            self._coin_fees.pop(entry, None)
+
+    def _less_coin_fees(self, cmd: SubmitOrder, entries: set[ClientOrderId]) -> SubmitOrder:
+        """An entry's stop or target (sized at what it filled) less what fees paid in the coin took off
+        its fills, rounded down to the lot step: what the entry added to the account. Sized on the
+        whole position instead, a second entry's exits sold its fee's coins too and were refused."""
+        parent = parent_order_id(cmd.client_order_id)
+        cut = None if parent is None else self._coin_fees.get(parent)
+        if cut is None or parent is None:
+            return cmd
+        entries.add(parent)
+        inst = self.instruments.get(cmd.instrument_id)
+        qty = cmd.qty - cut if inst is None else inst.round_qty(cmd.qty - cut)
+        return replace(cmd, qty=qty) if qty > 0 else cmd
 
     def _stop_refused(self, event: OrderRejected) -> None:
         """A position's stop-loss the venue refused leaves the position without it; most often the
@@ -332,11 +351,12 @@ class TradingEngine:
         sold what they could) is written off: the strategy sees the position flat. ``on_dust`` (the live
         runtime's: the database's books follow) hears of one a ``fill`` left."""
         inst = self.instruments.get(instrument_id)
-        if inst is None or not self.portfolio.write_off_dust(instrument_id, inst.qty_increment):
+        dust = None if inst is None else self.portfolio.write_off_dust(instrument_id, inst.qty_increment)
+        if dust is None:
             return
-        log.info("dust below the lot step written off", instrument=str(instrument_id))
+        log.info("dust below the lot step written off", instrument=str(instrument_id), qty=str(dust[0]))
         if fill is not None and self.on_dust is not None:
-            self.on_dust(fill, inst.qty_increment)
+            self.on_dust(fill, *dust)
 
     def trim(self, client_order_id: ClientOrderId) -> None:
         """Cancel the rest of a resting entry with exits that filled in part (once), when its fills
@@ -364,6 +384,9 @@ class TradingEngine:
     def _on_fill(self, event: OrderFilled) -> None:
         before = self.portfolio.qty_f.get(event.instrument_id, 0.0)
         pos = self.portfolio.apply_fill(event)
+        if self.portfolio.booked_qty != event.qty:  # a fee in the coin: its exits cover what it added
+            cid = event.client_order_id
+            self._coin_fees[cid] = self._coin_fees.get(cid, _ZERO) + event.qty - self.portfolio.booked_qty
         if pos.qty and before * event.side.sign < 0:  # it reduced the position: dust may be left
             self.write_off_dust(event.instrument_id, event)
         # a fill is the latest trade price of its instrument: the breakers, looking right after it, value

@@ -31,6 +31,7 @@ class Portfolio:
     __slots__ = (
         "_open",
         "_unvalued",
+        "booked_qty",
         "cash",
         "cash_f",
         "fees",
@@ -50,6 +51,7 @@ class Portfolio:
         self.marks: dict[tuple[str, str], float] = {}  # keyed by InstrumentId or an equal (venue, symbol)
         self._open: list[InstrumentId] = []
         self._unvalued: set[str] = set()  # fee currencies already warned about
+        self.booked_qty = ZERO  # the last fill's quantity as booked (less a fee paid in the coin)
 
     def position(self, instrument_id: InstrumentId) -> Position:
         pos = self.positions.get(instrument_id)
@@ -76,6 +78,7 @@ class Portfolio:
             fill = netted
         pos = self.position(fill.instrument_id)
         pos.apply(fill)
+        self.booked_qty = fill.qty
         signed = fill.qty if fill.side is _BUY else -fill.qty
         self.cash -= signed * fill.price + fill.fee
         self.fees += fill.fee
@@ -87,16 +90,18 @@ class Portfolio:
             self._open = [iid for iid, q in qty_f.items() if q != 0.0]
         return pos
 
-    def write_off_dust(self, instrument_id: InstrumentId, lot: Decimal) -> bool:
+    def write_off_dust(self, instrument_id: InstrumentId, lot: Decimal) -> tuple[Decimal, Decimal] | None:
         """Write off a position smaller than ``lot`` (the least quantity an order can sell): dust a
-        base-coin fee left after its exits sold what they could. The strategy sees it flat."""
+        base-coin fee left after its exits sold what they could. The strategy sees it flat. Returns the
+        signed quantity and the average price written off, if any."""
         pos = self.positions.get(instrument_id)
         if pos is None or pos.qty == 0 or abs(pos.qty) >= lot:
-            return False
+            return None
+        dust = (pos.qty, pos.avg_price)
         pos.write_off()
         self.qty_f[instrument_id] = 0.0
         self._open = [iid for iid, q in self.qty_f.items() if q != 0.0]
-        return True
+        return dust
 
     @property
     def has_exposure(self) -> bool:

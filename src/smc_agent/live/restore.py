@@ -86,7 +86,8 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
         engine.portfolio.fees += row["fees"]
         engine.portfolio.cash += row["realized_pnl"] - row["fees"]
         engine.portfolio.cash_f = float(engine.portfolio.cash)
-        engine.write_off_dust(iid)  # what a base-coin fee left below the lot step: flat to the strategy
+    for iid in engine.instruments:  # what base-coin fees left below the lot step (all rows in): flat
+        engine.write_off_dust(iid)
     orders = 0
     for stored in repo.open_orders():
         iid = logical_instrument(engine, InstrumentId(stored.exchange, stored.symbol))

@@ -269,11 +269,14 @@ class TradingService:
             log.warning("order event not applicable", error=str(exc), kind=type(event).__name__)
         await self.flush()
 
-    def _write_off_dust(self, fill: OrderFilled, lot: Decimal) -> None:
+    def _write_off_dust(self, fill: OrderFilled, qty: Decimal, price: Decimal) -> None:
         """The engine wrote off dust a fill left: so do the database's books (else they add it up, and a
-        restart would bring back a position of it without exits)."""
+        restart would bring back a position of it without exits). Exactly that quantity: the bot's
+        next fill may be in the row already."""
         try:
-            self.repo.write_off_dust(fill.instrument_id.symbol, bot_id=bot_id_of(fill.strategy_id), below=lot)
+            self.repo.write_off_dust(
+                fill.instrument_id.symbol, bot_id=bot_id_of(fill.strategy_id), qty=qty, price=price
+            )
         except Exception as exc:  # the database is down: the restart's restore writes it off instead
             log.warning("could not write off dust in the database", cid=fill.client_order_id, error=str(exc))
 
