@@ -34,7 +34,8 @@ def _cmd(cid: str, iid: InstrumentId, side: OrderSide, qty: str, *, reduce_only:
     )
 
 
-def _filled(repo: TradingRepo, cmd: SubmitOrder) -> None:
+def _filled(repo: TradingRepo, cmd: SubmitOrder, fee: Decimal | None = None) -> None:
+    """``cmd`` filled whole at 100, paying ``fee`` in BTC."""
     repo.record_intent(cmd)
     repo.apply_report(
         OrderReport(
@@ -49,6 +50,8 @@ def _filled(repo: TradingRepo, cmd: SubmitOrder) -> None:
             price=None,
             avg_fill_price=Decimal(100),
             ts_event=int(time.time() * 1000),
+            fee=fee,
+            fee_currency="BTC" if fee else "",
         )
     )
 
@@ -122,3 +125,22 @@ def test_a_stop_and_target_go_where_their_entry_filled(migrated_sqlite_url: str)
             _cmd(f"{parent}-tp", BINANCE, OrderSide.SELL, "0.2", reduce_only=True), price=Decimal(110)
         )
         assert [router.route(c).instrument_id.venue for c in (stop, target)] == [venue, venue], parent
+
+
+def test_dust_is_written_off_the_venue_its_fill_was_on(migrated_sqlite_url: str) -> None:
+    """After a failover a bot holds BTC on both venues; the dust a fill on Bybit left is taken from the
+    Bybit row, not from whichever row is smallest (the per-venue holdings route the exits)."""
+    repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
+    for cid, iid, qty, fee in (("in-1", BINANCE, "0.00001", "0.000001"), ("in-2", BYBIT, "0.02", "0.00002")):
+        _filled(repo, _cmd(cid, iid, OrderSide.BUY, qty), Decimal(fee))
+    assert repo.holdings("BTC/USDT", bot_id=None) == {
+        "binance": Decimal("0.000009"),
+        "bybit": Decimal("0.01998"),
+    }
+    assert repo.write_off_dust(
+        "BTC/USDT", bot_id=None, qty=Decimal("0.00000766"), price=Decimal(100), exchange="bybit"
+    )
+    assert repo.holdings("BTC/USDT", bot_id=None) == {
+        "binance": Decimal("0.000009"),
+        "bybit": Decimal("0.01998") - Decimal("0.00000766"),
+    }

@@ -127,6 +127,19 @@ class Live:
         btc = sim.state.book.balance("BTC")
         assert (btc.free, btc.locked) == (ZERO, ZERO)
 
+    async def restarted(self) -> TradingService:
+        """A new trading engine's service on the same database, started (restored from it)."""
+        service = TradingService(
+            bus=MemoryStreamBus(),
+            repo=self.gateway.repo,
+            control=self.trading.control,
+            instruments=list(self.engine.instruments.values()),
+            strategies={},
+            starting_cash=Decimal(100_000),
+        )
+        await service.start()
+        return service
+
     def status(self, cid: str) -> str:
         stored = self.gateway.repo.get(cid)
         return "unknown" if stored is None else stored.status
@@ -399,15 +412,7 @@ async def test_the_engines_books_hold_what_the_venue_account_holds_fees_included
             t["fee"] * (t["price"] if t["fee_currency"] == "BTC" else 1) for t in live.gateway.repo.trades()
         )
         assert live.engine.portfolio.fees == fees > 0
-        restarted = TradingService(
-            bus=MemoryStreamBus(),
-            repo=live.gateway.repo,
-            control=live.trading.control,
-            instruments=[live.engine.instruments[iid]],
-            strategies={},
-            starting_cash=Decimal(100_000),
-        )
-        await restarted.start()
+        restarted = await live.restarted()
         assert restarted.engine.portfolio.position(iid).is_flat
         assert restarted.engine.portfolio.cash == usdt.free and restarted.engine.portfolio.fees == fees
     finally:
@@ -472,18 +477,76 @@ async def test_dust_and_the_bots_next_fill_in_one_poll_leave_the_books_as_a_rest
         book = live.engine.portfolio
         pos = book.position(iid)
         assert pos.qty == HELD and live.gateway.repo.net_position(venue, "BTC/USDT") == HELD
-        restarted = TradingService(
-            bus=MemoryStreamBus(),
-            repo=live.gateway.repo,
-            control=live.trading.control,
-            instruments=[live.engine.instruments[iid]],
-            strategies={},
-            starting_cash=Decimal(100_000),
-        )
-        await restarted.start()
+        restarted = await live.restarted()
         again = restarted.engine.portfolio
         assert (again.position(iid).qty, again.position(iid).realized_pnl) == (pos.qty, pos.realized_pnl)
         assert abs(again.cash - book.cash) < Decimal("1e-18") and again.fees == book.fees
+    finally:
+        await close_execution(live.execution)
+
+
+@pytest.mark.parametrize("then", ["next event", "restart"])
+async def test_dust_the_database_did_not_take_is_written_off_later(
+    bare_sim: ExchangeSimulator, venue: str, then: str, migrated_sqlite_url: str
+) -> None:
+    """The engine wrote off dust while the database could not take it: the database kept it for good
+    (a restart wrote it off in the engine only), and dust of several trades added up to a position of
+    a lot step or more, restored as a long without a stop. The write-off is tried again with the next
+    event, and a restart writes off stored dust before it loads the books."""
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    stop = (min(b.low for b in bars[500:560]) + 1).quantize(CENT)  # reached within the hour
+    target = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never
+
+    def entry(s: Strategy, c: Candle) -> None:
+        s.buy(qty=0.01234, stop_loss=stop, take_profit=target)
+
+    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted({0: entry, 1: entry}))
+    repo, iid = live.gateway.repo, InstrumentId(venue, "BTC/USDT")
+    write_off = live.trading.repo.write_off_dust
+
+    def database_down(*args: object, **kwargs: object) -> bool:
+        raise DBAPIError("UPDATE positions", None, OSError("database down"))
+
+    live.trading.repo.write_off_dust = database_down  # type: ignore[method-assign]
+    try:
+        await live.enter(bare_sim, venue)
+        bare_sim.step(60)
+        for _ in range(3):
+            await live.gateway.poll()
+            await live.pump()
+        assert live.engine.portfolio.position(iid).is_flat
+        assert repo.net_position(venue, "BTC/USDT") == Decimal("0.00000766")  # not taken
+        live.trading.repo.write_off_dust = write_off  # type: ignore[method-assign]
+        if then == "restart":
+            restarted = await live.restarted()
+            assert restarted.engine.portfolio.cash == live.engine.portfolio.cash
+            assert repo.net_position(venue, "BTC/USDT") == 0
+        else:  # the second entry's events
+            p = float(bare_sim.state.last_price("BTCUSDT"))
+            await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
+            await live.pump()
+            assert repo.net_position(venue, "BTC/USDT") == Decimal("0.01232766")  # its fill, no dust
+    finally:
+        await close_execution(live.execution)
+
+
+async def test_entries_without_exits_leave_nothing_behind_in_the_engine(
+    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+) -> None:
+    """What coin fees took off an entry is kept for its exits' sizing; an entry without exits kept it
+    forever (5,000 round trips: 5,000 entries)."""
+    script = {
+        i: (lambda s, c: s.buy(qty=float(QTY))) if i % 2 == 0 else (lambda s, c: s.close()) for i in range(6)
+    }
+    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted(script))
+    try:
+        await live.enter(bare_sim, venue)
+        for n in range(1, 6):
+            p = float(bare_sim.state.last_price("BTCUSDT"))
+            await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", n * 60_000, p, p, p, p, 10.0))
+            await live.pump()
+        assert len([o for o in live.engine.orders.orders.values() if o.filled_qty > 0]) == 6
+        assert live.engine._coin_fees == {}
     finally:
         await close_execution(live.execution)
 

@@ -11,7 +11,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from smc_agent.api.schemas import EquityPoint, Page, PnlSummary
-from smc_agent.core.position import symbol_assets
+from smc_agent.core.enums import OrderSide
+from smc_agent.core.position import booked_terms, symbol_assets
 from smc_agent.store.models import Position, Trade
 
 M = TypeVar("M", bound=BaseModel)
@@ -76,14 +77,31 @@ def pnl_summary(session: Session, user_id: str, *, curve_points: int = 500) -> P
 
 
 def _cash_flow_curve(trades: list[Any]) -> list[tuple[int, Decimal]]:
-    """Cumulative cash flow after each trade (sells add, buys spend, fees in the quote currency spend;
-    a fee paid in the coin bought took coins, not cash): flat positions make it the realised PnL; with
-    open positions it is the cash side of equity."""
+    """Cumulative cash flow after each trade (sells add, buys spend, fees spend): flat positions
+    make it the realised PnL; with open positions it is the cash side of equity. A fee paid in the coin
+    bought (a spot buy's) took coins, not cash: of a long it is in the position, which holds that much
+    less; covering a short, it counts at its value as the books count it."""
     total = Decimal(0)
+    held: dict[str, Decimal] = {}
     curve: list[tuple[int, Decimal]] = []
-    for ts, side, qty, price, fee, fee_currency, symbol in trades:
-        flow = Decimal(qty) * Decimal(price)
-        in_coin = fee_currency is not None and fee_currency == (symbol_assets(symbol) or ("",))[0]
-        total += (flow if str(side).lower() == "sell" else -flow) - (0 if in_coin else Decimal(fee or 0))
+    for ts, side, raw_qty, raw_price, raw_fee, fee_currency, symbol in trades:
+        qty, price, fee = Decimal(raw_qty), Decimal(raw_price), Decimal(raw_fee or 0)
+        buy = str(side).lower() == "buy"
+        position = held.get(symbol, Decimal(0))
+        quote = (symbol_assets(symbol) or ("", ""))[1]
+        terms = booked_terms(
+            symbol,
+            OrderSide.BUY if buy else OrderSide.SELL,
+            qty,
+            price,
+            fee=fee,
+            fee_currency=fee_currency or "",
+            quote=quote,
+            position=position,
+        )
+        booked_qty, valued = terms or (qty, Decimal(0))
+        held[symbol] = position + (booked_qty if buy else -booked_qty)
+        in_position = booked_qty != qty  # the coins it took are missing from the position instead
+        total += (-qty * price if buy else qty * price) - (0 if in_position else valued)
         curve.append((int(ts.timestamp() * 1000), total))
     return curve

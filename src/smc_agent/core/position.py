@@ -31,16 +31,16 @@ class Execution(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class _Netted:
-    """An execution as the account books it: a fee paid in the base coin taken off the quantity and
-    valued in the quote currency at the fill's price."""
+class Booking:
+    """An execution as the account books it (see :func:`booked`), or one made up to book a position
+    (a restart's opening of a stored position)."""
 
     instrument_id: InstrumentId
     side: OrderSide
     qty: Decimal
     price: Decimal
-    fee: Decimal
-    fee_currency: str
+    fee: Decimal = ZERO
+    fee_currency: str = ""
 
 
 def symbol_assets(symbol: str) -> tuple[str, str] | None:
@@ -95,7 +95,7 @@ def booked(fill: Execution, quote: str, position: Decimal) -> Execution | None:
         return None
     if terms == (fill.qty, fill.fee):
         return fill
-    return _Netted(fill.instrument_id, fill.side, terms[0], fill.price, fee=terms[1], fee_currency=quote)
+    return Booking(fill.instrument_id, fill.side, terms[0], fill.price, fee=terms[1], fee_currency=quote)
 
 
 class Position:

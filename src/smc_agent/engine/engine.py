@@ -264,6 +264,10 @@ class TradingEngine:
             elif bot.on_event is not None and not isinstance(event, OrderSubmitted):
                 self._guard(bot, "on_order_event", bot.on_event, event)
         self.follow_up(follow_ups)
+        if self._coin_fees and event.client_order_id in self._coin_fees:
+            order = self.orders.get(event.client_order_id)
+            if order is None or not order.is_open:  # ended: its exits, if any, went with the follow-ups
+                del self._coin_fees[event.client_order_id]
         if filled and self.orders.open_count and before and before * after <= 0:  # flat, or flipped
             self._cancel_stale_exits(event, follow_ups)
         elif isinstance(event, OrderRejected) and child_role(event.client_order_id) == "sl":
@@ -276,26 +280,22 @@ class TradingEngine:
     def follow_up(self, follow_ups: Sequence[SubmitOrder | CancelOrder]) -> None:
         """Send what the order manager derived from an order's end: its exits (sized to the position,
         through the risk gate) and the cancels of their siblings."""
-        entries: set[ClientOrderId] = set()
         for cmd in follow_ups:
             if not isinstance(cmd, SubmitOrder):
                 self.client.cancel(cmd)
                 continue
-            exit_ = self._sized_exit(self._less_coin_fees(cmd, entries) if self._coin_fees else cmd)
+            exit_ = self._sized_exit(self._less_coin_fees(cmd) if self._coin_fees else cmd)
             if exit_ is not None:
                 self.submit_command(exit_)
-        for entry in entries:
-            self._coin_fees.pop(entry, None)
 
-    def _less_coin_fees(self, cmd: SubmitOrder, entries: set[ClientOrderId]) -> SubmitOrder:
+    def _less_coin_fees(self, cmd: SubmitOrder) -> SubmitOrder:
         """An entry's stop or target (sized at what it filled) less what fees paid in the coin took off
         its fills, rounded down to the lot step: what the entry added to the account. Sized on the
         whole position instead, a second entry's exits sold its fee's coins too and were refused."""
         parent = parent_order_id(cmd.client_order_id)
         cut = None if parent is None else self._coin_fees.get(parent)
-        if cut is None or parent is None:
+        if cut is None:
             return cmd
-        entries.add(parent)
         inst = self.instruments.get(cmd.instrument_id)
         qty = cmd.qty - cut if inst is None else inst.round_qty(cmd.qty - cut)
         return replace(cmd, qty=qty) if qty > 0 else cmd

@@ -3,28 +3,17 @@ per-candle mark-to-market (Decimal stays the accounting truth)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from smc_agent.core.enums import OrderSide
 from smc_agent.core.ids import InstrumentId
 from smc_agent.core.money import ZERO
-from smc_agent.core.position import Execution, Position, booked
+from smc_agent.core.position import Booking, Execution, Position, booked
 from smc_agent.logs import get_logger
 
 log = get_logger("smc_agent.engine.portfolio")
 
 _BUY = OrderSide.BUY
-
-
-@dataclass(frozen=True, slots=True)
-class _FeeLeftOut:
-    instrument_id: InstrumentId
-    side: OrderSide
-    qty: Decimal
-    price: Decimal
-    fee: Decimal = ZERO
-    fee_currency: str = ""
 
 
 class Portfolio:
@@ -74,7 +63,7 @@ class Portfolio:
                         currency=fill.fee_currency,
                         instrument=str(fill.instrument_id),
                     )
-                netted = _FeeLeftOut(fill.instrument_id, fill.side, fill.qty, fill.price)
+                netted = Booking(fill.instrument_id, fill.side, fill.qty, fill.price)
             fill = netted
         pos = self.position(fill.instrument_id)
         pos.apply(fill)

@@ -612,23 +612,14 @@ class OrderGateway:
         listed = sum((f.qty for f in fills), Decimal(0))
         if listed < report.filled_qty:
             since = self._fee_waits.setdefault(cid, time.monotonic())
+            facts = {"cid": cid, "filled": str(report.filled_qty), "listed": str(listed), "error": error}
             if time.monotonic() - since < self.fee_wait_s:
                 log.warning(
-                    "the venue has not listed the trades of a fill yet: booked at the next poll",
-                    cid=cid,
-                    filled=str(report.filled_qty),
-                    listed=str(listed),
-                    error=error,
+                    "the venue has not listed the trades of a fill yet: booked at the next poll", **facts
                 )
                 status = OrderStatus.PARTIALLY_FILLED if booked_qty > 0 else OrderStatus.ACCEPTED
                 return replace(report, filled_qty=booked_qty, status=status, fee=None)
-            log.error(
-                "ALERT a fill booked without the fees of trades the venue never listed",
-                cid=cid,
-                filled=str(report.filled_qty),
-                listed=str(listed),
-                error=error,
-            )
+            log.error("ALERT a fill booked without the fees of trades the venue never listed", **facts)
         self._fee_waits.pop(cid, None)
         charged = [f for f in fills if f.fee]
         currency = charged[0].fee_currency if charged else ""

@@ -19,6 +19,7 @@ from smc_agent.core.commands import SubmitOrder
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
 from smc_agent.core.events import OrderAccepted, OrderCanceled, OrderFilled, OrderSubmitted, OrderTriggered
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
+from smc_agent.core.position import Booking
 from smc_agent.engine.engine import TradingEngine
 from smc_agent.execution.ids import child_role, sibling_order_id
 from smc_agent.execution.orders import FollowUp
@@ -27,18 +28,6 @@ from smc_agent.store.trading_repo import StoredOrder, TradingRepo
 
 log = get_logger("smc_agent.live.restore")
 ZERO = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class _Opening:
-    """A position's opening as one execution (the shape ``Portfolio.apply_fill`` needs)."""
-
-    instrument_id: InstrumentId
-    side: OrderSide
-    qty: Decimal
-    price: Decimal
-    fee: Decimal = ZERO
-    fee_currency: str = ""
 
 
 # how far back a restart looks for fills already in the books and for entries whose exits were never
@@ -66,10 +55,32 @@ def logical_instrument(engine: TradingEngine, iid: InstrumentId) -> InstrumentId
     return same[0] if len(same) == 1 else None
 
 
+def _without_dust(engine: TradingEngine, repo: TradingRepo) -> list[dict[str, Any]]:
+    """The stored positions, with those below their instrument's lot step written off first: dust the
+    running engine wrote off while the database could not take it (else it adds up over trades into a
+    position no exit covers)."""
+    rows = repo.positions()
+    dust = []
+    for row in rows:
+        iid = logical_instrument(engine, InstrumentId(row["exchange"], row["symbol"]))
+        inst = None if iid is None else engine.instruments[iid]
+        if inst is not None and row["quantity"] != 0 and abs(row["quantity"]) < inst.qty_increment:
+            dust.append(row)
+    for row in dust:
+        repo.write_off_dust(
+            row["symbol"],
+            bot_id=row["bot_id"],
+            qty=row["quantity"],
+            price=row["average_price"],
+            exchange=row["exchange"],
+        )
+    return repo.positions() if dust else rows
+
+
 def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> Restored:
     skipped: list[str] = []
     positions = 0
-    for row in repo.positions():
+    for row in _without_dust(engine, repo):
         iid = logical_instrument(engine, InstrumentId(row["exchange"], row["symbol"]))
         qty: Decimal = row["quantity"]
         if iid is None:
@@ -79,7 +90,7 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
         pos = engine.portfolio.position(iid)
         if qty != 0:
             side = OrderSide.BUY if qty > 0 else OrderSide.SELL
-            engine.portfolio.apply_fill(_Opening(iid, side, abs(qty), row["average_price"]))
+            engine.portfolio.apply_fill(Booking(iid, side, abs(qty), row["average_price"]))
             positions += 1
         pos.realized_pnl += row["realized_pnl"]
         pos.fees += row["fees"]

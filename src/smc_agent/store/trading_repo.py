@@ -436,24 +436,26 @@ class TradingRepo:
 
         return self._tx(op)
 
-    def write_off_dust(self, symbol: str, *, bot_id: str | None, qty: Decimal, price: Decimal) -> bool:
-        """Take ``qty`` (signed) at average ``price`` out of a bot's position in ``symbol``: dust a
-        base-coin fee left that no order can sell, written off as the trading engine wrote it off (its
-        cost a realised loss). It stays in the account, not in the bot's books. The row may hold the
-        bot's next fill already: the rest keeps that fill's average price. False: no row holds it."""
+    def write_off_dust(
+        self, symbol: str, *, bot_id: str | None, qty: Decimal, price: Decimal, exchange: str | None = None
+    ) -> bool:
+        """Take ``qty`` (signed) at average ``price`` out of a bot's position in ``symbol`` (on
+        ``exchange``, the venue the fill that left it was on, when known): dust a base-coin fee left that
+        no order can sell, written off as the trading engine wrote it off (its cost a realised loss). It
+        stays in the account, not in the bot's books. The row may hold the bot's next fill already: the
+        rest keeps that fill's average price. False: no row holds it."""
 
         def op(session: Session) -> bool:
             bot = Position.bot_id.is_(None) if bot_id is None else Position.bot_id == bot_id
+            where = [Position.symbol == symbol, bot] + ([Position.exchange == exchange] if exchange else [])
             rows = [
                 p
-                for p in session.scalars(
-                    select(Position).where(Position.symbol == symbol, bot).with_for_update()
-                )
+                for p in session.scalars(select(Position).where(*where).with_for_update())
                 if (p.quantity or ZERO) * qty > 0 and abs(p.quantity) >= abs(qty)
             ]
             if not rows:
                 return False
-            pos = min(rows, key=lambda p: abs(p.quantity))  # the venue's row it was left on, most likely
+            pos = min(rows, key=lambda p: abs(p.quantity))
             rest = pos.quantity - qty
             pos.average_price = ZERO if rest == 0 else (pos.quantity * pos.average_price - qty * price) / rest
             pos.realized_pnl = (pos.realized_pnl or ZERO) - abs(qty) * price
