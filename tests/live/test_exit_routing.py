@@ -127,20 +127,36 @@ def test_a_stop_and_target_go_where_their_entry_filled(migrated_sqlite_url: str)
         assert [router.route(c).instrument_id.venue for c in (stop, target)] == [venue, venue], parent
 
 
-def test_dust_is_written_off_the_venue_its_fill_was_on(migrated_sqlite_url: str) -> None:
-    """After a failover a bot holds BTC on both venues; the dust a fill on Bybit left is taken from the
-    Bybit row, not from whichever row is smallest (the per-venue holdings route the exits)."""
+def test_the_dust_a_reducing_fill_leaves_is_written_off_in_its_own_row(migrated_sqlite_url: str) -> None:
+    """After a failover a position is held on both venues. A sell on Bybit leaves dust there (what the
+    buy's coin fee left below the lot step): it is written off with that fill, in that row, its cost a
+    realised loss; the Binance row, a part of an entry (also below the step), is kept."""
     repo = TradingRepo(make_session_factory(make_engine(migrated_sqlite_url)))
-    for cid, iid, qty, fee in (("in-1", BINANCE, "0.00001", "0.000001"), ("in-2", BYBIT, "0.02", "0.00002")):
-        _filled(repo, _cmd(cid, iid, OrderSide.BUY, qty), Decimal(fee))
+    lot = Decimal("0.00001")
+    _filled(repo, _cmd("in-1", BINANCE, OrderSide.BUY, "0.00001"), Decimal("0.00000001"))
+    _filled(repo, _cmd("in-2", BYBIT, OrderSide.BUY, "0.01234"), Decimal("0.00001234"))
     assert repo.holdings("BTC/USDT", bot_id=None) == {
-        "binance": Decimal("0.000009"),
-        "bybit": Decimal("0.01998"),
+        "binance": Decimal("0.00000999"),
+        "bybit": Decimal("0.01232766"),
     }
-    assert repo.write_off_dust(
-        "BTC/USDT", bot_id=None, qty=Decimal("0.00000766"), price=Decimal(100), exchange="bybit"
+    sell = _cmd("x-1", BYBIT, OrderSide.SELL, "0.01232", reduce_only=True)
+    repo.record_intent(sell)
+    report = OrderReport(
+        instrument_id=BYBIT,
+        client_order_id=sell.client_order_id,
+        venue_order_id=VenueOrderId("v-x-1"),
+        side=OrderSide.SELL,
+        order_type=OrderType.MARKET,
+        status=OrderStatus.FILLED,
+        qty=sell.qty,
+        filled_qty=sell.qty,
+        price=None,
+        avg_fill_price=Decimal(100),
+        ts_event=int(time.time() * 1000),
+        fee=Decimal("0.001232"),
+        fee_currency="USDT",
     )
-    assert repo.holdings("BTC/USDT", bot_id=None) == {
-        "binance": Decimal("0.000009"),
-        "bybit": Decimal("0.01998") - Decimal("0.00000766"),
-    }
+    repo.apply_report(report, lot=lot)
+    assert repo.holdings("BTC/USDT", bot_id=None) == {"binance": Decimal("0.00000999"), "bybit": 0}
+    (bybit,) = [p for p in repo.positions() if p["exchange"] == "bybit"]
+    assert (bybit["quantity"], bybit["realized_pnl"]) == (0, -Decimal("0.00000766") * 100)

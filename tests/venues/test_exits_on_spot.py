@@ -485,49 +485,34 @@ async def test_dust_and_the_bots_next_fill_in_one_poll_leave_the_books_as_a_rest
         await close_execution(live.execution)
 
 
-@pytest.mark.parametrize("then", ["next event", "restart"])
-async def test_dust_the_database_did_not_take_is_written_off_later(
-    bare_sim: ExchangeSimulator, venue: str, then: str, migrated_sqlite_url: str
+@pytest.mark.parametrize("venue", ["binance"])
+async def test_a_restart_keeps_a_part_of_a_working_entry_below_the_lot_step(
+    venue: str, migrated_sqlite_url: str
 ) -> None:
-    """The engine wrote off dust while the database could not take it: the database kept it for good
-    (a restart wrote it off in the engine only), and dust of several trades added up to a position of
-    a lot step or more, restored as a long without a stop. The write-off is tried again with the next
-    event, and a restart writes off stored dust before it loads the books."""
-    bars = bare_sim.state.feeds["BTCUSDT"].bars
-    stop = (min(b.low for b in bars[500:560]) + 1).quantize(CENT)  # reached within the hour
-    target = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never
-
-    def entry(s: Strategy, c: Candle) -> None:
-        s.buy(qty=0.01234, stop_loss=stop, take_profit=target)
-
-    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted({0: entry, 1: entry}))
-    repo, iid = live.gateway.repo, InstrumentId(venue, "BTC/USDT")
-    write_off = live.trading.repo.write_off_dust
-
-    def database_down(*args: object, **kwargs: object) -> bool:
-        raise DBAPIError("UPDATE positions", None, OSError("database down"))
-
-    live.trading.repo.write_off_dust = database_down  # type: ignore[method-assign]
-    try:
-        await live.enter(bare_sim, venue)
-        bare_sim.step(60)
-        for _ in range(3):
-            await live.gateway.poll()
-            await live.pump()
-        assert live.engine.portfolio.position(iid).is_flat
-        assert repo.net_position(venue, "BTC/USDT") == Decimal("0.00000766")  # not taken
-        live.trading.repo.write_off_dust = write_off  # type: ignore[method-assign]
-        if then == "restart":
+    """A resting entry filled one lot step: less its coin fee, 0.00000999 BTC, below the step. It is
+    the entry's, not dust: a restart wrote it off (a realised loss; the rest of the entry, a position
+    of 0 to the restored engine, was then never trimmed)."""
+    balances = (("USDT", Decimal(100_000)), ("BTC", ZERO))
+    config = sim_config(venue, balances=balances, participation=Decimal("0.000001"))
+    async with ExchangeSimulator(config) as sim:
+        limit = (sim.state.last_price("BTCUSDT") - 5).quantize(CENT)
+        live = Live(
+            sim, venue, migrated_sqlite_url, Scripted({0: lambda s, c: s.buy(qty=0.001, price=float(limit))})
+        )
+        iid = InstrumentId(venue, "BTC/USDT")
+        try:
+            await live.enter(sim, venue)
+            while live.gateway.repo.net_position(venue, "BTC/USDT") == 0:
+                sim.step(1)
+                await live.gateway.poll()
+                await live.pump()
+            assert live.engine.portfolio.position(iid).qty == Decimal("0.00000999")
             restarted = await live.restarted()
-            assert restarted.engine.portfolio.cash == live.engine.portfolio.cash
-            assert repo.net_position(venue, "BTC/USDT") == 0
-        else:  # the second entry's events
-            p = float(bare_sim.state.last_price("BTCUSDT"))
-            await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
-            await live.pump()
-            assert repo.net_position(venue, "BTC/USDT") == Decimal("0.01232766")  # its fill, no dust
-    finally:
-        await close_execution(live.execution)
+            assert restarted.engine.portfolio.position(iid).qty == Decimal("0.00000999")
+            assert restarted.engine.portfolio.position(iid).realized_pnl == 0
+            assert live.gateway.repo.net_position(venue, "BTC/USDT") == Decimal("0.00000999")
+        finally:
+            await close_execution(live.execution)
 
 
 async def test_entries_without_exits_leave_nothing_behind_in_the_engine(

@@ -58,6 +58,8 @@ def pnl_summary(session: Session, user_id: str, *, curve_points: int = 500) -> P
                 Trade.fee,
                 Trade.fee_currency,
                 Trade.symbol,
+                Trade.bot_id,
+                Trade.exchange,
             )
             .where(Trade.user_id == user_id)
             .order_by(Trade.timestamp)
@@ -82,12 +84,13 @@ def _cash_flow_curve(trades: list[Any]) -> list[tuple[int, Decimal]]:
     bought (a spot buy's) took coins, not cash: of a long it is in the position, which holds that much
     less; covering a short, it counts at its value as the books count it."""
     total = Decimal(0)
-    held: dict[str, Decimal] = {}
+    held: dict[tuple[str | None, str, str], Decimal] = {}  # the books' positions: bot, venue, symbol
     curve: list[tuple[int, Decimal]] = []
-    for ts, side, raw_qty, raw_price, raw_fee, fee_currency, symbol in trades:
+    for ts, side, raw_qty, raw_price, raw_fee, fee_currency, symbol, bot_id, exchange in trades:
         qty, price, fee = Decimal(raw_qty), Decimal(raw_price), Decimal(raw_fee or 0)
         buy = str(side).lower() == "buy"
-        position = held.get(symbol, Decimal(0))
+        key = (bot_id, exchange, symbol)
+        position = held.get(key, Decimal(0))
         quote = (symbol_assets(symbol) or ("", ""))[1]
         terms = booked_terms(
             symbol,
@@ -100,7 +103,7 @@ def _cash_flow_curve(trades: list[Any]) -> list[tuple[int, Decimal]]:
             position=position,
         )
         booked_qty, valued = terms or (qty, Decimal(0))
-        held[symbol] = position + (booked_qty if buy else -booked_qty)
+        held[key] = position + (booked_qty if buy else -booked_qty)
         in_position = booked_qty != qty  # the coins it took are missing from the position instead
         total += (-qty * price if buy else qty * price) - (0 if in_position else valued)
         curve.append((int(ts.timestamp() * 1000), total))

@@ -81,8 +81,6 @@ class TradingEngine:
         self.sizing = sizing or Sizing()
         self.bus = bus or InProcessBus()
         self.portfolio = Portfolio(starting_cash, quote_currency)
-        # the live runtime's hook for dust written off: (the fill that left it, its qty, its avg price)
-        self.on_dust: Callable[[OrderFilled, Decimal, Decimal], None] | None = None
         self._coin_fees: dict[ClientOrderId, Decimal] = {}  # entry -> what fees in the coin took off it
         self.orders = OrderManager()
         self.state = TradingState.ACTIVE
@@ -346,17 +344,14 @@ class TradingEngine:
         held = inst.round_qty(held) if inst is not None else held  # less a base-coin fee: off the lot step
         return replace(cmd, qty=held) if held > 0 else None
 
-    def write_off_dust(self, instrument_id: InstrumentId, fill: OrderFilled | None = None) -> None:
+    def write_off_dust(self, instrument_id: InstrumentId) -> None:
         """A position below the lot step no order can sell (what a base-coin fee leaves once the exits
-        sold what they could) is written off: the strategy sees the position flat. ``on_dust`` (the live
-        runtime's: the database's books follow) hears of one a ``fill`` left."""
+        sold what they could) is written off: the strategy sees the position flat. The execution
+        engine writes it off the database's books the same way (``TradingRepo.apply_report``)."""
         inst = self.instruments.get(instrument_id)
         dust = None if inst is None else self.portfolio.write_off_dust(instrument_id, inst.qty_increment)
-        if dust is None:
-            return
-        log.info("dust below the lot step written off", instrument=str(instrument_id), qty=str(dust[0]))
-        if fill is not None and self.on_dust is not None:
-            self.on_dust(fill, *dust)
+        if dust is not None:
+            log.info("dust below the lot step written off", instrument=str(instrument_id), qty=str(dust[0]))
 
     def trim(self, client_order_id: ClientOrderId) -> None:
         """Cancel the rest of a resting entry with exits that filled in part (once), when its fills
@@ -388,7 +383,7 @@ class TradingEngine:
             cid = event.client_order_id
             self._coin_fees[cid] = self._coin_fees.get(cid, _ZERO) + event.qty - self.portfolio.booked_qty
         if pos.qty and before * event.side.sign < 0:  # it reduced the position: dust may be left
-            self.write_off_dust(event.instrument_id, event)
+            self.write_off_dust(event.instrument_id)
         # a fill is the latest trade price of its instrument: the breakers, looking right after it, value
         # the position there (at the previous close a gapped entry looked like a loss), and a fill before
         # any candle (after a restart) gives the instrument its first price

@@ -112,6 +112,7 @@ class OrderGateway:
         self._cancel_task: asyncio.Task[int] | None = None
         self.fee_wait_s = fee_wait_s
         self._fee_waits: dict[str, float] = {}  # fills waiting for their trades: since (monotonic)
+        self._lots: dict[InstrumentId, Decimal] = {}
 
     # ================================================================ halt state
     @property
@@ -578,11 +579,28 @@ class OrderGateway:
 
     # ================================================================ reports -> events
     async def _apply(self, report: OrderReport, *, market_price: Decimal | None = None) -> None:
-        if report.filled_qty > 0 and report.fee is None:
-            report = await self._with_fees(report)
-        outcome = self.repo.apply_report(report, market_price=market_price)
+        lot = None
+        if report.filled_qty > 0:
+            if report.fee is None:
+                report = await self._with_fees(report)
+            lot = await self._lot(report.instrument_id)
+        outcome = self.repo.apply_report(report, market_price=market_price, lot=lot)
         for event in self._events(report, outcome):
             await self.publish(event)
+
+    async def _lot(self, iid: InstrumentId) -> Decimal | None:
+        """The lot step of ``iid`` (the venue's instruments, read once); ``None`` while the venue does
+        not say (the database then keeps dust, which the trading engine's restore leaves out)."""
+        if iid not in self._lots:
+            try:
+                instruments = await asyncio.wait_for(
+                    self._venue(iid).load_instruments(), self.venue_timeout_s
+                )
+            except (SmcAgentError, TimeoutError, OSError) as exc:
+                log.warning("could not read the venue's lot steps", venue=iid.venue, error=str(exc))
+                return None
+            self._lots.update((i.id, i.qty_increment) for i in instruments)
+        return self._lots.get(iid)
 
     async def _with_fees(self, report: OrderReport) -> OrderReport:
         """``report`` with the fees of its fills, from the order's trades at the venue (an order report

@@ -55,32 +55,10 @@ def logical_instrument(engine: TradingEngine, iid: InstrumentId) -> InstrumentId
     return same[0] if len(same) == 1 else None
 
 
-def _without_dust(engine: TradingEngine, repo: TradingRepo) -> list[dict[str, Any]]:
-    """The stored positions, with those below their instrument's lot step written off first: dust the
-    running engine wrote off while the database could not take it (else it adds up over trades into a
-    position no exit covers)."""
-    rows = repo.positions()
-    dust = []
-    for row in rows:
-        iid = logical_instrument(engine, InstrumentId(row["exchange"], row["symbol"]))
-        inst = None if iid is None else engine.instruments[iid]
-        if inst is not None and row["quantity"] != 0 and abs(row["quantity"]) < inst.qty_increment:
-            dust.append(row)
-    for row in dust:
-        repo.write_off_dust(
-            row["symbol"],
-            bot_id=row["bot_id"],
-            qty=row["quantity"],
-            price=row["average_price"],
-            exchange=row["exchange"],
-        )
-    return repo.positions() if dust else rows
-
-
 def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> Restored:
     skipped: list[str] = []
     positions = 0
-    for row in _without_dust(engine, repo):
+    for row in repo.positions():
         iid = logical_instrument(engine, InstrumentId(row["exchange"], row["symbol"]))
         qty: Decimal = row["quantity"]
         if iid is None:
@@ -97,8 +75,6 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
         engine.portfolio.fees += row["fees"]
         engine.portfolio.cash += row["realized_pnl"] - row["fees"]
         engine.portfolio.cash_f = float(engine.portfolio.cash)
-    for iid in engine.instruments:  # what base-coin fees left below the lot step (all rows in): flat
-        engine.write_off_dust(iid)
     orders = 0
     for stored in repo.open_orders():
         iid = logical_instrument(engine, InstrumentId(stored.exchange, stored.symbol))
@@ -108,6 +84,9 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
         _register(engine, stored, iid, now_ms)
         orders += 1
     _relink_exits(engine)
+    working = {o.instrument_id for o in engine.orders.open_orders() if not o.reduce_only}
+    for iid in engine.instruments.keys() - working:  # dust the database kept (its lot step unknown then)
+        engine.write_off_dust(iid)  # not a part of a working entry: that is the entry's
     for order in engine.orders.open_orders():  # a partly filled entry with exits: its rest is canceled
         engine.trim(order.client_order_id)
     since = now_ms - LOOKBACK_MS

@@ -155,8 +155,6 @@ class TradingService:
         self.denials_lost = 0
         self.denial_flush_s = 0.2
         self.engine.bus.subscribe(Event, self._on_engine_event)
-        self.engine.on_dust = self._write_off_dust
-        self._dust_pending: deque[tuple[OrderFilled, Decimal, Decimal]] = deque()
         self._tasks: list[asyncio.Task[Any]] = []
 
     # ------------------------------------------------------------------ bots
@@ -264,40 +262,11 @@ class TradingService:
                 client_order_id=event.client_order_id,
                 reason=event.reason,
             )
-        if self._dust_pending:
-            self._drain_dust()
         try:
             self.engine.handle_event(event)
         except SmcAgentError as exc:  # e.g. a late duplicate report: never fatal
             log.warning("order event not applicable", error=str(exc), kind=type(event).__name__)
         await self.flush()
-
-    def _write_off_dust(self, fill: OrderFilled, qty: Decimal, price: Decimal) -> None:
-        """The engine wrote off dust a fill left: so do the database's books (else they add it up, and a
-        restart would bring back a position of it without exits). Exactly that quantity: the bot's
-        next fill may be in the row already. One the database did not take is tried again with the
-        next event."""
-        self._dust_pending.append((fill, qty, price))
-        self._drain_dust()
-
-    def _drain_dust(self) -> None:
-        while self._dust_pending:
-            fill, qty, price = self._dust_pending[0]
-            try:
-                stored = self.repo.get(fill.client_order_id)
-                self.repo.write_off_dust(
-                    fill.instrument_id.symbol,
-                    bot_id=bot_id_of(fill.strategy_id),
-                    qty=qty,
-                    price=price,
-                    exchange=None if stored is None else stored.exchange,
-                )
-            except Exception as exc:  # the database is down: the next event tries again
-                log.warning(
-                    "could not write off dust in the database", cid=fill.client_order_id, error=str(exc)
-                )
-                return
-            self._dust_pending.popleft()
 
     async def flush(self) -> None:
         outbox, self.client.outbox = self.client.outbox, []

@@ -342,9 +342,13 @@ class TradingRepo:
 
         self._tx(op)
 
-    def apply_report(self, report: OrderReport, *, market_price: Decimal | None = None) -> ReportOutcome:
+    def apply_report(
+        self, report: OrderReport, *, market_price: Decimal | None = None, lot: Decimal | None = None
+    ) -> ReportOutcome:
         """Bring the order row up to the venue's report; store the newly filled part as a trade and
-        update the position, all in one transaction (idempotent: the same report changes nothing)."""
+        update the position, all in one transaction (idempotent: the same report changes nothing).
+        ``lot``: the instrument's lot step, below which what a reducing fill leaves is dust (see
+        :func:`_apply_fill`)."""
 
         def op(session: Session) -> ReportOutcome:
             row = session.scalar(
@@ -391,7 +395,7 @@ class TradingRepo:
                         timestamp=_ms_to_dt(report.ts_event) if report.ts_event else datetime.now(UTC),
                     )
                 )
-                _apply_fill(session, row, delta, fill_price, fee=fee, fee_currency=fee_currency)
+                _apply_fill(session, row, delta, fill_price, fee=fee, fee_currency=fee_currency, lot=lot)
                 row.filled_quantity = report.filled_qty
                 row.average_price = report.avg_fill_price or fill_price
             if _rank(report.status) >= _rank_str(row.status) or report.status.is_terminal:
@@ -433,35 +437,6 @@ class TradingRepo:
                 p.stranded = p.exchange != active_venue and p.quantity != ZERO
                 count += p.stranded
             return count
-
-        return self._tx(op)
-
-    def write_off_dust(
-        self, symbol: str, *, bot_id: str | None, qty: Decimal, price: Decimal, exchange: str | None = None
-    ) -> bool:
-        """Take ``qty`` (signed) at average ``price`` out of a bot's position in ``symbol`` (on
-        ``exchange``, the venue the fill that left it was on, when known): dust a base-coin fee left that
-        no order can sell, written off as the trading engine wrote it off (its cost a realised loss). It
-        stays in the account, not in the bot's books. The row may hold the bot's next fill already: the
-        rest keeps that fill's average price. False: no row holds it."""
-
-        def op(session: Session) -> bool:
-            bot = Position.bot_id.is_(None) if bot_id is None else Position.bot_id == bot_id
-            where = [Position.symbol == symbol, bot] + ([Position.exchange == exchange] if exchange else [])
-            rows = [
-                p
-                for p in session.scalars(select(Position).where(*where).with_for_update())
-                if (p.quantity or ZERO) * qty > 0 and abs(p.quantity) >= abs(qty)
-            ]
-            if not rows:
-                return False
-            pos = min(rows, key=lambda p: abs(p.quantity))
-            rest = pos.quantity - qty
-            pos.average_price = ZERO if rest == 0 else (pos.quantity * pos.average_price - qty * price) / rest
-            pos.realized_pnl = (pos.realized_pnl or ZERO) - abs(qty) * price
-            pos.quantity = rest
-            pos.stranded = pos.stranded and rest != 0
-            return True
 
         return self._tx(op)
 
@@ -657,10 +632,21 @@ def _delta_price(row: Order, report: OrderReport, delta: Decimal) -> Decimal:
 
 
 def _apply_fill(
-    session: Session, order: Order, qty: Decimal, price: Decimal, *, fee: Decimal, fee_currency: str
+    session: Session,
+    order: Order,
+    qty: Decimal,
+    price: Decimal,
+    *,
+    fee: Decimal,
+    fee_currency: str,
+    lot: Decimal | None = None,
 ) -> None:
     """Book a fill into its position: held quantity (less a fee paid in the coin bought), average
-    price, realised PnL (gross) and fees (in the quote currency; one in a third asset is not counted)."""
+    price, realised PnL (gross) and fees (in the quote currency; one in a third asset is not counted).
+    What a fill that reduced the position leaves below ``lot`` (dust a base-coin fee left, which no
+    order can sell) is written off, its cost a realised loss, as the trading engine writes it off: it
+    stays in the account, not in the bot's books (there it would add up over trades into a position no
+    exit covers). A part of an entry is never written off."""
     pos = session.scalar(
         select(Position)
         .where(
@@ -706,5 +692,8 @@ def _apply_fill(
             pos.stranded = False  # a stranded position closed on its venue is reconciled
         elif (new > 0) != (old > 0):
             pos.average_price = price
+    if lot is not None and new != 0 and abs(new) < lot and old != 0 and (old > 0) != (signed > 0):
+        pos.realized_pnl = (pos.realized_pnl or ZERO) - abs(new) * (pos.average_price or ZERO)
+        new, pos.average_price, pos.stranded = ZERO, ZERO, False
     pos.quantity = new
     pos.fees = (pos.fees or ZERO) + fee
