@@ -125,16 +125,16 @@ def test_a_fee_in_a_third_asset_is_left_out_and_the_quantity_kept() -> None:
     assert pos.qty == 1 and book.fees == 0 and book.cash == 900
 
 
-def test_dust_below_the_lot_step_is_written_off_at_its_cost() -> None:
+def test_dust_is_written_off_at_its_cost() -> None:
     book = Portfolio(Decimal(1000), "USDT")
     book.apply_fill(coin_fee_fill(OrderSide.BUY, Decimal("0.01234"), Decimal(100), Decimal("0.001"), 1))
     book.apply_fill(fill(OrderSide.SELL, Decimal("0.01232"), Decimal(100), Decimal(0), 2))
-    assert not book.write_off_dust(IID, Decimal("0.000001"))  # 0.00000766 is 7.66 steps of 0.000001
     pos = book.positions[IID]
     assert pos.qty == Decimal("0.00000766") and book.has_exposure
-    assert book.write_off_dust(IID, Decimal("0.00001"))
-    assert pos.is_flat and not book.has_exposure and book.equity() == book.cash
-    assert pos.realized_pnl == -Decimal("0.00000766") * 100
+    cash = book.cash
+    book.write_off(IID, Decimal("0.00000766"), Decimal("0.000766"))
+    assert pos.is_flat and not book.has_exposure and book.equity() == book.cash == cash
+    assert pos.realized_pnl == -Decimal("0.000766")
 
 
 def test_a_shorts_buy_back_with_its_fee_in_the_coin_closes_it_whole() -> None:

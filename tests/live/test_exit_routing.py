@@ -156,7 +156,8 @@ def test_the_dust_a_reducing_fill_leaves_is_written_off_in_its_own_row(migrated_
         fee=Decimal("0.001232"),
         fee_currency="USDT",
     )
-    repo.apply_report(report, lot=lot)
+    outcome = repo.apply_report(report, lot=lot)
+    assert (outcome.written_off, outcome.written_off_cost) == (Decimal("0.00000766"), Decimal("0.000766"))
     assert repo.holdings("BTC/USDT", bot_id=None) == {"binance": Decimal("0.00000999"), "bybit": 0}
     (bybit,) = [p for p in repo.positions() if p["exchange"] == "bybit"]
     assert (bybit["quantity"], bybit["realized_pnl"]) == (0, -Decimal("0.00000766") * 100)

@@ -452,9 +452,11 @@ async def test_a_second_entrys_exits_cover_what_it_added(
 async def test_dust_and_the_bots_next_fill_in_one_poll_leave_the_books_as_a_restart_finds_them(
     bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
 ) -> None:
-    """The stop of 0.01234 BTC leaves dust, and a resting buy of the same bot fills in the same poll:
-    the database's write-off of the dust looked at the row with the new fill in it and wrote off
-    nothing, and a restart brought the dust back into the position (and moved its realised PnL)."""
+    """The stop of 0.01234 BTC leaves dust while a resting buy of the same bot works, and the buy fills
+    in the same poll. The books (the trading engine's and the database's) kept different dust, and a
+    restart moved the position and its realised PnL. Now the fill that leaves dust writes it off in the
+    database's transaction and its event carries that to the engine; here the working entry keeps it
+    (a part of an entry is the entry's), in both books alike, and a restart changes nothing."""
     bars = bare_sim.state.feeds["BTCUSDT"].bars
     low = min(b.low for b in bars[500:560])
     stop, limit = (low + 1).quantize(CENT), (low + Decimal("0.5")).quantize(CENT)  # both reached
@@ -476,7 +478,8 @@ async def test_dust_and_the_bots_next_fill_in_one_poll_leave_the_books_as_a_rest
             await live.pump()
         book = live.engine.portfolio
         pos = book.position(iid)
-        assert pos.qty == HELD and live.gateway.repo.net_position(venue, "BTC/USDT") == HELD
+        kept = HELD + Decimal("0.00000766")
+        assert pos.qty == kept and live.gateway.repo.net_position(venue, "BTC/USDT") == kept
         restarted = await live.restarted()
         again = restarted.engine.portfolio
         assert (again.position(iid).qty, again.position(iid).realized_pnl) == (pos.qty, pos.realized_pnl)
@@ -513,6 +516,50 @@ async def test_a_restart_keeps_a_part_of_a_working_entry_below_the_lot_step(
             assert live.gateway.repo.net_position(venue, "BTC/USDT") == Decimal("0.00000999")
         finally:
             await close_execution(live.execution)
+
+
+async def test_without_the_venues_lot_steps_both_books_keep_the_dust_alike(
+    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+) -> None:
+    """The venue does not list its instruments (lot steps): the engine wrote dust off its books while
+    the database kept it, two trades of it added up to a long of 1.5 lot steps that a restart brought
+    back without exits; and every fill waited for the listing again. Now the database decides and the
+    fill's event carries its decision: both keep the dust, a restart changes nothing, and the listing is
+    asked again only after a while."""
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    stop = (min(b.low for b in bars[500:560]) + 1).quantize(CENT)  # reached within the hour
+    target = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never
+
+    def entry(s: Strategy, c: Candle) -> None:
+        s.buy(qty=0.01234, stop_loss=stop, take_profit=target)
+
+    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted({0: entry}))
+    asked: list[str] = []
+
+    async def unlisted() -> list[Instrument]:
+        asked.append(venue)
+        raise VenueUnavailable("instruments unavailable")
+
+    live.gateway.venues[venue].load_instruments = unlisted  # type: ignore[method-assign]
+    iid = InstrumentId(venue, "BTC/USDT")
+    try:
+        await live.enter(bare_sim, venue)
+        bare_sim.step(60)
+        for _ in range(3):
+            await live.gateway.poll()
+            await live.pump()
+        dust = Decimal("0.00000766")
+        book = live.engine.portfolio
+        assert book.position(iid).qty == dust == live.gateway.repo.net_position(venue, "BTC/USDT")
+        assert asked == [venue]  # two fills, one listing
+        restarted = await live.restarted()
+        again = restarted.engine.portfolio
+        assert (again.position(iid).qty, again.position(iid).realized_pnl) == (
+            dust,
+            book.position(iid).realized_pnl,
+        )
+    finally:
+        await close_execution(live.execution)
 
 
 async def test_entries_without_exits_leave_nothing_behind_in_the_engine(

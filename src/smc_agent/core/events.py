@@ -72,6 +72,10 @@ class OrderFilled(OrderEvent):
     liquidity: LiquiditySide
     market_price: Decimal | None = None
     is_last: bool = True  # False for a partial fill
+    # dust (signed qty, below the lot step) the fill left of its position, written off the books with
+    # it, and the cost written off (live: the execution engine's database decides, see TradingRepo)
+    written_off: Decimal | None = None
+    written_off_cost: Decimal | None = None
 
 
 @message

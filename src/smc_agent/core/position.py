@@ -144,14 +144,13 @@ class Position:
     def notional(self, price: Decimal) -> Decimal:
         return abs(self.qty) * price
 
-    def write_off(self) -> Decimal:
-        """Drop what is left of the position (a remainder below the lot step, which no order can sell:
-        the dust a base-coin fee leaves); its cost is realised as a loss, returned."""
-        lost = self.qty * self.avg_price
-        self.realized_pnl -= abs(lost)
-        self.qty = ZERO
-        self.avg_price = ZERO
-        return abs(lost)
+    def write_off(self, qty: Decimal, cost: Decimal) -> None:
+        """Take ``qty`` (signed, the position's side) out of the position without a trade, ``cost``
+        realised as a loss: dust below the lot step that no order can sell."""
+        self.qty -= qty
+        self.realized_pnl -= cost
+        if self.qty == 0:
+            self.avg_price = ZERO
 
     def apply(self, fill: Execution) -> Decimal:
         """Apply a fill; return the gross PnL it realised (0 when opening/adding)."""

@@ -344,15 +344,6 @@ class TradingEngine:
         held = inst.round_qty(held) if inst is not None else held  # less a base-coin fee: off the lot step
         return replace(cmd, qty=held) if held > 0 else None
 
-    def write_off_dust(self, instrument_id: InstrumentId) -> None:
-        """A position below the lot step no order can sell (what a base-coin fee leaves once the exits
-        sold what they could) is written off: the strategy sees the position flat. The execution
-        engine writes it off the database's books the same way (``TradingRepo.apply_report``)."""
-        inst = self.instruments.get(instrument_id)
-        dust = None if inst is None else self.portfolio.write_off_dust(instrument_id, inst.qty_increment)
-        if dust is not None:
-            log.info("dust below the lot step written off", instrument=str(instrument_id), qty=str(dust[0]))
-
     def trim(self, client_order_id: ClientOrderId) -> None:
         """Cancel the rest of a resting entry with exits that filled in part (once), when its fills
         opened a position on its side: see :meth:`OrderManager.start_trim`. After a restart, the runtime
@@ -377,13 +368,12 @@ class TradingEngine:
                 self._cancel(order.strategy_id, order.instrument_id, order.client_order_id, now)
 
     def _on_fill(self, event: OrderFilled) -> None:
-        before = self.portfolio.qty_f.get(event.instrument_id, 0.0)
         pos = self.portfolio.apply_fill(event)
         if self.portfolio.booked_qty != event.qty:  # a fee in the coin: its exits cover what it added
             cid = event.client_order_id
             self._coin_fees[cid] = self._coin_fees.get(cid, _ZERO) + event.qty - self.portfolio.booked_qty
-        if pos.qty and before * event.side.sign < 0:  # it reduced the position: dust may be left
-            self.write_off_dust(event.instrument_id)
+        if event.written_off:  # dust the fill left, written off the books with it
+            self.portfolio.write_off(event.instrument_id, event.written_off, event.written_off_cost or _ZERO)
         # a fill is the latest trade price of its instrument: the breakers, looking right after it, value
         # the position there (at the previous close a gapped entry looked like a loss), and a fill before
         # any candle (after a restart) gives the instrument its first price

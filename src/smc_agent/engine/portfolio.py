@@ -79,18 +79,13 @@ class Portfolio:
             self._open = [iid for iid, q in qty_f.items() if q != 0.0]
         return pos
 
-    def write_off_dust(self, instrument_id: InstrumentId, lot: Decimal) -> tuple[Decimal, Decimal] | None:
-        """Write off a position smaller than ``lot`` (the least quantity an order can sell): dust a
-        base-coin fee left after its exits sold what they could. The strategy sees it flat. Returns the
-        signed quantity and the average price written off, if any."""
-        pos = self.positions.get(instrument_id)
-        if pos is None or pos.qty == 0 or abs(pos.qty) >= lot:
-            return None
-        dust = (pos.qty, pos.avg_price)
-        pos.write_off()
-        self.qty_f[instrument_id] = 0.0
+    def write_off(self, instrument_id: InstrumentId, qty: Decimal, cost: Decimal) -> None:
+        """Take ``qty`` (signed) out of the position, ``cost`` realised as a loss: dust a base-coin fee
+        left below the lot step, which no order can sell (it stays in the account, not in the books)."""
+        pos = self.position(instrument_id)
+        pos.write_off(qty, cost)
+        self.qty_f[instrument_id] = float(pos.qty)
         self._open = [iid for iid, q in self.qty_f.items() if q != 0.0]
-        return dust
 
     @property
     def has_exposure(self) -> bool:

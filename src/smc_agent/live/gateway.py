@@ -55,6 +55,7 @@ log = get_logger("smc_agent.live.gateway")
 
 Publish = Callable[[Event], Awaitable[None]]
 OUR_PREFIX = "smc-"
+LOTS_RETRY_S = 60.0
 
 
 @dataclass(slots=True)
@@ -113,6 +114,7 @@ class OrderGateway:
         self.fee_wait_s = fee_wait_s
         self._fee_waits: dict[str, float] = {}  # fills waiting for their trades: since (monotonic)
         self._lots: dict[InstrumentId, Decimal] = {}
+        self._lots_retry: dict[str, float] = {}  # venue -> when to read its instruments again
 
     # ================================================================ halt state
     @property
@@ -590,16 +592,19 @@ class OrderGateway:
 
     async def _lot(self, iid: InstrumentId) -> Decimal | None:
         """The lot step of ``iid`` (the venue's instruments, read once); ``None`` while the venue does
-        not say (the database then keeps dust, which the trading engine's restore leaves out)."""
-        if iid not in self._lots:
+        not say (asked again after ``LOTS_RETRY_S``, not at every fill: a fill waits for the answer).
+        Without it, the database and the trading engine keep dust alike."""
+        if iid not in self._lots and time.monotonic() >= self._lots_retry.get(iid.venue, 0.0):
             try:
                 instruments = await asyncio.wait_for(
                     self._venue(iid).load_instruments(), self.venue_timeout_s
                 )
             except (SmcAgentError, TimeoutError, OSError) as exc:
                 log.warning("could not read the venue's lot steps", venue=iid.venue, error=str(exc))
-                return None
+                instruments = []
             self._lots.update((i.id, i.qty_increment) for i in instruments)
+            if iid not in self._lots:
+                self._lots_retry[iid.venue] = time.monotonic() + LOTS_RETRY_S
         return self._lots.get(iid)
 
     async def _with_fees(self, report: OrderReport) -> OrderReport:
@@ -678,6 +683,8 @@ class OrderGateway:
                     fee_currency=o.fee_currency,
                     liquidity=LiquiditySide.TAKER,
                     is_last=o.status == OrderStatus.FILLED,
+                    written_off=o.written_off,
+                    written_off_cost=o.written_off_cost,
                 )
             )
         if o.previous != o.status:

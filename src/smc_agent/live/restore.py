@@ -84,9 +84,6 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
         _register(engine, stored, iid, now_ms)
         orders += 1
     _relink_exits(engine)
-    working = {o.instrument_id for o in engine.orders.open_orders() if not o.reduce_only}
-    for iid in engine.instruments.keys() - working:  # dust the database kept (its lot step unknown then)
-        engine.write_off_dust(iid)  # not a part of a working entry: that is the entry's
     for order in engine.orders.open_orders():  # a partly filled entry with exits: its rest is canceled
         engine.trim(order.client_order_id)
     since = now_ms - LOOKBACK_MS

@@ -95,6 +95,8 @@ class ReportOutcome:
     trade_id: str | None
     fee: Decimal = ZERO  # of the newly filled part, in ``fee_currency``
     fee_currency: str = ""
+    written_off: Decimal | None = None  # dust the fill left, written off (signed), and its cost
+    written_off_cost: Decimal | None = None
 
     @property
     def changed(self) -> bool:
@@ -364,6 +366,7 @@ class TradingRepo:
             fill_price: Decimal | None = None
             trade_id: str | None = None
             fee, fee_currency = ZERO, report.fee_currency
+            dust: tuple[Decimal, Decimal] | None = None
             if delta > 0:
                 fill_price = _delta_price(row, report, delta)
                 trade_id = f"{report.venue_order_id}-{report.filled_qty.normalize()}"
@@ -395,7 +398,9 @@ class TradingRepo:
                         timestamp=_ms_to_dt(report.ts_event) if report.ts_event else datetime.now(UTC),
                     )
                 )
-                _apply_fill(session, row, delta, fill_price, fee=fee, fee_currency=fee_currency, lot=lot)
+                dust = _apply_fill(
+                    session, row, delta, fill_price, fee=fee, fee_currency=fee_currency, lot=lot
+                )
                 row.filled_quantity = report.filled_qty
                 row.average_price = report.avg_fill_price or fill_price
             if _rank(report.status) >= _rank_str(row.status) or report.status.is_terminal:
@@ -403,7 +408,14 @@ class TradingRepo:
             if report.status.is_terminal and row.closed_at is None:
                 row.closed_at = datetime.now(UTC)
             return ReportOutcome(
-                previous, row.status, max(delta, ZERO), fill_price, trade_id, fee, fee_currency if fee else ""
+                previous,
+                row.status,
+                max(delta, ZERO),
+                fill_price,
+                trade_id,
+                fee,
+                fee_currency if fee else "",
+                *(dust or (None, None)),
             )
 
         return self._tx(op)
@@ -640,13 +652,14 @@ def _apply_fill(
     fee: Decimal,
     fee_currency: str,
     lot: Decimal | None = None,
-) -> None:
+) -> tuple[Decimal, Decimal] | None:
     """Book a fill into its position: held quantity (less a fee paid in the coin bought), average
     price, realised PnL (gross) and fees (in the quote currency; one in a third asset is not counted).
-    What a fill that reduced the position leaves below ``lot`` (dust a base-coin fee left, which no
-    order can sell) is written off, its cost a realised loss, as the trading engine writes it off: it
-    stays in the account, not in the bot's books (there it would add up over trades into a position no
-    exit covers). A part of an entry is never written off."""
+    What a fill that reduced the position leaves of it below ``lot`` (dust a base-coin fee left, which
+    no order can sell) is written off, its cost a realised loss: it stays in the account, not in the
+    bot's books (there it would add up over trades into a position no exit covers). Not while an entry
+    of the bot on the symbol works: a part of it is the entry's. Returns the dust and its cost, which
+    the fill's event carries to the trading engine's books."""
     pos = session.scalar(
         select(Position)
         .where(
@@ -692,8 +705,32 @@ def _apply_fill(
             pos.stranded = False  # a stranded position closed on its venue is reconciled
         elif (new > 0) != (old > 0):
             pos.average_price = price
-    if lot is not None and new != 0 and abs(new) < lot and old != 0 and (old > 0) != (signed > 0):
-        pos.realized_pnl = (pos.realized_pnl or ZERO) - abs(new) * (pos.average_price or ZERO)
+    dust = None
+    reduced = old != 0 and new != 0 and (new > 0) == (old > 0) and (signed > 0) != (old > 0)
+    if lot is not None and reduced and abs(new) < lot and not _entry_working(session, order):
+        dust = (new, abs(new) * (pos.average_price or ZERO))
+        pos.realized_pnl = (pos.realized_pnl or ZERO) - dust[1]
         new, pos.average_price, pos.stranded = ZERO, ZERO, False
     pos.quantity = new
     pos.fees = (pos.fees or ZERO) + fee
+    return dust
+
+
+def _entry_working(session: Session, order: Order) -> bool:
+    """An entry of ``order``'s bot on its symbol and venue is working (other than ``order``)."""
+    bot = Order.bot_id.is_(None) if order.bot_id is None else Order.bot_id == order.bot_id
+    return (
+        session.scalar(
+            select(Order.id)
+            .where(
+                bot,
+                Order.symbol == order.symbol,
+                Order.exchange == order.exchange,
+                Order.reduce_only.is_(False),
+                Order.status.in_(OPEN_STATUSES),
+                Order.id != order.id,
+            )
+            .limit(1)
+        )
+        is not None
+    )
