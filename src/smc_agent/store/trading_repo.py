@@ -658,7 +658,7 @@ def _apply_fill(
     What a fill that reduced the position leaves of it below ``lot`` (dust a base-coin fee left, which
     no order can sell) is written off, its cost a realised loss: it stays in the account, not in the
     bot's books (there it would add up over trades into a position no exit covers). Not while an entry
-    of the bot on the symbol works: a part of it is the entry's. Returns the dust and its cost, which
+    of the bot on the symbol works with a part filled: that part is the entry's. Returns the dust and its cost, which
     the fill's event carries to the trading engine's books."""
     pos = session.scalar(
         select(Position)
@@ -717,7 +717,8 @@ def _apply_fill(
 
 
 def _entry_working(session: Session, order: Order) -> bool:
-    """An entry of ``order``'s bot on its symbol and venue is working (other than ``order``)."""
+    """An entry of ``order``'s bot on its symbol and venue is working with a part filled (other than
+    ``order``): what is left of the position may be that part. One not filled yet owns none of it."""
     bot = Order.bot_id.is_(None) if order.bot_id is None else Order.bot_id == order.bot_id
     return (
         session.scalar(
@@ -728,6 +729,7 @@ def _entry_working(session: Session, order: Order) -> bool:
                 Order.exchange == order.exchange,
                 Order.reduce_only.is_(False),
                 Order.status.in_(OPEN_STATUSES),
+                Order.filled_quantity > 0,
                 Order.id != order.id,
             )
             .limit(1)
