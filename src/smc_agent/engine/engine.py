@@ -47,14 +47,12 @@ from smc_agent.engine.portfolio import Portfolio
 from smc_agent.engine.risk_view import LazyRiskView
 from smc_agent.execution.ids import child_order_id, child_role, client_order_id, parent_order_id
 from smc_agent.execution.orders import OrderManager
-from smc_agent.logs import get_logger
 from smc_agent.risk.breakers import Breakers
 from smc_agent.risk.checks import Denial
 from smc_agent.risk.gate import RiskGate
 from smc_agent.risk.sizing import Sizing, size_order
 from smc_agent.strategy.base import Strategy
 
-log = get_logger("smc_agent.engine")
 _NAN = float("nan")
 _ZERO = Decimal(0)
 _ACTIVE = TradingState.ACTIVE

@@ -76,8 +76,11 @@ class Portfolio:
         was_open = qty_f[fill.instrument_id] != 0.0
         now_f = qty_f[fill.instrument_id] = float(pos.qty)
         if (now_f != 0.0) is not was_open:  # only an opening or a closing changes the open list
-            self._open = [iid for iid, q in qty_f.items() if q != 0.0]
+            self._reopen()
         return pos
+
+    def _reopen(self) -> None:
+        self._open = [iid for iid, q in self.qty_f.items() if q != 0.0]
 
     def write_off(self, instrument_id: InstrumentId, qty: Decimal, cost: Decimal) -> None:
         """Take ``qty`` (signed) out of the position, ``cost`` realised as a loss: dust a base-coin fee
@@ -85,7 +88,7 @@ class Portfolio:
         pos = self.position(instrument_id)
         pos.write_off(qty, cost)
         self.qty_f[instrument_id] = float(pos.qty)
-        self._open = [iid for iid, q in self.qty_f.items() if q != 0.0]
+        self._reopen()
 
     @property
     def has_exposure(self) -> bool:

@@ -658,8 +658,8 @@ def _apply_fill(
     What a fill that reduced the position leaves of it below ``lot`` (dust a base-coin fee left, which
     no order can sell) is written off, its cost a realised loss: it stays in the account, not in the
     bot's books (there it would add up over trades into a position no exit covers). Not while an entry
-    of the bot on the symbol works with a part filled: that part is the entry's. Returns the dust and its cost, which
-    the fill's event carries to the trading engine's books."""
+    of the bot on the symbol works with a part filled: that part is the entry's. Returns the dust and
+    its cost, which the fill's event carries to the trading engine's books."""
     pos = session.scalar(
         select(Position)
         .where(
@@ -690,7 +690,7 @@ def _apply_fill(
         order.symbol, side, qty, price, fee=fee, fee_currency=fee_currency, quote=quote, position=old
     )
     qty, fee = terms or (qty, ZERO)
-    signed = qty if order.side == "buy" else -qty
+    signed = qty if side is OrderSide.BUY else -qty
     new = old + signed
     if old == 0 or (old > 0) == (signed > 0):  # opening or adding
         pos.average_price = ((pos.average_price or ZERO) * abs(old) + price * qty) / abs(new)
