@@ -449,6 +449,80 @@ async def test_a_second_entrys_exits_cover_what_it_added(
         await close_execution(live.execution)
 
 
+async def test_two_entries_stops_sell_all_the_account_holds_but_dust(
+    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+) -> None:
+    """Two entries of 0.01234 BTC each add 0.01232766 (less the coin fee). Each entry's stop was what it
+    added rounded down to the lot step, 0.01232: when both filled, 0.00001532 BTC (1.5 lot steps, not
+    dust) stayed in both books and the account with no exit, and the strategy never saw itself flat.
+    Now the second stop covers what the first leaves uncovered (0.01233): what stays is dust, written
+    off."""
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    stop = (min(b.low for b in bars[500:560]) + 1).quantize(CENT)  # reached within the hour
+    target = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never
+
+    def entry(s: Strategy, c: Candle) -> None:
+        s.buy(qty=0.01234, stop_loss=stop, take_profit=target)
+
+    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted({0: entry, 1: entry}))
+    iid = InstrumentId(venue, "BTC/USDT")
+    try:
+        sl, _ = await live.enter(bare_sim, venue)
+        p = float(bare_sim.state.last_price("BTCUSDT"))
+        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
+        await live.pump()
+        await live.gateway.poll()
+        await live.pump()
+        stops = [o for o in live.engine.orders.orders.values() if o.client_order_id.endswith("-sl")]
+        assert [o.qty for o in stops] == [Decimal("0.01232"), Decimal("0.01233")]
+        assert live.engine.portfolio.position(iid).qty == Decimal("0.02465532")
+        bare_sim.step(60)
+        for _ in range(3):
+            await live.gateway.poll()
+            await live.pump()
+        assert {live.status(o.client_order_id) for o in stops} == {"filled"}
+        assert live.engine.portfolio.position(iid).is_flat and live.engine.orders.open_orders() == []
+        assert live.gateway.repo.net_position(venue, "BTC/USDT") == 0
+        btc = bare_sim.state.book.balance("BTC")
+        assert (btc.free, btc.locked) == (Decimal("0.00000532"), ZERO)  # under one lot step
+    finally:
+        await close_execution(live.execution)
+
+
+@pytest.mark.parametrize("venue", ["binance"])
+async def test_an_entry_filled_while_the_engine_was_down_gets_exits_the_account_can_fund(
+    venue: str, bare_sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    """A second entry (a resting buy with a stop) fills while the trading engine is down. The restart
+    gave it exits sized on the position alone, at its whole fill: with the first entry's exits holding
+    their coins, the account could not fund them (refused, a P1 and a market close). Now they cover what
+    no exit covers yet: what it added, less its coin fee."""
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    stop = (min(b.low for b in bars[500:800]) - 100).quantize(CENT)  # never reached
+    target = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never reached
+    limit = (bare_sim.state.last_price("BTCUSDT") - 5).quantize(CENT)
+    script = {
+        0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target),
+        1: lambda s, c: s.buy(qty=float(QTY), price=float(limit), stop_loss=stop, take_profit=target),
+    }
+    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted(script))
+    iid = InstrumentId(venue, "BTC/USDT")
+    try:
+        await live.enter(bare_sim, venue)
+        p = float(bare_sim.state.last_price("BTCUSDT"))
+        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
+        await live.pump()  # the resting entry is at the venue; from here the trading engine is down
+        while live.gateway.repo.net_position(venue, "BTC/USDT") < 2 * HELD:
+            bare_sim.step(1)
+            await live.gateway.poll()
+        restarted = await live.restarted()
+        assert restarted.engine.portfolio.position(iid).qty == 2 * HELD
+        exits = [o for o in restarted.engine.orders.open_orders(iid) if o.reduce_only]
+        assert len(exits) == 4 and {o.qty for o in exits} == {HELD}
+    finally:
+        await close_execution(live.execution)
+
+
 async def test_dust_and_the_bots_next_fill_in_one_poll_leave_the_books_as_a_restart_finds_them(
     bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
 ) -> None:
@@ -558,27 +632,6 @@ async def test_without_the_venues_lot_steps_both_books_keep_the_dust_alike(
             dust,
             book.position(iid).realized_pnl,
         )
-    finally:
-        await close_execution(live.execution)
-
-
-async def test_entries_without_exits_leave_nothing_behind_in_the_engine(
-    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
-) -> None:
-    """What coin fees took off an entry is kept for its exits' sizing; an entry without exits kept it
-    forever (5,000 round trips: 5,000 entries)."""
-    script = {
-        i: (lambda s, c: s.buy(qty=float(QTY))) if i % 2 == 0 else (lambda s, c: s.close()) for i in range(6)
-    }
-    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted(script))
-    try:
-        await live.enter(bare_sim, venue)
-        for n in range(1, 6):
-            p = float(bare_sim.state.last_price("BTCUSDT"))
-            await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", n * 60_000, p, p, p, p, 10.0))
-            await live.pump()
-        assert len([o for o in live.engine.orders.orders.values() if o.filled_qty > 0]) == 6
-        assert live.engine._coin_fees == {}
     finally:
         await close_execution(live.execution)
 

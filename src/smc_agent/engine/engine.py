@@ -79,7 +79,6 @@ class TradingEngine:
         self.sizing = sizing or Sizing()
         self.bus = bus or InProcessBus()
         self.portfolio = Portfolio(starting_cash, quote_currency)
-        self._coin_fees: dict[ClientOrderId, Decimal] = {}  # entry -> what fees in the coin took off it
         self.orders = OrderManager()
         self.state = TradingState.ACTIVE
         self.state_reason = ""
@@ -260,10 +259,6 @@ class TradingEngine:
             elif bot.on_event is not None and not isinstance(event, OrderSubmitted):
                 self._guard(bot, "on_order_event", bot.on_event, event)
         self.follow_up(follow_ups)
-        if self._coin_fees and event.client_order_id in self._coin_fees:
-            order = self.orders.get(event.client_order_id)
-            if order is None or not order.is_open:  # ended: its exits, if any, went with the follow-ups
-                del self._coin_fees[event.client_order_id]
         if filled and self.orders.open_count and before and before * after <= 0:  # flat, or flipped
             self._cancel_stale_exits(event, follow_ups)
         elif isinstance(event, OrderRejected) and child_role(event.client_order_id) == "sl":
@@ -280,21 +275,9 @@ class TradingEngine:
             if not isinstance(cmd, SubmitOrder):
                 self.client.cancel(cmd)
                 continue
-            exit_ = self._sized_exit(self._less_coin_fees(cmd) if self._coin_fees else cmd)
+            exit_ = self._sized_exit(cmd, parent_order_id(cmd.client_order_id))
             if exit_ is not None:
                 self.submit_command(exit_)
-
-    def _less_coin_fees(self, cmd: SubmitOrder) -> SubmitOrder:
-        """An entry's stop or target (sized at what it filled) less what fees paid in the coin took off
-        its fills, rounded down to the lot step: what the entry added to the account. Sized on the
-        whole position instead, a second entry's exits sold its fee's coins too and were refused."""
-        parent = parent_order_id(cmd.client_order_id)
-        cut = None if parent is None else self._coin_fees.get(parent)
-        if cut is None:
-            return cmd
-        inst = self.instruments.get(cmd.instrument_id)
-        qty = cmd.qty - cut if inst is None else inst.round_qty(cmd.qty - cut)
-        return replace(cmd, qty=qty) if qty > 0 else cmd
 
     def _stop_refused(self, event: OrderRejected) -> None:
         """A position's stop-loss the venue refused leaves the position without it; most often the
@@ -323,24 +306,47 @@ class TradingEngine:
                 tag="stop_refused",
                 reference_price=None if mark is None else to_decimal(mark),
                 cancel_first=(target.client_order_id,) if target is not None and target.is_open else (),
-            )
+            ),
+            parent,
         )
         if close is not None:
             self.submit_command(close)
 
-    def _sized_exit(self, cmd: SubmitOrder) -> SubmitOrder | None:
-        """A protective exit (sized at its entry's fill) covers at most the position on its entry's
-        side: an entry that first closed an opposite position (a flip) protects what it opened, and one
-        that only shrank it protects nothing (a spot venue would take its reduce-only buy for a buy)."""
+    def _sized_exit(self, cmd: SubmitOrder, parent: ClientOrderId | None) -> SubmitOrder | None:
+        """A protective exit (sized at its entry's fill) covers at most what of the position on its
+        entry's side no other exit covers yet, rounded down to the lot step: an entry that first closed
+        an opposite position (a flip) protects what it opened, one that only shrank it protects nothing
+        (a spot venue would take its reduce-only buy for a buy), and a second entry's exits do not sell
+        the coins the first one's hold. A long's position is what the account holds, less the fees paid
+        in the coin, so each entry's exits were short of its fill by its fee; rounded down each, two
+        entries' stops left a lot step or more behind with no exit. Sized on what is left uncovered,
+        the last exit takes the earlier ones' rounding with it (the position is the books', after a
+        restart too: no per-entry memory)."""
         qty = self.portfolio.position(cmd.instrument_id).qty
         held = qty if cmd.side is OrderSide.SELL else -qty  # the exits of a long sell
         if held <= 0:
             return None
+        held -= self._covered(cmd, parent)
         if cmd.qty <= held:
             return cmd
         inst = self.instruments.get(cmd.instrument_id)
         held = inst.round_qty(held) if inst is not None else held  # less a base-coin fee: off the lot step
         return replace(cmd, qty=held) if held > 0 else None
+
+    def _covered(self, cmd: SubmitOrder, parent: ClientOrderId | None) -> Decimal:
+        """What the working exits of entries other than ``parent`` (and other working reduce-only
+        orders) on ``cmd``'s instrument and side will sell: per entry the larger rest of its stop and
+        target (one or the other fills; the venue holds the coins once for both)."""
+        rests: dict[ClientOrderId, Decimal] = {}
+        for order in self.orders.open_orders(cmd.instrument_id):
+            if not order.reduce_only or order.side is not cmd.side:
+                continue
+            owner = parent_order_id(order.client_order_id) or order.client_order_id
+            if owner != parent:
+                rest = order.qty - order.filled_qty
+                if rest > rests.get(owner, _ZERO):
+                    rests[owner] = rest
+        return sum(rests.values(), _ZERO)
 
     def trim(self, client_order_id: ClientOrderId) -> None:
         """Cancel the rest of a resting entry with exits that filled in part (once), when its fills
@@ -367,9 +373,6 @@ class TradingEngine:
 
     def _on_fill(self, event: OrderFilled) -> None:
         pos = self.portfolio.apply_fill(event)
-        if self.portfolio.booked_qty != event.qty:  # a fee in the coin: its exits cover what it added
-            cid = event.client_order_id
-            self._coin_fees[cid] = self._coin_fees.get(cid, _ZERO) + event.qty - self.portfolio.booked_qty
         if event.written_off:  # dust the fill left, written off the books with it
             self.portfolio.write_off(event.instrument_id, event.written_off, event.written_off_cost or _ZERO)
         # a fill is the latest trade price of its instrument: the breakers, looking right after it, value

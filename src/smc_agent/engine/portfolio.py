@@ -20,7 +20,6 @@ class Portfolio:
     __slots__ = (
         "_open",
         "_unvalued",
-        "booked_qty",
         "cash",
         "cash_f",
         "fees",
@@ -40,7 +39,6 @@ class Portfolio:
         self.marks: dict[tuple[str, str], float] = {}  # keyed by InstrumentId or an equal (venue, symbol)
         self._open: list[InstrumentId] = []
         self._unvalued: set[str] = set()  # fee currencies already warned about
-        self.booked_qty = ZERO  # the last fill's quantity as booked (less a fee paid in the coin)
 
     def position(self, instrument_id: InstrumentId) -> Position:
         pos = self.positions.get(instrument_id)
@@ -67,7 +65,6 @@ class Portfolio:
             fill = netted
         pos = self.position(fill.instrument_id)
         pos.apply(fill)
-        self.booked_qty = fill.qty
         signed = fill.qty if fill.side is _BUY else -fill.qty
         self.cash -= signed * fill.price + fill.fee
         self.fees += fill.fee
