@@ -255,17 +255,19 @@ def test_a_spot_account_sells_only_the_coins_it_holds() -> None:
     reasons = [r.reason for r in rig.of(OrderRejected)]
     assert len(reasons) == 2 and all(r.startswith("spot account: sells only the coins held") for r in reasons)
     assert "(0, 0 already on sale), not 1.000" in reasons[0]
-    assert "(1.000, 1.000 already on sale), not 1.000" in reasons[1]
+    # the buy of 1 paid its 0.2% fee in the coin: the account holds 0.998, which the close sells
+    assert "(0.998000, 0.998 already on sale), not 1.000" in reasons[1]
     assert rig.engine.portfolio.position(INST.id).is_flat  # long 1, then closed; never short
     with pytest.raises(ConfigError, match="a spot account has no leverage"):
         BacktestConfig(spot=True, leverage=D(2))
 
 
 def test_a_spot_accounts_resting_sell_finds_no_coins_once_the_stop_sold_them() -> None:
-    """A long of 1 with a stop, and a resting sell of 1 at 110: the stop sold the coins at 95, then the
-    sell filled at 110 and the spot account ended short 1 (checked only when placed)."""
+    """A long with a stop, and a resting sell of all of it at 110: the stop sold the coins at 95, then
+    the sell filled at 110 and the spot account ended short (checked only when placed). The buy of 1
+    paid its 0.2% fee in the coin: the account holds 0.998."""
     rig = Rig(
-        Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=95), 2: lambda s, c: s.sell(qty=1, price=110)}),
+        Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=95), 2: lambda s, c: s.sell(qty=0.998, price=110)}),
         spot=True,
     )
     for _ in range(3):

@@ -23,6 +23,9 @@ Rules (candle ``o h l c``):
   opened through) are matched against the rest of that candle; those attached to an intrabar fill
   are matched for stops only (the conservative reading);
 * reduce-only orders are clipped to the position and cancelled when it is flat;
+* a spot account (``spot=True``) pays a buy's fee in the coin bought and a sell's in the quote
+  currency, as Binance and Bybit spot do; the bot's books write off the dust below the lot step that
+  an exit leaves (:mod:`~smc_agent.backtest.spot_books`), as the live database does;
 * optional volume participation caps the candle's fills, all orders together, at a fraction of its
   volume.
 """
@@ -34,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from smc_agent.backtest.fill_model import FillModel
+from smc_agent.backtest.spot_books import SpotBooks
 from smc_agent.core.candle import Candle
 from smc_agent.core.clock import Clock
 from smc_agent.core.commands import CancelOrder, SubmitOrder
@@ -51,6 +55,7 @@ from smc_agent.core.ids import InstrumentId, TradeId, VenueOrderId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.money import ZERO, is_multiple, round_to_increment, to_decimal
 from smc_agent.core.ports import EventHandler
+from smc_agent.core.position import Booking, symbol_assets
 from smc_agent.execution.ids import child_role, is_take_profit
 
 _OPEN, _FULL_BAR, _STOPS_ONLY = 0, 1, 2
@@ -105,6 +110,8 @@ class SimulatedVenue:
     ) -> None:
         self.clock = clock
         self.spot = spot  # a spot account: no short selling (a sell beyond the coins held is refused)
+        # a spot account's buys pay their fee in the coin bought; the bot's books write off the dust
+        self._books = SpotBooks(quote_currency) if spot else None
         self.instruments: Mapping[InstrumentId, Instrument] = {i.id: i for i in instruments}
         self.model = fill_model or FillModel()
         self.leverage = leverage
@@ -353,11 +360,24 @@ class SimulatedVenue:
         rate = self.model.taker_fee if liquidity is _TAKER else self.model.maker_fee
         if rate is None:
             rate = inst.taker_fee if liquidity is _TAKER else inst.maker_fee
-        fee = qty * price * rate
         w.filled += qty
         signed = qty if cmd.side is _BUY else -qty
-        self.positions[iid] = position + signed
-        self.cash -= signed * price + fee
+        fee_currency = self.quote_currency
+        if self._books is not None and signed > 0 and symbol_assets(iid.symbol) is not None:
+            fee, fee_currency = qty * rate, inst.base  # Binance and Bybit spot: in the coin bought
+            self.positions[iid] = position + qty - fee
+            self.cash -= qty * price
+        else:
+            fee = qty * price * rate
+            self.positions[iid] = position + signed
+            self.cash -= signed * price + fee
+        dust = None
+        if self._books is not None:  # what the bot's books hold; dust written off as live
+            working = any(
+                o is not w and not o.cmd.reduce_only and o.filled for o in self._working.get(iid, ())
+            )
+            fill = Booking(iid, cmd.side, qty, price, fee, fee_currency)
+            dust = self._books.book(fill, lot=inst.qty_increment, entry_working=working)
         done = w.filled == cmd.qty
         clipped = cmd.reduce_only and not done and self.positions[iid] == 0
         if done or clipped:
@@ -377,10 +397,12 @@ class SimulatedVenue:
                 qty=qty,
                 price=price,
                 fee=fee,
-                fee_currency=self.quote_currency,
+                fee_currency=fee_currency,
                 liquidity=liquidity,
                 market_price=market_price,
                 is_last=done,
+                written_off=None if dust is None else dust[0],
+                written_off_cost=None if dust is None else dust[1],
             )
         )
         if clipped:

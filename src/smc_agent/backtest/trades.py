@@ -12,6 +12,7 @@ from smc_agent.core.enums import OrderSide
 from smc_agent.core.events import OrderFilled
 from smc_agent.core.ids import InstrumentId
 from smc_agent.core.money import ZERO
+from smc_agent.core.position import booked_terms, symbol_assets
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ class _Open:
         "qty",
         "realized",
         "side",
+        "written_off",
     )
 
     def __init__(self, side: OrderSide, ts: int, tag: str) -> None:
@@ -100,6 +102,7 @@ class _Open:
         self.fees = ZERO
         self.cost = ZERO  # average cost of the quantity held, times that quantity
         self.realized = ZERO  # gross PnL of the exits so far against the average cost
+        self.written_off = False  # dust left the position at its cost, with no trade
 
 
 def build_trades(fills: Iterable[OrderFilled], tags: dict[str, str] | None = None) -> list[Trade]:
@@ -144,14 +147,31 @@ def trades_and_open_position(
 def _replay(
     fills: Iterable[OrderFilled], tags: dict[str, str] | None
 ) -> tuple[list[Trade], dict[InstrumentId, _Open]]:
-    """The closed trades, and what is still open per instrument."""
+    """The closed trades, and what is still open per instrument. A fill is booked as the account books
+    it (a spot buy's fee in the coin bought: the quantity held is less by it, the fee valued at the
+    fill's price, see :func:`~smc_agent.core.position.booked_terms`); dust a fill wrote off leaves the
+    trade at no price (its cost a loss), and ends it when nothing else is left."""
     tags = tags or {}
     open_: dict[InstrumentId, _Open] = {}
     out: list[Trade] = []
     for f in fills:
         tag = tags.get(f.client_order_id, "")
-        remaining = f.qty
-        fee_per_unit = f.fee / f.qty
+        remaining, fee = f.qty, f.fee
+        if fee and f.fee_currency:
+            cur = open_.get(f.instrument_id)
+            held = ZERO if cur is None else (cur.qty if cur.side is OrderSide.BUY else -cur.qty)
+            quote = (symbol_assets(f.instrument_id.symbol) or ("", f.fee_currency))[1]
+            remaining, fee = booked_terms(
+                f.instrument_id.symbol,
+                f.side,
+                f.qty,
+                f.price,
+                fee=fee,
+                fee_currency=f.fee_currency,
+                quote=quote,
+                position=held,
+            ) or (remaining, ZERO)  # a fee in a third asset is not valued (as the engine's books)
+        fee_per_unit = fee / remaining
         while remaining > 0:
             cur = open_.get(f.instrument_id)
             if cur is None:
@@ -175,25 +195,38 @@ def _replay(
             cur.fees += closing * fee_per_unit
             remaining -= closing
             if cur.qty == 0:
-                entry = cur.entry_notional / cur.entry_qty
-                exit_ = cur.exit_notional / cur.exit_qty
-                sign = 1 if cur.side is OrderSide.BUY else -1
-                gross = (cur.exit_notional - cur.entry_notional) * sign
-                out.append(
-                    Trade(
-                        f.instrument_id,
-                        cur.side,
-                        cur.max_qty,
-                        cur.entry_time,
-                        entry,
-                        f.ts_event,
-                        exit_,
-                        gross,
-                        cur.fees,
-                        cur.entry_tag,
-                        tag,
-                        cur.entry_qty,
-                    )
-                )
+                out.append(_closed(cur, f, tag))
+                del open_[f.instrument_id]
+        cur = open_.get(f.instrument_id)
+        if f.written_off and cur is not None:  # dust below the lot step, out of the books
+            dust = abs(f.written_off)
+            cur.cost -= cur.cost / cur.qty * dust
+            cur.realized -= f.written_off_cost or ZERO
+            cur.qty -= dust
+            cur.written_off = True
+            if cur.qty == 0:
+                out.append(_closed(cur, f, tag))
                 del open_[f.instrument_id]
     return out, open_
+
+
+def _closed(cur: _Open, f: OrderFilled, tag: str) -> Trade:
+    """The trade ``cur`` ended by ``f``. Its gross PnL is what its exits brought in less what its
+    entries cost (exact), or after a write-off the books' realised PnL (the dust's cost a loss)."""
+    sign = 1 if cur.side is OrderSide.BUY else -1
+    gross = cur.realized if cur.written_off else (cur.exit_notional - cur.entry_notional) * sign
+    exit_price = cur.exit_notional / cur.exit_qty if cur.exit_qty else ZERO
+    return Trade(
+        f.instrument_id,
+        cur.side,
+        cur.max_qty,
+        cur.entry_time,
+        cur.entry_notional / cur.entry_qty,
+        f.ts_event,
+        exit_price,
+        gross,
+        cur.fees,
+        cur.entry_tag,
+        tag,
+        cur.entry_qty,
+    )

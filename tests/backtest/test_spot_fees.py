@@ -1,0 +1,57 @@
+"""A spot backtest books fees and dust as live trading does: Binance and Bybit spot charge a buy's fee
+in the coin bought, so the account holds less than was bought, the exits sell whole lot steps of what
+it holds, and the dust left is written off the bot's books (it stays in the account). Backtests charged
+every fee in the quote currency: a spot backtest held coins a live account would not have."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+
+from smc_agent.backtest.data import CandleData
+from smc_agent.backtest.runner import BacktestConfig, run_backtest
+from smc_agent.backtest.trades import build_trades
+from smc_agent.core.events import OrderFilled
+from smc_agent.strategy.smc_structure import SmcStructure
+from tests._shared import shared_file
+from tests.engine.harness import INST, Rig, Scripted
+
+D = Decimal
+
+
+def test_a_spot_round_trip_holds_what_the_account_holds_and_writes_off_the_dust() -> None:
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=1.234, stop_loss=90)}), spot=True)
+    for _ in range(3):
+        rig.bar(100, 101, 99, 100)
+    book = rig.engine.portfolio
+    held = D("1.234") - D("1.234") * D("0.002")  # the 0.2% taker fee, paid in BTC
+    assert book.position(INST.id).qty == held == rig.venue.positions[INST.id]
+    stop = next(o for o in rig.engine.orders.open_orders() if o.client_order_id.endswith("-sl"))
+    assert stop.qty == D("1.231")  # whole lot steps (0.001) of what is held
+    rig.bar(100, 100, 89, 95)  # the stop fills at 90
+    buy, sell = rig.of(OrderFilled)
+    assert (buy.fee, buy.fee_currency, sell.fee_currency) == (D("1.234") * D("0.002"), "BTC", "USDT")
+    dust = held - D("1.231")
+    assert (sell.written_off, sell.written_off_cost) == (dust, dust * D(100))
+    assert book.position(INST.id).is_flat and rig.engine.orders.open_orders() == []
+    assert rig.venue.positions[INST.id] == dust  # the account keeps it; no order could sell it
+    assert book.cash == rig.venue.cash  # every cash flow booked as the account saw it
+    (trade,) = build_trades([buy, sell])
+    assert trade.traded_qty == held and trade.exit_price == D(90)
+    assert trade.fees == buy.fee * D(100) + sell.fee
+    assert trade.pnl == book.cash - D(100_000) == D(90) * D("1.231") - D(100) * D("1.234") - sell.fee
+
+
+def test_a_spot_backtest_on_real_data_ends_every_trade_flat_and_its_trades_add_up_to_its_equity() -> None:
+    frame = pd.read_csv(shared_file("ohlcv", "binance_2024", "binance_spot_BTCUSDT_15m.csv"))
+    data = CandleData.from_frame(frame, venue="binance", symbol="BTC/USDT", timeframe="15m")
+    result = run_backtest(SmcStructure(), data, BacktestConfig(spot=True))
+    buys = [f for f in result.fills if f.side.value == "buy"]
+    assert buys and {f.fee_currency for f in buys} == {"BTC"}
+    assert {f.fee_currency for f in result.fills if f not in buys} == {"USDT"}
+    assert len(result.trades) > 50 and result.open_position is None
+    assert sum(1 for f in result.fills if f.written_off) == len(result.trades)  # each left dust, gone
+    pnl = sum((t.pnl for t in result.trades), D(0))
+    assert abs(float(pnl) - (float(result.equity[-1]) - 10_000)) < 1e-6
+    assert result.equity[-1] == result.stats["final_equity"]
