@@ -127,3 +127,23 @@ def test_dashboard_page_explains_how_to_build_when_missing(api: Api, tmp_path: o
     mount_dashboard(app, dist=api.container.settings.data_dir / "no-dist")
     page = TestClient(app).get("/")
     assert page.status_code == 200 and "scripts/build-web" in page.text and "npm ci" in page.text
+
+
+def test_pnl_sums_the_positions_exactly(api: Api) -> None:
+    """SQLite (the default database) stores money as text: summed by the database, 0.1 + 0.2 came out
+    0.30000000000000004."""
+    with transaction(api.container.session_factory) as session:
+        for symbol, realized, fee in (("BTC/USDT", "0.1", "0.01"), ("ETH/USDT", "0.2", "0.02")):
+            session.add(
+                Position(
+                    user_id="usr_alice",
+                    exchange="binance",
+                    symbol=symbol,
+                    quantity=Decimal(0),
+                    average_price=Decimal(0),
+                    realized_pnl=Decimal(realized),
+                    fees=Decimal(fee),
+                )
+            )
+    pnl = api.client.get("/v1/pnl", headers=api.headers("alice")).json()
+    assert (pnl["realized_pnl"], pnl["fees"], pnl["net_pnl"]) == ("0.3", "0.03", "0.27")

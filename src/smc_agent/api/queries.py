@@ -40,11 +40,12 @@ def user_positions(session: Session, user_id: str) -> list[Position]:
 
 
 def pnl_summary(session: Session, user_id: str, *, curve_points: int = 500) -> PnlSummary:
-    realized, fees = session.execute(
-        select(
-            func.coalesce(func.sum(Position.realized_pnl), 0), func.coalesce(func.sum(Position.fees), 0)
-        ).where(Position.user_id == user_id)
-    ).one()
+    # summed here in Decimal: SQLite (the default database) stores Money as text and would sum floats
+    rows = session.execute(
+        select(Position.realized_pnl, Position.fees).where(Position.user_id == user_id)
+    ).all()
+    realized_d = sum((r.realized_pnl or Decimal(0) for r in rows), Decimal(0))
+    fees_d = sum((r.fees or Decimal(0) for r in rows), Decimal(0))
     open_count = session.scalar(
         select(func.count()).select_from(Position).where(Position.user_id == user_id, Position.quantity != 0)
     )
@@ -67,7 +68,6 @@ def pnl_summary(session: Session, user_id: str, *, curve_points: int = 500) -> P
     )
     curve = _cash_flow_curve(trades)
     step = max(1, len(curve) // curve_points)
-    realized_d, fees_d = Decimal(str(realized)), Decimal(str(fees))
     return PnlSummary(
         realized_pnl=realized_d,
         fees=fees_d,
