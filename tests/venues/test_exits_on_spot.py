@@ -467,7 +467,7 @@ async def test_two_entries_stops_sell_all_the_account_holds_but_dust(
     live = Live(bare_sim, venue, migrated_sqlite_url, Scripted({0: entry, 1: entry}))
     iid = InstrumentId(venue, "BTC/USDT")
     try:
-        sl, _ = await live.enter(bare_sim, venue)
+        await live.enter(bare_sim, venue)
         p = float(bare_sim.state.last_price("BTCUSDT"))
         await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
         await live.pump()
