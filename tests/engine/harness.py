@@ -56,6 +56,7 @@ class Rig:
         risk: RiskConfig | None = None,
         cash: str = "100000",
         spot: bool = False,
+        more: dict[str, Strategy] | None = None,  # other bots on the instrument, by strategy id
     ) -> None:
         self.clock = TestClock(0)
         self.venue = SimulatedVenue(
@@ -76,6 +77,8 @@ class Rig:
         self.engine.bus.subscribe(Event, self.events.append)
         self.strategy = strategy
         self.engine.add_strategy(strategy, instrument_id=INST.id, timeframe="1m", strategy_id="bot")
+        for sid, other in (more or {}).items():
+            self.engine.add_strategy(other, instrument_id=INST.id, timeframe="1m", strategy_id=sid)
         self.engine.start()
         self.i = 0
 

@@ -32,6 +32,9 @@ from smc_agent.live.streams import EVENTS_STREAM, ORDERS_STREAM, MemoryStreamBus
 from smc_agent.live.trading_service import TradingService
 from smc_agent.live.wiring import build_control, build_execution, close_execution
 from smc_agent.risk.config import RiskConfig
+from smc_agent.store.db import make_engine, make_session_factory, transaction
+from smc_agent.store.models import User
+from smc_agent.store.trading_repo import TradingRepo
 from smc_agent.strategy.base import Strategy
 from smc_agent.venues.gateway import CcxtGateway
 from smc_agent.venues.simulator import ExchangeSimulator
@@ -519,6 +522,108 @@ async def test_an_entry_filled_while_the_engine_was_down_gets_exits_the_account_
         assert restarted.engine.portfolio.position(iid).qty == 2 * HELD
         exits = [o for o in restarted.engine.orders.open_orders(iid) if o.reduce_only]
         assert len(exits) == 4 and {o.qty for o in exits} == {HELD}
+    finally:
+        await close_execution(live.execution)
+
+
+async def test_an_entry_filling_while_the_last_positions_target_is_being_canceled_gets_its_exits(
+    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+) -> None:
+    """The stop of a position fills and, in the same poll, a resting entry of the bot fills. On Bybit
+    (no order lists) the engine cancels the old target itself: while that cancel was on its way, the
+    target counted as covering the new position and the new entry's exits were sized to nothing,
+    silently: a position without a stop."""
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    low = min(b.low for b in bars[500:560])
+    stop, limit = (low + 1).quantize(CENT), (low + Decimal("0.5")).quantize(CENT)  # both reached
+    target = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never
+    far = (low - 500).quantize(CENT)
+    script = {
+        0: lambda s, c: s.buy(qty=0.01234, stop_loss=stop, take_profit=target),
+        1: lambda s, c: s.buy(qty=float(QTY), price=float(limit), stop_loss=far, take_profit=target),
+    }
+    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted(script))
+    iid = InstrumentId(venue, "BTC/USDT")
+    try:
+        await live.enter(bare_sim, venue)
+        p = float(bare_sim.state.last_price("BTCUSDT"))
+        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
+        await live.pump()
+        bare_sim.step(60)
+        for _ in range(3):
+            await live.gateway.poll()
+            await live.pump()
+        assert live.engine.portfolio.position(iid).qty == HELD
+        stops = [o for o in live.engine.orders.open_orders(iid) if o.client_order_id.endswith("-sl")]
+        assert [(o.qty, live.status(o.client_order_id)) for o in stops] == [(HELD, "accepted")]
+    finally:
+        await close_execution(live.execution)
+
+
+def _two_bots(database_url: str) -> tuple[str, str]:
+    factory = make_session_factory(make_engine(database_url))
+    with transaction(factory) as session:
+        session.add(User(id="usr_two", username="two", password_hash="x", role="trader"))
+    repo = TradingRepo(factory)
+    a, b = (
+        repo.create_bot(
+            user_id="usr_two",
+            name=name,
+            strategy="scripted",
+            venue="binance",
+            symbols=["BTC/USDT"],
+            timeframes=["1m"],
+        )
+        for name in ("a", "b")
+    )
+    return a, b
+
+
+@pytest.mark.parametrize("a_has_a_stop", [True, False])
+async def test_two_bots_on_one_symbol_each_exit_their_own_coins(
+    bare_sim: ExchangeSimulator, venue: str, a_has_a_stop: bool, migrated_sqlite_url: str
+) -> None:
+    """Two bots of one account buy BTC (b with a stop; a with one or none). The engine sized a stop on
+    what all bots held and what all their exits covered: b's stop sold a's coins (a's books then held
+    more than the account, a's own exit refused), and both stops left b short on a spot account."""
+    a, b = _two_bots(migrated_sqlite_url)
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    stop = (min(b.low for b in bars[500:560]) + 1).quantize(CENT)  # reached within the hour
+    target = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never
+    exits = {"stop_loss": stop, "take_profit": target} if a_has_a_stop else {}
+    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted({}))
+    iid = InstrumentId(venue, "BTC/USDT")
+    bot_a = Scripted({0: lambda s, c: s.buy(qty=0.01234, **exits)})
+    bot_b = Scripted({1: lambda s, c: s.buy(qty=0.01234, stop_loss=stop, take_profit=target)})
+    live.engine.add_strategy(bot_a, instrument_id=iid, timeframe="1m", strategy_id=a)
+    live.engine.add_strategy(bot_b, instrument_id=iid, timeframe="1m", strategy_id=b)
+    held = Decimal("0.01234") - Decimal("0.00001234")
+    try:
+        await live.enter(bare_sim, venue)
+        p = float(bare_sim.state.last_price("BTCUSDT"))
+        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
+        await live.pump()
+        await live.gateway.poll()
+        await live.pump()
+        stops = {
+            o.strategy_id: o.qty
+            for o in live.engine.orders.orders.values()
+            if o.client_order_id.endswith("-sl")
+        }
+        assert stops == (
+            {a: Decimal("0.01232"), b: Decimal("0.01232")} if a_has_a_stop else {b: Decimal("0.01232")}
+        )
+        bare_sim.step(60)
+        for _ in range(3):
+            await live.gateway.poll()
+            await live.pump()
+        books = {r["bot_id"]: r["quantity"] for r in live.gateway.repo.positions()}
+        assert books == {a: ZERO if a_has_a_stop else held, b: ZERO}  # dust written off, nobody short
+        assert (bot_a.position.qty, bot_b.position.qty) == (books[a], ZERO)
+        restarted = await live.restarted()
+        assert restarted.engine.portfolio.position(iid).qty == books[a]
+        btc = bare_sim.state.book.balance("BTC")
+        assert btc.free >= books[a]  # the account holds what a's books say: a's exits can sell it
     finally:
         await close_execution(live.execution)
 

@@ -29,7 +29,8 @@ class Trade:
     entry_tag: str
     exit_tag: str
     # quantity bought (and sold) over the trade: ``(exit_price - entry_price) * traded_qty`` is its
-    # gross PnL (a long; the reverse for a short); ``qty`` is less when it scaled in and out
+    # gross PnL (a long; the reverse for a short), less the cost of the dust a spot trade ends with
+    # (bought, written off unsold: see ``backtest/spot_books.py``); ``qty`` is less when it scaled in and out
     traded_qty: Decimal
 
     @property

@@ -28,6 +28,7 @@ from smc_agent.core.enums import OrderSide, OrderType, TradingState
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.events import (
     Event,
+    OrderCancelRejected,
     OrderEvent,
     OrderFilled,
     OrderRejected,
@@ -80,6 +81,7 @@ class TradingEngine:
         self.bus = bus or InProcessBus()
         self.portfolio = Portfolio(starting_cash, quote_currency)
         self.orders = OrderManager()
+        self._canceling: set[ClientOrderId] = set()  # cancels sent, their orders not ended yet
         self.state = TradingState.ACTIVE
         self.state_reason = ""
         self.breakers = Breakers(risk.config, float(starting_cash), clock.timestamp_ms())
@@ -115,7 +117,7 @@ class TradingEngine:
         self.bots[sid] = bot
         self._by_strategy[id(strategy)] = bot
         self._routes.setdefault((instrument_id.venue, instrument_id.symbol, timeframe), []).append(bot)
-        self.portfolio.position(instrument_id)
+        self.portfolio.bot_position(sid, instrument_id)
         return sid
 
     @property
@@ -244,12 +246,17 @@ class TradingEngine:
             self.bus.publish(event)
             return
         follow_ups = self.orders.apply(event)
+        if self._canceling and event.client_order_id in self._canceling:
+            order = self.orders.get(event.client_order_id)
+            if order is None or not order.is_open or isinstance(event, OrderCancelRejected):
+                self._canceling.discard(event.client_order_id)
         filled = isinstance(event, OrderFilled)
         before = after = 0.0
         if filled:
-            before = self.portfolio.qty_f.get(event.instrument_id, 0.0)
+            key = (event.strategy_id, event.instrument_id)
+            before = self.portfolio.bot_qty_f.get(key, 0.0)
             self._on_fill(event)  # type: ignore[arg-type]
-            after = self.portfolio.qty_f.get(event.instrument_id, 0.0)
+            after = self.portfolio.bot_qty_f.get(key, 0.0)
         self.bus.publish(event)
         bot = self.bots.get(event.strategy_id)
         if bot is not None:
@@ -259,7 +266,9 @@ class TradingEngine:
             elif bot.on_event is not None and not isinstance(event, OrderSubmitted):
                 self._guard(bot, "on_order_event", bot.on_event, event)
         self.follow_up(follow_ups)
-        if filled and self.orders.open_count and before and before * after <= 0:  # flat, or flipped
+        if (
+            filled and self.orders.open_count and before and before * after <= 0
+        ):  # the bot's: flat, or flipped
             self._cancel_stale_exits(event, follow_ups)
         elif isinstance(event, OrderRejected) and child_role(event.client_order_id) == "sl":
             self._stop_refused(event)
@@ -273,6 +282,7 @@ class TradingEngine:
         through the risk gate) and the cancels of their siblings."""
         for cmd in follow_ups:
             if not isinstance(cmd, SubmitOrder):
+                self._canceling_add(cmd.client_order_id)
                 self.client.cancel(cmd)
                 continue
             exit_ = self._sized_exit(cmd, parent_order_id(cmd.client_order_id))
@@ -322,7 +332,7 @@ class TradingEngine:
         entries' stops left a lot step or more behind with no exit. Sized on what is left uncovered,
         the last exit takes the earlier ones' rounding with it (the position is the books', after a
         restart too: no per-entry memory)."""
-        qty = self.portfolio.position(cmd.instrument_id).qty
+        qty = self.portfolio.bot_position(cmd.strategy_id, cmd.instrument_id).qty
         held = qty if cmd.side is OrderSide.SELL else -qty  # the exits of a long sell
         if held <= 0:
             return None
@@ -334,18 +344,26 @@ class TradingEngine:
         return replace(cmd, qty=held) if held > 0 else None
 
     def _covered(self, cmd: SubmitOrder, parent: ClientOrderId | None) -> Decimal:
-        """What the working exits of entries other than ``parent`` (and other working reduce-only
-        orders) on ``cmd``'s instrument and side will sell: per entry the larger rest of its stop and
-        target (one or the other fills; the venue holds the coins once for both)."""
+        """What of the bot's position the working exits of its entries other than ``parent`` (and its
+        other working reduce-only orders) on ``cmd``'s instrument and side will sell. Per entry the
+        smaller rest of its stop and target: one or the other fills, and a part one of them sold is out
+        of the position. An order whose cancel is on its way covers nothing (the exits of a position
+        that ended; counted, they left the next entry without any)."""
         rests: dict[ClientOrderId, Decimal] = {}
+        canceling = self._canceling
         for order in self.orders.open_orders(cmd.instrument_id):
-            if not order.reduce_only or order.side is not cmd.side:
+            if (
+                not order.reduce_only
+                or order.side is not cmd.side
+                or order.strategy_id != cmd.strategy_id
+                or order.client_order_id in canceling
+            ):
                 continue
             owner = parent_order_id(order.client_order_id) or order.client_order_id
             if owner != parent:
                 rest = order.qty - order.filled_qty
-                if rest > rests.get(owner, _ZERO):
-                    rests[owner] = rest
+                known = rests.get(owner)
+                rests[owner] = rest if known is None or rest < known else known
         return sum(rests.values(), _ZERO)
 
     def trim(self, client_order_id: ClientOrderId) -> None:
@@ -353,7 +371,9 @@ class TradingEngine:
         opened a position on its side: see :meth:`OrderManager.start_trim`. After a restart, the runtime
         asks for each restored open order."""
         order = self.orders.get(client_order_id)
-        if order is None or self.portfolio.qty_f.get(order.instrument_id, 0.0) * order.side.sign <= 0:
+        if order is None:
+            return
+        if self.portfolio.bot_qty_f.get((order.strategy_id, order.instrument_id), 0.0) * order.side.sign <= 0:
             return  # no position on its side (yet): a flip's fill that only closed the old one
         if self.orders.start_trim(order):
             self._cancel(order.strategy_id, order.instrument_id, client_order_id, self.clock.timestamp_ms())
@@ -368,13 +388,18 @@ class TradingEngine:
         canceling.add(event.client_order_id)  # its own remainder: the venue's to end
         now = self.clock.timestamp_ms()
         for order in self.orders.open_orders(event.instrument_id):
-            if order.reduce_only and order.client_order_id not in canceling:
+            if (
+                order.reduce_only
+                and order.strategy_id == event.strategy_id
+                and order.client_order_id not in canceling
+            ):
                 self._cancel(order.strategy_id, order.instrument_id, order.client_order_id, now)
 
     def _on_fill(self, event: OrderFilled) -> None:
-        pos = self.portfolio.apply_fill(event)
+        pos = self.portfolio.apply_fill(event, event.strategy_id)
         if event.written_off:  # dust the fill left, written off the books with it
-            self.portfolio.write_off(event.instrument_id, event.written_off, event.written_off_cost or _ZERO)
+            cost = event.written_off_cost or _ZERO
+            self.portfolio.write_off(event.instrument_id, event.written_off, cost, event.strategy_id)
         # a fill is the latest trade price of its instrument: the breakers, looking right after it, value
         # the position there (at the previous close a gapped entry looked like a loss), and a fill before
         # any candle (after a restart) gives the instrument its first price
@@ -445,6 +470,11 @@ class TradingEngine:
         self.client.submit(cmd)
         return cmd.client_order_id
 
+    def _canceling_add(self, cid: ClientOrderId) -> None:
+        order = self.orders.get(cid)
+        if order is not None and order.is_open:  # dropped when it ends (or the venue refuses the cancel)
+            self._canceling.add(cid)
+
     def _deny(self, cmd: SubmitOrder, denial: Denial) -> None:
         self.orders.create(cmd)
         self.handle_event(self.risk.denied_event(cmd, denial, self.clock.timestamp_ms()))
@@ -455,6 +485,7 @@ class TradingEngine:
     def _cancel(
         self, strategy_id: StrategyId, instrument_id: InstrumentId, cid: ClientOrderId, now: int
     ) -> None:
+        self._canceling_add(cid)
         self.client.cancel(
             CancelOrder(
                 ts_event=now,
@@ -480,11 +511,13 @@ class _Context:
     def instrument(self, instrument_id: InstrumentId) -> Instrument:
         return self._e.instruments[instrument_id]
 
-    def position(self, instrument_id: InstrumentId) -> Position:
-        return self._e.portfolio.position(instrument_id)
+    def position(self, strategy: object, instrument_id: InstrumentId) -> Position:
+        e = self._e
+        return e.portfolio.bot_position(e._by_strategy[id(strategy)].strategy_id, instrument_id)
 
-    def position_size(self, instrument_id: InstrumentId) -> float:
-        return self._e.portfolio.qty_f.get(instrument_id, 0.0)
+    def position_size(self, strategy: object, instrument_id: InstrumentId) -> float:
+        e = self._e
+        return e.portfolio.bot_qty_f.get((e._by_strategy[id(strategy)].strategy_id, instrument_id), 0.0)
 
     def equity(self) -> float:
         return self._e.portfolio.equity_f()

@@ -65,13 +65,14 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
             if qty != 0:
                 skipped.append(f"position {row['symbol']}@{row['exchange']} (instrument not traded here)")
             continue
-        pos = engine.portfolio.position(iid)
+        bot = StrategyId(row["bot_id"] or "")
         if qty != 0:
             side = OrderSide.BUY if qty > 0 else OrderSide.SELL
-            engine.portfolio.apply_fill(Booking(iid, side, abs(qty), row["average_price"]))
+            engine.portfolio.apply_fill(Booking(iid, side, abs(qty), row["average_price"]), bot)
             positions += 1
-        pos.realized_pnl += row["realized_pnl"]
-        pos.fees += row["fees"]
+        for pos in (engine.portfolio.position(iid), engine.portfolio.bot_position(bot, iid)):
+            pos.realized_pnl += row["realized_pnl"]
+            pos.fees += row["fees"]
         engine.portfolio.fees += row["fees"]
         engine.portfolio.cash += row["realized_pnl"] - row["fees"]
         engine.portfolio.cash_f = float(engine.portfolio.cash)

@@ -117,16 +117,17 @@ class Strategy:
 
     @property
     def position(self) -> Position:
-        return self.ctx.position(self.instrument_id)
+        """This bot's position (other bots on the instrument have their own)."""
+        return self.ctx.position(self, self.instrument_id)
 
     @property
     def position_size(self) -> float:
-        """Signed position quantity (float)."""
-        return self.ctx.position_size(self.instrument_id)
+        """This bot's signed position quantity (float)."""
+        return self.ctx.position_size(self, self.instrument_id)
 
     @property
     def flat(self) -> bool:
-        return self.ctx.position_size(self.instrument_id) == 0.0
+        return self.ctx.position_size(self, self.instrument_id) == 0.0
 
     @property
     def equity(self) -> float:
@@ -201,7 +202,7 @@ class Strategy:
         position keeps its stop and target rather than be stripped of them and stay open."""
         iid = instrument_id or self.instrument_id
         ctx = self.ctx
-        qty = ctx.position(iid).qty
+        qty = ctx.position(self, iid).qty
         if qty == 0:
             ctx.cancel_all(self, iid)
             return None
