@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from smc_agent.backtest.fill_model import FillModel
-from smc_agent.core.events import OrderFilled, PositionChanged
+from smc_agent.core.enums import TradingState
+from smc_agent.core.events import OrderDenied, OrderFilled, OrderRejected, PositionChanged
 from tests.engine.harness import INST, Rig, Scripted
 
 D = Decimal
@@ -67,3 +70,22 @@ def test_an_entrys_exits_count_another_entrys_partly_filled_exits_at_what_it_sti
     position = rig.engine.portfolio.position(INST.id).qty
     stops = [o for o in rig.engine.orders.open_orders() if o.client_order_id.endswith("-sl")]
     assert position == D("0.998") and [o.qty for o in stops] == [D("0.998")]
+
+
+@pytest.mark.parametrize("state", [TradingState.ACTIVE, TradingState.REDUCING])
+def test_a_bot_cannot_go_short_against_another_bots_long(state: TradingState) -> None:
+    """The venue nets the bots' positions: bot b short 1 beside bot a's long 1 left the account flat,
+    b's reduce-only stop, target and close all refused (they reduce nothing) and b short for good;
+    while REDUCING, b's opening sell passed for an exit of the account's long."""
+    a = Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=90, take_profit=120)})
+    b = Scripted({2: lambda s, c: s.sell(qty=1, stop_loss=110, take_profit=80)})
+    rig = Rig(a, fill_model=NO_FEES, more={"b": b})
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)
+    rig.engine.state = state
+    for _ in range(3):
+        rig.bar(100, 101, 99, 100)
+    (denied,) = rig.of(OrderDenied)
+    assert (denied.strategy_id, denied.check) == ("b", "opposite_bots")
+    assert (a.position_size, b.position_size) == (1.0, 0.0) and rig.of(OrderRejected) == []
+    assert sorted(o.client_order_id[-2:] for o in rig.engine.orders.open_orders()) == ["sl", "tp"]  # a's

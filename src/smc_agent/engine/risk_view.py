@@ -23,6 +23,7 @@ _NO_IDS: frozenset[ClientOrderId] = frozenset()
 
 class LazyRiskView:
     __slots__ = (
+        "_bot",
         "_cmd",
         "_e",
         "_equity",
@@ -43,6 +44,7 @@ class LazyRiskView:
         self.reference_ts: int | None = engine._ref_ts.get(cmd.instrument_id)
         self.replaying: str | None = engine.replaying
         self._position: Decimal | None = None
+        self._bot: Decimal | None = None
         self._notional: dict[str, Decimal] | None = None
         self._open: list[OpenOrderView] | None = None
         self._equity: Decimal | None = None
@@ -58,6 +60,23 @@ class LazyRiskView:
                     total += pos.qty
             self._position = total
         return self._position
+
+    @property
+    def bot_position_qty(self) -> Decimal:
+        """The order's bot's signed quantity of the symbol summed over every venue (the whole
+        position when the engine runs one bot)."""
+        if self._bot is None:
+            e, cmd = self._e, self._cmd
+            if len(e.bots) == 1 and cmd.strategy_id in e.bots:
+                self._bot = self.position_qty
+            else:
+                symbol, sid = cmd.instrument_id.symbol, cmd.strategy_id
+                total = ZERO
+                for (owner, iid), pos in e.portfolio.bot_positions.items():
+                    if owner == sid and iid.symbol == symbol:
+                        total += pos.qty
+                self._bot = total
+        return self._bot
 
     @property
     def positions_notional(self) -> Mapping[str, Decimal]:

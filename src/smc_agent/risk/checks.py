@@ -86,6 +86,25 @@ def check_history(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | 
     return Denial("history", f"no entries on past candles: {ctx.replaying}")
 
 
+def check_opposite_bots(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
+    """Bots sharing an account hold one net position per symbol at the venue: a bot may not open or
+    add to a position on the side opposite the other bots' (its reduce-only exits would not reduce the
+    account's position and be refused, REDUCING would take its opening for an exit, and on spot it
+    would sell the other bots' coins). Shrinking its own position always goes."""
+    others = ctx.position_qty - ctx.bot_position_qty
+    if others == 0:
+        return None
+    mine = ctx.bot_position_qty
+    after = mine + (cmd.qty if cmd.side is _BUY else -cmd.qty)
+    if after == 0 or (after > 0) == (others > 0) or ((mine > 0) == (after > 0) and abs(after) < abs(mine)):
+        return None
+    return Denial(
+        "opposite_bots",
+        f"other bots hold {others} of {cmd.instrument_id.symbol}: this bot may not hold {after}",
+        {"others_qty": str(others), "bot_qty": str(mine), "qty": str(cmd.qty), "side": cmd.side.value},
+    )
+
+
 def check_order_qty(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial | None:
     limit = cfg.limits_for(cmd.instrument_id.symbol).max_order_qty
     if limit is not None and cmd.qty > limit:
@@ -287,6 +306,7 @@ def check_duplicate(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Denial 
 
 CHECKS: tuple[Check, ...] = (
     check_trading_state,
+    check_opposite_bots,
     check_history,
     check_order_qty,
     check_reference_price,

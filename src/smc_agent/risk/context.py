@@ -36,6 +36,11 @@ class RiskView(Protocol):
     @property
     def position_qty(self) -> Decimal: ...
     @property
+    def bot_position_qty(self) -> Decimal:
+        """The order's bot's own part of ``position_qty`` (several bots may share the account)."""
+        ...
+
+    @property
     def positions_notional(self) -> Mapping[str, Decimal]: ...
     @property
     def open_orders(self) -> Sequence[OpenOrderView]: ...
@@ -70,3 +75,8 @@ class RiskContext:
     reference_ts: int | None = None
     replaying: str | None = None  # why the candles being fed are history (a live back-fill), else None
     extra: Mapping[str, str] = field(default_factory=dict)
+    bot: Decimal | None = None  # the order's bot's part of ``position_qty``; None: all of it (one bot)
+
+    @property
+    def bot_position_qty(self) -> Decimal:
+        return self.position_qty if self.bot is None else self.bot
