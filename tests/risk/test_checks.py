@@ -326,16 +326,18 @@ def test_sizing_given_floats_holds_them_as_decimals() -> None:
 
 def test_a_bot_may_not_hold_the_side_opposite_the_other_bots() -> None:
     """The account holds 3 of the symbol, this bot 1 of it: the other bots hold 2 long."""
-    mine = replace(ctx(position="3"), bot=D(1))
+    mine = replace(ctx(position="3"), others_position_qty=D(2))
     sell = OrderSide.SELL
     assert checks.check_opposite_bots(cmd(sell, "1"), mine, CFG) is None  # to flat
     denial = checks.check_opposite_bots(cmd(sell, "1.5"), mine, CFG)  # a flip to short 0.5
     assert denial is not None and denial.check == "opposite_bots"
     assert denial.figures == {"others_qty": "2", "bot_qty": "1", "qty": "1.5", "side": "sell"}
-    flat = replace(ctx(position="2"), bot=D(0))
+    flat = replace(ctx(position="2"), others_position_qty=D(2))
     assert checks.check_opposite_bots(cmd(sell, "1"), flat, CFG) is not None  # opening a short
     assert checks.check_opposite_bots(cmd(OrderSide.BUY, "1"), flat, CFG) is None  # on their side
-    short = replace(ctx(position="1"), bot=D(-1))  # already opposite (restored so): it may shrink
+    short = replace(
+        ctx(position="1"), others_position_qty=D(2)
+    )  # already opposite (restored so): it may shrink
     assert checks.check_opposite_bots(cmd(OrderSide.BUY, "0.5"), short, CFG) is None
     assert checks.check_opposite_bots(cmd(sell, "0.5"), short, CFG) is not None
     assert checks.check_opposite_bots(cmd(sell, "5"), ctx(position="1"), CFG) is None  # one bot

@@ -23,12 +23,12 @@ _NO_IDS: frozenset[ClientOrderId] = frozenset()
 
 class LazyRiskView:
     __slots__ = (
-        "_bot",
         "_cmd",
         "_e",
         "_equity",
         "_notional",
         "_open",
+        "_others",
         "_position",
         "now_ms",
         "reference_ts",
@@ -44,7 +44,7 @@ class LazyRiskView:
         self.reference_ts: int | None = engine._ref_ts.get(cmd.instrument_id)
         self.replaying: str | None = engine.replaying
         self._position: Decimal | None = None
-        self._bot: Decimal | None = None
+        self._others: Decimal | None = None
         self._notional: dict[str, Decimal] | None = None
         self._open: list[OpenOrderView] | None = None
         self._equity: Decimal | None = None
@@ -62,21 +62,19 @@ class LazyRiskView:
         return self._position
 
     @property
-    def bot_position_qty(self) -> Decimal:
-        """The order's bot's signed quantity of the symbol summed over every venue (the whole
-        position when the engine runs one bot)."""
-        if self._bot is None:
+    def others_position_qty(self) -> Decimal:
+        """What bots other than the order's hold of its symbol, summed over every venue (nothing when
+        the engine runs one bot)."""
+        if self._others is None:
             e, cmd = self._e, self._cmd
-            if len(e.bots) == 1 and cmd.strategy_id in e.bots:
-                self._bot = self.position_qty
-            else:
+            total = ZERO
+            if len(e.bots) > 1 or cmd.strategy_id not in e.bots:
                 symbol, sid = cmd.instrument_id.symbol, cmd.strategy_id
-                total = ZERO
                 for (owner, iid), pos in e.portfolio.bot_positions.items():
-                    if owner == sid and iid.symbol == symbol:
+                    if owner != sid and iid.symbol == symbol:
                         total += pos.qty
-                self._bot = total
-        return self._bot
+            self._others = total
+        return self._others
 
     @property
     def positions_notional(self) -> Mapping[str, Decimal]:

@@ -91,10 +91,10 @@ def check_opposite_bots(cmd: SubmitOrder, ctx: RiskView, cfg: RiskConfig) -> Den
     add to a position on the side opposite the other bots' (its reduce-only exits would not reduce the
     account's position and be refused, REDUCING would take its opening for an exit, and on spot it
     would sell the other bots' coins). Shrinking its own position always goes."""
-    others = ctx.position_qty - ctx.bot_position_qty
+    others = ctx.others_position_qty
     if others == 0:
         return None
-    mine = ctx.bot_position_qty
+    mine = ctx.position_qty - others
     after = mine + (cmd.qty if cmd.side is _BUY else -cmd.qty)
     if after == 0 or (after > 0) == (others > 0) or ((mine > 0) == (after > 0) and abs(after) < abs(mine)):
         return None

@@ -36,8 +36,8 @@ class RiskView(Protocol):
     @property
     def position_qty(self) -> Decimal: ...
     @property
-    def bot_position_qty(self) -> Decimal:
-        """The order's bot's own part of ``position_qty`` (several bots may share the account)."""
+    def others_position_qty(self) -> Decimal:
+        """The part of ``position_qty`` other bots than the order's hold (several may share the account)."""
         ...
 
     @property
@@ -75,8 +75,4 @@ class RiskContext:
     reference_ts: int | None = None
     replaying: str | None = None  # why the candles being fed are history (a live back-fill), else None
     extra: Mapping[str, str] = field(default_factory=dict)
-    bot: Decimal | None = None  # the order's bot's part of ``position_qty``; None: all of it (one bot)
-
-    @property
-    def bot_position_qty(self) -> Decimal:
-        return self.position_qty if self.bot is None else self.bot
+    others_position_qty: Decimal = Decimal(0)  # other bots' part of ``position_qty``
