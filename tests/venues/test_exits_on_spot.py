@@ -117,11 +117,22 @@ class Live:
         """Reconcile, then feed one candle at the last price (the strategy enters on it) and carry
         everything through; the ids of the entry's stop and target."""
         assert await self.gateway.reconcile() == []
-        p = float(sim.state.last_price("BTCUSDT"))
-        await self.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 0, p, p, p, p, 10.0))
-        await self.pump()
+        await self.next_candle(sim, venue, 0)
         entry = next(iter(self.engine.orders.orders.values())).client_order_id
         return f"{entry}-sl", f"{entry}-tp"
+
+    async def next_candle(self, sim: ExchangeSimulator, venue: str, ts: int) -> None:
+        """Feed one candle at the last price (the strategy acts on it) and carry everything through."""
+        p = float(sim.state.last_price("BTCUSDT"))
+        await self.trading.on_candle(Candle(venue, "BTC/USDT", "1m", ts, p, p, p, p, 10.0))
+        await self.pump()
+
+    async def run(self, sim: ExchangeSimulator, seconds: int) -> None:
+        """Let the market run ``seconds``, then poll the venue and carry its reports through."""
+        sim.step(seconds)
+        for _ in range(3):
+            await self.gateway.poll()
+            await self.pump()
 
     def assert_flat_and_clear(self, sim: ExchangeSimulator, venue: str) -> None:
         """Flat in the engine, nothing working in the engine or at the venue, no coins left over."""
@@ -401,10 +412,7 @@ async def test_the_engines_books_hold_what_the_venue_account_holds_fees_included
         assert live.engine.orders.get(ClientOrderId(sl)).qty == sold  # sized on what is held
         (entry,) = live.gateway.repo.trades()
         assert (entry["quantity"], entry["fee"], entry["fee_currency"]) == (bought, bought - held, "BTC")
-        bare_sim.step(60)
-        for _ in range(3):
-            await live.gateway.poll()
-            await live.pump()
+        await live.run(bare_sim, 60)
         assert live.status(sl) == "filled"
         assert live.engine.portfolio.position(iid).is_flat and live.engine.orders.open_orders() == []
         btc, usdt = bare_sim.state.book.balance("BTC"), bare_sim.state.book.balance("USDT")
@@ -439,9 +447,7 @@ async def test_a_second_entrys_exits_cover_what_it_added(
     live = Live(bare_sim, venue, migrated_sqlite_url, Scripted({0: entry, 1: entry}))
     try:
         await live.enter(bare_sim, venue)
-        p = float(bare_sim.state.last_price("BTCUSDT"))
-        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
-        await live.pump()
+        await live.next_candle(bare_sim, venue, 60_000)
         await live.gateway.poll()
         await live.pump()
         assert live.engine.portfolio.position(InstrumentId(venue, "BTC/USDT")).qty == 2 * HELD
@@ -471,18 +477,13 @@ async def test_two_entries_stops_sell_all_the_account_holds_but_dust(
     iid = InstrumentId(venue, "BTC/USDT")
     try:
         await live.enter(bare_sim, venue)
-        p = float(bare_sim.state.last_price("BTCUSDT"))
-        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
-        await live.pump()
+        await live.next_candle(bare_sim, venue, 60_000)
         await live.gateway.poll()
         await live.pump()
         stops = [o for o in live.engine.orders.orders.values() if o.client_order_id.endswith("-sl")]
         assert [o.qty for o in stops] == [Decimal("0.01232"), Decimal("0.01233")]
         assert live.engine.portfolio.position(iid).qty == Decimal("0.02465532")
-        bare_sim.step(60)
-        for _ in range(3):
-            await live.gateway.poll()
-            await live.pump()
+        await live.run(bare_sim, 60)
         assert {live.status(o.client_order_id) for o in stops} == {"filled"}
         assert live.engine.portfolio.position(iid).is_flat and live.engine.orders.open_orders() == []
         assert live.gateway.repo.net_position(venue, "BTC/USDT") == 0
@@ -512,9 +513,8 @@ async def test_an_entry_filled_while_the_engine_was_down_gets_exits_the_account_
     iid = InstrumentId(venue, "BTC/USDT")
     try:
         await live.enter(bare_sim, venue)
-        p = float(bare_sim.state.last_price("BTCUSDT"))
-        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
-        await live.pump()  # the resting entry is at the venue; from here the trading engine is down
+        await live.next_candle(bare_sim, venue, 60_000)  # the resting entry is at the venue
+        # from here the trading engine is down
         while live.gateway.repo.net_position(venue, "BTC/USDT") < 2 * HELD:
             bare_sim.step(1)
             await live.gateway.poll()
@@ -546,13 +546,8 @@ async def test_an_entry_filling_while_the_last_positions_target_is_being_cancele
     iid = InstrumentId(venue, "BTC/USDT")
     try:
         await live.enter(bare_sim, venue)
-        p = float(bare_sim.state.last_price("BTCUSDT"))
-        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
-        await live.pump()
-        bare_sim.step(60)
-        for _ in range(3):
-            await live.gateway.poll()
-            await live.pump()
+        await live.next_candle(bare_sim, venue, 60_000)
+        await live.run(bare_sim, 60)
         assert live.engine.portfolio.position(iid).qty == HELD
         stops = [o for o in live.engine.orders.open_orders(iid) if o.client_order_id.endswith("-sl")]
         assert [(o.qty, live.status(o.client_order_id)) for o in stops] == [(HELD, "accepted")]
@@ -600,9 +595,7 @@ async def test_two_bots_on_one_symbol_each_exit_their_own_coins(
     held = Decimal("0.01234") - Decimal("0.00001234")
     try:
         await live.enter(bare_sim, venue)
-        p = float(bare_sim.state.last_price("BTCUSDT"))
-        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
-        await live.pump()
+        await live.next_candle(bare_sim, venue, 60_000)
         await live.gateway.poll()
         await live.pump()
         stops = {
@@ -613,10 +606,7 @@ async def test_two_bots_on_one_symbol_each_exit_their_own_coins(
         assert stops == (
             {a: Decimal("0.01232"), b: Decimal("0.01232")} if a_has_a_stop else {b: Decimal("0.01232")}
         )
-        bare_sim.step(60)
-        for _ in range(3):
-            await live.gateway.poll()
-            await live.pump()
+        await live.run(bare_sim, 60)
         books = {r["bot_id"]: r["quantity"] for r in live.gateway.repo.positions()}
         assert books == {a: ZERO if a_has_a_stop else held, b: ZERO}  # dust written off, nobody short
         assert (bot_a.position.qty, bot_b.position.qty) == (books[a], ZERO)
@@ -649,13 +639,8 @@ async def test_dust_and_the_bots_next_fill_in_one_poll_leave_the_books_as_a_rest
     iid = InstrumentId(venue, "BTC/USDT")
     try:
         await live.enter(bare_sim, venue)
-        p = float(bare_sim.state.last_price("BTCUSDT"))
-        await live.trading.on_candle(Candle(venue, "BTC/USDT", "1m", 60_000, p, p, p, p, 10.0))
-        await live.pump()
-        bare_sim.step(60)
-        for _ in range(3):
-            await live.gateway.poll()
-            await live.pump()
+        await live.next_candle(bare_sim, venue, 60_000)
+        await live.run(bare_sim, 60)
         book = live.engine.portfolio
         pos = book.position(iid)
         assert pos.qty == HELD and live.gateway.repo.net_position(venue, "BTC/USDT") == HELD
@@ -723,10 +708,7 @@ async def test_without_the_venues_lot_steps_both_books_keep_the_dust_alike(
     iid = InstrumentId(venue, "BTC/USDT")
     try:
         await live.enter(bare_sim, venue)
-        bare_sim.step(60)
-        for _ in range(3):
-            await live.gateway.poll()
-            await live.pump()
+        await live.run(bare_sim, 60)
         dust = Decimal("0.00000766")
         book = live.engine.portfolio
         assert book.position(iid).qty == dust == live.gateway.repo.net_position(venue, "BTC/USDT")
@@ -918,10 +900,7 @@ async def test_a_thin_market_fills_the_target_whole_not_the_stop_away(
         live = Live(sim, venue, migrated_sqlite_url, strategy)
         try:
             sl, tp = await live.enter(sim, venue)
-            sim.step(60)
-            for _ in range(3):
-                await live.gateway.poll()
-                await live.pump()
+            await live.run(sim, 60)
             assert (live.status(tp), live.status(sl)) == ("filled", "expired")
             assert live.engine.portfolio.position(InstrumentId(venue, "BTC/USDT")).is_flat
             btc = sim.state.book.balance("BTC")
