@@ -9,8 +9,10 @@ from decimal import Decimal
 import pytest
 
 from smc_agent.backtest.fill_model import FillModel
-from smc_agent.core.enums import TradingState
+from smc_agent.core.enums import OrderSide, TradingState
 from smc_agent.core.events import OrderDenied, OrderFilled, OrderRejected, PositionChanged
+from smc_agent.core.ids import StrategyId
+from smc_agent.core.position import Booking
 from tests.engine.harness import INST, Rig, Scripted
 
 D = Decimal
@@ -89,3 +91,16 @@ def test_a_bot_cannot_go_short_against_another_bots_long(state: TradingState) ->
     assert (denied.strategy_id, denied.check) == ("b", "opposite_bots")
     assert (a.position_size, b.position_size) == (1.0, 0.0) and rig.of(OrderRejected) == []
     assert sorted(o.client_order_id[-2:] for o in rig.engine.orders.open_orders()) == ["sl", "tp"]  # a's
+
+
+def test_a_stopped_bots_restored_position_counts_as_another_bots() -> None:
+    """After a restart only the running bot is in the engine; a stopped bot's long is restored under
+    its id. The check took the one running bot for the account's only one: its sell went through,
+    sold the stopped bot's coins and left it short on a spot account."""
+    rig = Rig(Scripted({1: lambda s, c: s.sell(qty=1)}), fill_model=NO_FEES, spot=True)
+    rig.venue.positions[INST.id] = D(1)  # the stopped bot's coins, in the account
+    rig.engine.portfolio.apply_fill(Booking(INST.id, OrderSide.BUY, D(1), D(100)), StrategyId("stopped"))
+    for _ in range(3):
+        rig.bar(100, 101, 99, 100)
+    assert [d.check for d in rig.of(OrderDenied)] == ["opposite_bots"] and rig.of(OrderFilled) == []
+    assert rig.venue.positions[INST.id] == 1

@@ -618,6 +618,38 @@ async def test_two_bots_on_one_symbol_each_exit_their_own_coins(
         await close_execution(live.execution)
 
 
+@pytest.mark.parametrize("venue", ["bybit"])
+async def test_a_restart_cancels_the_stop_of_a_position_its_target_ended_meanwhile(
+    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+) -> None:
+    """Bybit has no order lists: the trading engine cancels a stop when its target fills. The target
+    filled while the trading engine was down: the restart found the bot flat and its stop working (it
+    would sell the account's other coins when reached), and the bot's next entry found it covering and
+    got no exits at all. A restart now cancels the exits of a position the bot no longer holds."""
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    stop = (min(b.low for b in bars[500:800]) - 100).quantize(CENT)  # never reached
+    target = (max(b.high for b in bars[500:560]) - 1).quantize(CENT)  # reached within the hour
+    live = Live(
+        bare_sim,
+        venue,
+        migrated_sqlite_url,
+        Scripted({0: lambda s, c: s.buy(qty=0.01, stop_loss=stop, take_profit=target)}),
+    )
+    try:
+        sl, tp = await live.enter(bare_sim, venue)
+        bare_sim.step(60)  # the trading engine is down: the execution engine books the target alone
+        for _ in range(3):
+            await live.gateway.poll()
+        assert (live.status(tp), live.status(sl)) == ("filled", "accepted")
+        restarted = await live.restarted()
+        sent = restarted.bus.consumer(ORDERS_STREAM, group="execution", name="x")
+        commands = [decode(fields) for _, fields in await sent.read(count=100, block_ms=0)]
+        assert [(type(c).__name__, c.client_order_id) for c in commands] == [("CancelOrder", sl)]
+        await restarted.stop()
+    finally:
+        await close_execution(live.execution)
+
+
 async def test_dust_and_the_bots_next_fill_in_one_poll_leave_the_books_as_a_restart_finds_them(
     bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
 ) -> None:

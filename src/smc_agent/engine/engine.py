@@ -378,6 +378,22 @@ class TradingEngine:
         if self.orders.start_trim(order):
             self._cancel(order.strategy_id, order.instrument_id, client_order_id, self.clock.timestamp_ms())
 
+    def cancel_orphan_exits(self) -> int:
+        """Cancel the reduce-only orders of bots that hold nothing on their side: the exits of a
+        position that ended while the engine was down (its target filled; a venue without order lists
+        keeps the stop, which would sell the account's other coins, and the bot's next entry would find
+        it covering and get no exits). A restart asks, after restoring the books; how many."""
+        now = self.clock.timestamp_ms()
+        canceled = 0
+        held = self.portfolio.bot_qty_f
+        for order in self.orders.open_orders():
+            if not order.reduce_only or order.client_order_id in self._canceling:
+                continue
+            if held.get((order.strategy_id, order.instrument_id), 0.0) * order.side.sign >= 0:
+                self._cancel(order.strategy_id, order.instrument_id, order.client_order_id, now)
+                canceled += 1
+        return canceled
+
     def _cancel_stale_exits(self, event: OrderEvent, follow_ups: Sequence[SubmitOrder | CancelOrder]) -> None:
         """The position went flat (or flipped) with this fill: reduce-only orders left on the instrument
         belong to the position that ended (the stop and target of an entry that ``close()`` flattened or

@@ -63,12 +63,14 @@ class LazyRiskView:
 
     @property
     def others_position_qty(self) -> Decimal:
-        """What bots other than the order's hold of its symbol, summed over every venue (nothing when
-        the engine runs one bot)."""
+        """What bots other than the order's hold of its symbol, summed over every venue: running or
+        not (a stopped bot's position, restored, is in the account all the same). Nothing to add up
+        when the books hold the order's bot alone."""
         if self._others is None:
             e, cmd = self._e, self._cmd
             total = ZERO
-            if len(e.bots) > 1 or cmd.strategy_id not in e.bots:
+            books = e.portfolio.bot_positions
+            if len(books) > 1 or (cmd.strategy_id, cmd.instrument_id) not in books:
                 symbol, sid = cmd.instrument_id.symbol, cmd.strategy_id
                 for (owner, iid), pos in e.portfolio.bot_positions.items():
                     if owner != sid and iid.symbol == symbol:

@@ -87,6 +87,7 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
     _relink_exits(engine)
     for order in engine.orders.open_orders():  # a partly filled entry with exits: its rest is canceled
         engine.trim(order.client_order_id)
+    orphans = engine.cancel_orphan_exits()
     since = now_ms - LOOKBACK_MS
     exits = 0
     for stored in repo.entries_without_exits(since):
@@ -102,6 +103,7 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
         open_orders=orders,
         skipped=list(skipped),
         entries_given_their_exits=exits,
+        exits_of_ended_positions_canceled=orphans,
     )
     return restored
 
