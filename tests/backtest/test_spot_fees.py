@@ -10,6 +10,7 @@ from decimal import Decimal
 import pandas as pd
 
 from smc_agent.backtest.data import CandleData
+from smc_agent.backtest.fill_model import FillModel
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.backtest.trades import build_trades
 from smc_agent.core.events import OrderFilled
@@ -55,3 +56,49 @@ def test_a_spot_backtest_on_real_data_ends_every_trade_flat_and_its_trades_add_u
     pnl = sum((t.pnl for t in result.trades), D(0))
     assert abs(float(pnl) - (float(result.equity[-1]) - 10_000)) < 1e-6
     assert result.equity[-1] == result.stats["final_equity"]
+
+
+CAPPED = FillModel(maker_fee=D("0.001"), taker_fee=D("0.002"), max_participation=0.01, take_profit="limit")
+
+
+def test_a_spot_accounts_exits_never_sell_the_dust_written_off() -> None:
+    """A round trip leaves 0.000532 BTC of dust, written off; later entry A's stop still asks 0.998
+    after its target sold 0.5, so A's and B's stops together ask more than the books hold. The second
+    stop sold what the account held, written-off dust included (0.498532, not a whole lot): the bot
+    ended short on a spot account and never flat again."""
+    strategy = Scripted(
+        {
+            0: lambda s, c: s.buy(qty=1.234, stop_loss=90),
+            3: lambda s, c: s.buy(qty=1.0, stop_loss=90, take_profit=110),
+            5: lambda s, c: s.buy(qty=1.0, stop_loss=90, take_profit=120),
+        }
+    )
+    rig = Rig(strategy, fill_model=CAPPED, spot=True)
+    for bar in (
+        (100, 100, 100, 100, 1000),
+        (100, 101, 99, 100, 1000),  # the first entry fills 1.234
+        (100, 100, 89, 95, 1000),  # its stop: 0.000532 of dust written off
+        (100, 100, 100, 100, 1000),  # A is sent
+        (100, 101, 99, 100, 1000),  # A fills
+        (100, 111, 99, 105, 50),  # A's target fills 0.5 of 0.998 (the volume cap); B is sent
+        (105, 106, 104, 105, 1000),  # B fills
+        (105, 106, 85, 88, 1000),  # both stops
+    ):
+        rig.bar(*bar[:4], v=bar[4])
+    last = rig.of(OrderFilled)[-1]
+    assert (last.qty, strategy.flat) == (D("0.498"), True)
+    assert rig.venue.positions[INST.id] == D("0.000532")  # the dust, still in the account
+
+
+def test_a_spot_account_keeps_what_a_partly_filled_entry_added_below_the_lot_step() -> None:
+    """A resting entry filled one lot step (0.001 less its maker fee: 0.000999, below the step) when the stop
+    of the position sold the rest: what is left is the entry's, not dust to write off."""
+    strategy = Scripted({0: lambda s, c: s.buy(qty=1, stop_loss=90), 1: lambda s, c: s.buy(qty=1, price=95)})
+    rig = Rig(strategy, fill_model=CAPPED, spot=True)
+    rig.bar(100, 100, 100, 100, v=1000)
+    rig.bar(100, 101, 99, 100, v=1000)  # the first entry fills 1 (holds 0.998); the second is sent
+    rig.bar(100, 100, 94.5, 95, v=0.1)  # the second fills one lot step (1% of the volume)
+    rig.bar(96, 96, 89, 90, v=99.8)  # the stop sells 0.998, all the volume cap leaves
+    stop = rig.of(OrderFilled)[-1]
+    assert stop.client_order_id.endswith("-sl") and stop.written_off is None
+    assert rig.engine.portfolio.position(INST.id).qty == D("0.000999")

@@ -72,7 +72,7 @@ def to_json(result: BacktestResult) -> dict[str, Any]:
             {
                 "side": t.side.value,
                 "qty": str(t.qty),  # the largest size held
-                "traded_qty": str(t.traded_qty),  # bought and sold (less written-off dust) over the trade
+                "traded_qty": str(t.traded_qty),  # held over the trade (bought less coin fees)
                 "entry_time": t.entry_time,
                 "entry_price": str(t.entry_price),
                 "exit_time": t.exit_time,

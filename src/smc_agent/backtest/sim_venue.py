@@ -22,7 +22,8 @@ Rules (candle ``o h l c``):
 * protective orders attached to a fill at the open (a market order, or a resting order the candle
   opened through) are matched against the rest of that candle; those attached to an intrabar fill
   are matched for stops only (the conservative reading);
-* reduce-only orders are clipped to the position and cancelled when it is flat;
+* reduce-only orders are clipped to the position (a spot account's: to whole lots of what the bot's
+  books hold) and cancelled when nothing is left to reduce;
 * a spot account (``spot=True``) pays a buy's fee in the coin bought and a sell's in the quote
   currency, as Binance and Bybit spot do; the bot's books write off the dust below the lot step that
   an exit leaves (:mod:`~smc_agent.backtest.spot_books`), as the live database does;
@@ -331,18 +332,24 @@ class SimulatedVenue:
         qty = cmd.qty - w.filled
         position = self.positions.get(iid, ZERO)
         if cmd.reduce_only:
-            reducible = -position if cmd.side is _BUY else position
+            # a spot account's exits sell whole lots of what the bot's books hold: the dust written
+            # off stays in the account, unsold (as live, where no order can sell it)
+            held = position if self._books is None else self._books.qty(iid)
+            reducible = -held if cmd.side is _BUY else held
+            if self._books is not None:
+                reducible = inst.round_qty(reducible)
             if reducible <= 0:
                 self._remove(w)
                 self._canceled(w, "reduce-only: position already flat")
                 return
             qty = min(qty, reducible)
         elif self.spot and cmd.side is not _BUY:  # a spot account sells only the coins it holds now
-            if position <= 0:
+            sellable = inst.round_qty(position)  # in whole lots
+            if sellable <= 0:
                 self._remove(w)
                 self._canceled(w, "spot account: no coins left to sell (sold since it was placed)")
                 return
-            qty = min(qty, position)
+            qty = min(qty, sellable)
         if self.model.max_participation is not None:  # of the candle's volume, for all its fills
             cap = inst.round_qty(to_decimal(c.volume * self.model.max_participation)) - self._volume_used
             if cap <= 0:
@@ -379,7 +386,8 @@ class SimulatedVenue:
             fill = Booking(iid, cmd.side, qty, price, fee, fee_currency)
             dust = self._books.book(fill, lot=inst.qty_increment, entry_working=working)
         done = w.filled == cmd.qty
-        clipped = cmd.reduce_only and not done and self.positions[iid] == 0
+        left = self.positions[iid] if self._books is None else inst.round_qty(abs(self._books.qty(iid)))
+        clipped = cmd.reduce_only and not done and left == 0
         if done or clipped:
             self._remove(w)
         self._trades += 1

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from smc_agent.core.enums import OrderSide
 from smc_agent.core.ids import InstrumentId
-from smc_agent.core.position import Booking, Position, booked
+from smc_agent.core.money import ZERO
+from smc_agent.core.position import Booking, Position, booked, leaves_dust
 
 
 class SpotBooks:
@@ -38,11 +38,13 @@ class SpotBooks:
         old = pos.qty
         pos.apply(booked(fill, self.quote_currency, old) or fill)
         new = pos.qty
-        reducing = (fill.side is OrderSide.BUY) != (old > 0)
-        if old == 0 or new == 0 or (new > 0) != (old > 0) or not reducing:
-            return None
-        if abs(new) >= lot or entry_working:
+        if entry_working or not leaves_dust(old, new, lot):
             return None
         cost = abs(new) * pos.avg_price
         pos.write_off(new, cost)
         return new, cost
+
+    def qty(self, instrument_id: InstrumentId) -> Decimal:
+        """The bot's signed position (the account's coins less the dust written off)."""
+        pos = self.positions.get(instrument_id)
+        return ZERO if pos is None else pos.qty

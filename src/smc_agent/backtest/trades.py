@@ -28,9 +28,11 @@ class Trade:
     fees: Decimal
     entry_tag: str
     exit_tag: str
-    # quantity bought (and sold) over the trade: ``(exit_price - entry_price) * traded_qty`` is its
-    # gross PnL (a long; the reverse for a short), less the cost of the dust a spot trade ends with
-    # (bought, written off unsold: see ``backtest/spot_books.py``); ``qty`` is less when it scaled in and out
+    # quantity the trade held over its life (bought, less fees paid in the coin): its exits sold it all
+    # and ``(exit_price - entry_price) * traded_qty`` is its gross PnL (a long; the reverse for a
+    # short), except for a spot trade that ended with dust written off, never sold: then its gross PnL
+    # is ``exit_price * (traded_qty - dust) - entry_price * traded_qty``; ``qty`` is less when it
+    # scaled in and out
     traded_qty: Decimal
 
     @property

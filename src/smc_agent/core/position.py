@@ -79,6 +79,12 @@ def booked_terms(
     return (qty - cut if side is _BUY else qty + cut), fee * price
 
 
+def leaves_dust(old: Decimal, new: Decimal, lot: Decimal) -> bool:
+    """A fill that reduced a position from ``old`` to ``new`` (same side, not closed: never a flip)
+    left less than a ``lot`` step of it: dust no order can sell (the rest of a fee paid in the coin)."""
+    return old != 0 and new != 0 and (new > 0) == (old > 0) and abs(new) < abs(old) and abs(new) < lot
+
+
 def booked(fill: Execution, quote: str, position: Decimal) -> Execution | None:
     """``fill`` as the account books it in ``quote`` (see :func:`booked_terms`)."""
     terms = booked_terms(

@@ -323,15 +323,14 @@ class TradingEngine:
             self.submit_command(close)
 
     def _sized_exit(self, cmd: SubmitOrder, parent: ClientOrderId | None) -> SubmitOrder | None:
-        """A protective exit (sized at its entry's fill) covers at most what of the position on its
-        entry's side no other exit covers yet, rounded down to the lot step: an entry that first closed
-        an opposite position (a flip) protects what it opened, one that only shrank it protects nothing
-        (a spot venue would take its reduce-only buy for a buy), and a second entry's exits do not sell
-        the coins the first one's hold. A long's position is what the account holds, less the fees paid
-        in the coin, so each entry's exits were short of its fill by its fee; rounded down each, two
-        entries' stops left a lot step or more behind with no exit. Sized on what is left uncovered,
-        the last exit takes the earlier ones' rounding with it (the position is the books', after a
-        restart too: no per-entry memory)."""
+        """A protective exit (sized at its entry's fill) covers at most what of its bot's position on
+        its entry's side no other exit of the bot covers yet, rounded down to the lot step: an entry
+        that first closed an opposite position (a flip) protects what it opened, one that only shrank it
+        protects nothing (a spot venue would take its reduce-only buy for a buy), and a second entry's
+        exits do not sell the coins the first one's hold. A bot's long is what it bought less the fees
+        paid in the coin; sized on what is left uncovered, the last exit takes the earlier ones'
+        rounding with it (each rounded down on its own, two entries' stops left a lot step or more with
+        no exit). It reads the books alone, so a restart sizes it the same."""
         qty = self.portfolio.bot_position(cmd.strategy_id, cmd.instrument_id).qty
         held = qty if cmd.side is OrderSide.SELL else -qty  # the exits of a long sell
         if held <= 0:

@@ -22,7 +22,7 @@ from smc_agent.core.enums import OrderSide, OrderStatus
 from smc_agent.core.errors import RetryableError
 from smc_agent.core.ids import ClientOrderId
 from smc_agent.core.ports import OrderReport
-from smc_agent.core.position import booked_terms, symbol_assets
+from smc_agent.core.position import booked_terms, leaves_dust, symbol_assets
 from smc_agent.execution.ids import child_order_id
 from smc_agent.store.models import Bot, Order, Position, Signal, Trade
 
@@ -706,8 +706,7 @@ def _apply_fill(
         elif (new > 0) != (old > 0):
             pos.average_price = price
     dust = None
-    reduced = old != 0 and new != 0 and (new > 0) == (old > 0) and (signed > 0) != (old > 0)
-    if lot is not None and reduced and abs(new) < lot and not _entry_working(session, order):
+    if lot is not None and leaves_dust(old, new, lot) and not _entry_working(session, order):
         dust = (new, abs(new) * (pos.average_price or ZERO))
         pos.realized_pnl = (pos.realized_pnl or ZERO) - dust[1]
         new, pos.average_price, pos.stranded = ZERO, ZERO, False
