@@ -650,6 +650,40 @@ async def test_a_restart_cancels_the_stop_of_a_position_its_target_ended_meanwhi
         await close_execution(live.execution)
 
 
+@pytest.mark.parametrize("venue", ["bybit"])
+async def test_a_restart_cancels_the_stop_whose_target_filled_meanwhile_beside_another_position(
+    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+) -> None:
+    """The bot holds two entries' positions; the second one's target fills while the trading engine is
+    down. The bot still holds the first one's, so the restart kept the second one's stop: two stops
+    for one position (the second would sell the account's other coins), and an entry filling later
+    would have found it covering and got no exits."""
+    bars = bare_sim.state.feeds["BTCUSDT"].bars
+    stop = (min(b.low for b in bars[500:800]) - 100).quantize(CENT)  # never reached
+    far = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never reached
+    target = (max(b.high for b in bars[500:560]) - 1).quantize(CENT)  # reached within the hour
+    script = {
+        0: lambda s, c: s.buy(qty=0.01, stop_loss=stop, take_profit=far),
+        1: lambda s, c: s.buy(qty=0.01, stop_loss=stop, take_profit=target),
+    }
+    live = Live(bare_sim, venue, migrated_sqlite_url, Scripted(script))
+    try:
+        await live.enter(bare_sim, venue)
+        await live.next_candle(bare_sim, venue, 60_000)
+        entry = [o for o in live.engine.orders.orders.values() if not o.reduce_only][1].client_order_id
+        bare_sim.step(60)  # the trading engine is down: the execution engine books the target alone
+        for _ in range(3):
+            await live.gateway.poll()
+        assert (live.status(f"{entry}-tp"), live.status(f"{entry}-sl")) == ("filled", "accepted")
+        restarted = await live.restarted()
+        sent = restarted.bus.consumer(ORDERS_STREAM, group="execution", name="x")
+        commands = [decode(fields) for _, fields in await sent.read(count=100, block_ms=0)]
+        assert [(type(c).__name__, c.client_order_id) for c in commands] == [("CancelOrder", f"{entry}-sl")]
+        await restarted.stop()
+    finally:
+        await close_execution(live.execution)
+
+
 async def test_dust_and_the_bots_next_fill_in_one_poll_leave_the_books_as_a_restart_finds_them(
     bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
 ) -> None:

@@ -16,7 +16,7 @@ Every call into strategy code is guarded: an exception halts that bot (``Strateg
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -376,18 +376,20 @@ class TradingEngine:
         if self.orders.start_trim(order):
             self._cancel(order.strategy_id, order.instrument_id, client_order_id, self.clock.timestamp_ms())
 
-    def cancel_orphan_exits(self) -> int:
-        """Cancel the reduce-only orders of bots that hold nothing on their side: the exits of a
-        position that ended while the engine was down (its target filled; a venue without order lists
-        keeps the stop, which would sell the account's other coins, and the bot's next entry would find
-        it covering and get no exits). A restart asks, after restoring the books; how many."""
+    def cancel_orphan_exits(self, ended: Collection[ClientOrderId] = ()) -> int:
+        """Cancel the exits of positions that ended while the engine was down: those in ``ended`` (a
+        stop whose target filled) and the reduce-only orders of bots that hold nothing on their side. A
+        venue without order lists keeps such a stop: it would sell the account's other coins, and the
+        bot's next entry would find it covering and get no exits. A restart asks, after restoring the
+        books and before sending the exits of entries that filled meanwhile; how many."""
         now = self.clock.timestamp_ms()
         canceled = 0
         held = self.portfolio.bot_qty_f
         for order in self.orders.open_orders():
             if not order.reduce_only or order.client_order_id in self._canceling:
                 continue
-            if held.get((order.strategy_id, order.instrument_id), 0.0) * order.side.sign >= 0:
+            side_held = held.get((order.strategy_id, order.instrument_id), 0.0) * order.side.sign
+            if order.client_order_id in ended or side_held >= 0:
                 self._cancel(order.strategy_id, order.instrument_id, order.client_order_id, now)
                 canceled += 1
         return canceled

@@ -87,7 +87,7 @@ def restore_engine(engine: TradingEngine, repo: TradingRepo, *, now_ms: int) -> 
     _relink_exits(engine)
     for order in engine.orders.open_orders():  # a partly filled entry with exits: its rest is canceled
         engine.trim(order.client_order_id)
-    orphans = engine.cancel_orphan_exits()
+    orphans = engine.cancel_orphan_exits(_left_by_a_filled_sibling(engine, repo))
     since = now_ms - LOOKBACK_MS
     exits = 0
     for stored in repo.entries_without_exits(since):
@@ -128,6 +128,20 @@ def _event_base(stored: StoredOrder, iid: InstrumentId, now: int) -> dict[str, A
         "instrument_id": iid,
         "client_order_id": ClientOrderId(stored.client_order_id),
     }
+
+
+def _left_by_a_filled_sibling(engine: TradingEngine, repo: TradingRepo) -> set[ClientOrderId]:
+    """Restored stops and targets whose sibling filled while the trading engine was down: their
+    entry's position is gone, whatever else the bot holds (a venue without order lists keeps them)."""
+    ended: dict[str, ClientOrderId] = {}
+    for order in engine.orders.open_orders():
+        sibling = sibling_order_id(order.client_order_id)
+        if sibling is not None and not engine.orders.knows(sibling):
+            ended[sibling] = order.client_order_id
+    if not ended:
+        return set()
+    stored = repo.get_many(list(ended))
+    return {ended[cid] for cid, row in stored.items() if row.status == OrderStatus.FILLED.value}
 
 
 def _relink_exits(engine: TradingEngine) -> None:
