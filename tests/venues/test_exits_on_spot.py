@@ -134,6 +134,13 @@ class Live:
             await self.gateway.poll()
             await self.pump()
 
+    async def run_while_down(self, sim: ExchangeSimulator, seconds: int) -> None:
+        """The trading engine is down: the market runs ``seconds`` and the execution engine alone polls
+        the venue and books its reports (their events wait in the stream)."""
+        sim.step(seconds)
+        for _ in range(3):
+            await self.gateway.poll()
+
     def assert_flat_and_clear(self, sim: ExchangeSimulator, venue: str) -> None:
         """Flat in the engine, nothing working in the engine or at the venue, no coins left over."""
         assert self.engine.portfolio.position(InstrumentId(venue, "BTC/USDT")).is_flat
@@ -157,6 +164,12 @@ class Live:
     def status(self, cid: str) -> str:
         stored = self.gateway.repo.get(cid)
         return "unknown" if stored is None else stored.status
+
+
+async def sent_by(service: TradingService) -> list[object]:
+    """The commands ``service`` sent to the execution engine so far."""
+    sent = service.bus.consumer(ORDERS_STREAM, group="execution", name="x")
+    return [decode(fields) for _, fields in await sent.read(count=100, block_ms=0)]
 
 
 @pytest.mark.parametrize("halted", [False, True])
@@ -637,13 +650,10 @@ async def test_a_restart_cancels_the_stop_of_a_position_its_target_ended_meanwhi
     )
     try:
         sl, tp = await live.enter(bare_sim, venue)
-        bare_sim.step(60)  # the trading engine is down: the execution engine books the target alone
-        for _ in range(3):
-            await live.gateway.poll()
+        await live.run_while_down(bare_sim, 60)
         assert (live.status(tp), live.status(sl)) == ("filled", "accepted")
         restarted = await live.restarted()
-        sent = restarted.bus.consumer(ORDERS_STREAM, group="execution", name="x")
-        commands = [decode(fields) for _, fields in await sent.read(count=100, block_ms=0)]
+        commands = await sent_by(restarted)
         assert [(type(c).__name__, c.client_order_id) for c in commands] == [("CancelOrder", sl)]
         await restarted.stop()
     finally:
@@ -671,13 +681,10 @@ async def test_a_restart_cancels_the_stop_whose_target_filled_meanwhile_beside_a
         await live.enter(bare_sim, venue)
         await live.next_candle(bare_sim, venue, 60_000)
         entry = [o for o in live.engine.orders.orders.values() if not o.reduce_only][1].client_order_id
-        bare_sim.step(60)  # the trading engine is down: the execution engine books the target alone
-        for _ in range(3):
-            await live.gateway.poll()
+        await live.run_while_down(bare_sim, 60)
         assert (live.status(f"{entry}-tp"), live.status(f"{entry}-sl")) == ("filled", "accepted")
         restarted = await live.restarted()
-        sent = restarted.bus.consumer(ORDERS_STREAM, group="execution", name="x")
-        commands = [decode(fields) for _, fields in await sent.read(count=100, block_ms=0)]
+        commands = await sent_by(restarted)
         assert [(type(c).__name__, c.client_order_id) for c in commands] == [("CancelOrder", f"{entry}-sl")]
         await restarted.stop()
     finally:
