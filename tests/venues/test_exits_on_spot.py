@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from smc_agent.core.candle import Candle
@@ -33,7 +34,7 @@ from smc_agent.live.trading_service import TradingService
 from smc_agent.live.wiring import build_control, build_execution, close_execution
 from smc_agent.risk.config import RiskConfig
 from smc_agent.store.db import make_engine, make_session_factory, transaction
-from smc_agent.store.models import User
+from smc_agent.store.models import Order, Position, User
 from smc_agent.store.trading_repo import TradingRepo
 from smc_agent.strategy.base import Strategy
 from smc_agent.venues.gateway import CcxtGateway
@@ -661,13 +662,15 @@ async def test_a_restart_cancels_the_stop_of_a_position_its_target_ended_meanwhi
 
 
 @pytest.mark.parametrize("venue", ["bybit"])
+@pytest.mark.parametrize("whole", [True, False])
 async def test_a_restart_cancels_the_stop_whose_target_filled_meanwhile_beside_another_position(
-    bare_sim: ExchangeSimulator, venue: str, migrated_sqlite_url: str
+    bare_sim: ExchangeSimulator, venue: str, whole: bool, migrated_sqlite_url: str
 ) -> None:
     """The bot holds two entries' positions; the second one's target fills while the trading engine is
     down. The bot still holds the first one's, so the restart kept the second one's stop: two stops
     for one position (the second would sell the account's other coins), and an entry filling later
-    would have found it covering and got no exits."""
+    would have found it covering and got no exits. A target Bybit filled only in part ends 'closed'
+    (stored as filled, for less than its quantity): its stop still protects the rest and stays."""
     bars = bare_sim.state.feeds["BTCUSDT"].bars
     stop = (min(b.low for b in bars[500:800]) - 100).quantize(CENT)  # never reached
     far = (max(b.high for b in bars[500:800]) + 100).quantize(CENT)  # never reached
@@ -683,9 +686,17 @@ async def test_a_restart_cancels_the_stop_whose_target_filled_meanwhile_beside_a
         entry = [o for o in live.engine.orders.orders.values() if not o.reduce_only][1].client_order_id
         await live.run_while_down(bare_sim, 60)
         assert (live.status(f"{entry}-tp"), live.status(f"{entry}-sl")) == ("filled", "accepted")
+        if not whole:  # as Bybit's PartiallyFilledCanceled reaches the books: 0.004 of it sold
+            factory = make_session_factory(make_engine(migrated_sqlite_url))
+            with transaction(factory) as session:
+                target = session.scalar(select(Order).where(Order.client_order_id == f"{entry}-tp"))
+                unsold, target.filled_quantity = target.filled_quantity - Decimal("0.004"), Decimal("0.004")
+                position = session.scalar(select(Position))
+                position.quantity += unsold
         restarted = await live.restarted()
         commands = await sent_by(restarted)
-        assert [(type(c).__name__, c.client_order_id) for c in commands] == [("CancelOrder", f"{entry}-sl")]
+        canceled = [("CancelOrder", f"{entry}-sl")] if whole else []
+        assert [(type(c).__name__, c.client_order_id) for c in commands] == canceled
         await restarted.stop()
     finally:
         await close_execution(live.execution)

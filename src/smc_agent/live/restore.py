@@ -141,7 +141,13 @@ def _left_by_a_filled_sibling(engine: TradingEngine, repo: TradingRepo) -> set[C
     if not ended:
         return set()
     stored = repo.get_many(list(ended))
-    return {ended[cid] for cid, row in stored.items() if row.status == OrderStatus.FILLED.value}
+    # whole: Bybit ends a market order it filled in part as closed (ccxt), stored as filled with less
+    # than its quantity; the stop then still protects the rest
+    return {
+        ended[cid]
+        for cid, row in stored.items()
+        if row.status == OrderStatus.FILLED.value and row.filled_quantity >= row.quantity
+    }
 
 
 def _relink_exits(engine: TradingEngine) -> None:
