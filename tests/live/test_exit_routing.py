@@ -34,26 +34,29 @@ def _cmd(cid: str, iid: InstrumentId, side: OrderSide, qty: str, *, reduce_only:
     )
 
 
+def _whole_fill(cmd: SubmitOrder, fee: Decimal | None, fee_currency: str) -> OrderReport:
+    """The venue's report of ``cmd`` filled whole at 100, paying ``fee`` in ``fee_currency``."""
+    return OrderReport(
+        instrument_id=cmd.instrument_id,
+        client_order_id=cmd.client_order_id,
+        venue_order_id=VenueOrderId(f"v-{cmd.client_order_id}"),
+        side=cmd.side,
+        order_type=cmd.order_type,
+        status=OrderStatus.FILLED,
+        qty=cmd.qty,
+        filled_qty=cmd.qty,
+        price=None,
+        avg_fill_price=Decimal(100),
+        ts_event=int(time.time() * 1000),
+        fee=fee,
+        fee_currency=fee_currency,
+    )
+
+
 def _filled(repo: TradingRepo, cmd: SubmitOrder, fee: Decimal | None = None) -> None:
     """``cmd`` filled whole at 100, paying ``fee`` in BTC."""
     repo.record_intent(cmd)
-    repo.apply_report(
-        OrderReport(
-            instrument_id=cmd.instrument_id,
-            client_order_id=cmd.client_order_id,
-            venue_order_id=VenueOrderId(f"v-{cmd.client_order_id}"),
-            side=cmd.side,
-            order_type=cmd.order_type,
-            status=OrderStatus.FILLED,
-            qty=cmd.qty,
-            filled_qty=cmd.qty,
-            price=None,
-            avg_fill_price=Decimal(100),
-            ts_event=int(time.time() * 1000),
-            fee=fee,
-            fee_currency="BTC" if fee else "",
-        )
-    )
+    repo.apply_report(_whole_fill(cmd, fee, "BTC" if fee else ""))
 
 
 def test_an_exit_goes_where_the_position_is_held(migrated_sqlite_url: str) -> None:
@@ -141,22 +144,7 @@ def test_the_dust_a_reducing_fill_leaves_is_written_off_in_its_own_row(migrated_
     }
     sell = _cmd("x-1", BYBIT, OrderSide.SELL, "0.01232", reduce_only=True)
     repo.record_intent(sell)
-    report = OrderReport(
-        instrument_id=BYBIT,
-        client_order_id=sell.client_order_id,
-        venue_order_id=VenueOrderId("v-x-1"),
-        side=OrderSide.SELL,
-        order_type=OrderType.MARKET,
-        status=OrderStatus.FILLED,
-        qty=sell.qty,
-        filled_qty=sell.qty,
-        price=None,
-        avg_fill_price=Decimal(100),
-        ts_event=int(time.time() * 1000),
-        fee=Decimal("0.001232"),
-        fee_currency="USDT",
-    )
-    outcome = repo.apply_report(report, lot=lot)
+    outcome = repo.apply_report(_whole_fill(sell, Decimal("0.001232"), "USDT"), lot=lot)
     assert (outcome.written_off, outcome.written_off_cost) == (Decimal("0.00000766"), Decimal("0.000766"))
     assert repo.holdings("BTC/USDT", bot_id=None) == {"binance": Decimal("0.00000999"), "bybit": 0}
     (bybit,) = [p for p in repo.positions() if p["exchange"] == "bybit"]

@@ -386,8 +386,7 @@ class SimulatedVenue:
             fill = Booking(iid, cmd.side, qty, price, fee, fee_currency)
             dust = self._books.book(fill, lot=inst.qty_increment, entry_working=working)
         done = w.filled == cmd.qty
-        left = self.positions[iid] if self._books is None else inst.round_qty(abs(self._books.qty(iid)))
-        clipped = cmd.reduce_only and not done and left == 0
+        clipped = cmd.reduce_only and not done and self._nothing_to_reduce(iid, inst)
         if done or clipped:
             self._remove(w)
         self._trades += 1
@@ -472,6 +471,12 @@ class SimulatedVenue:
 
     def _retouch(self, instrument_id: InstrumentId) -> None:
         self._touch[instrument_id] = _touch_bounds(self._working.get(instrument_id, []))
+
+    def _nothing_to_reduce(self, iid: InstrumentId, inst: Instrument) -> bool:
+        """The position is flat (a spot account's books: less than a lot step is left)."""
+        if self._books is None:
+            return self.positions[iid] == 0
+        return inst.round_qty(abs(self._books.qty(iid))) == 0
 
     def _remove(self, w: _Working) -> None:
         book = self._working.get(w.cmd.instrument_id)

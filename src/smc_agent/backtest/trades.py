@@ -12,7 +12,7 @@ from smc_agent.core.enums import OrderSide
 from smc_agent.core.events import OrderFilled
 from smc_agent.core.ids import InstrumentId
 from smc_agent.core.money import ZERO
-from smc_agent.core.position import booked_terms, symbol_assets
+from smc_agent.core.position import booked, symbol_assets
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,16 +164,8 @@ def _replay(
             cur = open_.get(f.instrument_id)
             held = ZERO if cur is None else (cur.qty if cur.side is OrderSide.BUY else -cur.qty)
             quote = (symbol_assets(f.instrument_id.symbol) or ("", f.fee_currency))[1]
-            remaining, fee = booked_terms(
-                f.instrument_id.symbol,
-                f.side,
-                f.qty,
-                f.price,
-                fee=fee,
-                fee_currency=f.fee_currency,
-                quote=quote,
-                position=held,
-            ) or (remaining, ZERO)  # a fee in a third asset is not valued (as the engine's books)
+            as_booked = booked(f, quote, held)  # None: a fee in a third asset, not valued (as the engine)
+            remaining, fee = (f.qty, ZERO) if as_booked is None else (as_booked.qty, as_booked.fee)
         fee_per_unit = fee / remaining
         while remaining > 0:
             cur = open_.get(f.instrument_id)

@@ -44,7 +44,7 @@ class EngineContext:
 
     def position_size(self, strategy: object, instrument_id: InstrumentId) -> float:
         e = self._e
-        return e.portfolio.bot_qty_f.get((e._by_strategy[id(strategy)].strategy_id, instrument_id), 0.0)
+        return e.portfolio.bot_size(e._by_strategy[id(strategy)].strategy_id, instrument_id)
 
     def equity(self) -> float:
         return self._e.portfolio.equity_f()

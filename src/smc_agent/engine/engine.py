@@ -251,11 +251,10 @@ class TradingEngine:
                 self._canceling.discard(event.client_order_id)
         filled = isinstance(event, OrderFilled)
         before = after = 0.0
-        if filled:
-            key = (event.strategy_id, event.instrument_id)
-            before = self.portfolio.bot_qty_f.get(key, 0.0)
+        if filled:  # the bot's position, before and after
+            before = self.portfolio.bot_size(event.strategy_id, event.instrument_id)
             self._on_fill(event)  # type: ignore[arg-type]
-            after = self.portfolio.bot_qty_f.get(key, 0.0)
+            after = self.portfolio.bot_size(event.strategy_id, event.instrument_id)
         self.bus.publish(event)
         bot = self.bots.get(event.strategy_id)
         if bot is not None:
@@ -265,9 +264,7 @@ class TradingEngine:
             elif bot.on_event is not None and not isinstance(event, OrderSubmitted):
                 self._guard(bot, "on_order_event", bot.on_event, event)
         self.follow_up(follow_ups)
-        if (
-            filled and self.orders.open_count and before and before * after <= 0
-        ):  # the bot's: flat, or flipped
+        if filled and self.orders.open_count and before and before * after <= 0:  # flat, or flipped
             self._cancel_stale_exits(event, follow_ups)
         elif isinstance(event, OrderRejected) and child_role(event.client_order_id) == "sl":
             self._stop_refused(event)
@@ -371,7 +368,7 @@ class TradingEngine:
         order = self.orders.get(client_order_id)
         if order is None:
             return
-        if self.portfolio.bot_qty_f.get((order.strategy_id, order.instrument_id), 0.0) * order.side.sign <= 0:
+        if self.portfolio.bot_size(order.strategy_id, order.instrument_id) * order.side.sign <= 0:
             return  # no position on its side (yet): a flip's fill that only closed the old one
         if self.orders.start_trim(order):
             self._cancel(order.strategy_id, order.instrument_id, client_order_id, self.clock.timestamp_ms())
@@ -384,11 +381,10 @@ class TradingEngine:
         books and before sending the exits of entries that filled meanwhile; how many."""
         now = self.clock.timestamp_ms()
         canceled = 0
-        held = self.portfolio.bot_qty_f
         for order in self.orders.open_orders():
             if not order.reduce_only or order.client_order_id in self._canceling:
                 continue
-            side_held = held.get((order.strategy_id, order.instrument_id), 0.0) * order.side.sign
+            side_held = self.portfolio.bot_size(order.strategy_id, order.instrument_id) * order.side.sign
             if order.client_order_id in ended or side_held >= 0:
                 self._cancel(order.strategy_id, order.instrument_id, order.client_order_id, now)
                 canceled += 1

@@ -66,6 +66,10 @@ class Portfolio:
             self.position(instrument_id)
         return pos
 
+    def bot_size(self, bot: StrategyId, instrument_id: InstrumentId) -> float:
+        """``bot``'s signed quantity of ``instrument_id`` as a float (for decisions, not accounting)."""
+        return self.bot_qty_f.get((bot, instrument_id), 0.0)
+
     def apply_fill(self, fill: Execution, bot: StrategyId = NO_BOT) -> Position:
         """Book one execution of ``bot``; its position after it. A fee in the base coin shrinks what
         the fill added to a long of the bot (see :func:`~smc_agent.core.position.booked`); one in a

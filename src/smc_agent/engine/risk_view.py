@@ -72,7 +72,7 @@ class LazyRiskView:
             books = e.portfolio.bot_positions
             if len(books) > 1 or (cmd.strategy_id, cmd.instrument_id) not in books:
                 symbol, sid = cmd.instrument_id.symbol, cmd.strategy_id
-                for (owner, iid), pos in e.portfolio.bot_positions.items():
+                for (owner, iid), pos in books.items():
                     if owner != sid and iid.symbol == symbol:
                         total += pos.qty
             self._others = total
