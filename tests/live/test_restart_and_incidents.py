@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
 
 from smc_agent.control.trading import HALT_KEY
@@ -366,6 +367,52 @@ async def test_a_stop_loss_the_venue_refuses_opens_a_p1_incident(
         (incident,) = incidents(migrated_sqlite_url)
         assert incident.priority == "P1" and incident.cause_key == "protective-stop-refused:smc-t-00000008-sl"
         assert "smc-t-00000008-sl" in incident.impact
+    finally:
+        await close_execution(service)
+
+
+@pytest.mark.parametrize("closed", [False, True])
+async def test_a_stop_the_market_passed_pages_only_when_its_position_stays_unprotected(
+    sim: ExchangeSimulator, migrated_sqlite_url: str, closed: bool
+) -> None:
+    # an entry filled beyond its stop: the venue refuses the stop ("would trigger immediately") and the
+    # trading engine closes the position at market. No close here (as when a halt denies it): the
+    # position stays unprotected, and the P1 comes once the grace for that close is over; a position
+    # closed by another order meanwhile pages nobody
+    service = execution_with_incidents(migrated_sqlite_url, sim)
+    gw = service.gateway
+    try:
+        assert await gw.reconcile() == []
+        entry = order(12, kind="market")
+        assert await gw.submit(entry) is not None  # filled: the bot holds 0.001 BTC
+        last = sim.state.last_price("BTCUSDT")
+        stop = dataclasses.replace(
+            order(12, side=OrderSide.SELL),
+            client_order_id=ClientOrderId("smc-t-00000012-sl"),
+            order_type=OrderType.STOP_MARKET,
+            price=None,
+            trigger_price=(last * Decimal("1.01")).quantize(Decimal("0.01")),  # above the market
+            reduce_only=True,
+        )
+        assert await gw.submit(stop) is None
+        stored = gw.repo.get(stop.client_order_id)
+        assert stored is not None and stored.status == OrderStatus.REJECTED.value
+        await gw.poll()
+        assert incidents(migrated_sqlite_url) == []  # within the grace: the close may yet come
+        if closed:
+            close = dataclasses.replace(order(13, side=OrderSide.SELL, kind="market"), reduce_only=True)
+            assert await gw.submit(close) is not None
+        gw._passed_stops = {cid: (0.0, why) for cid, (_, why) in gw._passed_stops.items()}  # grace over
+        await gw.poll()
+        if closed:
+            assert incidents(migrated_sqlite_url) == [] and gw._passed_stops == {}
+            return
+        (incident,) = incidents(migrated_sqlite_url)
+        assert incident.priority == "P1" and incident.cause_key == "protective-stop-refused:smc-t-00000012-sl"
+        assert "would trigger immediately" in incident.impact
+        assert "smc-t-00000012-ex: not sent" in incident.impact
+        await gw.poll()
+        assert len(incidents(migrated_sqlite_url)) == 1  # raised once
     finally:
         await close_execution(service)
 

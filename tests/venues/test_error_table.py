@@ -15,6 +15,10 @@ from smc_agent.venues.errors import ERROR_TABLE, http_status, translate
         (ccxt.InsufficientFunds("x"), errors.InsufficientFunds),
         (ccxt.OrderNotFound("x"), errors.OrderNotFound),
         (ccxt.InvalidOrder("x"), errors.InvalidOrder),
+        (
+            ccxt.OrderImmediatelyFillable("Stop price would trigger immediately."),
+            errors.WouldTriggerImmediately,
+        ),
         (ccxt.AuthenticationError("x"), errors.AuthenticationError),
         (ccxt.PermissionDenied("x"), errors.AuthenticationError),
         (ccxt.BadSymbol("x"), errors.ConfigError),

@@ -902,12 +902,17 @@ async def test_an_entry_filled_beyond_its_stop_is_closed_at_market_not_left_with
     """The strategy's price was above the venue's: its market entry filled below the stop it asked
     for. Binance refuses the stop ("would trigger immediately"; the demo showed it), Bybit's conditional
     stop cannot be placed on the wrong side either: the position was left without a stop and a P1
-    incident. The engine now closes what the stop covered at market, as the stop would have."""
+    incident. The engine now closes what the stop covered at market, as the stop would have; the
+    position was unprotected for a moment only, so no incident pages anyone (the next test: one does
+    when the close does not come)."""
     p = bare_sim.state.last_price("BTCUSDT")
     seen = (p * Decimal("1.01")).quantize(CENT)  # the strategy's candle: 1% above the venue
     stop, target = (p * Decimal("1.005")).quantize(CENT), (p * Decimal("1.05")).quantize(CENT)
     strategy = Scripted({0: lambda s, c: s.buy(qty=float(QTY), stop_loss=stop, take_profit=target)})
     live = Live(bare_sim, venue, migrated_sqlite_url, strategy)
+    raised: list[dict[str, object]] = []
+    live.gateway.on_incident = lambda **incident: raised.append(incident)
+    live.gateway.passed_stop_grace_s = 0.0  # a refusal not settled at the next poll pages at once
     try:
         assert await live.gateway.reconcile() == []
         f = float(seen)
@@ -919,6 +924,7 @@ async def test_an_entry_filled_beyond_its_stop_is_closed_at_market_not_left_with
         assert live.status(f"{entry}-sl") == "rejected"
         assert live.status(f"{entry}-ex") == "filled"
         live.assert_flat_and_clear(bare_sim, venue)
+        assert raised == []
     finally:
         await close_execution(live.execution)
 

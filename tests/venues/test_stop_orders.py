@@ -224,8 +224,8 @@ async def test_stop_that_would_trigger_at_once_is_refused(
     infers the direction from the side of the market: above the price it would wait for a rise, a stop
     no more; the gateway refuses it before sending it (it used to be accepted)."""
     above = (sim.state.last_price("BTCUSDT") * Decimal("1.05")).quantize(CENT)
-    with pytest.raises(errors.RejectedError, match="would trigger immediately"):
-        await gateway.submit_order(_stop(gateway, "e8-sl", above))
+    with pytest.raises(errors.WouldTriggerImmediately, match="would trigger immediately"):
+        await gateway.submit_order(_stop(gateway, "e8-sl", above))  # a kind the execution engine tells apart
     assert sim.state.book.open_orders("BTCUSDT") == []
 
 

@@ -10,6 +10,7 @@
     ├── RejectedError             do not retry the same request; skip or fix it
     │   ├── InsufficientFunds
     │   ├── InvalidOrder          precision, limits, bad parameters
+    │   │   └── WouldTriggerImmediately  a stop the market has passed; a post-only that would take
     │   ├── OrderNotFound
     │   └── IllegalTransition     an order state machine was asked for a transition it forbids
     ├── HaltError                 stop trading this bot / engine (trading state HALTED)
@@ -63,6 +64,12 @@ class InsufficientFunds(RejectedError):
 
 class InvalidOrder(RejectedError):
     """Order parameters violate the venue's rules (precision, limits, type)."""
+
+
+class WouldTriggerImmediately(InvalidOrder):
+    """The order would execute at once where it must wait: a stop whose trigger the market has already
+    passed (Binance -2010 "Stop price would trigger immediately."), or a post-only order that would
+    take (ccxt ``OrderImmediatelyFillable``)."""
 
 
 class OrderNotFound(RejectedError):

@@ -30,7 +30,7 @@ from smc_agent.core.clock import Clock
 from smc_agent.core.commands import CancelOrder, SubmitOco, SubmitOrder
 from smc_agent.core.control import ControlStoreUnavailable
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
-from smc_agent.core.errors import OrderNotFound, RejectedError, SmcAgentError
+from smc_agent.core.errors import OrderNotFound, RejectedError, SmcAgentError, WouldTriggerImmediately
 from smc_agent.core.events import (
     Event,
     OrderAccepted,
@@ -45,7 +45,7 @@ from smc_agent.core.events import (
 from smc_agent.core.fill import Fill
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.core.ports import OrderReport, VenuePort
-from smc_agent.execution.ids import child_role, sibling_order_id
+from smc_agent.execution.ids import child_order_id, child_role, parent_order_id, sibling_order_id
 from smc_agent.live.incidents import IncidentHook, raise_incident
 from smc_agent.live.routing import VenueRouter
 from smc_agent.logs import get_logger
@@ -90,6 +90,7 @@ class OrderGateway:
         router: VenueRouter | None = None,
         on_incident: IncidentHook | None = None,
         fee_wait_s: float = 30.0,
+        passed_stop_grace_s: float = 10.0,
     ) -> None:
         self.venues = dict(venues)
         self.router = router
@@ -115,6 +116,10 @@ class OrderGateway:
         self._fee_waits: dict[str, float] = {}  # fills waiting for their trades: since (monotonic)
         self._lots: dict[InstrumentId, Decimal] = {}
         self._lots_retry: dict[str, float] = {}  # venue -> when to read its instruments again
+        # stop-losses refused because the market had passed them: (deadline (monotonic), reason) each;
+        # the trading engine closes their positions at market, a P1 is raised if it has not by then
+        self.passed_stop_grace_s = passed_stop_grace_s
+        self._passed_stops: dict[str, tuple[float, str]] = {}
 
     # ================================================================ halt state
     @property
@@ -323,7 +328,8 @@ class OrderGateway:
             return await asyncio.wait_for(venue.submit_order(cmd), self.venue_timeout_s)
         except RejectedError as exc:
             self.repo.mark(cid, OrderStatus.REJECTED, f"{type(exc).__name__}: {exc}")
-            await self._event_rejected(cmd.instrument_id, cid, str(exc))
+            passed = isinstance(exc, WouldTriggerImmediately)
+            await self._event_rejected(cmd.instrument_id, cid, str(exc), passed=passed)
             return None
         except (SmcAgentError, TimeoutError, OSError) as exc:
             log.warning(
@@ -557,6 +563,7 @@ class OrderGateway:
     async def poll(self) -> None:
         """Pick up fills and cancels of working orders (one open-orders listing per venue). A venue
         that does not answer (e.g. the one just failed over from) never stops the others' polling."""
+        self._check_passed_stops()
         async with self.send_lock:
             for name, venue in self.venues.items():
                 try:
@@ -713,10 +720,15 @@ class OrderGateway:
             )
         )
 
-    def _protective_refused(self, cid: ClientOrderId, reason: str) -> None:
+    def _protective_refused(self, cid: ClientOrderId, reason: str, *, passed: bool = False) -> None:
         """A position's stop-loss the venue refused leaves it unprotected: an error and a P1 incident
         (a refused take-profit only loses the target: a warning). So does a refused close (a reduce-only
-        market order): the engine canceled the position's stop and target before sending it."""
+        market order): the engine canceled the position's stop and target before sending it.
+
+        A stop refused because the market has already ``passed`` it (the entry filled beyond its stop)
+        is a market move the trading engine answers by closing the position at market (``-ex``) within
+        a moment: a warning, and the P1 only if that close has not filled ``passed_stop_grace_s`` later
+        (denied by a halt, refused, never sent)."""
         role = child_role(cid)
         if role == "tp":
             log.warning(
@@ -726,6 +738,58 @@ class OrderGateway:
         if role is None:
             self._close_refused(cid, reason)
             return
+        if passed and role == "sl":
+            log.warning(
+                "stop-loss refused by the venue: the market has already passed it; the trading engine "
+                "closes the position at market",
+                cid=cid,
+                reason=reason,
+            )
+            self._passed_stops[cid] = (time.monotonic() + self.passed_stop_grace_s, reason)
+            return
+        self._stop_refused_incident(cid, reason)
+
+    def _check_passed_stops(self) -> None:
+        """The stops refused because the market had passed them: settled once the position's market
+        close filled (or the bot holds nothing left on the stop's side); a position still held at the
+        deadline is unprotected: a P1. A database that does not answer settles nothing."""
+        now = time.monotonic()
+        for cid, (deadline, reason) in list(self._passed_stops.items()):
+            parent = parent_order_id(cid)
+            close_id = child_order_id(parent, "ex") if parent is not None else None
+            state = "unknown (database unreachable)"
+            try:
+                close = self.repo.get(close_id) if close_id is not None else None
+                state = "not sent" if close is None else close.status
+                settled = state == OrderStatus.FILLED.value or not self._exposed(self.repo.get(cid))
+            except Exception as exc:
+                log.warning("could not read a refused stop's position", cid=cid, error=str(exc))
+                settled = False
+            if settled:
+                del self._passed_stops[cid]
+                log.info(
+                    "position closed after its stop-loss was refused (the market had passed it)",
+                    cid=cid,
+                    close=close_id,
+                    close_status=state,
+                )
+            elif now >= deadline:
+                del self._passed_stops[cid]
+                self._stop_refused_incident(
+                    cid,
+                    f"{reason}; its market close {close_id}: {state} after {self.passed_stop_grace_s:g} s",
+                )
+
+    def _exposed(self, stop: StoredOrder | None) -> bool:
+        """Whether the bot of ``stop`` still holds a position the stop was to close (a lot or more)."""
+        if stop is None:
+            return True
+        held = self.repo.holdings(stop.symbol, bot_id=stop.bot_id).get(stop.exchange, Decimal(0))
+        exposed = held if stop.side == OrderSide.SELL.value else -held
+        lot = self._lots.get(InstrumentId(stop.exchange, stop.symbol))
+        return exposed > 0 and (lot is None or exposed >= lot)
+
+    def _stop_refused_incident(self, cid: str, reason: str) -> None:
         log.error(
             "ALERT protective stop-loss refused by the venue: the position is unprotected until the "
             "trading engine's market close of it fills",
@@ -766,10 +830,10 @@ class OrderGateway:
         )
 
     async def _event_rejected(
-        self, iid: InstrumentId, cid: ClientOrderId, reason: str, *, alert: bool = True
+        self, iid: InstrumentId, cid: ClientOrderId, reason: str, *, alert: bool = True, passed: bool = False
     ) -> None:
         if alert:
-            self._protective_refused(cid, reason)
+            self._protective_refused(cid, reason, passed=passed)
         now = self.clock.timestamp_ms()
         await self.publish(
             OrderRejected(

@@ -18,6 +18,7 @@ from smc_agent.core import errors as core
 ERROR_TABLE: tuple[tuple[type[Exception], type[core.SmcAgentError]], ...] = (
     (ccxt.InsufficientFunds, core.InsufficientFunds),
     (ccxt.OrderNotFound, core.OrderNotFound),
+    (ccxt.OrderImmediatelyFillable, core.WouldTriggerImmediately),
     (ccxt.InvalidOrder, core.InvalidOrder),
     (ccxt.AuthenticationError, core.AuthenticationError),
     (ccxt.BadSymbol, core.ConfigError),

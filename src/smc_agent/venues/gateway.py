@@ -253,7 +253,7 @@ class CcxtGateway:
             return
         through = trigger >= last if command.side is OrderSide.SELL else trigger <= last
         if through:
-            raise core.InvalidOrder(
+            raise core.WouldTriggerImmediately(
                 f"{self._venue}: stop price {trigger} would trigger immediately (last price {last})"
             )
 
