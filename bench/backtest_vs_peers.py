@@ -33,7 +33,9 @@ import pandas as pd
 from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.fill_model import FillModel
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
+from smc_agent.core.candle import Candle
 from smc_agent.risk.config import RiskConfig
+from smc_agent.strategy.base import Strategy
 from smc_agent.strategy.indicators import SMA
 from smc_agent.strategy.sma_cross import SmaCross
 from smc_agent.strategy.smc_structure import SmcStructure
@@ -95,6 +97,30 @@ def run_strategy_alone(data: CandleData) -> tuple[int, float]:
             crosses += 1
         prev_fast, prev_slow = f, s
     return crosses, float("nan")
+
+
+class _Idle(Strategy):
+    """A strategy that does nothing: what the engine costs per candle before any strategy code."""
+
+    name = "idle"
+
+    def on_candle(self, candle: Candle) -> None:
+        return None
+
+
+def run_engine_idle(data: CandleData) -> tuple[int, float]:
+    """The engine's own per-candle work (candle objects, clock, venue, portfolio marks, routing, the
+    guarded strategy call) with a strategy that never orders: the floor under any strategy's time."""
+    result = run_backtest(_Idle(), data, BacktestConfig(risk=RiskConfig.permissive()))
+    return len(result.trades), float(result.stats["final_equity"])
+
+
+def run_candle_objects(data: CandleData) -> tuple[int, float]:
+    """Only the candle objects both of the above make (counted once in the floor)."""
+    n = 0
+    for _ in data.candles():
+        n += 1
+    return n, float("nan")
 
 
 def _frame(data: CandleData) -> pd.DataFrame:
@@ -285,6 +311,16 @@ def main() -> None:
         f"  strategy code alone, no engine: {alone:.3f} s ({crosses} crosses) = {alone / budget:.0%} of the 5x "
         f"budget ({budget:.3f} s); left for the engine: {max(budget - alone, 0.0) * 1e6 / len(real):.2f} us "
         "per candle, its orders included"
+    )
+    idle, _, _ = timed(run_engine_idle, real, reps)
+    objects, _, _ = timed(run_candle_objects, real, reps)
+    floor = idle + alone - objects  # both make the candle objects: counted once
+    rest = rows["ours"] - floor
+    print(
+        f"  engine with a strategy that does nothing: {idle:.3f} s (of it the candle objects {objects:.3f} s); "
+        f"with the strategy code: {floor:.3f} s = {floor / budget:.0%} of the 5x budget before a single "
+        f"order; the run's rest {rest:.3f} s: its {2 * crosses:,} orders ({rest * 1e6 / max(2 * crosses, 1):.1f} us "
+        "each) and its results"
     )
 
     print(
