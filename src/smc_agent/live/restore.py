@@ -141,8 +141,9 @@ def _left_by_a_filled_sibling(engine: TradingEngine, repo: TradingRepo) -> set[C
     if not ended:
         return set()
     stored = repo.get_many(list(ended))
-    # whole: Bybit ends a market order it filled in part as closed (ccxt), stored as filled with less
-    # than its quantity; the stop then still protects the rest
+    # whole: a target the venue ended after filling it in part leaves its stop protecting the rest. The
+    # gateway reports such an order canceled; rows booked before it did (ccxt reads Bybit spot's
+    # PartiallyFilledCanceled as closed) say filled, for less than their quantity
     return {
         ended[cid]
         for cid, row in stored.items()

@@ -493,6 +493,13 @@ class CcxtGateway:
         return book
 
     # -- shapes ---------------------------------------------------------------------------------
+    def _qty_step(self, symbol: Any) -> Decimal:
+        """The lot step of ``symbol`` (ccxt's unified symbol) from the markets loaded, else the smallest
+        one :meth:`_instrument` assumes. ccxt's quantities are floats, the step tells a quantity short
+        by whole lots from one short by rounding."""
+        market = (self.exchange.markets or {}).get(symbol) or {}
+        return _dec((market.get("precision") or {}).get("amount")) or Decimal("0.00000001")
+
     def _report(self, instrument_id: InstrumentId, raw: dict[str, Any]) -> OrderReport:
         filled = _dec(raw.get("filled")) or Decimal(0)
         status = _CCXT_STATUS.get(str(raw.get("status")), OrderStatus.ACCEPTED)
@@ -507,6 +514,14 @@ class CcxtGateway:
                 status = OrderStatus.TRIGGERED
         if status in (OrderStatus.ACCEPTED, OrderStatus.TRIGGERED) and filled > 0:
             status = OrderStatus.PARTIALLY_FILLED
+        qty = _dec(raw.get("amount")) or Decimal(0)
+        if status is OrderStatus.FILLED and qty - filled >= self._qty_step(raw.get("symbol")) / 2:
+            # ended for less than its quantity: ccxt reads Bybit spot's PartiallyFilledCanceled (a
+            # market order the venue stopped filling, a partly filled order canceled) as "closed".
+            # FILLED with less than the quantity never ends the order in the trading engine's books
+            status = OrderStatus.CANCELED
+        elif status is OrderStatus.REJECTED and filled > 0:  # refused after filling in part
+            status = OrderStatus.CANCELED
         ts = raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0
         return OrderReport(
             instrument_id=instrument_id,
@@ -515,7 +530,7 @@ class CcxtGateway:
             side=OrderSide(raw["side"]),
             order_type=order_type,
             status=status,
-            qty=_dec(raw.get("amount")) or Decimal(0),
+            qty=qty,
             filled_qty=filled,
             price=_dec(raw.get("price")) if order_type in _PRICED_TYPES else None,
             avg_fill_price=_dec(raw.get("average")) if filled else None,

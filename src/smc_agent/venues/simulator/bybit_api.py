@@ -443,6 +443,10 @@ class BybitApi:
         }[o.status]
         if o.is_stop and not o.triggered:  # conditional orders before their trigger
             status = "Untriggered" if o.is_open else "Deactivated" if o.status == "CANCELED" else status
+        elif status == "Cancelled" and o.filled > 0:
+            # spot names an order ended after filling in part apart ("Cancelled" spot orders filled
+            # nothing); ccxt reads it "closed", for less than its quantity
+            status = "PartiallyFilledCanceled"
         return {
             "orderId": str(o.order_id),
             "orderLinkId": o.client_id,
