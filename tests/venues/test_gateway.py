@@ -251,3 +251,29 @@ async def test_large_resting_order_fills_partially_over_several_candles(venue: s
     assert OrderStatus.PARTIALLY_FILLED in seen and state.status is OrderStatus.FILLED
     assert len(fills) > 1 and sum(f.qty for f in fills) == Decimal("0.5")
     assert balances["BTC"].total == Decimal("0.5") and balances["BTC"].locked == 0
+
+
+@pytest.mark.parametrize("unified", [True, False])
+async def test_a_bybit_market_buy_goes_in_the_coin_bought_or_not_at_all(unified: bool) -> None:
+    """Bybit spot takes a market buy's quantity in the quote coin unless the account is unified (ccxt
+    then sends ``marketUnit=baseCoin``): on a classic account 0.5 BTC went out as 0.5 USDT, and on a
+    coin priced under 1 USDT the same mistake buys many times the position asked for; nor can ccxt
+    look up a spot order there. Every order on such an account is refused, nothing sent."""
+    async with ExchangeSimulator(sim_config("bybit", unified_account=unified)) as sim:
+        gw = CcxtGateway(
+            make_client("bybit", base_url=sim.url, api_key=DEFAULT_API_KEY, secret=DEFAULT_API_SECRET),
+            venue="bybit",
+        )
+        try:
+            buy = _order(gw, "mb-1", OrderSide.BUY, "0.5")
+            if unified:
+                report = await gw.submit_order(buy)
+                assert report.status is OrderStatus.FILLED and report.filled_qty == Decimal("0.5")
+            else:
+                with pytest.raises(errors.InvalidOrder, match="classic"):
+                    await gw.submit_order(buy)
+                with pytest.raises(errors.InvalidOrder, match="classic"):
+                    await gw.submit_order(_order(gw, "ms-1", OrderSide.SELL, "0.1", "50000"))
+                assert list(sim.state.book.orders.values()) == []  # nothing sent
+        finally:
+            await gw.close()

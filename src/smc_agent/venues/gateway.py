@@ -192,6 +192,14 @@ class CcxtGateway:
             )
         if command.order_type.value not in q.order_types:
             raise core.InvalidOrder(f"{self._venue}: order type {command.order_type} not supported")
+        if q.needs_unified_account:
+            _margin, unified = await self._call("is_unified_enabled")  # asked once: ccxt keeps the answer
+            if not unified:
+                raise core.InvalidOrder(
+                    f"{self._venue}: a classic (non-unified) account takes a spot market buy's quantity in "
+                    "the quote coin, and its spot orders cannot be looked up: refused, "
+                    "nothing sent (upgrade the account to a Unified Trading Account)"
+                )
         tif = q.time_in_force.get(command.time_in_force.value)
         if tif is None:
             raise core.InvalidOrder(f"{self._venue}: time in force {command.time_in_force} not supported")

@@ -43,6 +43,11 @@ class VenueQuirks:
     # an OCO order list (Binance spot ``POST /api/v3/orderList/oco``): a position's stop-loss and
     # take-profit share the coins they would sell, and the venue expires one when the other executes
     native_oco: bool = False
+    # orders need a unified account (Bybit's Unified Trading Account): on a classic account a spot market
+    # buy's quantity is in the quote coin (ccxt sends ``marketUnit=baseCoin`` on a unified account only,
+    # so 0.5 BTC would go out as 0.5 USDT) and ccxt cannot fetch a spot order to learn its outcome.
+    # Orders on such an account are refused before anything is sent.
+    needs_unified_account: bool = False
 
 
 _SPOT_ORDER_TYPES = frozenset({"market", "limit", "stop_market", "stop_limit"})
@@ -85,6 +90,7 @@ QUIRKS: dict[str, VenueQuirks] = {
         cancel_stop_params=MappingProxyType({"trigger": True}),
         conditional_take_profit=True,
         trigger_direction_inferred=True,
+        needs_unified_account=True,
         fetch_order_params=MappingProxyType({"acknowledged": True}),
         max_ohlcv_limit=1000,
         client_id_lookup_param="orderLinkId",

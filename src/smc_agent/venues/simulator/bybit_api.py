@@ -283,7 +283,7 @@ class BybitApi:
             "type": 1,
             "deadlineDay": 90,
             "unified": 0,
-            "uta": 1,
+            "uta": 1 if self.state.config.unified_account else 0,
             "userID": 1,
             "isMaster": True,
         }
@@ -292,7 +292,7 @@ class BybitApi:
         return {
             "marginMode": "REGULAR_MARGIN",
             "updatedTime": str(wall_ms()),
-            "unifiedMarginStatus": 4,
+            "unifiedMarginStatus": 4 if self.state.config.unified_account else 1,
             "dcpStatus": "OFF",
             "timeWindow": 10,
             "smpGroup": 0,

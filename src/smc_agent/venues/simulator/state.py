@@ -39,6 +39,9 @@ class SimulatorConfig:
     balances: tuple[tuple[str, Decimal], ...] = (("USDT", Decimal(100_000)), ("BTC", Decimal(1)))
     fee_rate: Decimal = Decimal("0.001")
     participation: Decimal | None = None  # resting orders fill at most this share of a candle's volume
+    # Bybit: a Unified Trading Account; False: a classic account, whose spot market buys take their
+    # quantity in the quote coin (ccxt sends the base quantity there unchanged)
+    unified_account: bool = True
     api_keys: tuple[tuple[str, str], ...] = ((DEFAULT_API_KEY, DEFAULT_API_SECRET),)
     host: str = "127.0.0.1"
     port: int = 0
