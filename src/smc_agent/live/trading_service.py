@@ -156,6 +156,10 @@ class TradingService:
         self.denial_flush_s = 0.2
         self.engine.bus.subscribe(Event, self._on_engine_event)
         self._tasks: list[asyncio.Task[Any]] = []
+        # commands the stream store has not taken yet (it was down): sent first, in order, at the next flush
+        self._unsent: list[SubmitOrder | CancelOrder | SubmitOco] = []
+        self._flush_lock = asyncio.Lock()
+        self.retry_pause_s = 0.5  # after the stream store or the database failed a loop's step
 
     # ------------------------------------------------------------------ bots
     def sync_bots(self) -> None:
@@ -269,9 +273,16 @@ class TradingService:
         await self.flush()
 
     async def flush(self) -> None:
-        outbox, self.client.outbox = self.client.outbox, []
-        for command in paired_exits(outbox):
-            await self.bus.publish(ORDERS_STREAM, encode(command))
+        """Publish the engine's commands to the execution engine, in order. One the stream store does
+        not take (Redis restarting) stays first in line and the error is raised: the loops call this
+        again, and no command is lost or overtaken (one sent twice is answered once: client order ids)."""
+        async with self._flush_lock:
+            if self.client.outbox:
+                outbox, self.client.outbox = self.client.outbox, []
+                self._unsent.extend(paired_exits(outbox))
+            while self._unsent:
+                await self.bus.publish(ORDERS_STREAM, encode(self._unsent[0]))
+                del self._unsent[0]
 
     def _on_engine_event(self, event: Event) -> None:
         if isinstance(event, OrderSubmitted):
@@ -414,31 +425,66 @@ class TradingService:
         await self.on_event(decode(fields))
 
     async def _consume(self, stream: str, handle: Callable[[dict[str, str]], Any]) -> None:
+        """Handle a stream's entries in order. The stream store or the database failing (a restart)
+        never ends this loop: a read is retried after a pause; an entry whose handling failed in its
+        flush has been applied, its commands wait in line (:meth:`flush`), and it is acknowledged."""
         consumer = self.bus.consumer(stream, group=GROUP, name=self.consumer_name)
         while not self.stopping:
-            for entry_id, fields in await consumer.read(count=100, block_ms=200):
+            try:
+                if self._unsent:
+                    await self.flush()
+                entries = await consumer.read(count=100, block_ms=200)
+            except Exception as exc:
+                log.error("ALERT stream store unreachable; retrying", stream=stream, error=_text(exc))
+                await asyncio.sleep(self.retry_pause_s)
+                continue
+            for entry_id, fields in entries:
                 try:
                     await handle(fields)
                 except (ValueError, TypeError) as exc:
                     log.error("dropping malformed stream entry", stream=stream, error=str(exc))
+                except Exception as exc:
+                    log.error(
+                        "ALERT stream entry applied, its commands not yet sent; retrying them",
+                        stream=stream,
+                        error=_text(exc),
+                    )
+                await self._ack(consumer, entry_id, stream)
+
+    async def _ack(self, consumer: Any, entry_id: str, stream: str) -> None:
+        while not self.stopping:
+            try:
                 await consumer.ack(entry_id)
+                return
+            except Exception as exc:
+                log.error("ALERT stream entry not acknowledged; retrying", stream=stream, error=_text(exc))
+                await asyncio.sleep(self.retry_pause_s)
 
     async def _guard(self) -> None:
+        """Follow the control plane's trading state. A store that does not answer (Redis or the
+        database restarting) never ends this loop; the execution engine meanwhile refuses every order
+        it cannot check against the halt (fail closed)."""
         while not self.stopping:
-            with contextlib.suppress(ControlStoreUnavailable):
-                await asyncio.to_thread(self.control.kv.set, HEARTBEAT_KEY, self.consumer_name, ttl_s=3.0)
-            snap = await asyncio.to_thread(self.control.observe)
-            if snap.state is TradingState.HALTED and self.engine.state is not TradingState.HALTED:
-                self.engine.set_trading_state(TradingState.HALTED, snap.reason)
-                await self.flush()
-            elif self._released(snap.state):
-                # released (an operator's resume also clears a published breaker state). A breaker's own
-                # reason is kept, so its daily reset still applies; a breaker whose limit is still
-                # exceeded trips again at the next candle, before any strategy hook runs.
-                reason = snap.reason if breaker_name(snap.reason) else "control plane released the halt"
-                self.engine.set_trading_state(snap.state, reason)
-                log.warning("trading state follows the control plane", state=snap.state.value, reason=reason)
+            try:
+                await self._follow_control()
+            except Exception as exc:
+                log.error("ALERT trading state unreadable; retrying", error=_text(exc))
             await asyncio.sleep(0.2)
+
+    async def _follow_control(self) -> None:
+        with contextlib.suppress(ControlStoreUnavailable):
+            await asyncio.to_thread(self.control.kv.set, HEARTBEAT_KEY, self.consumer_name, ttl_s=3.0)
+        snap = await asyncio.to_thread(self.control.observe)
+        if snap.state is TradingState.HALTED and self.engine.state is not TradingState.HALTED:
+            self.engine.set_trading_state(TradingState.HALTED, snap.reason)
+            await self.flush()
+        elif self._released(snap.state):
+            # released (an operator's resume also clears a published breaker state). A breaker's own
+            # reason is kept, so its daily reset still applies; a breaker whose limit is still
+            # exceeded trips again at the next candle, before any strategy hook runs.
+            reason = snap.reason if breaker_name(snap.reason) else "control plane released the halt"
+            self.engine.set_trading_state(snap.state, reason)
+            log.warning("trading state follows the control plane", state=snap.state.value, reason=reason)
 
     def _released(self, control_state: TradingState) -> bool:
         """The control plane lets this engine trade more than it does: its halt was released, or an
@@ -457,6 +503,10 @@ class TradingService:
                 self.sync_bots()  # on the loop: it changes the engine
             except Exception as exc:
                 log.warning("bot refresh failed", error=str(exc))
+
+
+def _text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _cancel(sid: StrategyId, iid: InstrumentId, cid: Any) -> CancelOrder:
