@@ -17,9 +17,12 @@ from smc_agent.live.codec import decode, encode_candle
 from smc_agent.live.strategies import STRATEGIES
 from smc_agent.live.streams import CANDLES_STREAM, ORDERS_STREAM, MemoryStreamBus, RedisStreamBus
 from smc_agent.live.trading_service import TradingService
+from smc_agent.live.wiring import build_execution, close_execution
 from smc_agent.store.control_repo import DbControlJournal
 from smc_agent.store.db import make_engine, make_session_factory
 from smc_agent.store.trading_repo import TradingRepo
+from smc_agent.venues.simulator import ExchangeSimulator
+from tests.live.conftest import execution_config, wait_for
 from tests.live.proxy import Proxy
 from tests.live.test_bot_lifecycle_and_denials import _bot, _candle, _user
 from tests.live.test_restart_and_incidents import INSTRUMENT
@@ -141,3 +144,43 @@ async def test_commands_the_stream_store_refused_go_out_later_in_order(
 async def bus_candle(service: TradingService, i: int) -> None:
     with contextlib.suppress(ConnectionError):  # applied; its command waits in line
         await service.on_candle(_candle(i))
+
+
+async def test_an_outage_of_redis_and_the_database_stays_halted_until_released(
+    migrated_pg_url: str, redis_pair: tuple[str, str], sim: ExchangeSimulator
+) -> None:
+    # the halt the outage raised could not be latched (the database was down too) and was never tried
+    # again: when both came back, the guard found no latch and resumed trading by itself
+    redis_proxy = Proxy(int(make_url(redis_pair[0]).port or 6379))
+    pg_proxy = Proxy(int(make_url(migrated_pg_url).port or 5432))
+    redis_url = redis_pair[0].replace(f":{make_url(redis_pair[0]).port}/", f":{redis_proxy.port}/")
+    db_url = make_url(migrated_pg_url).set(port=pg_proxy.port).render_as_string(hide_password=False)
+    service = build_execution(execution_config(db_url, redis_url, sim))
+    await service.start()
+    gw = service.gateway
+    try:
+        await wait_for(lambda: not gw.halted, 10, "the execution engine to trade")
+        redis_proxy.down()
+        pg_proxy.down()
+        await wait_for(lambda: gw.halted, 10, "the fail-closed halt")
+        await asyncio.sleep(0.5)
+        redis_proxy.up()
+        pg_proxy.up()
+        journal = gw.control.journal
+        await wait_for(lambda: _latched(journal), 15, "the outage's halt latched in the database")
+        await asyncio.sleep(1.5)  # several guard ticks with both stores answering
+        assert gw.halted and gw.control.observe().state is TradingState.HALTED
+        gw.control.request_release(reason="outage reviewed", actor="ops", source="cli")
+        await wait_for(lambda: not gw.halted, 15, "the operator's release")
+    finally:
+        await close_execution(service)
+        redis_proxy.down()
+        pg_proxy.down()
+
+
+def _latched(journal: object) -> bool:
+    try:
+        latch = journal.read_latch()  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return latch is not None and latch.source == "fail-closed" and latch.status == "halted"

@@ -105,6 +105,8 @@ class OrderGateway:
         self.reducing = False
         self.reconciled = False
         self.outage_latched = False  # set when a control-store outage was latched in the database
+        self.outage_latch_pending = False  # that latch could not be written (the database down too)
+        self.outage_reason = ""
         self.last_reconcile_problems: list[str] = []
         self._unreachable: dict[str, str] = {}  # venue -> its problem, from the last reconciliation
         self.stats = GatewayStats()
@@ -152,10 +154,16 @@ class OrderGateway:
         self.enter_halt(reason)
         if first:
             log.error("ALERT control store unreachable: trading halted (fail closed)", reason=reason)
+            self.outage_reason = reason
             try:
                 self.control.halt(reason=reason, actor="execution-engine", source="fail-closed")
-            except Exception as exc:
-                log.error("could not latch the halt in the database either", error=str(exc))
+                self.outage_latch_pending = False
+            except Exception as exc:  # latched by the halt guard once the stores answer
+                self.outage_latch_pending = True
+                log.error(
+                    "could not latch the halt in the database either; it is latched when it answers",
+                    error=str(exc),
+                )
 
     def enter_halt(self, reason: str) -> None:
         """Stop sending at once and cancel working entry orders on every venue (in the background)."""

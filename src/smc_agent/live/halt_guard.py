@@ -103,7 +103,17 @@ class HaltGuard:
         written) unless a person has asked for a release meanwhile."""
         latch = self.control.journal.read_latch()
         automatic = {None, f"{self.control.kv.name}:DEL"}
-        if (
+        if self.gateway.outage_latch_pending:
+            # the database was down with the store: the halt never reached it, and nothing but an
+            # operator's release may end it. Raises while a store still does not answer: retried
+            self.control.halt(reason=self.gateway.outage_reason, actor=self.name, source="fail-closed")
+            self.gateway.outage_latch_pending = False
+            log.warning(
+                "control store and database answer again; the outage's halt is latched now and trading "
+                "stays halted until released",
+                reason=self.gateway.outage_reason,
+            )
+        elif (
             latch is not None
             and latch.source == "fail-closed"
             and latch.status in ("halted", "release_requested", "key_expired")
