@@ -27,7 +27,8 @@ from pathlib import Path
 import redis
 import websockets
 
-REDIS_DB = 14  # a bench database: tests lease 0..13, db 15 holds their locks
+REDIS_DB = 14  # the bench's sessions: tests lease 0..13, db 15 holds their locks
+CONTROL_DB = 15  # its control store (never the sessions' database); beside the tests' lock keys
 SERVER = """
 import sys, uvicorn
 from smc_agent.api.app import create_app
@@ -66,7 +67,7 @@ def prepare(tmp: Path) -> tuple[dict[str, str], str]:
     env = {
         **os.environ,
         "SMC_DATABASE_URL": url,
-        "SMC_REDIS_URL": redis_url,
+        "SMC_REDIS_URL": f"redis://127.0.0.1:6379/{CONTROL_DB}",
         "SMC_SESSION_REDIS_DB": str(REDIS_DB),
         "SMC_LOG_LEVEL": "WARNING",
         "SMC_DATA_DIR": str(tmp),

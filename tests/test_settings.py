@@ -110,3 +110,25 @@ def test_live_mode_refuses_default_or_weak_secrets(monkeypatch: pytest.MonkeyPat
     assert "master_key" in str(info.value) and "short" not in str(info.value)
     monkeypatch.setenv("SMC_MASTER_KEY", "another-long-master-key-0123")
     assert load_settings().mode is TradingMode.LIVE
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "session_db", "refused"),
+    [
+        ("redis://redis:6379/1", 1, True),  # the playbook's FLUSHDB of db 1 would delete emergency_halt
+        ("redis://redis:6379", 0, True),  # no number: database 0
+        ("redis://redis:6379/0?db=2", 2, True),
+        ("redis://redis:6379/0", 1, False),  # the playbook's layout
+        ("redis://redis:6379/1", 0, False),
+    ],
+)
+def test_the_sessions_database_is_never_the_control_stores(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str, session_db: int, refused: bool
+) -> None:
+    monkeypatch.setenv("SMC_REDIS_URL", redis_url)
+    monkeypatch.setenv("SMC_SESSION_REDIS_DB", str(session_db))
+    if refused:
+        with pytest.raises(ConfigError, match=r"session_redis_db .* must differ"):
+            load_settings()
+    else:
+        assert load_settings().session_redis_db == session_db

@@ -11,6 +11,7 @@ import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -100,6 +101,13 @@ class Settings(BaseSettings):
                     )
         if self.primary_venue == self.backup_venue:
             raise ValueError("primary_venue and backup_venue must differ")
+        if self.redis_url is not None and _redis_db(self.redis_url) == self.session_redis_db:
+            # the playbook logs everyone out with FLUSHDB on the sessions' database: on the control
+            # store's it would delete emergency_halt, which reads as an operator releasing the halt
+            raise ValueError(
+                f"session_redis_db ({self.session_redis_db}) must differ from the control store's Redis "
+                f"database in redis_url ({self.redis_url}): flushing the sessions would release a halt"
+            )
         return self
 
     @property
@@ -121,6 +129,13 @@ class Settings(BaseSettings):
 
 
 OPS_TABLE = "ops"
+
+
+def _redis_db(url: str) -> int:
+    """The database number of a Redis URL (``redis://host:port/N`` or ``?db=N``; 0 when it names none)."""
+    parts = urlsplit(url)
+    db = parse_qs(parts.query).get("db", [parts.path.strip("/") if parts.scheme != "unix" else ""])[0]
+    return int(db) if db.isdigit() else 0
 
 
 def config_file_source(settings_cls: type[BaseSettings], *, table: str | None) -> PydanticBaseSettingsSource:

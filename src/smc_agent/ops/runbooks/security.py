@@ -45,19 +45,6 @@ def _control_snapshot(ctx: RunContext) -> dict[str, Any]:
     }
 
 
-def _same_db(ctx: RunContext) -> str | None:
-    url = ctx.services.settings.redis_url
-    if url:
-        path = urlsplit(url).path.strip("/")
-        control_db = int(path) if path.isdigit() else 0
-        if control_db == ctx.services.settings.session_redis_db:
-            return (
-                f"the session store is the control store (db {control_db}): FLUSHDB would erase the halt "
-                "and failover state; refusing"
-            )
-    return None
-
-
 def _revoke_all(ctx: RunContext) -> str:
     ctx.notes["control_before"] = _control_snapshot(ctx)
     flushed = "no session Redis configured (embedded session store)"
@@ -104,7 +91,6 @@ def revoke_sessions_step() -> Step:
         "Log every user out (session store FLUSHDB); halt and failover state untouched",
         _revoke_all,
         verification=_verify_revoked,
-        precondition=_same_db,
         destructive=True,
         kubectl=f"kubectl exec -it redis-0 {NS} -- redis-cli -n 1 FLUSHDB   "
         "(the playbook's 'redis-cli FLUSHDB 1' is not valid redis-cli syntax)",
