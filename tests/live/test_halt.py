@@ -121,3 +121,23 @@ async def test_del_while_venue_down_does_not_resume(
     assert "trading resumed" in caplog.text
     started = time.monotonic()
     assert time.monotonic() - started < 1
+
+
+async def test_an_order_the_venue_throttled_is_not_sent_again_once_halted(
+    engine: ExecutionService, sim: ExchangeSimulator, playbook_redis: tuple[str, str]
+) -> None:
+    # the venue turned the entry away (429, retry in 2 s); the halt was set while the gateway waited out
+    # the backoff, and its retry sent the market order anyway: it filled 2 s after the halt
+    arrivals: dict[str, float] = {}
+    sim.state.book.listeners.append(lambda o: arrivals.setdefault(o.client_id, time.monotonic()))
+    sim.fault(rate_limit_429=1, retry_after_s=2)
+    cmd = order(1, kind="market", prefix="smc-h1")
+    sent = asyncio.get_running_loop().create_task(engine.gateway.submit(cmd))
+    await asyncio.sleep(0.5)  # checked, sent, throttled: waiting out the backoff
+    raw(playbook_redis[0]).set("emergency_halt", "true")
+    halted_at = time.monotonic()
+    assert await asyncio.wait_for(sent, 10) is None
+    stored = engine.gateway.repo.get(cmd.client_order_id)
+    assert cmd.client_order_id not in arrivals, f"reached the venue {arrivals} after the halt at {halted_at}"
+    assert stored is not None and stored.status == OrderStatus.REJECTED.value
+    assert engine.gateway.halted

@@ -121,6 +121,9 @@ class OrderGateway:
         # stop-losses refused because the market had passed them: (deadline (monotonic), reason) each;
         # the trading engine closes their positions at market, a P1 is raised if it has not by then
         self.passed_stop_grace_s = passed_stop_grace_s
+        for venue in self.venues.values():  # an order resent after a throttle passes the halt check again
+            if hasattr(venue, "may_send"):
+                venue.may_send = self._denial
         self._passed_stops: dict[str, tuple[float, str]] = {}
 
     # ================================================================ halt state

@@ -10,7 +10,7 @@ and counts successes and failures for the health monitor. Venue differences come
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -69,6 +69,9 @@ class CcxtGateway:
         self.last_latency_ms: float | None = None
         self.last_error: str | None = None
         self._stop_ids: set[str] = set()  # venue ids of stop orders seen (cancel addresses them as such)
+        # why an order may not be sent now (None: it may), asked before an order goes out again after a
+        # throttle: the order gateway's halt check (set by it); None here: always
+        self.may_send: Callable[[SubmitOrder], str | None] | None = None
 
     @property
     def venue(self) -> str:
@@ -78,13 +81,21 @@ class CcxtGateway:
         await self.exchange.close()
 
     # -- the one door to the venue --------------------------------------------------------------
-    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def _call(self, method: str, *args: Any, resend: SubmitOrder | None = None, **kwargs: Any) -> Any:
+        """Call ccxt's ``method``; a throttled call is retried after the venue's backoff. ``resend``:
+        the order this call places. A throttle turns the request away unprocessed, and a retry sends it
+        again, so it goes only if :attr:`may_send` still allows the order then (a halt set during the
+        backoff stops it: raises RejectedError, nothing sent)."""
         attempt = 0
         resynced = False
         while True:
             self.throttle.check_ban()
             await self.throttle.wait_backoff()
             self.throttle.check_ban()
+            if attempt and resend is not None and self.may_send is not None:
+                refusal = self.may_send(resend)
+                if refusal is not None:
+                    raise core.RejectedError(f"{self._venue}: not sent again after a throttle: {refusal}")
             started = time.perf_counter()
             try:
                 result = await getattr(self.exchange, method)(*args, **kwargs)
@@ -234,6 +245,7 @@ class CcxtGateway:
                 float(command.qty),
                 None if command.price is None else float(command.price),
                 params,
+                resend=command,
             )
         except (core.VenueUnavailable, core.InvalidOrder) as exc:
             # lost ack or duplicate id: the order may exist; ask for it before reporting failure
@@ -320,7 +332,7 @@ class CcxtGateway:
             params[f"{s}Price"] = str(stop.price)
             params[f"{s}TimeInForce"] = "GTC"
         try:
-            raw = await self._call("privatePostOrderListOco", params)
+            raw = await self._call("privatePostOrderListOco", params, resend=stop)
         except (core.VenueUnavailable, core.InvalidOrder) as exc:
             # lost ack or duplicate ids: the list may stand; ask for its legs before reporting failure
             try:
