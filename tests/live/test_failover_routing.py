@@ -6,6 +6,7 @@ goes to the venue that holds what it reduces."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 
@@ -123,5 +124,44 @@ async def test_new_orders_follow_the_active_venue_and_stranded_positions_are_kep
             assert exit_backup.client_order_id in venue_client_ids(bybit)
             assert exit_backup.client_order_id not in venue_client_ids(sim)
             assert repo.net_position("bybit", "BTC/USDT") == 0
+        finally:
+            await close_execution(service)
+
+
+async def test_an_entry_waiting_to_be_sent_when_the_failover_lands_goes_to_the_new_venue(
+    sim: ExchangeSimulator, migrated_pg_url: str, redis_pair: tuple[str, str]
+) -> None:
+    # Binance slows down (the reason to fail over) and a poll of it holds the send lock; an entry was
+    # routed before it waited for the lock, and went to Binance after the failover was seen
+    async with ExchangeSimulator(simulator_config(venue="bybit")) as bybit:
+        config = dataclasses.replace(
+            execution_config(migrated_pg_url, redis_pair[0], sim),
+            backup_venue="bybit",
+            backup_venue_url=bybit.url,
+        )
+        service = build_execution(config)
+        manager = FailoverManager(
+            kv=RedisKeyValueStore(redis_pair[0]),
+            journal=DbControlJournal(make_session_factory(make_engine(migrated_pg_url))),
+        )
+        await service.start()
+        try:
+            resting = order(1, price="30000", prefix="smc-r")  # a working order: the polls ask Binance
+            assert await service.gateway.submit(resting) is not None
+            sim.fault(slow_ms=1200)  # every Binance call takes 1.2 s
+            await asyncio.sleep(0.6)  # a poll waits on Binance, the send lock held
+            entry = order(2, kind="market", prefix="smc-e")
+            sent = asyncio.get_running_loop().create_task(service.gateway.submit(entry))
+            await asyncio.sleep(0.05)
+            manager.activate_failover(
+                "binance", "bybit", reason="binance slow", actor="pytest", source="test"
+            )
+            router = service.gateway.router
+            assert router is not None
+            await wait_for(lambda: router.active == "bybit", 2, "the execution engine to see the failover")
+            await asyncio.wait_for(sent, 15)
+            sim.fault(slow_ms=0)
+            assert entry.client_order_id not in venue_client_ids(sim)
+            assert entry.client_order_id in venue_client_ids(bybit)
         finally:
             await close_execution(service)

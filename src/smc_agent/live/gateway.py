@@ -198,15 +198,17 @@ class OrderGateway:
         return cmd
 
     async def submit(self, cmd: SubmitOrder) -> OrderReport | None:
-        return await self._submit_routed(self._route(cmd))
+        return await self._submit_one(cmd)
 
-    async def _submit_routed(self, cmd: SubmitOrder) -> OrderReport | None:
+    async def _submit_one(self, cmd: SubmitOrder, *, routed: bool = False) -> OrderReport | None:
         reason = self._denial(cmd)
         if reason is not None:
             self.stats.denied_halted += 1
             await self._deny(cmd, reason)
             return None
         async with self.send_lock:
+            if not routed:  # routed once it holds the lock: a failover seen while it waited moves it
+                cmd = self._route(cmd)
             if not self.repo.record_intent(cmd, user_id=self.user_id, bot_id=bot_id_of(cmd.strategy_id)):
                 stored = self.repo.get(cmd.client_order_id)
                 if stored is not None and stored.is_open:
@@ -284,7 +286,7 @@ class OrderGateway:
         not keep the next from being sent; reconciliation settles it later, as for any order."""
         for cmd in cmds:
             try:
-                await self._submit_routed(cmd)
+                await self._submit_one(cmd, routed=True)
             except (SmcAgentError, TimeoutError, OSError) as exc:
                 log.error(
                     "ALERT order outcome unknown: the venue did not answer; reconciliation settles it",
