@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy.exc import OperationalError
 
 from smc_agent.core.commands import CancelOrder
 from smc_agent.core.enums import OrderStatus
+from smc_agent.core.errors import VenueUnavailable
 from smc_agent.live.codec import encode
 from smc_agent.live.streams import ORDERS_STREAM
 from smc_agent.live.wiring import build_execution, close_execution
@@ -129,5 +132,48 @@ async def test_a_cancel_the_venue_does_not_answer_is_sent_again_until_it_is(
         assert [
             o for o in sim.state.book.open_orders("BTCUSDT") if o.client_id == resting.client_order_id
         ] == []
+    finally:
+        await close_execution(service)
+
+
+@pytest.mark.parametrize("arrives", [True, False])
+async def test_an_order_the_venue_places_after_our_timeout_is_found_not_rejected(
+    sim: ExchangeSimulator, migrated_sqlite_url: str, arrives: bool
+) -> None:
+    """The venue took the request after the client gave up on it (a timeout leaves the outcome
+    unknown) and was asked too early: the order was marked rejected while it filled at the venue, a
+    position nobody tracked. It is asked again until the venue's receive window has passed."""
+    service = build_execution(execution_config(migrated_sqlite_url, None, sim))
+    gw = service.gateway
+    gw.late_ack_window_s = 1.5
+    venue = gw.venues["binance"]
+    real_submit = venue.submit_order
+
+    async def late(command: Any) -> Any:
+        async def reach_the_venue() -> None:
+            await asyncio.sleep(0.4)
+            await real_submit(command)
+
+        if arrives:
+            asyncio.get_running_loop().create_task(reach_the_venue())
+        raise VenueUnavailable("binance RequestTimeout (sent, no answer)")
+
+    try:
+        await service.start()
+        venue.submit_order = late  # type: ignore[method-assign]
+        cmd = order(1, kind="market", prefix="smc-late")
+        assert await gw.submit(cmd) is None
+        stored = gw.repo.get(cmd.client_order_id)
+        assert stored is not None and stored.status == OrderStatus.INITIALIZED.value  # outcome unknown
+        for _ in range(40):
+            await gw.poll()
+            stored = gw.repo.get(cmd.client_order_id)
+            if stored is not None and stored.status != OrderStatus.INITIALIZED.value:
+                break
+            await asyncio.sleep(0.1)
+        assert stored is not None
+        assert stored.status == (OrderStatus.FILLED.value if arrives else OrderStatus.REJECTED.value)
+        if arrives:
+            assert gw.repo.net_position("binance", "BTC/USDT") > 0  # the position is tracked
     finally:
         await close_execution(service)

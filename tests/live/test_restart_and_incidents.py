@@ -345,6 +345,23 @@ async def test_reconciliation_mismatch_halts_and_opens_an_incident(
         await close_execution(service)
 
 
+async def test_an_order_open_at_the_venue_but_closed_in_the_database_is_a_mismatch(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    # e.g. marked rejected here while a late request placed it: reconciliation only looked for venue
+    # orders the database had no row for
+    service = build_execution(execution_config(migrated_sqlite_url, None, sim))
+    try:
+        assert await service.gateway.reconcile() == []
+        resting = order(21)  # a limit below the market: it rests
+        assert await service.gateway.submit(resting) is not None
+        service.gateway.repo.mark(resting.client_order_id, OrderStatus.REJECTED, "as if never acknowledged")
+        problems = await service.gateway.reconcile()
+        assert problems == [f"open order {resting.client_order_id} at binance is rejected in the database"]
+    finally:
+        await close_execution(service)
+
+
 async def test_a_stop_loss_the_venue_refuses_opens_a_p1_incident(
     sim: ExchangeSimulator, migrated_sqlite_url: str
 ) -> None:

@@ -91,6 +91,7 @@ class OrderGateway:
         on_incident: IncidentHook | None = None,
         fee_wait_s: float = 30.0,
         passed_stop_grace_s: float = 10.0,
+        late_ack_window_s: float = 15.0,
     ) -> None:
         self.venues = dict(venues)
         self.router = router
@@ -125,6 +126,11 @@ class OrderGateway:
             if hasattr(venue, "may_send"):
                 venue.may_send = self._denial
         self._passed_stops: dict[str, tuple[float, str]] = {}
+        # orders whose acknowledgement was lost and which the venue did not know when asked: a request
+        # can still reach it until the venue's receive window (Binance 10 s, Bybit 5 s; its timestamp)
+        # is past. Asked again at every poll until then (deadline, monotonic), only then rejected
+        self.late_ack_window_s = late_ack_window_s
+        self._unconfirmed: dict[str, tuple[SubmitOrder, float]] = {}
 
     # ================================================================ halt state
     @property
@@ -356,13 +362,47 @@ class OrderGateway:
         cid = cmd.client_order_id
         report = await self._find(venue, cmd.instrument_id, cid)
         if report is None:
-            reason = "no acknowledgement and the venue does not know the client order id; not resent"
-            self.repo.mark(cid, OrderStatus.REJECTED, reason)
-            await self._event_rejected(cmd.instrument_id, cid, reason)
+            if self.late_ack_window_s > 0:  # it may still arrive: asked again by poll(), never resent
+                self._unconfirmed[cid] = (cmd, time.monotonic() + self.late_ack_window_s)
+                log.warning(
+                    "order not found at the venue after a lost acknowledgement; asked again until the "
+                    "venue's receive window has passed",
+                    cid=cid,
+                )
+                return None
+            await self._never_arrived(cmd)
             return None
         self.stats.lost_acks_resolved += 1
         log.info("lost acknowledgement resolved by client order id", cid=cid, status=report.status.value)
         return report
+
+    async def _never_arrived(self, cmd: SubmitOrder) -> None:
+        reason = "no acknowledgement and the venue does not know the client order id; not resent"
+        self.repo.mark(cmd.client_order_id, OrderStatus.REJECTED, reason)
+        await self._event_rejected(cmd.instrument_id, cmd.client_order_id, reason)
+
+    async def _settle_unconfirmed(self) -> None:
+        """The orders whose acknowledgement was lost and which the venue did not know: found now, their
+        report is applied (a late request placed them); still unknown once the receive window has
+        passed, they never arrived: rejected."""
+        for cid, (cmd, deadline) in list(self._unconfirmed.items()):
+            try:
+                report = await self._find(
+                    self._venue(cmd.instrument_id), cmd.instrument_id, ClientOrderId(cid)
+                )
+            except (SmcAgentError, TimeoutError, OSError) as exc:
+                log.warning("venue lookup of an unacknowledged order failed", cid=cid, error=str(exc))
+                continue
+            if report is not None:
+                del self._unconfirmed[cid]
+                self.stats.lost_acks_resolved += 1
+                log.warning(
+                    "order placed by a late request found at the venue", cid=cid, status=report.status.value
+                )
+                await self._apply(report, market_price=cmd.reference_price)
+            elif time.monotonic() >= deadline:
+                del self._unconfirmed[cid]
+                await self._never_arrived(cmd)
 
     async def _find(self, venue: VenuePort, iid: InstrumentId, cid: ClientOrderId) -> OrderReport | None:
         for attempt in range(5):
@@ -541,6 +581,8 @@ class OrderGateway:
         reports = await asyncio.wait_for(venue.fetch_open_orders(), self.venue_timeout_s)
         by_cid = {r.client_order_id: r for r in reports}
         for stored in self.repo.open_orders(name):
+            if stored.client_order_id in self._unconfirmed:  # settled by poll() within its window
+                continue
             if stored.bot_id:  # after a restart: events of orders sent before it still name their bot
                 self._strategies.setdefault(stored.client_order_id, StrategyId(stored.bot_id))
             report = by_cid.get(ClientOrderId(stored.client_order_id))
@@ -551,8 +593,15 @@ class OrderGateway:
                     f"order {stored.client_order_id} is {stored.status} in the database but unknown at {name}"
                 )
         for r in reports:
-            if r.client_order_id.startswith(OUR_PREFIX) and self.repo.get(r.client_order_id) is None:
+            if not r.client_order_id.startswith(OUR_PREFIX):
+                continue
+            stored_row = self.repo.get(r.client_order_id)
+            if stored_row is None:
                 problems.append(f"open order {r.client_order_id} at {name} is not in the database")
+            elif not stored_row.is_open:  # e.g. rejected here, placed by a request that arrived late
+                problems.append(
+                    f"open order {r.client_order_id} at {name} is {stored_row.status} in the database"
+                )
         return problems
 
     async def _refresh_one(self, stored: StoredOrder) -> OrderReport | None:
@@ -578,6 +627,8 @@ class OrderGateway:
         that does not answer (e.g. the one just failed over from) never stops the others' polling."""
         self._check_passed_stops()
         async with self.send_lock:
+            if self._unconfirmed:
+                await self._settle_unconfirmed()
             for name, venue in self.venues.items():
                 try:
                     await self._poll_venue(name, venue)
