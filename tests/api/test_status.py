@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from smc_agent.store.db import transaction
 from smc_agent.store.models import Position, Trade
 from tests.api.conftest import Api
@@ -73,6 +75,20 @@ def test_authenticated_status_adds_own_positions_and_pnl(api: Api) -> None:
     assert pnl["open_positions"] == 1 and pnl["trades"] == 2
     # cash flow: -30000 - 1.625, then +30125.5 - 1.625
     assert [Decimal(p["value"]) for p in pnl["equity_curve"]] == [Decimal("-30001.625"), Decimal("122.25")]
+
+
+@pytest.mark.parametrize(("scopes", "shown"), [(["trade"], False), (["read"], True)])
+def test_status_shows_private_figures_to_a_key_only_with_the_read_scope(
+    api: Api, scopes: list[str], shown: bool
+) -> None:
+    # a key without "read" is refused /v1/positions; /v1/status handed it the same figures
+    _seed_trading(api)
+    created = api.client.post("/v1/api-keys", json={"scopes": scopes}, headers=api.headers("alice"))
+    key = {"X-API-Key": created.json()["key"]}
+    assert api.client.get("/v1/positions", headers=key).status_code == (200 if shown else 403)
+    data = api.client.get("/v1/status", headers=key).json()
+    assert ("positions" in data and "pnl" in data) is shown
+    assert data["trading"]["state"]  # the public part either way
 
 
 def test_halt_from_anywhere_shows_in_status_and_failover_too(api: Api) -> None:

@@ -67,7 +67,7 @@ def metrics(request: Request) -> Response:
     response_model=StatusResponse,
     response_model_exclude_none=True,
     summary="System status. Anonymous: overall status, trading state and reason, venue and failover, "
-    "dependency health with latency. Authenticated: also the caller's positions and PnL.",
+    "dependency health with latency. Authenticated (an API key needs the read scope): also the caller's positions and PnL.",
     dependencies=[Depends(ip_limited)],
 )
 async def status(
@@ -76,7 +76,7 @@ async def status(
     state = api_state(request)
     data = dict(await state.status.get())  # shared between concurrent callers: copy before adding
     state.metrics.trading_halted.set(1 if data["trading"]["state"] == "halted" else 0)
-    if principal is not None:
+    if principal is not None and "read" in principal.scopes:  # as /v1/positions: a key needs "read"
         data.update(await run_in_threadpool(_private, state.container.session_factory, principal.user_id))
     return data
 
