@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from smc_agent.store.db import transaction
 from tests.api.candles import store_candles
 from tests.api.conftest import Api
@@ -80,3 +82,23 @@ def test_a_backtest_request_cannot_name_code_to_import(api: Api) -> None:
             json={"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1h", "strategy": strategy},
         )
         assert refused.status_code == 422, (strategy, refused.text)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "parameters", "says"),
+    [
+        ("no_such_strategy", {}, "unknown strategy"),
+        ("sma_cross", {"fast": "abc"}, "fast"),
+        ("sma_cross", {"no_such_param": 3}, "no_such_param"),
+        ("sma_cross", {"fast": -5}, "fast"),
+        ("sma_cross", {"fast": 30, "slow": 20}, "shorter than slow"),
+    ],
+)
+def test_a_backtest_the_worker_could_not_run_is_refused_not_queued(
+    api: Api, strategy: str, parameters: dict[str, object], says: str
+) -> None:
+    # these were accepted (202) and failed in the worker later
+    body = {"symbol": "BTC/USDT", "timeframe": "1h", "strategy": strategy, "parameters": parameters}
+    refused = api.client.post("/v1/backtests", headers=api.headers("alice"), json=body)
+    assert refused.status_code == 422 and says in refused.text, refused.text
+    assert api.client.get("/v1/backtests", headers=api.headers("alice")).json()["items"] == []
