@@ -194,7 +194,11 @@ def _broken(tmp_path: Path, name: str, edit: str) -> Path:
         ("nan", "row 500 (line 502 of the file): open is not a finite number (nan)", True),
         ("high_below_low", "row 500 (line 502 of the file): high 41518.68 < low 41618.68", True),
         ("text", "row 500 (line 502 of the file): open 'abc' is not a number", True),
-        ("seconds", "times look like epoch seconds (first 1704067200); expected epoch milliseconds", False),
+        (
+            "seconds",
+            "row 0 (line 2 of the file): 1704067200 looks like epoch seconds; expected epoch milliseconds",
+            False,
+        ),
     ],
 )
 def test_a_malformed_csv_is_refused_naming_the_row_and_repair_says_what_it_did(
@@ -366,7 +370,7 @@ def test_unreadable_empty_and_wrongly_scaled_files_are_refused_with_exit_2(tmp_p
             "timestamp_ms,open,high,low,close,volume\n1,2,3,4,5,6\n1,2,3,4,5,6,7,8\n",
             "not a readable CSV",
         ),
-        "micro": (micro.to_csv(index=False), "times look like epoch micro- or nanoseconds"),
+        "micro": (micro.to_csv(index=False), "looks like epoch micro- or nanoseconds"),
     }
     for name, (text, words) in cases.items():
         csv = tmp_path / f"binance_spot_{name.upper()}USDT_1h.csv"

@@ -257,3 +257,58 @@ def test_gaps_in_the_candles_are_reported_before_the_run(tmp_path: Path) -> None
         app, ["--data", str(rising_csv(tmp_path)), "--strategy", "sma_cross", "--out", str(tmp_path)]
     )
     assert clean.exit_code == 0 and "warning" not in clean.output
+
+
+def _refused(tmp_path: Path, frame: pd.DataFrame, *extra: str) -> str:
+    path = tmp_path / "sim_spot_BTCUSDT_1h.csv"
+    frame.to_csv(path, index=False)
+    result = runner.invoke(
+        app, ["--data", str(path), "--strategy", "sma_cross", "--out", str(tmp_path), *extra]
+    )
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and not list(tmp_path.glob("*.json"))
+    return " ".join(result.output.split())
+
+
+def test_a_csv_without_volume_is_refused(tmp_path: Path) -> None:
+    # it ran with volume 0: under --max-participation nothing ever filled, 0 trades and exit 0
+    frame = pd.read_csv(rising_csv(tmp_path)).drop(columns=["volume"])
+    assert "no volume column" in _refused(tmp_path, frame, "--max-participation", "0.1")
+
+
+def test_a_time_column_partly_in_epoch_seconds_is_refused_at_its_first_such_row(tmp_path: Path) -> None:
+    # the check read only the smallest and largest time: the first half in seconds was traded as
+    # candles 3.6 s apart in January 1970
+    frame = pd.read_csv(rising_csv(tmp_path))
+    frame.loc[:99, "timestamp_ms"] //= 1000
+    assert "row 0 (line 2 of the file): 1704067200 looks like epoch seconds" in _refused(tmp_path, frame)
+
+
+def test_times_out_of_step_are_refused(tmp_path: Path) -> None:
+    frame = pd.read_csv(rising_csv(tmp_path))
+    frame.loc[100:, "timestamp_ms"] -= 1_800_000  # half an hour back from row 100 on
+    assert "row 100 (line 102 of the file) opens 1,800 s after the row before it" in _refused(tmp_path, frame)
+
+
+@pytest.mark.parametrize("repair", [False, True])
+def test_dates_are_read_in_one_order_of_day_and_month(tmp_path: Path, repair: bool) -> None:
+    # read row by row, 02/01/2024 was taken month first and 13/01/2024 day first: a scrambled series
+    # that --repair sorted and traded. Day first throughout when month first cannot read them all
+    frame = pd.read_csv(rising_csv(tmp_path, bars=600))
+    frame["date"] = pd.to_datetime(frame.pop("timestamp_ms"), unit="ms").dt.strftime("%d/%m/%Y %H:%M")
+    path = tmp_path / "sim_spot_BTCUSDT_1h.csv"
+    frame.to_csv(path, index=False)
+    args = ["--data", str(path), "--strategy", "sma_cross", "--out", str(tmp_path)]
+    result = runner.invoke(app, args + (["--repair"] if repair else []))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert doc["stats"]["start"] == 1_704_067_200_000  # 2024-01-01 00:00, as written
+
+
+def test_dates_in_two_formats_with_day_and_month_ambiguous_are_refused(tmp_path: Path) -> None:
+    frame = pd.read_csv(rising_csv(tmp_path, bars=600))
+    when = pd.to_datetime(frame.pop("timestamp_ms"), unit="ms")
+    frame["date"] = when.dt.strftime("%d/%m/%Y %H:%M").where(
+        when.index < 300, when.dt.strftime("%Y-%m-%d %H:%M")
+    )
+    assert "day and month in either order" in _refused(tmp_path, frame)

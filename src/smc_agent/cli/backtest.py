@@ -243,11 +243,19 @@ def _check_spacing(times: npt.NDArray[np.int64], timeframe: str, name: str) -> N
     the wrong bar length: higher timeframes, annualisation and the report would all be off."""
     if len(times) < 3:
         return
-    typical = int(np.median(np.diff(times)))
+    steps = np.diff(times)
+    typical = int(np.median(steps))
     if typical != timeframe_ms(timeframe):
         raise DataError(
             f"{name}: its candles are {typical // 1000:,} s apart, but the timeframe is {timeframe} "
             f"({timeframe_ms(timeframe) // 1000:,} s): pass the right --timeframe"
+        )
+    short = np.flatnonzero(steps < typical)  # a gap is a missing candle; a shorter step is not a candle
+    if short.size:
+        row = int(short[0]) + 1
+        raise DataError(
+            f"{name}: row {row} (line {row + 2} of the file) opens {int(steps[row - 1]) // 1000:,} s after the "
+            f"row before it, less than one {timeframe} candle: times out of step with the rest of the file"
         )
 
 

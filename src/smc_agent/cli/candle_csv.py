@@ -24,6 +24,7 @@ _SECONDS = (1_000_000_000, 100_000_000_000)
 _MICROS = 100_000_000_000_000  # epoch ms of the year 5138: anything above is micro- or nanoseconds
 _DOTTED_DATE = r"^(\d{4})\.(\d{1,2})\.(\d{1,2})"  # 2024.01.31 (MetaTrader exports), the date part only
 _LINE = re.compile(r"^row (\d+):")  # the SMC checks count data rows from 0
+_AMBIGUOUS_DATE = r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"  # 01/02/2024: day or month first?
 
 
 def load_csv(path: Path, *, repair: bool) -> Candles:
@@ -45,6 +46,10 @@ def load_csv(path: Path, *, repair: bool) -> Candles:
             raise _located(CandleError(f"row {int(np.argmax(empty.to_numpy()))}: empty {name}"))
         frame = frame[~empty]
         notes.append(f"dropped {int(empty.sum())} rows without a time")
+    if "volume" not in lower:  # a volume cap, volume-weighted SMC figures: never silently zero
+        raise CandleError(
+            f"no volume column: need open, high, low, close, volume; have {list(frame.columns)}"
+        )
     ts = _epoch_ms(frame[name], name)
     data = frame.drop(columns=[name]).assign(timestamp_ms=ts)
     if repair:  # text where a number belongs becomes NaN: its row is then dropped like any non-finite one
@@ -64,20 +69,39 @@ def _epoch_ms(column: pd.Series, name: str) -> npt.NDArray[np.int64]:
         ts = np.asarray(column, dtype=np.int64)
     else:
         raw = column.astype(str).str.replace(_DOTTED_DATE, r"\1-\2-\3", regex=True)
-        try:  # one format for the whole column (inferred from the first row: fast), else row by row
-            when = pd.to_datetime(raw, utc=True)
-        except (ValueError, TypeError):
-            try:
-                when = pd.to_datetime(raw, utc=True, format="mixed")
-            except (ValueError, TypeError) as exc:
-                raise CandleError(f"column {name}: not epoch milliseconds or dates ({exc})") from None
+        when = _one_format(raw, name)
         ts = np.asarray((when - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1), dtype=np.int64)
-    unit = wrong_epoch_unit(int(ts.min()), int(ts.max()))
-    if unit:
-        raise CandleError(
-            f"column {name}: times look like epoch {unit} (first {int(ts[0])}); expected epoch milliseconds"
-        )
+    for unit, off in (
+        ("seconds", (ts >= _SECONDS[0]) & (ts < _SECONDS[1])),
+        ("micro- or nanoseconds", ts >= _MICROS),
+    ):
+        if off.any():  # row by row: a file half in seconds, half in milliseconds is refused too
+            row = int(np.argmax(off))
+            raise CandleError(
+                f"column {name}: row {row} (line {row + 2} of the file): {int(ts[row])} looks like epoch "
+                f"{unit}; expected epoch milliseconds"
+            )
     return ts
+
+
+def _one_format(raw: pd.Series, name: str) -> pd.Series:
+    """The dates of a text column, all read in one format: inferred from the first row, else day
+    first (13/01/2024); row by row only where no date is ambiguous between day and month first (read
+    row by row, 02/01/2024 and 13/01/2024 would be read in different orders)."""
+    for dayfirst in (False, True):
+        try:
+            return pd.to_datetime(raw, utc=True, dayfirst=dayfirst)
+        except (ValueError, TypeError):
+            continue
+    if raw.str.match(_AMBIGUOUS_DATE).any():
+        raise CandleError(
+            f"column {name}: dates in more than one format, some with day and month in either order "
+            "(01/02/2024): write ISO dates (2024-02-01 00:00) or epoch milliseconds"
+        )
+    try:
+        return pd.to_datetime(raw, utc=True, format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise CandleError(f"column {name}: not epoch milliseconds or dates ({exc})") from None
 
 
 def wrong_epoch_unit(low: int, high: int) -> str | None:
