@@ -104,3 +104,24 @@ def test_help_everywhere(env: dict[str, str]) -> None:
         ["status", "--help"],
     ):
         assert "Usage" in run(args, env).stdout
+
+
+def test_a_database_url_no_driver_can_use_is_one_line_without_its_password(env: dict[str, str]) -> None:
+    for url in ("nonsense://x", "postgresql+nodriver://trader:s3cret@db/smc_trading"):
+        out = run(["status"], {**env, "SMC_DATABASE_URL": url}, ok=False)
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "configuration error: database URL" in out.stderr and "cannot be used" in out.stderr
+        assert "Traceback" not in out.stdout + out.stderr and "s3cret" not in out.stdout + out.stderr
+
+
+@pytest.mark.redis
+def test_status_of_a_database_without_its_schema_says_to_upgrade(
+    env: dict[str, str], redis_pair: tuple[str, str]
+) -> None:
+    # with Redis as the control store, reading the halt latch of the empty database ended in a traceback
+    for extra in ({}, {"SMC_REDIS_URL": redis_pair[0]}):
+        status = json.loads(run(["status", "--json"], {**env, **extra}).stdout)
+        assert status["trading"] == {
+            "state": "halted",
+            "reason": "the database has no schema: run `smc-agent db upgrade`",
+        }

@@ -37,6 +37,9 @@ def container() -> Iterator[Container]:
     built = Container(settings)
     try:
         yield built
+    except ConfigError as exc:  # found on the way (a database URL no driver can use): one line, exit 2
+        err_console.print(f"[bold red]configuration error:[/] {exc}")
+        raise typer.Exit(2) from None
     finally:
         built.close()
 

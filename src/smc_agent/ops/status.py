@@ -52,11 +52,21 @@ def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None 
     """Anonymous-safe status: trading state and reason, venue/failover, dependency health."""
     database = _probe(lambda: _database(c))
     control_store = _probe(lambda: {"backend": c.kv.name, "rtt_ms": round(c.kv.ping() * 1000, 3)})
-    snapshot = c.trading_control.observe() if database["ok"] else None
     trading: dict[str, Any]
-    if snapshot is None:
+    snapshot = None
+    if not database["ok"]:
         trading = {"state": "halted", "reason": "database unreachable: trading halted (fail closed)"}
+    elif database.get("schema_revision") is None:
+        trading = {"state": "halted", "reason": "the database has no schema: run `smc-agent db upgrade`"}
     else:
+        try:
+            snapshot = c.trading_control.observe()
+        except Exception as exc:  # a schema behind the code's, a lost connection: halted, say why
+            trading = {
+                "state": "halted",
+                "reason": f"trading state unreadable: {type(exc).__name__}: {exc}"[:300],
+            }
+    if snapshot is not None:
         trading = {
             "state": snapshot.state.value,
             "reason": snapshot.reason,
