@@ -312,3 +312,15 @@ def test_dates_in_two_formats_with_day_and_month_ambiguous_are_refused(tmp_path:
         when.index < 300, when.dt.strftime("%Y-%m-%d %H:%M")
     )
     assert "day and month in either order" in _refused(tmp_path, frame)
+
+
+def test_a_starting_cash_beyond_what_money_arithmetic_holds_is_refused(tmp_path: Path) -> None:
+    path = rising_csv(tmp_path)
+    for cash in ("1e400", "1e13"):
+        result = runner.invoke(
+            app, ["--data", str(path), "--strategy", "sma_cross", "--cash", cash, "--out", str(tmp_path)]
+        )
+        assert result.exit_code == 2, result.output
+        assert "starting cash must be positive and at most 1,000,000,000,000" in " ".join(
+            result.output.split()
+        )

@@ -485,3 +485,13 @@ def test_a_quantity_of_zero_or_below_halts_the_bot_saying_so() -> None:
     rig = Rig(Scripted({0: lambda s, c: s.buy(qty=0.0001)}))  # below the 0.001 lot: nothing, no halt
     rig.bar(100, 101, 99, 100)
     assert rig.of(StrategyFailed) == [] and rig.of(OrderSubmitted) == []
+
+
+def test_an_absurd_quantity_or_price_halts_the_bot_naming_it() -> None:
+    # the decimal context overflowed rounding it: "InvalidOperation: [<class 'decimal.InvalidOperation'>]"
+    for order in (lambda s, c: s.buy(qty=1e30), lambda s, c: s.buy(qty=1, price=1e40)):
+        rig = Rig(Scripted({0: order}))
+        rig.bar(100, 101, 99, 100)
+        (failed,) = rig.of(StrategyFailed)
+        assert "is too large to round to a step of" in failed.error, failed.error
+        assert rig.of(OrderSubmitted) == []

@@ -40,6 +40,9 @@ from smc_agent.strategy.base import Strategy
 Progress = Callable[[int, int], None]
 
 
+MAX_CASH = Decimal(10) ** 12  # as the API's limit: beyond it, money arithmetic loses its cents
+
+
 @dataclass(frozen=True)
 class BacktestConfig:
     """Defaults: 10,000 USDT, Binance-like 0.1% taker / 0.1% maker fees, no slippage, the same risk
@@ -59,8 +62,10 @@ class BacktestConfig:
     spot: bool = False  # a spot account, as on Binance and Bybit spot: no short selling, no leverage
 
     def __post_init__(self) -> None:
-        if not (self.starting_cash.is_finite() and self.starting_cash > 0):
-            raise ConfigError(f"starting cash must be positive, got {self.starting_cash}")
+        if not (self.starting_cash.is_finite() and 0 < self.starting_cash <= MAX_CASH):
+            raise ConfigError(
+                f"starting cash must be positive and at most {MAX_CASH:,}, got {self.starting_cash}"
+            )
         if not (self.leverage.is_finite() and self.leverage > 0):
             raise ConfigError(f"leverage must be positive, got {self.leverage}")
         if self.spot and self.leverage != 1:

@@ -36,13 +36,18 @@ def to_decimal(value: Decimal | int | float | str) -> Decimal:
 
 
 def round_to_increment(value: Decimal, increment: Decimal, *, rounding: str = ROUND_HALF_EVEN) -> Decimal:
-    """Round ``value`` to a multiple of ``increment`` (a tick or lot step), keeping its exponent."""
-    if _is_power_of_ten(increment):  # 1, 0.01, 1E+1 ...: quantizing to it is the same rounding
-        return value.quantize(increment, rounding=rounding)
-    if increment <= 0:
-        raise ValueError(f"increment must be positive, got {increment}")
-    units = (value / increment).quantize(ONE, rounding=rounding)
-    return (units * increment).quantize(increment)
+    """Round ``value`` to a multiple of ``increment`` (a tick or lot step), keeping its exponent. A
+    value with more digits at that step than the decimal context holds (1e30 at 0.00001) is a
+    ValueError naming it."""
+    try:
+        if _is_power_of_ten(increment):  # 1, 0.01, 1E+1 ...: quantizing to it is the same rounding
+            return value.quantize(increment, rounding=rounding)
+        if increment <= 0:
+            raise ValueError(f"increment must be positive, got {increment}")
+        units = (value / increment).quantize(ONE, rounding=rounding)
+        return (units * increment).quantize(increment)
+    except InvalidOperation:
+        raise ValueError(f"{value} is too large to round to a step of {increment}") from None
 
 
 _POW10: dict[int, tuple[Decimal, bool]] = {}  # id(increment) -> (increment, is a power of ten)
