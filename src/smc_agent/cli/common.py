@@ -26,7 +26,7 @@ def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except ConfigError as exc:
-        err_console.print(f"[bold red]configuration error:[/] {exc}")
+        err_console.print(f"[bold red]configuration error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -38,7 +38,7 @@ def container() -> Iterator[Container]:
     try:
         yield built
     except ConfigError as exc:  # found on the way (a database URL no driver can use): one line, exit 2
-        err_console.print(f"[bold red]configuration error:[/] {exc}")
+        err_console.print(f"[bold red]configuration error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     finally:
         built.close()
