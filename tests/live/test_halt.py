@@ -4,6 +4,7 @@ PostgreSQL, the exchange simulator on loopback): latency, latch on expiry, relea
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -11,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis
 
-from smc_agent.core.enums import OrderStatus
+from smc_agent.core.enums import OrderSide, OrderStatus
 from smc_agent.live.execution_service import ExecutionService
 from smc_agent.live.wiring import build_execution, close_execution
 from smc_agent.venues.simulator import ExchangeSimulator
@@ -140,4 +141,23 @@ async def test_an_order_the_venue_throttled_is_not_sent_again_once_halted(
     stored = engine.gateway.repo.get(cmd.client_order_id)
     assert cmd.client_order_id not in arrivals, f"reached the venue {arrivals} after the halt at {halted_at}"
     assert stored is not None and stored.status == OrderStatus.REJECTED.value
+    assert engine.gateway.halted
+
+
+async def test_an_exit_the_venue_throttled_still_goes_once_halted(
+    engine: ExecutionService, sim: ExchangeSimulator, playbook_redis: tuple[str, str]
+) -> None:
+    # authorised before the halt, a close has had its stop and target canceled already: refused on its
+    # retry, it left the position with no exit at all (the halt stops new risk, not its way out)
+    entry = order(2, kind="market", qty="0.01", prefix="smc-x")
+    assert await engine.gateway.submit(entry) is not None  # holds 0.01 less its fee in BTC
+    close = dataclasses.replace(
+        order(3, side=OrderSide.SELL, kind="market", qty="0.00999", prefix="smc-x"), reduce_only=True
+    )
+    sim.fault(rate_limit_429=1, retry_after_s=2)
+    sent = asyncio.get_running_loop().create_task(engine.gateway.submit(close))
+    await asyncio.sleep(0.5)
+    raw(playbook_redis[0]).set("emergency_halt", "true")
+    report = await asyncio.wait_for(sent, 10)
+    assert report is not None and report.status is OrderStatus.FILLED
     assert engine.gateway.halted

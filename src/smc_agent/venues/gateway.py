@@ -84,15 +84,16 @@ class CcxtGateway:
     async def _call(self, method: str, *args: Any, resend: SubmitOrder | None = None, **kwargs: Any) -> Any:
         """Call ccxt's ``method``; a throttled call is retried after the venue's backoff. ``resend``:
         the order this call places. A throttle turns the request away unprocessed, and a retry sends it
-        again, so it goes only if :attr:`may_send` still allows the order then (a halt set during the
-        backoff stops it: raises RejectedError, nothing sent)."""
+        again: an entry goes only if :attr:`may_send` still allows it then (a halt set during the
+        backoff stops it: raises RejectedError, nothing sent). An exit authorised before the halt goes
+        on: a close has had its stop and target canceled already, and a stop protects a position."""
         attempt = 0
         resynced = False
         while True:
             self.throttle.check_ban()
             await self.throttle.wait_backoff()
             self.throttle.check_ban()
-            if attempt and resend is not None and self.may_send is not None:
+            if attempt and resend is not None and not resend.reduce_only and self.may_send is not None:
                 refusal = self.may_send(resend)
                 if refusal is not None:
                     raise core.RejectedError(f"{self._venue}: not sent again after a throttle: {refusal}")
