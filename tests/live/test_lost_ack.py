@@ -14,7 +14,7 @@ from smc_agent.core.enums import OrderStatus
 from smc_agent.core.errors import VenueUnavailable
 from smc_agent.live.codec import encode
 from smc_agent.live.streams import ORDERS_STREAM
-from smc_agent.live.wiring import build_execution, close_execution
+from smc_agent.live.wiring import build_execution, build_venue, close_execution
 from smc_agent.venues.simulator import ExchangeSimulator
 from tests.live.conftest import execution_config, order, wait_for
 
@@ -175,5 +175,77 @@ async def test_an_order_the_venue_places_after_our_timeout_is_found_not_rejected
         assert stored.status == (OrderStatus.FILLED.value if arrives else OrderStatus.REJECTED.value)
         if arrives:
             assert gw.repo.net_position("binance", "BTC/USDT") > 0  # the position is tracked
+    finally:
+        await close_execution(service)
+
+
+def _reaching_the_venue_late(submit: Any, delay_s: float) -> Any:
+    """A venue port's submit that raises a timeout at once while the request reaches the venue later."""
+
+    async def late(command: Any) -> Any:
+        async def reach_the_venue() -> None:
+            await asyncio.sleep(delay_s)
+            await submit(command)
+
+        asyncio.get_running_loop().create_task(reach_the_venue())
+        raise VenueUnavailable("binance RequestTimeout (sent, no answer)")
+
+    return late
+
+
+async def test_a_restart_while_an_order_is_unconfirmed_keeps_asking(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    # the wait lived in memory: the restarted engine's reconciliation rejected the order at once as one
+    # that never reached the venue, and the late request filled it, a position nobody tracked
+    config = execution_config(migrated_sqlite_url, None, sim)
+    first, other = build_execution(config), build_venue(config)
+    cmd = order(1, kind="market", prefix="smc-late")
+    await first.start()
+    first.gateway.venues["binance"].submit_order = _reaching_the_venue_late(other.submit_order, 2.0)  # type: ignore[method-assign]
+    assert await first.gateway.submit(cmd) is None
+    await close_execution(first)  # the process restarts a moment later
+    second = build_execution(config)
+    try:
+        await second.start()  # reconciles: the order is a few seconds old, it may still arrive
+        stored = second.gateway.repo.get(cmd.client_order_id)
+        assert stored is not None and stored.status == OrderStatus.INITIALIZED.value
+        for _ in range(60):
+            await second.gateway.poll()
+            stored = second.gateway.repo.get(cmd.client_order_id)
+            if stored is not None and stored.status != OrderStatus.INITIALIZED.value:
+                break
+            await asyncio.sleep(0.1)
+        assert stored is not None and stored.status == OrderStatus.FILLED.value
+        assert second.gateway.repo.net_position("binance", "BTC/USDT") > 0
+    finally:
+        await close_execution(second)
+        await other.close()
+
+
+async def test_an_entry_a_late_request_places_during_a_halt_is_canceled(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    # the halt's cancel-all ran before the entry reached the venue; found later, it was left working
+    service = build_execution(execution_config(migrated_sqlite_url, None, sim))
+    gw = service.gateway
+    try:
+        await service.start()
+        gw.venues["binance"].submit_order = _reaching_the_venue_late(gw.venues["binance"].submit_order, 0.8)  # type: ignore[method-assign]
+        below = (sim.state.last_price("BTCUSDT") * Decimal("0.9")).quantize(Decimal(1))
+        cmd = order(1, price=str(below), prefix="smc-late")  # a limit entry below the market: it rests
+        assert await gw.submit(cmd) is None
+        gw.control.halt(reason="operator halt", actor="pytest", source="test")
+        await wait_for(lambda: gw.halted, 5, "the halt")
+        await gw.wait_cancelled()  # nothing at the venue yet
+        for _ in range(40):
+            await gw.poll()
+            if cmd.client_order_id not in gw._unconfirmed:
+                break
+            await asyncio.sleep(0.1)
+        await gw.wait_cancelled()
+        assert [o.client_id for o in sim.state.book.open_orders("BTCUSDT")] == []
+        stored = gw.repo.get(cmd.client_order_id)
+        assert stored is not None and stored.status == OrderStatus.CANCELED.value
     finally:
         await close_execution(service)

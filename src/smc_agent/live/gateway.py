@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -67,6 +68,14 @@ class GatewayStats:
     last_cancel_all_s: float | None = None
     # (client order id, wall time the last halt check before the send was issued): halt-latency audits
     authorized: deque[tuple[str, float]] = field(default_factory=lambda: deque(maxlen=10_000))
+
+
+def _age_s(stored: StoredOrder) -> float:
+    """Seconds since ``stored``'s intent was written (unknown: as old as can be)."""
+    if stored.created_at is None:
+        return float("inf")
+    created = stored.created_at if stored.created_at.tzinfo else stored.created_at.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - created).total_seconds()
 
 
 def _is_entry(report: OrderReport, stored: StoredOrder | None) -> bool:
@@ -130,7 +139,7 @@ class OrderGateway:
         # can still reach it until the venue's receive window (Binance 10 s, Bybit 5 s; its timestamp)
         # is past. Asked again at every poll until then (deadline, monotonic), only then rejected
         self.late_ack_window_s = late_ack_window_s
-        self._unconfirmed: dict[str, tuple[SubmitOrder, float]] = {}
+        self._unconfirmed: dict[str, tuple[InstrumentId, Decimal | None, float]] = {}
 
     # ================================================================ halt state
     @property
@@ -363,33 +372,36 @@ class OrderGateway:
         report = await self._find(venue, cmd.instrument_id, cid)
         if report is None:
             if self.late_ack_window_s > 0:  # it may still arrive: asked again by poll(), never resent
-                self._unconfirmed[cid] = (cmd, time.monotonic() + self.late_ack_window_s)
-                log.warning(
-                    "order not found at the venue after a lost acknowledgement; asked again until the "
-                    "venue's receive window has passed",
-                    cid=cid,
-                )
+                self._unconfirm(cid, cmd.instrument_id, cmd.reference_price, self.late_ack_window_s)
                 return None
-            await self._never_arrived(cmd)
+            await self._never_arrived(cmd.instrument_id, cid)
             return None
         self.stats.lost_acks_resolved += 1
         log.info("lost acknowledgement resolved by client order id", cid=cid, status=report.status.value)
         return report
 
-    async def _never_arrived(self, cmd: SubmitOrder) -> None:
+    def _unconfirm(self, cid: str, iid: InstrumentId, reference: Decimal | None, window_s: float) -> None:
+        self._unconfirmed[cid] = (iid, reference, time.monotonic() + window_s)
+        log.warning(
+            "order not found at the venue after a lost acknowledgement; asked again until the venue's "
+            "receive window has passed",
+            cid=cid,
+            seconds=round(window_s, 1),
+        )
+
+    async def _never_arrived(self, iid: InstrumentId, cid: ClientOrderId) -> None:
         reason = "no acknowledgement and the venue does not know the client order id; not resent"
-        self.repo.mark(cmd.client_order_id, OrderStatus.REJECTED, reason)
-        await self._event_rejected(cmd.instrument_id, cmd.client_order_id, reason)
+        self.repo.mark(cid, OrderStatus.REJECTED, reason)
+        await self._event_rejected(iid, cid, reason)
 
     async def _settle_unconfirmed(self) -> None:
         """The orders whose acknowledgement was lost and which the venue did not know: found now, their
-        report is applied (a late request placed them); still unknown once the receive window has
-        passed, they never arrived: rejected."""
-        for cid, (cmd, deadline) in list(self._unconfirmed.items()):
+        report is applied (a late request placed them; an entry found working while halted is canceled
+        with the others); still unknown once the receive window has passed, they never arrived:
+        rejected."""
+        for cid, (iid, reference, deadline) in list(self._unconfirmed.items()):
             try:
-                report = await self._find(
-                    self._venue(cmd.instrument_id), cmd.instrument_id, ClientOrderId(cid)
-                )
+                report = await self._find(self._venue(iid), iid, ClientOrderId(cid))
             except (SmcAgentError, TimeoutError, OSError) as exc:
                 log.warning("venue lookup of an unacknowledged order failed", cid=cid, error=str(exc))
                 continue
@@ -399,10 +411,12 @@ class OrderGateway:
                 log.warning(
                     "order placed by a late request found at the venue", cid=cid, status=report.status.value
                 )
-                await self._apply(report, market_price=cmd.reference_price)
+                await self._apply(report, market_price=reference)
+                if self.halted_reason is not None and report.status.is_open:
+                    self.enter_halt(self.halted_reason)  # cancel-all again: it may be an entry
             elif time.monotonic() >= deadline:
                 del self._unconfirmed[cid]
-                await self._never_arrived(cmd)
+                await self._never_arrived(iid, ClientOrderId(cid))
 
     async def _find(self, venue: VenuePort, iid: InstrumentId, cid: ClientOrderId) -> OrderReport | None:
         for attempt in range(5):
@@ -612,7 +626,11 @@ class OrderGateway:
         cid = ClientOrderId(stored.client_order_id)
         report = await self._find(venue, iid, cid)
         if report is None:
-            if stored.status == OrderStatus.INITIALIZED:
+            age = _age_s(stored)
+            if stored.status == OrderStatus.INITIALIZED and age < self.late_ack_window_s:
+                # written just before a restart: its request may still reach the venue
+                self._unconfirm(cid, iid, None, self.late_ack_window_s - age)
+            elif stored.status == OrderStatus.INITIALIZED:
                 reason = (
                     "write-ahead intent never reached the venue (process stopped before the send); not resent"
                 )

@@ -54,6 +54,7 @@ class StoredOrder:
     stop_price: Decimal | None = None  # a stop order's trigger price
     stop_loss: Decimal | None = None  # an entry's exits, attached when it fills
     take_profit: Decimal | None = None
+    created_at: datetime | None = None  # when its intent was written (UTC)
 
     @property
     def is_open(self) -> bool:
@@ -123,6 +124,7 @@ def _stored(row: Order) -> StoredOrder:
         stop_price=row.stop_price,
         stop_loss=row.stop_loss,
         take_profit=row.take_profit,
+        created_at=row.created_at,
     )
 
 
