@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from redis.exceptions import ResponseError
+
 from smc_agent.live.streams import MemoryStreamBus, RedisStreamBus
 
 
@@ -52,3 +55,22 @@ async def test_memory_bus_delivers_each_entry_once_per_group() -> None:
     assert len(await a.read(block_ms=10)) == 1
     assert len(await b.read(block_ms=10)) == 1
     assert await a.read(block_ms=10) == []
+
+
+async def test_a_consumer_makes_its_group_again_after_redis_lost_its_data(
+    redis_pair: tuple[str, str],
+) -> None:
+    # a Redis restarted without its data has no consumer group: every read failed with NOGROUP for good
+    bus = RedisStreamBus(redis_pair[0])
+    try:
+        consumer = bus.consumer("s", group="g", name="worker-1")
+        assert await consumer.read(count=10, block_ms=10) == []
+        await bus.client.flushdb()  # what a restart without persistence leaves
+        await bus.publish("s", {"n": "0"})
+        with pytest.raises(ResponseError, match="NOGROUP"):
+            await consumer.read(count=10, block_ms=10)
+        await bus.publish("s", {"n": "1"})
+        got = await consumer.read(count=10, block_ms=10)  # the loop's retry: the group is made again
+        assert [f["n"] for _, f in got] == ["0", "1"]
+    finally:
+        await bus.close()

@@ -95,6 +95,14 @@ class RedisConsumer:
         self._ready = True
 
     async def read(self, *, count: int = 50, block_ms: int = 200) -> list[Entry]:
+        try:
+            return await self._read(count, block_ms)
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):  # Redis restarted without its data: the group is made again
+                self._ready = False
+            raise
+
+    async def _read(self, count: int, block_ms: int) -> list[Entry]:
         await self._ensure_group()
         if not self._own_pending_done:  # what this consumer was handling when it last died
             rows = await self.client.xreadgroup(self.group, self.name, {self.stream: "0"}, count=count)
