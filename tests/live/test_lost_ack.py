@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -10,8 +12,9 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from smc_agent.core.commands import CancelOrder
-from smc_agent.core.enums import OrderStatus
+from smc_agent.core.enums import OrderSide, OrderStatus
 from smc_agent.core.errors import VenueUnavailable
+from smc_agent.core.ids import InstrumentId
 from smc_agent.live.codec import encode
 from smc_agent.live.streams import ORDERS_STREAM
 from smc_agent.live.wiring import build_execution, build_venue, close_execution
@@ -248,4 +251,121 @@ async def test_an_entry_a_late_request_places_during_a_halt_is_canceled(
         stored = gw.repo.get(cmd.client_order_id)
         assert stored is not None and stored.status == OrderStatus.CANCELED.value
     finally:
+        await close_execution(service)
+
+
+# the close's request leaves after its cancels, which a slow venue takes 2.2 s over: the receive
+# window runs from the send, also across a restart
+WINDOW = 3.0  # late_ack_window_s, scaled down from 15 s (Binance recvWindow 10 s -> 2 s here)
+
+
+def _slow(call: Any, delay_s: float) -> Any:
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(delay_s)
+        return await call(*args, **kwargs)
+
+    return slow
+
+
+async def _close_sent_late(sim: ExchangeSimulator, url: str, *, restart: bool) -> tuple[Any, Any, Any]:
+    """A close whose cancel_first takes 2.2 s at a slow venue: its request leaves ~2.2 s after its intent
+    was written, is in flight (ack lost) and reaches the venue 1.2 s later (+3.4 s after the intent,
+    well inside the receive window of a request stamped +2.2 s)."""
+    config = execution_config(url, None, sim)
+    first, other = build_execution(config), build_venue(config)
+    first.gateway.late_ack_window_s = WINDOW
+    await first.start()
+    above = (sim.state.last_price("BTCUSDT") * Decimal("1.2")).quantize(Decimal(1))
+    target = order(1, side=OrderSide.SELL, price=str(above), prefix="smc-tp")
+    assert await first.gateway.submit(target) is not None
+    venue = first.gateway.venues["binance"]
+    venue.cancel_order = _slow(venue.cancel_order, 2.2)  # type: ignore[method-assign]
+    venue.submit_order = _reaching_the_venue_late(other.submit_order, 1.2)  # type: ignore[method-assign]
+    close = replace(
+        order(2, side=OrderSide.SELL, kind="market", prefix="smc-close"),
+        reduce_only=True,
+        cancel_first=(target.client_order_id,),
+    )
+    assert await first.gateway.submit(close) is None  # ack lost after ~2.2 s
+    gw = first
+    if restart:
+        await close_execution(first)  # the process restarts at once
+        gw = build_execution(config)
+        gw.gateway.late_ack_window_s = WINDOW
+        await gw.start()
+    for _ in range(60):
+        await gw.gateway.poll()
+        await asyncio.sleep(0.1)
+    return gw, other, close
+
+
+async def test_a_close_sent_late_after_its_cancels_is_found(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    gw, other, close = await _close_sent_late(sim, migrated_sqlite_url, restart=False)
+    try:
+        stored = gw.gateway.repo.get(close.client_order_id)
+        assert stored is not None and stored.status == OrderStatus.FILLED.value
+    finally:
+        await close_execution(gw)
+        await other.close()
+
+
+async def test_after_a_restart_the_wait_counts_from_the_send_not_the_intent(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    gw, other, close = await _close_sent_late(sim, migrated_sqlite_url, restart=True)
+    try:
+        at_venue = [o for o in sim.state.book.orders.values() if o.client_id == close.client_order_id]
+        stored = gw.gateway.repo.get(close.client_order_id)
+        problems = await gw.gateway.reconcile()
+        assert problems == []
+        assert [o.filled for o in at_venue] == [Decimal("0.001")]  # the close DID fill at the venue
+        assert stored is not None and stored.status == OrderStatus.FILLED.value
+    finally:
+        await close_execution(gw)
+        await other.close()
+
+
+class _DeadVenue:
+    """A venue that stopped answering (the one just failed away from): every lookup fails."""
+
+    venue = "bybit"
+
+    async def fetch_order(self, *args: Any, **kwargs: Any) -> Any:
+        raise VenueUnavailable("bybit: connection refused")
+
+    async def fetch_open_orders(self, *args: Any, **kwargs: Any) -> Any:
+        raise VenueUnavailable("bybit: connection refused")
+
+
+async def test_lookups_of_unconfirmed_orders_on_a_dead_venue_never_hold_up_a_halt(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    service = build_execution(execution_config(migrated_sqlite_url, None, sim))
+    gw = service.gateway
+    try:
+        await service.start()
+        below = (sim.state.last_price("BTCUSDT") * Decimal("0.9")).quantize(Decimal(1))
+        entry = order(1, price=str(below), prefix="smc-entry")  # a working entry on the live venue
+        assert await gw.submit(entry) is not None
+        # three orders whose acknowledgement was lost when bybit died (what _unacknowledged leaves)
+        gw.venues["bybit"] = _DeadVenue()  # type: ignore[assignment]
+        for n in range(3):
+            gw._unconfirmed[f"smc-dead-{n}"] = (
+                InstrumentId("bybit", "BTC/USDT"),
+                None,
+                time.monotonic() + 15,
+            )
+        poll = asyncio.create_task(gw.poll())
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        gw.enter_halt("operator halt")
+        while sim.state.book.open_orders("BTCUSDT"):
+            await asyncio.sleep(0.02)
+        waited = time.monotonic() - started
+        await poll
+        assert waited < 1.0, f"the halt's cancel-all waited {waited:.1f} s for poll()'s lookups"
+    finally:
+        gw.venues.pop("bybit", None)
         await close_execution(service)

@@ -70,12 +70,12 @@ class GatewayStats:
     authorized: deque[tuple[str, float]] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
-def _age_s(stored: StoredOrder) -> float:
-    """Seconds since ``stored``'s intent was written (unknown: as old as can be)."""
-    if stored.created_at is None:
+def _since_sent_s(stored: StoredOrder) -> float:
+    """Seconds since ``stored`` was last sent (never sent: as long ago as can be)."""
+    if stored.submitted_at is None:
         return float("inf")
-    created = stored.created_at if stored.created_at.tzinfo else stored.created_at.replace(tzinfo=UTC)
-    return (datetime.now(UTC) - created).total_seconds()
+    sent = stored.submitted_at if stored.submitted_at.tzinfo else stored.submitted_at.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - sent).total_seconds()
 
 
 def _is_entry(report: OrderReport, stored: StoredOrder | None) -> bool:
@@ -309,7 +309,18 @@ class OrderGateway:
                     error=f"{type(exc).__name__}: {exc}",
                 )
 
+    def _stamp_sending(self, *cids: str) -> None:
+        """The send time, for a restart to know how long a lost answer's request may still arrive. A
+        database that does not take it does not stop the send (a restart then takes the order for one
+        that was never sent, as before the stamp)."""
+        for cid in cids:
+            try:
+                self.repo.mark_sending(cid)
+            except Exception as exc:
+                log.warning("could not stamp an order's send time", cid=cid, error=str(exc))
+
     async def _send_oco(self, venue: VenuePort, stop: SubmitOrder, target: SubmitOrder) -> None:
+        self._stamp_sending(stop.client_order_id, target.client_order_id)
         try:
             reports = await asyncio.wait_for(venue.submit_oco(stop, target), self.venue_timeout_s)  # type: ignore[attr-defined]
         except RejectedError as exc:
@@ -352,6 +363,7 @@ class OrderGateway:
     async def _send(self, cmd: SubmitOrder) -> OrderReport | None:
         venue = self._venue(cmd.instrument_id)
         cid = cmd.client_order_id
+        self._stamp_sending(cid)
         try:
             return await asyncio.wait_for(venue.submit_order(cmd), self.venue_timeout_s)
         except RejectedError as exc:
@@ -394,17 +406,32 @@ class OrderGateway:
         self.repo.mark(cid, OrderStatus.REJECTED, reason)
         await self._event_rejected(iid, cid, reason)
 
-    async def _settle_unconfirmed(self) -> None:
-        """The orders whose acknowledgement was lost and which the venue did not know: found now, their
-        report is applied (a late request placed them; an entry found working while halted is canceled
-        with the others); still unknown once the receive window has passed, they never arrived:
-        rejected."""
-        for cid, (iid, reference, deadline) in list(self._unconfirmed.items()):
+    async def _look_up_unconfirmed(self) -> dict[str, OrderReport | None]:
+        """One lookup of each order whose acknowledgement was lost and which the venue did not know:
+        its report, ``None`` where the venue does not know it; left out where the venue did not answer.
+        Run outside the send lock: a venue that hangs never holds up a halt's cancel-all."""
+        found: dict[str, OrderReport | None] = {}
+        for cid, (iid, _reference, _deadline) in list(self._unconfirmed.items()):
             try:
-                report = await self._find(self._venue(iid), iid, ClientOrderId(cid))
+                venue = self._venue(iid)
+                found[cid] = await asyncio.wait_for(
+                    venue.fetch_order(iid, client_order_id=ClientOrderId(cid)), self.venue_timeout_s
+                )
+            except OrderNotFound:
+                found[cid] = None
             except (SmcAgentError, TimeoutError, OSError) as exc:
                 log.warning("venue lookup of an unacknowledged order failed", cid=cid, error=str(exc))
+        return found
+
+    async def _settle_unconfirmed(self, found: dict[str, OrderReport | None]) -> None:
+        """Apply what :meth:`_look_up_unconfirmed` found: a report is applied (a late request placed the
+        order; an entry found working while halted is canceled with the others); an order the venue
+        still does not know once the receive window has passed never arrived: rejected."""
+        for cid, report in found.items():
+            entry = self._unconfirmed.get(cid)
+            if entry is None:
                 continue
+            iid, reference, deadline = entry
             if report is not None:
                 del self._unconfirmed[cid]
                 self.stats.lost_acks_resolved += 1
@@ -626,10 +653,11 @@ class OrderGateway:
         cid = ClientOrderId(stored.client_order_id)
         report = await self._find(venue, iid, cid)
         if report is None:
-            age = _age_s(stored)
-            if stored.status == OrderStatus.INITIALIZED and age < self.late_ack_window_s:
-                # written just before a restart: its request may still reach the venue
-                self._unconfirm(cid, iid, None, self.late_ack_window_s - age)
+            # sent just before a restart: its request (every retry within venue_timeout_s of the
+            # send) may still reach the venue within the receive window
+            left = self.late_ack_window_s + self.venue_timeout_s - _since_sent_s(stored)
+            if stored.status == OrderStatus.INITIALIZED and left > 0:
+                self._unconfirm(cid, iid, None, left)
             elif stored.status == OrderStatus.INITIALIZED:
                 reason = (
                     "write-ahead intent never reached the venue (process stopped before the send); not resent"
@@ -644,9 +672,10 @@ class OrderGateway:
         """Pick up fills and cancels of working orders (one open-orders listing per venue). A venue
         that does not answer (e.g. the one just failed over from) never stops the others' polling."""
         self._check_passed_stops()
+        found = await self._look_up_unconfirmed() if self._unconfirmed else {}
         async with self.send_lock:
-            if self._unconfirmed:
-                await self._settle_unconfirmed()
+            if found:
+                await self._settle_unconfirmed(found)
             for name, venue in self.venues.items():
                 try:
                     await self._poll_venue(name, venue)

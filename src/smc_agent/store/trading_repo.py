@@ -54,7 +54,7 @@ class StoredOrder:
     stop_price: Decimal | None = None  # a stop order's trigger price
     stop_loss: Decimal | None = None  # an entry's exits, attached when it fills
     take_profit: Decimal | None = None
-    created_at: datetime | None = None  # when its intent was written (UTC)
+    submitted_at: datetime | None = None  # when it was last sent (UTC); None: never sent
 
     @property
     def is_open(self) -> bool:
@@ -124,7 +124,7 @@ def _stored(row: Order) -> StoredOrder:
         stop_price=row.stop_price,
         stop_loss=row.stop_loss,
         take_profit=row.take_profit,
-        created_at=row.created_at,
+        submitted_at=row.submitted_at,
     )
 
 
@@ -333,6 +333,17 @@ class TradingRepo:
 
     def all_orders(self) -> list[StoredOrder]:
         return self._tx(lambda s: [_stored(r) for r in s.scalars(select(Order).order_by(Order.created_at))])
+
+    def mark_sending(self, client_order_id: str) -> None:
+        """Stamp the order as sent now (just before the venue call): after a restart, how long a
+        request whose answer was lost may still reach the venue is counted from this."""
+
+        def op(session: Session) -> None:
+            row = session.scalar(select(Order).where(Order.client_order_id == client_order_id))
+            if row is not None:
+                row.submitted_at = datetime.now(UTC)
+
+        self._tx(op)
 
     def mark(self, client_order_id: str, status: OrderStatus, reason: str) -> None:
         def op(session: Session) -> None:
