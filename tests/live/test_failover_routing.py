@@ -41,6 +41,19 @@ async def send_and_wait_filled(service: ExecutionService, cmd: object) -> None:
     await wait_for(filled, 15, f"order {cid} to fill")
 
 
+def with_bybit_backup(
+    binance: ExchangeSimulator, bybit: ExchangeSimulator, db_url: str, redis_url: str
+) -> tuple[ExecutionService, FailoverManager]:
+    """The execution engine on Binance with Bybit as its backup venue, and the playbook's failover."""
+    config = dataclasses.replace(
+        execution_config(db_url, redis_url, binance), backup_venue="bybit", backup_venue_url=bybit.url
+    )
+    manager = FailoverManager(
+        kv=RedisKeyValueStore(redis_url), journal=DbControlJournal(make_session_factory(make_engine(db_url)))
+    )
+    return build_execution(config), manager
+
+
 async def test_new_orders_follow_the_active_venue_and_stranded_positions_are_kept(
     sim: ExchangeSimulator,
     migrated_pg_url: str,
@@ -48,17 +61,8 @@ async def test_new_orders_follow_the_active_venue_and_stranded_positions_are_kep
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with ExchangeSimulator(simulator_config(venue="bybit")) as bybit:
-        config = dataclasses.replace(
-            execution_config(migrated_pg_url, redis_pair[0], sim),
-            backup_venue="bybit",
-            backup_venue_url=bybit.url,
-        )
-        service = build_execution(config)
+        service, manager = with_bybit_backup(sim, bybit, migrated_pg_url, redis_pair[0])
         repo = service.gateway.repo
-        manager = FailoverManager(
-            kv=RedisKeyValueStore(redis_pair[0]),
-            journal=DbControlJournal(make_session_factory(make_engine(migrated_pg_url))),
-        )
         try:
             await service.start()
             first = order(1, kind="market", qty="0.01")  # less its fee: whole lot steps
@@ -134,16 +138,7 @@ async def test_an_entry_waiting_to_be_sent_when_the_failover_lands_goes_to_the_n
     # Binance slows down (the reason to fail over) and a poll of it holds the send lock; an entry was
     # routed before it waited for the lock, and went to Binance after the failover was seen
     async with ExchangeSimulator(simulator_config(venue="bybit")) as bybit:
-        config = dataclasses.replace(
-            execution_config(migrated_pg_url, redis_pair[0], sim),
-            backup_venue="bybit",
-            backup_venue_url=bybit.url,
-        )
-        service = build_execution(config)
-        manager = FailoverManager(
-            kv=RedisKeyValueStore(redis_pair[0]),
-            journal=DbControlJournal(make_session_factory(make_engine(migrated_pg_url))),
-        )
+        service, manager = with_bybit_backup(sim, bybit, migrated_pg_url, redis_pair[0])
         await service.start()
         try:
             resting = order(1, price="30000", prefix="smc-r")  # a working order: the polls ask Binance
