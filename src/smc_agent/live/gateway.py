@@ -235,6 +235,9 @@ class OrderGateway:
                     )
                     await self._event_rejected(cmd.instrument_id, cmd.client_order_id, reason, alert=False)
                 return None
+            # the send time first: a database that makes this write wait delays the halt check, never
+            # the send after it
+            self._stamp_sending(cmd.client_order_id)
             # the last check, immediately before the venue call; stamped when the check is issued: a
             # halt key read that Redis answers after the SET sees the key, so every authorised order's
             # check was issued before the SET returned (the stamp after the reply could be later)
@@ -249,6 +252,9 @@ class OrderGateway:
             if cmd.cancel_first:  # a close: the orders it replaces go first, now that it goes
                 await self._cancel_before(cmd)
                 cmd = replace(cmd, cancel_first=())
+                self._stamp_sending(
+                    cmd.client_order_id
+                )  # it leaves after its cancels (an exit: goes halted or not)
             self.stats.sent += 1
             report = await self._send(cmd)
             if report is not None:
@@ -280,6 +286,7 @@ class OrderGateway:
             return
         async with self.send_lock:
             if self.repo.record_intents(legs, user_id=self.user_id, bot_id=bot_id_of(stop.strategy_id)):
+                self._stamp_sending(stop.client_order_id, target.client_order_id)  # before the last check
                 checked_at = time.time()
                 reason = self._denial(stop)
                 if reason is not None:
@@ -320,7 +327,6 @@ class OrderGateway:
                 log.warning("could not stamp an order's send time", cid=cid, error=str(exc))
 
     async def _send_oco(self, venue: VenuePort, stop: SubmitOrder, target: SubmitOrder) -> None:
-        self._stamp_sending(stop.client_order_id, target.client_order_id)
         try:
             reports = await asyncio.wait_for(venue.submit_oco(stop, target), self.venue_timeout_s)  # type: ignore[attr-defined]
         except RejectedError as exc:
@@ -363,7 +369,6 @@ class OrderGateway:
     async def _send(self, cmd: SubmitOrder) -> OrderReport | None:
         venue = self._venue(cmd.instrument_id)
         cid = cmd.client_order_id
-        self._stamp_sending(cid)
         try:
             return await asyncio.wait_for(venue.submit_order(cmd), self.venue_timeout_s)
         except RejectedError as exc:
@@ -648,6 +653,8 @@ class OrderGateway:
     async def _refresh_one(self, stored: StoredOrder) -> OrderReport | None:
         """Ask the venue about one stored order and apply the answer. A write-ahead intent the venue
         does not know never reached it (crash before the send): it is closed, not resent."""
+        if stored.client_order_id in self._unconfirmed:  # asked by poll() until its window has passed
+            return None
         venue = self.venues[stored.exchange]
         iid = InstrumentId(stored.exchange, stored.symbol)
         cid = ClientOrderId(stored.client_order_id)

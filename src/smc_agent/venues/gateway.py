@@ -192,7 +192,47 @@ class CcxtGateway:
         Stop orders go out as ccxt ``market``/``limit`` orders with the venue's trigger param
         (:attr:`VenueQuirks.trigger_price_param`): ccxt turns them into Binance spot ``STOP_LOSS`` /
         ``STOP_LOSS_LIMIT`` with ``stopPrice`` and Bybit spot conditional orders
-        (``orderFilter=StopOrder``, ``triggerPrice``; the venue infers the direction)."""
+        (``orderFilter=StopOrder``, ``triggerPrice``; the venue infers the direction).
+
+        A venue that does not answer one of the calls made before the order (the last price, the
+        markets, the account kind) raises RejectedError: nothing was sent, so the outcome is known."""
+        try:
+            command, params, market = await self._prepare(command)
+        except (core.RetryableError, core.BannedError) as exc:
+            raise core.RejectedError(
+                f"{self._venue}: not sent, the venue did not answer before it ({type(exc).__name__}: {exc})"
+            ) from exc
+        q = self.quirks
+        is_stop = command.order_type in _STOP_TYPES
+        try:
+            raw = await self._call(
+                "create_order",
+                market["symbol"],
+                _CCXT_TYPE[command.order_type],
+                command.side.value,
+                float(command.qty),
+                None if command.price is None else float(command.price),
+                params,
+                resend=command,
+            )
+        except (core.VenueUnavailable, core.InvalidOrder) as exc:
+            # lost ack or duplicate id: the order may exist; ask for it before reporting failure
+            try:
+                return await self.fetch_order(command.instrument_id, client_order_id=command.client_order_id)
+            except core.OrderNotFound:
+                raise exc from None
+            except core.SmcAgentError:
+                raise exc from None
+        if is_stop:
+            self._stop_ids.add(str(raw["id"]))
+        if not q.create_returns_full_order or raw.get("status") is None or raw.get("side") is None:
+            # an acknowledgement without the order (Bybit always, Binance ACK responses)
+            return await self.fetch_order(command.instrument_id, venue_order_id=VenueOrderId(str(raw["id"])))
+        return self._report(command.instrument_id, raw)
+
+    async def _prepare(self, command: SubmitOrder) -> tuple[SubmitOrder, dict[str, Any], dict[str, Any]]:
+        """The order as it goes out, its ccxt params and market; refuses (InvalidOrder) what the venue
+        would refuse or ccxt would silently change."""
         q = self.quirks
         if q.trigger_direction_inferred and command.order_type in _STOP_TYPES:
             await self._refuse_stop_through(command)
@@ -237,31 +277,7 @@ class CcxtGateway:
             raise core.InvalidOrder(f"{self._venue} {command.instrument_id.symbol}: {problem}")
         if is_stop:
             params[q.trigger_price_param] = str(command.trigger_price)
-        try:
-            raw = await self._call(
-                "create_order",
-                market["symbol"],
-                _CCXT_TYPE[command.order_type],
-                command.side.value,
-                float(command.qty),
-                None if command.price is None else float(command.price),
-                params,
-                resend=command,
-            )
-        except (core.VenueUnavailable, core.InvalidOrder) as exc:
-            # lost ack or duplicate id: the order may exist; ask for it before reporting failure
-            try:
-                return await self.fetch_order(command.instrument_id, client_order_id=command.client_order_id)
-            except core.OrderNotFound:
-                raise exc from None
-            except core.SmcAgentError:
-                raise exc from None
-        if is_stop:
-            self._stop_ids.add(str(raw["id"]))
-        if not q.create_returns_full_order or raw.get("status") is None or raw.get("side") is None:
-            # an acknowledgement without the order (Bybit always, Binance ACK responses)
-            return await self.fetch_order(command.instrument_id, venue_order_id=VenueOrderId(str(raw["id"])))
-        return self._report(command.instrument_id, raw)
+        return command, params, market
 
     async def _refuse_stop_through(self, command: SubmitOrder) -> None:
         """A stop whose trigger the market has already passed (a sell stop at or above the last trade)
