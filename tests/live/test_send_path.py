@@ -11,10 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 import redis
+from sqlalchemy import update
 
 from smc_agent.core.enums import OrderStatus
 from smc_agent.live.streams import MemoryStreamBus
 from smc_agent.live.wiring import build_execution, close_execution
+from smc_agent.store.db import transaction
+from smc_agent.store.models import Order
 from smc_agent.venues.simulator import ExchangeSimulator
 from tests.live.conftest import execution_config, order
 
@@ -142,11 +145,11 @@ async def test_a_stop_loss_whose_pre_send_price_check_failed_is_rejected_at_once
 async def test_a_redelivered_command_leaves_an_unconfirmed_order_waiting(
     sim: ExchangeSimulator, migrated_sqlite_url: str
 ) -> None:
-    """The send stamp failed (database blip), the acknowledgement was lost and the venue does not know
-    the order yet: it is in _unconfirmed for 15 s. The same command delivered again goes through
-    _refresh_one, which reads submitted_at None as 'never sent' and rejects it at once, inside the
-    window the gateway itself is still waiting out (a late request then fills an order the engine was
-    told was rejected)."""
+    """The acknowledgement was lost and the venue does not know the order yet: it is in _unconfirmed
+    for 15 s. Its row has no send time (written by a version that did not stamp it). The same command
+    delivered again went through _refresh_one, which read that as 'never sent' and rejected it at
+    once, inside the window the gateway itself was still waiting out (a late request then fills an
+    order the engine was told was rejected)."""
     import ccxt
 
     service = build_execution(execution_config(migrated_sqlite_url, None, sim), bus=MemoryStreamBus())
@@ -155,21 +158,17 @@ async def test_a_redelivered_command_leaves_an_unconfirmed_order_waiting(
         await service.start()
         venue = gw.venues["binance"]
         real_create = venue.exchange.create_order
-        real_stamp = gw.repo.mark_sending
 
         async def in_flight(*a: Any, **k: Any) -> Any:  # the request is on its way; the answer is lost
             venue.exchange.create_order = real_create
             raise ccxt.NetworkError("connection reset")
 
-        def stamp_fails(cid: str) -> None:
-            gw.repo.mark_sending = real_stamp
-            raise OSError("database connection reset")
-
         venue.exchange.create_order = in_flight
-        gw.repo.mark_sending = stamp_fails  # type: ignore[method-assign]
         cmd = order(1, kind="market")
         await gw.submit(cmd)
         assert cmd.client_order_id in gw._unconfirmed
+        with transaction(gw.repo._factory) as session:  # a row without its send time
+            session.execute(update(Order).values(submitted_at=None))
         await gw.submit(cmd)  # stream redelivery of the same command, 0.x s later
         stored = gw.repo.get(cmd.client_order_id)
         assert stored.status == OrderStatus.INITIALIZED.value, (

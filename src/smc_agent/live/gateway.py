@@ -74,8 +74,7 @@ def _since_sent_s(stored: StoredOrder) -> float:
     """Seconds since ``stored`` was last sent (never sent: as long ago as can be)."""
     if stored.submitted_at is None:
         return float("inf")
-    sent = stored.submitted_at if stored.submitted_at.tzinfo else stored.submitted_at.replace(tzinfo=UTC)
-    return (datetime.now(UTC) - sent).total_seconds()
+    return (datetime.now(UTC) - stored.submitted_at).total_seconds()  # UTCDateTime: always aware
 
 
 def _is_entry(report: OrderReport, stored: StoredOrder | None) -> bool:
@@ -128,12 +127,12 @@ class OrderGateway:
         self._fee_waits: dict[str, float] = {}  # fills waiting for their trades: since (monotonic)
         self._lots: dict[InstrumentId, Decimal] = {}
         self._lots_retry: dict[str, float] = {}  # venue -> when to read its instruments again
-        # stop-losses refused because the market had passed them: (deadline (monotonic), reason) each;
-        # the trading engine closes their positions at market, a P1 is raised if it has not by then
-        self.passed_stop_grace_s = passed_stop_grace_s
         for venue in self.venues.values():  # an order resent after a throttle passes the halt check again
             if hasattr(venue, "may_send"):
                 venue.may_send = self._denial
+        # stop-losses refused because the market had passed them: (deadline (monotonic), reason) each;
+        # the trading engine closes their positions at market, a P1 is raised if it has not by then
+        self.passed_stop_grace_s = passed_stop_grace_s
         self._passed_stops: dict[str, tuple[float, str]] = {}
         # orders whose acknowledgement was lost and which the venue did not know when asked: a request
         # can still reach it until the venue's receive window (Binance 10 s, Bybit 5 s; its timestamp)
@@ -235,10 +234,9 @@ class OrderGateway:
                     )
                     await self._event_rejected(cmd.instrument_id, cmd.client_order_id, reason, alert=False)
                 return None
-            # the send time first: a database that makes this write wait delays the halt check, never
-            # the send after it
-            self._stamp_sending(cmd.client_order_id)
-            # the last check, immediately before the venue call; stamped when the check is issued: a
+            # the last check, after the intent (which carries the send time: a database that makes the
+            # write wait delays the check, never the send), immediately before the venue call; stamped
+            # when the check is issued: a
             # halt key read that Redis answers after the SET sees the key, so every authorised order's
             # check was issued before the SET returned (the stamp after the reply could be later)
             checked_at = time.time()
@@ -252,9 +250,7 @@ class OrderGateway:
             if cmd.cancel_first:  # a close: the orders it replaces go first, now that it goes
                 await self._cancel_before(cmd)
                 cmd = replace(cmd, cancel_first=())
-                self._stamp_sending(
-                    cmd.client_order_id
-                )  # it leaves after its cancels (an exit: goes halted or not)
+                self._stamp_sending(cmd.client_order_id)  # it leaves after its cancels (an exit)
             self.stats.sent += 1
             report = await self._send(cmd)
             if report is not None:
@@ -286,7 +282,6 @@ class OrderGateway:
             return
         async with self.send_lock:
             if self.repo.record_intents(legs, user_id=self.user_id, bot_id=bot_id_of(stop.strategy_id)):
-                self._stamp_sending(stop.client_order_id, target.client_order_id)  # before the last check
                 checked_at = time.time()
                 reason = self._denial(stop)
                 if reason is not None:
@@ -316,15 +311,14 @@ class OrderGateway:
                     error=f"{type(exc).__name__}: {exc}",
                 )
 
-    def _stamp_sending(self, *cids: str) -> None:
-        """The send time, for a restart to know how long a lost answer's request may still arrive. A
-        database that does not take it does not stop the send (a restart then takes the order for one
-        that was never sent, as before the stamp)."""
-        for cid in cids:
-            try:
-                self.repo.mark_sending(cid)
-            except Exception as exc:
-                log.warning("could not stamp an order's send time", cid=cid, error=str(exc))
+    def _stamp_sending(self, cid: str) -> None:
+        """A send time later than the intent's, for a restart to know how long a lost answer's request
+        may still arrive. A database that does not take it does not stop the send (a restart then
+        counts from the intent: a shorter wait)."""
+        try:
+            self.repo.mark_sending(cid)
+        except Exception as exc:
+            log.warning("could not stamp an order's send time", cid=cid, error=str(exc))
 
     async def _send_oco(self, venue: VenuePort, stop: SubmitOrder, target: SubmitOrder) -> None:
         try:

@@ -162,6 +162,7 @@ class TradingRepo:
 
         def op(session: Session) -> None:
             owner = _owner(session, bot_id, user_id)
+            now = datetime.now(UTC)
             for cmd in cmds:
                 session.add(
                     Order(
@@ -182,6 +183,7 @@ class TradingRepo:
                         status=OrderStatus.INITIALIZED.value,
                         tag=(cmd.tag or None) and cmd.tag[:64],
                         reason=None if cmd.reference_price is None else f"ref={cmd.reference_price}",
+                        submitted_at=now,  # the gateway writes the intent as it sends the order
                     )
                 )
 
@@ -335,8 +337,9 @@ class TradingRepo:
         return self._tx(lambda s: [_stored(r) for r in s.scalars(select(Order).order_by(Order.created_at))])
 
     def mark_sending(self, client_order_id: str) -> None:
-        """Stamp the order as sent now (just before the venue call): after a restart, how long a
-        request whose answer was lost may still reach the venue is counted from this."""
+        """Stamp the order as sent now (an order whose send came later than its intent: a close after
+        its cancels): after a restart, how long a request whose answer was lost may still reach the
+        venue is counted from this."""
 
         def op(session: Session) -> None:
             row = session.scalar(select(Order).where(Order.client_order_id == client_order_id))

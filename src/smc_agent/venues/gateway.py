@@ -39,6 +39,7 @@ _CCXT_STATUS = {
 
 
 _STOP_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+_SMALLEST_STEP = Decimal("0.00000001")  # a tick or lot step the markets do not give
 _PRICED_TYPES = (OrderType.LIMIT, OrderType.STOP_LIMIT)
 # core order type -> ccxt unified type; the trigger param makes a stop of it
 _CCXT_TYPE = {
@@ -163,8 +164,8 @@ class CcxtGateway:
             symbol=instrument_id.symbol,
             base=m["base"],
             quote=m["quote"],
-            price_increment=_dec(m["precision"]["price"]) or Decimal("0.00000001"),
-            qty_increment=_dec(m["precision"]["amount"]) or Decimal("0.00000001"),
+            price_increment=_dec(m["precision"]["price"]) or _SMALLEST_STEP,
+            qty_increment=_dec(m["precision"]["amount"]) or _SMALLEST_STEP,
             min_qty=_dec((limits.get("amount") or {}).get("min")) or Decimal(0),
             max_qty=_dec((limits.get("amount") or {}).get("max")),
             min_notional=_dec((limits.get("cost") or {}).get("min")) or Decimal(0),
@@ -535,7 +536,7 @@ class CcxtGateway:
         one :meth:`_instrument` assumes. ccxt's quantities are floats, the step tells a quantity short
         by whole lots from one short by rounding."""
         market = (self.exchange.markets or {}).get(symbol) or {}
-        return _dec((market.get("precision") or {}).get("amount")) or Decimal("0.00000001")
+        return _dec((market.get("precision") or {}).get("amount")) or _SMALLEST_STEP
 
     def _report(self, instrument_id: InstrumentId, raw: dict[str, Any]) -> OrderReport:
         filled = _dec(raw.get("filled")) or Decimal(0)
