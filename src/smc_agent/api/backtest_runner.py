@@ -26,7 +26,7 @@ def store_backtest_runner(factory: sessionmaker[Session], reports_dir: Path) -> 
         from smc_agent.backtest.report import to_html, to_json
         from smc_agent.backtest.runner import BacktestConfig, run_backtest
         from smc_agent.marketdata.store import END_OF_TIME_MS, SqlCandleStore
-        from smc_agent.strategy.registry import strategy_class
+        from smc_agent.strategy.registry import shipped_strategy
 
         venue, symbol, timeframe = params["exchange"], params["symbol"], params["timeframe"]
         candles = SqlCandleStore(factory).get(
@@ -40,9 +40,7 @@ def store_backtest_runner(factory: sessionmaker[Session], reports_dir: Path) -> 
             raise DataError(f"no stored candles for {venue}:{symbol}:{timeframe} in the requested range")
         frame = pd.DataFrame([c._asdict() for c in candles])
         data = CandleData.from_frame(frame, venue=venue, symbol=symbol, timeframe=timeframe)
-        strategy = strategy_class(params["strategy"])(
-            **{k: str(v) for k, v in params.get("parameters", {}).items()}
-        )
+        strategy = shipped_strategy(params["strategy"], params.get("parameters", {}))
         config = BacktestConfig(
             starting_cash=Decimal(str(params.get("initial_cash", "10000"))),
             spot=":" not in symbol,  # the venues' spot symbols (a derivative's has a settle currency)

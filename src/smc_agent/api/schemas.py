@@ -422,13 +422,10 @@ class BacktestCreate(BaseModel):
         """Refuse a request the backtest worker could never run (queued, it failed only later): an
         unknown strategy, or parameters it refuses (unknown name, wrong type, out of range)."""
         from smc_agent.core.errors import ConfigError
-        from smc_agent.strategy.params import check_json_params
-        from smc_agent.strategy.registry import strategy_class
+        from smc_agent.strategy.registry import shipped_strategy
 
         try:
-            cls = strategy_class(self.strategy)
-            check_json_params(cls, self.parameters)
-            cls(**{k: str(v) for k, v in self.parameters.items()})  # as the worker builds it
+            shipped_strategy(self.strategy, self.parameters)  # as the worker builds it
         except (ConfigError, ValueError, TypeError, OverflowError) as exc:
             raise ValueError(f"strategy {self.strategy!r}: {exc}") from None
         return self

@@ -19,6 +19,7 @@ from typing import Any
 
 from smc_agent.core.errors import ConfigError
 from smc_agent.strategy.base import Strategy
+from smc_agent.strategy.params import check_json_params
 from smc_agent.strategy.sma_cross import SmaCross
 from smc_agent.strategy.smc_structure import SmcStructure
 
@@ -31,6 +32,14 @@ def strategy_class(name: str) -> type[Strategy]:
         return STRATEGIES[name]
     except KeyError:
         raise ConfigError(f"unknown strategy {name!r}; available: {sorted(STRATEGIES)}") from None
+
+
+def shipped_strategy(name: str, parameters: Mapping[str, Any]) -> Strategy:
+    """A shipped strategy built from parameters decoded from JSON (the API's backtests): their types
+    checked strictly, then the strategy's own checks; raises ConfigError, ValueError or TypeError."""
+    cls = strategy_class(name)
+    check_json_params(cls, parameters)
+    return cls(**{k: str(v) for k, v in parameters.items()})
 
 
 def load_strategy(spec: str) -> type[Strategy]:
