@@ -25,7 +25,9 @@ class Container:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.effective_database_url)
+        return make_engine(
+            self.settings.effective_database_url, statement_timeout_s=self.settings.db_statement_timeout_s
+        )
 
     @cached_property
     def session_factory(self) -> sessionmaker[Session]:

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         description="Redis URL of the control store (db 0) e.g. redis://127.0.0.1:6379/0. "
         "None: the embedded control store in the database.",
     )
+    db_statement_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="PostgreSQL: longest a statement may run (a lock wait: at most 5 s) before it fails "
+        "and is retried; bounds how long a stuck database can stall the services.",
+    )
     session_redis_db: int = Field(default=1, ge=0, le=15, description="Redis database of user sessions.")
     mode: TradingMode = Field(default=TradingMode.PAPER, description="paper (default) or live.")
     log_format: Literal["auto", "json", "console"] = "auto"

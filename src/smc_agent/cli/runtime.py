@@ -145,6 +145,7 @@ def serve_execution_engine(
         backup = _backup_keys(live, backup_venue_url)
         config = ExecutionConfig(
             database_url=c.settings.effective_database_url,
+            db_statement_timeout_s=c.settings.db_statement_timeout_s,
             redis_url=redis_url,
             venue=c.settings.primary_venue,
             venue_url=venue_url,

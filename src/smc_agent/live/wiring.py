@@ -31,6 +31,7 @@ log = get_logger("smc_agent.live.wiring")
 @dataclass(frozen=True, slots=True)
 class ExecutionConfig:
     database_url: str
+    db_statement_timeout_s: float = 15.0  # see Settings.db_statement_timeout_s
     redis_url: str | None = None  # control store and streams; None = embedded store, in-process bus
     venue: str = "binance"
     venue_url: str | None = None  # e.g. the exchange simulator's http://127.0.0.1:PORT
@@ -71,8 +72,10 @@ def build_router(config: ExecutionConfig, control: TradingControl, repo: Trading
     return VenueRouter(active_venue=manager.active_venue, repo=repo, configured=lambda: venues)
 
 
-def build_control(database_url: str, redis_url: str | None) -> tuple[TradingControl, TradingRepo]:
-    factory = make_session_factory(make_engine(database_url))
+def build_control(
+    database_url: str, redis_url: str | None, *, statement_timeout_s: float = 15.0
+) -> tuple[TradingControl, TradingRepo]:
+    factory = make_session_factory(make_engine(database_url, statement_timeout_s=statement_timeout_s))
     kv: KeyValueStore = RedisKeyValueStore(redis_url) if redis_url else DbKeyValueStore(factory)
     return TradingControl(kv=kv, journal=DbControlJournal(factory)), TradingRepo(factory)
 
@@ -82,7 +85,9 @@ def build_execution(
 ) -> ExecutionService:
     """``on_incident`` (e.g. the ops incident opener's ``open_or_attach``, passed in by the CLI: live
     sits below ops) is called when reconciliation finds an unexplained mismatch."""
-    control, repo = build_control(config.database_url, config.redis_url)
+    control, repo = build_control(
+        config.database_url, config.redis_url, statement_timeout_s=config.db_statement_timeout_s
+    )
     if bus is None:
         bus = RedisStreamBus(config.redis_url) if config.redis_url else MemoryStreamBus()
     service: ExecutionService | None = None
