@@ -90,6 +90,15 @@ def test_an_unknown_metric_is_refused_listing_the_valid_ones(tmp_path: Path) -> 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("top", ["0", "-1"])
+def test_a_top_that_shows_no_rows_is_refused(tmp_path: Path, top: str) -> None:
+    # --top -1 showed every row but the last, titled "top -1 of N"
+    args = ["sweep", "--data", str(rising_csv(tmp_path)), "--strategy", "sma_cross", "--grid", "fast=5,10"]
+    result = runner.invoke(app, [*args, "--top", top, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "--top" in result.output and not (tmp_path / "out").exists()
+
+
 def test_every_statistic_that_differs_between_runs_is_a_metric() -> None:
     stats = compute_stats(
         equity=np.array([1.0, 1.0001]),
@@ -237,8 +246,37 @@ def test_a_csv_with_a_zero_price_is_refused(tmp_path: Path, column: str) -> None
     frame.to_csv(path, index=False)
     result = runner.invoke(app, ["--data", str(path), "--strategy", "sma_cross", "--out", str(tmp_path)])
     assert result.exit_code == 2, result.output
-    assert "row 120" in result.output and "is 0 (a price must be positive)" in result.output
+    text = " ".join(result.output.split())
+    assert "row 120 (line 122 of the file): open is 0 (a price must be positive" in text  # open: the first
     assert "Traceback" not in result.output and not list(tmp_path.glob("*.json"))
+
+
+def test_repair_drops_rows_with_a_zero_price_and_says_so(tmp_path: Path) -> None:
+    path = rising_csv(tmp_path)
+    frame = pd.read_csv(path)
+    frame.loc[[40, 120], ["open", "low"]] = 0.0
+    frame.to_csv(path, index=False)
+    args = ["--data", str(path), "--strategy", "sma_cross", "--out", str(tmp_path), "--repair"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "repaired: dropped 2 rows with a price of 0" in result.output
+    stats = json.loads(next(tmp_path.glob("*.json")).read_text())["stats"]
+    assert stats["bars"] == len(frame) - 2
+
+
+def test_candles_off_the_timeframes_grid_are_said_before_the_run(tmp_path: Path) -> None:
+    # 1h candles opening at :07 were taken silently: the higher timeframes built from them close late
+    frame = pd.read_csv(rising_csv(tmp_path))
+    frame["timestamp_ms"] += 7 * 60_000
+    path = tmp_path / "sim_spot_BTCUSDT_1h.csv"
+    frame.to_csv(path, index=False)
+    result = runner.invoke(app, ["--data", str(path), "--strategy", "sma_cross", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert (
+        f"{len(frame):,} candle(s) off the 1h grid from 00:00 UTC (row 0 opens 2024-01-01 00:07:00 UTC)"
+        in text
+    )
 
 
 def test_gaps_in_the_candles_are_reported_before_the_run(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from decimal import Decimal, InvalidOperation
@@ -38,7 +39,7 @@ from smc_agent.cli.data import parse_time
 from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.errors import ConfigError, DataError, SmcAgentError
 from smc_agent.risk.config import RiskConfig
-from smc_agent.smc.candles import CandleError
+from smc_agent.smc.candles import CandleError, Candles
 from smc_agent.strategy.registry import STRATEGIES, build_strategy, load_strategy
 
 app = typer.Typer(
@@ -165,7 +166,9 @@ def load_data(
             raise DataError(f"{path.name}: {exc}") from None
         for note in loaded.repairs:
             err.print(f"repaired: {escape(note)}")
+        loaded = _positive_prices(loaded, path.name, repair=repair)
         _check_spacing(loaded.ts_ms, timeframe, path.name)
+        _warn_off_grid(loaded.ts_ms, timeframe, path.name)
         data = CandleData.from_smc(loaded, venue=venue, symbol=symbol, timeframe=timeframe).between(
             start, end
         )
@@ -236,6 +239,50 @@ def _check_out(out: Path) -> None:
     existing = next(p for p in (out, *out.parents) if p.exists())
     if not existing.is_dir():
         raise ConfigError(f"--out: {existing} is a file, not a directory")
+
+
+def _positive_prices(candles: Candles, name: str, *, repair: bool) -> Candles:
+    """A price of 0 cannot be traded, sized or valued: the row is refused with its line, or dropped
+    with ``--repair`` (said, like the other repairs)."""
+    prices = np.vstack([candles.open, candles.high, candles.low, candles.close])
+    zero = (prices == 0.0).any(axis=0)
+    if not zero.any():
+        return candles
+    if not repair:
+        row = int(np.argmax(zero))
+        column = ("open", "high", "low", "close")[int(np.argmax(prices[:, row] == 0.0))]
+        raise DataError(
+            f"{name}: row {row} (line {row + 2} of the file): {column} is 0 (a price must be positive; "
+            "--repair drops such rows and says so)"
+        )
+    keep = ~zero
+    err.print(f"repaired: dropped {int(zero.sum())} rows with a price of 0")
+    return dataclasses.replace(
+        candles,
+        open=candles.open[keep],
+        high=candles.high[keep],
+        low=candles.low[keep],
+        close=candles.close[keep],
+        volume=candles.volume[keep],
+        ts_ms=candles.ts_ms[keep],
+    )
+
+
+def _warn_off_grid(times: npt.NDArray[np.int64], timeframe: str, name: str) -> None:
+    """Candles that do not open on the timeframe's grid from 00:00 UTC (a 5m candle at :07): the higher
+    timeframes, bucketed from the epoch, close one candle late. Said, not refused (a daily file of a
+    venue that closes its day at another hour is usable)."""
+    step = timeframe_ms(timeframe)
+    if step > timeframe_ms("1d") or not len(times):
+        return  # weeks start on Monday, months vary: no epoch grid to hold them to
+    off = times % step
+    if off.any():
+        row = int(np.flatnonzero(off)[0])
+        at = pd.Timestamp(int(times[row]), unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M:%S")
+        err.print(
+            f"warning: {name}: {int(np.count_nonzero(off)):,} candle(s) off the {timeframe} grid from 00:00 "
+            f"UTC (row {row} opens {at} UTC): higher-timeframe candles built from them close one candle late"
+        )
 
 
 def _check_spacing(times: npt.NDArray[np.int64], timeframe: str, name: str) -> None:
@@ -445,7 +492,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     ] = "sharpe",
     workers: Annotated[int | None, typer.Option("--workers", help="processes (default: all cores)")] = None,
     walk: Annotated[int, typer.Option("--walk-forward", help="rolling walk-forward folds (0 = off)")] = 0,
-    top: Annotated[int, typer.Option("--top", help="rows to show")] = 10,
+    top: Annotated[int, typer.Option("--top", min=1, help="rows to show")] = 10,
     out: OutOpt = Path(),
     symbol: SymbolOpt = None,
     timeframe: TfOpt = None,
