@@ -161,3 +161,30 @@ async def test_an_exit_the_venue_throttled_still_goes_once_halted(
     report = await asyncio.wait_for(sent, 10)
     assert report is not None and report.status is OrderStatus.FILLED
     assert engine.gateway.halted
+
+
+async def test_an_entry_resent_after_a_clock_resync_is_not_sent_once_halted(
+    engine: ExecutionService, sim: ExchangeSimulator, playbook_redis: tuple[str, str]
+) -> None:
+    # our clock 60 s ahead of the venue's: the entry is refused (-1021, outside the receive window)
+    # unprocessed, the gateway measures the offset and sends it again; the halt set while it measured
+    # was not checked before that resend (only a throttle's resend was)
+    venue = engine.gateway.venues["binance"]
+    exchange = venue.exchange  # type: ignore[attr-defined]
+    exchange.options["timeDifference"] = -60_000
+    measure = exchange.load_time_difference
+    arrivals: dict[str, float] = {}
+    sim.state.book.listeners.append(lambda o: arrivals.setdefault(o.client_id, time.monotonic()))
+
+    async def halted_while_measuring(*args: object) -> object:
+        raw(playbook_redis[0]).set("emergency_halt", "true")
+        return await measure(*args)
+
+    exchange.load_time_difference = halted_while_measuring
+    cmd = order(4, kind="market", prefix="smc-r")
+    assert await asyncio.wait_for(engine.gateway.submit(cmd), 10) is None
+    assert exchange.options["timeDifference"] != -60_000  # the offset was measured
+    assert cmd.client_order_id not in arrivals, "the entry reached the venue after the halt"
+    stored = engine.gateway.repo.get(cmd.client_order_id)
+    assert stored is not None and stored.status == OrderStatus.REJECTED.value
+    assert engine.gateway.halted

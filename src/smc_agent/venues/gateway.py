@@ -86,7 +86,8 @@ class CcxtGateway:
         """Call ccxt's ``method``; a throttled call is retried after the venue's backoff. ``resend``:
         the order this call places. A throttle turns the request away unprocessed, and a retry sends it
         again: an entry goes only if :attr:`may_send` still allows it then (a halt set during the
-        backoff stops it: raises RejectedError, nothing sent). An exit authorised before the halt goes
+        backoff stops it: raises RejectedError, nothing sent); so does one sent again after a refusal
+        for our clock (-1021), once the venue's time is measured. An exit authorised before the halt goes
         on: a close has had its stop and target canceled already, and a stop protects a position."""
         attempt = 0
         resynced = False
@@ -94,10 +95,11 @@ class CcxtGateway:
             self.throttle.check_ban()
             await self.throttle.wait_backoff()
             self.throttle.check_ban()
-            if attempt and resend is not None and not resend.reduce_only and self.may_send is not None:
+            if (attempt or resynced) and resend is not None and not resend.reduce_only and self.may_send:
                 refusal = self.may_send(resend)
                 if refusal is not None:
-                    raise core.RejectedError(f"{self._venue}: not sent again after a throttle: {refusal}")
+                    why = "the clock resync" if resynced and not attempt else "a throttle"
+                    raise core.RejectedError(f"{self._venue}: not sent again after {why}: {refusal}")
             started = time.perf_counter()
             try:
                 result = await getattr(self.exchange, method)(*args, **kwargs)
