@@ -11,7 +11,7 @@ import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -118,6 +118,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def session_redis_url(self) -> str | None:
+        """The Redis URL of the user sessions (the control store's, database ``session_redis_db``)."""
+        return None if self.redis_url is None else redis_url_with_db(self.redis_url, self.session_redis_db)
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -136,6 +141,16 @@ class Settings(BaseSettings):
 
 
 OPS_TABLE = "ops"
+
+
+def redis_url_with_db(redis_url: str, db: int) -> str:
+    """``redis_url`` with its database number replaced by ``db`` (in the path, or ``?db=`` for a unix
+    socket); its other query parameters are kept."""
+    parts = urlsplit(redis_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"]
+    if parts.scheme == "unix":
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode([*query, ("db", str(db))]), ""))
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", urlencode(query), ""))
 
 
 def _redis_db(url: str) -> int:

@@ -161,3 +161,26 @@ def test_playbook_redis_db_1_flush(
         assert api.client.get("/v1/me", headers=h).status_code == 401
         assert redis.Redis(db=0).get("emergency_halt") == b"true"
         assert api.client.get("/v1/status").json()["trading"]["state"] == "halted"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://redis:6379/0", "redis://redis:6379/1"),
+        ("redis://redis:6379", "redis://redis:6379/1"),
+        ("redis://redis:6379?db=0", "redis://redis:6379/1"),  # accepted by the settings
+        (
+            "redis://:pw@redis:6379/0?health_check_interval=5",
+            "redis://:pw@redis:6379/1?health_check_interval=5",
+        ),
+    ],
+)
+def test_session_redis_url_replaces_the_db_and_keeps_a_valid_url(url: str, expected: str) -> None:
+    import redis as redis_py
+
+    from smc_agent.settings import Settings
+
+    # the api-gateway's sessions and the revoke-sessions runbook's FLUSHDB both use this URL
+    session_url = Settings(redis_url=url, session_redis_db=1).session_redis_url
+    assert session_url == expected
+    assert redis_py.Redis.from_url(session_url).connection_pool.connection_kwargs["db"] == 1

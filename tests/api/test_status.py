@@ -53,8 +53,25 @@ def _seed_trading(api: Api) -> None:
             )
 
 
+def _engine_running(api: Api) -> None:
+    from smc_agent.control.trading import HEARTBEAT_KEY
+
+    api.container.kv.set(HEARTBEAT_KEY, "execution-engine-0", ttl_s=30)
+
+
+def test_status_is_degraded_without_a_running_engine(api: Api) -> None:
+    data = api.client.get("/v1/status").json()
+    assert data["trading"]["state"] == "active"
+    assert data["components"]["engine"]["ok"] is False
+    assert data["status"] == "degraded"  # no order gateway enforces a halt or sends an order
+    _engine_running(api)
+    data = api.client.get("/v1/status").json()
+    assert data["components"]["engine"]["ok"] is True and data["status"] == "ok"
+
+
 def test_anonymous_status_has_state_venue_and_health_but_no_private_figures(api: Api) -> None:
     _seed_trading(api)
+    _engine_running(api)
     data = api.client.get("/v1/status").json()
     assert data["status"] == "ok"
     assert data["trading"]["state"] == "active" and data["trading"]["reason"]

@@ -27,7 +27,7 @@ from smc_agent.api.metrics import ApiMetrics
 from smc_agent.api.middleware import AccessLogMiddleware
 from smc_agent.api.ratelimit import Limit, Limiter, RateLimiter, RateLimits, SharedRateLimiter
 from smc_agent.api.routes import account, backtests, control, incidents, market, records, resources, system
-from smc_agent.api.sessions import DbSessionStore, RedisSessionStore, SessionStore, session_redis_url
+from smc_agent.api.sessions import DbSessionStore, RedisSessionStore, SessionStore
 from smc_agent.api.static import mount_dashboard
 from smc_agent.api.watcher import ControlWatcher
 from smc_agent.api.ws import WebSocketHub
@@ -49,9 +49,9 @@ Refusals: 401 (not authenticated), 403 (not allowed), 429 (rate limited, see `Re
 
 
 def make_session_store(container: ApiContainer, ttl_s: int) -> SessionStore:
-    settings = container.settings
-    if settings.redis_url:
-        return RedisSessionStore(session_redis_url(settings.redis_url, settings.session_redis_db))
+    url = container.settings.session_redis_url
+    if url:
+        return RedisSessionStore(url)
     return DbSessionStore(container.session_factory, ttl_s)
 
 

@@ -53,14 +53,6 @@ class SessionStore(Protocol):
     def ping(self) -> None: ...
 
 
-def session_redis_url(redis_url: str, db: int) -> str:
-    """The control store's Redis URL with its database number replaced by ``db``."""
-    base, _, last = redis_url.rstrip("/").rpartition("/")
-    if base.startswith(("redis:", "rediss:")) and "//" in base and last.isdigit():
-        return f"{base}/{db}"
-    return f"{redis_url.rstrip('/')}/{db}"
-
-
 class RedisSessionStore:
     name = "redis"
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from smc_agent.control.trading import HEARTBEAT_KEY
 from smc_agent.control.traffic import PublicTraffic
 from smc_agent.store import migrate
 
@@ -76,7 +77,13 @@ def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None 
     failover = _probe(c.failover.status)
     public_traffic = _probe(lambda: {"blocked": PublicTraffic(c.kv).current() is not None})
     deps = {"database": database, "control_store": control_store}
-    comps = components or {}
+    comps = dict(components or {})
+    # the order gateway's halt guard refreshes this key every 0.2 s (3 s TTL): without it no engine
+    # enforces a halt or verifies a resume, and no order can be executed
+    engine = _probe(lambda: {"heartbeat": c.kv.get(HEARTBEAT_KEY)})
+    if engine["ok"] and engine.get("heartbeat") is None:
+        engine = {**engine, "ok": False, "error": "no running engine heartbeat (smc:engine:heartbeat)"}
+    comps.setdefault("engine", engine)
     healthy = (
         all(d["ok"] for d in deps.values())
         and failover["ok"]

@@ -6,7 +6,7 @@ import socket
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import redis
@@ -25,15 +25,9 @@ NS = "-n smc-trading"
 
 # ------------------------------------------------------------------ revoke all sessions
 def _session_redis(ctx: RunContext) -> redis.Redis | None:
-    url = ctx.services.settings.redis_url
-    if not url:
-        return None
     # NB: redis.Redis.from_url(url, db=N) keeps the URL's db; the session db must be in the URL itself
-    parts = urlsplit(url)
-    session_url = urlunsplit(
-        (parts.scheme, parts.netloc, f"/{ctx.services.settings.session_redis_db}", "", "")
-    )
-    return redis.Redis.from_url(session_url, socket_timeout=5)
+    url = ctx.services.settings.session_redis_url
+    return None if url is None else redis.Redis.from_url(url, socket_timeout=5)
 
 
 def _control_snapshot(ctx: RunContext) -> dict[str, Any]:
