@@ -3,6 +3,7 @@ names, and that every container command is a real ``smc-agent`` command line."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from typing import Any
@@ -120,6 +121,59 @@ def test_every_container_runs_a_real_cli_command(by_kind: dict[str, dict[str, di
                 assert result.exit_code == 0, f"{kind}/{name}: smc-agent {' '.join(args)} -> {result.output}"
                 checked += 1
     assert checked >= len(ROLES) + 1
+
+
+# the Secret "smc-secrets" the deploy README tells the operator to create (values made up here)
+SECRETS = {
+    "SMC_SECRET_KEY": "k8s-test-secret-key-0123456789",
+    "SMC_MASTER_KEY": "k8s-test-master-key-0123456789",
+    "SMC_EXCHANGE_API_KEY": "made-up-key",
+    "SMC_EXCHANGE_SECRET": "made-up-secret",
+    "SMC_BACKUP_EXCHANGE_API_KEY": "made-up-backup-key",
+    "SMC_BACKUP_EXCHANGE_SECRET": "made-up-backup-secret",
+}
+
+
+@pytest.mark.parametrize("role", ["trading-engine", "execution-engine", "data-pipeline"])
+def test_each_engine_starts_with_the_manifests_arguments_and_environment(
+    by_kind: dict[str, dict[str, dict[str, Any]]],
+    role: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """The command line and environment of the pod, run up to serving (nothing connects): the
+    execution-engine's paper mode without a paper venue exited 2 at once, a crash loop with no order
+    gateway to enforce a halt; `--help` alone never saw it."""
+    from smc_agent.cli import runtime
+
+    container = _pod_spec(by_kind["Deployment"][role])["containers"][0]
+    refs = [e.get("configMapRef", e.get("secretRef", {})).get("name") for e in container.get("envFrom", [])]
+    assert refs == ["smc-config", "smc-secrets"], refs
+    for name in [k for k in os.environ if k.startswith("SMC_")]:
+        monkeypatch.delenv(name)
+    for name, value in {**by_kind["ConfigMap"]["smc-config"]["data"], **SECRETS}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SMC_DATA_DIR", str(tmp_path))  # the pod's volume
+    served: list[object] = []
+    monkeypatch.setattr(runtime, "_serve", served.append)
+    result = CliRunner().invoke(app, container["args"])
+    assert result.exit_code == 0, f"{role}: smc-agent {' '.join(container['args'])} -> {result.output}"
+    assert len(served) == 1
+    if role == "execution-engine":  # and without the exchange keys it refuses, naming them
+        monkeypatch.delenv("SMC_EXCHANGE_SECRET")
+        refused = CliRunner().invoke(app, container["args"])
+        assert refused.exit_code == 2 and "SMC_EXCHANGE_SECRET" in refused.output
+
+
+def test_live_order_entry_needs_live_mode(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    # SMC_MODE=live is what refuses default secrets: --live under paper mode ran with them
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SMC_MODE", "paper")
+    monkeypatch.setenv("SMC_REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("SMC_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["serve", "execution-engine", "--live"])
+    assert result.exit_code == 2 and "--live needs SMC_MODE=live" in " ".join(result.output.split())
 
 
 def test_playbook_names_exist(by_kind: dict[str, dict[str, dict[str, Any]]]) -> None:

@@ -57,9 +57,14 @@ def _redis_or_exit(redis_url: str | None) -> str:
     return redis_url
 
 
-def _keys(live: bool, venue_url: str | None) -> tuple[str | None, str | None]:
+def _keys(live: bool, venue_url: str | None, mode: str = "live") -> tuple[str | None, str | None]:
     from smc_agent.venues.simulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
+    if live and mode != "live":  # SMC_MODE=live is what refuses default or empty secrets
+        err_console.print(
+            f"[bold red]--live needs SMC_MODE=live[/] (it is {mode}): live mode refuses default secrets"
+        )
+        raise typer.Exit(2)
     if live:
         key, secret = os.environ.get("SMC_EXCHANGE_API_KEY"), os.environ.get("SMC_EXCHANGE_SECRET")
         if not key or not secret:
@@ -141,7 +146,7 @@ def serve_execution_engine(
 
     with container() as c:
         redis_url = _redis_or_exit(c.settings.redis_url)
-        key, secret = _keys(live, venue_url)
+        key, secret = _keys(live, venue_url, c.settings.mode.value)
         backup = _backup_keys(live, backup_venue_url)
         config = ExecutionConfig(
             database_url=c.settings.effective_database_url,
