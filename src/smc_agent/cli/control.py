@@ -12,6 +12,36 @@ from smc_agent.core.control import ControlStoreUnavailable
 from smc_agent.ops.status import system_status
 
 failover_app = typer.Typer(help="Venue failover (binance <-> bybit).", no_args_is_help=True)
+reconcile_app = typer.Typer(
+    help="Reconciliation with the venues: accept a venue's history reconciled by hand.", no_args_is_help=True
+)
+
+
+@reconcile_app.command("accept")
+def reconcile_accept(
+    venue: str = typer.Option(..., "--venue", help="binance or bybit"),
+    reason: str = typer.Option(..., "--reason", help="How the account was reconciled (recorded)."),
+) -> None:
+    """The venue's fills up to now are reconciled by hand (e.g. after restoring an older backup: the
+    positions corrected, the orders the database lost accounted for): the engine's reconciliation no
+    longer holds them against the database. Trading stays halted until `smc-agent resume`."""
+    from smc_agent.store.models import AuditLog
+    from smc_agent.store.trading_repo import TradingRepo
+
+    if venue not in ("binance", "bybit"):
+        err_console.print(f"[bold red]--venue must be binance or bybit, not {venue!r}[/]")
+        raise typer.Exit(2)
+    through = int(time.time() * 1000)
+    with container() as c:
+        TradingRepo(c.session_factory).accept_venue_history(venue, through)
+        with c.session_factory() as session, session.begin():
+            details = {"through_ms": through, "reason": reason}
+            session.add(
+                AuditLog(actor=actor(), action="venue_history_accepted", target=venue, details=details)
+            )
+    console.print(
+        f"{venue}: fills up to now accepted as reconciled ({reason}); resume with `smc-agent resume`"
+    )
 
 
 def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:

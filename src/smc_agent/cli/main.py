@@ -31,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "halt": ("smc_agent.cli.control", "halt", "Halt all trading now (same as SET emergency_halt)."),
     "resume": ("smc_agent.cli.control", "resume", "Release the halt after verification."),
     "failover": ("smc_agent.cli.control", "failover_app", "Venue failover (binance <-> bybit)."),
+    "reconcile": (
+        "smc_agent.cli.control",
+        "reconcile_app",
+        "Reconciliation with the venues: accept a venue's history reconciled by hand.",
+    ),
     "db": ("smc_agent.cli.db", "app", "Database schema migrations (Alembic)."),
     "users": ("smc_agent.cli.users", "app", "User accounts."),
     "keys": ("smc_agent.cli.keys", "app", "API keys (create, list, revoke, rotate)."),

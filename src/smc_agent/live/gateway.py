@@ -56,6 +56,11 @@ log = get_logger("smc_agent.live.gateway")
 
 Publish = Callable[[Event], Awaitable[None]]
 OUR_PREFIX = "smc-"
+# the venue's fills compared with the database's orders at each reconciliation: from the newest
+# order's creation less this (our clock against the venue's), in pages, at most this many
+HISTORY_MARGIN_MS = 60_000
+HISTORY_PAGE = 500
+HISTORY_PAGES = 20
 LOTS_RETRY_S = 60.0
 
 
@@ -632,6 +637,7 @@ class OrderGateway:
                 problems.append(
                     f"order {stored.client_order_id} is {stored.status} in the database but unknown at {name}"
                 )
+        problems += await self._venue_history(name, venue)
         for r in reports:
             if not r.client_order_id.startswith(OUR_PREFIX):
                 continue
@@ -643,6 +649,52 @@ class OrderGateway:
                     f"open order {r.client_order_id} at {name} is {stored_row.status} in the database"
                 )
         return problems
+
+    async def _venue_history(self, name: str, venue: VenuePort) -> list[str]:
+        """The venue's fills since the newest order the database holds for each symbol must all be
+        of orders it knows. A database restored from a backup older than some fills (or an account
+        traded outside the engine) holds a position that is not the venue's: each such order is a
+        problem, until the database learns it (an order of ours whose intent it holds: applied) or the
+        operator accepts the venue's history (``smc-agent reconcile accept``)."""
+        problems: list[str] = []
+        for symbol, since in self.repo.history_starts(name, margin_ms=HISTORY_MARGIN_MS).items():
+            iid = InstrumentId(name, symbol)
+            fills: list[Fill] = []
+            start = since
+            for _ in range(HISTORY_PAGES):
+                page = await asyncio.wait_for(
+                    venue.fetch_fills(iid, since_ms=start, limit=HISTORY_PAGE), self.venue_timeout_s
+                )
+                fills += page
+                if len(page) < HISTORY_PAGE:
+                    break
+                start = max(f.ts_event for f in page) + 1
+            else:
+                problems.append(
+                    f"more than {len(fills)} fills at {name} {symbol} since the newest order here"
+                )
+            ids = {str(f.venue_order_id) for f in fills if f.venue_order_id}
+            for vid in sorted(ids - self.repo.known_venue_order_ids(name, ids)):
+                report = await self._find_by_venue_id(venue, iid, VenueOrderId(vid))
+                stored = None if report is None else self.repo.get(report.client_order_id)
+                if report is not None and stored is not None:  # e.g. an intent whose ack was lost
+                    await self._apply(report)
+                    continue
+                cid = "" if report is None else f" ({report.client_order_id})"
+                problems.append(
+                    f"order {vid}{cid} filled at {name} {symbol} is not in the database (restored from "
+                    "an older backup, or traded outside the engine): `smc-agent reconcile accept` "
+                    "once the account is reconciled by hand"
+                )
+        return problems
+
+    async def _find_by_venue_id(
+        self, venue: VenuePort, iid: InstrumentId, vid: VenueOrderId
+    ) -> OrderReport | None:
+        try:
+            return await asyncio.wait_for(venue.fetch_order(iid, venue_order_id=vid), self.venue_timeout_s)
+        except OrderNotFound:
+            return None
 
     async def _refresh_one(self, stored: StoredOrder) -> OrderReport | None:
         """Ask the venue about one stored order and apply the answer. A write-ahead intent the venue

@@ -24,7 +24,7 @@ from smc_agent.core.ids import ClientOrderId
 from smc_agent.core.ports import OrderReport
 from smc_agent.core.position import booked_terms, leaves_dust, symbol_assets
 from smc_agent.execution.ids import child_order_id
-from smc_agent.store.models import Bot, Order, Position, Signal, Trade
+from smc_agent.store.models import Bot, ControlState, Order, Position, Signal, Trade
 
 T = TypeVar("T")
 ZERO = Decimal(0)
@@ -126,6 +126,14 @@ def _stored(row: Order) -> StoredOrder:
         take_profit=row.take_profit,
         submitted_at=row.submitted_at,
     )
+
+
+def _accepted_key(exchange: str) -> str:
+    return f"venue_history_accepted:{exchange}"
+
+
+def _dt_to_ms(when: datetime) -> int:
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 def _ms_to_dt(ms: int) -> datetime:
@@ -267,6 +275,47 @@ class TradingRepo:
             return [_stored(r) for r in session.scalars(query)]
 
         return self._tx(op)
+
+    def history_starts(self, exchange: str, *, margin_ms: int) -> dict[str, int]:
+        """Per symbol traded on ``exchange``: when its newest order that reached the venue was created
+        less ``margin_ms`` (epoch ms), or the operator's acceptance of the venue's history if later (see
+        :meth:`accept_venue_history`). The venue's fills since then must all be of known orders."""
+
+        def op(session: Session) -> dict[str, int]:
+            rows = session.execute(
+                select(Order.symbol, func.max(Order.created_at))
+                .where(Order.exchange == exchange, Order.venue_order_id.is_not(None))
+                .group_by(Order.symbol)
+            )
+            accepted = session.get(ControlState, _accepted_key(exchange))
+            floor = int(accepted.value) if accepted is not None else 0
+            return {symbol: max(_dt_to_ms(newest) - margin_ms, floor) for symbol, newest in rows}
+
+        return self._tx(op)
+
+    def accept_venue_history(self, exchange: str, through_ms: int) -> None:
+        """The operator reconciled ``exchange``'s account by hand up to ``through_ms``: its fills
+        before then are no longer compared with the database's orders."""
+
+        def op(session: Session) -> None:
+            row = session.get(ControlState, _accepted_key(exchange))
+            if row is None:
+                session.add(ControlState(key=_accepted_key(exchange), value=str(through_ms)))
+            else:
+                row.value = str(max(int(row.value), through_ms))
+
+        self._tx(op)
+
+    def known_venue_order_ids(self, exchange: str, venue_order_ids: Collection[str]) -> set[str]:
+        def op(session: Session) -> set[str]:
+            rows = session.scalars(
+                select(Order.venue_order_id).where(
+                    Order.exchange == exchange, Order.venue_order_id.in_(list(venue_order_ids))
+                )
+            )
+            return {str(r) for r in rows}
+
+        return self._tx(op) if venue_order_ids else set()
 
     def trade_ids_since(self, since_ms: int) -> set[tuple[str, str]]:
         """(client order id, venue trade id) of the fills stored since ``since_ms``: after a restart,
