@@ -45,6 +45,35 @@ def test_replay_equals_stream_on_real_data() -> None:
     assert replayed.stats == streamed.stats
 
 
+class _LateSmc(SmcStructure):
+    """Asks for its SMC source only after a warm-up: the replay was built for the data's first candle
+    and halted the bot at the first later one ("expected ..."), while live (a stream) it traded."""
+
+    def on_start(self, **kwargs: object) -> None:
+        self._seen = 0
+        self._ready = False
+
+    def on_candle(self, candle: Candle) -> None:
+        self._seen += 1
+        if self._seen == 300 and not self._ready:
+            self._ready = True
+            super().on_start()
+        if self._ready:
+            super().on_candle(candle)
+
+
+def test_a_source_asked_for_after_the_first_candle_replays_from_there_as_a_stream_would() -> None:
+    data = load_candles("binance_2024", "binance_spot_BTCUSDT_15m.csv", symbol="BTC/USDT", timeframe="15m")
+    data = data.between(None, int(data.open_time[6000]))
+    config = BacktestConfig()
+    replayed = run_backtest(_LateSmc(), data, config)
+    streamed = run_backtest(_LateSmc(), data, replace(config, smc_mode="stream"))
+    assert not replayed.failures and not streamed.failures
+    assert len(replayed.trades) > 3
+    assert replayed.trades == streamed.trades
+    assert replayed.stats == streamed.stats
+
+
 def test_replay_refuses_an_unexpected_candle() -> None:
     data = load_candles("binance_2024", "binance_spot_BTCUSDT_1h.csv", symbol="BTC/USDT", timeframe="1h")
     four_hours = aggregate(data.between(None, int(data.open_time[100])), "4h")

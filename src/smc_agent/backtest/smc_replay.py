@@ -9,6 +9,8 @@ replayed candles are the ones the strategy receives. A candle the replay did not
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -52,6 +54,7 @@ class ReplaySource:
         "_i",
         "_log",
         "_n",
+        "_restart",
         "_row_base",
         "_rows",
         "_starts",
@@ -59,8 +62,17 @@ class ReplaySource:
         "timeframe",
     )
 
-    def __init__(self, timeframe: str, times: list[int], log: F64) -> None:
+    def __init__(
+        self,
+        timeframe: str,
+        times: list[int],
+        log: F64,
+        restart: Callable[[int], ReplaySource] | None = None,
+    ) -> None:
         self.timeframe = timeframe
+        # a source first fed a later candle (a strategy that asks for it after a warm-up) starts there:
+        # the replay of the data from that candle on, the events a stream started there emits
+        self._restart = restart
         self._times = times
         self._bar_times = np.asarray(times, dtype=np.int64)
         self._n = len(times)
@@ -80,9 +92,22 @@ class ReplaySource:
             f"SMC replay {self.timeframe}: got candle at {candle.open_time}, expected {expected}"
         )
 
+    def _start_at(self, candle: Candle) -> bool:
+        """Fed first a candle after the data's first: become the replay of the data from it on."""
+        restart, self._restart = self._restart, None
+        if self._i or restart is None or candle.open_time not in self._times:
+            return False
+        fresh = restart(candle.open_time)
+        for name in ReplaySource.__slots__:
+            setattr(self, name, getattr(fresh, name))
+        self._restart = None
+        return True
+
     def update(self, candle: Candle) -> list[SMCEvent]:
         i = self._i
         if i >= self._n or candle.open_time != self._times[i]:
+            if self._start_at(candle):
+                return self.update(candle)
             raise self._unexpected(candle)
         self._i = i + 1
         starts = self._starts
@@ -101,6 +126,8 @@ class ReplaySource:
         Python lists a chunk at a time, like the decoded events)."""
         i = self._i
         if i >= self._n or candle.open_time != self._times[i]:
+            if self._start_at(candle):
+                return self.rows(candle)
             raise self._unexpected(candle)
         self._i = i + 1
         starts = self._starts
@@ -186,6 +213,10 @@ def replay_source(data: CandleData, config: SMCConfig, kinds: EventKinds | None 
     times = data.open_time.tolist()
     if not times:
         return ReplaySource(data.timeframe, times, np.zeros((0, 10)))
+
+    def restart(open_time: int) -> ReplaySource:
+        return replay_source(data.between(open_time, None), config, kinds)
+
     arrays = data.to_smc()
     # only the concepts that emit the asked types are computed (no per-bar series, no sessions: they
     # emit no events); the log equals analyze(...).events restricted to those concepts' kinds
@@ -193,7 +224,7 @@ def replay_source(data: CandleData, config: SMCConfig, kinds: EventKinds | None 
     if kinds is not None:
         codes = [code for kind in kinds for code in KERNEL_KINDS[kind]]
         log = log[np.isin(log[:, EV_KIND], codes)]
-    return ReplaySource(data.timeframe, times, log)
+    return ReplaySource(data.timeframe, times, log, restart)
 
 
 def replay_provider(data: CandleData) -> SMCProvider:
