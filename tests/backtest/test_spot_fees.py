@@ -13,7 +13,7 @@ from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.fill_model import FillModel
 from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.backtest.trades import build_trades
-from smc_agent.core.events import OrderFilled
+from smc_agent.core.events import OrderCanceled, OrderFilled
 from smc_agent.strategy.smc_structure import SmcStructure
 from tests._shared import shared_file
 from tests.engine.harness import INST, Rig, Scripted
@@ -102,3 +102,36 @@ def test_a_spot_account_keeps_what_a_partly_filled_entry_added_below_the_lot_ste
     stop = rig.of(OrderFilled)[-1]
     assert stop.client_order_id.endswith("-sl") and stop.written_off is None
     assert rig.engine.portfolio.position(INST.id).qty == D("0.000999")
+
+
+def test_a_spot_buy_filled_above_the_price_it_was_checked_at_never_overdraws_the_account() -> None:
+    # checked against the close (100), filled at the next open (105): the account paid 105 x 1,000
+    # out of 100,000 and held -5,000 USDT, which no spot venue allows. It gets what its cash buys
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=1_000, stop_loss=90)}), spot=True)
+    rig.bar(100, 101, 99, 100)
+    rig.bar(105, 106, 104, 105)
+    (buy,) = rig.of(OrderFilled)
+    assert buy.price == D(105) and buy.qty == D("952.380")  # whole lots of 100,000 / 105
+    assert rig.venue.cash == D(100_000) - buy.qty * D(105) >= 0
+    (canceled,) = [e for e in rig.of(OrderCanceled) if e.client_order_id == buy.client_order_id]
+    assert "insufficient balance" in canceled.reason
+    assert rig.engine.portfolio.cash == rig.venue.cash
+    stop = next(o for o in rig.engine.orders.open_orders() if o.client_order_id.endswith("-sl"))
+    assert stop.qty <= buy.qty - buy.fee  # the stop protects what was bought, no more
+
+
+def test_two_spot_buys_filled_together_share_the_cash_there_is() -> None:
+    # each was checked alone against the close (950 x 100 <= 100,000); filled at 105 one after the
+    # other, the second gets what the first left
+    def both(s: object, c: object) -> None:
+        s.buy(qty=950, stop_loss=90, tag="a")  # type: ignore[attr-defined]
+        s.buy(qty=950, stop_loss=90, tag="b")  # type: ignore[attr-defined]
+
+    rig = Rig(Scripted({0: both}), spot=True)
+    rig.bar(100, 101, 99, 100)
+    rig.bar(105, 106, 104, 105)
+    first, second = (f for f in rig.of(OrderFilled) if f.side.value == "buy")
+    assert first.qty == D(950) and second.qty == D("2.380")  # 250 USDT left buys 2.380 at 105
+    assert rig.venue.cash == D(100_000) - D("952.380") * D(105) >= 0
+    (canceled,) = [e for e in rig.of(OrderCanceled) if e.client_order_id == second.client_order_id]
+    assert "insufficient balance" in canceled.reason

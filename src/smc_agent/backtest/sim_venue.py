@@ -350,12 +350,6 @@ class SimulatedVenue:
                 self._canceled(w, "spot account: no coins left to sell (sold since it was placed)")
                 return
             qty = min(qty, sellable)
-        if self.model.max_participation is not None:  # of the candle's volume, for all its fills
-            cap = inst.round_qty(to_decimal(c.volume * self.model.max_participation)) - self._volume_used
-            if cap <= 0:
-                return
-            qty = min(qty, cap)
-            self._volume_used += qty
         market_price = to_decimal(c.open)
         if price_f == c.open:
             price = inst.round_price(market_price)
@@ -367,6 +361,24 @@ class SimulatedVenue:
         rate = self.model.taker_fee if liquidity is _TAKER else self.model.maker_fee
         if rate is None:
             rate = inst.taker_fee if liquidity is _TAKER else inst.maker_fee
+        unaffordable = False
+        if self.spot and cmd.side is _BUY and not cmd.reduce_only:
+            # checked when placed against the last close; a spot account never pays more than it has
+            # (the venue refuses): a buy filled higher (the next open) gets what the cash buys
+            affordable = self._affordable(iid, inst, price, rate)
+            if affordable < qty:
+                qty, unaffordable = affordable, True
+                if qty <= 0:
+                    self._remove(w)
+                    self._canceled(w, self._short_of_cash(cmd, price))
+                    return
+        if self.model.max_participation is not None:  # of the candle's volume, for all its fills
+            cap = inst.round_qty(to_decimal(c.volume * self.model.max_participation)) - self._volume_used
+            if cap <= 0:
+                return
+            if cap < qty:
+                qty, unaffordable = cap, False  # the rest goes on, as the next candles' volume allows
+            self._volume_used += qty
         w.filled += qty
         signed = qty if cmd.side is _BUY else -qty
         fee_currency = self.quote_currency
@@ -414,6 +426,23 @@ class SimulatedVenue:
         )
         if clipped:
             self._canceled(w, "reduce-only: remainder canceled, position flat")
+        elif unaffordable and not done:
+            self._remove(w)
+            self._canceled(w, self._short_of_cash(cmd, price))
+
+    def _affordable(self, iid: InstrumentId, inst: Instrument, price: Decimal, rate: Decimal) -> Decimal:
+        """The whole lots the account's cash pays for at ``price`` (with the fee when it is charged in
+        the quote currency; a spot buy's fee is in the coin bought)."""
+        if self.cash <= 0:
+            return ZERO
+        fee_in_coin = self._books is not None and symbol_assets(iid.symbol) is not None
+        return inst.round_qty(self.cash / (price if fee_in_coin else price * (1 + rate)))
+
+    def _short_of_cash(self, cmd: SubmitOrder, price: Decimal) -> str:
+        return (
+            f"spot account: insufficient balance: {self.cash:.2f} {self.quote_currency} does not pay for "
+            f"the rest of {cmd.qty} at {price}"
+        )
 
     # ------------------------------------------------------------ helpers
     def _validate(self, cmd: SubmitOrder) -> str | None:
