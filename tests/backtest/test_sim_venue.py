@@ -1,10 +1,12 @@
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 import pytest
 
+from smc_agent.backtest.data import CandleData
 from smc_agent.backtest.fill_model import FillModel
-from smc_agent.backtest.runner import BacktestConfig
+from smc_agent.backtest.runner import BacktestConfig, run_backtest
 from smc_agent.core.enums import LiquiditySide, OrderSide
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.events import OrderCanceled, OrderFilled, OrderRejected
@@ -300,3 +302,28 @@ def test_a_slipped_price_is_rounded_to_the_tick_against_the_taker_not_to_the_nea
     rig.bar(100, 101, 99, 100)
     (fill,) = rig.of(OrderFilled)
     assert fill.price == D("99.99")  # 99.996 down to the tick: the slippage does not vanish
+
+
+def test_the_tick_guessed_from_csv_prices_fits_every_price_and_a_market_order_fills_at_the_open() -> None:
+    # the tick was guessed from the closes only: whole-number closes made it 1, and an open of 100.37
+    # filled at 100 (a price the candle never traded at), stops and targets rounded likewise
+    rows = [(100.25, 101.5, 99.75, 100.0), (100.37, 103.0, 100.0, 102.0), (102.45, 103.0, 101.0, 102.0)]
+    data = CandleData.from_frame(
+        pd.DataFrame(
+            {
+                "timestamp_ms": [1_704_067_200_000 + i * 3_600_000 for i in range(len(rows))],
+                "open": [r[0] for r in rows],
+                "high": [r[1] for r in rows],
+                "low": [r[2] for r in rows],
+                "close": [r[3] for r in rows],
+                "volume": 10.0,
+            }
+        ),
+        venue="csv",
+        symbol="BTC/USDT",
+        timeframe="1h",
+    )
+    assert data.price_increment() == D("0.01")
+    result = run_backtest(Scripted({0: lambda s, c: s.buy(qty=1)}), data, BacktestConfig())
+    (fill,) = [f for f in result.fills if f.side is OrderSide.BUY]
+    assert fill.price == D("100.37")

@@ -137,12 +137,12 @@ class CandleData:
         return int(at.size), int(missing[at].sum()), int(self.open_time[largest])
 
     def price_increment(self) -> Decimal:
-        """Smallest decimal step seen in the first prices (a tick guess for CSV data)."""
-        decimals = 0
-        for value in self.close[:2000].tolist():
-            text = repr(value)
-            if "e" in text:
-                return Decimal("1e-8")
-            if "." in text:
-                decimals = max(decimals, len(text.split(".")[1].rstrip("0")))
-        return Decimal(1).scaleb(-decimals)
+        """The largest decimal step that every open, high, low and close is a multiple of (a tick guess
+        for CSV data; at most 8 places). A float is on the step when it is within rounding error
+        (a few ulps) of one; an open off the step the closes imply fills on it, a wrong price."""
+        prices = np.concatenate([self.open, self.high, self.low, self.close])
+        for places in range(9):
+            scaled = prices * 10.0**places
+            if (np.abs(scaled - np.round(scaled)) <= 4 * np.spacing(np.abs(scaled)) + 1e-9).all():
+                return Decimal(1).scaleb(-places)
+        return Decimal("1e-8")
