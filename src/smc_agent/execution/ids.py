@@ -18,6 +18,7 @@ from smc_agent.core.enums import OrderSide, OrderType
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
 
 MAX_LEN = 36
+OUR_PREFIX = "smc-"  # the default prefix: the ids of this system's orders at a venue
 
 
 def _check_prefix(prefix: str) -> None:
