@@ -85,3 +85,22 @@ async def test_download_cli_resumes_after_being_killed(
         assert resumed_pages == (2000 - partial + 99) // 100  # only the missing pages were fetched
         rows = store.get("binance", "BTC/USDT", "1m", start_ms=since, end_ms=until)
         assert [c.open_time for c in rows] == list(range(since, until, 60_000))
+
+
+def test_data_validate_reports_the_problems_of_a_stored_series(
+    db_url: str, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # `smc-agent data` said "download, validate and store candles"; `data validate` did not exist
+    from smc_agent.core.candle import Candle
+
+    hour = 3_600_000
+    store = SqlCandleStore(session_factory)
+    good = [Candle("binance", "BTC/USDT", "1h", i * hour, 10.0, 11.0, 9.0, 10.5, 1.0) for i in (0, 1, 3)]
+    store.put([*good, Candle("binance", "BTC/USDT", "1h", 4 * hour, 0.0, 0.0, 0.0, 0.0, 1.0)])
+    env = {"SMC_DATABASE_URL": db_url, "SMC_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(data_cli.app, ["validate", "binance", "BTC/USDT", "1h"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "4 candles stored" in result.output
+    assert "non_positive: 1" in result.output and "gap: 1" in result.output
+    clean = CliRunner().invoke(data_cli.app, ["validate", "binance", "BTC/USDT", "4h"], env=env)
+    assert clean.exit_code == 1 and "no stored candles" in clean.output

@@ -97,3 +97,16 @@ def test_repaired_series_is_strictly_increasing_on_grid_and_valid(
     assert all(t % H == 0 for t in times)
     for x in result.candles:
         x.validate()
+
+
+def test_candles_priced_at_zero_or_below_are_dropped_and_recorded() -> None:
+    # a download stored them with no repair: a close of 0 or -5 that a backtest would then trade
+    series = [
+        c(0),
+        c(H, o=0.0, h=0.0, low=0.0, cl=0.0),
+        c(2 * H, o=-5.0, h=-5.0, low=-5.0, cl=-5.0),
+        c(3 * H),
+    ]
+    result = repair_candles(series, "1h")
+    assert [x.open_time for x in result.candles] == [0, 3 * H]
+    assert [r.kind for r in result.repairs].count("non_positive") == 2

@@ -16,7 +16,8 @@ from smc_agent.cli.common import container, err_console
 from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.marketdata.download import CandleDownloader, DownloadResult
-from smc_agent.marketdata.store import SqlCandleStore
+from smc_agent.marketdata.repair import find_problems
+from smc_agent.marketdata.store import END_OF_TIME_MS, SqlCandleStore
 from smc_agent.venues.quirks import QUIRKS
 
 app = typer.Typer(help="Market data: download, validate and store candles.", no_args_is_help=True)
@@ -107,6 +108,42 @@ def download(  # noqa: PLR0917 - Typer maps positional parameters onto CLI argum
         f"{status}: stored {result.stored} new candles ({result.fetched} fetched, {result.pages} pages, "
         f"{result.repairs} repairs)"
     )
+
+
+@app.command()
+def validate(
+    venue: Annotated[str, typer.Argument(help="binance or bybit")],
+    symbol: Annotated[str, typer.Argument(help="Unified symbol, e.g. BTC/USDT")],
+    timeframe: Annotated[str, typer.Argument(help="e.g. 1m, 5m, 1h, 1d")],
+) -> None:
+    """Check the stored candles of one series: impossible values, duplicates, off-grid times, gaps.
+    Exit 0 when clean, 1 when a problem was found (each kind counted, the first of each shown)."""
+    try:
+        timeframe_ms(timeframe)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    with container() as c:
+        if not inspect(c.engine).has_table("candles"):
+            err_console.print("[bold red]the database has no candles table:[/] run `smc-agent db upgrade`")
+            raise typer.Exit(2)
+        candles = SqlCandleStore(c.session_factory).get(
+            venue, symbol, timeframe, start_ms=0, end_ms=END_OF_TIME_MS
+        )
+    if not candles:
+        err_console.print(f"no stored candles for {venue}:{symbol}:{timeframe}")
+        raise typer.Exit(1)
+    problems = find_problems(candles, timeframe)
+    first: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for p in problems:
+        counts[p.kind] = counts.get(p.kind, 0) + 1
+        first.setdefault(p.kind, f"{p.open_time}: {p.detail}")
+    typer.echo(f"{venue}:{symbol}:{timeframe}: {len(candles)} candles stored")
+    for kind, count in counts.items():
+        typer.echo(f"  {kind}: {count} (first at {first[kind]})")
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("  no problems")
 
 
 async def _run(req: DownloadRequest, store: SqlCandleStore) -> DownloadResult:

@@ -293,10 +293,10 @@ def serve_data_pipeline(  # noqa: PLR0917 - typer options
             health = HealthServer(
                 name="data-pipeline",
                 port=health_port,
-                ready=lambda: (data.published > 0, {"published": data.published, "venue": data.source.venue}),
+                ready=lambda: data.ready() if not task.done() else (False, {"loop": "ended"}),
             )
-            await health.start()
             task = asyncio.get_running_loop().create_task(data.run())
+            await health.start()
             console.print(
                 f"[bold]data-pipeline[/] {symbol} {timeframe} on {venue_name}"
                 + (f" (failover to {c.settings.backup_venue})" if backup else "")

@@ -7,6 +7,7 @@ themselves. A price becomes ``Decimal`` when it enters an order. ``open_time`` i
 
 from __future__ import annotations
 
+import math
 import re
 from typing import NamedTuple
 
@@ -51,11 +52,18 @@ class Candle(NamedTuple):
         return self.open_time + timeframe_ms(self.timeframe)
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the violated OHLC rule."""
+        """Raise ``ValueError`` naming what makes this candle impossible: a price or volume that is
+        not a finite number, a price that is not positive, a negative volume, open or close outside
+        ``[low, high]``."""
+        what = f"candle {self.symbol}@{self.venue} {self.timeframe} at {self.open_time}"
+        values = (self.open, self.high, self.low, self.close, self.volume)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"{what}: not a finite number in {values}")
+        if min(self.open, self.high, self.low, self.close) <= 0:
+            raise ValueError(f"{what}: a price that is not positive in {values[:4]}")
         if not (self.low <= min(self.open, self.close) and self.high >= max(self.open, self.close)):
             raise ValueError(
-                f"candle {self.symbol}@{self.venue} {self.timeframe} at {self.open_time}: OHLC violation "
-                f"o={self.open} h={self.high} l={self.low} c={self.close}"
+                f"{what}: OHLC violation o={self.open} h={self.high} l={self.low} c={self.close}"
             )
         if self.volume < 0:
-            raise ValueError(f"candle at {self.open_time}: negative volume {self.volume}")
+            raise ValueError(f"{what}: negative volume {self.volume}")

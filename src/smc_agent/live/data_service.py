@@ -3,7 +3,11 @@ once each, to the candles stream (the trading engine consumes them).
 
 On start it back-fills ``warmup`` closed candles so strategies have history. Of the candles one poll
 publishes, all but the newest are marked history (a back-fill, a catch-up after an outage): the trading
-engine feeds them to its strategies but refuses the entries they signal. The last published open
+engine feeds them to its strategies but refuses the entries they signal. So is any candle that closed
+longer ago than the live lag by the wall clock (the first pages of a catch-up after a long outage).
+A feed whose newest candle is more than ``STALE_BARS`` bars old by the wall clock is stale: an alert,
+and the service is not ready until candles flow again. A poll that fails, whatever the error (the
+venue, its answer, the stream store), is retried: the loop never ends but by ``stopping``. The last published open
 time is kept in memory only: a restarted pipeline back-fills again, and the trading engine drops the
 candles it has already seen (``TradingService.on_candle``), so each strategy sees each candle once.
 
@@ -16,8 +20,10 @@ again. Candles name the venue they came from; the trading engine maps them to it
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from smc_agent.core.candle import Candle, timeframe_ms
 from smc_agent.core.errors import SmcAgentError
@@ -41,6 +47,13 @@ class Subscription:
 # LIVE_LAG_MAX_MS: on 1d candles a catch-up's day-old candle is history
 LIVE_LAG_BARS = 2
 LIVE_LAG_MAX_MS = 5 * 60_000
+STALE_BARS = 2  # bars past the expected close of the next candle before the feed is called stale
+STALE_MIN_MS = 30_000  # and never less than this (a poll, the venue's own delay)
+RETRY_MAX_S = 10.0
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class DataService:
@@ -54,6 +67,7 @@ class DataService:
         warmup: int = 300,
         backup: VenuePort | None = None,
         active_venue: Callable[[], str] | None = None,
+        now_ms: Callable[[], int] = wall_ms,
     ) -> None:
         self.bus = bus
         self.venue = venue
@@ -65,8 +79,11 @@ class DataService:
         self.warmup = max(1, warmup)
         self.last_open: dict[Subscription, int] = {}
         self.published = 0
-        self.last_candle_ms: int | None = None
+        self.last_candle_ms: int | None = None  # close time of the newest candle published
         self.stopping = False
+        self.now_ms = now_ms
+        self.stale_since: int | None = None  # wall time the feed was found stale, None while fresh
+        self.last_error: str | None = None
 
     def _follow_failover(self) -> VenuePort:
         """The venue to read from now; a control store that does not answer keeps the current one."""
@@ -107,8 +124,11 @@ class DataService:
             backfill = last is None
             newest = fresh[-1].open_time if fresh else 0
             lag_ms = min(LIVE_LAG_BARS * timeframe_ms(sub.timeframe), LIVE_LAG_MAX_MS)
+            now = self.now_ms()
             for i, candle in enumerate(fresh):
-                late = newest - candle.open_time > lag_ms
+                # late: behind the newest of its poll, or closed long ago by the clock (a catch-up's
+                # first pages; the engine's clock is the candles' own, so only here is it seen)
+                late = newest - candle.open_time > lag_ms or now - candle.close_time > lag_ms
                 await self.publish(candle, history=(backfill and i < len(fresh) - 1) or late)
                 last = candle.open_time
                 count += 1
@@ -121,10 +141,49 @@ class DataService:
         self.published += 1
         self.last_candle_ms = candle.close_time
 
+    def stale(self) -> str | None:
+        """Why the feed is stale (its newest candle too old by the wall clock), or None."""
+        if self.last_candle_ms is None or not self.subscriptions:
+            return None
+        step = min(timeframe_ms(s.timeframe) for s in self.subscriptions)
+        since = self.now_ms() - self.last_candle_ms
+        if since - step <= max(STALE_BARS * step, STALE_MIN_MS):  # past the next candle's close
+            return None
+        return f"the newest candle closed {since // 1000} s ago ({STALE_BARS} bars overdue)"
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        stale = self.stale()
+        detail = {
+            "published": self.published,
+            "venue": self.source.venue,
+            "stale": stale,
+            "last_error": self.last_error,
+        }
+        return self.published > 0 and stale is None and not self.stopping, detail
+
+    def _watch_staleness(self) -> None:
+        stale = self.stale()
+        if stale is not None and self.stale_since is None:
+            self.stale_since = self.now_ms()
+            log.error("ALERT market data feed stale: no new candles", reason=stale, venue=self.source.venue)
+        elif stale is None and self.stale_since is not None:
+            self.stale_since = None
+            log.warning("market data feed fresh again", venue=self.source.venue)
+
     async def run(self) -> None:
+        failures = 0
         while not self.stopping:
             try:
                 await self.poll_once()
-            except (SmcAgentError, TimeoutError, OSError) as exc:
+            except (SmcAgentError, TimeoutError, OSError) as exc:  # the venue: expected now and then
+                failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("market data poll failed; retrying", error=str(exc))
-            await asyncio.sleep(self.poll_s)
+            except Exception as exc:  # anything else (the stream store down, a bad answer): go on
+                failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("ALERT market data poll failed; retrying", error=self.last_error)
+            else:
+                failures = 0
+            self._watch_staleness()
+            await asyncio.sleep(min(self.poll_s * (2 ** min(failures, 6)), max(self.poll_s, RETRY_MAX_S)))

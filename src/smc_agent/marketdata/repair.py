@@ -56,6 +56,11 @@ def repair_candles(candles: Iterable[Candle], timeframe: str, *, fill_gaps: bool
                 )
             )
             continue
+        if min(c.open, c.high, c.low, c.close) <= 0:  # no trade happens at a price of 0 or less
+            repairs.append(
+                Repair("non_positive", c.open_time, f"dropped o={c.open} h={c.high} l={c.low} c={c.close}")
+            )
+            continue
         if previous_time is not None and c.open_time < previous_time:
             out_of_order = True
         previous_time = c.open_time

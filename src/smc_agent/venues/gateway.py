@@ -24,6 +24,7 @@ from smc_agent.core.ids import ClientOrderId, InstrumentId, TradeId, VenueOrderI
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.ports import Balance, OrderReport
 from smc_agent.execution.ids import is_take_profit, parent_order_id
+from smc_agent.logs import get_logger
 from smc_agent.venues.errors import translate
 from smc_agent.venues.quirks import QUIRKS, VenueQuirks
 from smc_agent.venues.throttle import VenueThrottle
@@ -50,6 +51,9 @@ _CCXT_TYPE = {
 }
 
 
+log = get_logger("smc_agent.venues.gateway")
+
+
 def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
@@ -67,6 +71,7 @@ class CcxtGateway:
         self.max_rate_limit_retries = max_rate_limit_retries
         self.calls_ok = 0
         self.calls_failed = 0
+        self.klines_refused = 0  # candle rows from the venue refused as malformed or impossible
         self.last_latency_ms: float | None = None
         self.last_error: str | None = None
         self._stop_ids: set[str] = set()  # venue ids of stop orders seen (cancel addresses them as such)
@@ -479,23 +484,52 @@ class CcxtGateway:
         for, so every row returned has a successor and is known to be closed."""
         timeframe_ms(timeframe)  # validates
         want = min(limit or self.quirks.max_ohlcv_limit - 1, self.quirks.max_ohlcv_limit - 1)
-        rows = await self._call("fetch_ohlcv", instrument_id.symbol, timeframe, since_ms, want + 1)
-        rows = sorted({int(r[0]): r for r in rows}.values(), key=lambda r: r[0])
-        closed = rows[:want] if len(rows) > want else rows[:-1]
-        return [
-            Candle(
-                self._venue,
-                instrument_id.symbol,
-                timeframe,
-                int(r[0]),
-                float(r[1]),
-                float(r[2]),
-                float(r[3]),
-                float(r[4]),
-                float(r[5] or 0.0),
+        raw = await self._call("fetch_ohlcv", instrument_id.symbol, timeframe, since_ms, want + 1)
+        if not isinstance(raw, list):
+            raise core.VenueUnavailable(
+                f"{self._venue}: candles answered with {type(raw).__name__}, not rows"
             )
-            for r in closed
-        ]
+        timed = {}
+        for r in raw:  # a row without a usable open time cannot even be placed: refused below
+            try:
+                timed[int(r[0])] = r
+            except (TypeError, ValueError, IndexError):
+                self._refuse_kline(instrument_id, timeframe, r, "no open time")
+        rows = [timed[t] for t in sorted(timed)]
+        closed = rows[:want] if len(rows) > want else rows[:-1]
+        candles = []
+        for r in closed:
+            try:
+                candle = Candle(
+                    self._venue,
+                    instrument_id.symbol,
+                    timeframe,
+                    int(r[0]),
+                    float(r[1]),
+                    float(r[2]),
+                    float(r[3]),
+                    float(r[4]),
+                    float(r[5] or 0.0),  # a venue that reports no volume: 0, as before
+                )
+                candle.validate()  # (a time off the grid is real: Binance's 2018 outage; repaired later)
+            except (TypeError, ValueError, IndexError) as exc:
+                self._refuse_kline(instrument_id, timeframe, r, str(exc))
+                continue
+            candles.append(candle)
+        return candles
+
+    def _refuse_kline(self, instrument_id: InstrumentId, timeframe: str, row: Any, why: str) -> None:
+        """A malformed or impossible candle from the venue never reaches a strategy: said loudly and
+        dropped (the series has a gap there, which the engine trades across as any gap)."""
+        self.klines_refused += 1
+        log.error(
+            "ALERT malformed candle from the venue refused",
+            venue=self._venue,
+            symbol=instrument_id.symbol,
+            timeframe=timeframe,
+            row=repr(row)[:200],
+            reason=why[:200],
+        )
 
     @property
     def can_watch(self) -> bool:

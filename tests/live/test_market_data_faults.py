@@ -1,0 +1,196 @@
+"""The data-pipeline against a venue that misbehaves: an impossible candle never reaches a strategy, a
+catch-up after a long outage is history (its signals are not traded), a frozen feed is said and makes
+the service not ready, and no error (a malformed answer, the stream store restarting) ends its loop."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+
+import pytest
+import redis
+import structlog
+from sqlalchemy.engine import make_url
+
+from smc_agent.core.candle import Candle
+from smc_agent.core.ids import InstrumentId
+from smc_agent.live.codec import decode_candle, is_history
+from smc_agent.live.data_service import DataService, Subscription
+from smc_agent.live.streams import CANDLES_STREAM, MemoryStreamBus, RedisStreamBus
+from smc_agent.venues.client import make_client
+from smc_agent.venues.gateway import CcxtGateway
+from tests.live.proxy import Proxy
+
+BTC = InstrumentId("binance", "BTC/USDT")
+MIN = 60_000
+T0 = 1_800_000_000_000 - 1_800_000_000_000 % MIN
+
+
+def _candle(i: int, close: float = 100.0) -> Candle:
+    return Candle("binance", "BTC/USDT", "1m", T0 + i * MIN, 100.0, 101.0, 99.0, close, 3.0)
+
+
+class _Venue:
+    """Closed 1m candles up to ``closed`` (exclusive), as the venue lists them; ``fail`` raises once."""
+
+    venue = "binance"
+
+    def __init__(self) -> None:
+        self.closed = 0
+        self.fail: BaseException | None = None
+
+    async def fetch_candles(
+        self, iid: InstrumentId, timeframe: str, *, since_ms: int | None = None, limit: int | None = None
+    ) -> Sequence[Candle]:
+        if self.fail is not None:
+            exc, self.fail = self.fail, None
+            raise exc
+        first = 0 if since_ms is None else (since_ms - T0) // MIN
+        rows = [_candle(i) for i in range(max(first, 0), self.closed)]
+        return rows[-(limit or 500) :] if since_ms is None else rows[: limit or 500]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.ms = T0
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+def _published(bus: MemoryStreamBus) -> list[tuple[Candle, bool]]:
+    return [(decode_candle(f), is_history(f)) for _, f in bus.streams.get(CANDLES_STREAM, [])]
+
+
+async def test_a_catch_up_after_a_long_outage_is_history_by_the_wall_clock() -> None:
+    # the live lag was judged within one poll only: after an outage longer than a page (500 bars) the
+    # newest candles of the first catch-up page, hours old, were published live and traded
+    venue, clock, bus = _Venue(), _Clock(), MemoryStreamBus()
+    data = DataService(bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=5, now_ms=clock)  # type: ignore[arg-type]
+    venue.closed, clock.ms = 6, T0 + 6 * MIN + 1_000
+    await data.poll_once()
+    assert [h for _, h in _published(bus)] == [True] * 4 + [False]  # the back-fill; its newest is live
+    venue.closed, clock.ms = 1_300, T0 + 1_300 * MIN + 2_000  # 21 hours down, then back
+    while await data.poll_once():  # the catch-up, a page (500) at a time
+        pass
+    after = _published(bus)[5:]
+    assert len(after) == 1_294
+    live = [c for c, history in after if not history]
+    assert live and all(clock.ms - c.close_time <= 2 * MIN for c in live)  # within the live lag only
+
+
+async def test_impossible_or_malformed_candles_from_the_venue_are_refused_and_said() -> None:
+    gateway = CcxtGateway(make_client("binance", base_url="http://127.0.0.1:9"), venue="binance")
+    good = [T0 + 0 * MIN, 100, 101, 99, 100.5, 3]
+    rows = [
+        good,
+        [T0 + 1 * MIN, 0, 0, 0, 0, 3],  # zero prices
+        [T0 + 2 * MIN, 100, 101, 99, math.nan, 3],
+        [T0 + 3 * MIN, 100, 90, 110, 100, 3],  # high below low
+        [T0 + 4 * MIN, -100, -99, -101, -100, 3],
+        [T0 + 5 * MIN, 100, 101, 99, None, 3],  # a null close
+        [None, None, None, None, None, None],  # an HTML page ccxt parsed into rows
+        [T0 + 7 * MIN, 100, 101, 99, 100.5, 3],
+        [T0 + 8 * MIN, 100, 101, 99, 100.5, 3],  # the forming candle: never returned
+    ]
+
+    async def fetch_ohlcv(*args: object) -> list[list[object]]:
+        return rows
+
+    gateway.exchange.fetch_ohlcv = fetch_ohlcv
+    try:
+        with structlog.testing.capture_logs() as logs:
+            candles = await gateway.fetch_candles(BTC, "1m", since_ms=T0, limit=100)
+    finally:
+        await gateway.close()
+    assert [c.open_time for c in candles] == [T0, T0 + 7 * MIN]
+    assert gateway.klines_refused == 6
+    refused = [entry for entry in logs if entry["event"] == "ALERT malformed candle from the venue refused"]
+    assert len(refused) == 6 and all(entry["log_level"] == "error" for entry in refused)
+    assert any("not positive" in entry["reason"] for entry in refused)
+    assert any("OHLC violation" in entry["reason"] for entry in refused)
+
+
+@pytest.mark.parametrize(
+    "values", [(0, 1, 0, 1, 1), (1, 1, 1, math.inf, 1), (-1, 1, -2, 1, 1), (1, 2, 1, 1, -1)]
+)
+def test_a_candle_that_cannot_have_traded_is_invalid(values: tuple[float, ...]) -> None:
+    with pytest.raises(ValueError, match="candle BTC/USDT@binance 1m"):
+        Candle("binance", "BTC/USDT", "1m", T0, *values).validate()
+
+
+async def test_no_error_ends_the_poll_loop_and_a_frozen_feed_is_said_and_not_ready() -> None:
+    # a TypeError from a malformed answer ended the loop for good (only venue errors were caught),
+    # and a feed that stopped was noticed by nobody: readiness was "published anything once"
+    venue, clock, bus = _Venue(), _Clock(), MemoryStreamBus()
+    data = DataService(
+        bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=3, poll_s=0.01, now_ms=clock
+    )  # type: ignore[arg-type]
+    venue.closed, clock.ms = 4, T0 + 4 * MIN + 500
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.get_running_loop().create_task(data.run())
+        try:
+            for _ in range(200):
+                await asyncio.sleep(0.01)
+                if data.published:
+                    break
+            assert data.ready()[0]
+            venue.fail = TypeError("int() argument must be a string, not 'NoneType'")
+            await asyncio.sleep(0.1)
+            assert not task.done() and data.last_error is not None and "TypeError" in data.last_error
+            clock.ms += 4 * MIN  # the venue answers, but no candle closes
+            await asyncio.sleep(0.1)
+            ready, detail = data.ready()
+            assert not ready and "ago" in detail["stale"]
+            assert any(e["event"] == "ALERT market data feed stale: no new candles" for e in logs)
+            venue.closed = 9  # candles flow again
+            await asyncio.sleep(0.2)
+            assert data.ready()[0] and not task.done()
+            assert any(e["event"] == "market data feed fresh again" for e in logs)
+        finally:
+            data.stopping = True
+            await asyncio.wait([task], timeout=2)
+    assert [c.open_time for c, _ in _published(bus)] == [T0 + i * MIN for i in range(1, 9)]  # once each
+
+
+async def test_the_pipeline_publishes_again_after_redis_restarts(redis_pair: tuple[str, str]) -> None:
+    # redis-py's ConnectionError is not an OSError: the first one ended the loop, the process kept
+    # running and published nothing again (the trading engine's loops already retried)
+    url = redis_pair[0]
+    port = int(make_url(url).port or 6379)
+    proxy = Proxy(port)
+    bus = RedisStreamBus(url.replace(f":{port}/", f":{proxy.port}/"))
+    venue, clock = _Venue(), _Clock()
+    data = DataService(
+        bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=3, poll_s=0.05, now_ms=clock
+    )  # type: ignore[arg-type]
+    venue.closed, clock.ms = 4, T0 + 4 * MIN + 500
+    direct = redis.Redis.from_url(url)
+    task = asyncio.get_running_loop().create_task(data.run())
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if data.published == 3:
+                break
+        proxy.down()  # Redis restarts
+        venue.closed, clock.ms = 6, T0 + 6 * MIN + 500
+        await asyncio.sleep(0.5)
+        proxy.up()
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if direct.xlen(CANDLES_STREAM) == 5:
+                break
+        assert not task.done()
+        times = [
+            decode_candle({k.decode(): v.decode() for k, v in f.items()}).open_time
+            for _, f in direct.xrange(CANDLES_STREAM)
+        ]
+        assert times == [T0 + i * MIN for i in range(1, 6)]  # each once, in order
+    finally:
+        data.stopping = True
+        await asyncio.wait([task], timeout=2)
+        proxy.down()
+        await bus.close()
+        direct.delete(CANDLES_STREAM)
+        direct.close()
