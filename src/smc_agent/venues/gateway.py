@@ -500,17 +500,7 @@ class CcxtGateway:
         candles = []
         for r in closed:
             try:
-                candle = Candle(
-                    self._venue,
-                    instrument_id.symbol,
-                    timeframe,
-                    int(r[0]),
-                    float(r[1]),
-                    float(r[2]),
-                    float(r[3]),
-                    float(r[4]),
-                    float(r[5] or 0.0),  # a venue that reports no volume: 0, as before
-                )
+                candle = self._row_candle(instrument_id, timeframe, r)
                 candle.validate()  # (a time off the grid is real: Binance's 2018 outage; repaired later)
             except (TypeError, ValueError, IndexError) as exc:
                 self._refuse_kline(instrument_id, timeframe, r, str(exc))
@@ -543,20 +533,14 @@ class CcxtGateway:
         if not self.can_watch:
             raise core.ConfigError(f"{self._venue}: this client has no WebSocket support (streaming=False)")
         rows = await self._call("watch_ohlcv", instrument_id.symbol, timeframe)
-        return [
-            Candle(
-                self._venue,
-                instrument_id.symbol,
-                timeframe,
-                int(r[0]),
-                float(r[1]),
-                float(r[2]),
-                float(r[3]),
-                float(r[4]),
-                float(r[5] or 0.0),
-            )
-            for r in rows
-        ]
+        return [self._row_candle(instrument_id, timeframe, r) for r in rows]
+
+    def _row_candle(self, instrument_id: InstrumentId, timeframe: str, r: Sequence[Any]) -> Candle:
+        """One ccxt OHLCV row (a venue that reports no volume: 0); raises on a field that is no number."""
+        o, h, low, c = (float(r[k]) for k in range(1, 5))
+        return Candle(
+            self._venue, instrument_id.symbol, timeframe, int(r[0]), o, h, low, c, float(r[5] or 0.0)
+        )
 
     async def fetch_ticker(self, instrument_id: InstrumentId) -> dict[str, Any]:
         ticker: dict[str, Any] = await self._call("fetch_ticker", instrument_id.symbol)
