@@ -148,8 +148,8 @@ def redis_url_with_db(redis_url: str, db: int) -> str:
     socket); its other query parameters are kept."""
     parts = urlsplit(redis_url)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"]
-    if parts.scheme == "unix":
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode([*query, ("db", str(db))]), ""))
+    if parts.scheme == "unix":  # unix:///path/redis.sock?db=N (urlunsplit would drop the empty host's //)
+        return f"unix://{parts.netloc}{parts.path}?{urlencode([*query, ('db', str(db))])}"
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", urlencode(query), ""))
 
 

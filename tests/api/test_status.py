@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -180,3 +181,37 @@ def test_pnl_sums_the_positions_exactly(api: Api) -> None:
             )
     pnl = api.client.get("/v1/pnl", headers=api.headers("alice")).json()
     assert (pnl["realized_pnl"], pnl["fees"], pnl["net_pnl"]) == ("0.3", "0.03", "0.27")
+
+
+async def test_the_trading_engine_alone_is_not_an_engine_running(
+    migrated_pg_url: str, redis_pair: tuple[str, str]
+) -> None:
+    # the trading engine wrote the order gateway's heartbeat: with the execution engine down (a crash
+    # loop) /v1/status said ok, and a resume waited for a verification no process would run
+    from smc_agent.bootstrap import Container
+    from smc_agent.live.strategies import STRATEGIES
+    from smc_agent.live.streams import MemoryStreamBus
+    from smc_agent.live.trading_service import TradingService
+    from smc_agent.live.wiring import build_control
+    from smc_agent.ops.status import system_status
+    from smc_agent.settings import Settings
+    from tests.live.test_restart_and_incidents import INSTRUMENT
+
+    control, repo = build_control(migrated_pg_url, redis_pair[0])
+    settings = Settings(
+        database_url=migrated_pg_url,
+        redis_url=redis_pair[0],
+        session_redis_db=int(redis_pair[1].rsplit("/", 1)[1]),
+    )
+    container = Container(settings)
+    service = TradingService(
+        bus=MemoryStreamBus(), repo=repo, control=control, instruments=[INSTRUMENT], strategies=STRATEGIES
+    )
+    await service.start()
+    try:
+        await asyncio.sleep(0.6)  # its control loop has run
+        status = system_status(container)
+        assert status["components"]["engine"]["ok"] is False and status["status"] == "degraded"
+    finally:
+        await service.stop()
+        container.close()

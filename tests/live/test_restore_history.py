@@ -7,6 +7,9 @@ account by hand and said so (`smc-agent reconcile accept`)."""
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -19,8 +22,8 @@ from smc_agent.live.streams import MemoryStreamBus
 from smc_agent.live.wiring import build_control, build_execution, close_execution
 from smc_agent.ops.backup.service import BackupService
 from smc_agent.ops.backup.storage import DirectoryStore
-from smc_agent.store.db import make_engine, make_session_factory
-from smc_agent.store.models import AuditLog
+from smc_agent.store.db import make_engine, make_session_factory, transaction
+from smc_agent.store.models import AuditLog, Order
 from smc_agent.venues.simulator import ExchangeSimulator
 from tests.live.conftest import execution_config, order
 
@@ -101,5 +104,69 @@ async def test_a_filled_order_whose_acknowledgement_the_database_lacks_is_applie
         stored = service.gateway.repo.get(cmd.client_order_id)
         assert stored is not None and stored.venue_order_id == str(sent.venue_order_id)
         assert stored.status == "filled"
+    finally:
+        await close_execution(service)
+
+
+async def test_a_restore_from_before_any_order_on_the_symbol_is_caught_then_cleared(
+    sim: ExchangeSimulator, migrated_pg_url: str, tmp_path: Path
+) -> None:
+    # only symbols with stored orders were compared: a backup from before the first order on a symbol
+    # restored clean, the 0.5 BTC the venue holds unknown to the books
+    config = execution_config(migrated_pg_url, None, sim)
+    backups = BackupService(database_url=migrated_pg_url, store=DirectoryStore(tmp_path), clock=WallClock())
+    backup = backups.create(label="daily")["name"]  # before any order
+    first = build_execution(config, bus=MemoryStreamBus())
+    await first.start()
+    try:
+        lost = await first.gateway.submit(order(1, kind="market", qty="0.5", prefix="smc-c"))
+        assert lost is not None and lost.filled_qty > 0
+    finally:
+        await close_execution(first)
+    control, repo = build_control(migrated_pg_url, None)
+    backups.restore(backup, halt=lambda r: control.halt(reason=r, actor="op", source="cli"), confirmed=True)
+    restored = build_execution(config, bus=MemoryStreamBus())  # trades BTC/USDT (its configured symbol)
+    try:
+        problems = await restored.gateway.reconcile()
+        assert len(problems) == 1 and str(lost.venue_order_id) in problems[0], problems
+        repo.accept_venue_history("binance", int(time.time() * 1000) + 1)
+        assert await restored.gateway.reconcile() == []
+        # verified: the restore's mark is gone, a symbol with no recent order is not asked about again
+        assert repo.history_starts("binance", margin_ms=0, max_age_ms=0, symbols=("BTC/USDT",)) == {}
+    finally:
+        await close_execution(restored)
+
+
+async def test_an_old_order_on_a_pair_the_venue_no_longer_lists_does_not_block_trading(
+    sim: ExchangeSimulator, migrated_pg_url: str
+) -> None:
+    # every symbol ever traded was asked about at each reconciliation, and a venue refusing one (a
+    # delisted pair) counted as the venue unreachable: never reconciled, every order refused
+    old = datetime.now(UTC) - timedelta(days=200)
+    with transaction(make_session_factory(make_engine(migrated_pg_url))) as session:
+        session.add(
+            Order(
+                client_order_id="smc-old-00000001",
+                venue_order_id="4242",
+                exchange="binance",
+                symbol="LUNA/USDT",
+                side="buy",
+                type="market",
+                quantity=Decimal(10),
+                filled_quantity=Decimal(10),
+                status="filled",
+                created_at=old,
+                updated_at=old,
+            )
+        )
+    service = build_execution(execution_config(migrated_pg_url, None, sim), bus=MemoryStreamBus())
+    try:
+        await asyncio.wait_for(service.start(), 15)
+        assert service.gateway.reconciled and service.gateway.last_reconcile_problems == []
+        assert await service.gateway.submit(order(1, kind="market", prefix="smc-d")) is not None
+        # after a restore it is asked about, and the venue refusing the pair is said, not a halt
+        _, repo = build_control(migrated_pg_url, None)
+        repo.mark_history_unverified(int(old.timestamp() * 1000))
+        assert await service.gateway.reconcile() == []
     finally:
         await close_execution(service)

@@ -25,20 +25,15 @@ def reconcile_accept(
     """The venue's fills up to now are reconciled by hand (e.g. after restoring an older backup: the
     positions corrected, the orders the database lost accounted for): the engine's reconciliation no
     longer holds them against the database. Trading stays halted until `smc-agent resume`."""
-    from smc_agent.store.models import AuditLog
     from smc_agent.store.trading_repo import TradingRepo
 
     if venue not in ("binance", "bybit"):
         err_console.print(f"[bold red]--venue must be binance or bybit, not {venue!r}[/]")
         raise typer.Exit(2)
-    through = int(time.time() * 1000)
     with container() as c:
-        TradingRepo(c.session_factory).accept_venue_history(venue, through)
-        with c.session_factory() as session, session.begin():
-            details = {"through_ms": through, "reason": reason}
-            session.add(
-                AuditLog(actor=actor(), action="venue_history_accepted", target=venue, details=details)
-            )
+        TradingRepo(c.session_factory).accept_venue_history(
+            venue, int(time.time() * 1000), actor=actor(), reason=reason
+        )
     console.print(
         f"{venue}: fills up to now accepted as reconciled ({reason}); resume with `smc-agent resume`"
     )

@@ -32,7 +32,10 @@ from smc_agent.logs import get_logger
 
 HALT_KEY = "emergency_halt"
 BREAKER_KEY = "smc:trading_state"
-HEARTBEAT_KEY = "smc:engine:heartbeat"  # set with a short TTL by every running trading engine
+# set with a short TTL by every running order gateway (the execution engine's halt guard): one runs
+# to enforce a halt, send orders and verify a resume
+HEARTBEAT_KEY = "smc:engine:heartbeat"
+TRADING_HEARTBEAT_KEY = "smc:trading:heartbeat"  # the trading engine's own: no order gateway
 _FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
 _EXPIRY_TOLERANCE_MS = 1_000
 _OBSERVE_ATTEMPTS = 5

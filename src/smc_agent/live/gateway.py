@@ -119,6 +119,9 @@ class OrderGateway(LostAcks, OrderCancels, Reconciliation, OrderReports, Refusal
         # can still reach it until the venue's receive window (Binance 10 s, Bybit 5 s; its timestamp)
         # is past. Asked again at every poll until then (deadline, monotonic), only then rejected
         self.late_ack_window_s = late_ack_window_s
+        # the symbols this engine trades (beside those of its stored orders and bots): their venue
+        # fills are compared with the database's orders after a restore
+        self.traded_symbols: tuple[str, ...] = ()
         self._unconfirmed: dict[str, tuple[InstrumentId, Decimal | None, float]] = {}
 
     # ================================================================ halt state

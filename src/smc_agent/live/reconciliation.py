@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from smc_agent.core.enums import OrderStatus
-from smc_agent.core.errors import OrderNotFound, SmcAgentError
+from smc_agent.core.errors import ConfigError, OrderNotFound, RejectedError, SmcAgentError
 from smc_agent.core.fill import Fill
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, VenueOrderId
 from smc_agent.core.ports import OrderReport, VenuePort
@@ -32,6 +32,7 @@ log = get_logger("smc_agent.live.gateway")
 HISTORY_MARGIN_MS = 60_000
 HISTORY_PAGE = 500
 HISTORY_PAGES = 20
+HISTORY_MAX_AGE_MS = 3 * 86_400_000  # symbols whose newest order is older: compared only after a restore
 
 
 def _since_sent_s(stored: StoredOrder) -> float:
@@ -49,17 +50,31 @@ class Reconciliation:
         does not know. An unexplained mismatch halts trading (latched) and raises an alert."""
         problems: list[str] = []
         unreachable: dict[str, str] = {}
+        histories: dict[str, tuple[list[str], list[OrderReport]]] = {}
+        for name, venue in self.venues.items():  # read only: outside the lock, sends go on meanwhile
+            try:
+                histories[name] = await self._venue_history(name, venue)
+            except (SmcAgentError, TimeoutError, OSError) as exc:
+                unreachable[name] = f"venue {name} unreachable: {exc}"
         async with self.send_lock:
             for stored in self.repo.open_orders():
                 if stored.exchange not in self.venues:
                     problems.append(f"order {stored.client_order_id} on unconfigured venue {stored.exchange}")
             for name, venue in self.venues.items():
                 try:
+                    if name in unreachable:
+                        raise TimeoutError(unreachable[name])
                     problems += await self._reconcile_venue(name, venue)
+                    strangers, known = histories[name]
+                    for report in known:  # e.g. an intent whose acknowledgement was lost: applied
+                        await self._apply(report)
+                    problems += strangers
                 except (SmcAgentError, TimeoutError, OSError) as exc:
-                    unreachable[name] = f"venue {name} unreachable: {exc}"
+                    unreachable[name] = unreachable.get(name) or f"venue {name} unreachable: {exc}"
                     problems.append(unreachable[name])
         self.last_reconcile_problems, self._unreachable = problems, unreachable
+        if not problems:
+            self.repo.history_verified()  # a restore's fills since its backup: all known now
         unexplained = [p for p in problems if p not in unreachable.values()]
         if unexplained:
             reason = "reconciliation mismatch: " + "; ".join(unexplained)[:500]
@@ -105,7 +120,6 @@ class Reconciliation:
                 problems.append(
                     f"order {stored.client_order_id} is {stored.status} in the database but unknown at {name}"
                 )
-        problems += await self._venue_history(name, venue)
         for r in reports:
             if not r.client_order_id.startswith(OUR_PREFIX):
                 continue
@@ -118,35 +132,43 @@ class Reconciliation:
                 )
         return problems
 
-    async def _venue_history(self: OrderGateway, name: str, venue: VenuePort) -> list[str]:
-        """The venue's fills since the newest order the database holds for each symbol must all be
-        of orders it knows. A database restored from a backup older than some fills (or an account
-        traded outside the engine) holds a position that is not the venue's: each such order is a
-        problem, until the database learns it (an order of ours whose intent it holds: applied) or the
-        operator accepts the venue's history (``smc-agent reconcile accept``)."""
+    async def _venue_history(
+        self: OrderGateway, name: str, venue: VenuePort
+    ) -> tuple[list[str], list[OrderReport]]:
+        """The venue's fills since the newest order the database holds for each symbol (after a
+        restore: since the backup) must all be of orders it knows. A database restored from a backup
+        older than some fills, or an account traded outside the engine, holds positions that are not
+        the venue's: each such order is a problem until the operator accepts the venue's history
+        (``smc-agent reconcile accept``). Returns the problems, and the reports of orders the database
+        knows by client id only (an intent whose acknowledgement was lost), to apply. A symbol the
+        venue does not list (delisted) is skipped and said; a venue that does not answer raises."""
         problems: list[str] = []
-        for symbol, since in self.repo.history_starts(name, margin_ms=HISTORY_MARGIN_MS).items():
+        known: list[OrderReport] = []
+        starts = self.repo.history_starts(
+            name, margin_ms=HISTORY_MARGIN_MS, max_age_ms=HISTORY_MAX_AGE_MS, symbols=self.traded_symbols
+        )
+        for symbol, since in sorted(starts.items()):
             iid = InstrumentId(name, symbol)
-            fills: list[Fill] = []
-            start = since
-            for _ in range(HISTORY_PAGES):
-                page = await asyncio.wait_for(
-                    venue.fetch_fills(iid, since_ms=start, limit=HISTORY_PAGE), self.venue_timeout_s
+            try:
+                fills = await self._fills_since(venue, iid, since)
+            except (ConfigError, RejectedError) as exc:  # e.g. a pair the venue no longer lists
+                log.warning(
+                    "venue fills not compared: the venue refused the symbol",
+                    venue=name,
+                    symbol=symbol,
+                    error=str(exc),
                 )
-                fills += page
-                if len(page) < HISTORY_PAGE:
-                    break
-                start = max(f.ts_event for f in page) + 1
-            else:
+                continue
+            if fills is None:
                 problems.append(
-                    f"more than {len(fills)} fills at {name} {symbol} since the newest order here"
+                    f"more than {HISTORY_PAGE * HISTORY_PAGES} fills at {name} {symbol} to compare"
                 )
+                continue
             ids = {str(f.venue_order_id) for f in fills if f.venue_order_id}
             for vid in sorted(ids - self.repo.known_venue_order_ids(name, ids)):
                 report = await self._find_by_venue_id(venue, iid, VenueOrderId(vid))
-                stored = None if report is None else self.repo.get(report.client_order_id)
-                if report is not None and stored is not None:  # e.g. an intent whose ack was lost
-                    await self._apply(report)
+                if report is not None and self.repo.get(report.client_order_id) is not None:
+                    known.append(report)
                     continue
                 cid = "" if report is None else f" ({report.client_order_id})"
                 problems.append(
@@ -154,7 +176,23 @@ class Reconciliation:
                     "an older backup, or traded outside the engine): `smc-agent reconcile accept` "
                     "once the account is reconciled by hand"
                 )
-        return problems
+        return problems, known
+
+    async def _fills_since(
+        self: OrderGateway, venue: VenuePort, iid: InstrumentId, since: int
+    ) -> list[Fill] | None:
+        """The venue's fills of ``iid`` since ``since``, a page at a time; None beyond the pages read."""
+        fills: list[Fill] = []
+        start = since
+        for _ in range(HISTORY_PAGES):
+            page = await asyncio.wait_for(
+                venue.fetch_fills(iid, since_ms=start, limit=HISTORY_PAGE), self.venue_timeout_s
+            )
+            fills += page
+            if len(page) < HISTORY_PAGE:
+                return fills
+            start = max(f.ts_event for f in page) + 1
+        return None
 
     async def _find_by_venue_id(
         self: OrderGateway, venue: VenuePort, iid: InstrumentId, vid: VenueOrderId

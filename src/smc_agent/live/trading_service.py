@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from smc_agent.control.trading import HEARTBEAT_KEY, TradingControl
+from smc_agent.control.trading import TRADING_HEARTBEAT_KEY, TradingControl
 from smc_agent.core.candle import Candle
 from smc_agent.core.clock import TestClock
 from smc_agent.core.commands import CancelOrder, SubmitOco, SubmitOrder
@@ -473,7 +473,7 @@ class TradingService:
 
     async def _follow_control(self) -> None:
         with contextlib.suppress(ControlStoreUnavailable):
-            await asyncio.to_thread(self.control.kv.set, HEARTBEAT_KEY, self.consumer_name, ttl_s=3.0)
+            await asyncio.to_thread(self.control.kv.set, TRADING_HEARTBEAT_KEY, self.consumer_name, ttl_s=3.0)
         snap = await asyncio.to_thread(self.control.observe)
         if snap.state is TradingState.HALTED and self.engine.state is not TradingState.HALTED:
             self.engine.set_trading_state(TradingState.HALTED, snap.reason)

@@ -110,6 +110,7 @@ def build_execution(
         router=build_router(config, control, repo),
         on_incident=on_incident,
     )
+    gateway.traded_symbols = tuple(config.options.freshness_symbols)
     service = ExecutionService(gateway=gateway, bus=bus, options=config.options)
     return service
 

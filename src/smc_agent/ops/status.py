@@ -82,7 +82,11 @@ def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None 
     # enforces a halt or verifies a resume, and no order can be executed
     engine = _probe(lambda: {"heartbeat": c.kv.get(HEARTBEAT_KEY)})
     if engine["ok"] and engine.get("heartbeat") is None:
-        engine = {**engine, "ok": False, "error": "no running engine heartbeat (smc:engine:heartbeat)"}
+        engine = {
+            **engine,
+            "ok": False,
+            "error": "no order gateway (execution-engine) heartbeat (smc:engine:heartbeat)",
+        }
     comps.setdefault("engine", engine)
     healthy = (
         all(d["ok"] for d in deps.values())

@@ -24,7 +24,7 @@ from smc_agent.core.ids import ClientOrderId
 from smc_agent.core.ports import OrderReport
 from smc_agent.core.position import booked_terms, leaves_dust, symbol_assets
 from smc_agent.execution.ids import child_order_id
-from smc_agent.store.models import Bot, ControlState, Order, Position, Signal, Trade
+from smc_agent.store.models import AuditLog, Bot, ControlState, Order, Position, Signal, Trade
 
 T = TypeVar("T")
 ZERO = Decimal(0)
@@ -126,6 +126,9 @@ def _stored(row: Order) -> StoredOrder:
         take_profit=row.take_profit,
         submitted_at=row.submitted_at,
     )
+
+
+RESTORED_KEY = "venue_history_unverified_since"
 
 
 def _accepted_key(exchange: str) -> str:
@@ -276,26 +279,73 @@ class TradingRepo:
 
         return self._tx(op)
 
-    def history_starts(self, exchange: str, *, margin_ms: int) -> dict[str, int]:
-        """Per symbol traded on ``exchange``: when its newest order that reached the venue was created
-        less ``margin_ms`` (epoch ms), or the operator's acceptance of the venue's history if later (see
-        :meth:`accept_venue_history`). The venue's fills since then must all be of known orders."""
+    def history_starts(
+        self, exchange: str, *, margin_ms: int, max_age_ms: int, symbols: Collection[str] = ()
+    ) -> dict[str, int]:
+        """Per symbol of ``exchange``: from when (epoch ms) the venue's fills must all be of orders
+        stored here. A symbol whose newest order that reached the venue is at most ``max_age_ms`` old:
+        from that order's creation less ``margin_ms``. After a restore (:meth:`mark_history_unverified`),
+        every symbol with orders, a bot, or in ``symbols``: from the backup's time at the latest. Never
+        before the operator's acceptance of the venue's history (:meth:`accept_venue_history`)."""
 
         def op(session: Session) -> dict[str, int]:
-            rows = session.execute(
-                select(Order.symbol, func.max(Order.created_at))
-                .where(Order.exchange == exchange, Order.venue_order_id.is_not(None))
-                .group_by(Order.symbol)
+            newest = dict(
+                session.execute(
+                    select(Order.symbol, func.max(Order.created_at))
+                    .where(Order.exchange == exchange, Order.venue_order_id.is_not(None))
+                    .group_by(Order.symbol)
+                ).all()
             )
             accepted = session.get(ControlState, _accepted_key(exchange))
             floor = int(accepted.value) if accepted is not None else 0
-            return {symbol: max(_dt_to_ms(newest) - margin_ms, floor) for symbol, newest in rows}
+            restored = session.get(ControlState, RESTORED_KEY)
+            since_restore = int(restored.value) - margin_ms if restored is not None else None
+            candidates = {*newest, *symbols}
+            if since_restore is not None:
+                for bot_symbols in session.scalars(select(Bot.symbols).where(Bot.venue == exchange)):
+                    candidates.update(bot_symbols)
+            now = datetime.now(UTC)
+            starts: dict[str, int] = {}
+            for symbol in candidates:
+                start = None
+                if symbol in newest and (now - newest[symbol]).total_seconds() * 1000 <= max_age_ms:
+                    start = _dt_to_ms(newest[symbol]) - margin_ms
+                if since_restore is not None:
+                    start = since_restore if start is None else min(start, since_restore)
+                if start is not None:
+                    starts[symbol] = max(start, floor)
+            return starts
 
         return self._tx(op)
 
-    def accept_venue_history(self, exchange: str, through_ms: int) -> None:
+    def mark_history_unverified(self, since_ms: int) -> None:
+        """The database was restored from a backup taken at ``since_ms``: the venues' fills since then
+        are compared with its orders, for every symbol, until a reconciliation finds them all known."""
+
+        def op(session: Session) -> None:
+            row = session.get(ControlState, RESTORED_KEY)
+            if row is None:
+                session.add(ControlState(key=RESTORED_KEY, value=str(since_ms)))
+            else:
+                row.value = str(min(int(row.value), since_ms))
+
+        self._tx(op)
+
+    def history_verified(self) -> None:
+        """Every venue's fills since the restore are of known orders (or accepted): the mark goes."""
+
+        def op(session: Session) -> None:
+            row = session.get(ControlState, RESTORED_KEY)
+            if row is not None:
+                session.delete(row)
+
+        self._tx(op)
+
+    def accept_venue_history(
+        self, exchange: str, through_ms: int, *, actor: str = "system", reason: str = ""
+    ) -> None:
         """The operator reconciled ``exchange``'s account by hand up to ``through_ms``: its fills
-        before then are no longer compared with the database's orders."""
+        before then are no longer compared with the database's orders (audited, in one transaction)."""
 
         def op(session: Session) -> None:
             row = session.get(ControlState, _accepted_key(exchange))
@@ -303,6 +353,10 @@ class TradingRepo:
                 session.add(ControlState(key=_accepted_key(exchange), value=str(through_ms)))
             else:
                 row.value = str(max(int(row.value), through_ms))
+            details = {"through_ms": through_ms, "reason": reason}
+            session.add(
+                AuditLog(actor=actor, action="venue_history_accepted", target=exchange, details=details)
+            )
 
         self._tx(op)
 

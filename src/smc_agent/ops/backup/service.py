@@ -22,6 +22,8 @@ from smc_agent.core.clock import Clock
 from smc_agent.ops.backup import engines
 from smc_agent.ops.backup.fingerprint import compare
 from smc_agent.ops.backup.storage import BackupStore, read_manifest, write_manifest
+from smc_agent.store.db import make_engine, make_session_factory
+from smc_agent.store.trading_repo import TradingRepo
 
 Step = Callable[[str], None]
 CHUNK = 1 << 20
@@ -217,6 +219,14 @@ class BackupService:
                 restored = engines.sqlite_fingerprint(engines.sqlite_path(self.url))
         step("re-asserting the halt (the restored control tables predate it)")
         halt(f"database restored from backup {name}; verify before resuming")
+        # the venues' fills since the backup are compared with the restored orders before trading
+        # resumes (the execution engine's reconciliation): an order filled since is not in them
+        taken = int(datetime.fromisoformat(manifest["created_at"]).timestamp() * 1000)
+        engine = make_engine(self.url)
+        try:
+            TradingRepo(make_session_factory(engine)).mark_history_unverified(taken)
+        finally:
+            engine.dispose()
         problems = compare(manifest["tables"], restored)
         if problems:
             raise engines.BackupError("restored database differs from the backup: " + "; ".join(problems))
