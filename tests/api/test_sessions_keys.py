@@ -173,6 +173,7 @@ def test_playbook_redis_db_1_flush(
             "redis://:pw@redis:6379/0?health_check_interval=5",
             "redis://:pw@redis:6379/1?health_check_interval=5",
         ),
+        ("unix:///var/run/redis/redis.sock?db=0", "unix:///var/run/redis/redis.sock?db=1"),
     ],
 )
 def test_session_redis_url_replaces_the_db_and_keeps_a_valid_url(url: str, expected: str) -> None:
