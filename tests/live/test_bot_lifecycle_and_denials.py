@@ -6,6 +6,7 @@ reached in-memory listeners: no order row, no check, no figures. On real SQLite 
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -213,3 +214,59 @@ async def test_a_denial_the_database_refuses_is_dropped_and_the_next_ones_are_st
     assert service.store_denials() == 1
     assert service.denials_lost == 1 and not service.pending_denials
     assert [o.status for o in _orders(repo, bot)] == ["denied"]
+
+
+async def test_only_bots_of_the_engines_mode_with_an_entitled_owner_trade(url: str) -> None:
+    # nothing read a bot's mode: a trader's paper bot ran on the live engine (the cluster's execution
+    # engine trades with the operator's keys), and a disabled owner's bots kept trading
+    owner = _user(url, "owner")
+    control, repo = build_control(url, None)
+    paper = _bot(repo, owner)
+    live_of_trader = _bot(repo, owner)
+    with repo._factory() as session, session.begin():
+        session.get(Bot, live_of_trader).mode = "live"  # type: ignore[union-attr]
+        admin = User(id="usr_admin", username="admin", password_hash="x", role="admin")
+        session.add(admin)
+    live = repo.create_bot(
+        user_id="usr_admin",
+        name="drill",
+        strategy="drill",
+        venue="binance",
+        symbols=["BTC/USDT"],
+        timeframes=["1m"],
+        parameters={"qty": 0.001, "every": 1},
+        state="starting",
+    )
+    with repo._factory() as session, session.begin():
+        session.get(Bot, live).mode = "live"  # type: ignore[union-attr]
+    bus = MemoryStreamBus()
+    service = TradingService(
+        bus=bus,
+        repo=repo,
+        control=control,
+        instruments=[INSTRUMENT],
+        strategies=STRATEGIES,
+        bot_refresh_s=0.05,
+        mode="live",
+    )
+    await service.start()
+    try:
+        assert set(service.engine.bots) == {StrategyId(live)}
+        assert _bot_row(repo, paper)["state"] == "error"
+        assert _bot_row(repo, live_of_trader)["state"] == "error"
+        with repo._factory() as session:
+            assert "a paper bot does not run on a live trading engine" in (
+                session.get(Bot, paper).state_reason or ""
+            )  # type: ignore[union-attr]
+            assert "needs an admin owner" in (session.get(Bot, live_of_trader).state_reason or "")  # type: ignore[union-attr]
+        with repo._factory() as session, session.begin():
+            session.get(User, "usr_admin").is_active = False  # type: ignore[union-attr]  # `users disable admin`
+        await wait_for(
+            lambda: _bot_row(repo, live)["state"] == "error", 5.0, "the disabled owner's bot to stop"
+        )
+        assert service.engine.bots[StrategyId(live)].state is TradingState.HALTED
+        await bus.publish(CANDLES_STREAM, encode_candle(_candle(0)))
+        await asyncio.sleep(0.3)
+        assert ORDERS_STREAM not in bus.streams or not bus.streams[ORDERS_STREAM]  # nothing traded
+    finally:
+        await service.stop()

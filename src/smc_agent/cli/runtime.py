@@ -204,6 +204,7 @@ def serve_trading_engine(
                 starting_cash=Decimal(10_000),
                 consumer_name=name or f"trading-{socket.gethostname()}",
                 on_incident=_incident_hook(c),
+                mode=c.settings.mode.value,
             )
             health = HealthServer(
                 name="trading-engine",

@@ -127,8 +127,12 @@ class TradingService:
         consumer_name: str = "trading-engine-0",
         bot_refresh_s: float = 3.0,
         on_incident: IncidentHook | None = None,
+        mode: str = "paper",
     ) -> None:
         self.bus = bus
+        # the bots this engine runs: those of its mode (SMC_MODE). The execution engine sends every
+        # order to the one venue it was started for: a paper bot on a live engine would trade real money
+        self.mode = mode
         self.on_incident = on_incident
         self.repo = repo
         self.control = control
@@ -167,6 +171,12 @@ class TradingService:
         for bot_id, row in rows.items():
             sid = StrategyId(bot_id)
             state = row["state"]
+            refusal = self._refusal(row)
+            if refusal is not None and state in ACTIVE_BOT_STATES:
+                if sid in self.engine.bots:  # stopped below, as any bot no longer active
+                    log.warning("bot may not run on this engine; stopping it", bot=bot_id, reason=refusal)
+                self._record_bot(bot_id, state, "error", refusal)
+                state = "error"
             active = state in ACTIVE_BOT_STATES
             if active and sid not in self.engine.bots:
                 error = self._add_bot(row)
@@ -189,6 +199,16 @@ class TradingService:
                     self._record_bot(bot_id, state, "running", "started by the trading engine")
             if state == "stopping":  # halted above (or never running here): the stop is done
                 self._record_bot(bot_id, state, "stopped", "stopped by the trading engine")
+
+    def _refusal(self, row: dict[str, Any]) -> str | None:
+        """Why the bot of ``row`` may not trade on this engine, or None."""
+        if not row["owner_active"]:
+            return "its owner's account is disabled"
+        if row["mode"] != self.mode:
+            return f"a {row['mode']} bot does not run on a {self.mode} trading engine (SMC_MODE)"
+        if row["mode"] == "live" and row["owner_role"] != "admin":
+            return "a live bot needs an admin owner (the role was changed since it was made live)"
+        return None
 
     def _record_bot(self, bot_id: str, expected: str, state: str, reason: str) -> None:
         """Record a bot's new state unless it changed meanwhile (a stop requested while it started)."""

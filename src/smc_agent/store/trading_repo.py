@@ -24,7 +24,7 @@ from smc_agent.core.ids import ClientOrderId
 from smc_agent.core.ports import OrderReport
 from smc_agent.core.position import booked_terms, leaves_dust, symbol_assets
 from smc_agent.execution.ids import child_order_id
-from smc_agent.store.models import AuditLog, Bot, ControlState, Order, Position, Signal, Trade
+from smc_agent.store.models import AuditLog, Bot, ControlState, Order, Position, Signal, Trade, User
 
 T = TypeVar("T")
 ZERO = Decimal(0)
@@ -671,7 +671,11 @@ class TradingRepo:
 
     def bots(self, *, state: str | None = None) -> list[dict[str, Any]]:
         def op(session: Session) -> list[dict[str, Any]]:
-            query = select(Bot).order_by(Bot.created_at)
+            query = (
+                select(Bot, User.role, User.is_active)
+                .join(User, User.id == Bot.user_id, isouter=True)
+                .order_by(Bot.created_at)
+            )
             if state is not None:
                 query = query.where(Bot.state == state)
             return [
@@ -685,8 +689,11 @@ class TradingRepo:
                     "timeframes": list(b.timeframes),
                     "parameters": dict(b.parameters),
                     "state": b.state,
+                    "mode": b.mode,
+                    "owner_role": role,
+                    "owner_active": bool(active),
                 }
-                for b in session.scalars(query)
+                for b, role, active in session.execute(query)
             ]
 
         return self._tx(op)
