@@ -52,32 +52,37 @@ class _Venue:
 
 
 class _Clock:
-    def __init__(self) -> None:
-        self.ms = T0
+    """Our monotonic time, in seconds."""
 
-    def __call__(self) -> int:
-        return self.ms
+    def __init__(self) -> None:
+        self.s = 1_000.0
+
+    def __call__(self) -> float:
+        return self.s
 
 
 def _published(bus: MemoryStreamBus) -> list[tuple[Candle, bool]]:
     return [(decode_candle(f), is_history(f)) for _, f in bus.streams.get(CANDLES_STREAM, [])]
 
 
-async def test_a_catch_up_after_a_long_outage_is_history_by_the_wall_clock() -> None:
+async def test_a_catch_up_after_a_long_outage_is_history() -> None:
     # the live lag was judged within one poll only: after an outage longer than a page (500 bars) the
-    # newest candles of the first catch-up page, hours old, were published live and traded
-    venue, clock, bus = _Venue(), _Clock(), MemoryStreamBus()
-    data = DataService(bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=5, now_ms=clock)  # type: ignore[arg-type]
-    venue.closed, clock.ms = 6, T0 + 6 * MIN + 1_000
+    # newest candles of the first catch-up page, hours old, were published live and traded. A full
+    # page is a catch-up (more follow): history; the last page's newest candles are live
+    venue, bus = _Venue(), MemoryStreamBus()
+    data = DataService(bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=5)  # type: ignore[arg-type]
+    venue.closed = 6
     await data.poll_once()
     assert [h for _, h in _published(bus)] == [True] * 4 + [False]  # the back-fill; its newest is live
-    venue.closed, clock.ms = 1_300, T0 + 1_300 * MIN + 2_000  # 21 hours down, then back
-    while await data.poll_once():  # the catch-up, a page (500) at a time
-        pass
+    venue.closed = 1_300  # 21 hours down, then back
+    pages = []
+    while count := await data.poll_once():  # the catch-up, a page (500) at a time
+        pages.append(count)
+    assert pages == [500, 500, 294]
     after = _published(bus)[5:]
-    assert len(after) == 1_294
-    live = [c for c, history in after if not history]
-    assert live and all(clock.ms - c.close_time <= 2 * MIN for c in live)  # within the live lag only
+    assert [c.open_time for c, _ in after] == [T0 + i * MIN for i in range(6, 1_300)]  # each once
+    live = [c.open_time for c, history in after if not history]
+    assert live == [T0 + i * MIN for i in (1_297, 1_298, 1_299)]  # within 2 bars of the newest
 
 
 async def test_impossible_or_malformed_candles_from_the_venue_are_refused_and_said() -> None:
@@ -125,9 +130,9 @@ async def test_no_error_ends_the_poll_loop_and_a_frozen_feed_is_said_and_not_rea
     # and a feed that stopped was noticed by nobody: readiness was "published anything once"
     venue, clock, bus = _Venue(), _Clock(), MemoryStreamBus()
     data = DataService(
-        bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=3, poll_s=0.01, now_ms=clock
+        bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=3, poll_s=0.01, monotonic=clock
     )  # type: ignore[arg-type]
-    venue.closed, clock.ms = 4, T0 + 4 * MIN + 500
+    venue.closed = 4
     with structlog.testing.capture_logs() as logs:
         task = asyncio.get_running_loop().create_task(data.run())
         try:
@@ -139,10 +144,10 @@ async def test_no_error_ends_the_poll_loop_and_a_frozen_feed_is_said_and_not_rea
             venue.fail = TypeError("int() argument must be a string, not 'NoneType'")
             await asyncio.sleep(0.1)
             assert not task.done() and data.last_error is not None and "TypeError" in data.last_error
-            clock.ms += 4 * MIN  # the venue answers, but no candle closes
+            clock.s += 4 * 60  # the venue answers, but no candle closes for 4 bars of our time
             await asyncio.sleep(0.1)
             ready, detail = data.ready()
-            assert not ready and "ago" in detail["stale"]
+            assert not ready and "no new candle for 240 s" in detail["stale"]
             assert any(e["event"] == "ALERT market data feed stale: no new candles" for e in logs)
             venue.closed = 9  # candles flow again
             await asyncio.sleep(0.2)
@@ -161,11 +166,9 @@ async def test_the_pipeline_publishes_again_after_redis_restarts(redis_pair: tup
     port = int(make_url(url).port or 6379)
     proxy = Proxy(port)
     bus = RedisStreamBus(url.replace(f":{port}/", f":{proxy.port}/"))
-    venue, clock = _Venue(), _Clock()
-    data = DataService(
-        bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=3, poll_s=0.05, now_ms=clock
-    )  # type: ignore[arg-type]
-    venue.closed, clock.ms = 4, T0 + 4 * MIN + 500
+    venue = _Venue()
+    data = DataService(bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=3, poll_s=0.05)  # type: ignore[arg-type]
+    venue.closed = 4
     direct = redis.Redis.from_url(url)
     task = asyncio.get_running_loop().create_task(data.run())
     try:
@@ -174,7 +177,7 @@ async def test_the_pipeline_publishes_again_after_redis_restarts(redis_pair: tup
             if data.published == 3:
                 break
         proxy.down()  # Redis restarts
-        venue.closed, clock.ms = 6, T0 + 6 * MIN + 500
+        venue.closed = 6
         await asyncio.sleep(0.5)
         proxy.up()
         for _ in range(200):
@@ -194,3 +197,24 @@ async def test_the_pipeline_publishes_again_after_redis_restarts(redis_pair: tup
         await bus.close()
         direct.delete(CANDLES_STREAM)
         direct.close()
+
+
+async def test_a_paper_venue_replaying_old_candles_is_live_and_fresh_by_its_own_time() -> None:
+    # judged by our wall clock, a simulator replaying 2024 (or running behind the wall clock) had every
+    # candle marked history, never traded, and its feed called stale
+    class _Replay(_Venue):
+        async def fetch_candles(self, *args: object, **kwargs: object) -> Sequence[Candle]:
+            rows = await super().fetch_candles(*args, **kwargs)  # type: ignore[arg-type]
+            return [c._replace(open_time=c.open_time - 3 * 365 * 86_400_000) for c in rows]
+
+    venue, clock, bus = _Replay(), _Clock(), MemoryStreamBus()
+    data = DataService(
+        bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=5, monotonic=clock
+    )  # type: ignore[arg-type]
+    venue.closed = 6
+    await data.poll_once()
+    clock.s += 60
+    venue.closed = 7
+    await data.poll_once()
+    assert [h for _, h in _published(bus)][-2:] == [False, False]
+    assert data.ready()[0] and data.stale() is None

@@ -7,25 +7,29 @@ account by hand and said so (`smc-agent reconcile accept`)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import ccxt
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from smc_agent.cli.main import app
 from smc_agent.control.clock import WallClock
+from smc_agent.core.ids import InstrumentId
 from smc_agent.live.streams import MemoryStreamBus
 from smc_agent.live.wiring import build_control, build_execution, close_execution
 from smc_agent.ops.backup.service import BackupService
 from smc_agent.ops.backup.storage import DirectoryStore
 from smc_agent.store.db import make_engine, make_session_factory, transaction
 from smc_agent.store.models import AuditLog, Order
+from smc_agent.venues.errors import translate
 from smc_agent.venues.simulator import ExchangeSimulator
-from tests.live.conftest import execution_config, order
+from tests.live.conftest import execution_config, order, simulator_config
 
 
 async def test_a_restore_older_than_a_fill_keeps_trading_halted_until_accepted(
@@ -170,3 +174,90 @@ async def test_an_old_order_on_a_pair_the_venue_no_longer_lists_does_not_block_t
         assert await service.gateway.reconcile() == []
     finally:
         await close_execution(service)
+
+
+async def test_a_transient_venue_refusal_of_the_fills_keeps_the_restore_mark(
+    migrated_pg_url: str, tmp_path: Path
+) -> None:
+    # a venue's passing internal error (Bybit 10016, ccxt's ExchangeError: RejectedError here) was
+    # taken for a delisted pair: the reconciliation came out clean, the mark went, and the order
+    # filled after the backup was never held against the restored database
+    async with ExchangeSimulator(simulator_config(venue="bybit")) as sim:
+        config = dataclasses.replace(execution_config(migrated_pg_url, None, sim), venue="bybit")
+        backups = BackupService(
+            database_url=migrated_pg_url, store=DirectoryStore(tmp_path), clock=WallClock()
+        )
+        backup = backups.create(label="daily")["name"]  # before any order
+        first = build_execution(config, bus=MemoryStreamBus())
+        await first.start()
+        try:
+            cmd = dataclasses.replace(
+                order(1, kind="market", qty="0.5", prefix="smc-e"),
+                instrument_id=InstrumentId("bybit", "BTC/USDT"),
+            )
+            lost = await first.gateway.submit(cmd)
+            assert lost is not None and lost.filled_qty > 0
+        finally:
+            await close_execution(first)
+        control, _ = build_control(migrated_pg_url, None)
+        backups.restore(
+            backup, halt=lambda r: control.halt(reason=r, actor="op", source="cli"), confirmed=True
+        )
+        restored = build_execution(config, bus=MemoryStreamBus())
+        venue = restored.gateway.venues["bybit"]
+        real, calls = venue.fetch_fills, [0]
+
+        async def flaky(*args: object, **kwargs: object) -> object:
+            calls[0] += 1
+            if calls[0] == 1:
+                raise translate(
+                    ccxt.ExchangeError('bybit {"retCode":10016,"retMsg":"Internal server error."}'),
+                    venue="bybit",
+                )
+            return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+        venue.fetch_fills = flaky  # type: ignore[method-assign]
+        try:
+            first_pass = await restored.gateway.reconcile()
+            assert first_pass and "unreachable" in first_pass[0]  # not a clean pass
+            second_pass = await restored.gateway.reconcile()
+            assert any(str(lost.venue_order_id) in p for p in second_pass), second_pass
+        finally:
+            await close_execution(restored)
+
+
+async def test_a_venue_this_engine_does_not_trade_keeps_its_restore_mark(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    # the mark was one for all venues: an engine on Binance alone reconciled clean and cleared it, and
+    # Bybit's fills since the restore (a failover's position) were never compared
+    old = datetime.now(UTC) - timedelta(days=5)
+    with transaction(make_session_factory(make_engine(migrated_sqlite_url))) as session:
+        session.add(
+            Order(
+                client_order_id="smc-f-00000001",
+                venue_order_id="77",
+                exchange="bybit",
+                symbol="BTC/USDT",
+                side="buy",
+                type="market",
+                quantity=Decimal(1),
+                filled_quantity=Decimal(1),
+                status="filled",
+                created_at=old,
+                updated_at=old,
+            )
+        )
+    _, repo = build_control(migrated_sqlite_url, None)
+    repo.mark_history_unverified(int((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000))
+    window = {"margin_ms": 60_000, "max_age_ms": 3 * 86_400_000, "symbols": ("BTC/USDT",)}
+    before = repo.history_starts("bybit", **window)  # type: ignore[arg-type]
+    assert "BTC/USDT" in before
+    service = build_execution(execution_config(migrated_sqlite_url, None, sim), bus=MemoryStreamBus())
+    try:
+        assert list(service.gateway.venues) == ["binance"]
+        assert await service.gateway.reconcile() == []
+    finally:
+        await close_execution(service)
+    assert repo.history_starts("bybit", **window) == before  # type: ignore[arg-type]
+    assert repo.history_starts("binance", **window) == {}  # binance's verified

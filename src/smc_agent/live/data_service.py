@@ -3,10 +3,11 @@ once each, to the candles stream (the trading engine consumes them).
 
 On start it back-fills ``warmup`` closed candles so strategies have history. Of the candles one poll
 publishes, all but the newest are marked history (a back-fill, a catch-up after an outage): the trading
-engine feeds them to its strategies but refuses the entries they signal. So is any candle that closed
-longer ago than the live lag by the wall clock (the first pages of a catch-up after a long outage).
-A feed whose newest candle is more than ``STALE_BARS`` bars old by the wall clock is stale: an alert,
-and the service is not ready until candles flow again. A poll that fails, whatever the error (the
+engine feeds them to its strategies but refuses the entries they signal. So is every candle of a full
+page (a catch-up after an outage longer than a page: more pages follow, the market has moved on).
+Neither rule reads our clock against the venue's candle times: a venue (or a paper venue replaying
+history) keeps its own time. A feed that brought no new candle for ``STALE_BARS`` bars of our own
+(monotonic) time is stale: an alert, and the service is not ready until candles flow again. A poll that fails, whatever the error (the
 venue, its answer, the stream store), is retried: the loop never ends but by ``stopping``. The last published open
 time is kept in memory only: a restarted pipeline back-fills again, and the trading engine drops the
 candles it has already seen (``TradingService.on_candle``), so each strategy sees each candle once.
@@ -47,13 +48,10 @@ class Subscription:
 # LIVE_LAG_MAX_MS: on 1d candles a catch-up's day-old candle is history
 LIVE_LAG_BARS = 2
 LIVE_LAG_MAX_MS = 5 * 60_000
-STALE_BARS = 2  # bars past the expected close of the next candle before the feed is called stale
-STALE_MIN_MS = 30_000  # and never less than this (a poll, the venue's own delay)
+PAGE = 500  # candles asked for per poll after the back-fill
+STALE_BARS = 3  # bars of our time with no new candle before the feed is called stale
+STALE_MIN_S = 30.0  # and never less than this (a poll, the venue's own delay)
 RETRY_MAX_S = 10.0
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class DataService:
@@ -67,7 +65,7 @@ class DataService:
         warmup: int = 300,
         backup: VenuePort | None = None,
         active_venue: Callable[[], str] | None = None,
-        now_ms: Callable[[], int] = wall_ms,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bus = bus
         self.venue = venue
@@ -81,8 +79,9 @@ class DataService:
         self.published = 0
         self.last_candle_ms: int | None = None  # close time of the newest candle published
         self.stopping = False
-        self.now_ms = now_ms
-        self.stale_since: int | None = None  # wall time the feed was found stale, None while fresh
+        self.monotonic = monotonic
+        self.last_new_at: float | None = None  # when (monotonic) the newest candle was published
+        self.stale_since: float | None = None  # when (monotonic) the feed was found stale
         self.last_error: str | None = None
 
     def _follow_failover(self) -> VenuePort:
@@ -110,7 +109,7 @@ class DataService:
         for sub in self.subscriptions:
             last = self.last_open.get(sub)
             since = None if last is None else last + timeframe_ms(sub.timeframe)
-            limit = self.warmup if last is None else 500
+            limit = self.warmup if last is None else PAGE
             candles = await source.fetch_candles(
                 InstrumentId(source.venue, sub.instrument_id.symbol),
                 sub.timeframe,
@@ -124,11 +123,9 @@ class DataService:
             backfill = last is None
             newest = fresh[-1].open_time if fresh else 0
             lag_ms = min(LIVE_LAG_BARS * timeframe_ms(sub.timeframe), LIVE_LAG_MAX_MS)
-            now = self.now_ms()
+            catching_up = not backfill and len(candles) >= limit  # a full page: more follow
             for i, candle in enumerate(fresh):
-                # late: behind the newest of its poll, or closed long ago by the clock (a catch-up's
-                # first pages; the engine's clock is the candles' own, so only here is it seen)
-                late = newest - candle.open_time > lag_ms or now - candle.close_time > lag_ms
+                late = catching_up or newest - candle.open_time > lag_ms
                 await self.publish(candle, history=(backfill and i < len(fresh) - 1) or late)
                 last = candle.open_time
                 count += 1
@@ -140,16 +137,17 @@ class DataService:
         await self.bus.publish(CANDLES_STREAM, encode_candle(candle, history=history))
         self.published += 1
         self.last_candle_ms = candle.close_time
+        self.last_new_at = self.monotonic()
 
     def stale(self) -> str | None:
-        """Why the feed is stale (its newest candle too old by the wall clock), or None."""
-        if self.last_candle_ms is None or not self.subscriptions:
+        """Why the feed is stale (no new candle for ``STALE_BARS`` bars of our time), or None."""
+        if self.last_new_at is None or not self.subscriptions:
             return None
-        step = min(timeframe_ms(s.timeframe) for s in self.subscriptions)
-        since = self.now_ms() - self.last_candle_ms
-        if since - step <= max(STALE_BARS * step, STALE_MIN_MS):  # past the next candle's close
+        step_s = min(timeframe_ms(s.timeframe) for s in self.subscriptions) / 1000
+        quiet = self.monotonic() - self.last_new_at
+        if quiet <= max(STALE_BARS * step_s, STALE_MIN_S):
             return None
-        return f"the newest candle closed {since // 1000} s ago ({STALE_BARS} bars overdue)"
+        return f"no new candle for {quiet:.0f} s ({STALE_BARS} bars or more)"
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         stale = self.stale()
@@ -164,7 +162,7 @@ class DataService:
     def _watch_staleness(self) -> None:
         stale = self.stale()
         if stale is not None and self.stale_since is None:
-            self.stale_since = self.now_ms()
+            self.stale_since = self.monotonic()
             log.error("ALERT market data feed stale: no new candles", reason=stale, venue=self.source.venue)
         elif stale is None and self.stale_since is not None:
             self.stale_since = None

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from smc_agent.core.enums import OrderStatus
-from smc_agent.core.errors import ConfigError, OrderNotFound, RejectedError, SmcAgentError
+from smc_agent.core.errors import ConfigError, OrderNotFound, SmcAgentError
 from smc_agent.core.fill import Fill
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, VenueOrderId
 from smc_agent.core.ports import OrderReport, VenuePort
@@ -50,7 +50,7 @@ class Reconciliation:
         does not know. An unexplained mismatch halts trading (latched) and raises an alert."""
         problems: list[str] = []
         unreachable: dict[str, str] = {}
-        histories: dict[str, tuple[list[str], list[OrderReport]]] = {}
+        histories: dict[str, tuple[list[str], list[OrderReport], bool]] = {}
         for name, venue in self.venues.items():  # read only: outside the lock, sends go on meanwhile
             try:
                 histories[name] = await self._venue_history(name, venue)
@@ -64,17 +64,17 @@ class Reconciliation:
                 try:
                     if name in unreachable:
                         raise TimeoutError(unreachable[name])
-                    problems += await self._reconcile_venue(name, venue)
-                    strangers, known = histories[name]
+                    found = await self._reconcile_venue(name, venue)
+                    strangers, known, complete = histories[name]
                     for report in known:  # e.g. an intent whose acknowledgement was lost: applied
                         await self._apply(report)
-                    problems += strangers
+                    problems += found + strangers
+                    if complete and not found and not strangers:  # a restore's fills: all known here
+                        self.repo.history_verified(name)
                 except (SmcAgentError, TimeoutError, OSError) as exc:
                     unreachable[name] = unreachable.get(name) or f"venue {name} unreachable: {exc}"
                     problems.append(unreachable[name])
         self.last_reconcile_problems, self._unreachable = problems, unreachable
-        if not problems:
-            self.repo.history_verified()  # a restore's fills since its backup: all known now
         unexplained = [p for p in problems if p not in unreachable.values()]
         if unexplained:
             reason = "reconciliation mismatch: " + "; ".join(unexplained)[:500]
@@ -134,16 +134,18 @@ class Reconciliation:
 
     async def _venue_history(
         self: OrderGateway, name: str, venue: VenuePort
-    ) -> tuple[list[str], list[OrderReport]]:
+    ) -> tuple[list[str], list[OrderReport], bool]:
         """The venue's fills since the newest order the database holds for each symbol (after a
         restore: since the backup) must all be of orders it knows. A database restored from a backup
         older than some fills, or an account traded outside the engine, holds positions that are not
         the venue's: each such order is a problem until the operator accepts the venue's history
         (``smc-agent reconcile accept``). Returns the problems, and the reports of orders the database
-        knows by client id only (an intent whose acknowledgement was lost), to apply. A symbol the
-        venue does not list (delisted) is skipped and said; a venue that does not answer raises."""
+        knows by client id only (an intent whose acknowledgement was lost), to apply, and whether every
+        symbol was compared. A symbol the venue does not know (delisted) is skipped and said (the
+        comparison is then not complete); any other refusal or a venue that does not answer raises."""
         problems: list[str] = []
         known: list[OrderReport] = []
+        complete = True
         starts = self.repo.history_starts(
             name, margin_ms=HISTORY_MARGIN_MS, max_age_ms=HISTORY_MAX_AGE_MS, symbols=self.traded_symbols
         )
@@ -151,7 +153,8 @@ class Reconciliation:
             iid = InstrumentId(name, symbol)
             try:
                 fills = await self._fills_since(venue, iid, since)
-            except (ConfigError, RejectedError) as exc:  # e.g. a pair the venue no longer lists
+            except ConfigError as exc:  # ccxt's BadSymbol: a pair the venue no longer lists
+                complete = False
                 log.warning(
                     "venue fills not compared: the venue refused the symbol",
                     venue=name,
@@ -176,7 +179,7 @@ class Reconciliation:
                     "an older backup, or traded outside the engine): `smc-agent reconcile accept` "
                     "once the account is reconciled by hand"
                 )
-        return problems, known
+        return problems, known, complete
 
     async def _fills_since(
         self: OrderGateway, venue: VenuePort, iid: InstrumentId, since: int

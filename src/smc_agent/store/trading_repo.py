@@ -131,6 +131,10 @@ def _stored(row: Order) -> StoredOrder:
 RESTORED_KEY = "venue_history_unverified_since"
 
 
+def _verified_key(exchange: str) -> str:
+    return f"venue_history_verified:{exchange}"
+
+
 def _accepted_key(exchange: str) -> str:
     return f"venue_history_accepted:{exchange}"
 
@@ -299,7 +303,11 @@ class TradingRepo:
             accepted = session.get(ControlState, _accepted_key(exchange))
             floor = int(accepted.value) if accepted is not None else 0
             restored = session.get(ControlState, RESTORED_KEY)
-            since_restore = int(restored.value) - margin_ms if restored is not None else None
+            verified = session.get(ControlState, _verified_key(exchange))
+            if restored is not None and (verified is None or verified.value != restored.value):
+                since_restore: int | None = int(restored.value.split(":")[0]) - margin_ms
+            else:
+                since_restore = None
             candidates = {*newest, *symbols}
             if since_restore is not None:
                 for bot_symbols in session.scalars(select(Bot.symbols).where(Bot.venue == exchange)):
@@ -319,25 +327,34 @@ class TradingRepo:
         return self._tx(op)
 
     def mark_history_unverified(self, since_ms: int) -> None:
-        """The database was restored from a backup taken at ``since_ms``: the venues' fills since then
-        are compared with its orders, for every symbol, until a reconciliation finds them all known."""
-
-        def op(session: Session) -> None:
-            row = session.get(ControlState, RESTORED_KEY)
-            if row is None:
-                session.add(ControlState(key=RESTORED_KEY, value=str(since_ms)))
-            else:
-                row.value = str(min(int(row.value), since_ms))
-
-        self._tx(op)
-
-    def history_verified(self) -> None:
-        """Every venue's fills since the restore are of known orders (or accepted): the mark goes."""
+        """The database was restored from a backup taken at ``since_ms``: each venue's fills since then
+        are compared with its orders, for every symbol, until a reconciliation of that venue finds them
+        all known (:meth:`history_verified`). A second restore before that keeps the earlier time."""
 
         def op(session: Session) -> None:
             row = session.get(ControlState, RESTORED_KEY)
             if row is not None:
-                session.delete(row)
+                since_ms_ = min(int(row.value.split(":")[0]), since_ms)
+                row.value = f"{since_ms_}:{_dt_to_ms(datetime.now(UTC))}"  # a new mark: verify again
+            else:
+                session.add(
+                    ControlState(key=RESTORED_KEY, value=f"{since_ms}:{_dt_to_ms(datetime.now(UTC))}")
+                )
+
+        self._tx(op)
+
+    def history_verified(self, exchange: str) -> None:
+        """``exchange``'s fills since the restore are all of known orders (or accepted)."""
+
+        def op(session: Session) -> None:
+            restored = session.get(ControlState, RESTORED_KEY)
+            if restored is None:
+                return
+            row = session.get(ControlState, _verified_key(exchange))
+            if row is None:
+                session.add(ControlState(key=_verified_key(exchange), value=restored.value))
+            else:
+                row.value = restored.value
 
         self._tx(op)
 
