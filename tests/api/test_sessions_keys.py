@@ -185,3 +185,31 @@ def test_session_redis_url_replaces_the_db_and_keeps_a_valid_url(url: str, expec
     session_url = Settings(redis_url=url, session_redis_db=1).session_redis_url
     assert session_url == expected
     assert redis_py.Redis.from_url(session_url).connection_pool.connection_kwargs["db"] == 1
+
+
+def test_concurrent_guesses_cannot_outrun_the_lockout(redis_api: Api) -> None:
+    # the failure count was read without a lock: ten guesses at once all saw 0, all were checked
+    # (the correct one among them got in) and the account never locked
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smc_agent.api.auth import MAX_FAILED_LOGINS, Authenticator
+    from smc_agent.api.errors import ApiError
+    from smc_agent.api.sessions import DbSessionStore
+
+    auth = Authenticator(
+        factory=redis_api.container.session_factory,
+        sessions=DbSessionStore(redis_api.container.session_factory, 60),
+        session_ttl_s=60,
+    )
+
+    def guess(password: str) -> int:
+        try:
+            auth.login(username="bob", password=password, ip="198.51.100.7", user_agent=None)
+        except ApiError as exc:
+            return exc.status
+        return 200
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(pool.map(guess, [f"wrong-{i}" for i in range(9)]))
+    assert codes.count(401) == MAX_FAILED_LOGINS and codes.count(429) == 9 - MAX_FAILED_LOGINS, codes
+    assert guess(PASSWORD) == 429  # locked: the right password does not get in now

@@ -98,7 +98,10 @@ class Authenticator:
     def login(self, *, username: str, password: str, ip: str | None, user_agent: str | None) -> LoginResult:
         now = utcnow()
         with self._factory() as session:
-            user = session.scalar(select(User).where(User.username == username))
+            # the user's row stays locked through the password check: concurrent guesses wait their
+            # turn and each sees the failures before it (read unlocked, ten at once were all checked
+            # against a count of 0, and the lockout never came)
+            user = session.scalar(select(User).where(User.username == username).with_for_update())
             if user is None:
                 verify_password(self._dummy_hash, password)
                 raise ApiError(401, "invalid username or password")
