@@ -72,3 +72,26 @@ def test_serve_commands_exist() -> None:
     for name in ("api-gateway", "websocket-service", "web-app"):
         assert name in result.output
     assert "--port" in runner.invoke(serve_api.app, ["api-gateway", "--help"]).output
+
+
+def test_an_expired_key_is_not_rotated_back_to_life(cli_env: Api, tmp_path: Path) -> None:
+    # the rotation replaced expired keys with fresh ones: a key dead for a year worked again
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from smc_agent.store.models import ApiKey
+    from smc_agent.store.types import utcnow
+
+    api = cli_env
+    created = json.loads(
+        runner.invoke(keys.app, ["create", "--user", "alice", "--scope", "read", "--json"]).output
+    )
+    with api.container.session_factory() as session, session.begin():
+        session.execute(update(ApiKey).values(expires_at=utcnow() - timedelta(days=365)))
+    out = tmp_path / "rotated.json"
+    result = runner.invoke(keys.app, ["rotate", "--all", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "rotated 0 key(s)" in result.output
+    one = runner.invoke(keys.app, ["rotate", created["prefix"], "--output", str(out)])
+    assert one.exit_code == 1 and "has expired" in one.output

@@ -213,3 +213,30 @@ def test_admin_port_only_for_admin_pods(by_kind: dict[str, dict[str, dict[str, A
         assert "--admin-port" in container["args"] and "8001" in container["args"]
         assert container["livenessProbe"]["httpGet"]["port"] == "admin"
         assert container["readinessProbe"]["httpGet"]["port"] == "http"  # blocked pods leave the Service
+
+
+def test_the_key_rotation_job_revokes_every_key_when_the_playbook_runs_it(
+    by_kind: dict[str, dict[str, dict[str, Any]]],
+    migrated_sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    # its command line refused to run (new keys need --output): the breach step rotated nothing
+    from smc_agent.api import keys as key_service
+    from smc_agent.store.db import make_engine, make_session_factory, transaction
+    from smc_agent.store.models import ApiKey, User
+
+    factory = make_session_factory(make_engine(migrated_sqlite_url))
+    with transaction(factory) as session:
+        session.add(User(id="usr_k8s", username="k8s", password_hash="x", role="trader"))
+        session.flush()
+        issued = key_service.create_key(session, user_id="usr_k8s", name="bot", scopes=["read"])
+    job = by_kind["CronJob"]["api-key-rotation"]
+    assert job["spec"].get("suspend") is True  # a template for the breach step, not a weekly revocation
+    args = _pod_spec(job)["containers"][0]["args"]
+    monkeypatch.setenv("SMC_DATABASE_URL", migrated_sqlite_url)
+    monkeypatch.setenv("SMC_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with factory() as session:
+        assert session.get(ApiKey, issued.key.id).revoked_at is not None  # type: ignore[union-attr]

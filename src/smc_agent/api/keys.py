@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from smc_agent.api.principal import SCOPES
@@ -121,6 +121,8 @@ def rotate_key(session: Session, *, key: ApiKey) -> IssuedKey:
     """Issue a replacement with the same name, scopes and lifetime; the old key stops at once."""
     if key.revoked_at is not None:
         raise ApiKeyError(f"API key {key.prefix} is revoked: create a new one instead")
+    if key.expires_at is not None and key.expires_at <= utcnow():  # a replacement would revive it
+        raise ApiKeyError(f"API key {key.prefix} has expired: create a new one instead")
     lifetime_days = None
     if key.expires_at is not None:
         lifetime_days = max(1, (key.expires_at - key.created_at).days)
@@ -136,7 +138,13 @@ def rotate_key(session: Session, *, key: ApiKey) -> IssuedKey:
 
 
 def keys_due_for_rotation(session: Session, *, older_than_days: int | None = None) -> list[ApiKey]:
-    query = select(ApiKey).where(ApiKey.revoked_at.is_(None)).order_by(ApiKey.created_at)
+    """The keys in use: not revoked and not expired (an expired key is not rotated into a live one)."""
+    now = utcnow()
+    query = (
+        select(ApiKey)
+        .where(ApiKey.revoked_at.is_(None), or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
+        .order_by(ApiKey.created_at)
+    )
     if older_than_days is not None:
         query = query.where(ApiKey.created_at <= utcnow() - timedelta(days=older_than_days))
     return list(session.scalars(query))
