@@ -213,3 +213,34 @@ def test_concurrent_guesses_cannot_outrun_the_lockout(redis_api: Api) -> None:
         codes = list(pool.map(guess, [f"wrong-{i}" for i in range(9)]))
     assert codes.count(401) == MAX_FAILED_LOGINS and codes.count(429) == 9 - MAX_FAILED_LOGINS, codes
     assert guess(PASSWORD) == 429  # locked: the right password does not get in now
+
+
+@pytest.mark.parametrize(
+    "how", [["users", "disable", "alice"], ["runbook", "run", "disable-accounts", "--user", "alice", "--yes"]]
+)
+def test_a_disabled_accounts_stolen_token_stays_dead_when_it_is_enabled_again(
+    redis_api: Api, how: list[str]
+) -> None:
+    # disabling revoked the database rows only; the Redis session store, which is what a request
+    # checks, kept the token: enabled again, the attacker's copy worked and minted an API key
+    from typer.testing import CliRunner
+
+    from smc_agent.cli.main import app
+
+    settings = redis_api.container.settings
+    env = {
+        "SMC_DATABASE_URL": settings.effective_database_url,
+        "SMC_REDIS_URL": settings.redis_url or "",
+        "SMC_SESSION_REDIS_DB": str(settings.session_redis_db),
+        "SMC_DATA_DIR": str(settings.data_dir),
+    }
+    stolen = {"Authorization": f"Bearer {redis_api.login('alice')}"}
+    assert redis_api.client.get("/v1/me", headers=stolen).status_code == 200
+    result = CliRunner().invoke(app, how, env=env)
+    assert result.exit_code == 0, result.output
+    assert redis_api.client.get("/v1/me", headers=stolen).status_code == 401
+    assert CliRunner().invoke(app, ["users", "enable", "alice"], env=env).exit_code == 0
+    assert redis_api.client.get("/v1/me", headers=stolen).status_code == 401
+    assert redis_api.client.post("/v1/api-keys", json={"scopes": ["read"]}, headers=stolen).status_code == 401
+    fresh = {"Authorization": f"Bearer {redis_api.login('alice')}"}  # the owner logs in anew
+    assert redis_api.client.get("/v1/me", headers=fresh).status_code == 200

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from smc_agent.store.models import UserSession
 from smc_agent.store.types import utcnow
+from smc_agent.store.users import SESSION_KEY_PREFIX
 
 TOKEN_PREFIX = "sess_"  # noqa: S105 - public prefix of session tokens
-REDIS_KEY_PREFIX = "session:"
+REDIS_KEY_PREFIX = SESSION_KEY_PREFIX
 
 
 def new_session_token() -> str:

@@ -69,7 +69,12 @@ def _set_active(username: str, active: bool) -> None:
     with container() as c:
         try:
             with transaction(c.session_factory) as session:
-                user_service.set_active(session, username_or_id=username, active=active)
+                user_service.set_active(
+                    session,
+                    username_or_id=username,
+                    active=active,
+                    session_redis_url=c.settings.session_redis_url,
+                )
         except user_service.UserError as exc:
             err_console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(1) from None

@@ -19,6 +19,7 @@ from smc_agent.ops.incidents.priority import Priority
 from smc_agent.ops.runbooks.framework import Check, Runbook, RunContext, Skip, Step
 from smc_agent.store.db import transaction
 from smc_agent.store.models import AuditLog, User, UserSession
+from smc_agent.store.users import revoke_sessions as end_sessions
 
 NS = "-n smc-trading"
 
@@ -127,15 +128,10 @@ def _find(ctx: RunContext) -> str | None:
 
 def _disable(ctx: RunContext) -> str:
     ids = ctx.notes["accounts"]
-    now = datetime.now(UTC)
     with transaction(ctx.services.session_factory) as s:
         s.execute(update(User).where(User.id.in_(ids)).values(is_active=False))
-        s.execute(
-            update(UserSession)
-            .where(UserSession.user_id.in_(ids), UserSession.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-    return f"disabled {len(ids)} account(s): {', '.join(ids)}; their session records revoked"
+        ended = end_sessions(s, user_ids=ids, redis_url=ctx.services.settings.session_redis_url)
+    return f"disabled {len(ids)} account(s): {', '.join(ids)}; {ended} session(s) ended (records and tokens)"
 
 
 def _verify_disabled(ctx: RunContext) -> str | None:
