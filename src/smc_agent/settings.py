@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         description="The api-gateway's admin listener, which stays open while public traffic is blocked.",
     )
     api_admin_port: int = Field(default=8001, ge=0, le=65535, description="0 = no admin listener.")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For names the client (comma-separated IPs or networks, "
+        "e.g. the ingress controller's pod network): per-IP login limits and the forensic "
+        "user_sessions.ip_address see the real client, not the proxy.",
+    )
     primary_venue: Literal["binance", "bybit"] = "binance"
     backup_venue: Literal["binance", "bybit"] = "bybit"
 

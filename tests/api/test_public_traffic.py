@@ -53,6 +53,7 @@ def gateway(migrated_pg_url: str, redis_pair: tuple[str, str], tmp_path: Path) -
         "SMC_API_ADMIN_PORT": str(admin),
         "SMC_ACTOR": "secops",
         "SMC_LOG_LEVEL": "WARNING",
+        "SMC_FORWARDED_ALLOW_IPS": "127.0.0.2/32",  # the "ingress": clients reach us through it
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "smc_agent.cli.main", "serve", "api-gateway"],
@@ -112,3 +113,32 @@ def test_block_closes_public_listener_keeps_admin_and_unblock_reopens(gateway: d
         ("secops", "public_traffic.unblock"),
     ]
     assert rows[0][2]["reason"] == "suspected credential leak"
+
+
+def test_behind_the_ingress_the_client_is_the_one_it_names(gateway: dict[str, object]) -> None:
+    # uvicorn trusted X-Forwarded-For from 127.0.0.1 only: behind an ingress every client was the
+    # ingress pod (one login rate-limit bucket for all, its address in the forensic session rows)
+    from smc_agent.cli.main import app
+
+    env = gateway["env"]
+    created = CliRunner().invoke(
+        app,
+        ["users", "create", "carol"],
+        env={**env, "SMC_NEW_USER_PASSWORD": "carol-password-1"},  # type: ignore[dict-item]
+    )
+    assert created.exit_code == 0, created.output
+    ingress = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10)
+    with ingress:
+        response = ingress.post(
+            f"http://127.0.0.1:{gateway['public']}/v1/auth/login",
+            json={"username": "carol", "password": "carol-password-1"},
+            headers={"X-Forwarded-For": "198.51.100.8"},
+        )
+    assert response.status_code == 200, response.text
+    with create_engine(str(gateway["db"])).connect() as conn:
+        seen = (
+            conn.execute(text("SELECT ip_address FROM user_sessions WHERE username = 'carol'"))
+            .scalars()
+            .all()
+        )
+    assert seen == ["198.51.100.8"]

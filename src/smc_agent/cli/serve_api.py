@@ -55,6 +55,7 @@ def run_app(
             uvicorn_options={
                 "access_log": False,
                 "proxy_headers": True,
+                "forwarded_allow_ips": c.settings.forwarded_allow_ips,
                 "ws_max_size": 1 << 20,
                 "timeout_graceful_shutdown": 5,
             },
