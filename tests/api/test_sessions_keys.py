@@ -244,3 +244,52 @@ def test_a_disabled_accounts_stolen_token_stays_dead_when_it_is_enabled_again(
     assert redis_api.client.post("/v1/api-keys", json={"scopes": ["read"]}, headers=stolen).status_code == 401
     fresh = {"Authorization": f"Bearer {redis_api.login('alice')}"}  # the owner logs in anew
     assert redis_api.client.get("/v1/me", headers=fresh).status_code == 200
+
+
+def test_disabling_works_with_the_session_store_down_and_the_row_decides(redis_api: Api) -> None:
+    # the token deletion ran inside the disabling transaction: Redis down rolled the disable back
+    # (the account stayed active); and a token whose row was revoked stayed valid in Redis
+    from typer.testing import CliRunner
+
+    from smc_agent.cli.main import app
+
+    settings = redis_api.container.settings
+    dead = "redis://127.0.0.1:9/0"  # nothing listens there
+    env = {
+        "SMC_DATABASE_URL": settings.effective_database_url,
+        "SMC_REDIS_URL": dead,
+        "SMC_SESSION_REDIS_DB": str(settings.session_redis_db),
+        "SMC_DATA_DIR": str(settings.data_dir),
+    }
+    stolen = {"Authorization": f"Bearer {redis_api.login('alice')}"}
+    result = CliRunner().invoke(app, ["users", "disable", "alice"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "session tokens not deleted" in " ".join(result.output.split())
+    with redis_api.container.session_factory() as session:
+        assert session.scalar(select(User.is_active).where(User.username == "alice")) is False
+    assert CliRunner().invoke(app, ["users", "enable", "alice"], env=env).exit_code == 0
+    assert redis_api.client.get("/v1/me", headers=stolen).status_code == 401  # its row is revoked
+
+
+def test_concurrent_guesses_cannot_outrun_the_lockout_on_sqlite(api: Api) -> None:
+    # SQLite has no row lock: ten guesses at once were all checked, the right one got in
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smc_agent.api.auth import MAX_FAILED_LOGINS, Authenticator
+    from smc_agent.api.errors import ApiError
+    from smc_agent.api.sessions import DbSessionStore
+
+    factory = api.container.session_factory
+    auth = Authenticator(factory=factory, sessions=DbSessionStore(factory, 60), session_ttl_s=60)
+
+    def guess(password: str) -> int:
+        try:
+            auth.login(username="bob", password=password, ip="198.51.100.7", user_agent=None)
+        except ApiError as exc:
+            return exc.status
+        return 200
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(pool.map(guess, [f"wrong-{i}" for i in range(9)]))
+    assert codes.count(401) == MAX_FAILED_LOGINS and codes.count(429) == 9 - MAX_FAILED_LOGINS, codes
+    assert guess(PASSWORD) == 429

@@ -202,10 +202,15 @@ async def test_the_pipeline_publishes_again_after_redis_restarts(redis_pair: tup
 async def test_a_paper_venue_replaying_old_candles_is_live_and_fresh_by_its_own_time() -> None:
     # judged by our wall clock, a simulator replaying 2024 (or running behind the wall clock) had every
     # candle marked history, never traded, and its feed called stale
+    back = 3 * 365 * 86_400_000
+
     class _Replay(_Venue):
-        async def fetch_candles(self, *args: object, **kwargs: object) -> Sequence[Candle]:
-            rows = await super().fetch_candles(*args, **kwargs)  # type: ignore[arg-type]
-            return [c._replace(open_time=c.open_time - 3 * 365 * 86_400_000) for c in rows]
+        async def fetch_candles(
+            self, iid: InstrumentId, timeframe: str, *, since_ms: int | None = None, limit: int | None = None
+        ) -> Sequence[Candle]:
+            since = None if since_ms is None else since_ms + back
+            rows = await super().fetch_candles(iid, timeframe, since_ms=since, limit=limit)
+            return [c._replace(open_time=c.open_time - back) for c in rows]
 
     venue, clock, bus = _Replay(), _Clock(), MemoryStreamBus()
     data = DataService(
@@ -218,3 +223,22 @@ async def test_a_paper_venue_replaying_old_candles_is_live_and_fresh_by_its_own_
     await data.poll_once()
     assert [h for _, h in _published(bus)][-2:] == [False, False]
     assert data.ready()[0] and data.stale() is None
+
+
+async def test_a_catch_up_page_shortened_by_a_refused_row_is_still_history() -> None:
+    # the gateway refuses a malformed row: the first page of a catch-up came back 499 long, was taken
+    # for the last one, and its newest candles, 41 hours old, were published live
+    class _Refusing(_Venue):
+        async def fetch_candles(self, *args: object, **kwargs: object) -> Sequence[Candle]:
+            rows = list(await super().fetch_candles(*args, **kwargs))  # type: ignore[arg-type]
+            return [c for c in rows if c.open_time != T0 + 100 * MIN]  # one row refused
+
+    venue, bus = _Refusing(), MemoryStreamBus()
+    data = DataService(bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=5)  # type: ignore[arg-type]
+    venue.closed = 6
+    await data.poll_once()
+    venue.closed = 2_500  # 41 hours down
+    while await data.poll_once():
+        pass
+    live = [c.open_time for c, history in _published(bus)[5:] if not history]
+    assert live == [T0 + i * MIN for i in (2_497, 2_498, 2_499)]  # the newest only

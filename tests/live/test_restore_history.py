@@ -261,3 +261,21 @@ async def test_a_venue_this_engine_does_not_trade_keeps_its_restore_mark(
         await close_execution(service)
     assert repo.history_starts("bybit", **window) == before  # type: ignore[arg-type]
     assert repo.history_starts("binance", **window) == {}  # binance's verified
+
+
+def test_a_later_restore_replaces_the_mark_and_a_verified_one_is_not_compared_again(
+    migrated_sqlite_url: str,
+) -> None:
+    # the mark took the earlier time of two restores: a restore months after a verified one compared
+    # the venues' fills since the first backup
+    _, repo = build_control(migrated_sqlite_url, None)
+    window = {"margin_ms": 0, "max_age_ms": 0, "symbols": ("BTC/USDT",)}
+    day = 86_400_000
+    first = int(time.time() * 1000) - 90 * day
+    repo.mark_history_unverified(first)
+    assert repo.history_starts("binance", **window) == {"BTC/USDT": first}  # type: ignore[arg-type]
+    repo.history_verified("binance")
+    assert repo.history_starts("binance", **window) == {}  # type: ignore[arg-type]
+    second = int(time.time() * 1000) - day
+    repo.mark_history_unverified(second)
+    assert repo.history_starts("binance", **window) == {"BTC/USDT": second}  # type: ignore[arg-type]

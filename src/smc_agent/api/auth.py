@@ -7,6 +7,7 @@ Every authenticated request re-reads the user row (one primary-key query), so
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,6 +44,7 @@ class Authenticator:
         self._sessions = sessions
         self.session_ttl_s = session_ttl_s
         self._dummy: str | None = None
+        self._login_locks: dict[str, threading.Lock] = {}
 
     @property
     def _dummy_hash(self) -> str:
@@ -67,6 +69,11 @@ class Authenticator:
             user = session.get(User, ref.user_id)
             if user is None or not user.is_active:
                 raise ApiError(401, "account disabled")
+            # the row is the record: a session revoked there (an account disabled while the session
+            # store could not be reached, or before its tokens were deleted) stays revoked
+            revoked = session.scalar(select(UserSession.revoked_at).where(UserSession.id == ref.session_id))
+            if revoked is not None:
+                raise ApiError(401, "session expired or revoked: log in again")
             return Principal(
                 user_id=user.id, username=user.username, role=user.role, session_id=ref.session_id
             )
@@ -96,6 +103,12 @@ class Authenticator:
 
     # ------------------------------------------------------------ login / logout
     def login(self, *, username: str, password: str, ip: str | None, user_agent: str | None) -> LoginResult:
+        # one login per user at a time in this process (SQLite has no row lock; PostgreSQL's
+        # FOR UPDATE below serialises the api-gateway's replicas)
+        with self._login_locks.setdefault(username.lower(), threading.Lock()):
+            return self._login(username=username, password=password, ip=ip, user_agent=user_agent)
+
+    def _login(self, *, username: str, password: str, ip: str | None, user_agent: str | None) -> LoginResult:
         now = utcnow()
         with self._factory() as session:
             # the user's row stays locked through the password check: concurrent guesses wait their

@@ -69,16 +69,14 @@ def _set_active(username: str, active: bool) -> None:
     with container() as c:
         try:
             with transaction(c.session_factory) as session:
-                user_service.set_active(
-                    session,
-                    username_or_id=username,
-                    active=active,
-                    session_redis_url=c.settings.session_redis_url,
-                )
+                _, tokens = user_service.set_active(session, username_or_id=username, active=active)
         except user_service.UserError as exc:
             err_console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(1) from None
+        problem = user_service.drop_session_tokens(c.settings.session_redis_url, tokens)
     console.print(f"user {username} {'enabled' if active else 'disabled'}")
+    if problem is not None:  # the revoked rows end the sessions; the store keeps dead tokens
+        err_console.print(f"[yellow]warning:[/] session tokens not deleted from the session store: {problem}")
 
 
 @app.command()

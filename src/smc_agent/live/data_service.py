@@ -124,6 +124,16 @@ class DataService:
             newest = fresh[-1].open_time if fresh else 0
             lag_ms = min(LIVE_LAG_BARS * timeframe_ms(sub.timeframe), LIVE_LAG_MAX_MS)
             catching_up = not backfill and len(candles) >= limit  # a full page: more follow
+            if not backfill and not catching_up and fresh:
+                # a page the venue sent full may come back shorter (a malformed row refused): closed
+                # candles after its newest mean it was not the last page either
+                after = await source.fetch_candles(
+                    InstrumentId(source.venue, sub.instrument_id.symbol),
+                    sub.timeframe,
+                    since_ms=newest + timeframe_ms(sub.timeframe),
+                    limit=1,
+                )
+                catching_up = bool(after)
             for i, candle in enumerate(fresh):
                 late = catching_up or newest - candle.open_time > lag_ms
                 await self.publish(candle, history=(backfill and i < len(fresh) - 1) or late)

@@ -133,6 +133,7 @@ class TradingService:
         # the bots this engine runs: those of its mode (SMC_MODE). The execution engine sends every
         # order to the one venue it was started for: a paper bot on a live engine would trade real money
         self.mode = mode
+        self._other_mode: set[str] = set()  # bots of the other mode, said once
         self.on_incident = on_incident
         self.repo = repo
         self.control = control
@@ -171,6 +172,16 @@ class TradingService:
         for bot_id, row in rows.items():
             sid = StrategyId(bot_id)
             state = row["state"]
+            if row["mode"] != self.mode:  # another engine's (a paper engine beside a live one): not ours
+                if bot_id not in self._other_mode:
+                    self._other_mode.add(bot_id)
+                    log.warning(
+                        "bot left to an engine of its mode",
+                        bot=bot_id,
+                        bot_mode=row["mode"],
+                        engine_mode=self.mode,
+                    )
+                continue
             refusal = self._refusal(row)
             if refusal is not None and state in ACTIVE_BOT_STATES:
                 if sid in self.engine.bots:  # stopped below, as any bot no longer active
@@ -204,8 +215,6 @@ class TradingService:
         """Why the bot of ``row`` may not trade on this engine, or None."""
         if not row["owner_active"]:
             return "its owner's account is disabled"
-        if row["mode"] != self.mode:
-            return f"a {row['mode']} bot does not run on a {self.mode} trading engine (SMC_MODE)"
         if row["mode"] == "live" and row["owner_role"] != "admin":
             return "a live bot needs an admin owner (the role was changed since it was made live)"
         return None

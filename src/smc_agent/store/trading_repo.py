@@ -329,17 +329,16 @@ class TradingRepo:
     def mark_history_unverified(self, since_ms: int) -> None:
         """The database was restored from a backup taken at ``since_ms``: each venue's fills since then
         are compared with its orders, for every symbol, until a reconciliation of that venue finds them
-        all known (:meth:`history_verified`). A second restore before that keeps the earlier time."""
+        all known (:meth:`history_verified`). A later restore replaces the mark (the database is that
+        backup's now: what an earlier one lost, it holds or lost again since ``since_ms``)."""
 
         def op(session: Session) -> None:
+            mark = f"{since_ms}:{_dt_to_ms(datetime.now(UTC))}"  # the restore's own time: verify anew
             row = session.get(ControlState, RESTORED_KEY)
             if row is not None:
-                since_ms_ = min(int(row.value.split(":")[0]), since_ms)
-                row.value = f"{since_ms_}:{_dt_to_ms(datetime.now(UTC))}"  # a new mark: verify again
+                row.value = mark
             else:
-                session.add(
-                    ControlState(key=RESTORED_KEY, value=f"{since_ms}:{_dt_to_ms(datetime.now(UTC))}")
-                )
+                session.add(ControlState(key=RESTORED_KEY, value=mark))
 
         self._tx(op)
 

@@ -64,37 +64,39 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.created_at)))
 
 
-def set_active(
-    session: Session, *, username_or_id: str, active: bool, session_redis_url: str | None = None
-) -> User:
+def set_active(session: Session, *, username_or_id: str, active: bool) -> tuple[User, list[str]]:
+    """Enable or disable a user; disabled, its sessions are revoked: returns the user and the session
+    tokens to drop from the session store once committed (:func:`drop_session_tokens`)."""
     user = get_user(session, username_or_id)
     if user is None:
         raise UserError(f"no user {username_or_id!r}")
     user.is_active = active
-    if not active:  # its sessions end now, and stay ended if the account is enabled again
-        revoke_sessions(session, user_ids=[user.id], redis_url=session_redis_url)
-    return user
+    tokens = [] if active else revoke_sessions(session, user_ids=[user.id])
+    return user, tokens
 
 
-def revoke_sessions(session: Session, *, user_ids: Collection[str], redis_url: str | None) -> int:
-    """End every open session of ``user_ids``: their rows revoked (the forensic record) and their
-    tokens deleted from the Redis session store at ``redis_url`` when there is one (a disabled account
-    re-enabled later must not bring an attacker's token back). The caller owns the transaction."""
-    rows = list(
-        session.scalars(
-            select(UserSession).where(
-                UserSession.user_id.in_(list(user_ids)), UserSession.revoked_at.is_(None)
-            )
-        )
-    )
+def revoke_sessions(session: Session, *, user_ids: Collection[str]) -> list[str]:
+    """End every session of ``user_ids`` in the database (the record the API checks on every
+    request): open rows are revoked. Returns the session-store keys of all their tokens, to delete
+    once this transaction has committed (:func:`drop_session_tokens`). The caller owns the transaction."""
+    rows = list(session.scalars(select(UserSession).where(UserSession.user_id.in_(list(user_ids)))))
     now = datetime.now(UTC)
     for row in rows:
-        row.revoked_at = now
-    digests = [SESSION_KEY_PREFIX + r.token_hash for r in rows if r.token_hash]
-    if redis_url is not None and digests:
-        client = redis.Redis.from_url(redis_url, socket_timeout=5)
-        try:
-            client.delete(*digests)
-        finally:
-            client.close()
-    return len(rows)
+        if row.revoked_at is None:
+            row.revoked_at = now
+    return [SESSION_KEY_PREFIX + r.token_hash for r in rows if r.token_hash]
+
+
+def drop_session_tokens(redis_url: str | None, keys: Collection[str]) -> str | None:
+    """Delete session tokens from the Redis session store at ``redis_url``; the reason it could not,
+    or None. Best effort: the revoked rows already end the sessions."""
+    if redis_url is None or not keys:
+        return None
+    client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        client.delete(*keys)
+    except redis.RedisError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        client.close()
+    return None

@@ -19,6 +19,7 @@ from smc_agent.ops.incidents.priority import Priority
 from smc_agent.ops.runbooks.framework import Check, Runbook, RunContext, Skip, Step
 from smc_agent.store.db import transaction
 from smc_agent.store.models import AuditLog, User, UserSession
+from smc_agent.store.users import drop_session_tokens
 from smc_agent.store.users import revoke_sessions as end_sessions
 
 NS = "-n smc-trading"
@@ -130,8 +131,10 @@ def _disable(ctx: RunContext) -> str:
     ids = ctx.notes["accounts"]
     with transaction(ctx.services.session_factory) as s:
         s.execute(update(User).where(User.id.in_(ids)).values(is_active=False))
-        ended = end_sessions(s, user_ids=ids, redis_url=ctx.services.settings.session_redis_url)
-    return f"disabled {len(ids)} account(s): {', '.join(ids)}; {ended} session(s) ended (records and tokens)"
+        tokens = end_sessions(s, user_ids=ids)
+    problem = drop_session_tokens(ctx.services.settings.session_redis_url, tokens)
+    dropped = f"tokens not deleted from the session store ({problem})" if problem else "tokens deleted"
+    return f"disabled {len(ids)} account(s): {', '.join(ids)}; their sessions revoked, {dropped}"
 
 
 def _verify_disabled(ctx: RunContext) -> str | None:
