@@ -227,16 +227,7 @@ async def test_only_bots_of_the_engines_mode_with_an_entitled_owner_trade(url: s
         session.get(Bot, live_of_trader).mode = "live"  # type: ignore[union-attr]
         admin = User(id="usr_admin", username="admin", password_hash="x", role="admin")
         session.add(admin)
-    live = repo.create_bot(
-        user_id="usr_admin",
-        name="drill",
-        strategy="drill",
-        venue="binance",
-        symbols=["BTC/USDT"],
-        timeframes=["1m"],
-        parameters={"qty": 0.001, "every": 1},
-        state="starting",
-    )
+    live = _bot(repo, "usr_admin")
     with repo._factory() as session, session.begin():
         session.get(Bot, live).mode = "live"  # type: ignore[union-attr]
     bus = MemoryStreamBus()

@@ -32,6 +32,28 @@ from smc_agent.venues.simulator import ExchangeSimulator
 from tests.live.conftest import execution_config, order, simulator_config
 
 
+def _filled_long_ago(url: str, *, days: int, venue_order_id: str, exchange: str, symbol: str) -> datetime:
+    """A filled market buy stored ``days`` ago (a pair since delisted, a failover's position)."""
+    old = datetime.now(UTC) - timedelta(days=days)
+    with transaction(make_session_factory(make_engine(url))) as session:
+        session.add(
+            Order(
+                client_order_id=f"smc-old-{venue_order_id}",
+                venue_order_id=venue_order_id,
+                exchange=exchange,
+                symbol=symbol,
+                side="buy",
+                type="market",
+                quantity=Decimal(1),
+                filled_quantity=Decimal(1),
+                status="filled",
+                created_at=old,
+                updated_at=old,
+            )
+        )
+    return old
+
+
 async def test_a_restore_older_than_a_fill_keeps_trading_halted_until_accepted(
     sim: ExchangeSimulator,
     migrated_pg_url: str,
@@ -146,23 +168,9 @@ async def test_an_old_order_on_a_pair_the_venue_no_longer_lists_does_not_block_t
 ) -> None:
     # every symbol ever traded was asked about at each reconciliation, and a venue refusing one (a
     # delisted pair) counted as the venue unreachable: never reconciled, every order refused
-    old = datetime.now(UTC) - timedelta(days=200)
-    with transaction(make_session_factory(make_engine(migrated_pg_url))) as session:
-        session.add(
-            Order(
-                client_order_id="smc-old-00000001",
-                venue_order_id="4242",
-                exchange="binance",
-                symbol="LUNA/USDT",
-                side="buy",
-                type="market",
-                quantity=Decimal(10),
-                filled_quantity=Decimal(10),
-                status="filled",
-                created_at=old,
-                updated_at=old,
-            )
-        )
+    old = _filled_long_ago(
+        migrated_pg_url, days=200, venue_order_id="4242", exchange="binance", symbol="LUNA/USDT"
+    )
     service = build_execution(execution_config(migrated_pg_url, None, sim), bus=MemoryStreamBus())
     try:
         await asyncio.wait_for(service.start(), 15)
@@ -231,23 +239,7 @@ async def test_a_venue_this_engine_does_not_trade_keeps_its_restore_mark(
 ) -> None:
     # the mark was one for all venues: an engine on Binance alone reconciled clean and cleared it, and
     # Bybit's fills since the restore (a failover's position) were never compared
-    old = datetime.now(UTC) - timedelta(days=5)
-    with transaction(make_session_factory(make_engine(migrated_sqlite_url))) as session:
-        session.add(
-            Order(
-                client_order_id="smc-f-00000001",
-                venue_order_id="77",
-                exchange="bybit",
-                symbol="BTC/USDT",
-                side="buy",
-                type="market",
-                quantity=Decimal(1),
-                filled_quantity=Decimal(1),
-                status="filled",
-                created_at=old,
-                updated_at=old,
-            )
-        )
+    _filled_long_ago(migrated_sqlite_url, days=5, venue_order_id="77", exchange="bybit", symbol="BTC/USDT")
     _, repo = build_control(migrated_sqlite_url, None)
     repo.mark_history_unverified(int((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000))
     window = {"margin_ms": 60_000, "max_age_ms": 3 * 86_400_000, "symbols": ("BTC/USDT",)}
