@@ -217,3 +217,28 @@ async def test_domain_events_reach_the_stream_through_the_bridge(ws_server: Any)
     assert message["channel"] == "trading_state"
     assert message["data"]["type"] == "TradingStateChanged" and message["data"]["state"] == "halted"
     assert message["data"]["reason"] == "drill" and message["data"]["ts_event"] == 1
+
+
+async def test_an_api_key_without_the_read_scope_gets_no_stream(ws_server: Any) -> None:
+    # the stream carries the owner's orders, fills and positions: a trade-only key (refused on
+    # /v1/positions) was let in
+    import httpx
+
+    address, _, tokens, _ = ws_server
+    async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+        created = await http.post(
+            "/v1/api-keys", json={"scopes": ["trade"]}, headers={"Authorization": f"Bearer {tokens['alice']}"}
+        )
+        assert created.status_code == 201, created.text
+        reader = await http.post(
+            "/v1/api-keys", json={"scopes": ["read"]}, headers={"Authorization": f"Bearer {tokens['alice']}"}
+        )
+    async with websockets.connect(
+        f"ws://{address}/ws", additional_headers={"X-API-Key": created.json()["key"]}
+    ) as ws:
+        error = json.loads(await ws.recv())
+        assert error["type"] == "error" and error["status"] == 403 and "read scope" in error["detail"]
+    async with websockets.connect(
+        f"ws://{address}/ws", additional_headers={"X-API-Key": reader.json()["key"]}
+    ) as ws:
+        assert json.loads(await ws.recv())["type"] == "welcome"

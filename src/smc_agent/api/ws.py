@@ -175,7 +175,10 @@ class WebSocketHub:
 
     async def _authenticate(self, ws: WebSocket, credential: str | None) -> Principal | None:
         try:
-            return await run_in_threadpool(self._auth.authenticate, credential)
+            principal = await run_in_threadpool(self._auth.authenticate, credential)
+            if "read" not in principal.scopes:  # the stream carries what /v1/positions does
+                raise ApiError(403, "this API key lacks the read scope the event stream needs")
+            return principal
         except ApiError as exc:
             ws.scope.setdefault("state", {})["status_override"] = exc.status
             ws.scope["state"]["refusal"] = exc.detail
