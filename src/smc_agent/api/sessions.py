@@ -25,7 +25,6 @@ from smc_agent.store.types import utcnow
 from smc_agent.store.users import SESSION_KEY_PREFIX
 
 TOKEN_PREFIX = "sess_"  # noqa: S105 - public prefix of session tokens
-REDIS_KEY_PREFIX = SESSION_KEY_PREFIX
 
 
 def new_session_token() -> str:
@@ -62,17 +61,17 @@ class RedisSessionStore:
 
     def put(self, digest: str, ref: SessionRef, ttl_s: int) -> None:
         payload = json.dumps({"sid": ref.session_id, "uid": ref.user_id})
-        self._redis.set(REDIS_KEY_PREFIX + digest, payload, ex=ttl_s)
+        self._redis.set(SESSION_KEY_PREFIX + digest, payload, ex=ttl_s)
 
     def get(self, digest: str) -> SessionRef | None:
-        raw = self._redis.get(REDIS_KEY_PREFIX + digest)
+        raw = self._redis.get(SESSION_KEY_PREFIX + digest)
         if raw is None:
             return None
         data = json.loads(raw)
         return SessionRef(session_id=str(data["sid"]), user_id=str(data["uid"]))
 
     def delete(self, digest: str) -> None:
-        self._redis.delete(REDIS_KEY_PREFIX + digest)
+        self._redis.delete(SESSION_KEY_PREFIX + digest)
 
     def ping(self) -> None:
         self._redis.ping()

@@ -7,9 +7,9 @@ engine feeds them to its strategies but refuses the entries they signal. So is e
 page (a catch-up after an outage longer than a page: more pages follow, the market has moved on).
 Neither rule reads our clock against the venue's candle times: a venue (or a paper venue replaying
 history) keeps its own time. A feed that brought no new candle for ``STALE_BARS`` bars of our own
-(monotonic) time is stale: an alert, and the service is not ready until candles flow again. A poll that fails, whatever the error (the
-venue, its answer, the stream store), is retried: the loop never ends but by ``stopping``. The last published open
-time is kept in memory only: a restarted pipeline back-fills again, and the trading engine drops the
+(monotonic) time is stale: an alert, and the service is not ready until candles flow again. A poll
+that fails, whatever the error (the venue, its answer, the stream store), is retried: the loop never
+ends but by ``stopping``. The last published open time is kept in memory only: a restarted pipeline back-fills again, and the trading engine drops the
 candles it has already seen (``TradingService.on_candle``), so each strategy sees each candle once.
 
 Venue failover: with a ``backup`` venue and ``active_venue`` (the failover manager's, read from the
@@ -81,7 +81,7 @@ class DataService:
         self.stopping = False
         self.monotonic = monotonic
         self.last_new_at: float | None = None  # when (monotonic) the newest candle was published
-        self.stale_since: float | None = None  # when (monotonic) the feed was found stale
+        self.said_stale = False  # the stale feed's ALERT is out (said once, until candles flow again)
         self.last_error: str | None = None
 
     def _follow_failover(self) -> VenuePort:
@@ -110,12 +110,8 @@ class DataService:
             last = self.last_open.get(sub)
             since = None if last is None else last + timeframe_ms(sub.timeframe)
             limit = self.warmup if last is None else PAGE
-            candles = await source.fetch_candles(
-                InstrumentId(source.venue, sub.instrument_id.symbol),
-                sub.timeframe,
-                since_ms=since,
-                limit=limit,
-            )
+            iid = InstrumentId(source.venue, sub.instrument_id.symbol)
+            candles = await source.fetch_candles(iid, sub.timeframe, since_ms=since, limit=limit)
             fresh = [c for c in candles if last is None or c.open_time > last]
             # history: the back-fill on start (all but its newest), and what a catch-up brings from
             # further back than the live lag (an outage); a poll that finds two or three new 1m candles
@@ -127,12 +123,8 @@ class DataService:
             if not backfill and not catching_up and fresh:
                 # a page the venue sent full may come back shorter (a malformed row refused): closed
                 # candles after its newest mean it was not the last page either
-                after = await source.fetch_candles(
-                    InstrumentId(source.venue, sub.instrument_id.symbol),
-                    sub.timeframe,
-                    since_ms=newest + timeframe_ms(sub.timeframe),
-                    limit=1,
-                )
+                step = timeframe_ms(sub.timeframe)
+                after = await source.fetch_candles(iid, sub.timeframe, since_ms=newest + step, limit=1)
                 catching_up = bool(after)
             for i, candle in enumerate(fresh):
                 late = catching_up or newest - candle.open_time > lag_ms
@@ -171,26 +163,23 @@ class DataService:
 
     def _watch_staleness(self) -> None:
         stale = self.stale()
-        if stale is not None and self.stale_since is None:
-            self.stale_since = self.monotonic()
+        if stale is not None and not self.said_stale:
             log.error("ALERT market data feed stale: no new candles", reason=stale, venue=self.source.venue)
-        elif stale is None and self.stale_since is not None:
-            self.stale_since = None
+        elif stale is None and self.said_stale:
             log.warning("market data feed fresh again", venue=self.source.venue)
+        self.said_stale = stale is not None
 
     async def run(self) -> None:
         failures = 0
         while not self.stopping:
             try:
                 await self.poll_once()
-            except (SmcAgentError, TimeoutError, OSError) as exc:  # the venue: expected now and then
+            except Exception as exc:  # the venue's now and then; anything else (the stream store): an ALERT
                 failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("market data poll failed; retrying", error=str(exc))
-            except Exception as exc:  # anything else (the stream store down, a bad answer): go on
-                failures += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("ALERT market data poll failed; retrying", error=self.last_error)
+                venue = isinstance(exc, (SmcAgentError, TimeoutError, OSError))
+                say = log.warning if venue else log.error
+                say(("" if venue else "ALERT ") + "market data poll failed; retrying", error=self.last_error)
             else:
                 failures = 0
             self._watch_staleness()
