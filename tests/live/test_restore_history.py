@@ -178,7 +178,8 @@ async def test_an_old_order_on_a_pair_the_venue_no_longer_lists_does_not_block_t
         assert await service.gateway.submit(order(1, kind="market", prefix="smc-d")) is not None
         # after a restore it is asked about, and the venue refusing the pair is said, not a halt
         _, repo = build_control(migrated_pg_url, None)
-        repo.mark_history_unverified(int(old.timestamp() * 1000))
+        repo.mark_history_unverified(int((datetime.now(UTC) - timedelta(days=2)).timestamp() * 1000))
+        assert old < datetime.now(UTC) - timedelta(days=2)  # the pair's order is older than the restore
         assert await service.gateway.reconcile() == []
     finally:
         await close_execution(service)
@@ -271,3 +272,68 @@ def test_a_later_restore_replaces_the_mark_and_a_verified_one_is_not_compared_ag
     second = int(time.time() * 1000) - day
     repo.mark_history_unverified(second)
     assert repo.history_starts("binance", **window) == {"BTC/USDT": second}  # type: ignore[arg-type]
+
+
+def _days_ago_ms(days: float) -> int:
+    return int((datetime.now(UTC) - timedelta(days=days)).timestamp() * 1000)
+
+
+async def test_a_fill_days_after_the_backup_is_found_past_the_venues_window(
+    sim: ExchangeSimulator, migrated_pg_url: str, redis_pair: tuple[str, str]
+) -> None:
+    # Binance answers "trades since T" with the 24 hours from T: one request since a backup of three
+    # days ago saw nothing, and a fill of today outside the books passed
+    service = build_execution(execution_config(migrated_pg_url, redis_pair[0], sim), bus=MemoryStreamBus())
+    await service.start()
+    try:
+        outside = await service.gateway.venues["binance"].submit_order(
+            order(1, kind="market", prefix="smc-w")
+        )
+        assert outside.filled_qty > 0
+        _, repo = build_control(migrated_pg_url, None)
+        repo.mark_history_unverified(_days_ago_ms(3))
+        problems = await service.gateway.reconcile()
+        assert len(problems) == 1 and str(outside.venue_order_id) in problems[0], problems
+        assert service.gateway.halted
+    finally:
+        await close_execution(service)
+
+
+async def test_a_fill_behind_a_full_newest_first_page_is_found(migrated_pg_url: str) -> None:
+    # Bybit returns at most 100 executions a request, newest first: 100 of the engine's own fills after
+    # an order traded outside the books hid it, and a page shorter than the 500 asked for looked complete
+    async with ExchangeSimulator(simulator_config(venue="bybit")) as sim:
+        config = dataclasses.replace(execution_config(migrated_pg_url, None, sim), venue="bybit")
+        service = build_execution(config, bus=MemoryStreamBus())
+        await service.start()
+        try:
+            bybit = InstrumentId("bybit", "BTC/USDT")
+            outside = await service.gateway.venues["bybit"].submit_order(
+                dataclasses.replace(order(0, kind="market", prefix="smc-n"), instrument_id=bybit)
+            )
+            for n in range(1, 101):
+                cmd = dataclasses.replace(order(n, kind="market", prefix="smc-n"), instrument_id=bybit)
+                assert await service.gateway.submit(cmd) is not None
+            _, repo = build_control(migrated_pg_url, None)
+            repo.mark_history_unverified(_days_ago_ms(1))
+            problems = await service.gateway.reconcile()
+            assert len(problems) == 1 and str(outside.venue_order_id) in problems[0], problems
+        finally:
+            await close_execution(service)
+
+
+async def test_more_history_than_the_requests_allowed_is_a_problem_not_a_pass(
+    sim: ExchangeSimulator, migrated_pg_url: str
+) -> None:
+    # a restore from a backup 250 days old: 250 windows of 24 hours at Binance, beyond what one
+    # reconciliation asks; not compared is not clean
+    service = build_execution(execution_config(migrated_pg_url, None, sim), bus=MemoryStreamBus())
+    await service.start()
+    try:
+        _, repo = build_control(migrated_pg_url, None)
+        repo.mark_history_unverified(_days_ago_ms(250))
+        problems = await service.gateway.reconcile()
+        assert len(problems) == 1 and "need more than 200 requests" in problems[0], problems
+        assert service.gateway.halted
+    finally:
+        await close_execution(service)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from decimal import Decimal
 
 import aiohttp
 import pytest
 
 from smc_agent.core import errors
-from smc_agent.core.ids import InstrumentId
+from smc_agent.core.commands import SubmitOrder
+from smc_agent.core.enums import OrderSide, OrderType
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
 from smc_agent.venues.client import make_client
 from smc_agent.venues.gateway import CcxtGateway
 from smc_agent.venues.simulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, ExchangeSimulator
@@ -152,3 +156,37 @@ async def test_a_client_that_dies_mid_request_places_nothing_and_leaves_no_trace
     assert sim.state.book.orders == {}
     assert not [r for r in caplog.records if r.levelname == "ERROR"], [r.getMessage() for r in caplog.records]
     assert await gateway.fetch_balances()  # still serving
+
+
+async def test_trade_history_answers_a_bounded_range_like_the_venue(
+    sim: ExchangeSimulator, gateway: CcxtGateway, venue: str
+) -> None:
+    # the venues bound a trade-history request: Binance spot 24 hours, Bybit 7 days (their API docs);
+    # the reconciliation walks a range in such windows, so the simulator must hold its clients to them
+    iid = InstrumentId(venue, "BTC/USDT")
+    now = int(time.time() * 1000)
+    cmd = SubmitOrder(
+        ts_event=now,
+        ts_init=now,
+        strategy_id=StrategyId("test"),
+        instrument_id=iid,
+        client_order_id=ClientOrderId("smc-h-00000001"),
+        side=OrderSide.BUY,
+        order_type=OrderType.MARKET,
+        qty=Decimal("0.01"),
+        price=None,
+        reference_price=Decimal("40000"),
+    )
+    filled = await gateway.submit_order(cmd)
+    assert filled.filled_qty > 0
+    window = gateway.history_limits.window_ms
+    assert window == {"binance": 86_400_000, "bybit": 7 * 86_400_000}[venue]
+    day = 86_400_000
+    # since a time longer ago than the window, with no end: the window from it, which the fill is past
+    assert await gateway.fetch_fills(iid, since_ms=now - window - day) == []
+    assert len(await gateway.fetch_fills(iid, since_ms=now - window + 60_000)) == 1
+    assert await gateway.fetch_fills(iid, since_ms=now - day // 2, until_ms=now - 60_000) == []
+    assert len(await gateway.fetch_fills(iid, since_ms=now - day // 2, until_ms=now + 60_000)) == 1
+    with pytest.raises(errors.SmcAgentError) as info:
+        await gateway.fetch_fills(iid, since_ms=now - window - day, until_ms=now)
+    assert {"binance": "-1127", "bybit": "10001"}[venue] in str(info.value)

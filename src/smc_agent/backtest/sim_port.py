@@ -23,7 +23,7 @@ from smc_agent.core.fill import Fill
 from smc_agent.core.ids import NO_STRATEGY, ClientOrderId, InstrumentId, VenueOrderId
 from smc_agent.core.instrument import Instrument
 from smc_agent.core.money import ZERO
-from smc_agent.core.ports import Balance, EventHandler, OrderReport
+from smc_agent.core.ports import Balance, EventHandler, HistoryLimits, OrderReport
 
 
 def _ignore(event: Event) -> None:
@@ -172,13 +172,24 @@ class SimulatedVenuePort:
             if r.status.is_open and (instrument_id is None or r.instrument_id == instrument_id)
         ]
 
+    @property
+    def history_limits(self) -> HistoryLimits:
+        return HistoryLimits(window_ms=2**62, page=2**31)  # all of it in one request
+
     async def fetch_fills(
-        self, instrument_id: InstrumentId, *, since_ms: int | None = None, limit: int | None = None
+        self,
+        instrument_id: InstrumentId,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int | None = None,
     ) -> Sequence[Fill]:
         out = [
             f
             for f in self.fills
-            if f.instrument_id == instrument_id and (since_ms is None or f.ts_event >= since_ms)
+            if f.instrument_id == instrument_id
+            and (since_ms is None or f.ts_event >= since_ms)
+            and (until_ms is None or f.ts_event <= until_ms)
         ]
         return out[:limit] if limit is not None else out
 

@@ -54,6 +54,15 @@ class OrderReport:
     fee_currency: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryLimits:
+    """What one trade-history request of a venue covers at most: a time range ``window_ms`` wide
+    (both ends inclusive) and ``page`` fills; a full page may hold back more."""
+
+    window_ms: int
+    page: int
+
+
 @runtime_checkable
 class VenuePort(Protocol):
     """A trading venue. ``venue`` is its name (``"binance"``, ``"bybit"``, ``"sim"``, ``"paper"``).
@@ -89,9 +98,20 @@ class VenuePort(Protocol):
 
     async def fetch_open_orders(self, instrument_id: InstrumentId | None = None) -> Sequence[OrderReport]: ...
 
+    @property
+    def history_limits(self) -> HistoryLimits: ...
+
     async def fetch_fills(
-        self, instrument_id: InstrumentId, *, since_ms: int | None = None, limit: int | None = None
-    ) -> Sequence[Fill]: ...
+        self,
+        instrument_id: InstrumentId,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int | None = None,
+    ) -> Sequence[Fill]:
+        """One request of the venue's trade history: ``since_ms..until_ms`` (inclusive) must lie within
+        ``history_limits.window_ms`` and ``limit`` within ``history_limits.page``."""
+        ...
 
     async def fetch_order_fills(
         self, instrument_id: InstrumentId, venue_order_id: VenueOrderId

@@ -9,6 +9,7 @@ backup); an unexplained mismatch halts trading (latched). Polling keeps working 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from smc_agent.core.fill import Fill
 from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, VenueOrderId
 from smc_agent.core.ports import OrderReport, VenuePort
 from smc_agent.execution.ids import OUR_PREFIX
+from smc_agent.live.fill_history import fills_between
 from smc_agent.live.incidents import raise_incident
 from smc_agent.logs import get_logger
 from smc_agent.store.trading_repo import StoredOrder
@@ -28,10 +30,10 @@ if TYPE_CHECKING:
 log = get_logger("smc_agent.live.gateway")
 
 # the venue's fills compared with the database's orders at each reconciliation: from the newest
-# order's creation less this (our clock against the venue's), in pages, at most this many
+# order's creation less this (our clock against the venue's), in at most this many requests (at
+# 1000 fills a page and 24 h a request, 60 days of history or 200,000 fills)
 HISTORY_MARGIN_MS = 60_000
-HISTORY_PAGE = 500
-HISTORY_PAGES = 20
+HISTORY_REQUESTS = 200
 HISTORY_MAX_AGE_MS = 3 * 86_400_000  # symbols whose newest order is older: compared only after a restore
 
 
@@ -164,7 +166,8 @@ class Reconciliation:
                 continue
             if fills is None:
                 problems.append(
-                    f"more than {HISTORY_PAGE * HISTORY_PAGES} fills at {name} {symbol} to compare"
+                    f"the fills at {name} {symbol} since {datetime.fromtimestamp(since / 1000, UTC):%Y-%m-%d %H:%M} UTC need more than {HISTORY_REQUESTS} "
+                    "requests of the venue's history to compare"
                 )
                 continue
             ids = {str(f.venue_order_id) for f in fills if f.venue_order_id}
@@ -184,18 +187,17 @@ class Reconciliation:
     async def _fills_since(
         self: OrderGateway, venue: VenuePort, iid: InstrumentId, since: int
     ) -> list[Fill] | None:
-        """The venue's fills of ``iid`` since ``since``, a page at a time; None beyond the pages read."""
-        fills: list[Fill] = []
-        start = since
-        for _ in range(HISTORY_PAGES):
-            page = await asyncio.wait_for(
-                venue.fetch_fills(iid, since_ms=start, limit=HISTORY_PAGE), self.venue_timeout_s
-            )
-            fills += page
-            if len(page) < HISTORY_PAGE:
-                return fills
-            start = max(f.ts_event for f in page) + 1
-        return None
+        """The venue's fills of ``iid`` since ``since`` up to now (and the margin of our clock against
+        the venue's); None beyond the requests allowed."""
+        until = int(time.time() * 1000) + HISTORY_MARGIN_MS
+        return await fills_between(
+            venue,
+            iid,
+            since_ms=since,
+            until_ms=until,
+            max_requests=HISTORY_REQUESTS,
+            timeout_s=self.venue_timeout_s,
+        )
 
     async def _find_by_venue_id(
         self: OrderGateway, venue: VenuePort, iid: InstrumentId, vid: VenueOrderId

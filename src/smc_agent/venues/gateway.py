@@ -22,7 +22,7 @@ from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderTyp
 from smc_agent.core.fill import Fill
 from smc_agent.core.ids import ClientOrderId, InstrumentId, TradeId, VenueOrderId
 from smc_agent.core.instrument import Instrument
-from smc_agent.core.ports import Balance, OrderReport
+from smc_agent.core.ports import Balance, HistoryLimits, OrderReport
 from smc_agent.execution.ids import is_take_profit, parent_order_id
 from smc_agent.logs import get_logger
 from smc_agent.venues.errors import translate
@@ -437,10 +437,20 @@ class CcxtGateway:
         rows = await self._call("fetch_open_orders", symbol)
         return [self._report(InstrumentId(self._venue, r["symbol"]), r) for r in rows]
 
+    @property
+    def history_limits(self) -> HistoryLimits:
+        return HistoryLimits(window_ms=self.quirks.history_window_ms, page=self.quirks.history_page)
+
     async def fetch_fills(
-        self, instrument_id: InstrumentId, *, since_ms: int | None = None, limit: int | None = None
+        self,
+        instrument_id: InstrumentId,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int | None = None,
     ) -> Sequence[Fill]:
-        rows = await self._call("fetch_my_trades", instrument_id.symbol, since_ms, limit)
+        params = {} if until_ms is None else {"until": until_ms}  # ccxt's unified end of the range
+        rows = await self._call("fetch_my_trades", instrument_id.symbol, since_ms, limit, params)
         return [_fill(instrument_id, t) for t in rows]
 
     async def fetch_order_fills(

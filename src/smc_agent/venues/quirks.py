@@ -48,6 +48,11 @@ class VenueQuirks:
     # so 0.5 BTC would go out as 0.5 USDT) and ccxt cannot fetch a spot order to learn its outcome.
     # Orders on such an account are refused before anything is sent.
     needs_unified_account: bool = False
+    # one request of the account's trade history covers at most this time range and this many trades
+    # (Binance spot ``myTrades``: 24 h, 1000, oldest first; Bybit ``/v5/execution/list``: 7 days, 100,
+    # newest first)
+    history_window_ms: int = 86_400_000
+    history_page: int = 1000
 
 
 _SPOT_ORDER_TYPES = frozenset({"market", "limit", "stop_market", "stop_limit"})
@@ -91,6 +96,8 @@ QUIRKS: dict[str, VenueQuirks] = {
         conditional_take_profit=True,
         trigger_direction_inferred=True,
         needs_unified_account=True,
+        history_window_ms=7 * 86_400_000,
+        history_page=100,
         fetch_order_params=MappingProxyType({"acknowledged": True}),
         max_ohlcv_limit=1000,
         client_id_lookup_param="orderLinkId",

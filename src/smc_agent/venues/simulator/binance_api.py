@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from smc_agent.venues.simulator.auth import signature_ok, split_binance_signature, timestamp_window_ok
-from smc_agent.venues.simulator.book import SimError, SimOrder, SimTrade
+from smc_agent.venues.simulator.book import DAY_MS, SimError, SimOrder, SimTrade, history_window
 from smc_agent.venues.simulator.deadman import DeadManSwitch
 from smc_agent.venues.simulator.feed import TIMEFRAME_MS, Bar
 from smc_agent.venues.simulator.state import SimState, wall_ms
@@ -32,6 +32,7 @@ ERRORS: dict[str, tuple[int, int, str]] = {
     "oco_prices": (400, -2010, "The relationship of the prices for the orders is not correct."),
     "bad_order_type": (400, -1116, "Invalid orderType."),
     "bad_param": (400, -1102, "Mandatory parameter was not sent, was empty/null, or malformed."),
+    "history_window": (400, -1127, "More than 24 hours between startTime and endTime."),
     "timestamp": (400, -1021, "Timestamp for this request is outside of the recvWindow."),
     "signature": (400, -1022, "Signature for this request is not valid."),
     "api_key": (401, -2015, "Invalid API-key, IP, or permissions for action."),
@@ -457,14 +458,21 @@ class BinanceApi:
         return [self._order(o) for o in orders][-min(int(p.get("limit", "500")), 1000) :]
 
     async def my_trades(self, _r: web.Request, p: dict[str, str]) -> list[dict[str, Any]]:
-        symbol = self._symbol(p)
-        start, order_id = _int(p.get("startTime")) or 0, _int(p.get("orderId"))
+        """Oldest first; a time range covers at most 24 h (startTime alone: the 24 h from it); no
+        range: the most recent trades."""
+        symbol, order_id = self._symbol(p), _int(p.get("orderId"))
+        start, end = history_window(_int(p.get("startTime")), _int(p.get("endTime")), DAY_MS)
         trades = [
             t
             for t in self.state.book.trades
-            if t.symbol == symbol and t.time_ms >= start and (order_id is None or t.order_id == order_id)
+            if t.symbol == symbol
+            and (order_id is None or t.order_id == order_id)
+            and (start is None or start <= t.time_ms)
+            and (end is None or t.time_ms <= end)
         ]
-        return [self._trade(t) for t in trades[: min(int(p.get("limit", "500")), 1000)]]
+        limit = min(int(p.get("limit", "500")), 1000)
+        trades = trades[:limit] if start is not None else trades[-limit:]
+        return [self._trade(t) for t in trades]
 
     async def countdown_cancel_all(self, _r: web.Request, p: dict[str, str]) -> dict[str, Any]:
         symbol = self._symbol(p)

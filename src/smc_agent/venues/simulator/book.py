@@ -58,6 +58,25 @@ class SimTrade:
         return self.price * self.qty
 
 
+DAY_MS = 86_400_000
+WEEK_MS = 7 * DAY_MS
+
+
+def history_window(start: int | None, end: int | None, span_ms: int) -> tuple[int | None, int | None]:
+    """The inclusive time range a venue's trade-history query covers: both ends at most ``span_ms``
+    apart, one end given = that end and ``span_ms`` from it, none = no range (the venue's most recent
+    trades). Binance spot (24 h) and Bybit (7 days) document this rule for their trade lists."""
+    if start is not None and end is not None:
+        if end - start > span_ms:
+            raise SimError("history_window", f"endTime - startTime > {span_ms} ms")
+        return start, end
+    if start is not None:
+        return start, start + span_ms
+    if end is not None:
+        return end - span_ms, end
+    return None, None
+
+
 @dataclass(slots=True)
 class SimOrder:
     order_id: int

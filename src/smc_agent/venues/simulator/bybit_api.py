@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from smc_agent.venues.simulator.auth import signature_ok, timestamp_window_ok
-from smc_agent.venues.simulator.book import SimError, SimOrder, SimTrade
+from smc_agent.venues.simulator.book import WEEK_MS, SimError, SimOrder, SimTrade, history_window
 from smc_agent.venues.simulator.deadman import DeadManSwitch
 from smc_agent.venues.simulator.feed import Bar
 from smc_agent.venues.simulator.state import SimState, wall_ms
@@ -32,6 +32,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "bad_order_filter": (170202, "Invalid orderFilter parameter."),
     "would_trigger": (10001, "params error: the trigger price equals the last price"),
     "bad_param": (10001, "params error"),
+    "history_window": (10001, "params error: endTime - startTime must be <= 7 days"),
     "timestamp": (10002, "invalid request, please check your server timestamp or recv_window param"),
     "api_key": (10003, "API key is invalid."),
     "signature": (10004, "error sign! origin_string mismatch"),
@@ -412,10 +413,19 @@ class BybitApi:
         }
 
     async def executions(self, p: dict[str, str]) -> dict[str, Any]:
-        symbol, start = p.get("symbol"), _int(p.get("startTime")) or 0
-        trades = [t for t in self.state.book.trades if symbol in (None, t.symbol) and t.time_ms >= start]
+        """Newest first, at most 100 a page; a time range covers at most 7 days (startTime alone: the
+        7 days from it, none: the last 7 days). An order id overrides the range."""
+        symbol = p.get("symbol")
         if p.get("orderId"):
-            trades = [t for t in trades if t.order_id == int(p["orderId"])]
+            trades = [t for t in self.state.book.trades if t.order_id == int(p["orderId"])]
+        else:
+            start, end = history_window(_int(p.get("startTime")), _int(p.get("endTime")), WEEK_MS)
+            if start is None or end is None:  # none given: the last 7 days
+                end = wall_ms()
+                start = end - WEEK_MS
+            trades = [
+                t for t in self.state.book.trades if symbol in (None, t.symbol) and start <= t.time_ms <= end
+            ]
         limit = min(int(p.get("limit", "50")), 100)
         return {
             "category": "spot",
