@@ -6,6 +6,7 @@ Every authenticated request re-reads the user row (one primary-key query), so
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 from dataclasses import dataclass
@@ -28,6 +29,13 @@ log = get_logger("smc_agent.api.auth")
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+LOGIN_LOCKS = 64  # logins of names that hash alike wait for each other; the memory stays bounded
+# every refused login says the same (status, words and time): a locked account answered 429 with
+# Retry-After and a name nobody has never did, which told anyone which names are real
+LOGIN_REFUSED = (
+    f"invalid username or password (after {MAX_FAILED_LOGINS} failed attempts an account is locked for "
+    f"{LOCKOUT.seconds // 60} minutes)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +52,7 @@ class Authenticator:
         self._sessions = sessions
         self.session_ttl_s = session_ttl_s
         self._dummy: str | None = None
-        self._login_locks: dict[str, threading.Lock] = {}
+        self._login_locks = tuple(threading.Lock() for _ in range(LOGIN_LOCKS))
 
     @property
     def _dummy_hash(self) -> str:
@@ -105,7 +113,8 @@ class Authenticator:
     def login(self, *, username: str, password: str, ip: str | None, user_agent: str | None) -> LoginResult:
         # one login per user at a time in this process (SQLite has no row lock; PostgreSQL's
         # FOR UPDATE below serialises the api-gateway's replicas)
-        with self._login_locks.setdefault(username.lower(), threading.Lock()):
+        stripe = int.from_bytes(hashlib.blake2b(username.lower().encode(), digest_size=4).digest())
+        with self._login_locks[stripe % LOGIN_LOCKS]:
             return self._login(username=username, password=password, ip=ip, user_agent=user_agent)
 
     def _login(self, *, username: str, password: str, ip: str | None, user_agent: str | None) -> LoginResult:
@@ -115,16 +124,16 @@ class Authenticator:
             # turn and each sees the failures before it (read unlocked, ten at once were all checked
             # against a count of 0, and the lockout never came)
             user = session.scalar(select(User).where(User.username == username).with_for_update())
-            if user is None:
+            locked = user is not None and user.locked_until is not None and user.locked_until > now
+            if user is None or locked:  # the same argon2 work as a real check: no timing oracle
                 verify_password(self._dummy_hash, password)
-                raise ApiError(401, "invalid username or password")
-            if user.locked_until is not None and user.locked_until > now:
-                retry = int((user.locked_until - now).total_seconds()) + 1
-                raise ApiError(429, "too many failed logins: account locked for a while", retry_after=retry)
+                if locked:
+                    log.warning("login refused: account locked", user=username, client_ip=ip)
+                raise ApiError(401, LOGIN_REFUSED)
             if not verify_password(user.password_hash, password):
                 self._record_failure(user, now)
                 session.commit()
-                raise ApiError(401, "invalid username or password")
+                raise ApiError(401, LOGIN_REFUSED)
             if not user.is_active:
                 raise ApiError(401, "account disabled")
             user.failed_logins = 0
