@@ -97,6 +97,10 @@ def test_nonsense_bots_are_refused_naming_the_field(api: Api) -> None:
         ({**SMA, "timeframes": ["999M"]}, ["body", "timeframes", 0], "not served by the data pipeline"),
         ({**SMA, "timeframes": ["7m"]}, ["body", "timeframes", 0], "not served by the data pipeline"),
         ({**SMA, "timeframes": ["1x"]}, ["body", "timeframes", 0], "bad timeframe '1x'"),
+        # the engine traded the first of several and ignored the rest without a word
+        ({**SMA, "symbols": ["ETH/USDT:USDT", "BTC/USDT"]}, ["body", "symbols"], "create one bot per symbol"),
+        ({**SMA, "timeframes": ["4h", "1d"]}, ["body", "timeframes"], "higher timeframes are the strategy's"),
+        ({**SMA, "symbols": []}, ["body", "symbols"], "a bot trades one symbol (it was given 0)"),
     ]:
         refused = api.client.post("/v1/bots", json=body, headers=h)
         assert refused.status_code == 422, (body, refused.text)
@@ -105,7 +109,7 @@ def test_nonsense_bots_are_refused_naming_the_field(api: Api) -> None:
     assert api.client.get("/v1/bots", headers=h).json()["items"] == []
     for body in [
         {**SMA, "parameters": {"qty": 10_000, "fast": 5, "slow": 50, "allow_short": False}},
-        {**SMA, "venue": "bybit", "symbols": ["ETH/USDT:USDT", "1000PEPE/USDT"], "timeframes": ["4h", "1d"]},
+        {**SMA, "venue": "bybit", "symbols": ["1000PEPE/USDT"], "timeframes": ["1d"]},
         {**SMA, "strategy": "drill", "parameters": {"qty": 0.5, "every": 3}},
         {**SMA, "strategy": "smc", "parameters": {"rr": 3, "use_fvg": False, "htf": "4h"}},
     ]:

@@ -242,3 +242,115 @@ async def test_a_catch_up_page_shortened_by_a_refused_row_is_still_history() -> 
         pass
     live = [c.open_time for c, history in _published(bus)[5:] if not history]
     assert live == [T0 + i * MIN for i in (2_497, 2_498, 2_499)]  # the newest only
+
+
+class _Symbols(_Venue):
+    """Candles of whatever symbol and timeframe is asked; the symbols in ``broken`` always fail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken: set[str] = set()
+        self.asked: list[tuple[str, str]] = []
+
+    async def fetch_candles(
+        self, iid: InstrumentId, timeframe: str, *, since_ms: int | None = None, limit: int | None = None
+    ) -> Sequence[Candle]:
+        self.asked.append((iid.symbol, timeframe))
+        if iid.symbol in self.broken:
+            raise TimeoutError(f"{iid.symbol}: the venue did not answer")
+        rows = await super().fetch_candles(iid, "1m", since_ms=since_ms, limit=limit)
+        return [c._replace(symbol=iid.symbol, timeframe=timeframe) for c in rows]
+
+
+ETH = InstrumentId("binance", "ETH/USDT")
+
+
+async def test_a_failing_feed_neither_starves_the_others_nor_hides_behind_them() -> None:
+    # the feeds were polled one after the other in one try: the first that failed ended the poll, so
+    # the feeds after it got nothing; and a feed that stopped went unnoticed while another flowed
+    venue, clock, bus = _Symbols(), _Clock(), MemoryStreamBus()
+    feeds = [Subscription(ETH, "1m"), Subscription(BTC, "1m")]
+    data = DataService(bus=bus, venue=venue, subscriptions=feeds, warmup=3, monotonic=clock)  # type: ignore[arg-type]
+    venue.broken = {"ETH/USDT"}
+    venue.closed = 4
+    with structlog.testing.capture_logs() as logs:
+        assert await data.poll_once() == 3  # BTC's back-fill, after ETH failed
+        for minute in range(5, 10):
+            clock.s += 60
+            venue.closed = minute
+            data._watch_staleness()
+            assert await data.poll_once() == 1
+    assert {c.symbol for c, _ in _published(bus)} == {"BTC/USDT"}
+    assert data.last_error is not None and data.last_error.startswith("ETH/USDT 1m: TimeoutError")
+    # the broken feed is asked again with back-off (10 s at most), not at every poll
+    asked = venue.asked.count(("ETH/USDT", "1m"))
+    clock.s += 1
+    await data.poll_once()
+    assert venue.asked.count(("ETH/USDT", "1m")) == asked
+    ready, detail = data.ready()
+    assert not ready and detail["stale"].startswith("ETH/USDT 1m: no new candle for 301 s"), detail
+    assert "BTC/USDT" not in detail["stale"]
+    alerts = [e for e in logs if e["event"] == "ALERT market data feed stale: no new candles"]
+    assert [e["symbol"] for e in alerts] == ["ETH/USDT"]
+
+
+async def test_the_pipeline_publishes_the_feeds_its_bots_need(migrated_sqlite_url: str) -> None:
+    # it published the one --symbol on the one --timeframe it was started with: a bot on another symbol
+    # or timeframe never saw a candle, and nothing said so
+    from smc_agent.live.data_service import bot_feeds
+    from smc_agent.store.db import make_engine, make_session_factory, transaction
+    from smc_agent.store.trading_repo import TradingRepo
+    from smc_agent.store.users import create_user
+
+    factory = make_session_factory(make_engine(migrated_sqlite_url))
+    repo = TradingRepo(factory)
+    with transaction(factory) as session:
+        owner = create_user(session, username="trader", password="a-long-password-1", role="admin").id
+    eth = repo.create_bot(
+        user_id=owner,
+        name="eth",
+        strategy="sma_cross",
+        venue="binance",
+        symbols=["ETH/USDT"],
+        timeframes=["1m"],
+    )
+    repo.create_bot(
+        user_id=owner,
+        name="on bybit",
+        strategy="sma_cross",
+        venue="bybit",
+        symbols=["SOL/USDT"],
+        timeframes=["1m"],
+    )
+    repo.create_bot(
+        user_id=owner,
+        name="idle",
+        strategy="sma_cross",
+        venue="binance",
+        symbols=["XRP/USDT"],
+        timeframes=["1m"],
+        state="stopped",
+    )
+    venue, clock, bus = _Symbols(), _Clock(), MemoryStreamBus()
+    data = DataService(
+        bus=bus,
+        venue=venue,  # type: ignore[arg-type]
+        subscriptions=[Subscription(BTC, "1m")],
+        warmup=2,
+        monotonic=clock,
+        wanted=bot_feeds(repo, "binance"),
+        refresh_s=15,
+    )
+    venue.closed = 3
+    assert await data.poll_once() == 4
+    assert {(c.symbol, c.timeframe) for c, _ in _published(bus)} == {("BTC/USDT", "1m"), ("ETH/USDT", "1m")}
+    repo.set_bot_state(eth, "stopped")
+    clock.s += 10
+    venue.closed = 4
+    assert await data.poll_once() == 2  # not read again before 15 s
+    clock.s += 10
+    venue.closed = 5
+    asked = len(venue.asked)
+    assert await data.poll_once() == 1  # ETH dropped: its bot stopped
+    assert [s for s, _ in venue.asked[asked:]] == ["BTC/USDT", "BTC/USDT"]  # the poll and its confirm fetch
+    assert data.ready()[1]["subscriptions"] == ["BTC/USDT 1m"]

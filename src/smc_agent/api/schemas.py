@@ -4,6 +4,7 @@ naming the field, never a database error."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -52,6 +53,29 @@ def check_bot_timeframe(value: str) -> str:
 
 
 BotTimeframe = Annotated[str, StringConstraints(max_length=8), AfterValidator(check_bot_timeframe)]
+
+
+def _one(what: str, instead: str) -> Callable[[list[str]], list[str]]:
+    def check(values: list[str]) -> list[str]:
+        if len(values) != 1:
+            raise ValueError(f"a bot trades one {what} (it was given {len(values)}); {instead}")
+        return values
+
+    return check
+
+
+# a bot trades its one symbol on its one timeframe (the engine ran the first of several and ignored
+# the rest without a word); its strategy builds higher timeframes from those candles (e.g. smc's htf)
+OneSymbol = Annotated[
+    list[BotSymbol],
+    Field(description="the one symbol the bot trades"),
+    AfterValidator(_one("symbol", "create one bot per symbol")),
+]
+OneTimeframe = Annotated[
+    list[BotTimeframe],
+    Field(description="the timeframe of the bot's candles"),
+    AfterValidator(_one("timeframe", "higher timeframes are the strategy's parameters (smc: htf)")),
+]
 ResourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,40}$")]
 MAX_JSON_BYTES = 16_384
 
@@ -198,8 +222,8 @@ class BotCreate(BaseModel):
         description="A strategy the trading engine runs: smc, smc_fast, sma_cross, drill."
     )
     venue: BotVenue = "binance"
-    symbols: list[BotSymbol] = Field(min_length=1, max_length=20)
-    timeframes: list[BotTimeframe] = Field(min_length=1, max_length=5)
+    symbols: OneSymbol
+    timeframes: OneTimeframe
     mode: Literal["paper", "live"] = "paper"
     parameters: dict[str, Any] = Field(default_factory=dict)
 
@@ -262,8 +286,8 @@ def check_bot_strategy(strategy: str, parameters: dict[str, Any] | None) -> None
 
 class BotUpdate(BaseModel):
     name: Name | None = None
-    symbols: list[BotSymbol] | None = Field(default=None, min_length=1, max_length=20)
-    timeframes: list[BotTimeframe] | None = Field(default=None, min_length=1, max_length=5)
+    symbols: OneSymbol | None = None
+    timeframes: OneTimeframe | None = None
     parameters: dict[str, Any] | None = None
 
     @field_validator("parameters")

@@ -258,12 +258,15 @@ def serve_data_pipeline(  # noqa: PLR0917 - typer options
     warmup: int = typer.Option(300, "--warmup", min=1, help="Closed candles back-filled on start."),
     poll: float = typer.Option(1.0, "--poll", min=0.05, help="Seconds between candle polls."),
 ) -> None:
-    """Closed candles from the venue (public data, no keys) -> candles stream."""
+    """Closed candles from the venue (public data, no keys) -> candles stream: the --symbol on the
+    --timeframe, and the symbol and timeframe of every bot running on the venue (read from the
+    database every 15 s)."""
     from smc_agent.core.ids import InstrumentId
-    from smc_agent.live.data_service import DataService, Subscription
+    from smc_agent.live.data_service import DataService, Subscription, bot_feeds
     from smc_agent.live.health import HealthServer
     from smc_agent.live.streams import RedisStreamBus
     from smc_agent.live.wiring import ExecutionConfig, build_venue
+    from smc_agent.store.trading_repo import TradingRepo
 
     with container() as c:
         redis_url = _redis_or_exit(c.settings.redis_url)
@@ -290,6 +293,7 @@ def serve_data_pipeline(  # noqa: PLR0917 - typer options
                 warmup=warmup,
                 backup=backup,
                 active_venue=None if backup is None else c.failover.active_venue,
+                wanted=bot_feeds(TradingRepo(c.session_factory), venue_name),
             )
             health = HealthServer(
                 name="data-pipeline",

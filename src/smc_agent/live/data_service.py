@@ -1,6 +1,11 @@
 """The data-pipeline service: polls a venue for newly closed candles and publishes them, in order and
 once each, to the candles stream (the trading engine consumes them).
 
+Its feeds (symbol and timeframe) are those it was given and, with ``wanted``, those of every bot that
+runs on its venue, read again every ``refresh_s``: a bot trades its one symbol on its one timeframe.
+Each feed is polled, retried with back-off and judged stale on its own: a symbol the venue keeps
+refusing does not hold the others back, nor does a flowing feed hide a frozen one.
+
 On start it back-fills ``warmup`` closed candles so strategies have history. Of the candles one poll
 publishes, all but the newest are marked history (a back-fill, a catch-up after an outage): the trading
 engine feeds them to its strategies but refuses the entries they signal. So is every candle of a full
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +38,7 @@ from smc_agent.core.ports import VenuePort
 from smc_agent.live.codec import encode_candle
 from smc_agent.live.streams import CANDLES_STREAM, StreamBus
 from smc_agent.logs import get_logger
+from smc_agent.store.trading_repo import TradingRepo
 
 log = get_logger("smc_agent.live.data")
 
@@ -54,6 +60,16 @@ STALE_MIN_S = 30.0  # and never less than this (a poll, the venue's own delay)
 RETRY_MAX_S = 10.0
 
 
+@dataclass(slots=True)
+class _Feed:
+    """What the service keeps of one subscription."""
+
+    since: float  # monotonic: when it was subscribed, then when its newest candle was published
+    last_open: int | None = None  # open time of the newest candle published
+    failures: int = 0  # polls in a row that failed
+    retry_at: float = 0.0  # monotonic: not polled again before
+
+
 class DataService:
     def __init__(
         self,
@@ -66,23 +82,61 @@ class DataService:
         backup: VenuePort | None = None,
         active_venue: Callable[[], str] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        wanted: Callable[[], Collection[Subscription]] | None = None,
+        refresh_s: float = 15.0,
     ) -> None:
         self.bus = bus
         self.venue = venue
         self.backup = backup
         self.active_venue = active_venue
         self.source = venue  # the venue candles currently come from
-        self.subscriptions = list(subscriptions)
+        self.fixed = tuple(dict.fromkeys(subscriptions))
+        self.subscriptions = list(self.fixed)
+        # the feeds the bots need (their symbol and first timeframe), read every ``refresh_s``
+        self.wanted = wanted
+        self.refresh_s = refresh_s
+        self._refreshed_at: float | None = None
         self.poll_s = poll_s
         self.warmup = max(1, warmup)
-        self.last_open: dict[Subscription, int] = {}
+        self.feeds: dict[Subscription, _Feed] = {}
         self.published = 0
         self.last_candle_ms: int | None = None  # close time of the newest candle published
         self.stopping = False
         self.monotonic = monotonic
-        self.last_new_at: float | None = None  # when (monotonic) the newest candle was published
-        self.said_stale = False  # the stale feed's ALERT is out (said once, until candles flow again)
+        self.said_stale: frozenset[Subscription] = frozenset()  # the stale feeds whose ALERT is out
         self.last_error: str | None = None
+
+    def _refresh(self) -> None:
+        """Follow the bots: subscribe to the feeds they need, drop those no bot needs any more (a feed
+        given at start stays). A store that does not answer keeps the current feeds."""
+        now = self.monotonic()
+        if self.wanted is None or (
+            self._refreshed_at is not None and now - self._refreshed_at < self.refresh_s
+        ):
+            return
+        self._refreshed_at = now
+        try:
+            wanted = [*self.fixed, *sorted(set(self.wanted()) - set(self.fixed), key=str)]
+        except Exception as exc:
+            log.warning("the bots' feeds unknown; keeping the current ones", error=str(exc))
+            return
+        added = [s for s in wanted if s not in self.subscriptions]
+        dropped = [s for s in self.subscriptions if s not in wanted]
+        for sub in dropped:
+            self.feeds.pop(sub, None)
+        if added or dropped:
+            log.info(
+                "market data subscriptions changed",
+                added=[f"{s.instrument_id.symbol} {s.timeframe}" for s in added],
+                dropped=[f"{s.instrument_id.symbol} {s.timeframe}" for s in dropped],
+            )
+        self.subscriptions = wanted
+
+    def _feed(self, sub: Subscription) -> _Feed:
+        feed = self.feeds.get(sub)
+        if feed is None:
+            feed = self.feeds[sub] = _Feed(since=self.monotonic())
+        return feed
 
     def _follow_failover(self) -> VenuePort:
         """The venue to read from now; a control store that does not answer keeps the current one."""
@@ -104,83 +158,136 @@ class DataService:
         return wanted
 
     async def poll_once(self) -> int:
-        count = 0
+        """Poll every feed that is due; how many candles were published. A feed that fails is said
+        and retried with back-off on its own: the others go on (one bad symbol starved them all)."""
+        self._refresh()
         source = self._follow_failover()
+        count = 0
         for sub in self.subscriptions:
-            last = self.last_open.get(sub)
-            since = None if last is None else last + timeframe_ms(sub.timeframe)
-            limit = self.warmup if last is None else PAGE
-            iid = InstrumentId(source.venue, sub.instrument_id.symbol)
-            candles = await source.fetch_candles(iid, sub.timeframe, since_ms=since, limit=limit)
-            fresh = [c for c in candles if last is None or c.open_time > last]
-            # history: the back-fill on start (all but its newest), and what a catch-up brings from
-            # further back than the live lag (an outage); a poll that finds two or three new 1m candles
-            # because they closed faster than it ran is not late, its signals are live
-            backfill = last is None
-            newest = fresh[-1].open_time if fresh else 0
-            lag_ms = min(LIVE_LAG_BARS * timeframe_ms(sub.timeframe), LIVE_LAG_MAX_MS)
-            catching_up = not backfill and len(candles) >= limit  # a full page: more follow
-            if not backfill and not catching_up and fresh:
-                # a page the venue sent full may come back shorter (a malformed row refused): closed
-                # candles after its newest mean it was not the last page either
-                step = timeframe_ms(sub.timeframe)
-                after = await source.fetch_candles(iid, sub.timeframe, since_ms=newest + step, limit=1)
-                catching_up = bool(after)
-            for i, candle in enumerate(fresh):
-                late = catching_up or newest - candle.open_time > lag_ms
-                await self.publish(candle, history=(backfill and i < len(fresh) - 1) or late)
-                last = candle.open_time
-                count += 1
-            if last is not None:
-                self.last_open[sub] = last
+            feed = self._feed(sub)
+            if feed.retry_at > self.monotonic():
+                continue
+            try:
+                count += await self._poll(source, sub, feed)
+            except Exception as exc:  # the venue's now and then; anything else (the stream store): an ALERT
+                feed.failures += 1
+                feed.retry_at = self.monotonic() + min(
+                    self.poll_s * (2 ** min(feed.failures, 6)), max(self.poll_s, RETRY_MAX_S)
+                )
+                self.last_error = f"{sub.instrument_id.symbol} {sub.timeframe}: {type(exc).__name__}: {exc}"
+                venue = isinstance(exc, (SmcAgentError, TimeoutError, OSError))
+                say = log.warning if venue else log.error
+                say(("" if venue else "ALERT ") + "market data poll failed; retrying", error=self.last_error)
+            else:
+                feed.failures = 0
+                feed.retry_at = 0.0
+        return count
+
+    async def _poll(self, source: VenuePort, sub: Subscription, feed: _Feed) -> int:
+        count = 0
+        last = feed.last_open
+        since = None if last is None else last + timeframe_ms(sub.timeframe)
+        limit = self.warmup if last is None else PAGE
+        iid = InstrumentId(source.venue, sub.instrument_id.symbol)
+        candles = await source.fetch_candles(iid, sub.timeframe, since_ms=since, limit=limit)
+        fresh = [c for c in candles if last is None or c.open_time > last]
+        # history: the back-fill on start (all but its newest), and what a catch-up brings from
+        # further back than the live lag (an outage); a poll that finds two or three new 1m candles
+        # because they closed faster than it ran is not late, its signals are live
+        backfill = last is None
+        newest = fresh[-1].open_time if fresh else 0
+        lag_ms = min(LIVE_LAG_BARS * timeframe_ms(sub.timeframe), LIVE_LAG_MAX_MS)
+        catching_up = not backfill and len(candles) >= limit  # a full page: more follow
+        if not backfill and not catching_up and fresh:
+            # a page the venue sent full may come back shorter (a malformed row refused): closed
+            # candles after its newest mean it was not the last page either
+            step = timeframe_ms(sub.timeframe)
+            after = await source.fetch_candles(iid, sub.timeframe, since_ms=newest + step, limit=1)
+            catching_up = bool(after)
+        for i, candle in enumerate(fresh):
+            late = catching_up or newest - candle.open_time > lag_ms
+            await self.publish(candle, history=(backfill and i < len(fresh) - 1) or late)
+            feed.last_open = candle.open_time
+            feed.since = self.monotonic()
+            count += 1
         return count
 
     async def publish(self, candle: Candle, *, history: bool = False) -> None:
         await self.bus.publish(CANDLES_STREAM, encode_candle(candle, history=history))
         self.published += 1
         self.last_candle_ms = candle.close_time
-        self.last_new_at = self.monotonic()
+
+    def _stale(self) -> dict[Subscription, float]:
+        """The feeds with no new candle for ``STALE_BARS`` bars of our time (since subscribed when
+        none came yet), with the seconds since."""
+        now = self.monotonic()
+        out: dict[Subscription, float] = {}
+        for sub in self.subscriptions:
+            feed = self.feeds.get(sub)
+            if feed is None:
+                continue
+            quiet = now - feed.since
+            if quiet > max(STALE_BARS * timeframe_ms(sub.timeframe) / 1000, STALE_MIN_S):
+                out[sub] = quiet
+        return out
 
     def stale(self) -> str | None:
-        """Why the feed is stale (no new candle for ``STALE_BARS`` bars of our time), or None."""
-        if self.last_new_at is None or not self.subscriptions:
+        """Why the feed is stale (a subscription with no new candle for ``STALE_BARS`` bars of our
+        time), or None."""
+        stale = self._stale()
+        if not stale:
             return None
-        step_s = min(timeframe_ms(s.timeframe) for s in self.subscriptions) / 1000
-        quiet = self.monotonic() - self.last_new_at
-        if quiet <= max(STALE_BARS * step_s, STALE_MIN_S):
-            return None
-        return f"no new candle for {quiet:.0f} s ({STALE_BARS} bars or more)"
+        return "; ".join(
+            f"{sub.instrument_id.symbol} {sub.timeframe}: no new candle for {quiet:.0f} s "
+            f"({STALE_BARS} bars or more)"
+            for sub, quiet in stale.items()
+        )
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         stale = self.stale()
         detail = {
             "published": self.published,
             "venue": self.source.venue,
+            "subscriptions": [f"{s.instrument_id.symbol} {s.timeframe}" for s in self.subscriptions],
             "stale": stale,
             "last_error": self.last_error,
         }
         return self.published > 0 and stale is None and not self.stopping, detail
 
     def _watch_staleness(self) -> None:
-        stale = self.stale()
-        if stale is not None and not self.said_stale:
-            log.error("ALERT market data feed stale: no new candles", reason=stale, venue=self.source.venue)
-        elif stale is None and self.said_stale:
-            log.warning("market data feed fresh again", venue=self.source.venue)
-        self.said_stale = stale is not None
+        stale = frozenset(self._stale())
+        for sub in stale - self.said_stale:
+            log.error(
+                "ALERT market data feed stale: no new candles",
+                reason=self.stale(),
+                venue=self.source.venue,
+                symbol=sub.instrument_id.symbol,
+                timeframe=sub.timeframe,
+            )
+        for sub in self.said_stale - stale:
+            log.warning(
+                "market data feed fresh again",
+                venue=self.source.venue,
+                symbol=sub.instrument_id.symbol,
+                timeframe=sub.timeframe,
+            )
+        self.said_stale = stale
 
     async def run(self) -> None:
-        failures = 0
         while not self.stopping:
             try:
                 await self.poll_once()
-            except Exception as exc:  # the venue's now and then; anything else (the stream store): an ALERT
-                failures += 1
+            except Exception as exc:  # poll_once keeps each feed's errors: nothing should come here
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                venue = isinstance(exc, (SmcAgentError, TimeoutError, OSError))
-                say = log.warning if venue else log.error
-                say(("" if venue else "ALERT ") + "market data poll failed; retrying", error=self.last_error)
-            else:
-                failures = 0
+                log.error("ALERT market data poll failed; retrying", error=self.last_error)
             self._watch_staleness()
-            await asyncio.sleep(min(self.poll_s * (2 ** min(failures, 6)), max(self.poll_s, RETRY_MAX_S)))
+            await asyncio.sleep(self.poll_s)
+
+
+def bot_feeds(repo: TradingRepo, venue: str) -> Callable[[], set[Subscription]]:
+    """The feeds the bots running on ``venue`` need, read from the database when called."""
+
+    def wanted() -> set[Subscription]:
+        return {Subscription(InstrumentId(venue, sym), tf) for sym, tf in repo.bot_feeds((venue,))}
+
+    return wanted

@@ -56,14 +56,13 @@ from smc_agent.live.streams import CANDLES_STREAM, EVENTS_STREAM, ORDERS_STREAM,
 from smc_agent.logs import get_logger
 from smc_agent.risk.config import RiskConfig
 from smc_agent.risk.gate import RiskGate
-from smc_agent.store.trading_repo import Denial, TradingRepo, bot_id_of
+from smc_agent.store.trading_repo import ACTIVE_BOT_STATES, Denial, TradingRepo, bot_id_of
 from smc_agent.strategy.base import Strategy
 
 BREAKER_ACTOR = "trading-engine"
 log = get_logger("smc_agent.live.trading")
 GROUP = "trading-engine"
 StrategyFactory = Callable[[dict[str, Any]], Strategy]
-ACTIVE_BOT_STATES = ("starting", "running")
 MAX_PENDING_DENIALS = 10_000
 
 

@@ -147,6 +147,9 @@ def _ms_to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+ACTIVE_BOT_STATES = ("starting", "running")  # the bots a trading engine runs
+
+
 class TradingRepo:
     """Orders, fills and positions of the execution engine (synchronous, one transaction per call)."""
 
@@ -711,6 +714,21 @@ class TradingRepo:
                 }
                 for b, role, active in session.execute(query)
             ]
+
+        return self._tx(op)
+
+    def bot_feeds(self, venues: Collection[str]) -> set[tuple[str, str]]:
+        """The (symbol, timeframe) of each bot that runs or is starting on one of ``venues``: the
+        candles the data pipeline must publish (a bot trades its first symbol on its first timeframe
+        and builds its higher timeframes from those candles)."""
+
+        def op(session: Session) -> set[tuple[str, str]]:
+            rows = session.execute(
+                select(Bot.symbols, Bot.timeframes).where(
+                    Bot.venue.in_(list(venues)), Bot.state.in_(ACTIVE_BOT_STATES)
+                )
+            )
+            return {(symbols[0], timeframes[0]) for symbols, timeframes in rows if symbols and timeframes}
 
         return self._tx(op)
 
