@@ -350,6 +350,9 @@ async def test_the_pipeline_publishes_the_feeds_its_bots_need(migrated_sqlite_ur
     assert await data.poll_once() == 2  # not read again before 15 s
     clock.s += 10
     venue.closed = 5
+    assert await data.poll_once() == 2  # the database is read beside this poll, which does not wait
+    await asyncio.sleep(0.3)
+    venue.closed = 6
     asked = len(venue.asked)
     assert await data.poll_once() == 1  # ETH dropped: its bot stopped
     assert [s for s, _ in venue.asked[asked:]] == ["BTC/USDT", "BTC/USDT"]  # the poll and its confirm fetch

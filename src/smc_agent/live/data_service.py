@@ -96,6 +96,7 @@ class DataService:
         self.wanted = wanted
         self.refresh_s = refresh_s
         self._refreshed_at: float | None = None
+        self._reading: asyncio.Future[Collection[Subscription]] | None = None
         self.poll_s = poll_s
         self.warmup = max(1, warmup)
         self.feeds: dict[Subscription, _Feed] = {}
@@ -106,20 +107,29 @@ class DataService:
         self.said_stale: frozenset[Subscription] = frozenset()  # the stale feeds whose ALERT is out
         self.last_error: str | None = None
 
-    def _refresh(self) -> None:
+    async def _refresh(self) -> None:
         """Follow the bots: subscribe to the feeds they need, drop those no bot needs any more (a feed
-        given at start stays). A store that does not answer keeps the current feeds."""
-        now = self.monotonic()
-        if self.wanted is None or (
-            self._refreshed_at is not None and now - self._refreshed_at < self.refresh_s
-        ):
+        given at start stays). The first read is waited for; later ones run beside the polls and are
+        taken up by the poll after they end (a database that hangs holds no candle back). A store
+        that does not answer keeps the current feeds."""
+        if self.wanted is None:
             return
-        self._refreshed_at = now
+        now = self.monotonic()
+        reading = self._reading
+        if reading is None and (self._refreshed_at is None or now - self._refreshed_at >= self.refresh_s):
+            self._refreshed_at = now
+            reading = self._reading = asyncio.ensure_future(asyncio.to_thread(self.wanted))
+            if len(self.feeds) == 0:  # the first: the back-fill of every feed in one poll
+                await asyncio.wait([reading])
+        if reading is None or not reading.done():
+            return
+        self._reading = None
         try:
-            wanted = [*self.fixed, *sorted(set(self.wanted()) - set(self.fixed), key=str)]
+            bots = reading.result()
         except Exception as exc:
             log.warning("the bots' feeds unknown; keeping the current ones", error=str(exc))
             return
+        wanted = [*self.fixed, *sorted(set(bots) - set(self.fixed), key=str)]
         added = [s for s in wanted if s not in self.subscriptions]
         dropped = [s for s in self.subscriptions if s not in wanted]
         for sub in dropped:
@@ -160,7 +170,7 @@ class DataService:
     async def poll_once(self) -> int:
         """Poll every feed that is due; how many candles were published. A feed that fails is said
         and retried with back-off on its own: the others go on (one bad symbol starved them all)."""
-        self._refresh()
+        await self._refresh()
         source = self._follow_failover()
         count = 0
         for sub in self.subscriptions:
