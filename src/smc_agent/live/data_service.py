@@ -119,8 +119,8 @@ class DataService:
         if reading is None and (self._refreshed_at is None or now - self._refreshed_at >= self.refresh_s):
             self._refreshed_at = now
             reading = self._reading = asyncio.ensure_future(asyncio.to_thread(self.wanted))
-            if len(self.feeds) == 0:  # the first: the back-fill of every feed in one poll
-                await asyncio.wait([reading])
+            if not self.feeds:  # the first (5 s at most): the back-fill of every feed in one poll
+                await asyncio.wait([reading], timeout=5.0)
         if reading is None or not reading.done():
             return
         self._reading = None
