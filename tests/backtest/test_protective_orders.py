@@ -152,3 +152,36 @@ def test_a_triggered_stop_limit_resting_at_its_limit_takes_a_better_open_later()
     )
     (fill,) = result.fills
     assert (fill.price, fill.liquidity) == (D(98), LiquiditySide.TAKER)
+
+
+class _OwnStop(Strategy):
+    """Places its position's stop itself when its entry fills (not the engine's bracket)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stops: list[object] = []
+
+    def on_candle(self, candle: Candle) -> None:
+        if candle.open_time == T0:
+            self.buy(qty=1, tag="entry")
+
+    def on_order_filled(self, event: object, **kwargs: object) -> None:
+        if not self.stops:
+            self.stops.append(self.sell(qty=1, trigger=95, tag="own_stop"))
+
+
+def test_an_order_sent_from_a_fill_callback_on_hourly_candles_is_not_stale() -> None:
+    # the fill (at the bar's open) was the reference price, one bar older than the clock (at the bar's
+    # close): every order a strategy sent from on_order_filled on 30m candles or longer was refused as
+    # "reference price is stale" (limit 15 min), and its position rode on without the stop
+    strategy = _OwnStop()
+    config = BacktestConfig(
+        risk=RiskConfig(), fill_model=FillModel(maker_fee=D(0), taker_fee=D(0)), price_increment=D("0.01")
+    )
+    result = run_backtest(strategy, hourly([FLAT, FLAT, FLAT, DROP, LOW]), config)
+    assert result.denials == [] and strategy.stops != [None]
+    assert [(f.side, f.qty, f.price) for f in result.fills] == [
+        (OrderSide.BUY, D(1), D(100)),
+        (OrderSide.SELL, D(1), D(95)),
+    ]
+    assert result.position[-1] == 0.0

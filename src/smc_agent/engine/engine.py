@@ -135,12 +135,15 @@ class TradingEngine:
 
     # ================================================================ the loop step
     def on_candle(self, candle: Candle) -> None:
-        self.client.on_candle(candle)
         key = candle[:2]  # (venue, symbol): equal to (and hashes like) the InstrumentId
+        now = self.clock.timestamp_ms()
+        # the candle's prices are known from now on, to the orders its fills bring too (a strategy's
+        # on_order_filled on 1h candles saw a reference an hour stale, the clock at the close and the
+        # fill at the open, and its orders were refused)
+        self._ref_ts[key] = now
+        self.client.on_candle(candle)
         portfolio = self.portfolio
         portfolio.marks[key] = candle.close
-        now = self.clock.timestamp_ms()
-        self._ref_ts[key] = now
         if self._breakers_on and (portfolio._open or self.state is not _ACTIVE):
             self._check_breakers(portfolio.equity_f(), now)
         bots = self._routes.get(candle[:3])  # (venue, symbol, timeframe)
