@@ -185,3 +185,21 @@ def test_an_order_sent_from_a_fill_callback_on_hourly_candles_is_not_stale() -> 
         (OrderSide.SELL, D(1), D(95)),
     ]
     assert result.position[-1] == 0.0
+
+
+def test_an_entry_the_venue_rejected_is_not_drawn_on_the_report() -> None:
+    # a strategy annotates what it acted on when buy/sell hands back an order id; a spot venue rejects
+    # a short only then: the SMC strategy's report drew 109 short entries that never traded
+    def both_ways(s: Strategy) -> None:
+        for side, order in (("short", s.sell(qty=1, tag="short")), ("long", s.buy(qty=1, tag="long"))):
+            s.annotate("ob", top=101, bottom=99, direction=-1 if side == "short" else 1, order=order)
+
+    config = BacktestConfig(
+        risk=RiskConfig(),
+        fill_model=FillModel(maker_fee=D(0), taker_fee=D(0)),
+        price_increment=D("0.01"),
+        spot=True,
+    )
+    result = run_backtest(Script({0: both_ways}), hourly([FLAT, FLAT, FLAT]), config)
+    assert [o["status"] for o in result.orders] == ["rejected", "filled"]
+    assert [a["direction"] for a in result.annotations] == [1]

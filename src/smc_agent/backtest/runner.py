@@ -19,6 +19,7 @@ from smc_agent.backtest.stats import compute_stats
 from smc_agent.backtest.trades import OpenPosition, Trade, trades_and_open_position
 from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.clock import TestClock
+from smc_agent.core.enums import OrderStatus
 from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.core.events import (
     OrderDenied,
@@ -209,7 +210,7 @@ def run_backtest(
         denials=recorder.denials,
         state_changes=recorder.states,
         failures=recorder.failures,
-        annotations=engine.bots[sid].annotations,
+        annotations=_acted_on(engine.bots[sid].annotations, orders),
         stats=stats,
         open_position=held,
         rejections=recorder.rejections,
@@ -268,3 +269,15 @@ class _Recorder:
         bus.subscribe(OrderRejected, self.rejections.append)  # type: ignore[arg-type]
         bus.subscribe(TradingStateChanged, self.states.append)  # type: ignore[arg-type]
         bus.subscribe(StrategyFailed, self.failures.append)  # type: ignore[arg-type]
+
+
+_REFUSED = (OrderStatus.REJECTED.value, OrderStatus.DENIED.value)
+
+
+def _acted_on(annotations: list[dict[str, object]], orders: list[dict[str, Any]]) -> list[dict[str, object]]:
+    """The annotations but those of an order (``order=`` its client id) that the venue or the risk gate
+    refused before any fill: the report drew 109 short entries a spot venue had rejected."""
+    refused = {
+        o["client_order_id"] for o in orders if o["status"] in _REFUSED and not Decimal(o["filled_qty"])
+    }
+    return [a for a in annotations if a.get("order") not in refused]

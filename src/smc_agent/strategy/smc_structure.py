@@ -262,4 +262,5 @@ class SmcStructure(Strategy):
             stop=stop,
             target=target,
             equilibrium=equilibrium,
+            order=sent,  # a report leaves out the entries the venue then rejected
         )
