@@ -55,6 +55,18 @@ def test_without_a_losing_bar_sortino_and_calmar_are_unbounded_not_a_division_by
     assert f"{flat['max_drawdown']:.2%}" == "0.00%"
 
 
+def test_a_run_wiped_out_has_the_ratios_of_its_losses_not_zero() -> None:
+    # after equity 0 the next return was 0/0: the spread came out NaN, and Sharpe and Sortino 0.0, as
+    # for a run that went nowhere (a sweep ranked a run that lost everything above losing ones)
+    days = np.arange(5, dtype=np.int64) * DAY_MS
+    ruined = _stats(np.array([100.0, 60.0, 30.0, 0.0, 0.0]), days, DAY_MS)
+    # returns -0.4, -0.5, -1, then 0 (nothing left to lose): mean -0.475
+    rets = [-0.4, -0.5, -1.0, 0.0]
+    assert ruined["sharpe"] == pytest.approx(-0.475 / np.std(rets, ddof=1) * math.sqrt(365), rel=1e-12)
+    assert ruined["sortino"] == pytest.approx(-0.475 / math.sqrt(1.41 / 4) * math.sqrt(365), rel=1e-12)
+    assert ruined["total_return"] == -1.0 and ruined["max_drawdown"] == 1.0
+
+
 @pytest.fixture(scope="module")
 def sma_run() -> BacktestResult:
     data = load_candles("binance_2024", "binance_spot_BTCUSDT_1h.csv", symbol="BTC/USDT", timeframe="1h")

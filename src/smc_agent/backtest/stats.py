@@ -69,7 +69,10 @@ def compute_stats(
     annual = (
         (1.0 + total) ** (1.0 / years) - 1.0 if years > 0 and total > -1.0 else (-1.0 if total <= -1 else 0.0)
     )
-    rets = np.diff(equity) / equity[:-1] if n > 1 else np.zeros(0)
+    # a bar that starts with nothing (an account wiped out: margin) has nothing to gain or lose: 0, not
+    # NaN (NaN made the spread NaN, and Sharpe 0 ranked a ruined run above every losing one)
+    before = equity[:-1]
+    rets = np.diff(equity) / np.where(before > 0, before, 1.0) * (before > 0) if n > 1 else np.zeros(0)
     per_year = YEAR_MS / bar_ms
     std = float(np.std(rets, ddof=1)) if len(rets) > 1 else 0.0
     mean = float(np.mean(rets)) if len(rets) else 0.0
