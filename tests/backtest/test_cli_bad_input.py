@@ -362,3 +362,35 @@ def test_a_starting_cash_beyond_what_money_arithmetic_holds_is_refused(tmp_path:
         assert "starting cash must be positive and at most 1,000,000,000,000" in " ".join(
             result.output.split()
         )
+
+
+def test_rows_out_of_step_are_refused_or_moved_onto_the_grid_as_a_download_would(tmp_path: Path) -> None:
+    # Binance's 1h klines of 2018-02-09..11 open at :28:14 between on-the-hour rows: the file was refused
+    # even with --repair, which `data download` repairs by moving them down onto the hour
+    frame = pd.read_csv(rising_csv(tmp_path))
+    hour = 3_600_000
+    frame.loc[100:109, "timestamp_ms"] += 28 * 60_000 + 14_789  # ten candles at :28:14
+    # and one more at :28:14 whose hour already has its candle: the one on the hour stays
+    late = frame.loc[[150]].assign(timestamp_ms=frame.loc[150, "timestamp_ms"] + 28 * 60_000)
+    frame = pd.concat([frame.loc[:150], late, frame.loc[151:]], ignore_index=True)
+    path = tmp_path / "sim_spot_BTCUSDT_1h.csv"
+    frame.to_csv(path, index=False)
+    args = ["--data", str(path), "--strategy", "sma_cross", "--out", str(tmp_path)]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2
+    assert "row 110 (line 112 of the file) opens 1,905 s after the row before it" in " ".join(
+        refused.output.split()
+    )
+    result = runner.invoke(app, [*args, "--repair"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert (
+        "repaired: 10 rows off the 1h grid moved onto it, 1 that then fell on another row's time dropped"
+        in text
+    )
+    assert "off the 1h grid from 00:00" not in text  # nothing left off it
+    report = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert report["stats"]["bars"] == len(frame) - 1
+    times = report["equity_curve"]["open_time"]
+    assert len(times) == len(frame) - 1 and all(t % hour == 0 for t in times)
+    assert set(np.diff(times)) == {hour}

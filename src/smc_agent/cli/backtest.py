@@ -167,7 +167,7 @@ def load_data(
         for note in loaded.repairs:
             err.print(f"repaired: {escape(note)}")
         loaded = _positive_prices(loaded, path.name, repair=repair)
-        _check_spacing(loaded.ts_ms, timeframe, path.name)
+        loaded = _check_spacing(loaded, timeframe, path.name, repair=repair)
         _warn_off_grid(loaded.ts_ms, timeframe, path.name)
         data = CandleData.from_smc(loaded, venue=venue, symbol=symbol, timeframe=timeframe).between(
             start, end
@@ -255,8 +255,12 @@ def _positive_prices(candles: Candles, name: str, *, repair: bool) -> Candles:
             f"{name}: row {row} (line {row + 2} of the file): {column} is 0 (a price must be positive; "
             "--repair drops such rows and says so)"
         )
-    keep = ~zero
     err.print(f"repaired: dropped {int(zero.sum())} rows with a price of 0")
+    return _keep(candles, ~zero)
+
+
+def _keep(candles: Candles, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Candles:
+    """The rows of ``candles`` that ``keep`` selects (a mask or ascending row numbers)."""
     return dataclasses.replace(
         candles,
         open=candles.open[keep],
@@ -285,11 +289,15 @@ def _warn_off_grid(times: npt.NDArray[np.int64], timeframe: str, name: str) -> N
         )
 
 
-def _check_spacing(times: npt.NDArray[np.int64], timeframe: str, name: str) -> None:
+def _check_spacing(candles: Candles, timeframe: str, name: str, *, repair: bool) -> Candles:
     """A file whose candles are not ``timeframe`` apart (a wrong name or --timeframe) would be traded with
-    the wrong bar length: higher timeframes, annualisation and the report would all be off."""
+    the wrong bar length: higher timeframes, annualisation and the report would all be off. A row that
+    opens less than one candle after the row before it is not in step with the series (Binance's 1h
+    klines of 2018-02-09..11 open at :28:14, between on-the-hour rows): refused with its line; with
+    ``--repair`` (said) moved down onto the grid as ``data download`` does, else dropped."""
+    times = candles.ts_ms
     if len(times) < 3:
-        return
+        return candles
     steps = np.diff(times)
     typical = int(np.median(steps))
     if typical != timeframe_ms(timeframe):
@@ -298,12 +306,45 @@ def _check_spacing(times: npt.NDArray[np.int64], timeframe: str, name: str) -> N
             f"({timeframe_ms(timeframe) // 1000:,} s): pass the right --timeframe"
         )
     short = np.flatnonzero(steps < typical)  # a gap is a missing candle; a shorter step is not a candle
-    if short.size:
+    if not short.size:
+        return candles
+    if not repair:
         row = int(short[0]) + 1
         raise DataError(
             f"{name}: row {row} (line {row + 2} of the file) opens {int(steps[row - 1]) // 1000:,} s after the "
-            f"row before it, less than one {timeframe} candle: times out of step with the rest of the file"
+            f"row before it, less than one {timeframe} candle: times out of step with the rest of the file "
+            "(--repair drops such rows and says so)"
         )
+    step = timeframe_ms(timeframe)
+    if step <= timeframe_ms("1d") and (off := times % step).any():
+        # as `data download` repairs them: a candle off the grid is the grid's candle it opens in
+        # (on the grid one of the same time wins)
+        snapped = times - off
+        order: npt.NDArray[np.intp] = np.lexsort((off != 0, snapped))  # by time, the one on the grid first
+        first_of_time = np.r_[True, np.diff(snapped[order]) > 0]
+        keep_rows = np.sort(order[first_of_time])
+        dropped = len(times) - len(keep_rows)
+        err.print(
+            f"repaired: {int(np.count_nonzero(off[keep_rows]))} rows off the {timeframe} grid moved onto it"
+            + (f", {dropped} that then fell on another row's time dropped" if dropped else "")
+        )
+        candles = dataclasses.replace(_keep(candles, keep_rows), ts_ms=snapped[keep_rows])
+        times = candles.ts_ms
+        if not (np.diff(times) < typical).any():
+            return candles
+    keep = np.ones(len(times), dtype=bool)
+    last = int(times[0])
+    for i in range(1, len(times)):  # each row against the last one kept
+        if times[i] - last < typical:
+            keep[i] = False
+        else:
+            last = int(times[i])
+    first = int(np.flatnonzero(~keep)[0])
+    err.print(
+        f"repaired: dropped {int((~keep).sum())} rows that open less than one {timeframe} candle after the "
+        f"row kept before them (the first: row {first}, line {first + 2} of the file)"
+    )
+    return _keep(candles, keep)
 
 
 def make_config(
