@@ -1,6 +1,7 @@
 """The backtest CLI on bad input: one line saying why and exit status 2, never a traceback or a silent
 success; what a run produced is written as valid JSON."""
 
+import html
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -394,3 +395,25 @@ def test_rows_out_of_step_are_refused_or_moved_onto_the_grid_as_a_download_would
     times = report["equity_curve"]["open_time"]
     assert len(times) == len(frame) - 1 and all(t % hour == 0 for t in times)
     assert set(np.diff(times)) == {hour}
+
+
+def test_a_sweep_says_which_runs_a_breaker_stopped_part_way(tmp_path: Path) -> None:
+    # a run the 25% drawdown breaker halted for good was ranked beside complete runs without a word
+    path = rising_csv(tmp_path)
+    frame = pd.read_csv(path)
+    falling = frame[["open", "high", "low", "close"]].to_numpy()[::-1].copy()  # falling 1% a bar
+    frame[["open", "high", "low", "close"]] = falling
+    frame.to_csv(path, index=False)
+    (tmp_path / "win.py").write_text(WINNER.replace("self.buy(qty=1)", "self.buy(qty=20)"))  # 80% of equity
+    args = ["sweep", "--data", str(path), "--strategy", f"{tmp_path / 'win.py'}:Win", "--grid", "hold=2,100"]
+    result = runner.invoke(app, [*args, "--workers", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = {
+        row["params"]["hold"]: row
+        for row in json.loads((tmp_path / "sweep_Win_sim_BTCUSDT_1h.json").read_text())
+    }
+    assert rows[2]["note"] == ""  # out after two bars: 2% down
+    note = rows[100]["note"]
+    assert note.startswith("trading halted from 2024-01-0") and "to the end: max_drawdown" in note, note
+    assert rows[100]["error"] == ""
+    assert f"<td>{html.escape(note)}</td>" in (tmp_path / "sweep_Win_sim_BTCUSDT_1h.html").read_text()

@@ -13,10 +13,12 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from smc_agent.backtest.data import CandleData
-from smc_agent.backtest.runner import BacktestConfig, run_backtest
+from smc_agent.backtest.runner import BacktestConfig, BacktestResult, run_backtest
+from smc_agent.core.enums import TradingState
 from smc_agent.core.errors import ConfigError
 from smc_agent.strategy.registry import build_strategy
 
@@ -49,6 +51,8 @@ class SweepRow:
     params: dict[str, Any]
     stats: dict[str, float | int | str]
     error: str = ""
+    # ranked, but said: a breaker stopped its entries part way (the 25% drawdown breaker halts for good)
+    note: str = ""
 
 
 def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -105,7 +109,21 @@ def _one(strategy: str, params: dict[str, Any], data: CandleData | None = None) 
     typed = {k: result.params.get(k, v) for k, v in params.items()}  # "5" from the CLI is 5 here
     if result.failures:  # it stopped trading part way: its figures must not be ranked with complete runs
         return SweepRow(typed, result.stats, f"strategy failed: {result.failures[0].error}")
-    return SweepRow(typed, result.stats)
+    return SweepRow(typed, result.stats, note=_breaker_note(result))
+
+
+def _breaker_note(result: BacktestResult) -> str:
+    """How the risk breakers stopped the run's entries: since when at its end, else how often."""
+    stops = [c for c in result.state_changes if c.scope == "engine" and c.state is not TradingState.ACTIVE]
+    if not stops:
+        return ""
+    last = result.state_changes[-1]
+    if last.scope == "engine" and last.state is not TradingState.ACTIVE:
+        day = datetime.fromtimestamp(last.ts_event / 1000, UTC).strftime("%Y-%m-%d")
+        return f"trading {last.state.value} from {day} to the end: {last.reason}"
+    first = stops[0]
+    day = datetime.fromtimestamp(first.ts_event / 1000, UTC).strftime("%Y-%m-%d")
+    return f"entries stopped {len(stops)} time(s) by the breakers (first {day}: {first.reason})"
 
 
 def _one_window(strategy: str, params: dict[str, Any], start: int, end: int) -> SweepRow:

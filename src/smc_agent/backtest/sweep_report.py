@@ -66,7 +66,7 @@ def sweep_html(rows: Sequence[SweepRow], metric: str, title: str) -> str:
     chart = sweep_figure(rows, metric).to_html(full_html=False, include_plotlyjs=True)
     body = "".join(
         f"<tr><td>{html.escape(', '.join(f'{k}={v}' for k, v in r.params.items()))}</td>"
-        f"<td>{value_of(r, metric):.4f}</td><td>{html.escape(r.error)}</td></tr>"
+        f"<td>{value_of(r, metric):.4f}</td><td>{html.escape(r.error or r.note)}</td></tr>"
         for r in rows
     )
     return f"""<!doctype html>
@@ -74,6 +74,6 @@ def sweep_html(rows: Sequence[SweepRow], metric: str, title: str) -> str:
 <style>body{{font-family:system-ui,sans-serif;margin:1.5rem}} table{{border-collapse:collapse}}
 th,td{{padding:2px 10px;border-bottom:1px solid #e5e7eb;text-align:left}}</style></head><body>
 <h1>{html.escape(title)}</h1>{chart}
-<table><tr><th>parameters</th><th>{html.escape(metric)}</th><th>error</th></tr>{body}</table>
+<table><tr><th>parameters</th><th>{html.escape(metric)}</th><th>error / note</th></tr>{body}</table>
 </body></html>
 """

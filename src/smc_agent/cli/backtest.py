@@ -644,7 +644,7 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
     else:
         rows = rank(rows, metric)
         table = Table(title=f"top {top} of {len(rows)} by {metric}")
-        for col in ("params", metric, "total_return", "max_drawdown", "trades", "error"):
+        for col in ("params", metric, "total_return", "max_drawdown", "trades", "error / note"):
             table.add_column(col)
         for r in rows[:top]:
             table.add_row(
@@ -653,9 +653,12 @@ def sweep(  # noqa: PLR0917 - Typer maps parameters onto options
                 f"{r.stats.get('total_return', float('nan')):.2%}",
                 f"{r.stats.get('max_drawdown', float('nan')):.2%}",
                 str(r.stats.get("trades", "")),
-                escape(r.error),
+                escape(r.error or r.note),
             )
-        payload = [{"params": r.params, "stats": _stats_json(r.stats), "error": r.error} for r in rows]
+        payload = [
+            {"params": r.params, "stats": _stats_json(r.stats), "error": r.error, "note": r.note}
+            for r in rows
+        ]
         failed = [] if any(not r.error for r in rows) else [rows[0].error]
     path = out / f"{stem}.json"
     path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
