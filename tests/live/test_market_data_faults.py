@@ -306,31 +306,23 @@ async def test_the_pipeline_publishes_the_feeds_its_bots_need(migrated_sqlite_ur
     repo = TradingRepo(factory)
     with transaction(factory) as session:
         owner = create_user(session, username="trader", password="a-long-password-1", role="admin").id
-    eth = repo.create_bot(
-        user_id=owner,
-        name="eth",
-        strategy="sma_cross",
-        venue="binance",
-        symbols=["ETH/USDT"],
-        timeframes=["1m"],
-    )
-    repo.create_bot(
-        user_id=owner,
-        name="on bybit",
-        strategy="sma_cross",
-        venue="bybit",
-        symbols=["SOL/USDT"],
-        timeframes=["1m"],
-    )
-    repo.create_bot(
-        user_id=owner,
-        name="idle",
-        strategy="sma_cross",
-        venue="binance",
-        symbols=["XRP/USDT"],
-        timeframes=["1m"],
-        state="stopped",
-    )
+    bots = {  # name: venue, symbol, state
+        "eth": ("binance", "ETH/USDT", "running"),
+        "on bybit": ("bybit", "SOL/USDT", "running"),
+        "idle": ("binance", "XRP/USDT", "stopped"),
+    }
+    ids = {
+        name: repo.create_bot(
+            user_id=owner,
+            name=name,
+            strategy="sma_cross",
+            venue=venue_name,
+            symbols=[symbol],
+            timeframes=["1m"],
+            state=state,
+        )
+        for name, (venue_name, symbol, state) in bots.items()
+    }
     venue, clock, bus = _Symbols(), _Clock(), MemoryStreamBus()
     data = DataService(
         bus=bus,
@@ -344,7 +336,7 @@ async def test_the_pipeline_publishes_the_feeds_its_bots_need(migrated_sqlite_ur
     venue.closed = 3
     assert await data.poll_once() == 4
     assert {(c.symbol, c.timeframe) for c, _ in _published(bus)} == {("BTC/USDT", "1m"), ("ETH/USDT", "1m")}
-    repo.set_bot_state(eth, "stopped")
+    repo.set_bot_state(ids["eth"], "stopped")
     clock.s += 10
     venue.closed = 4
     assert await data.poll_once() == 2  # not read again before 15 s

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
-from decimal import Decimal
 
 import aiohttp
 import pytest
 
 from smc_agent.core import errors
-from smc_agent.core.commands import SubmitOrder
-from smc_agent.core.enums import OrderSide, OrderType
-from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
+from smc_agent.core.ids import InstrumentId
 from smc_agent.venues.client import make_client
 from smc_agent.venues.gateway import CcxtGateway
 from smc_agent.venues.simulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, ExchangeSimulator
+from tests.live.conftest import order
 
 EXPECTED_CODES = {
     "bad_secret": {"binance": "-1022", "bybit": "10004"},
@@ -165,18 +164,7 @@ async def test_trade_history_answers_a_bounded_range_like_the_venue(
     # the reconciliation walks a range in such windows, so the simulator must hold its clients to them
     iid = InstrumentId(venue, "BTC/USDT")
     now = int(time.time() * 1000)
-    cmd = SubmitOrder(
-        ts_event=now,
-        ts_init=now,
-        strategy_id=StrategyId("test"),
-        instrument_id=iid,
-        client_order_id=ClientOrderId("smc-h-00000001"),
-        side=OrderSide.BUY,
-        order_type=OrderType.MARKET,
-        qty=Decimal("0.01"),
-        price=None,
-        reference_price=Decimal("40000"),
-    )
+    cmd = dataclasses.replace(order(1, kind="market", qty="0.01", prefix="smc-h"), instrument_id=iid)
     filled = await gateway.submit_order(cmd)
     assert filled.filled_qty > 0
     window = gateway.history_limits.window_ms
