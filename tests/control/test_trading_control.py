@@ -212,3 +212,41 @@ def test_resume_verification_racing_a_new_halt_does_not_resume(container: Contai
     with container.engine.connect() as conn:
         states = [r[0] for r in conn.exec_driver_sql("SELECT state FROM trading_state_events").all()]
     assert "active" not in states  # no resume was recorded
+
+
+@pytest.mark.redis
+def test_halt_with_the_database_down_sets_the_key_and_is_latched_when_it_returns(
+    redis_pair: tuple[str, str],
+    migrated_sqlite_url: str,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    # the latch was written first and its error ended the halt: with the database unreachable,
+    # `smc-agent halt` printed a traceback and emergency_halt was never set; nothing was halted
+    from typer.testing import CliRunner
+
+    from smc_agent.cli.main import app
+
+    kv = RedisKeyValueStore(redis_pair[0])
+    down = Container(Settings(data_dir=tmp_path, database_url="postgresql+psycopg://postgres@127.0.0.1:1/x"))
+    snap = TradingControl(kv=kv, journal=down.journal).halt(reason="venue on fire", actor="ops", source="cli")
+    assert snap.state is TradingState.HALTED and snap.halt_key_present and snap.latch is None
+    assert "venue on fire" in snap.reason and "the database did not answer" in snap.reason
+    assert kv.get(HALT_KEY) == "true"
+    # the database back: the first observer latches the key it finds
+    up = Container(Settings(data_dir=tmp_path, database_url=migrated_sqlite_url))
+    back = TradingControl(kv=kv, journal=up.journal).observe()
+    assert back.state is TradingState.HALTED and back.latch is not None and back.latch.status == "halted"
+    kv.delete(HALT_KEY)
+    # the CLI: the same halt, one line, exit 0; and both stores down is "NOT halted", exit 1
+    env = {"SMC_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/x", "SMC_REDIS_URL": redis_pair[0]}
+    result = CliRunner().invoke(app, ["halt", "--reason", "drill"], env=env)
+    assert result.exit_code == 0, result.output
+    assert kv.get(HALT_KEY) == "true" and "trading halted" in result.output
+    both = CliRunner().invoke(
+        app, ["halt", "--reason", "drill"], env={**env, "SMC_REDIS_URL": "redis://127.0.0.1:1/0"}
+    )
+    assert both.exit_code == 1 and "NOT halted" in both.output and "Traceback" not in both.output
+    blank = CliRunner().invoke(app, ["halt", "--reason", " "], env=env)
+    assert blank.exit_code == 2 and "a halt needs a reason" in blank.output
+    down.close()
+    up.close()

@@ -65,8 +65,15 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
 
 def halt(reason: str = typer.Option(..., "--reason", help="Why trading is halted (recorded).")) -> None:
     """Halt all trading now (the same as the playbook's SET emergency_halt)."""
+    if not reason.strip():
+        err_console.print("a halt needs a reason: --reason TEXT")
+        raise typer.Exit(2)
     with container() as c:
-        snap = c.trading_control.halt(reason=reason, actor=actor(), source="cli")
+        try:
+            snap = c.trading_control.halt(reason=reason, actor=actor(), source="cli")
+        except ControlStoreUnavailable as exc:
+            err_console.print(f"[bold red]NOT halted[/]: {exc}")
+            raise typer.Exit(1) from None
     console.print(f"[bold red]trading {snap.state.value}[/]: {snap.reason}")
 
 

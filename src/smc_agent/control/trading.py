@@ -216,27 +216,47 @@ class TradingControl:
 
     # ----------------------------------------------------------------- acting
     def halt(self, *, reason: str, actor: str, source: str) -> ControlSnapshot:
-        """Set the key (no expiry) and the latch. Works even if the key store is down (latch only)."""
+        """Set the key (no expiry) and the latch. Either one halts every engine: with the key store down,
+        the latch alone; with the database down, the key alone (engines fail closed on it, and the first
+        observer after the database is back latches it). Raises ControlStoreUnavailable only when
+        neither could be written."""
         if not reason.strip():
             raise ValueError("a halt needs a reason")
         now = self.clock.timestamp_ms()
-        previous = self.journal.read_latch()
         latch = HaltLatch(reason=reason, actor=actor, source=source, since_ms=now)
-        self.journal.write_latch(latch)  # the latch first: halted even if the store is down
-        self.journal.record_state_change(
-            state=TradingState.HALTED.value,
-            previous=None if previous is None else TradingState.HALTED.value,
-            reason=reason,
-            actor=actor,
-            source=f"{source}@{self.host}",
-        )
+        try:
+            previous = self.journal.read_latch()
+            self.journal.write_latch(latch)  # the latch first: halted even if the store is down
+            self.journal.record_state_change(
+                state=TradingState.HALTED.value,
+                previous=None if previous is None else TradingState.HALTED.value,
+                reason=reason,
+                actor=actor,
+                source=f"{source}@{self.host}",
+            )
+        except Exception as exc:  # the database: never a reason not to set the key
+            unlatched: str | None = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        else:
+            unlatched = None
         try:
             self.kv.set(HALT_KEY, "true")
         except ControlStoreUnavailable as exc:
+            if unlatched is not None:
+                raise ControlStoreUnavailable(
+                    f"nothing halted: the database ({unlatched}) and the control store ({exc}) both failed"
+                ) from exc
             log.error("halt latched in the database but the control store is unreachable", error=str(exc))
         else:
-            self.journal.write_latch(replace(latch, key_seen=True))
+            if unlatched is None:
+                self.journal.write_latch(replace(latch, key_seen=True))
         log.warning("trading halted", reason=reason, actor=actor, source=source)
+        if unlatched is not None:
+            log.error(
+                f"ALERT halt set on {self.kv.name} but not latched in the database: {unlatched}",
+                reason=reason,
+            )
+            why = f"{reason} ({HALT_KEY} set on {self.kv.name}; the database did not answer: {unlatched})"
+            return ControlSnapshot(TradingState.HALTED, why, True, None, self.kv.name, True)
         return self.observe()
 
     def request_release(self, *, reason: str, actor: str, source: str) -> ControlSnapshot:
