@@ -133,10 +133,31 @@ def test_patch_refuses_what_create_refuses(api: Api) -> None:
         assert [e["loc"] for e in refused.json()["detail"]] == [loc], refused.text
     after = api.client.get(f"/v1/bots/{bot['id']}", headers=h).json()
     assert (after["symbols"], after["timeframes"], after["parameters"]) == (["BTC/USDT"], ["1m"], {})
-    ok = api.client.patch(
-        f"/v1/bots/{bot['id']}", json={"symbols": ["ETH/USDT"], "timeframes": ["5m"]}, headers=h
-    )
+    # a running bot's strategy is built once: an edit was stored, shown, and never traded
+    edit = {"symbols": ["ETH/USDT"], "timeframes": ["5m"]}
+    busy = api.client.patch(f"/v1/bots/{bot['id']}", json=edit, headers=h)
+    assert busy.status_code == 409 and "stop it" in busy.json()["detail"], busy.text
+    assert api.client.patch(f"/v1/bots/{bot['id']}", json={"name": "renamed"}, headers=h).status_code == 200
+    stopped = api.client.post(f"/v1/bots/{bot['id']}/stop", headers=h)  # no engine took it up yet
+    assert stopped.status_code == 200 and stopped.json()["state"] == "stopped", stopped.text
+    ok = api.client.patch(f"/v1/bots/{bot['id']}", json=edit, headers=h)
     assert ok.status_code == 200 and ok.json()["symbols"] == ["ETH/USDT"], ok.text
+    # a misspelt or read-only field is refused, not ignored
+    for body in ({"paramters": {"fast": 3}}, {"mode": "live"}, {"strategy": "smc"}):
+        refused = api.client.patch(f"/v1/bots/{bot['id']}", json=body, headers=h)
+        assert refused.status_code == 422 and "extra" in refused.text, (body, refused.text)
+    typo = api.client.post("/v1/bots", json={**SMA, "name": "typo", "paramters": {"fast": 3}}, headers=h)
+    assert typo.status_code == 422 and typo.json()["detail"][0]["loc"] == ["body", "paramters"], typo.text
+
+
+def test_patch_with_empty_parameters_checks_the_defaults(api: Api) -> None:
+    # {} was taken for "not given": an smc bot on 1h candles (its default htf is 1h) was accepted,
+    # and the engine could not start it
+    h = api.headers("alice")
+    body = {**SMA, "strategy": "smc", "timeframes": ["1h"], "parameters": {"htf": "4h"}}
+    bot = api.client.post("/v1/bots", json=body, headers=h).json()
+    refused = api.client.patch(f"/v1/bots/{bot['id']}", json={"parameters": {}}, headers=h)
+    assert refused.status_code == 422 and "1h" in refused.text, refused.text
 
 
 def test_bot_venues_are_the_venues_the_runtime_trades_on() -> None:

@@ -2,9 +2,12 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from smc_agent.backtest.fill_model import FillModel
 from smc_agent.core.candle import Candle
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, TradingState
+from smc_agent.core.errors import ConfigError
 from smc_agent.core.events import (
     OrderCanceled,
     OrderDenied,
@@ -495,3 +498,18 @@ def test_an_absurd_quantity_or_price_halts_the_bot_naming_it() -> None:
         (failed,) = rig.of(StrategyFailed)
         assert "is too large to round to a step of" in failed.error, failed.error
         assert rig.of(OrderSubmitted) == []
+
+
+def test_a_bot_is_taken_out_only_with_nothing_held_or_working() -> None:
+    # a stopped bot edited by its owner is rebuilt: taking it out with a position or a working order
+    # would leave them to no strategy
+    rig = Rig(Scripted({0: lambda s, c: s.buy(qty=1), 1: lambda s, c: s.buy(qty=1, price=98)}))
+    rig.bar(100, 101, 99, 100)
+    rig.bar(100, 101, 99, 100)  # the market buy fills at this open; the limit at 98 rests
+    with pytest.raises(ConfigError, match=r"holds 1\.0 BTC/USDT and has 1 working order"):
+        rig.engine.remove_strategy(StrategyId("bot"))
+    idle = Rig(Scripted())
+    idle.bar(100, 101, 99, 100)
+    idle.engine.remove_strategy(StrategyId("bot"))
+    assert "bot" not in idle.engine.bots and idle.engine._routes == {}
+    idle.bar(100, 101, 99, 100)  # a candle reaches no one now

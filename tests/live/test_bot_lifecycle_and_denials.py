@@ -258,3 +258,37 @@ async def test_only_bots_of_the_engines_mode_with_an_entitled_owner_trade(url: s
         assert ORDERS_STREAM not in bus.streams or not bus.streams[ORDERS_STREAM]  # nothing traded
     finally:
         await service.stop()
+
+
+async def test_a_bot_edited_while_stopped_starts_again_with_its_new_settings(url: str) -> None:
+    # the stopped bot's strategy object stayed in the engine and was switched back on: it traded on
+    # with the symbol and parameters its owner had changed (the API showed the new ones)
+    owner = _user(url, "editor")
+    control, repo = build_control(url, None)
+    bot = _bot(repo, owner)
+    service = TradingService(
+        bus=MemoryStreamBus(),
+        repo=repo,
+        control=control,
+        instruments=[INSTRUMENT],
+        strategies=STRATEGIES,
+        risk=DENY_ALL,  # no order fills: nothing held, nothing working
+        bot_refresh_s=0.05,
+    )
+    await service.start()
+    try:
+        before = service.engine.bots[StrategyId(bot)].strategy
+        assert before.params["every"] == 1
+        repo.set_bot_state(bot, "stopping", "stop requested by owner")
+        await wait_for(lambda: _bot_row(repo, bot)["state"] == "stopped", 5.0, "the stop to be recorded")
+        with transaction(repo._factory) as session:
+            session.get(Bot, bot).parameters = {"qty": 0.001, "every": 7}  # type: ignore[union-attr]
+        repo.set_bot_state(bot, "starting", "start requested by owner")
+        await wait_for(lambda: _bot_row(repo, bot)["state"] == "running", 5.0, "the restart to be recorded")
+        after = service.engine.bots[StrategyId(bot)]
+        assert after.strategy is not before and after.strategy.params["every"] == 7
+        assert after.state is TradingState.ACTIVE
+        assert sum(b is after for b in service.engine._routes[("binance", "BTC/USDT", "1m")]) == 1
+        assert len(service.engine._routes[("binance", "BTC/USDT", "1m")]) == 1  # the old one is gone
+    finally:
+        await service.stop()

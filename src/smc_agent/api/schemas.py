@@ -93,6 +93,13 @@ def check_json_object(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+class Body(BaseModel):
+    """A request body: a field it does not have is refused (a misspelt "paramters" made a bot with the
+    default parameters, and PATCH with "mode" answered 200 and changed nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class Orm(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -105,7 +112,7 @@ class Page(BaseModel, Generic[T]):
 
 
 # ----------------------------------------------------------------------------- auth
-class LoginRequest(BaseModel):
+class LoginRequest(Body):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"username": "alice", "password": "correct horse"}]}
     )
@@ -142,7 +149,7 @@ class SessionOut(Orm):
 
 
 # ----------------------------------------------------------------------------- api keys
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(Body):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"name": "grafana", "scopes": ["read"], "expires_in_days": 90}]}
     )
@@ -169,7 +176,7 @@ class ApiKeyIssued(BaseModel):
 
 
 # ----------------------------------------------------------------------------- exchange accounts
-class ExchangeAccountCreate(BaseModel):
+class ExchangeAccountCreate(Body):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -201,7 +208,7 @@ class ExchangeAccountOut(Orm):
 
 
 # ----------------------------------------------------------------------------- bots
-class BotCreate(BaseModel):
+class BotCreate(Body):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -284,7 +291,7 @@ def check_bot_strategy(strategy: str, parameters: dict[str, Any] | None) -> None
         raise ValueError(f"parameters refused by {strategy}: {exc}") from None
 
 
-class BotUpdate(BaseModel):
+class BotUpdate(Body):
     name: Name | None = None
     symbols: OneSymbol | None = None
     timeframes: OneTimeframe | None = None
@@ -407,7 +414,7 @@ class CandlesResponse(BaseModel):
 
 
 # ----------------------------------------------------------------------------- backtests
-class BacktestCreate(BaseModel):
+class BacktestCreate(Body):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -478,12 +485,12 @@ class BacktestResult(BaseModel):
 
 
 # ----------------------------------------------------------------------------- control
-class ReasonRequest(BaseModel):
+class ReasonRequest(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "suspicious orders on BTC/USDT"}]})
     reason: Reason
 
 
-class FailoverRequest(BaseModel):
+class FailoverRequest(Body):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [{"from_venue": "binance", "to_venue": "bybit", "reason": "binance API errors"}]
@@ -572,7 +579,7 @@ class IncidentOpened(BaseModel):
     alert: str = Field(description="The rendered initial alert, as queued for every notification channel.")
 
 
-class IncidentOpenRequest(BaseModel):
+class IncidentOpenRequest(Body):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -594,7 +601,7 @@ class IncidentOpenRequest(BaseModel):
     category: Literal["general", "security", "data"] = "general"
 
 
-class IncidentUpdateRequest(BaseModel):
+class IncidentUpdateRequest(Body):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -613,7 +620,7 @@ class IncidentUpdateRequest(BaseModel):
     eta: Name | None = None
 
 
-class IncidentResolveRequest(BaseModel):
+class IncidentResolveRequest(Body):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

@@ -119,6 +119,28 @@ class TradingEngine:
         self.portfolio.bot_position(sid, instrument_id)
         return sid
 
+    def remove_strategy(self, strategy_id: StrategyId) -> None:
+        """Take a bot out of the engine (to start it again with other settings). Refused (ConfigError)
+        while it holds a position or has working orders: they would be left to no strategy."""
+        bot = self.bots.get(strategy_id)
+        if bot is None:
+            return
+        working = sum(1 for o in self.orders.open_orders() if o.strategy_id == strategy_id)
+        held = self.portfolio.bot_size(strategy_id, bot.instrument_id)
+        if working or held:
+            raise ConfigError(
+                f"bot {strategy_id} holds {held} {bot.instrument_id.symbol} and has {working} working "
+                "order(s): close them before changing its settings"
+            )
+        del self.bots[strategy_id]
+        self._by_strategy.pop(id(bot.strategy), None)
+        key = (bot.instrument_id.venue, bot.instrument_id.symbol, bot.timeframe)
+        routed = [b for b in self._routes.get(key, ()) if b is not bot]
+        if routed:
+            self._routes[key] = routed
+        else:
+            self._routes.pop(key, None)
+
     @property
     def context(self) -> EngineContext:
         return EngineContext(self)

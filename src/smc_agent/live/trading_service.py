@@ -164,6 +164,7 @@ class TradingService:
         self._unsent: list[SubmitOrder | CancelOrder | SubmitOco] = []
         self._flush_lock = asyncio.Lock()
         self.retry_pause_s = 0.5  # after the stream store or the database failed a loop's step
+        self._started_with: dict[str, tuple[object, ...]] = {}  # bot id: the settings it runs with
 
     # ------------------------------------------------------------------ bots
     def sync_bots(self) -> None:
@@ -203,7 +204,15 @@ class TradingService:
                             self.client.cancel(_cancel(o.strategy_id, o.instrument_id, o.client_order_id))
                     log.info("bot stopped", bot=bot_id)
                 elif active and bot.state is TradingState.HALTED:
-                    bot.state = TradingState.ACTIVE
+                    if self._started_with.get(bot_id) != _settings(row):
+                        # edited while stopped: started anew with what it now says (the old strategy
+                        # object traded on with the symbol and parameters the owner had changed)
+                        error = self._rebuild_bot(row)
+                        if error is not None:
+                            self._record_bot(bot_id, state, "error", error)
+                            continue
+                    else:
+                        bot.state = TradingState.ACTIVE
                     log.info("bot restarted", bot=bot_id)
                 if state == "starting":
                     self._record_bot(bot_id, state, "running", "started by the trading engine")
@@ -225,6 +234,15 @@ class TradingService:
         if self.repo.transition_bot(bot_id, expected, state, reason):
             log.info("bot state recorded", bot=bot_id, state=state, reason=reason)
 
+    def _rebuild_bot(self, row: dict[str, Any]) -> str | None:
+        """Replace a stopped bot by one built from its row; None when it runs, else why not."""
+        try:
+            self.engine.remove_strategy(StrategyId(row["id"]))
+        except SmcAgentError as exc:
+            log.error("bot settings changed but it cannot be rebuilt", bot=row["id"], error=str(exc))
+            return f"settings changed while stopped, not applied: {exc}"
+        return self._add_bot(row)
+
     def _add_bot(self, row: dict[str, Any]) -> str | None:
         """Add and start the bot of ``row``; None when it runs, else why it could not be started."""
         factory = self.strategies.get(row["strategy"])
@@ -243,6 +261,7 @@ class TradingService:
             log.error("bot could not be started", bot=row["id"], error=error)
             self.engine.bots.pop(StrategyId(row["id"]), None)
             return f"could not be started: {error}"
+        self._started_with[row["id"]] = _settings(row)
         log.info("bot started", bot=row["id"], strategy=row["strategy"], symbol=row["symbols"][0])
         return None
 
@@ -539,3 +558,14 @@ def _text(exc: BaseException) -> str:
 
 def _cancel(sid: StrategyId, iid: InstrumentId, cid: Any) -> CancelOrder:
     return CancelOrder(ts_event=0, ts_init=0, strategy_id=sid, instrument_id=iid, client_order_id=cid)
+
+
+def _settings(row: dict[str, Any]) -> tuple[object, ...]:
+    """What a bot trades with, from its row: a change means a new strategy object."""
+    return (
+        row["strategy"],
+        row["venue"],
+        row["symbols"][0],
+        row["timeframes"][0],
+        repr(sorted(row["parameters"].items())),
+    )

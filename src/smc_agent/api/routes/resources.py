@@ -153,11 +153,20 @@ def update_bot(
     if body.parameters is not None or body.timeframes is not None:
         timeframe = (body.timeframes or bot.timeframes)[0]
         try:
-            check_higher_timeframes(bot.strategy, body.parameters or bot.parameters, timeframe)
+            parameters = bot.parameters if body.parameters is None else body.parameters  # {}: the defaults
+            check_higher_timeframes(bot.strategy, parameters, timeframe)
         except ValueError as exc:
             field = "timeframes" if body.timeframes is not None else "parameters"
             error = {"type": "value_error", "loc": ("body", field), "msg": str(exc), "input": timeframe}
             raise RequestValidationError([error]) from None
+    trading = body.model_fields_set & {"symbols", "timeframes", "parameters"}
+    if trading and bot.state in ("starting", "running", "stopping"):
+        # a running bot's strategy is built once: the edit was stored and shown, never traded
+        raise ApiError(
+            409,
+            f"the bot is {bot.state}: stop it (POST /v1/bots/{bot.id}/stop) before changing its "
+            f"{', '.join(sorted(trading))}, then start it again",
+        )
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(bot, field, value)
     session.flush()
@@ -181,7 +190,9 @@ def stop_bot(
     bot_id: IdPath, principal: Principal = Depends(trader), session: Session = Depends(db_session)
 ) -> Bot:
     bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
-    if bot.state != "stopped":
+    if bot.state == "starting":  # no engine took it up yet (one that does finds it stopped, and stops it)
+        bot.state, bot.state_reason = "stopped", f"stopped by {principal.username} before it started"
+    elif bot.state != "stopped":
         bot.state, bot.state_reason = "stopping", f"stop requested by {principal.username}"
     session.flush()
     return bot
