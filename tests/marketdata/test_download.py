@@ -115,7 +115,9 @@ async def test_feb_2018_outage_candles_are_repaired_on_download_and_every_repair
         gateway = CcxtGateway(make_client("binance", base_url=sim.url), venue="binance")
         store = SqlCandleStore(session_factory)
         try:
-            downloader = CandleDownloader(gateway, store, state_dir=tmp_path, page_size=50)
+            # a state directory not made yet (the default data_dir/downloads on a first run): the first
+            # page's repairs were logged before any state was saved, and the download crashed
+            downloader = CandleDownloader(gateway, store, state_dir=tmp_path / "downloads", page_size=50)
             result = await downloader.download("BTC/USDT", "1h", since_ms=since, until_ms=until)
         finally:
             await gateway.close()

@@ -104,3 +104,24 @@ def test_data_validate_reports_the_problems_of_a_stored_series(
     assert "non_positive: 1" in result.output and "gap: 1" in result.output
     clean = CliRunner().invoke(data_cli.app, ["validate", "binance", "BTC/USDT", "4h"], env=env)
     assert clean.exit_code == 1 and "no stored candles" in clean.output
+
+
+def test_download_arguments_that_cannot_be_right_are_one_line(db_url: str, tmp_path: Path) -> None:
+    # epoch seconds were read as milliseconds (January 1970: "complete", nothing stored), a --url
+    # without a scheme and a corrupt checkpoint ended in tracebacks
+    env = {"SMC_DATABASE_URL": db_url, "SMC_DATA_DIR": str(tmp_path)}
+    base = ["download", "binance", "BTC/USDT", "1m"]
+    seconds = CliRunner().invoke(
+        data_cli.app, [*base, "--since", "1704067200", "--until", "1704070800"], env=env
+    )
+    assert seconds.exit_code == 2 and "looks like epoch seconds" in seconds.output, seconds.output
+    times = ["--since", "2024-01-01", "--until", "2024-01-02"]
+    bad_url = CliRunner().invoke(data_cli.app, [*base, *times, "--url", "notaurl"], env=env)
+    assert bad_url.exit_code == 2 and "expected http(s)://host" in bad_url.output, bad_url.output
+    state = tmp_path / "state"
+    state.mkdir()
+    since, until = 1_704_067_200_000, 1_704_153_600_000
+    (state / f"binance_BTCUSDT_1m_{since}_{until}.json").write_text("{not json")
+    args = [*base, *times, "--url", "http://127.0.0.1:9", "--state-dir", str(state)]
+    corrupt = CliRunner().invoke(data_cli.app, args, env=env)
+    assert corrupt.exit_code == 2 and "is corrupt" in corrupt.output, corrupt.output

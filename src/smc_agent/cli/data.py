@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from sqlalchemy import inspect
 
+from smc_agent.cli.candle_csv import wrong_epoch_unit
 from smc_agent.cli.common import container, err_console
 from smc_agent.core.candle import timeframe_ms
 from smc_agent.core.errors import SmcAgentError
@@ -31,6 +33,9 @@ def data() -> None:
 def parse_time(text: str, option: str) -> int:
     """``2024-01-01``, ``2024-01-01T12:00`` (UTC) or milliseconds since the epoch."""
     if text.isdigit():
+        unit = wrong_epoch_unit(int(text), int(text))
+        if unit is not None:  # 1704067200 was read as milliseconds: January 1970, and "complete"
+            raise typer.BadParameter(f"{option}: {text} looks like epoch {unit}; give epoch milliseconds")
         return int(text)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -82,6 +87,8 @@ def download(  # noqa: PLR0917 - Typer maps positional parameters onto CLI argum
     since_ms, until_ms = parse_time(since, "--since"), parse_time(until, "--until")
     if until_ms <= since_ms:
         raise typer.BadParameter("--until must be after --since")
+    if url is not None and not (urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc):
+        raise typer.BadParameter(f"--url: expected http(s)://host[:port], got {url!r}")
     with container() as c:
         if not inspect(c.engine).has_table("candles"):
             err_console.print(
@@ -103,6 +110,9 @@ def download(  # noqa: PLR0917 - Typer maps positional parameters onto CLI argum
         except SmcAgentError as exc:
             err_console.print(f"[bold red]download failed:[/] {exc} (rerun the same command to resume)")
             raise typer.Exit(1) from None
+        except (ValueError, TypeError) as exc:  # a corrupt checkpoint, a --url ccxt cannot use
+            err_console.print(f"[bold red]download failed:[/] {exc}")
+            raise typer.Exit(2) from None
     status = "complete" if result.complete else "stopped at the venue's newest candle"
     typer.echo(
         f"{status}: stored {result.stored} new candles ({result.fetched} fetched, {result.pages} pages, "

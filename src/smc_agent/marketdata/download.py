@@ -129,6 +129,7 @@ class CandleDownloader:
     def _log_repairs(state_file: Path, repairs: list[Repair]) -> None:
         if not repairs:
             return
+        state_file.parent.mkdir(parents=True, exist_ok=True)  # the first page's repairs come before any state
         with state_file.with_suffix(".repairs.jsonl").open("a") as fh:
             for r in repairs:
                 fh.write(json.dumps(asdict(r)) + "\n")
