@@ -107,3 +107,35 @@ def test_cors_only_for_configured_origins(api_sqlite_url: str, tmp_path: Path) -
         assert ok.headers["access-control-allow-origin"] == "https://desk.example"
         other = api.client.get("/v1/status", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_body_too_large_or_not_utf8_encodable_is_refused_never_a_500(
+    api: Api, log_stream: io.StringIO
+) -> None:
+    # an anonymous 100 MB login body was read in full and echoed back in its 422; a lone surrogate
+    # ("\ud800") was refused, and answering failed with a 500 and a dropped connection
+    huge = b'{"username":"' + b"a" * (2 << 20) + b'","password":"x"}'
+    refused = api.client.post("/v1/auth/login", content=huge, headers={"content-type": "application/json"})
+    assert refused.status_code == 413 and "request body over 1,048,576 bytes" in refused.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: read up to the limit, refused past it
+        yield b'{"username":"'
+        for _ in range(40):
+            yield b"a" * 65_536
+        yield b'","password":"x"}'
+
+    chunked = api.client.post(
+        "/v1/auth/login", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert chunked.status_code == 413
+    surrogate = api.client.post(
+        "/v1/auth/login",
+        content=b'{"username":"\\ud800","password":"x"}',
+        headers={"content-type": "application/json"},
+    )
+    assert surrogate.status_code == 422, surrogate.text
+    assert "\\ud800" in surrogate.text, surrogate.text
+    ok = api.client.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert ok.status_code == 200  # a body under the limit is handed on as it came
+    lines = [json.loads(line) for line in log_stream.getvalue().splitlines() if line.startswith("{")]
+    assert any(e.get("status") == 413 for e in lines if e.get("logger") == "smc_agent.api.access")

@@ -19,6 +19,7 @@ from smc_agent.api import report_links
 from smc_agent.api.auth import Authenticator
 from smc_agent.api.backtest_runner import store_backtest_runner
 from smc_agent.api.backtests import BacktestLauncher, BacktestRunner
+from smc_agent.api.body_limit import BodyLimitMiddleware
 from smc_agent.api.bus import JsonBus, LocalBus, RedisBus
 from smc_agent.api.coalesce import Coalescer
 from smc_agent.api.deps import ApiContainer, ApiState
@@ -167,6 +168,7 @@ def create_app(
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
+    app.add_middleware(BodyLimitMiddleware)  # inside the access log: a 413 is logged like any answer
     app.add_middleware(AccessLogMiddleware, metrics=metrics)
     app.include_router(system.router)
     if "api" in roles:

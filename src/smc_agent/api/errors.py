@@ -43,9 +43,11 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
 
 def json_safe(value: Any) -> Any:
     """``value`` with every NaN or infinite float replaced by its name (``"NaN"``, ``"Infinity"``,
-    ``"-Infinity"``), so that it serialises as strict JSON."""
+    ``"-Infinity"``) and every lone surrogate by its escape, so that it serialises as strict UTF-8 JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, str):  # a lone surrogate ("\ud800" in the JSON) cannot be encoded: its escape
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
         return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
