@@ -125,3 +125,20 @@ def test_status_of_a_database_without_its_schema_says_to_upgrade(
             "state": "halted",
             "reason": "the database has no schema: run `smc-agent db upgrade`",
         }
+
+
+def test_a_database_that_does_not_answer_or_has_no_schema_is_one_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # every command that reads the database ended in a traceback of ~490 lines
+    down = "postgresql+psycopg://trader:s3cret@127.0.0.1:1/smc_trading"
+    out = run(["users", "list"], {**env, "SMC_DATABASE_URL": down}, ok=False)
+    text = out.stdout + out.stderr
+    assert out.returncode == 1 and "Traceback" not in text and "s3cret" not in text, text
+    assert "database error (postgresql+psycopg://trader:***@127.0.0.1:1/smc_trading)" in text
+    assert "is it running and reachable?" in text
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    out = run(["users", "list"], {**env, "SMC_DATABASE_URL": empty}, ok=False)
+    assert out.returncode == 1 and "no such table: users: run `smc-agent db upgrade`" in out.stderr, (
+        out.stderr
+    )

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import sqlalchemy
+import sqlalchemy.engine
+import sqlalchemy.exc
 import typer
 from rich.console import Console
 
@@ -40,8 +43,19 @@ def container() -> Iterator[Container]:
     except ConfigError as exc:  # found on the way (a database URL no driver can use): one line, exit 2
         err_console.print(f"[bold red]configuration error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
+    except sqlalchemy.exc.DBAPIError as exc:  # a database that does not answer, or has no schema yet
+        url = sqlalchemy.engine.make_url(settings.effective_database_url).render_as_string(hide_password=True)
+        first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        hint = "run `smc-agent db upgrade`" if _no_schema(exc) else "is it running and reachable?"
+        err_console.print(f"[bold red]database error[/] ({url}): {first}: {hint}", soft_wrap=True)
+        raise typer.Exit(1) from None
     finally:
         built.close()
+
+
+def _no_schema(exc: sqlalchemy.exc.DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 def actor() -> str:
