@@ -139,3 +139,32 @@ def test_a_body_too_large_or_not_utf8_encodable_is_refused_never_a_500(
     assert ok.status_code == 200  # a body under the limit is handed on as it came
     lines = [json.loads(line) for line in log_stream.getvalue().splitlines() if line.startswith("{")]
     assert any(e.get("status") == 413 for e in lines if e.get("logger") == "smc_agent.api.access")
+
+
+def test_a_database_that_does_not_answer_is_503_naming_it(tmp_path: Path) -> None:
+    # every login (and every other request that reads the database) was a bare 500
+    from smc_agent.bootstrap import Container
+    from smc_agent.settings import Settings
+
+    down = "postgresql+psycopg://postgres@127.0.0.1:1/smc_trading"
+    container = Container(
+        Settings(database_url=down, data_dir=tmp_path, master_key="test-master-key-0123456789")
+    )
+    for api in open_api(container):
+        login = api.client.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD})
+        assert login.status_code == 503, login.text
+        assert login.json()["detail"].startswith("database unavailable: connection failed"), login.text
+        assert api.client.get("/health").status_code == 200  # liveness does not depend on it
+
+
+def test_a_gateway_whose_redis_does_not_answer_starts_and_says_so(
+    api_sqlite_url: str, tmp_path: Path
+) -> None:
+    # it waited 5 s for the event bus's Redis and died of a bare TimeoutError: /v1/status, which is
+    # there to report such an outage, never answered
+    container = build_container(api_sqlite_url, tmp_path, "redis://127.0.0.1:1/0")
+    for api in open_api(container):
+        status = api.client.get("/v1/status")
+        assert status.status_code in (200, 503), status.text
+        body = status.json()
+        assert body["trading"]["state"] == "halted" and "unreachable" in body["trading"]["reason"], body

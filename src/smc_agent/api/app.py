@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from smc_agent.api import report_links
 from smc_agent.api.auth import Authenticator
@@ -34,7 +35,10 @@ from smc_agent.api.watcher import ControlWatcher
 from smc_agent.api.ws import WebSocketHub
 from smc_agent.control.redis_kv import RedisKeyValueStore
 from smc_agent.core.control import ControlStoreUnavailable
+from smc_agent.logs import get_logger
 from smc_agent.ops.status import system_status
+
+log = get_logger("smc_agent.api")
 
 ALL_ROLES = frozenset({"api", "ws", "web"})
 DEFAULT_SESSION_TTL_S = 12 * 3600
@@ -158,6 +162,7 @@ def create_app(
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(ControlStoreUnavailable, _control_store_down)
+    app.add_exception_handler(DBAPIError, _database_down)
     if cors_origins:  # off by default: the dashboard is served from the same origin
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -216,6 +221,15 @@ def _openapi_with_refusals(app: FastAPI) -> dict[str, Any]:
                     responses.setdefault(code, REFUSALS[code])
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    """A database that does not answer (or has no schema) is the service unavailable, said: every login
+    was a bare 500."""
+    assert isinstance(exc, DBAPIError)
+    first = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+    log.error("database error answering a request", path=request.url.path, error=first)
+    return JSONResponse({"detail": f"database unavailable: {first}"}, status_code=503)
 
 
 async def _control_store_down(request: Request, exc: Exception) -> JSONResponse:

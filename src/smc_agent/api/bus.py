@@ -18,6 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
@@ -102,9 +103,17 @@ class RedisBus(LocalBus):
         self._sync.publish(REDIS_CHANNEL, encode(channel, data, user_id=user_id))
 
     async def start(self) -> None:
+        """Subscribe; a Redis that does not answer in 5 s is said and retried in the background (the
+        gateway died of a bare TimeoutError, and /v1/status could not report the outage)."""
         ready = asyncio.Event()
         self._task = asyncio.create_task(self._listen(ready), name="redis-bus")
-        await asyncio.wait_for(ready.wait(), timeout=5)
+        try:
+            await asyncio.wait_for(asyncio.shield(ready.wait()), timeout=5)
+        except TimeoutError:
+            log.error(
+                "ALERT the event bus's Redis does not answer: no live events until it does (retrying)",
+                redis=f"{urlsplit(self._url).hostname}:{urlsplit(self._url).port or 6379}",
+            )
 
     async def _listen(self, ready: asyncio.Event) -> None:
         while True:
