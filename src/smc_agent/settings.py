@@ -10,7 +10,7 @@ import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import platformdirs
@@ -34,6 +34,9 @@ class TradingMode(StrEnum):
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("smc-agent", appauthor=False))
+
+
+_S = TypeVar("_S", bound=BaseSettings)
 
 
 class Settings(BaseSettings):
@@ -189,19 +192,26 @@ def config_file_source(settings_cls: type[BaseSettings], *, table: str | None) -
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning any validation error into one :class:`ConfigError` that names the setting."""
+    return build_settings(Settings, overrides)
+
+
+def build_settings(cls: type[_S], overrides: dict[str, Any]) -> _S:
+    """``cls(**overrides)`` (with the environment and the config file), any validation error turned
+    into one :class:`ConfigError` that names the setting (an unknown key of the file too)."""
     config_file = os.environ.get("SMC_CONFIG_FILE")
     if config_file and not Path(config_file).is_file():
         raise ConfigError(f"SMC_CONFIG_FILE: no such file {config_file!r} (expected a TOML file)")
     try:
-        return Settings(**overrides)
+        return cls(**overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "settings"
             env = f"SMC_{loc.upper()}" if err["loc"] else "settings"
-            secret = any(word in loc for word in ("key", "secret", "password"))
+            secret = any(word in loc for word in ("key", "secret", "password", "token", "webhook"))
             shown = "" if secret or not err["loc"] else f" (got {err.get('input')!r})"
-            problems.append(f"{env}: {err['msg']}{shown}")
+            message = "not a setting (misspelt?)" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{env}: {message}{shown}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
     except Exception as exc:  # a broken TOML file
         raise ConfigError(f"invalid configuration file {config_file!r}: {exc}") from None

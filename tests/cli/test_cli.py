@@ -142,3 +142,17 @@ def test_a_database_that_does_not_answer_or_has_no_schema_is_one_line(
     assert out.returncode == 1 and "no such table: users: run `smc-agent db upgrade`" in out.stderr, (
         out.stderr
     )
+
+
+def test_a_bad_ops_table_stops_every_command_at_start(env: dict[str, str], tmp_path: Path) -> None:
+    # [ops] was read only when an incident was opened: a wrong type made POST /v1/incidents answer
+    # 503 mid-incident, and a misspelt webhook key was ignored (alerts went to no channel)
+    config = tmp_path / "smc.toml"
+    config.write_text('[ops]\nslack_critcal_webhook = "https://hooks.example/T0/B0/x"\nsmtp_port = "abc"\n')
+    out = run(["status"], {**env, "SMC_CONFIG_FILE": str(config)}, ok=False)
+    assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr, out.stderr
+    assert "SMC_SLACK_CRITCAL_WEBHOOK: not a setting (misspelt?)" in out.stderr
+    assert "SMC_SMTP_PORT: Input should be a valid integer" in out.stderr
+    assert "hooks.example" not in out.stderr  # a webhook is a secret
+    config.write_text('[ops]\nslack_critical_webhook = "https://hooks.example/T0/B0/x"\nsmtp_port = 2525\n')
+    assert run(["status"], {**env, "SMC_CONFIG_FILE": str(config)}, ok=False).returncode == 0

@@ -26,8 +26,14 @@ err_console = Console(stderr=True)
 
 
 def settings_or_exit() -> Settings:
+    """The settings; a bad one (the [ops] table's too: a wrong type was found mid-incident, a misspelt
+    key never) stops the command with one line, exit 2."""
+    from smc_agent.ops.settings import load_ops_settings
+
     try:
-        return load_settings()
+        settings = load_settings()
+        load_ops_settings()
+        return settings
     except ConfigError as exc:
         err_console.print(f"[bold red]configuration error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None

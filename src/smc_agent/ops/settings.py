@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from smc_agent.settings import OPS_TABLE, config_file_source
+from smc_agent.settings import OPS_TABLE, build_settings, config_file_source
 
 
 class OnCallRole(BaseModel):
@@ -42,7 +42,8 @@ def _playbook_matrix() -> dict[str, OnCallRole]:
 class OpsSettings(BaseSettings):
     """Environment: ``SMC_<NAME>`` (e.g. ``SMC_SLACK_CRITICAL_WEBHOOK``). Complex values as JSON."""
 
-    model_config = SettingsConfigDict(env_prefix="SMC_", frozen=True, extra="ignore")
+    # a key of the [ops] table it does not have is refused: a misspelt webhook sent alerts nowhere
+    model_config = SettingsConfigDict(env_prefix="SMC_", frozen=True, extra="forbid")
 
     # --- Slack incoming webhooks
     slack_critical_webhook: SecretStr | None = None
@@ -106,4 +107,5 @@ class OpsSettings(BaseSettings):
 
 
 def load_ops_settings(**overrides: Any) -> OpsSettings:
-    return OpsSettings(**overrides)
+    """The settings, or one :class:`ConfigError` naming each bad one."""
+    return build_settings(OpsSettings, overrides)
