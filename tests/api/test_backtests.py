@@ -62,7 +62,7 @@ def test_report_links_expire() -> None:
 
 def test_backtest_without_candles_fails_with_a_reason(api: Api) -> None:
     h = api.headers("alice")
-    job = api.client.post("/v1/backtests", headers=h, json={"symbol": "ETH/USDT", "timeframe": "4h"}).json()[
+    job = api.client.post("/v1/backtests", headers=h, json={"symbol": "ETH/USDT", "timeframe": "15m"}).json()[
         "id"
     ]
     deadline = time.monotonic() + 30
@@ -71,7 +71,7 @@ def test_backtest_without_candles_fails_with_a_reason(api: Api) -> None:
         time.sleep(0.1)
         status = api.client.get(f"/v1/backtests/{job}", headers=h).json()
     assert status["status"] == "failed"
-    assert "no stored candles for binance:ETH/USDT:4h" in str(status["error"])
+    assert "no stored candles for binance:ETH/USDT:15m" in str(status["error"])
 
 
 def test_a_backtest_request_cannot_name_code_to_import(api: Api) -> None:
@@ -92,6 +92,7 @@ def test_a_backtest_request_cannot_name_code_to_import(api: Api) -> None:
         ("sma_cross", {"no_such_param": 3}, "no_such_param"),
         ("sma_cross", {"fast": -5}, "fast"),
         ("sma_cross", {"fast": 30, "slow": 20}, "shorter than slow"),
+        ("smc", {"htf": "1h"}, "1h"),  # a higher timeframe not longer than the 1h candles
     ],
 )
 def test_a_backtest_the_worker_could_not_run_is_refused_not_queued(

@@ -36,6 +36,11 @@ def test_create_list_revoke(cli_env: Api) -> None:
     assert api.client.get("/v1/me", headers={"X-API-Key": data["key"]}).status_code == 401
     bad = runner.invoke(keys.app, ["create", "--user", "alice", "--scope", "everything"])
     assert bad.exit_code == 1 and "unknown scope" in bad.output
+    # a lifetime past the calendar was an OverflowError traceback; a negative one a key born expired
+    for days in ("99999999", "-5"):
+        odd = runner.invoke(keys.app, ["create", "--user", "alice", "--expires-days", days])
+        assert odd.exit_code == 2 and "--expires-days" in odd.output and odd.exception is not None
+        assert not isinstance(odd.exception, OverflowError)
 
 
 def test_rotate_all_replaces_every_active_key(cli_env: Api, tmp_path: Path) -> None:

@@ -95,3 +95,12 @@ def test_a_bots_orders_denials_trades_and_positions_are_its_owners(api: Api) -> 
 
     for path in ("/v1/orders", "/v1/orders?status=denied", "/v1/trades", "/v1/positions"):
         assert api.client.get(path, headers=bob).json()["items"] == [], path
+
+
+def test_an_order_filter_that_names_no_state_or_venue_is_refused(api: Api) -> None:
+    # ?status=bogus and ?exchange=kraken answered 200 with no orders, as if there were none
+    h = api.headers("alice")
+    for query in ("status=bogus", "exchange=kraken"):
+        refused = api.client.get(f"/v1/orders?{query}", headers=h)
+        assert refused.status_code == 422, (query, refused.text)
+    assert api.client.get("/v1/orders?status=denied&exchange=bybit", headers=h).status_code == 200

@@ -417,3 +417,12 @@ def test_a_sweep_says_which_runs_a_breaker_stopped_part_way(tmp_path: Path) -> N
     assert note.startswith("trading halted from 2024-01-0") and "to the end: max_drawdown" in note, note
     assert rows[100]["error"] == ""
     assert f"<td>{html.escape(note)}</td>" in (tmp_path / "sweep_Win_sim_BTCUSDT_1h.html").read_text()
+
+
+def test_an_out_directory_nothing_can_be_written_in_is_refused_before_the_run(tmp_path: Path) -> None:
+    # the run went to its end, then making the directory failed: a traceback, the results lost
+    args = ["--data", str(rising_csv(tmp_path)), "--strategy", "sma_cross", "--out", "/proc/smc-reports"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "--out: nothing can be written in /proc" in result.output, result.output
+    assert "sma_cross" not in result.output.split("--out")[0]  # refused before the run, nothing printed
+    assert not list(tmp_path.glob("*.json"))

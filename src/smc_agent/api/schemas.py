@@ -453,10 +453,13 @@ class BacktestCreate(Body):
         """Refuse a request the backtest worker could never run (queued, it failed only later): an
         unknown strategy, or parameters it refuses (unknown name, wrong type, out of range)."""
         from smc_agent.core.errors import ConfigError
+        from smc_agent.engine.aggregator import CandleAggregator
         from smc_agent.strategy.registry import shipped_strategy
 
         try:
-            shipped_strategy(self.strategy, self.parameters)  # as the worker builds it
+            built = shipped_strategy(self.strategy, self.parameters)  # as the worker builds it
+            for higher in built.timeframes:  # an smc htf not longer than the candles: 202, then failed
+                CandleAggregator(self.timeframe, higher)
         except (ConfigError, ValueError, TypeError, OverflowError) as exc:
             raise ValueError(f"strategy {self.strategy!r}: {exc}") from None
         return self

@@ -284,7 +284,7 @@ def analyze(  # noqa: PLR0917 - Typer maps parameters onto CLI options
         task = p.add_task(f"reading {csv}", total=4)
         try:
             candles = load_csv(csv, repair=repair)
-        except (CandleError, FileNotFoundError, ValueError) as exc:
+        except (CandleError, OSError, ValueError) as exc:  # OSError: a directory, unreadable, missing
             console.print(f"[bold red]{escape(str(csv))}:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         p.update(task, advance=1, description=f"analysing {len(candles):,} candles")

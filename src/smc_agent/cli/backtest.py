@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -235,10 +237,15 @@ def _check_timeframe(timeframe: str) -> None:
 
 
 def _check_out(out: Path) -> None:
-    """Refused before the run, not after it: reports go into a directory, not onto an existing file."""
+    """Refused before the run, not after it (a directory that could not be made lost the whole run's
+    results): reports go into a directory that is, or can be made, and written to."""
     existing = next(p for p in (out, *out.parents) if p.exists())
     if not existing.is_dir():
         raise ConfigError(f"--out: {existing} is a file, not a directory")
+    try:  # where the reports, or their directory, will be made: tried now, left as it was
+        os.rmdir(tempfile.mkdtemp(prefix=".smc-out-check-", dir=existing))
+    except OSError as exc:
+        raise ConfigError(f"--out: nothing can be written in {existing} ({exc.strerror})") from None
 
 
 def _positive_prices(candles: Candles, name: str, *, repair: bool) -> Candles:

@@ -33,9 +33,6 @@ def data() -> None:
 def parse_time(text: str, option: str) -> int:
     """``2024-01-01``, ``2024-01-01T12:00`` (UTC) or milliseconds since the epoch."""
     if text.isdigit():
-        unit = wrong_epoch_unit(int(text), int(text))
-        if unit is not None:  # 1704067200 was read as milliseconds: January 1970, and "complete"
-            raise typer.BadParameter(f"{option}: {text} looks like epoch {unit}; give epoch milliseconds")
         return int(text)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -87,6 +84,10 @@ def download(  # noqa: PLR0917 - Typer maps positional parameters onto CLI argum
     since_ms, until_ms = parse_time(since, "--since"), parse_time(until, "--until")
     if until_ms <= since_ms:
         raise typer.BadParameter("--until must be after --since")
+    for text, option in ((since, "--since"), (until, "--until")):
+        unit = wrong_epoch_unit(int(text), int(text)) if text.isdigit() else None
+        if unit is not None:  # 1704067200 was read as milliseconds: January 1970, and "complete"
+            raise typer.BadParameter(f"{option}: {text} looks like epoch {unit}; give epoch milliseconds")
     if url is not None and not (urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc):
         raise typer.BadParameter(f"--url: expected http(s)://host[:port], got {url!r}")
     with container() as c:

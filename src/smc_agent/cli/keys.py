@@ -45,7 +45,9 @@ def create(
     user: str = typer.Option(..., "--user", help="Username or user id of the owner."),
     name: str = typer.Option("default", help="A label for the key."),
     scope: list[str] = typer.Option(["read"], "--scope", help="read, trade or control (repeat)."),
-    expires_days: int | None = typer.Option(90, "--expires-days", help="Lifetime in days (0 = never)."),
+    expires_days: int | None = typer.Option(
+        90, "--expires-days", min=0, max=3650, help="Lifetime in days, at most 3650 (0 = never)."
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a key; the full key is printed once."""

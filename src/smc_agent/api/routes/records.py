@@ -15,14 +15,14 @@ from smc_agent.api.guards import reader
 from smc_agent.api.principal import Principal
 from smc_agent.api.queries import ms_to_dt, page, pnl_summary
 from smc_agent.api.routes.account import AUTH_ERRORS
-from smc_agent.api.schemas import OrderOut, Page, PnlSummary, PositionOut, SignalOut, TradeOut
+from smc_agent.api.schemas import BotVenue, OrderOut, Page, PnlSummary, PositionOut, SignalOut, TradeOut
 from smc_agent.core.enums import OrderStatus
 from smc_agent.store.models import Order, Position, Signal, Trade
 
 router = APIRouter(prefix="/v1", tags=["trading records"])
 
 SymbolQ = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9/:_.-]{1,32}$", description="e.g. BTC/USDT")]
-ExchangeQ = Annotated[str | None, Query(pattern=r"^[a-z]{1,32}$", description="binance, bybit...")]
+ExchangeQ = Annotated[BotVenue | None, Query(description="a venue the system trades on")]
 BotQ = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_]{1,40}$")]
 MsQ = Annotated[int | None, Query(ge=0, le=4_102_444_800_000, description="Milliseconds since epoch (UTC).")]
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -74,7 +74,7 @@ def list_orders(
     exchange: ExchangeQ = None,
     bot_id: BotQ = None,
     status: Annotated[
-        str | None, Query(pattern=r"^[a-z_]{1,16}$", description="e.g. filled, canceled, denied")
+        OrderStatus | None, Query(description="e.g. filled, canceled, denied (one of the order states)")
     ] = None,
     open_only: bool = Query(False, description="Only orders still working at the venue."),
     since_ms: MsQ = None,
@@ -92,8 +92,8 @@ def list_orders(
         since_ms=since_ms,
         until_ms=until_ms,
     )
-    if status:
-        query = query.where(Order.status == status)
+    if status is not None:
+        query = query.where(Order.status == status.value)
     if open_only:
         query = query.where(Order.closed_at.is_(None), Order.status.not_in(_TERMINAL_STATUSES))
     return page(
