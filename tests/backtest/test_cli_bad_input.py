@@ -323,6 +323,15 @@ def test_a_time_column_partly_in_epoch_seconds_is_refused_at_its_first_such_row(
     assert "row 0 (line 2 of the file): 1704067200 looks like epoch seconds" in _refused(tmp_path, frame)
 
 
+def test_a_time_too_large_for_any_clock_is_refused_at_its_own_row(tmp_path: Path) -> None:
+    # 1e30 was cast to -2**63 (with a numpy warning) and the next row was blamed for it
+    frame = pd.read_csv(rising_csv(tmp_path)).astype({"timestamp_ms": "float64"})
+    frame.loc[50, "timestamp_ms"] = 1e30
+    assert "row 50 (line 52 of the file): 1e+30 is not a time (expected epoch milliseconds)" in _refused(
+        tmp_path, frame
+    )
+
+
 def test_times_out_of_step_are_refused(tmp_path: Path) -> None:
     frame = pd.read_csv(rising_csv(tmp_path))
     frame.loc[100:, "timestamp_ms"] -= 1_800_000  # half an hour back from row 100 on

@@ -66,6 +66,15 @@ def load_csv(path: Path, *, repair: bool) -> Candles:
 def _epoch_ms(column: pd.Series, name: str) -> npt.NDArray[np.int64]:
     ts: npt.NDArray[np.int64]
     if pd.api.types.is_numeric_dtype(column):
+        values = np.asarray(column, dtype=np.float64)
+        # 1e30 cast to int64 became -2**63 (a numpy warning, and the next row was blamed): refused here
+        wild = ~np.isfinite(values) | (np.abs(values) >= 2.0**62) | (values < 0)
+        if wild.any():
+            row = int(np.argmax(wild))
+            raise CandleError(
+                f"column {name}: row {row} (line {row + 2} of the file): {values[row]:g} is not a time "
+                "(expected epoch milliseconds)"
+            )
         ts = np.asarray(column, dtype=np.int64)
     else:
         raw = column.astype(str).str.replace(_DOTTED_DATE, r"\1-\2-\3", regex=True)
