@@ -60,3 +60,16 @@ async def test_exchange_sim_command_serves_ccxt(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+def test_a_replayed_files_symbol_may_be_given_as_the_unified_one(tmp_path: Path) -> None:
+    # BTC/USDT@15m=file.csv made a market named "BTC//USDT"
+    import pytest
+
+    from smc_agent.venues.simulator.feed import parse_data_arg
+
+    path = tmp_path / "candles.csv"
+    assert parse_data_arg(f"BTC/USDT@15m={path}") == ("BTCUSDT", "15m", path)
+    assert parse_data_arg(f"ethusdt@1h={path}") == ("ETHUSDT", "1h", path)
+    with pytest.raises(ValueError, match="expected letters and digits"):
+        parse_data_arg(f"BTC-USDT@1h={path}")

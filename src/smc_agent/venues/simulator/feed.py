@@ -87,7 +87,10 @@ def parse_data_arg(arg: str) -> tuple[str, str, Path]:
         raise ValueError(f"cannot infer symbol/timeframe from {path.name!r}; use SYMBOL@TF=path")
     if tf not in TIMEFRAME_MS:
         raise ValueError(f"unsupported timeframe {tf!r} for {path.name}")
-    return symbol.upper(), tf, path
+    venue_symbol = symbol.upper().replace("/", "")  # BTC/USDT is served as BTCUSDT (it made "BTC//USDT")
+    if not venue_symbol.isalnum():
+        raise ValueError(f"symbol {symbol!r}: expected letters and digits, e.g. BTCUSDT or BTC/USDT")
+    return venue_symbol, tf, path
 
 
 def load_bars(path: Path, limit: int | None = None) -> list[Bar]:
