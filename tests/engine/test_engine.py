@@ -2,12 +2,9 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from smc_agent.backtest.fill_model import FillModel
 from smc_agent.core.candle import Candle
 from smc_agent.core.enums import LiquiditySide, OrderSide, OrderStatus, TradingState
-from smc_agent.core.errors import ConfigError
 from smc_agent.core.events import (
     OrderCanceled,
     OrderDenied,
@@ -16,7 +13,7 @@ from smc_agent.core.events import (
     StrategyFailed,
     TradingStateChanged,
 )
-from smc_agent.core.ids import ClientOrderId, StrategyId, TradeId, VenueOrderId
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.engine.aggregator import CandleAggregator
 from smc_agent.risk.config import RiskConfig
 from smc_agent.strategy.base import Strategy
@@ -500,16 +497,17 @@ def test_an_absurd_quantity_or_price_halts_the_bot_naming_it() -> None:
         assert rig.of(OrderSubmitted) == []
 
 
-def test_a_bot_is_taken_out_only_with_nothing_held_or_working() -> None:
-    # a stopped bot edited by its owner is rebuilt: taking it out with a position or a working order
-    # would leave them to no strategy
+def test_what_a_bot_holds_elsewhere_and_taking_its_strategy_out() -> None:
+    # a bot moved to another symbol would leave what it holds and has working to no strategy
     rig = Rig(Scripted({0: lambda s, c: s.buy(qty=1), 1: lambda s, c: s.buy(qty=1, price=98)}))
     rig.bar(100, 101, 99, 100)
     rig.bar(100, 101, 99, 100)  # the market buy fills at this open; the limit at 98 rests
-    with pytest.raises(ConfigError, match=r"holds 1\.0 BTC/USDT and has 1 working order"):
-        rig.engine.remove_strategy(StrategyId("bot"))
-    idle = Rig(Scripted())
-    idle.bar(100, 101, 99, 100)
-    idle.engine.remove_strategy(StrategyId("bot"))
-    assert "bot" not in idle.engine.bots and idle.engine._routes == {}
-    idle.bar(100, 101, 99, 100)  # a candle reaches no one now
+    elsewhere = rig.engine.held_elsewhere(StrategyId("bot"), InstrumentId(INST.id.venue, "ETH/USDT"))
+    assert elsewhere[0] == "1 BTC/USDT" and elsewhere[1].startswith("order ") and len(elsewhere) == 2
+    assert rig.engine.held_elsewhere(StrategyId("bot"), INST.id) == []
+    rig.engine.remove_strategy(StrategyId("bot"))
+    assert "bot" not in rig.engine.bots and rig.engine._routes == {}
+    seen = len(rig.strategy.seen)  # type: ignore[attr-defined]
+    rig.bar(100, 101, 99, 100)  # a candle reaches no one now
+    assert len(rig.strategy.seen) == seen  # type: ignore[attr-defined]
+    assert rig.engine.portfolio.bot_size(StrategyId("bot"), INST.id) == 1.0  # the books stay the bot's

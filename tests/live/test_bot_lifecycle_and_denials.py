@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from smc_agent.core.candle import Candle
-from smc_agent.core.enums import TradingState
-from smc_agent.core.events import OrderDenied
-from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId
+from smc_agent.core.enums import LiquiditySide, OrderSide, TradingState
+from smc_agent.core.events import OrderDenied, OrderFilled
+from smc_agent.core.ids import ClientOrderId, InstrumentId, StrategyId, TradeId, VenueOrderId
 from smc_agent.live.codec import encode_candle
 from smc_agent.live.strategies import STRATEGIES
 from smc_agent.live.streams import CANDLES_STREAM, ORDERS_STREAM, MemoryStreamBus
@@ -27,6 +27,8 @@ from smc_agent.store import migrate
 from smc_agent.store.db import make_engine, make_session_factory, transaction
 from smc_agent.store.models import Bot, Order, User
 from smc_agent.store.trading_repo import TradingRepo
+from smc_agent.strategy.base import Strategy
+from smc_agent.strategy.params import Param
 from tests.live.conftest import wait_for
 from tests.live.test_restart_and_incidents import INSTRUMENT
 
@@ -290,5 +292,105 @@ async def test_a_bot_edited_while_stopped_starts_again_with_its_new_settings(url
         assert after.state is TradingState.ACTIVE
         assert sum(b is after for b in service.engine._routes[("binance", "BTC/USDT", "1m")]) == 1
         assert len(service.engine._routes[("binance", "BTC/USDT", "1m")]) == 1  # the old one is gone
+    finally:
+        await service.stop()
+
+
+class _FailsToStart(Strategy):
+    """A strategy whose start refuses a setting the API does not know about (``every`` of 7)."""
+
+    name = "fails_to_start"
+    every = Param(int, 1, low=1, high=100)
+
+    def on_start(self, **kwargs: object) -> None:
+        if self.every == 7:
+            raise ValueError("every 7 is not allowed here")
+
+    def on_candle(self, candle: Candle) -> None:
+        self.buy(qty=0.001, tag="should never be sent")
+
+
+async def test_a_bot_changed_under_the_engine_is_rebuilt_refused_when_moved_off_what_it_holds(
+    url: str,
+) -> None:
+    # review of the rebuild: (1) an edit that reached a running bot's row (a stop and a start crossing an
+    # engine's read) was never applied; (2) a strategy whose start failed stayed routed and traded while
+    # the bot showed error; (3) a bot moved to another symbol while its books held the first one (after
+    # a restart) started on the new symbol and left the position to no strategy
+    owner = _user(url, "mover")
+    control, repo = build_control(url, None)
+    bot = _bot(repo, owner)
+    strategies = {**STRATEGIES, "fails_to_start": lambda params: _FailsToStart(**params)}
+    bus = MemoryStreamBus()
+
+    def service_for() -> TradingService:
+        return TradingService(
+            bus=bus,
+            repo=repo,
+            control=control,
+            instruments=[INSTRUMENT],
+            strategies=strategies,
+            risk=DENY_ALL,
+            bot_refresh_s=0.05,
+        )
+
+    def set_row(**fields: object) -> None:
+        with transaction(repo._factory) as session:
+            row = session.get(Bot, bot)
+            for key, value in fields.items():
+                setattr(row, key, value)
+
+    service = service_for()
+    await service.start()
+    try:
+        first = service.engine.bots[StrategyId(bot)].strategy
+        set_row(parameters={"qty": 0.001, "every": 5})  # (1) the row of a running bot changed
+        await wait_for(
+            lambda: service.engine.bots[StrategyId(bot)].strategy is not first, 5.0, "the bot rebuilt"
+        )
+        assert service.engine.bots[StrategyId(bot)].strategy.params["every"] == 5
+        assert _bot_row(repo, bot)["state"] == "running"
+
+        set_row(strategy="fails_to_start", parameters={"every": 7})  # (2)
+        await wait_for(lambda: _bot_row(repo, bot)["state"] == "error", 5.0, "the failed start recorded")
+        assert StrategyId(bot) not in service.engine.bots
+        assert all(b.strategy_id != bot for bots in service.engine._routes.values() for b in bots)
+        for i in range(3):
+            await bus.publish(CANDLES_STREAM, encode_candle(_candle(i)))
+        await asyncio.sleep(0.3)
+        assert _orders(repo, bot) == []  # nothing sent (nor denied) for a bot in error
+    finally:
+        await service.stop()
+
+    # (3) a position booked to the bot on BTC/USDT, then its symbol changed while no engine ran
+    service = service_for()
+    await service.start()
+    try:
+        set_row(strategy="drill", parameters={"qty": 0.001, "every": 1}, state="starting")
+        await wait_for(lambda: _bot_row(repo, bot)["state"] == "running", 5.0, "the bot running again")
+        fill = OrderFilled(
+            ts_event=1,
+            ts_init=1,
+            strategy_id=StrategyId(bot),
+            instrument_id=INSTRUMENT.id,
+            client_order_id=ClientOrderId("smc-moved-1"),
+            venue_order_id=VenueOrderId("v-1"),
+            trade_id=TradeId("t-1"),
+            side=OrderSide.BUY,
+            qty=Decimal(1),
+            price=Decimal(100),
+            fee=Decimal(0),
+            fee_currency="USDT",
+            liquidity=LiquiditySide.TAKER,
+            is_last=True,
+        )
+        service.engine.handle_event(fill)
+        repo.set_bot_state(bot, "stopping", "stop requested by owner")
+        await wait_for(lambda: _bot_row(repo, bot)["state"] == "stopped", 5.0, "the stop recorded")
+        set_row(symbols=["ETH/USDT"], state="starting")
+        await wait_for(lambda: _bot_row(repo, bot)["state"] == "error", 5.0, "the move refused")
+        with repo._factory() as session:
+            reason = session.get(Bot, bot).state_reason  # type: ignore[union-attr]
+        assert reason is not None and "it holds 1 BTC/USDT: close them before moving it to ETH/USDT" in reason
     finally:
         await service.stop()

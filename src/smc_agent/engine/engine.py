@@ -119,20 +119,27 @@ class TradingEngine:
         self.portfolio.bot_position(sid, instrument_id)
         return sid
 
+    def held_elsewhere(self, strategy_id: StrategyId, instrument_id: InstrumentId) -> list[str]:
+        """What the bot holds, or has working, on instruments other than ``instrument_id``: a bot moved
+        to another symbol would leave them to no strategy."""
+        held = [
+            f"{qty:g} {iid.symbol}"
+            for (sid, iid), qty in self.portfolio.bot_qty_f.items()
+            if sid == strategy_id and iid != instrument_id and qty
+        ]
+        working = [
+            f"order {o.client_order_id} on {o.instrument_id.symbol}"
+            for o in self.orders.open_orders()
+            if o.strategy_id == strategy_id and o.instrument_id != instrument_id
+        ]
+        return held + working
+
     def remove_strategy(self, strategy_id: StrategyId) -> None:
-        """Take a bot out of the engine (to start it again with other settings). Refused (ConfigError)
-        while it holds a position or has working orders: they would be left to no strategy."""
-        bot = self.bots.get(strategy_id)
+        """Take a bot's strategy out of the engine (to start the bot with other settings, or after its
+        start failed): no candle reaches it any more. Its positions and orders stay the bot's."""
+        bot = self.bots.pop(strategy_id, None)
         if bot is None:
             return
-        working = sum(1 for o in self.orders.open_orders() if o.strategy_id == strategy_id)
-        held = self.portfolio.bot_size(strategy_id, bot.instrument_id)
-        if working or held:
-            raise ConfigError(
-                f"bot {strategy_id} holds {held} {bot.instrument_id.symbol} and has {working} working "
-                "order(s): close them before changing its settings"
-            )
-        del self.bots[strategy_id]
         self._by_strategy.pop(id(bot.strategy), None)
         key = (bot.instrument_id.venue, bot.instrument_id.symbol, bot.timeframe)
         routed = [b for b in self._routes.get(key, ()) if b is not bot]

@@ -198,21 +198,20 @@ class TradingService:
             elif sid in self.engine.bots:
                 bot = self.engine.bots[sid]
                 if not active and bot.state is not TradingState.HALTED:
-                    bot.state = TradingState.HALTED
-                    for o in self.engine.orders.open_orders():
-                        if o.strategy_id == sid and not o.reduce_only:
-                            self.client.cancel(_cancel(o.strategy_id, o.instrument_id, o.client_order_id))
+                    self._halt_bot(sid)
                     log.info("bot stopped", bot=bot_id)
+                elif active and self._started_with.get(bot_id) != _settings(row):
+                    # edited while stopped (or while a stop and a start crossed): started anew with
+                    # what it now says (the old strategy object traded on with the symbol and
+                    # parameters the owner had changed)
+                    self._halt_bot(sid)
+                    error = self._rebuild_bot(row)
+                    if error is not None:
+                        self._record_bot(bot_id, state, "error", error)
+                        continue
+                    log.info("bot restarted with its new settings", bot=bot_id)
                 elif active and bot.state is TradingState.HALTED:
-                    if self._started_with.get(bot_id) != _settings(row):
-                        # edited while stopped: started anew with what it now says (the old strategy
-                        # object traded on with the symbol and parameters the owner had changed)
-                        error = self._rebuild_bot(row)
-                        if error is not None:
-                            self._record_bot(bot_id, state, "error", error)
-                            continue
-                    else:
-                        bot.state = TradingState.ACTIVE
+                    bot.state = TradingState.ACTIVE
                     log.info("bot restarted", bot=bot_id)
                 if state == "starting":
                     self._record_bot(bot_id, state, "running", "started by the trading engine")
@@ -234,13 +233,18 @@ class TradingService:
         if self.repo.transition_bot(bot_id, expected, state, reason):
             log.info("bot state recorded", bot=bot_id, state=state, reason=reason)
 
+    def _halt_bot(self, sid: StrategyId) -> None:
+        """No new signals from the bot; its working entries canceled (its exits stay)."""
+        self.engine.bots[sid].state = TradingState.HALTED
+        for o in self.engine.orders.open_orders():
+            if o.strategy_id == sid and not o.reduce_only:
+                self.client.cancel(_cancel(o.strategy_id, o.instrument_id, o.client_order_id))
+
     def _rebuild_bot(self, row: dict[str, Any]) -> str | None:
-        """Replace a stopped bot by one built from its row; None when it runs, else why not."""
-        try:
-            self.engine.remove_strategy(StrategyId(row["id"]))
-        except SmcAgentError as exc:
-            log.error("bot settings changed but it cannot be rebuilt", bot=row["id"], error=str(exc))
-            return f"settings changed while stopped, not applied: {exc}"
+        """Replace a halted bot's strategy by one built from its row; None when it runs, else why not
+        (the old one stays out, halted)."""
+        self.engine.remove_strategy(StrategyId(row["id"]))
+        self._started_with.pop(row["id"], None)
         return self._add_bot(row)
 
     def _add_bot(self, row: dict[str, Any]) -> str | None:
@@ -249,17 +253,25 @@ class TradingService:
         if factory is None:
             log.error("bot uses an unknown strategy; not started", bot=row["id"], strategy=row["strategy"])
             return f"unknown strategy {row['strategy']!r}"
+        sid = StrategyId(row["id"])
+        iid = InstrumentId(row["venue"], row["symbols"][0])
+        elsewhere = self.engine.held_elsewhere(sid, iid)
+        if elsewhere:  # its symbol was changed (while stopped, or while no engine ran) under a position
+            log.error("bot moved off what it holds; not started", bot=row["id"], holds=elsewhere)
+            return f"it holds {', '.join(elsewhere)}: close them before moving it to {iid.symbol}"
+        added = False
         try:
             strategy = factory(row["parameters"])
-            iid = InstrumentId(row["venue"], row["symbols"][0])
             self.engine.add_strategy(
                 strategy, instrument_id=iid, timeframe=row["timeframes"][0], strategy_id=row["id"]
             )
+            added = True
             strategy.on_start()
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("bot could not be started", bot=row["id"], error=error)
-            self.engine.bots.pop(StrategyId(row["id"]), None)
+            if added:  # out of the routes too: a strategy whose start failed got candles, sent orders
+                self.engine.remove_strategy(sid)
             return f"could not be started: {error}"
         self._started_with[row["id"]] = _settings(row)
         log.info("bot started", bot=row["id"], strategy=row["strategy"], symbol=row["symbols"][0])
