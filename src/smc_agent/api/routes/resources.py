@@ -131,13 +131,20 @@ def get_bot(
     return _own(session, Bot, bot_id, principal)  # type: ignore[return-value]
 
 
-@router.patch("/bots/{bot_id}", tags=["bots"], response_model=BotOut, responses=NOT_FOUND)
+@router.patch(
+    "/bots/{bot_id}",
+    tags=["bots"],
+    response_model=BotOut,
+    responses={**NOT_FOUND, 409: {"description": "The bot runs: stop it before changing what it trades."}},
+)
 def update_bot(
     bot_id: IdPath,
     body: BotUpdate,
     principal: Principal = Depends(trader),
     session: Session = Depends(db_session),
 ) -> Bot:
+    """Rename a bot at any time; change its symbol, timeframe or parameters while it is stopped (its
+    strategy is built from them when it starts)."""
     bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
     if body.parameters is not None:
         try:
