@@ -96,7 +96,7 @@ def test_viewer_cannot_change_anything(api: Api) -> None:
 def test_other_users_resources_are_invisible(api: Api) -> None:
     a, b = api.headers("alice"), api.headers("bob")
     bot = api.client.post("/v1/bots", json=BOT, headers=a).json()["id"]
-    bt = api.client.post("/v1/backtests", json={"symbol": "BTC/USDT", "timeframe": "1h"}, headers=a).json()[
+    bt = api.client.post("/v1/backtests", json={"symbol": "BTC/USDT", "timeframe": "15m"}, headers=a).json()[
         "id"
     ]
     key = api.client.post("/v1/api-keys", json={"scopes": ["read"]}, headers=a).json()["api_key"]["id"]

@@ -292,7 +292,7 @@ async function renderBacktests(body) {
   state.backtestsBusy = page.items.some((r) => r.status === "queued" || r.status === "running");
   const form = h("form", { class: "row wrap", id: "backtest-form", onsubmit: submitBacktest },
     h("input", { name: "symbol", value: state.market?.symbol || "BTC/USDT", size: 10 }),
-    h("input", { name: "timeframe", value: state.market?.timeframe || "1h", size: 4 }),
+    h("input", { name: "timeframe", value: state.market?.timeframe || "15m", size: 4 }),
     h("select", { name: "exchange" }, h("option", {}, "binance"), h("option", {}, "bybit")),
     h("select", { name: "strategy" }, h("option", {}, "smc"), h("option", {}, "sma_cross")),
     h("button", { class: "primary", type: "submit" }, "Run backtest"));
