@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -67,6 +68,21 @@ def _orders(repo: TradingRepo, bot_id: str) -> list[Order]:
         return list(session.scalars(select(Order).where(Order.bot_id == bot_id).order_by(Order.created_at)))
 
 
+def _service(
+    repo: TradingRepo, control: Any, bus: MemoryStreamBus | None = None, strategies: Any = STRATEGIES
+) -> TradingService:
+    """The trading service of these tests: the one instrument, every order denied, bots read often."""
+    return TradingService(
+        bus=bus or MemoryStreamBus(),
+        repo=repo,
+        control=control,
+        instruments=[INSTRUMENT],
+        strategies=strategies,
+        risk=DENY_ALL,
+        bot_refresh_s=0.05,
+    )
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest) -> str:
     return str(
@@ -80,15 +96,7 @@ async def test_started_bots_run_their_denials_are_stored_and_stopped_bots_stop(u
     bot = _bot(repo, owner)  # what POST /v1/bots/{id}/start leaves
     broken = _bot(repo, owner, strategy="no_such_strategy")
     bus = MemoryStreamBus()
-    service = TradingService(
-        bus=bus,
-        repo=repo,
-        control=control,
-        instruments=[INSTRUMENT],
-        strategies=STRATEGIES,
-        risk=DENY_ALL,
-        bot_refresh_s=0.05,
-    )
+    service = _service(repo, control, bus)
     service.denial_flush_s = 0.02
     await service.start()
     try:
@@ -268,15 +276,7 @@ async def test_a_bot_edited_while_stopped_starts_again_with_its_new_settings(url
     owner = _user(url, "editor")
     control, repo = build_control(url, None)
     bot = _bot(repo, owner)
-    service = TradingService(
-        bus=MemoryStreamBus(),
-        repo=repo,
-        control=control,
-        instruments=[INSTRUMENT],
-        strategies=STRATEGIES,
-        risk=DENY_ALL,  # no order fills: nothing held, nothing working
-        bot_refresh_s=0.05,
-    )
+    service = _service(repo, control)  # every order denied: nothing held, nothing working
     await service.start()
     try:
         before = service.engine.bots[StrategyId(bot)].strategy
@@ -323,24 +323,13 @@ async def test_a_bot_changed_under_the_engine_is_rebuilt_refused_when_moved_off_
     strategies = {**STRATEGIES, "fails_to_start": lambda params: _FailsToStart(**params)}
     bus = MemoryStreamBus()
 
-    def service_for() -> TradingService:
-        return TradingService(
-            bus=bus,
-            repo=repo,
-            control=control,
-            instruments=[INSTRUMENT],
-            strategies=strategies,
-            risk=DENY_ALL,
-            bot_refresh_s=0.05,
-        )
-
     def set_row(**fields: object) -> None:
         with transaction(repo._factory) as session:
             row = session.get(Bot, bot)
             for key, value in fields.items():
                 setattr(row, key, value)
 
-    service = service_for()
+    service = _service(repo, control, bus, strategies)
     await service.start()
     try:
         first = service.engine.bots[StrategyId(bot)].strategy
@@ -363,7 +352,7 @@ async def test_a_bot_changed_under_the_engine_is_rebuilt_refused_when_moved_off_
         await service.stop()
 
     # (3) a position booked to the bot on BTC/USDT, then its symbol changed while no engine ran
-    service = service_for()
+    service = _service(repo, control, bus, strategies)
     await service.start()
     try:
         set_row(strategy="drill", parameters={"qty": 0.001, "every": 1}, state="starting")

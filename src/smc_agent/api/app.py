@@ -37,6 +37,7 @@ from smc_agent.control.redis_kv import RedisKeyValueStore
 from smc_agent.core.control import ControlStoreUnavailable
 from smc_agent.logs import get_logger
 from smc_agent.ops.status import system_status
+from smc_agent.store.db import database_error
 
 log = get_logger("smc_agent.api")
 
@@ -227,7 +228,7 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     """A database that does not answer (or has no schema) is the service unavailable, said: every login
     was a bare 500."""
     assert isinstance(exc, DBAPIError)
-    first = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+    first = database_error(exc)
     log.error("database error answering a request", path=request.url.path, error=first)
     return JSONResponse({"detail": f"database unavailable: {first}"}, status_code=503)
 

@@ -320,7 +320,7 @@ def _check_spacing(candles: Candles, timeframe: str, name: str, *, repair: bool)
         raise DataError(
             f"{name}: row {row} (line {row + 2} of the file) opens {int(steps[row - 1]) // 1000:,} s after the "
             f"row before it, less than one {timeframe} candle: times out of step with the rest of the file "
-            "(--repair drops such rows and says so)"
+            "(--repair moves such rows onto the grid, or drops them, and says so)"
         )
     step = timeframe_ms(timeframe)
     if step <= timeframe_ms("1d") and (off := times % step).any():

@@ -20,6 +20,7 @@ from smc_agent.bootstrap import Container
 from smc_agent.core.errors import ConfigError
 from smc_agent.logs import configure_logging
 from smc_agent.settings import Settings, load_settings
+from smc_agent.store.db import database_error
 
 console = Console()
 err_console = Console(stderr=True)
@@ -51,7 +52,7 @@ def container() -> Iterator[Container]:
         raise typer.Exit(2) from None
     except sqlalchemy.exc.DBAPIError as exc:  # a database that does not answer, or has no schema yet
         url = sqlalchemy.engine.make_url(settings.effective_database_url).render_as_string(hide_password=True)
-        first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        first = database_error(exc)
         hint = "run `smc-agent db upgrade`" if _no_schema(exc) else "is it running and reachable?"
         err_console.print(f"[bold red]database error[/] ({url}): {first}: {hint}", soft_wrap=True)
         raise typer.Exit(1) from None

@@ -244,14 +244,7 @@ class DataService:
     def stale(self) -> str | None:
         """Why the feed is stale (a subscription with no new candle for ``STALE_BARS`` bars of our
         time), or None."""
-        stale = self._stale()
-        if not stale:
-            return None
-        return "; ".join(
-            f"{sub.instrument_id.symbol} {sub.timeframe}: no new candle for {quiet:.0f} s "
-            f"({STALE_BARS} bars or more)"
-            for sub, quiet in stale.items()
-        )
+        return _stale_reason(self._stale())
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         stale = self.stale()
@@ -265,11 +258,12 @@ class DataService:
         return self.published > 0 and stale is None and not self.stopping, detail
 
     def _watch_staleness(self) -> None:
-        stale = frozenset(self._stale())
+        quiet = self._stale()
+        stale = frozenset(quiet)
         for sub in stale - self.said_stale:
             log.error(
                 "ALERT market data feed stale: no new candles",
-                reason=self.stale(),
+                reason=_stale_reason({sub: quiet[sub]}),
                 venue=self.source.venue,
                 symbol=sub.instrument_id.symbol,
                 timeframe=sub.timeframe,
@@ -292,6 +286,15 @@ class DataService:
                 log.error("ALERT market data poll failed; retrying", error=self.last_error)
             self._watch_staleness()
             await asyncio.sleep(self.poll_s)
+
+
+def _stale_reason(stale: dict[Subscription, float]) -> str | None:
+    if not stale:
+        return None
+    return "; ".join(
+        f"{sub.instrument_id.symbol} {sub.timeframe}: no new candle for {quiet:.0f} s ({STALE_BARS} bars or more)"
+        for sub, quiet in stale.items()
+    )
 
 
 def bot_feeds(repo: TradingRepo, venue: str) -> Callable[[], set[Subscription]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from smc_agent.core.errors import ConfigError
@@ -108,3 +108,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """The caller owns the transaction: commit on success, roll back on error."""
     with factory() as session, session.begin():
         yield session
+
+
+def database_error(exc: DBAPIError) -> str:
+    """The driver's first line of ``exc`` (psycopg's "connection failed: ...", SQLite's "no such
+    table: users"): what an operator is told, without the statement and its parameters."""
+    text = str(exc.orig).strip()
+    return text.splitlines()[0] if text else type(exc.orig).__name__
