@@ -120,8 +120,41 @@ async def test_del_while_venue_down_does_not_resume(
     assert snap.latch is not None
     await wait_for(lambda: not engine.gateway.halted, 20, "the engine to resume after the venue is back")
     assert "trading resumed" in caplog.text
-    started = time.monotonic()
-    assert time.monotonic() - started < 1
+
+
+async def test_resume_checks_the_market_data_of_every_running_bot(
+    engine: ExecutionService, playbook_redis: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The engine's own feed (BTC/USDT 1m) is fresh; a running bot trades ETH/USDT, which the venue
+    serves no candles for: the halt is not released into that bot's dead feed."""
+    from smc_agent.store.db import transaction
+    from smc_agent.store.users import create_user
+
+    repo = engine.gateway.repo
+    with transaction(repo._factory) as session:
+        owner = create_user(session, username="trader", password="a-long-password-1", role="admin").id
+    bot = repo.create_bot(
+        user_id=owner,
+        name="eth",
+        strategy="sma_cross",
+        venue="binance",
+        symbols=["ETH/USDT"],
+        timeframes=["5m"],
+    )
+    r = raw(playbook_redis[0])
+    r.set("emergency_halt", "true")
+    await wait_for(
+        lambda: engine.guard.last is not None and engine.guard.last.halt_key_present, 5, "key seen"
+    )
+    r.delete("emergency_halt")
+    await wait_for(lambda: "resume verification failed" in caplog.text, 30, "the failed verification")
+    assert engine.gateway.halted
+    failed = [rec for rec in caplog.records if "resume verification failed" in rec.getMessage()]
+    assert "ETH/USDT 5m@binance" in str(failed[-1].__dict__), failed[-1].__dict__
+    assert "BTC/USDT" not in str(failed[-1].__dict__)
+    repo.set_bot_state(bot, "stopped")  # the bot stopped: nothing trades on that feed any more
+    engine.gateway.control.request_release(reason="eth bot stopped", actor="test", source="test")
+    await wait_for(lambda: not engine.gateway.halted, 20, "the engine to resume")
 
 
 async def test_an_order_the_venue_throttled_is_not_sent_again_once_halted(

@@ -100,9 +100,11 @@ class ExecutionService:
             return "; ".join(blocking) or None
 
         async def market_data() -> str | None:
-            return await fresh_market_data(
-                trading_venues(), self.options.freshness_symbols, self.options.freshness_timeframe
-            )
+            # the engine's own symbols and those of every bot that runs or is starting: a bot on
+            # another symbol or timeframe must not be resumed into a feed that has stopped
+            feeds = {(symbol, self.options.freshness_timeframe) for symbol in self.options.freshness_symbols}
+            feeds |= await asyncio.to_thread(gw.repo.bot_feeds, tuple(gw.venues))
+            return await fresh_market_data(trading_venues(), sorted(feeds))
 
         return [
             ("database", database),
@@ -266,22 +268,23 @@ class ExecutionService:
         return bool(self.gateway.reconciled and snap is not None and snap.store_ok), detail
 
 
-async def fresh_market_data(
-    venues: dict[str, VenuePort], symbols: Sequence[str], timeframe: str
-) -> str | None:
-    """None when the newest closed candle of every symbol is recent, else what is stale."""
-    tf = timeframe_ms(timeframe)
+async def fresh_market_data(venues: dict[str, VenuePort], feeds: Sequence[tuple[str, str]]) -> str | None:
+    """None when the newest closed candle of every (symbol, timeframe) feed is recent at every venue,
+    else what is stale (a venue that refuses a feed, e.g. a symbol it does not list, is stale too)."""
     now = int(time.time() * 1000)
     stale = []
     for name, venue in venues.items():
-        for symbol in symbols:
-            candles = await asyncio.wait_for(
-                venue.fetch_candles(InstrumentId(name, symbol), timeframe, limit=2), 5.0
-            )
-            if not candles:
-                stale.append(f"{symbol}@{name}: no candles")
-            elif now - candles[-1].close_time > 3 * tf + 60_000:
-                stale.append(
-                    f"{symbol}@{name}: newest candle closed {(now - candles[-1].close_time) // 1000}s ago"
+        for symbol, timeframe in feeds:
+            where = f"{symbol} {timeframe}@{name}"
+            try:
+                candles = await asyncio.wait_for(
+                    venue.fetch_candles(InstrumentId(name, symbol), timeframe, limit=2), 5.0
                 )
+            except SmcAgentError as exc:
+                stale.append(f"{where}: {exc}")
+                continue
+            if not candles:
+                stale.append(f"{where}: no candles")
+            elif now - candles[-1].close_time > 3 * timeframe_ms(timeframe) + 60_000:
+                stale.append(f"{where}: newest candle closed {(now - candles[-1].close_time) // 1000}s ago")
     return "; ".join(stale) or None
