@@ -294,6 +294,44 @@ async def test_a_failing_feed_neither_starves_the_others_nor_hides_behind_them()
     assert [e["symbol"] for e in alerts] == ["ETH/USDT"]
 
 
+async def test_a_stale_feed_no_bot_needs_any_more_is_said_dropped_not_fresh() -> None:
+    # a stale feed whose bot stopped left the stale set and was logged "fresh again": an operator
+    # read that its candles flowed again
+    venue, clock, bus = _Symbols(), _Clock(), MemoryStreamBus()
+    bots = {Subscription(ETH, "1m")}
+    data = DataService(
+        bus=bus,
+        venue=venue,  # type: ignore[arg-type]
+        subscriptions=[Subscription(BTC, "1m")],
+        warmup=2,
+        monotonic=clock,
+        wanted=lambda: set(bots),
+        refresh_s=15,
+    )
+    venue.closed = 3
+    assert await data.poll_once() == 4  # the back-fill of both
+    venue.broken = {"ETH/USDT"}
+    with structlog.testing.capture_logs() as logs:
+        for minute in range(4, 10):
+            clock.s += 60
+            venue.closed = minute
+            await data.poll_once()
+            data._watch_staleness()
+        assert data.said_stale == {Subscription(ETH, "1m")}
+        bots.clear()  # its bot stopped
+        clock.s += 60
+        await data.poll_once()  # reads the bots beside the poll
+        await asyncio.sleep(0.2)
+        await data.poll_once()  # takes the reading up: ETH dropped
+        data._watch_staleness()
+    assert data.subscriptions == [Subscription(BTC, "1m")] and not data.said_stale
+    events = [e["event"] for e in logs if e.get("symbol") == "ETH/USDT"]
+    assert events == [
+        "ALERT market data feed stale: no new candles",
+        "stale market data feed dropped: no bot needs it",
+    ]
+
+
 async def test_the_pipeline_publishes_the_feeds_its_bots_need(migrated_sqlite_url: str) -> None:
     # it published the one --symbol on the one --timeframe it was started with: a bot on another symbol
     # or timeframe never saw a candle, and nothing said so

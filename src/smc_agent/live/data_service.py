@@ -270,7 +270,9 @@ class DataService:
             )
         for sub in self.said_stale - stale:
             log.warning(
-                "market data feed fresh again",
+                "market data feed fresh again"
+                if sub in self.feeds
+                else "stale market data feed dropped: no bot needs it",
                 venue=self.source.venue,
                 symbol=sub.instrument_id.symbol,
                 timeframe=sub.timeframe,
