@@ -250,3 +250,39 @@ def test_halt_with_the_database_down_sets_the_key_and_is_latched_when_it_returns
     assert blank.exit_code == 2 and "a halt needs a reason" in blank.output
     down.close()
     up.close()
+
+
+def test_a_store_that_lost_its_data_is_not_a_release(
+    redis_pair: tuple[str, str],
+    migrated_sqlite_url: str,
+    tmp_path,
+    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+) -> None:
+    # a Redis restarted without persistence (or flushed) lost emergency_halt: that read as an
+    # operator's DEL, and trading resumed by itself; the failover and a tripped breaker went with it
+    from smc_agent.control.failover import FAILOVER_KEY
+    from smc_agent.control.trading import BREAKER_KEY
+
+    url = redis_pair[0]
+    c = Container(Settings(data_dir=tmp_path, database_url=migrated_sqlite_url, redis_url=url))
+    try:
+        control, kv = c.trading_control, c.kv
+        control.set_breaker_state(TradingState.REDUCING, reason="daily loss limit", actor="risk")
+        c.failover.activate_failover("binance", "bybit", reason="binance down")
+        kv.set(HALT_KEY, "true", ttl_s=3600)
+        assert control.observe().state is TradingState.HALTED
+        redis.Redis.from_url(url).flushdb()  # the store's data is gone, the database remembers it
+        assert c.failover.active_venue() == "bybit", "routing must not fall back to the primary"
+        with caplog.at_level(logging.ERROR):
+            snap = control.observe()
+        assert snap.state is TradingState.HALTED and snap.latch is not None and snap.latch.status == "halted"
+        assert "lost its data" in caplog.text
+        assert kv.get(HALT_KEY) == "true" and 3590 < (kv.ttl(HALT_KEY) or 0) <= 3600  # its expiry kept
+        assert kv.get(FAILOVER_KEY) is not None and c.failover.status()["failover_active"]
+        assert kv.get(BREAKER_KEY) is not None and "daily loss limit" in str(kv.get(BREAKER_KEY))
+        assert control.observe().latch.status == "halted"  # type: ignore[union-attr]
+        kv.delete(HALT_KEY)  # an operator's DEL is still a release
+        assert control.observe().latch.status == "release_requested"  # type: ignore[union-attr]
+    finally:
+        c.close()
+

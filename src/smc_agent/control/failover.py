@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from smc_agent.control.clock import WallClock
+from smc_agent.control.epoch import epoch_present
 from smc_agent.core.clock import Clock
 from smc_agent.core.control import ControlJournal, KeyValueStore
 from smc_agent.logs import get_logger
@@ -40,6 +41,8 @@ class FailoverManager:
 
     def _read(self) -> dict[str, Any] | None:
         raw = self.kv.get(FAILOVER_KEY)
+        if raw is None and not epoch_present(self.kv):  # the store lost its data: the database knows
+            return failover_from_journal(self.journal)
         return None if raw is None else dict(json.loads(raw))
 
     def active_venue(self) -> str:
@@ -119,3 +122,20 @@ class FailoverManager:
         )
         log.warning(f"failover deactivated: {state['active']} -> {self.primary}", reason=reason, actor=actor)
         return self.status()
+
+
+def failover_from_journal(journal: ControlJournal) -> dict[str, Any] | None:
+    """The failover state the newest failover event left (None: no failover active)."""
+    event = journal.last_failover()
+    if event is None or event["action"] != "activate":
+        return None
+    keys = ("from", "reason", "actor", "since_ms")
+    return {"active": event["to"], **{k: event[k] for k in keys}}
+
+
+def restore_failover_key(kv: KeyValueStore, journal: ControlJournal) -> bool:
+    """Put the failover state back into a control store that lost it; whether there was one."""
+    state = failover_from_journal(journal)
+    if state is not None:
+        kv.set(FAILOVER_KEY, json.dumps(state))
+    return state is not None

@@ -46,6 +46,9 @@ class RedisKeyValueStore:
         px = None if ttl_s is None else max(1, int(ttl_s * 1000))
         self._call(self._client.set, key, value, px=px)
 
+    def add(self, key: str, value: str) -> bool:
+        return bool(self._call(self._client.set, key, value, nx=True))
+
     def delete(self, key: str) -> bool:
         return bool(self._call(self._client.delete, key))
 

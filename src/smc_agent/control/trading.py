@@ -10,6 +10,9 @@ Contract (DESIGN.md §4):
   is the latch cleared and ``trading resumed`` logged. A failed verification keeps trading halted.
 - A control store that does not answer means HALTED (fail closed), never "trading blind".
 
+A store that lost its data (no epoch marker, ``control/epoch.py``) has its keys restored from the
+database: a halt key lost that way is not a release.
+
 Expiry and deletion look alike in Redis (the key is gone). The latch remembers the expiry time it
 last saw on the key; a key that vanishes within a second of that time expired, one that vanishes
 earlier was deleted. Any doubt resolves to "expired", which keeps trading halted. A latch whose key
@@ -25,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from smc_agent.control.clock import WallClock
+from smc_agent.control.epoch import epoch_present, lost_since_recorded, record_epoch
+from smc_agent.control.failover import FAILOVER_KEY, restore_failover_key
 from smc_agent.core.clock import Clock
 from smc_agent.core.control import ControlJournal, ControlStoreUnavailable, HaltLatch, KeyValueStore
 from smc_agent.core.enums import TradingState
@@ -95,10 +100,17 @@ class TradingControl:
             try:
                 present = self.halt_key_present()
                 ttl = self.kv.ttl(HALT_KEY) if present else None
+                new_store = not epoch_present(self.kv)  # read after the key: see control/epoch.py
             except ControlStoreUnavailable as exc:
                 return self._unreachable(str(exc))
             latch = self.journal.read_latch()
             now = self.clock.timestamp_ms()
+            if new_store:
+                try:
+                    self._restore_store(latch, now)
+                except ControlStoreUnavailable as exc:
+                    return self._unreachable(str(exc))
+                continue
             if present:
                 latch = self._latch_from_key(latch, ttl, now)
             elif latch is not None and latch.status == "halted" and not latch.key_seen:
@@ -158,6 +170,30 @@ class TradingControl:
             return new if self.journal.swap_latch(latch, new) else _STALE
         return latch
 
+    def _restore_store(self, latch: HaltLatch | None, now: int) -> None:
+        """The store has no epoch marker: new, or it lost its data. In the second case its keys are
+        put back from the database (a halt key lost with the store's data is not a release: only a
+        DEL is), then the marker is recorded."""
+        if lost_since_recorded(self.kv, self.journal):
+            restored = []
+            if latch is not None and latch.status == "halted":
+                left_ms = None if latch.key_expires_at_ms is None else latch.key_expires_at_ms - now
+                if left_ms is None or left_ms > _EXPIRY_TOLERANCE_MS:  # else: it expired meanwhile
+                    self.kv.set(HALT_KEY, "true", ttl_s=None if left_ms is None else left_ms / 1000)
+                    restored.append(HALT_KEY)
+            breaker = self.journal.last_breaker_change()
+            if breaker is not None and breaker["state"] != TradingState.ACTIVE.value:
+                self.kv.set(BREAKER_KEY, json.dumps(breaker))
+                restored.append(BREAKER_KEY)
+            if restore_failover_key(self.kv, self.journal):
+                restored.append(FAILOVER_KEY)
+            log.error(
+                f"ALERT control store {self.kv.name} lost its data (restarted without persistence, "
+                "flushed or failed over to a replica without it): its keys restored from the database",
+                restored=restored,
+            )
+        record_epoch(self.kv, self.journal)
+
     def _reassert_key(self) -> None:
         try:
             self.kv.set(HALT_KEY, "true")
@@ -169,8 +205,8 @@ class TradingControl:
         # The key was read before the latch: a halt that set the key and then marked the latch key_seen
         # in between looks like a vanished key. Read the key again before calling it deleted or expired.
         try:
-            if self.halt_key_present():
-                return _STALE
+            if self.halt_key_present() or not epoch_present(self.kv):  # lost with the store's data
+                return _STALE  # the next attempt restores it
         except ControlStoreUnavailable:
             return _STALE  # the next attempt reports the store as unreachable
         expired = (

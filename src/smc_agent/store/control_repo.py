@@ -23,6 +23,7 @@ from smc_agent.store.models import ControlState, FailoverEvent, Position, Tradin
 from smc_agent.store.types import utcnow
 
 LATCH_KEY = "halt_latch"
+EPOCH_KEY = "control_store_epoch"  # the control store's epoch marker, as last recorded
 T = TypeVar("T")
 
 
@@ -66,6 +67,25 @@ class DbKeyValueStore:
                 row.value, row.expires_at = value, expires
 
         self._run(op)
+
+    def add(self, key: str, value: str) -> bool:
+        def op(session: Session) -> bool:
+            row = session.get(ControlState, f"kv:{key}", with_for_update=True)
+            if row is not None and (row.expires_at is None or row.expires_at > utcnow()):
+                return False
+            if row is None:
+                session.add(ControlState(key=f"kv:{key}", value=value))
+            else:
+                row.value, row.expires_at = value, None
+            return True
+
+        try:
+            result: bool = self._run(op)
+        except ControlStoreUnavailable:
+            if self.get(key) is not None:  # another writer inserted it first (primary key)
+                return False
+            raise
+        return result
 
     def delete(self, key: str) -> bool:
         def op(session: Session) -> bool:
@@ -183,6 +203,45 @@ class DbControlJournal:
                 for p in rows
                 if p.quantity != Decimal(0)
             ]
+
+    def read_store_epoch(self) -> str | None:
+        with self._factory() as session:
+            row = session.get(ControlState, EPOCH_KEY)
+            return None if row is None else row.value
+
+    def write_store_epoch(self, epoch: str) -> None:
+        with self._factory() as session, session.begin():
+            row = session.get(ControlState, EPOCH_KEY)
+            if row is None:
+                session.add(ControlState(key=EPOCH_KEY, value=epoch))
+            else:
+                row.value = epoch
+
+    def last_breaker_change(self) -> dict[str, str] | None:
+        with self._factory() as session:
+            row = session.scalars(
+                select(TradingStateEvent)
+                .where(TradingStateEvent.source == "breaker")
+                .order_by(TradingStateEvent.created_at.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else {"state": row.state, "reason": row.reason, "actor": row.actor}
+
+    def last_failover(self) -> dict[str, Any] | None:
+        with self._factory() as session:
+            row = session.scalars(
+                select(FailoverEvent).order_by(FailoverEvent.created_at.desc()).limit(1)
+            ).first()
+            if row is None:
+                return None
+            return {
+                "action": row.action,
+                "from": row.from_venue,
+                "to": row.to_venue,
+                "reason": row.reason,
+                "actor": row.actor,
+                "since_ms": int(row.created_at.timestamp() * 1000),
+            }
 
     def ping(self) -> float:
         start = time.perf_counter()
