@@ -122,6 +122,28 @@ async def test_del_while_venue_down_does_not_resume(
     assert "trading resumed" in caplog.text
 
 
+async def test_a_halt_cancels_the_entries_once_a_venue_that_did_not_answer_is_back(
+    engine: ExecutionService, sim: ExchangeSimulator, playbook_redis: tuple[str, str]
+) -> None:
+    # the cancel-all listed the open orders five times, said an ALERT and gave up: the entries kept
+    # working (and could fill) for the whole halt once the venue answered again
+    for n in range(1, 4):
+        await engine.gateway.submit(order(n, prefix="smc-cxl"))
+    assert len(sim.state.book.open_orders(None)) == 3
+    await sim.go_down()
+    raw(playbook_redis[0]).set("emergency_halt", "true")
+    await wait_for(lambda: engine.gateway.halted, 5, "the halt")
+    await wait_for(lambda: engine.gateway.cancel_unverified == {"binance"}, 60, "the cancel-all to give up")
+    assert len(sim.state.book.open_orders(None)) == 3
+    await sim.come_up()
+    await wait_for(lambda: not sim.state.book.open_orders(None), 30, "the entries cancelled once it answers")
+    await wait_for(lambda: not engine.gateway.cancel_unverified, 10, "the cancel-all verified")
+    assert engine.gateway.halted
+    for n in range(1, 4):
+        stored = engine.gateway.repo.get(f"smc-cxl-{n:08d}")
+        assert stored is not None and stored.status == OrderStatus.CANCELED.value
+
+
 async def test_resume_checks_the_market_data_of_every_running_bot(
     engine: ExecutionService, playbook_redis: tuple[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -104,6 +104,8 @@ class OrderGateway(LostAcks, OrderCancels, Reconciliation, OrderReports, Refusal
         self._strategies: dict[str, StrategyId] = {}
         self._requested: dict[str, InstrumentId] = {}  # orders routed to another venue: the asked one
         self._cancel_task: asyncio.Task[int] | None = None
+        # venues whose entries a halt's cancel-all could not verify cancelled: tried again at every poll
+        self.cancel_unverified: set[str] = set()
         self.fee_wait_s = fee_wait_s
         self._fee_waits: dict[str, float] = {}  # fills waiting for their trades: since (monotonic)
         self._lots: dict[InstrumentId, Decimal] = {}
@@ -176,6 +178,7 @@ class OrderGateway(LostAcks, OrderCancels, Reconciliation, OrderReports, Refusal
 
     def leave_halt(self) -> None:
         self.halted_reason = None
+        self.cancel_unverified = set()
 
     def close(self) -> None:
         if self._cancel_task is not None and not self._cancel_task.done():

@@ -108,6 +108,7 @@ class OrderCancels:
         """Cancel every working entry (non reduce-only) order on every venue and verify it."""
         started = time.perf_counter()
         cancelled = 0
+        unverified: set[str] = set()
         async with self.send_lock:  # nothing in flight while we list and cancel
             for name, venue in self.venues.items():
                 for _ in range(5):
@@ -126,13 +127,23 @@ class OrderCancels:
                         break
                     cancelled += await self._cancel_reports(venue, targets, stored)
                 else:
-                    log.error("ALERT working entry orders could not be verified cancelled", venue=name)
+                    unverified.add(name)
+                    if name not in self.cancel_unverified:  # said once; tried again at every poll
+                        log.error(
+                            "ALERT working entry orders could not be verified cancelled; tried again at "
+                            "every poll while halted",
+                            venue=name,
+                        )
+        self.cancel_unverified = unverified
         elapsed = time.perf_counter() - started
         self.stats.cancelled_on_halt += cancelled
         self.stats.last_cancel_all_s = elapsed
-        log.warning(
-            "working entry orders cancelled and verified", cancelled=cancelled, seconds=round(elapsed, 4)
-        )
+        if unverified:
+            log.warning("working entry orders cancelled where the venues answered", cancelled=cancelled)
+        else:
+            log.warning(
+                "working entry orders cancelled and verified", cancelled=cancelled, seconds=round(elapsed, 4)
+            )
         return cancelled
 
     async def _cancel_reports(

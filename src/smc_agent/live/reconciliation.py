@@ -234,7 +234,10 @@ class Reconciliation:
 
     async def poll(self: OrderGateway) -> None:
         """Pick up fills and cancels of working orders (one open-orders listing per venue). A venue
-        that does not answer (e.g. the one just failed over from) never stops the others' polling."""
+        that does not answer (e.g. the one just failed over from) never stops the others' polling.
+        While halted, a venue whose entries the cancel-all could not verify cancelled is tried again."""
+        if self.halted_reason is not None and self.cancel_unverified:
+            self.enter_halt(self.halted_reason)  # a new cancel-all, unless one is running
         self._check_passed_stops()
         found = await self._look_up_unconfirmed() if self._unconfirmed else {}
         async with self.send_lock:
