@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from smc_agent.core.commands import CancelOrder
+from smc_agent.core.commands import CancelOrder, SubmitOrder
 from smc_agent.core.enums import OrderSide, OrderStatus
 from smc_agent.core.errors import VenueUnavailable
 from smc_agent.core.ids import InstrumentId
@@ -126,12 +126,12 @@ async def test_a_cancel_the_venue_does_not_answer_is_sent_again_until_it_is(
             client_order_id=resting.client_order_id,
         )
         await service.handle(encode(cancel))
-        assert status() == OrderStatus.ACCEPTED.value and resting.client_order_id in service.cancels_to_retry
+        stored = repo.get(resting.client_order_id)
+        assert stored is not None and stored.status == OrderStatus.ACCEPTED.value and stored.cancel_requested
         await wait_for(
-            lambda: status() == OrderStatus.CANCELED.value and not service.cancels_to_retry,
-            20,
-            "the cancel to be sent again, and done",
+            lambda: status() == OrderStatus.CANCELED.value, 20, "the cancel to be sent again, and done"
         )
+        assert repo.cancels_pending() == []
         assert [
             o for o in sim.state.book.open_orders("BTCUSDT") if o.client_id == resting.client_order_id
         ] == []
@@ -250,6 +250,71 @@ async def test_an_entry_a_late_request_places_during_a_halt_is_canceled(
         assert [o.client_id for o in sim.state.book.open_orders("BTCUSDT")] == []
         stored = gw.repo.get(cmd.client_order_id)
         assert stored is not None and stored.status == OrderStatus.CANCELED.value
+    finally:
+        await close_execution(service)
+
+
+def _cancel_of(cmd: SubmitOrder) -> CancelOrder:
+    return CancelOrder(
+        ts_event=0,
+        ts_init=0,
+        strategy_id=cmd.strategy_id,
+        instrument_id=cmd.instrument_id,
+        client_order_id=cmd.client_order_id,
+    )
+
+
+async def test_a_cancel_the_venue_did_not_answer_is_sent_after_a_restart(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    # the cancel waited in memory and its stream entry was acknowledged: a restart forgot it, and the
+    # order kept working (and could fill)
+    config = execution_config(migrated_sqlite_url, None, sim)
+    first = build_execution(config)
+    await first.start()
+    below = (sim.state.last_price("BTCUSDT") * Decimal("0.95")).quantize(Decimal("0.01"))
+    resting = order(3, price=str(below))
+    await first.gateway.submit(resting)
+    sim.fault(errors_5xx=50)
+    await first.handle(encode(_cancel_of(resting)))  # not answered: logged, the entry acknowledged
+    await close_execution(first)  # the process dies before a retry
+    sim.fault(clear=True)
+    second = build_execution(config)
+    try:
+        await second.start()
+        await second.gateway.retry_cancels()
+        stored = second.gateway.repo.get(resting.client_order_id)
+        assert stored is not None and stored.status == OrderStatus.CANCELED.value
+        assert [
+            o for o in sim.state.book.open_orders("BTCUSDT") if o.client_id == resting.client_order_id
+        ] == []
+    finally:
+        await close_execution(second)
+
+
+async def test_a_cancel_asked_while_the_acknowledgement_is_lost_cancels_the_late_order(
+    sim: ExchangeSimulator, migrated_sqlite_url: str
+) -> None:
+    # the venue did not know the order yet, so the cancel was taken as done; the late request then
+    # placed it and it kept working
+    service = build_execution(execution_config(migrated_sqlite_url, None, sim))
+    gw = service.gateway
+    try:
+        await service.start()
+        gw.venues["binance"].submit_order = _reaching_the_venue_late(gw.venues["binance"].submit_order, 0.8)  # type: ignore[method-assign]
+        below = (sim.state.last_price("BTCUSDT") * Decimal("0.9")).quantize(Decimal(1))
+        cmd = order(4, price=str(below), prefix="smc-late")  # a limit entry below the market: it rests
+        assert await gw.submit(cmd) is None
+        await gw.cancel(_cancel_of(cmd))  # the venue does not know it yet
+        for _ in range(60):
+            await gw.poll()
+            await gw.retry_cancels()
+            stored = gw.repo.get(cmd.client_order_id)
+            if stored is not None and not stored.is_open:
+                break
+            await asyncio.sleep(0.1)
+        assert stored is not None and stored.status == OrderStatus.CANCELED.value
+        assert [o.client_id for o in sim.state.book.open_orders("BTCUSDT")] == []
     finally:
         await close_execution(service)
 

@@ -52,9 +52,6 @@ class ExecutionService:
             control=gateway.control, gateway=gateway, checks=self.resume_checks(), name=options.consumer_name
         )
         self.handled = 0
-        # cancels the venue did not answer: a cancel is not settled by reconciliation (the order is
-        # simply still open), so it is sent again at every poll until the venue answers
-        self.cancels_to_retry: dict[str, CancelOrder] = {}
         self.stopping = False
         self.health: HealthServer | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -127,7 +124,9 @@ class ExecutionService:
         self._tasks = [
             loop.create_task(self.guard.run(), name="halt-guard"),
             loop.create_task(self._every(self.options.poll_interval_s, self.gateway.poll), name="poll"),
-            loop.create_task(self._every(self.options.poll_interval_s, self.retry_cancels), name="cancels"),
+            loop.create_task(
+                self._every(self.options.poll_interval_s, self.gateway.retry_cancels), name="cancels"
+            ),
             loop.create_task(
                 self._every(self.options.reconcile_interval_s, self.gateway.reconcile), name="reconcile"
             ),
@@ -218,8 +217,7 @@ class ExecutionService:
             else:
                 log.error("unexpected message on the orders stream", kind=type(message).__name__)
         except (SmcAgentError, TimeoutError, OSError) as exc:
-            if isinstance(message, CancelOrder):  # the order is still open: the cancel goes again
-                self.cancels_to_retry[message.client_order_id] = message
+            if isinstance(message, CancelOrder):  # stored as asked for: the gateway's poll sends it again
                 log.error(
                     "ALERT cancel not answered by the venue; sent again at every poll until it is",
                     cid=message.client_order_id,
@@ -236,18 +234,6 @@ class ExecutionService:
                 ),
                 error=f"{type(exc).__name__}: {exc}",
             )
-
-    async def retry_cancels(self) -> None:
-        """Send again the cancels the venue did not answer (a trimmed entry's rest, a replaced exit);
-        one of an order no longer open is done (the gateway sends nothing for it)."""
-        for cid, command in list(self.cancels_to_retry.items()):
-            try:
-                await self.gateway.cancel(command)
-            except (SmcAgentError, TimeoutError, OSError) as exc:
-                log.warning("cancel still not answered", cid=cid, error=f"{type(exc).__name__}: {exc}")
-                continue
-            self.cancels_to_retry.pop(cid, None)
-            log.info("cancel answered after a retry", cid=cid)
 
     async def _every(self, seconds: float, func: Any) -> None:
         while not self.stopping:

@@ -46,6 +46,7 @@ class OrderCancels:
             stored = self.repo.get(cid)
             if stored is None or not stored.is_open:
                 continue
+            self.repo.request_cancel(cid)
             try:
                 await self._cancel_stored(stored)
             except (SmcAgentError, TimeoutError, OSError) as exc:
@@ -72,8 +73,25 @@ class OrderCancels:
                 )
             )
             return
+        self.repo.request_cancel(stored.client_order_id)  # asked again at every poll while it is open
         async with self.send_lock:
             await self._cancel_stored(stored)
+
+    async def retry_cancels(self: OrderGateway) -> None:
+        """Send again each cancel asked for an order still open: one the venue did not answer, one asked
+        before a restart, one asked while the order's acknowledgement was lost (the order a late
+        request placed is canceled once it is found)."""
+        for stored in self.repo.cancels_pending():
+            if stored.client_order_id in self._unconfirmed:  # not found yet: the poll settles it first
+                continue
+            try:
+                async with self.send_lock:
+                    done = await self._cancel_stored(stored)
+            except (SmcAgentError, TimeoutError, OSError) as exc:
+                log.warning("cancel still not answered", cid=stored.client_order_id, error=str(exc))
+                continue
+            if done:
+                log.info("cancel answered after a retry", cid=stored.client_order_id)
 
     def _stop_listed_with(self: OrderGateway, stored: StoredOrder) -> bool:
         """Whether ``stored`` is a take-profit whose stop-loss is open beside it on a venue with order

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,6 +55,7 @@ class StoredOrder:
     stop_loss: Decimal | None = None  # an entry's exits, attached when it fills
     take_profit: Decimal | None = None
     submitted_at: datetime | None = None  # when it was last sent (UTC); None: never sent
+    cancel_requested: bool = False  # a cancel was asked for it
 
     @property
     def is_open(self) -> bool:
@@ -125,6 +126,7 @@ def _stored(row: Order) -> StoredOrder:
         stop_loss=row.stop_loss,
         take_profit=row.take_profit,
         submitted_at=row.submitted_at,
+        cancel_requested=row.cancel_requested_at is not None,
     )
 
 
@@ -283,6 +285,30 @@ class TradingRepo:
             if exchange is not None:
                 query = query.where(Order.exchange == exchange)
             return [_stored(r) for r in session.scalars(query)]
+
+        return self._tx(op)
+
+    def request_cancel(self, client_order_id: str) -> None:
+        """Remember that a cancel was asked for the order (before it is sent: it is sent again at every
+        poll while the order is open, across restarts)."""
+
+        def op(session: Session) -> None:
+            session.execute(
+                update(Order)
+                .where(Order.client_order_id == client_order_id, Order.cancel_requested_at.is_(None))
+                .values(cancel_requested_at=datetime.now(UTC))
+            )
+
+        self._tx(op)
+
+    def cancels_pending(self) -> list[StoredOrder]:
+        """Open orders a cancel was asked for."""
+
+        def op(session: Session) -> list[StoredOrder]:
+            query = select(Order).where(
+                Order.status.in_(OPEN_STATUSES), Order.cancel_requested_at.is_not(None)
+            )
+            return [_stored(r) for r in session.scalars(query.order_by(Order.created_at))]
 
         return self._tx(op)
 
