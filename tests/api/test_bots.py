@@ -37,6 +37,23 @@ def test_unknown_strategies_and_refused_parameters_are_422_at_create_and_update(
     assert ok.status_code == 200 and ok.json()["parameters"] == {"rr": 3}
 
 
+def test_patch_merges_the_parameters(api: Api) -> None:
+    # the parameters given replaced all of them: {"fast": 5} on {"fast": 10, "slow": 50} silently
+    # dropped slow, and the bot restarted on its default
+    h = api.headers("alice")
+    bot = api.client.post("/v1/bots", json={**SMA, "parameters": {"fast": 10, "slow": 50}}, headers=h).json()
+    merged = api.client.patch(f"/v1/bots/{bot['id']}", json={"parameters": {"fast": 5}}, headers=h)
+    assert merged.status_code == 200 and merged.json()["parameters"] == {"fast": 5, "slow": 50}, merged.text
+    same = api.client.patch(f"/v1/bots/{bot['id']}", json={"parameters": {}}, headers=h)
+    assert same.json()["parameters"] == {"fast": 5, "slow": 50}
+    default = api.client.patch(f"/v1/bots/{bot['id']}", json={"parameters": {"slow": None}}, headers=h)
+    assert default.status_code == 200 and default.json()["parameters"] == {"fast": 5}, default.text
+    # the merged set is what is checked: fast above the default slow is refused
+    refused = api.client.patch(f"/v1/bots/{bot['id']}", json={"parameters": {"fast": 500}}, headers=h)
+    assert refused.status_code == 422, refused.text
+    assert api.client.get(f"/v1/bots/{bot['id']}", headers=h).json()["parameters"] == {"fast": 5}
+
+
 def test_a_422_echoing_a_non_finite_number_is_still_json(api: Api) -> None:
     """Python's json reads NaN and Infinity: the body was refused, then answering it failed with a 500
     ("Out of range float values are not JSON compliant") since the 422 echoes the input."""
@@ -150,13 +167,13 @@ def test_patch_refuses_what_create_refuses(api: Api) -> None:
     assert typo.status_code == 422 and typo.json()["detail"][0]["loc"] == ["body", "paramters"], typo.text
 
 
-def test_patch_with_empty_parameters_checks_the_defaults(api: Api) -> None:
-    # {} was taken for "not given": an smc bot on 1h candles (its default htf is 1h) was accepted,
-    # and the engine could not start it
+def test_patch_back_to_a_default_checks_the_defaults(api: Api) -> None:
+    # an smc bot on 1h candles sent back to its default htf (1h) was accepted, and the engine could
+    # not start it
     h = api.headers("alice")
     body = {**SMA, "strategy": "smc", "timeframes": ["1h"], "parameters": {"htf": "4h"}}
     bot = api.client.post("/v1/bots", json=body, headers=h).json()
-    refused = api.client.patch(f"/v1/bots/{bot['id']}", json={"parameters": {}}, headers=h)
+    refused = api.client.patch(f"/v1/bots/{bot['id']}", json={"parameters": {"htf": None}}, headers=h)
     assert refused.status_code == 422 and "1h" in refused.text, refused.text
 
 

@@ -144,11 +144,16 @@ def update_bot(
     session: Session = Depends(db_session),
 ) -> Bot:
     """Rename a bot at any time; change its symbol, timeframe or parameters while it is stopped (its
-    strategy is built from them when it starts)."""
+    strategy is built from them when it starts). ``parameters`` is a JSON merge patch (RFC 7396) of the
+    bot's parameters: the keys given replace theirs, a key given ``null`` goes back to its default, the
+    keys not given stay."""
     bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
+    parameters = dict(bot.parameters or {})
     if body.parameters is not None:
+        parameters.update(body.parameters)
+        parameters = {k: v for k, v in parameters.items() if v is not None}
         try:
-            check_bot_strategy(bot.strategy, body.parameters)
+            check_bot_strategy(bot.strategy, parameters)
         except ValueError as exc:  # FastAPI's own 422 shape, as for any other invalid body
             error = {
                 "type": "value_error",
@@ -160,7 +165,6 @@ def update_bot(
     if body.parameters is not None or body.timeframes is not None:
         timeframe = (body.timeframes or bot.timeframes)[0]
         try:
-            parameters = bot.parameters if body.parameters is None else body.parameters  # {}: the defaults
             check_higher_timeframes(bot.strategy, parameters, timeframe)
         except ValueError as exc:
             field = "timeframes" if body.timeframes is not None else "parameters"
@@ -175,7 +179,7 @@ def update_bot(
             f"{', '.join(sorted(trading))}, then start it again",
         )
     for field, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
-        setattr(bot, field, value)
+        setattr(bot, field, parameters if field == "parameters" else value)
     session.flush()
     return bot
 
