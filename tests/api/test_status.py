@@ -215,3 +215,16 @@ async def test_the_trading_engine_alone_is_not_an_engine_running(
     finally:
         await service.stop()
         container.close()
+
+
+def test_anonymous_status_counts_stranded_positions_but_does_not_list_them(api: Api) -> None:
+    # after a failover /v1/status handed anyone every user's stranded positions (exchange, symbol,
+    # quantity, bot): private figures, only a count is public
+    _seed_trading(api)
+    api.container.failover.activate_failover("binance", "bybit", reason="drill", actor="ops", source="cli")
+    assert len(api.container.failover.status()["stranded_positions"]) == 2  # the operator's view
+    for headers in ({}, api.headers("alice")):
+        venue = api.client.get("/v1/status", headers=headers).json()["venue"]
+        assert venue["active_venue"] == "bybit" and venue["stranded_position_count"] == 2
+        assert "stranded_positions" not in venue
+        assert "ETH/USDT" not in str(venue)

@@ -49,6 +49,15 @@ def _database(c: Container) -> dict[str, Any]:
     }
 
 
+def _venue(c: Container) -> dict[str, Any]:
+    """The failover status without whose positions are stranded (exchange, symbol, quantity, bot):
+    those are private figures; anyone may know how many there are (the operator's
+    ``smc-agent failover status`` lists them)."""
+    venue = c.failover.status()
+    venue["stranded_position_count"] = len(venue.pop("stranded_positions", None) or [])
+    return venue
+
+
 def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Anonymous-safe status: trading state and reason, venue/failover, dependency health."""
     database = _probe(lambda: _database(c))
@@ -74,7 +83,7 @@ def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None 
             "halt_key_present": snapshot.halt_key_present,
             "latch": None if snapshot.latch is None else snapshot.latch.status,
         }
-    failover = _probe(c.failover.status)
+    failover = _probe(lambda: _venue(c))
     public_traffic = _probe(lambda: {"blocked": PublicTraffic(c.kv).current() is not None})
     deps = {"database": database, "control_store": control_store}
     comps = dict(components or {})
