@@ -205,6 +205,7 @@ def serve_trading_engine(
                 consumer_name=name or f"trading-{socket.gethostname()}",
                 on_incident=_incident_hook(c),
                 mode=c.settings.mode.value,
+                active_venue=c.failover.active_venue,
             )
             health = HealthServer(
                 name="trading-engine",

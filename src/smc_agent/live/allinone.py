@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from smc_agent.control.failover import FailoverManager
 from smc_agent.core.ids import InstrumentId
 from smc_agent.live.data_service import DataService, Subscription
 from smc_agent.live.execution_service import ExecutionOptions, ExecutionService
@@ -83,6 +84,7 @@ class AllInOne:
             instruments=instruments,
             strategies=STRATEGIES,
             on_incident=self.on_incident,
+            active_venue=FailoverManager(kv=gateway.control.kv, journal=gateway.control.journal).active_venue,
         )
         await self.trading.start()
         self._data_venue = build_venue(config)

@@ -15,7 +15,9 @@ orders are cancelled) and a ``stopping`` bot is recorded ``stopped``.
 Every order the engine's risk gate denies is stored (status ``denied``, with the check and its
 figures) by a background task: a database error is logged and never stops or delays trading.
 The halt state is observed ~5x/s: HALTED switches the engine to HALTED (no new orders, working
-entries cancelled), and trading continues only once the control plane is ACTIVE again.
+entries cancelled), and trading continues only once the control plane is ACTIVE again: a release
+is logged ``trading resumed``, and a venue failover (``active_venue``, read every second) is logged
+with the venues (:mod:`smc_agent.live.venue_watch`), for the playbook's greps of this engine's logs.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from smc_agent.live.codec import decode, decode_candle, encode, is_history
 from smc_agent.live.incidents import IncidentHook, breaker_name, raise_incident
 from smc_agent.live.restore import logical_instrument, restore_engine
 from smc_agent.live.streams import CANDLES_STREAM, EVENTS_STREAM, ORDERS_STREAM, StreamBus
+from smc_agent.live.venue_watch import VenueWatch
 from smc_agent.logs import get_logger
 from smc_agent.risk.config import RiskConfig
 from smc_agent.risk.gate import RiskGate
@@ -127,6 +130,7 @@ class TradingService:
         bot_refresh_s: float = 3.0,
         on_incident: IncidentHook | None = None,
         mode: str = "paper",
+        active_venue: Callable[[], str] | None = None,
     ) -> None:
         self.bus = bus
         # the bots this engine runs: those of its mode (SMC_MODE). The execution engine sends every
@@ -165,6 +169,12 @@ class TradingService:
         self._flush_lock = asyncio.Lock()
         self.retry_pause_s = 0.5  # after the stream store or the database failed a loop's step
         self._started_with: dict[str, tuple[object, ...]] = {}  # bot id: the settings it runs with
+        # the failover manager's active venue, read by the guard loop: a change is logged
+        self.venue_watch = (
+            None
+            if active_venue is None
+            else VenueWatch(active_venue, home=instruments[0].venue if instruments else None)
+        )
 
     # ------------------------------------------------------------------ bots
     def sync_bots(self) -> None:
@@ -528,6 +538,11 @@ class TradingService:
                 await self._follow_control()
             except Exception as exc:
                 log.error("ALERT trading state unreadable; retrying", error=_text(exc))
+            if self.venue_watch is not None and self.venue_watch.due():
+                try:
+                    await asyncio.to_thread(self.venue_watch.poll)
+                except Exception as exc:
+                    log.warning("active venue unknown; retrying", error=_text(exc))
             await asyncio.sleep(0.2)
 
     async def _follow_control(self) -> None:
@@ -542,8 +557,17 @@ class TradingService:
             # reason is kept, so its daily reset still applies; a breaker whose limit is still
             # exceeded trips again at the next candle, before any strategy hook runs.
             reason = snap.reason if breaker_name(snap.reason) else "control plane released the halt"
+            was = self.engine.state
             self.engine.set_trading_state(snap.state, reason)
-            log.warning("trading state follows the control plane", state=snap.state.value, reason=reason)
+            resumed = was is TradingState.HALTED and snap.state is TradingState.ACTIVE
+            log.warning(
+                "trading resumed: the trading engine follows the control plane"
+                if resumed
+                else "trading state follows the control plane",
+                state=snap.state.value,
+                previous_state=was.value,
+                reason=reason,
+            )
 
     def _released(self, control_state: TradingState) -> bool:
         """The control plane lets this engine trade more than it does: its halt was released, or an
