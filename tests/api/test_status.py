@@ -55,9 +55,11 @@ def _seed_trading(api: Api) -> None:
 
 
 def _engine_running(api: Api) -> None:
-    from smc_agent.control.trading import HEARTBEAT_KEY
+    """The heartbeats of the execution engine, the trading engine and the data pipeline."""
+    from smc_agent.control.trading import DATA_HEARTBEAT_KEY, HEARTBEAT_KEY, TRADING_HEARTBEAT_KEY
 
-    api.container.kv.set(HEARTBEAT_KEY, "execution-engine-0", ttl_s=30)
+    for key in (HEARTBEAT_KEY, TRADING_HEARTBEAT_KEY, DATA_HEARTBEAT_KEY):
+        api.container.kv.set(key, "pod-0", ttl_s=30)
 
 
 def test_status_is_degraded_without_a_running_engine(api: Api) -> None:
@@ -68,6 +70,23 @@ def test_status_is_degraded_without_a_running_engine(api: Api) -> None:
     _engine_running(api)
     data = api.client.get("/v1/status").json()
     assert data["components"]["engine"]["ok"] is True and data["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("dead", "key"),
+    [("trading_engine", "smc:trading:heartbeat"), ("data_pipeline", "smc:data:heartbeat")],
+)
+def test_status_is_degraded_while_the_trading_engine_or_the_data_pipeline_is_dead(
+    api: Api, dead: str, key: str
+) -> None:
+    # only the execution engine's heartbeat was checked: with the trading engine and the data pipeline
+    # stopped (kill -STOP) /v1/status and `smc-agent status` said ok
+    _engine_running(api)
+    api.container.kv.delete(key)  # its TTL ran out: the process no longer refreshes it
+    data = api.client.get("/v1/status").json()
+    assert data["status"] == "degraded"
+    assert data["components"][dead]["ok"] is False and key in data["components"][dead]["error"]
+    assert all(v["ok"] for name, v in data["components"].items() if name != dead)
 
 
 def test_anonymous_status_has_state_venue_and_health_but_no_private_figures(api: Api) -> None:

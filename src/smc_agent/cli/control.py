@@ -55,6 +55,9 @@ def status(json_out: bool = typer.Option(False, "--json", help="Machine-readable
         if name == "database" and dep["ok"]:
             extra = f" {dep['backend']} schema {dep['schema_revision']} (head {dep['schema_head']})"
         console.print(f"{name}: {mark} {dep['latency_ms']} ms{extra}")
+    for name, comp in data["components"].items():
+        mark = "[green]ok[/]" if comp.get("ok", True) else f"[red]DOWN[/] {comp.get('error', '')}"
+        console.print(f"{name}: {mark}")
     venue = data["venue"]
     if venue["ok"]:
         console.print(

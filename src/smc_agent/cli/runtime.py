@@ -262,6 +262,7 @@ def serve_data_pipeline(  # noqa: PLR0917 - typer options
     """Closed candles from the venue (public data, no keys) -> candles stream: the --symbol on the
     --timeframe, and the symbol and timeframe of every bot running on the venue (read from the
     database every 15 s)."""
+    from smc_agent.control.trading import DATA_HEARTBEAT_KEY
     from smc_agent.core.ids import InstrumentId
     from smc_agent.live.data_service import DataService, Subscription, bot_feeds
     from smc_agent.live.health import HealthServer
@@ -295,6 +296,7 @@ def serve_data_pipeline(  # noqa: PLR0917 - typer options
                 backup=backup,
                 active_venue=None if backup is None else c.failover.active_venue,
                 wanted=bot_feeds(TradingRepo(c.session_factory), venue_name),
+                heartbeat=lambda: c.kv.set(DATA_HEARTBEAT_KEY, socket.gethostname(), ttl_s=5.0),
             )
             health = HealthServer(
                 name="data-pipeline",

@@ -41,6 +41,7 @@ BREAKER_KEY = "smc:trading_state"
 # to enforce a halt, send orders and verify a resume
 HEARTBEAT_KEY = "smc:engine:heartbeat"
 TRADING_HEARTBEAT_KEY = "smc:trading:heartbeat"  # the trading engine's own: no order gateway
+DATA_HEARTBEAT_KEY = "smc:data:heartbeat"  # the data pipeline's (every second, 5 s TTL)
 _FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
 _EXPIRY_TOLERANCE_MS = 1_000
 _OBSERVE_ATTEMPTS = 5

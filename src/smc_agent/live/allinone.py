@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from smc_agent.control.failover import FailoverManager
+from smc_agent.control.trading import DATA_HEARTBEAT_KEY
 from smc_agent.core.ids import InstrumentId
 from smc_agent.live.data_service import DataService, Subscription
 from smc_agent.live.execution_service import ExecutionOptions, ExecutionService
@@ -94,6 +95,7 @@ class AllInOne:
             subscriptions=[Subscription(InstrumentId("binance", self.symbol), self.timeframe)],
             poll_s=max(0.1, min(1.0, 30.0 / max(self.speed, 1.0))),
             warmup=self.warmup,
+            heartbeat=lambda: gateway.control.kv.set(DATA_HEARTBEAT_KEY, "all-in-one", ttl_s=5.0),
         )
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.data.run(), name="data-pipeline"))

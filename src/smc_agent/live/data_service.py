@@ -84,6 +84,7 @@ class DataService:
         monotonic: Callable[[], float] = time.monotonic,
         wanted: Callable[[], Collection[Subscription]] | None = None,
         refresh_s: float = 15.0,
+        heartbeat: Callable[[], object] | None = None,
     ) -> None:
         self.bus = bus
         self.venue = venue
@@ -106,6 +107,10 @@ class DataService:
         self.monotonic = monotonic
         self.said_stale: frozenset[Subscription] = frozenset()  # the stale feeds whose ALERT is out
         self.last_error: str | None = None
+        # called every ``heartbeat_s`` while ``run`` runs (the CLI sets the control store's
+        # DATA_HEARTBEAT_KEY with a TTL): /v1/status tells a live pipeline from a dead one
+        self.heartbeat = heartbeat
+        self.heartbeat_s = 1.0
 
     async def _refresh(self) -> None:
         """Follow the bots: subscribe to the feeds they need, drop those no bot needs any more (a feed
@@ -280,14 +285,29 @@ class DataService:
         self.said_stale = stale
 
     async def run(self) -> None:
+        beat = None if self.heartbeat is None else asyncio.ensure_future(self._beat())
+        try:
+            while not self.stopping:
+                try:
+                    await self.poll_once()
+                except Exception as exc:  # poll_once keeps each feed's errors: nothing should come here
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    log.error("ALERT market data poll failed; retrying", error=self.last_error)
+                self._watch_staleness()
+                await asyncio.sleep(self.poll_s)
+        finally:
+            if beat is not None:
+                beat.cancel()
+
+    async def _beat(self) -> None:
+        """The heartbeat, beside the polls (a poll waiting on a slow venue is not a dead pipeline)."""
+        assert self.heartbeat is not None
         while not self.stopping:
             try:
-                await self.poll_once()
-            except Exception as exc:  # poll_once keeps each feed's errors: nothing should come here
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("ALERT market data poll failed; retrying", error=self.last_error)
-            self._watch_staleness()
-            await asyncio.sleep(self.poll_s)
+                await asyncio.to_thread(self.heartbeat)
+            except Exception as exc:  # the control store restarting: the status says it meanwhile
+                log.warning("data pipeline heartbeat not written", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(self.heartbeat_s)
 
 
 def _stale_reason(stale: dict[Subscription, float]) -> str | None:

@@ -12,12 +12,24 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from smc_agent.control.trading import HEARTBEAT_KEY
+from smc_agent.control.trading import DATA_HEARTBEAT_KEY, HEARTBEAT_KEY, TRADING_HEARTBEAT_KEY
 from smc_agent.control.traffic import PublicTraffic
 from smc_agent.store import migrate
 
 if TYPE_CHECKING:
     from smc_agent.bootstrap import Container
+
+
+# component: the key its process refreshes with a short TTL, and what its absence means. The order
+# gateway's halt guard (execution engine): every 0.2 s, 3 s TTL; without it no engine enforces a halt
+# or verifies a resume, and no order is executed. The trading engine's control loop: every 0.2 s, 3 s
+# TTL; without it no bot trades. The data pipeline: every second, 5 s TTL; without it no candle comes.
+# ``smc-agent run``/``demo`` run all three in one process and set all three keys.
+HEARTBEATS = {
+    "engine": (HEARTBEAT_KEY, "order gateway (execution-engine)"),
+    "trading_engine": (TRADING_HEARTBEAT_KEY, "trading-engine"),
+    "data_pipeline": (DATA_HEARTBEAT_KEY, "data-pipeline"),
+}
 
 
 def _probe(func: Callable[[], Any]) -> dict[str, Any]:
@@ -33,6 +45,13 @@ def _probe(func: Callable[[], Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"ok": True, "latency_ms": round((time.perf_counter() - start) * 1000, 2)}
     if isinstance(detail, dict):
         result.update(detail)
+    return result
+
+
+def _heartbeat(c: Container, key: str, what: str) -> dict[str, Any]:
+    result = _probe(lambda: {"heartbeat": c.kv.get(key)})
+    if result["ok"] and result.get("heartbeat") is None:
+        return {**result, "ok": False, "error": f"no {what} heartbeat ({key})"}
     return result
 
 
@@ -87,16 +106,8 @@ def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None 
     public_traffic = _probe(lambda: {"blocked": PublicTraffic(c.kv).current() is not None})
     deps = {"database": database, "control_store": control_store}
     comps = dict(components or {})
-    # the order gateway's halt guard refreshes this key every 0.2 s (3 s TTL): without it no engine
-    # enforces a halt or verifies a resume, and no order can be executed
-    engine = _probe(lambda: {"heartbeat": c.kv.get(HEARTBEAT_KEY)})
-    if engine["ok"] and engine.get("heartbeat") is None:
-        engine = {
-            **engine,
-            "ok": False,
-            "error": "no order gateway (execution-engine) heartbeat (smc:engine:heartbeat)",
-        }
-    comps.setdefault("engine", engine)
+    for name, (key, what) in HEARTBEATS.items():
+        comps.setdefault(name, _heartbeat(c, key, what))
     healthy = (
         all(d["ok"] for d in deps.values())
         and failover["ok"]
