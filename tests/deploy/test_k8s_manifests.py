@@ -3,8 +3,11 @@ names, and that every container command is a real ``smc-agent`` command line."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
+import subprocess
 from collections import defaultdict
 from typing import Any
 
@@ -16,6 +19,7 @@ from typer.testing import CliRunner
 from smc_agent.cli.main import app
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
+BLOCKED_BACKEND = "ingress-blocked"  # the api-ingress's defaultBackend: a Service without endpoints
 ROLES = ("trading-engine", "execution-engine", "data-pipeline", "api-gateway", "websocket-service", "web-app")
 
 
@@ -84,6 +88,9 @@ def test_services_and_ingress_point_at_something(by_kind: dict[str, dict[str, di
         for doc in by_kind[kind].values()
     ]
     for name, svc in by_kind["Service"].items():
+        if name == BLOCKED_BACKEND:  # selects no pods on purpose
+            assert "selector" not in svc["spec"]
+            continue
         matches = [spec for labels, spec in pods if svc["spec"]["selector"].items() <= labels.items()]
         assert matches, f"Service/{name} selects no pods"
         port_names = {
@@ -104,6 +111,63 @@ def test_services_and_ingress_point_at_something(by_kind: dict[str, dict[str, di
         for p in r["http"]["paths"]
     }
     assert paths["/ws"] == "websocket-service"
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch (``kubectl patch --type merge``; for ``spec.rules`` the default
+    strategic merge does the same: the list has no merge key and is replaced)."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+BLOCK_PATCH = {
+    "spec": {"rules": []}
+}  # playbook: kubectl patch ingress api-ingress -p '{"spec":{"rules":[]}}'
+
+
+def test_the_playbooks_ingress_block_is_a_valid_ingress_that_serves_nothing(
+    by_kind: dict[str, dict[str, dict[str, Any]]],
+) -> None:
+    # the patch left neither rules nor a defaultBackend: the API server refuses it ("either
+    # defaultBackend or rules must be specified") and external traffic kept flowing
+    ingress = by_kind["Ingress"]["api-ingress"]
+    blocked = merge_patch(ingress, BLOCK_PATCH)["spec"]
+    assert blocked["rules"] == []
+    assert blocked.get("rules") or blocked.get("defaultBackend"), "the API server refuses this Ingress"
+    backend = blocked["defaultBackend"]["service"]
+    svc = by_kind["Service"][backend["name"]]
+    assert backend["port"]["name"] in {p["name"] for p in svc["spec"]["ports"]}
+    assert "selector" not in svc["spec"] and backend["name"] not in by_kind.get("Endpoints", {})
+    assert backend["name"] not in by_kind.get("EndpointSlice", {})
+    # before the patch every request still goes to the rules (they take precedence)
+    hosts = {r["host"] for r in ingress["spec"]["rules"]}
+    assert hosts == {"api.smc-trading.com", "app.smc-trading.com"}
+    assert all(p["path"] == "/" for r in ingress["spec"]["rules"] for p in r["http"]["paths"][-1:])
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_kubectl_applies_the_playbooks_ingress_block_offline(
+    by_kind: dict[str, dict[str, dict[str, Any]]], tmp_path: Any
+) -> None:
+    manifest = tmp_path / "api-ingress.json"
+    manifest.write_text(json.dumps(by_kind["Ingress"]["api-ingress"]))
+    proc = subprocess.run(
+        ["kubectl", "patch", "--local", "-f", str(manifest), "-p", json.dumps(BLOCK_PATCH), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    spec = json.loads(proc.stdout)["spec"]
+    assert spec["rules"] == [] and spec["defaultBackend"]["service"]["name"] == BLOCKED_BACKEND
 
 
 def test_every_container_runs_a_real_cli_command(by_kind: dict[str, dict[str, dict[str, Any]]]) -> None:
