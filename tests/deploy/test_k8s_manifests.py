@@ -170,6 +170,46 @@ def test_kubectl_applies_the_playbooks_ingress_block_offline(
     assert spec["rules"] == [] and spec["defaultBackend"]["service"]["name"] == BLOCKED_BACKEND
 
 
+def test_postgres_initialises_pg_stat_statements_where_the_playbook_queries_it(
+    by_kind: dict[str, dict[str, dict[str, Any]]], tmp_path: Any
+) -> None:
+    # the library was preloaded but nothing ran CREATE EXTENSION: the playbook's slow-query step
+    # (psql -U postgres, the "postgres" database) found no relation pg_stat_statements
+    pod = _pod_spec(by_kind["StatefulSet"]["postgres-primary"])
+    container = pod["containers"][0]
+    assert "shared_preload_libraries=pg_stat_statements" in container["args"]
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/docker-entrypoint-initdb.d")
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    scripts = by_kind["ConfigMap"][volume["configMap"]["name"]]["data"]
+    assert scripts and all(name.endswith((".sh", ".sql")) for name in scripts)
+    # run the scripts as the image's entrypoint does, with a psql that records what it is asked
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    psql = bin_dir / "psql"
+    psql.write_text('#!/bin/sh\necho "$*" >> "$PSQL_LOG"\n')
+    psql.chmod(0o755)
+    env = {k: v["value"] for k, v in ((e["name"], e) for e in container["env"]) if "value" in v}
+    log_file = tmp_path / "psql.log"
+    for name, script in sorted(scripts.items()):
+        (tmp_path / name).write_text(script)
+        proc = subprocess.run(
+            ["sh", str(tmp_path / name)],
+            env={"PATH": f"{bin_dir}:/usr/bin:/bin", "PSQL_LOG": str(log_file), **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+    calls = log_file.read_text().splitlines()
+    created_in = {
+        c.split("--dbname ")[1].split()[0]
+        for c in calls
+        if "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" in c
+    }
+    assert {"postgres", env["POSTGRES_DB"]} <= created_in
+
+
 def test_every_container_runs_a_real_cli_command(by_kind: dict[str, dict[str, dict[str, Any]]]) -> None:
     runner = CliRunner()
     checked = 0
