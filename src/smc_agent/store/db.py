@@ -48,7 +48,7 @@ def make_engine(url: str, *, echo: bool = False, statement_timeout_s: float | No
             pool_pre_ping=True,
             pool_size=5,
             max_overflow=10,
-            connect_args=_PG_CONNECT_ARGS if postgres else {},
+            connect_args=_pg_connect_args(parsed.get_driver_name()) if postgres else {},
         )
         if statement_timeout_s is not None and postgres:
             _bound_statements(engine, statement_timeout_s)
@@ -69,6 +69,15 @@ _PG_CONNECT_ARGS: dict[str, Any] = {
     "keepalives_count": 3,
     "tcp_user_timeout": UNANSWERED_S * 1000,
 }
+
+
+def _pg_connect_args(driver: str) -> dict[str, Any]:
+    """psycopg 3 prepares a statement server-side once it ran 5 times on a connection: behind
+    PgBouncer's transaction pooling (deploy/k8s) the next transaction may run on another server
+    connection, where it does not exist ("prepared statement _pg3_3 does not exist"). Never prepare."""
+    if driver == "psycopg":
+        return {**_PG_CONNECT_ARGS, "prepare_threshold": None}
+    return dict(_PG_CONNECT_ARGS)
 
 
 def _bound_statements(engine: Engine, statement_timeout_s: float) -> None:
