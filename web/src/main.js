@@ -160,6 +160,12 @@ async function showDesk() {
 }
 
 function renderTrading(trading) {
+  if (state.resuming && (trading.latch == null || trading.latch === "release_failed")) {
+    // the resume's verification has ended (latch cleared or failed): say how
+    state.resuming = false;
+    if (trading.state === "halted") toast(`Resume failed: ${trading.reason}`, "error");
+    else toast(`Trading ${trading.state}`);
+  }
   const halted = trading.state === "halted";
   const el = $("#trading-state");
   el.textContent = trading.state.toUpperCase();
@@ -242,8 +248,11 @@ function askReason(action) {
     const reason = $("#reason-input").value.trim();
     guarded(async () => {
       const result = await api(`/v1/control/${action}`, { method: "POST", body: { reason } });
+      // a resume is only requested: the engine verifies, then trading_state (stream or poll) tells
+      state.resuming = action === "resume";
+      if (action === "halt") toast("Trading halted");
+      else if (result.latch === "release_requested") toast("Resume requested: verifying…");
       renderTrading(result);
-      toast(action === "halt" ? "Trading halted" : `Trading ${result.state}`, result.state === "halted" && action === "resume" ? "error" : "info");
     });
   };
   dialog.showModal();
