@@ -272,6 +272,8 @@ function table(columns, rows, empty) {
     h("tbody", {}, ...rows.map((r) => h("tr", {}, ...columns.map(([, get]) => h("td", {}, get(r)))))));
 }
 
+// a fee is in the currency the venue charged it in (a spot buy's: the coin bought), so it carries it
+const fee = (r) => `${Number(r.fee).toLocaleString(undefined, { maximumFractionDigits: 8 })} ${r.fee_currency || ""}`.trim();
 const side = (s) => h("span", { class: s === "buy" ? "good" : "bad" }, s);
 
 async function refreshTab() {
@@ -290,7 +292,7 @@ async function refreshTab() {
   } else if (state.tab === "trades") {
     const page = await api("/v1/trades?limit=50");
     body.replaceChildren(table([["Time", (r) => time(r.timestamp)], ["Exchange", (r) => r.exchange], ["Symbol", (r) => r.symbol], ["Side", (r) => side(r.side)],
-      ["Qty", (r) => fmt(r.quantity, 6)], ["Price", (r) => fmt(r.price)], ["Fee", (r) => fmt(r.fee, 4)]], page.items, "No trades yet."));
+      ["Qty", (r) => fmt(r.quantity, 6)], ["Price", (r) => fmt(r.price)], ["Fee", fee]], page.items, "No trades yet."));
   } else {
     await renderBacktests(body);
   }
