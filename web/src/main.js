@@ -134,9 +134,11 @@ async function showDesk() {
       ),
     ),
     h("dialog", { id: "reason-dialog" },
-      h("form", { method: "dialog", id: "reason-form" },
+      h("form", { method: "dialog", id: "reason-form", onsubmit: checkReason },
         h("h3", { id: "reason-title" }),
-        h("label", {}, "Reason (recorded in the audit trail)", h("textarea", { id: "reason-input", rows: 3, required: true, minlength: 3 })),
+        h("label", {}, "Reason (recorded in the audit trail)",
+          h("textarea", { id: "reason-input", rows: 3, required: true, minlength: 3, oninput: () => ($("#reason-error").textContent = "") })),
+        h("p", { class: "error", id: "reason-error", role: "alert" }),
         h("div", { class: "row end" },
           h("button", { value: "cancel", class: "ghost", formnovalidate: true }, "Cancel"),
           h("button", { value: "ok", class: "danger", id: "reason-confirm" }, "Confirm")),
@@ -243,6 +245,7 @@ function askReason(action) {
   $("#reason-confirm").textContent = action === "halt" ? "Halt trading" : "Resume trading";
   $("#reason-confirm").className = action === "halt" ? "danger" : "primary";
   $("#reason-input").value = "";
+  $("#reason-error").textContent = "";
   dialog.onclose = () => {
     if (dialog.returnValue !== "ok") return;
     const reason = $("#reason-input").value.trim();
@@ -256,6 +259,14 @@ function askReason(action) {
     });
   };
   dialog.showModal();
+}
+
+// The browser's minlength counts spaces, the API does not: a blank reason keeps the dialog open.
+function checkReason(event) {
+  if (event.submitter?.value !== "ok" || $("#reason-input").value.trim().length >= 3) return;
+  event.preventDefault();
+  $("#reason-error").textContent = "Give a reason of at least 3 characters (not counting spaces).";
+  $("#reason-input").focus();
 }
 
 // ------------------------------------------------------------------ tables
