@@ -13,6 +13,7 @@ import pytest
 
 from smc_agent.api.app import create_app
 from smc_agent.api.static import dashboard_built
+from smc_agent.bootstrap import Container
 from smc_agent.store.db import transaction
 from tests.api.candles import store_candles
 from tests.api.conftest import PASSWORD, build_container
@@ -32,7 +33,8 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture
-def dashboard(api_sqlite_url: str, tmp_path: Path) -> Iterator[str]:
+def served(api_sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, Container]]:
+    """The dashboard's address and the container behind it (to seed records, play the engine)."""
     if not dashboard_built():
         _unavailable("dashboard not built: run scripts/build-web (npm ci && npm run build in web/)")
     if not CHROMIUM.exists():
@@ -42,8 +44,13 @@ def dashboard(api_sqlite_url: str, tmp_path: Path) -> Iterator[str]:
         store_candles(session, n=300)
     app = create_app(container)
     with running(app) as address:
-        yield f"http://{address}"
+        yield f"http://{address}", container
     container.close()
+
+
+@pytest.fixture
+def dashboard(served: tuple[str, Container]) -> str:
+    return served[0]
 
 
 def _browser(playwright: Any) -> Any:
@@ -110,6 +117,8 @@ def test_login_chart_halt_resume(dashboard: str) -> None:
         page.fill("#reason-input", "drill over")
         page.click("#reason-confirm")
         expect(page.locator("#trading-state")).to_have_attribute("data-state", "active")
+        expect(page.locator(".toast", has_text="Trading active")).to_be_visible()
+        expect(page.locator(".toast.error")).to_have_count(0)
         page.screenshot(path=str(OUT / "05-resumed.png"))
 
         page.click("button[data-tab=backtests]")
@@ -160,4 +169,56 @@ def test_admin_sees_open_incidents_with_timeline(dashboard: str) -> None:
         expect(page.locator(".timeline")).to_contain_text("P0 incident opened: Binance order endpoint down")
         page.locator("#incidents-card").screenshot(path=str(OUT / "08-incidents.png"))
         page.screenshot(path=str(OUT / "09-desk-incidents.png"), full_page=True)
+        browser.close()
+
+
+def _log_in(page: Any, dashboard: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(dashboard)
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-button")
+    expect(page.locator("#trading-state")).to_have_attribute("data-state", "active", timeout=30_000)
+
+
+@pytest.mark.timeout(120)
+def test_a_resume_is_requested_then_verified_and_a_blank_reason_keeps_the_dialog_open(
+    served: tuple[str, Container],
+) -> None:
+    """With an engine running, POST /resume only requests the release (the engine verifies): the page
+    said "Trading halted" in red. And a reason of spaces passed the browser's minlength, closed the
+    dialog and showed the API's raw 422."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from smc_agent.control.trading import HEARTBEAT_KEY
+
+    dashboard, container = served
+    container.kv.set(HEARTBEAT_KEY, "execution-engine-0", ttl_s=120)
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        _log_in(page, dashboard)
+        page.click("#halt-button")
+        page.fill("#reason-input", "   ")
+        page.click("#reason-confirm")
+        expect(page.locator("#reason-error")).to_contain_text("at least 3 characters")
+        expect(page.locator("#reason-dialog")).to_have_attribute("open", "")
+        page.fill("#reason-input", "  ok  ")  # 2 characters once trimmed
+        page.click("#reason-confirm")
+        expect(page.locator("#reason-dialog")).to_have_attribute("open", "")
+        page.fill("#reason-input", "drill")
+        expect(page.locator("#reason-error")).to_have_text("")
+        page.click("#reason-confirm")
+        expect(page.locator("#trading-state")).to_have_attribute("data-state", "halted")
+
+        page.click("#resume-button")
+        page.fill("#reason-input", "drill over")
+        page.click("#reason-confirm")
+        expect(page.locator(".toast", has_text="Resume requested: verifying")).to_be_visible()
+        expect(page.locator(".toast.error")).to_have_count(0)
+        container.trading_control.complete_release([], actor="engine-test")  # the engine's verification
+        expect(page.locator("#trading-state")).to_have_attribute("data-state", "active", timeout=15_000)
+        expect(page.locator(".toast", has_text="Trading active")).to_be_visible()
+        expect(page.locator(".toast.error")).to_have_count(0)
         browser.close()
