@@ -4,6 +4,7 @@ SMC overlays, halt trading with a reason, see the halted state, resume. Screensh
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,4 +222,58 @@ def test_a_resume_is_requested_then_verified_and_a_blank_reason_keeps_the_dialog
         expect(page.locator("#trading-state")).to_have_attribute("data-state", "active", timeout=15_000)
         expect(page.locator(".toast", has_text="Trading active")).to_be_visible()
         expect(page.locator(".toast.error")).to_have_count(0)
+        browser.close()
+
+
+def _seed_trades(container: Container, n: int = 12) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from smc_agent.store.models import Trade
+
+    with transaction(container.session_factory) as session:
+        for i in range(n):
+            buy = i % 2 == 0
+            session.add(
+                Trade(
+                    user_id="usr_admin",
+                    exchange="binance",
+                    venue_trade_id=f"phone-{i}",
+                    symbol="BTC/USDT",
+                    side="buy" if buy else "sell",
+                    quantity=Decimal("0.012345"),
+                    price=Decimal("60123.45"),
+                    market_price=Decimal("60123.45"),
+                    fee=Decimal("0.000012") if buy else Decimal("0.7422"),
+                    fee_currency="BTC" if buy else "USDT",
+                    timestamp=datetime(2026, 1, 1, i, tzinfo=UTC),
+                )
+            )
+
+
+@pytest.mark.timeout(120)
+def test_phone_layout_fits_the_screen_and_fees_carry_their_currency(served: tuple[str, Container]) -> None:
+    """At 390 px the page was 1028 px wide (a 1fr column as wide as the trades table): Log out was
+    off-screen. The trades' fees mixed BTC and USDT without a unit."""
+    from playwright.sync_api import expect, sync_playwright
+
+    dashboard, container = served
+    _seed_trades(container)
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        _log_in(page, dashboard)
+        expect(page.locator("#chart")).to_have_attribute(
+            "data-overlays", re.compile(r"^[1-9]\d*$"), timeout=60_000
+        )
+        page.screenshot(path=str(OUT / "10-phone.png"))
+        page.click("button[data-tab=trades]")
+        expect(page.locator("#tab-body tbody tr")).to_have_count(12)
+        expect(page.locator("#tab-body tbody tr").first).to_contain_text("0.7422 USDT")
+        expect(page.locator("#tab-body tbody tr").nth(1)).to_contain_text("0.000012 BTC")
+        page.screenshot(path=str(OUT / "11-phone-trades.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        logout = page.locator("#logout").bounding_box()
+        assert logout is not None and logout["x"] >= 0 and logout["x"] + logout["width"] <= 390
         browser.close()

@@ -14,7 +14,7 @@ export function age(iso, now = Date.now()) {
 export function incidentsCard(h) {
   return h("section", { class: "card wide", id: "incidents-card" },
     h("div", { class: "card-head" }, h("h2", {}, "Open incidents"), h("span", { class: "muted small", id: "incidents-count" })),
-    h("div", { id: "incidents-body" }, h("p", { class: "muted" }, "…")));
+    h("div", { id: "incidents-body", class: "table-scroll" }, h("p", { class: "muted" }, "…")));
 }
 
 export async function refreshIncidents(h) {

@@ -130,7 +130,7 @@ async function showDesk() {
           ...["positions", "orders", "trades", "backtests"].map((t, i) =>
             h("button", { class: i === 0 ? "tab active" : "tab", "data-tab": t, onclick: () => switchTab(t) }, t[0].toUpperCase() + t.slice(1))),
         ),
-        h("div", { id: "tab-body" }),
+        h("div", { id: "tab-body", class: "table-scroll" }),
       ),
     ),
     h("dialog", { id: "reason-dialog" },
