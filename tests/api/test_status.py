@@ -247,3 +247,35 @@ def test_anonymous_status_counts_stranded_positions_but_does_not_list_them(api: 
         assert venue["active_venue"] == "bybit" and venue["stranded_position_count"] == 2
         assert "stranded_positions" not in venue
         assert "ETH/USDT" not in str(venue)
+
+
+def test_a_closed_positions_zero_is_neither_listed_nor_counted_as_open(api: Api) -> None:
+    """SQLite stores money as text: a position closed by a fill of its whole quantity kept
+    ``0.0123 - 0.0123``, stored "0.0000", which is not the text "0": /v1/positions listed it (Qty 0) and
+    /v1/pnl counted it open. Its realised PnL still counts."""
+    with transaction(api.container.session_factory) as session:
+        for symbol, qty in (
+            ("BTC/USDT", Decimal("0.0123") - Decimal("0.0123")),
+            ("ETH/USDT", Decimal("-0.5")),
+        ):
+            session.add(
+                Position(
+                    user_id="usr_alice",
+                    exchange="binance",
+                    symbol=symbol,
+                    quantity=qty,
+                    average_price=Decimal(0) if qty == 0 else Decimal(3000),
+                    realized_pnl=Decimal("12.5"),
+                    fees=Decimal("0.5"),
+                )
+            )
+    alice = api.headers("alice")
+    listed = api.client.get("/v1/positions", headers=alice).json()["items"]
+    assert [p["symbol"] for p in listed] == ["ETH/USDT"]
+    with_flat = api.client.get("/v1/positions?include_flat=true", headers=alice).json()["items"]
+    assert [p["symbol"] for p in with_flat] == ["BTC/USDT", "ETH/USDT"]
+    pnl = api.client.get("/v1/pnl", headers=alice).json()
+    assert pnl["open_positions"] == 1 and Decimal(pnl["net_pnl"]) == 24
+    status = api.client.get("/v1/status", headers=alice).json()
+    assert [p["symbol"] for p in status["positions"]] == ["ETH/USDT"]
+    assert status["pnl"]["open_positions"] == 1

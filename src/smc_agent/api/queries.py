@@ -14,6 +14,7 @@ from smc_agent.api.schemas import EquityPoint, Page, PnlSummary
 from smc_agent.core.enums import OrderSide
 from smc_agent.core.position import booked_terms, symbol_assets
 from smc_agent.store.models import Position, Trade
+from smc_agent.store.types import money_nonzero
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,7 +36,7 @@ def ms_to_dt(ms: int) -> datetime:
 
 
 def user_positions(session: Session, user_id: str) -> list[Position]:
-    query = select(Position).where(Position.user_id == user_id, Position.quantity != 0)
+    query = select(Position).where(Position.user_id == user_id, money_nonzero(Position.quantity))
     return list(session.scalars(query.order_by(Position.exchange, Position.symbol)))
 
 
@@ -47,7 +48,9 @@ def pnl_summary(session: Session, user_id: str, *, curve_points: int = 500) -> P
     realized_d = sum((r.realized_pnl or Decimal(0) for r in rows), Decimal(0))
     fees_d = sum((r.fees or Decimal(0) for r in rows), Decimal(0))
     open_count = session.scalar(
-        select(func.count()).select_from(Position).where(Position.user_id == user_id, Position.quantity != 0)
+        select(func.count())
+        .select_from(Position)
+        .where(Position.user_id == user_id, money_nonzero(Position.quantity))
     )
     trades = list(
         session.execute(

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Numeric, String
+from sqlalchemy import JSON, DateTime, Float, Numeric, String, cast
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from ulid import ULID
 
@@ -68,6 +69,13 @@ class Money(TypeDecorator[Decimal]):
             return None
         dec = Decimal(value)
         return dec.quantize(Decimal(1)) if dec == dec.to_integral_value() else dec.normalize()
+
+
+def money_nonzero(column: Any) -> ColumnElement[bool]:
+    """``column != 0`` for a :class:`Money` column that holds on SQLite too: there the value is text,
+    and a closed position's quantity (``0.0123 - 0.0123`` is ``Decimal("0.0000")``, stored ``"0.0000"``)
+    is not the text ``"0"``. Compared as a number (a float is exact enough to tell zero)."""
+    return cast(column, Float) != 0
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")

@@ -18,6 +18,7 @@ from smc_agent.api.routes.account import AUTH_ERRORS
 from smc_agent.api.schemas import BotVenue, OrderOut, Page, PnlSummary, PositionOut, SignalOut, TradeOut
 from smc_agent.core.enums import OrderStatus
 from smc_agent.store.models import Order, Position, Signal, Trade
+from smc_agent.store.types import money_nonzero
 
 router = APIRouter(prefix="/v1", tags=["trading records"])
 
@@ -145,7 +146,7 @@ def list_positions(
         bot_id=bot_id,
     )
     if not include_flat:
-        query = query.where(Position.quantity != 0)
+        query = query.where(money_nonzero(Position.quantity))
     query = query.order_by(Position.exchange, Position.symbol, Position.id)
     return page(session, query, out=PositionOut, limit=limit, offset=offset)
 
