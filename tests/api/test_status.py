@@ -110,8 +110,8 @@ def test_authenticated_status_adds_own_positions_and_pnl(api: Api) -> None:
     assert Decimal(pnl["realized_pnl"]) == Decimal("125.5")
     assert Decimal(pnl["net_pnl"]) == Decimal("122.25")
     assert pnl["open_positions"] == 1 and pnl["trades"] == 2
-    # cash flow: -30000 - 1.625, then +30125.5 - 1.625
-    assert [Decimal(p["value"]) for p in pnl["equity_curve"]] == [Decimal("-30001.625"), Decimal("122.25")]
+    # realised PnL net of fees: the buy's fee (its cost is no loss), then +125.5 less the sell's fee
+    assert [Decimal(p["value"]) for p in pnl["equity_curve"]] == [Decimal("-1.625"), Decimal("122.25")]
 
 
 @pytest.mark.parametrize(("scopes", "shown"), [(["trade"], False), (["read"], True)])

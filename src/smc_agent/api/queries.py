@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from smc_agent.api.schemas import EquityPoint, Page, PnlSummary
 from smc_agent.core.enums import OrderSide
-from smc_agent.core.position import booked_terms, symbol_assets
+from smc_agent.core.ids import InstrumentId
+from smc_agent.core.position import Booking, booked_terms, symbol_assets
+from smc_agent.core.position import Position as BookPosition
 from smc_agent.store.models import Position, Trade
 from smc_agent.store.types import money_nonzero
 
@@ -69,45 +71,50 @@ def pnl_summary(session: Session, user_id: str, *, curve_points: int = 500) -> P
             .order_by(Trade.timestamp)
         )
     )
-    curve = _cash_flow_curve(trades)
-    step = max(1, len(curve) // curve_points)
+    curve = _pnl_curve(trades)
+    step = max(1, -(-(len(curve) - 1) // (curve_points - 1)))  # at most curve_points points
+    points = curve[::step]
+    if points:
+        points[-1] = curve[-1]  # thinned, it still ends where the PnL is
     return PnlSummary(
         realized_pnl=realized_d,
         fees=fees_d,
         net_pnl=realized_d - fees_d,
         open_positions=int(open_count or 0),
         trades=len(trades),
-        equity_curve=[EquityPoint(time_ms=t, value=v) for t, v in curve[::step]],
+        equity_curve=[EquityPoint(time_ms=t, value=v) for t, v in points],
     )
 
 
-def _cash_flow_curve(trades: list[Any]) -> list[tuple[int, Decimal]]:
-    """Cumulative cash flow after each trade (sells add, buys spend, fees spend): flat positions
-    make it the realised PnL; with open positions it is the cash side of equity. A fee paid in the coin
-    bought (a spot buy's) took coins, not cash: of a long it is in the position, which holds that much
-    less; covering a short, it counts at its value as the books count it."""
+def _pnl_curve(trades: list[Any]) -> list[tuple[int, Decimal]]:
+    """Cumulative realised PnL net of fees after each trade, booked as the positions are (per bot,
+    venue and symbol; a fee in the coin bought off a long's quantity, else valued at the fill's price;
+    one in a third asset left out): what a position costs is not a loss, nor its sale a gain. It ends at
+    ``net_pnl`` (write-offs of dust aside, which no trade records)."""
     total = Decimal(0)
-    held: dict[tuple[str | None, str, str], Decimal] = {}  # the books' positions: bot, venue, symbol
+    books: dict[tuple[str | None, str, str], BookPosition] = {}
     curve: list[tuple[int, Decimal]] = []
     for ts, side, raw_qty, raw_price, raw_fee, fee_currency, symbol, bot_id, exchange in trades:
         qty, price, fee = Decimal(raw_qty), Decimal(raw_price), Decimal(raw_fee or 0)
-        buy = str(side).lower() == "buy"
+        order_side = OrderSide.BUY if str(side).lower() == "buy" else OrderSide.SELL
         key = (bot_id, exchange, symbol)
-        position = held.get(key, Decimal(0))
+        position = books.get(key)
+        if position is None:
+            position = books[key] = BookPosition(InstrumentId(exchange, symbol))
         quote = (symbol_assets(symbol) or ("", ""))[1]
         terms = booked_terms(
             symbol,
-            OrderSide.BUY if buy else OrderSide.SELL,
+            order_side,
             qty,
             price,
             fee=fee,
             fee_currency=fee_currency or "",
             quote=quote,
-            position=position,
+            position=position.qty,
         )
-        booked_qty, valued = terms or (qty, Decimal(0))
-        held[key] = position + (booked_qty if buy else -booked_qty)
-        in_position = booked_qty != qty  # the coins it took are missing from the position instead
-        total += (-qty * price if buy else qty * price) - (0 if in_position else valued)
+        booked_qty, booked_fee = terms or (qty, Decimal(0))
+        before = position.net_realized_pnl
+        position.apply(Booking(position.instrument_id, order_side, booked_qty, price, fee=booked_fee))
+        total += position.net_realized_pnl - before
         curve.append((int(ts.timestamp() * 1000), total))
     return curve

@@ -381,7 +381,7 @@ class SignalOut(Orm):
 
 class EquityPoint(BaseModel):
     time_ms: int
-    value: Decimal = Field(description="Cumulative cash flow (net of fees) after the trade.")
+    value: Decimal = Field(description="Cumulative realised PnL, net of fees, after the trade.")
 
 
 class PnlSummary(BaseModel):
@@ -390,7 +390,10 @@ class PnlSummary(BaseModel):
     net_pnl: Decimal
     open_positions: int
     trades: int
-    equity_curve: list[EquityPoint] = Field(description="One point per trade (at most 500, evenly thinned).")
+    equity_curve: list[EquityPoint] = Field(
+        description="One point per trade (at most 500, evenly thinned; the last one kept): realised PnL net of "
+        "fees, what open positions cost left out. Flat, it ends at net_pnl."
+    )
 
 
 # ----------------------------------------------------------------------------- candles
