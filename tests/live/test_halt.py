@@ -153,7 +153,7 @@ async def test_resume_checks_the_market_data_of_every_running_bot(
     from smc_agent.store.users import create_user
 
     repo = engine.gateway.repo
-    with transaction(repo._factory) as session:
+    with transaction(repo.session_factory) as session:
         owner = create_user(session, username="trader", password="a-long-password-1", role="admin").id
     bot = repo.create_bot(
         user_id=owner,

@@ -332,6 +332,50 @@ async def test_a_stale_feed_no_bot_needs_any_more_is_said_dropped_not_fresh() ->
     ]
 
 
+async def test_the_pipeline_stores_the_candles_it_publishes_and_rides_out_a_database_outage(
+    migrated_sqlite_url: str,
+) -> None:
+    # the candles went to the engines only: the dashboard's chart and its backtests found none stored
+    from smc_agent.marketdata.store import END_OF_TIME_MS, SqlCandleStore
+    from smc_agent.store.db import make_engine, make_session_factory
+
+    class Flaky(SqlCandleStore):
+        down = False
+
+        def put(self, candles: Sequence[Candle], *, source: str = "") -> int:
+            if self.down:
+                raise OSError("database unreachable")
+            return super().put(candles, source=source)
+
+    store = Flaky(make_session_factory(make_engine(migrated_sqlite_url)))
+    venue, bus = _Venue(), MemoryStreamBus()
+    data = DataService(bus=bus, venue=venue, subscriptions=[Subscription(BTC, "1m")], warmup=3, store=store)  # type: ignore[arg-type]
+    venue.closed = 4
+    assert await data.poll_once() == 3
+
+    def stored() -> list[int]:
+        return [
+            c.open_time for c in store.get("binance", "BTC/USDT", "1m", start_ms=0, end_ms=END_OF_TIME_MS)
+        ]
+
+    assert stored() == [T0 + i * MIN for i in range(1, 4)]
+    store.down = True
+    with structlog.testing.capture_logs() as logs:
+        for closed in (5, 6):
+            venue.closed = closed
+            assert await data.poll_once() == 1  # published all the same
+        assert data.store_error is not None and stored() == [T0 + i * MIN for i in range(1, 4)]
+        store.down = False
+        venue.closed = 7
+        assert await data.poll_once() == 1
+    assert stored() == [T0 + i * MIN for i in range(1, 7)]  # no gap: the two kept back are stored too
+    assert [e["event"] for e in logs if "stored" in e["event"]] == [
+        "candles published but not stored; kept for the next write",
+        "candles stored again",
+    ]
+    assert [c.open_time for c, _ in _published(bus)] == [T0 + i * MIN for i in range(1, 7)]
+
+
 async def test_the_pipeline_publishes_the_feeds_its_bots_need(migrated_sqlite_url: str) -> None:
     # it published the one --symbol on the one --timeframe it was started with: a bot on another symbol
     # or timeframe never saw a candle, and nothing said so

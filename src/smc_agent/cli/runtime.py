@@ -268,6 +268,7 @@ def serve_data_pipeline(  # noqa: PLR0917 - typer options
     from smc_agent.live.health import HealthServer
     from smc_agent.live.streams import RedisStreamBus
     from smc_agent.live.wiring import ExecutionConfig, build_venue
+    from smc_agent.marketdata.store import SqlCandleStore
     from smc_agent.store.trading_repo import TradingRepo
 
     with container() as c:
@@ -297,6 +298,7 @@ def serve_data_pipeline(  # noqa: PLR0917 - typer options
                 active_venue=None if backup is None else c.failover.active_venue,
                 wanted=bot_feeds(TradingRepo(c.session_factory), venue_name),
                 heartbeat=lambda: c.kv.set(DATA_HEARTBEAT_KEY, socket.gethostname(), ttl_s=5.0),
+                store=SqlCandleStore(c.session_factory),
             )
             health = HealthServer(
                 name="data-pipeline",

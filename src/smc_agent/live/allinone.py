@@ -24,6 +24,7 @@ from smc_agent.live.streams import MemoryStreamBus
 from smc_agent.live.trading_service import TradingService
 from smc_agent.live.wiring import ExecutionConfig, build_execution, build_venue, close_execution
 from smc_agent.logs import get_logger
+from smc_agent.marketdata.store import SqlCandleStore
 from smc_agent.venues.simulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, ExchangeSimulator, SimulatorConfig
 from smc_agent.venues.simulator.feed import Bar, Feed
 
@@ -96,6 +97,7 @@ class AllInOne:
             poll_s=max(0.1, min(1.0, 30.0 / max(self.speed, 1.0))),
             warmup=self.warmup,
             heartbeat=lambda: gateway.control.kv.set(DATA_HEARTBEAT_KEY, "all-in-one", ttl_s=5.0),
+            store=SqlCandleStore(gateway.repo.session_factory),  # the dashboard's chart and backtests
         )
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.data.run(), name="data-pipeline"))

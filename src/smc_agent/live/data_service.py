@@ -38,6 +38,7 @@ from smc_agent.core.ports import VenuePort
 from smc_agent.live.codec import encode_candle
 from smc_agent.live.streams import CANDLES_STREAM, StreamBus
 from smc_agent.logs import get_logger
+from smc_agent.marketdata.store import CandleStore
 from smc_agent.store.trading_repo import TradingRepo
 
 log = get_logger("smc_agent.live.data")
@@ -58,6 +59,7 @@ PAGE = 500  # candles asked for per poll after the back-fill
 STALE_BARS = 3  # bars of our time with no new candle before the feed is called stale
 STALE_MIN_S = 30.0  # and never less than this (a poll, the venue's own delay)
 RETRY_MAX_S = 10.0
+UNSTORED_MAX = 50_000  # candles kept for the store while the database does not answer
 
 
 @dataclass(slots=True)
@@ -85,8 +87,12 @@ class DataService:
         wanted: Callable[[], Collection[Subscription]] | None = None,
         refresh_s: float = 15.0,
         heartbeat: Callable[[], object] | None = None,
+        store: CandleStore | None = None,
     ) -> None:
         self.bus = bus
+        self.store = store  # the candles published are kept there too (charts, backtests)
+        self.store_error: str | None = None
+        self._unstored: list[Candle] = []
         self.venue = venue
         self.backup = backup
         self.active_venue = active_venue
@@ -225,7 +231,27 @@ class DataService:
             feed.last_open = candle.open_time
             feed.since = self.monotonic()
             count += 1
+        if fresh and self.store is not None:
+            await self._keep(fresh)
         return count
+
+    async def _keep(self, candles: Sequence[Candle]) -> None:
+        """Store the candles published, after publishing them: a database that is slow or down holds
+        no candle back from the engines. What it did not take is stored with the next ones (at most
+        ``UNSTORED_MAX``, the newest); the outage is said once."""
+        assert self.store is not None
+        pending = [*self._unstored, *candles][-UNSTORED_MAX:]
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.store.put, pending, source="data-pipeline"), 5.0)
+        except Exception as exc:
+            if self.store_error is None:
+                log.warning("candles published but not stored; kept for the next write", error=str(exc))
+            self.store_error = f"{type(exc).__name__}: {exc}"
+            self._unstored = pending
+        else:
+            if self.store_error is not None:
+                log.info("candles stored again", caught_up=len(pending))
+            self.store_error, self._unstored = None, []
 
     async def publish(self, candle: Candle, *, history: bool = False) -> None:
         await self.bus.publish(CANDLES_STREAM, encode_candle(candle, history=history))

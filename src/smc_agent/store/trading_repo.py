@@ -158,6 +158,11 @@ class TradingRepo:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory
 
+    @property
+    def session_factory(self) -> sessionmaker[Session]:
+        """The sessions of this repository's database (for the stores beside it, e.g. candles)."""
+        return self._factory
+
     def _tx(self, func: Callable[[Session], T]) -> T:
         with self._factory() as session, session.begin():
             return func(session)
