@@ -170,3 +170,49 @@ def test_verify_detects_a_damaged_backup_and_retention_prunes(
     assert store.names() == names[2:]
     with gzip.open(store.root / names[2]) as fh:  # the survivor is intact
         assert fh.read(16).startswith(b"SQLite format 3")
+
+
+@pytest.mark.postgres
+def test_a_restore_while_an_engine_watches_the_halt_succeeds(
+    migrated_pg_url: str, redis_pair: tuple[str, str], tmp_path: Path
+) -> None:
+    # a running engine latched the halt into the restored control tables between the restore and its
+    # check: every restore with the services up ended "restored database differs from the backup"
+    from smc_agent.control.redis_kv import RedisKeyValueStore
+
+    engine = make_engine(migrated_pg_url)
+    factory = make_session_factory(engine)
+    kv = RedisKeyValueStore(redis_pair[0])
+    control = TradingControl(kv=kv, journal=DbControlJournal(factory))
+    service = BackupService(
+        database_url=migrated_pg_url, store=DirectoryStore(tmp_path / "backups"), clock=WallClock()
+    )
+    name = service.create(label="daily")["name"]
+    stop = threading.Event()
+    observed: list[TradingState] = []
+
+    def watch() -> None:  # an execution engine's halt guard: observes every 20 ms
+        watcher = TradingControl(kv=RedisKeyValueStore(redis_pair[0]), journal=DbControlJournal(factory))
+        while not stop.is_set():
+            try:
+                observed.append(watcher.observe().state)
+            except Exception:  # the database is being replaced under it
+                pass
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        result = service.restore(
+            name,
+            halt=lambda reason: control.halt(reason=reason, actor="test", source="backup"),
+            confirmed=True,
+        )
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        thread.join(5)
+    assert result["restored"] == name and result["not_compared"] == ["control_state", "trading_state_events"]
+    assert TradingState.HALTED in observed and control.observe().state is TradingState.HALTED
+    kv.close()
+    engine.dispose()
