@@ -285,4 +285,3 @@ def test_a_store_that_lost_its_data_is_not_a_release(
         assert control.observe().latch.status == "release_requested"  # type: ignore[union-attr]
     finally:
         c.close()
-
