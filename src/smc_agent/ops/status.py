@@ -18,6 +18,7 @@ from smc_agent.store import migrate
 
 if TYPE_CHECKING:
     from smc_agent.bootstrap import Container
+    from smc_agent.control.failover import FailoverManager
 
 
 # component: the key its process refreshes with a short TTL, and what its absence means. The order
@@ -68,11 +69,11 @@ def _database(c: Container) -> dict[str, Any]:
     }
 
 
-def _venue(c: Container) -> dict[str, Any]:
+def _venue(failover: FailoverManager) -> dict[str, Any]:
     """The failover status without whose positions are stranded (exchange, symbol, quantity, bot):
     those are private figures; anyone may know how many there are (the operator's
     ``smc-agent failover status`` lists them)."""
-    venue = c.failover.status()
+    venue = failover.status()
     venue["stranded_position_count"] = len(venue.pop("stranded_positions", None) or [])
     return venue
 
@@ -102,7 +103,8 @@ def system_status(c: Container, *, components: dict[str, dict[str, Any]] | None 
             "halt_key_present": snapshot.halt_key_present,
             "latch": None if snapshot.latch is None else snapshot.latch.status,
         }
-    failover = _probe(lambda: _venue(c))
+    manager = c.failover  # built here: a configuration that cannot work is an error, not a probe's
+    failover = _probe(lambda: _venue(manager))
     public_traffic = _probe(lambda: {"blocked": PublicTraffic(c.kv).current() is not None})
     deps = {"database": database, "control_store": control_store}
     comps = dict(components or {})
