@@ -52,6 +52,15 @@ def test_expiry_keeps_trading_halted_and_alerts(
     assert "expired" in caplog.text and "stays halted" in caplog.text
     # a release check does nothing while no release was requested
     assert control.complete_release([("ok", _ok)], actor="test").state is TradingState.HALTED
+    # the key is set again, without expiry: the playbook's DEL (step 7, after the hour) still releases
+    # (it deleted nothing: trading stayed halted with no way to release it but `smc-agent resume`)
+    assert container.kv.get(HALT_KEY) == "true" and container.kv.ttl(HALT_KEY) is None
+    assert control.observe().latch.status == "key_expired"  # type: ignore[union-attr]
+    container.kv.delete(HALT_KEY)
+    snap = control.observe()
+    assert snap.state is TradingState.HALTED and snap.latch is not None
+    assert snap.latch.status == "release_requested"
+    assert control.complete_release([("ok", _ok)], actor="engine").state is TradingState.ACTIVE
 
 
 def test_delete_is_a_release_that_needs_verification(

@@ -15,7 +15,8 @@ database: a halt key lost that way is not a release.
 
 Expiry and deletion look alike in Redis (the key is gone). The latch remembers the expiry time it
 last saw on the key; a key that vanishes within a second of that time expired, one that vanishes
-earlier was deleted. Any doubt resolves to "expired", which keeps trading halted. A latch whose key
+earlier was deleted. Any doubt resolves to "expired", which keeps trading halted; an expired key is
+set again without expiry, so that the playbook's later DEL still releases the halt. A latch whose key
 was never seen in the store (a halt written while the store was down, or one being written right
 now) re-asserts the key instead: only a key that existed can be deleted.
 """
@@ -44,6 +45,7 @@ TRADING_HEARTBEAT_KEY = "smc:trading:heartbeat"  # the trading engine's own: no 
 DATA_HEARTBEAT_KEY = "smc:data:heartbeat"  # the data pipeline's (every second, 5 s TTL)
 _FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
 _EXPIRY_TOLERANCE_MS = 1_000
+_KEYED = ("halted", "key_expired")  # latch states whose key is in the store: its DEL is a release
 _OBSERVE_ATTEMPTS = 5
 # Returned by a transition whose compare-and-set lost to a concurrent writer: observe again.
 _STALE = HaltLatch(reason="stale read", actor="", source="", since_ms=-1)
@@ -116,7 +118,7 @@ class TradingControl:
                 latch = self._latch_from_key(latch, ttl, now)
             elif latch is not None and latch.status == "halted" and not latch.key_seen:
                 self._reassert_key()
-            elif latch is not None and latch.status == "halted":
+            elif latch is not None and latch.status in _KEYED:
                 latch = self._key_vanished(latch, now)
             if latch is _STALE:
                 continue
@@ -140,7 +142,7 @@ class TradingControl:
 
     def _latch_from_key(self, latch: HaltLatch | None, ttl: float | None, now: int) -> HaltLatch:
         expires = None if ttl is None else now + int(ttl * 1000)
-        if latch is None or latch.status != "halted":
+        if latch is None or latch.status not in _KEYED:
             new = HaltLatch(
                 reason=f"{HALT_KEY} set on {self.kv.name}",
                 actor=f"{self.kv.name}:{HALT_KEY}",
@@ -177,7 +179,7 @@ class TradingControl:
         DEL is), then the marker is recorded."""
         if lost_since_recorded(self.kv, self.journal):
             restored = []
-            if latch is not None and latch.status == "halted":
+            if latch is not None and latch.status in _KEYED:
                 left_ms = None if latch.key_expires_at_ms is None else latch.key_expires_at_ms - now
                 if left_ms is None or left_ms > _EXPIRY_TOLERANCE_MS:  # else: it expired meanwhile
                     self.kv.set(HALT_KEY, "true", ttl_s=None if left_ms is None else left_ms / 1000)
@@ -214,7 +216,12 @@ class TradingControl:
             latch.key_expires_at_ms is not None and now >= latch.key_expires_at_ms - _EXPIRY_TOLERANCE_MS
         )
         if expired:
-            new = replace(latch, status="key_expired")
+            # set again, without expiry: the playbook's DEL (its explicit release) still releases it
+            try:
+                self.kv.set(HALT_KEY, "true")
+            except ControlStoreUnavailable:
+                return _STALE  # the next attempt reports the store as unreachable
+            new = replace(latch, status="key_expired", key_expires_at_ms=None)
         else:
             new = replace(
                 latch,
@@ -226,8 +233,8 @@ class TradingControl:
             return _STALE
         if expired:
             log.error(
-                "ALERT emergency_halt key expired; trading stays halted (latched) until an explicit release "
-                "(smc-agent resume)",
+                "ALERT emergency_halt key expired; trading stays halted (latched): the key is set again "
+                "without expiry until an explicit release (DEL emergency_halt or smc-agent resume)",
                 halted_since_ms=latch.since_ms,
             )
         else:
@@ -245,7 +252,7 @@ class TradingControl:
     def _latch_reason(latch: HaltLatch) -> str:
         suffix = {
             "halted": "",
-            "key_expired": " (halt key expired; still latched: release with smc-agent resume)",
+            "key_expired": " (halt key expired and set again: release with DEL emergency_halt or smc-agent resume)",
             "release_requested": " (release requested: awaiting resume verification)",
             "release_failed": f" (resume verification failed: {latch.detail.get('failures', '')})",
         }[latch.status]
