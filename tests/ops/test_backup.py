@@ -190,14 +190,15 @@ def test_a_restore_while_an_engine_watches_the_halt_succeeds(
     name = service.create(label="daily")["name"]
     stop = threading.Event()
     observed: list[TradingState] = []
+    errors: list[Exception] = []
 
     def watch() -> None:  # an execution engine's halt guard: observes every 20 ms
         watcher = TradingControl(kv=RedisKeyValueStore(redis_pair[0]), journal=DbControlJournal(factory))
         while not stop.is_set():
             try:
                 observed.append(watcher.observe().state)
-            except Exception:  # the database is being replaced under it
-                pass
+            except Exception as exc:  # the database is being replaced under it
+                errors.append(exc)
             time.sleep(0.02)
 
     thread = threading.Thread(target=watch, daemon=True)
