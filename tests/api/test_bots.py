@@ -130,7 +130,9 @@ def test_nonsense_bots_are_refused_naming_the_field(api: Api) -> None:
         {**SMA, "strategy": "drill", "parameters": {"qty": 0.5, "every": 3}},
         {**SMA, "strategy": "smc", "parameters": {"rr": 3, "use_fvg": False, "htf": "4h"}},
     ]:
-        created = api.client.post("/v1/bots", json=body, headers=h)
+        created = api.client.post(
+            "/v1/bots", json={**body, "name": body["strategy"] + body["symbols"][0]}, headers=h
+        )
         assert created.status_code == 201, (body, created.text)
 
 
@@ -199,7 +201,22 @@ def test_a_bot_whose_higher_timeframe_does_not_fit_its_candles_is_refused(api: A
         "/v1/bots", json={**BOT, "timeframes": ["1h"], "parameters": {"htf": "4h"}}, headers=h
     )
     assert fits.status_code == 201, fits.text
-    bot = api.client.post("/v1/bots", json=BOT, headers=h).json()  # 15m candles, htf 1h
+    bot = api.client.post("/v1/bots", json={**BOT, "name": "on 15m"}, headers=h).json()  # htf 1h
     patched = api.client.patch(f"/v1/bots/{bot['id']}", json={"timeframes": ["1h"]}, headers=h)
     assert patched.status_code == 422 and patched.json()["detail"][0]["loc"] == ["body", "timeframes"]
     assert api.client.get(f"/v1/bots/{bot['id']}", headers=h).json()["timeframes"] == ["15m"]
+
+
+def test_a_users_bots_have_distinct_names(api: Api) -> None:
+    # three bots named "eth-sma" were accepted: the list could not tell them apart
+    alice, bob = api.headers("alice"), api.headers("bob")
+    first = api.client.post("/v1/bots", json={**SMA, "name": "eth-sma"}, headers=alice)
+    assert first.status_code == 201, first.text
+    again = api.client.post("/v1/bots", json={**SMA, "name": "ETH-sma"}, headers=alice)
+    assert again.status_code == 409 and "already have a bot named" in again.text
+    assert api.client.post("/v1/bots", json={**SMA, "name": "eth-sma"}, headers=bob).status_code == 201
+    other = api.client.post("/v1/bots", json={**SMA, "name": "other"}, headers=alice).json()
+    renamed = api.client.patch(f"/v1/bots/{other['id']}", json={"name": "eth-sma"}, headers=alice)
+    assert renamed.status_code == 409, renamed.text
+    same = api.client.patch(f"/v1/bots/{first.json()['id']}", json={"name": "eth-sma"}, headers=alice)
+    assert same.status_code == 200, same.text

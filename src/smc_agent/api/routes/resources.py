@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from smc_agent.api.credentials import encrypt_credentials, mask
@@ -98,12 +98,28 @@ def delete_account(
 
 
 # ----------------------------------------------------------------------------- bots
-@router.post("/bots", tags=["bots"], response_model=BotOut, status_code=201, responses=AUTH_ERRORS)
+def _name_free(session: Session, principal: Principal, name: str, *, other_than: str | None = None) -> None:
+    """A user's bots have distinct names (three bots named "eth-sma" could not be told apart)."""
+    query = select(Bot.id).where(Bot.user_id == principal.user_id, func.lower(Bot.name) == name.lower())
+    if other_than is not None:
+        query = query.where(Bot.id != other_than)
+    if session.scalar(query.limit(1)) is not None:
+        raise ApiError(409, f"you already have a bot named {name!r}: choose another name")
+
+
+@router.post(
+    "/bots",
+    tags=["bots"],
+    response_model=BotOut,
+    status_code=201,
+    responses={**AUTH_ERRORS, 409: {"description": "You already have a bot of that name."}},
+)
 def create_bot(
     body: BotCreate, principal: Principal = Depends(trader), session: Session = Depends(db_session)
 ) -> Bot:
     if body.mode == "live" and not principal.has_role("admin"):
         raise ApiError(403, "only admins may create live bots (paper is the default)")
+    _name_free(session, principal, body.name)
     bot = Bot(user_id=principal.user_id, **body.model_dump())
     session.add(bot)
     session.flush()
@@ -148,6 +164,8 @@ def update_bot(
     bot's parameters: the keys given replace theirs, a key given ``null`` goes back to its default, the
     keys not given stay."""
     bot: Bot = _own(session, Bot, bot_id, principal)  # type: ignore[assignment]
+    if body.name is not None:
+        _name_free(session, principal, body.name, other_than=bot.id)
     parameters = dict(bot.parameters or {})
     if body.parameters is not None:
         parameters.update(body.parameters)
