@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from smc_agent.store.db import transaction
+from tests.api.candles import store_candles
 from tests.api.conftest import Api
 
 PUBLIC = {
@@ -95,6 +97,8 @@ def test_viewer_cannot_change_anything(api: Api) -> None:
 
 def test_other_users_resources_are_invisible(api: Api) -> None:
     a, b = api.headers("alice"), api.headers("bob")
+    with transaction(api.container.session_factory) as session:
+        store_candles(session, timeframe="15m", n=50)
     bot = api.client.post("/v1/bots", json=BOT, headers=a).json()["id"]
     bt = api.client.post("/v1/backtests", json={"symbol": "BTC/USDT", "timeframe": "15m"}, headers=a).json()[
         "id"

@@ -60,18 +60,26 @@ def test_report_links_expire() -> None:
             raise AssertionError("accepted an expired or foreign token")
 
 
-def test_backtest_without_candles_fails_with_a_reason(api: Api) -> None:
+def test_a_backtest_of_candles_not_stored_is_refused_saying_what_is(api: Api) -> None:
+    # it was queued, then failed: "no stored candles for binance:ETH/USDT:15m" (a fresh demo's dashboard
+    # backtest, a lowercase symbol)
     h = api.headers("alice")
-    job = api.client.post("/v1/backtests", headers=h, json={"symbol": "ETH/USDT", "timeframe": "15m"}).json()[
-        "id"
-    ]
-    deadline = time.monotonic() + 30
-    status: dict[str, object] = {"status": "queued"}
-    while status["status"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.1)
-        status = api.client.get(f"/v1/backtests/{job}", headers=h).json()
-    assert status["status"] == "failed"
-    assert "no stored candles for binance:ETH/USDT:15m" in str(status["error"])
+    for body in (
+        {"symbol": "ETH/USDT", "timeframe": "15m"},
+        {"symbol": "btc/usdt", "timeframe": "1h", "strategy": "sma_cross"},
+    ):
+        refused = api.client.post("/v1/backtests", headers=h, json=body)
+        assert refused.status_code == 422, refused.text
+        assert (
+            f"no stored candles for binance {body['symbol']} {body['timeframe']}; stored: none"
+            in refused.text
+        )
+    with transaction(api.container.session_factory) as session:
+        store_candles(session, n=50)  # 2026-01-01, hourly
+    late = {"symbol": "BTC/USDT", "timeframe": "1h", "strategy": "sma_cross", "start_ms": 1_800_000_000_000}
+    refused = api.client.post("/v1/backtests", headers=h, json=late)
+    assert refused.status_code == 422 and "in that range; stored: binance BTC/USDT 1h" in refused.text
+    assert api.client.get("/v1/backtests", headers=h).json()["items"] == []  # nothing queued
 
 
 def test_a_backtest_request_cannot_name_code_to_import(api: Api) -> None:

@@ -16,11 +16,11 @@ from smc_agent.api.deps import api_state, db_session
 from smc_agent.api.errors import ApiError
 from smc_agent.api.guards import reader, trader
 from smc_agent.api.principal import Principal
-from smc_agent.api.queries import page
+from smc_agent.api.queries import ms_to_dt, page
 from smc_agent.api.report_links import REPORT_HEADERS, REPORT_LINK_TTL_S, sign_report_token
 from smc_agent.api.routes.account import AUTH_ERRORS, Responses
 from smc_agent.api.schemas import BacktestCreate, BacktestOut, BacktestResult, Page, ResourceId
-from smc_agent.store.models import BacktestRun
+from smc_agent.store.models import BacktestRun, Candle
 
 router = APIRouter(prefix="/v1/backtests", tags=["backtests"])
 IdPath = Annotated[ResourceId, Path()]
@@ -38,11 +38,36 @@ def _own(session: Session, backtest_id: str, principal: Principal) -> BacktestRu
     return row
 
 
+def _stored_candles(session: Session, body: BacktestCreate) -> None:
+    """Refuse a backtest of candles that are not stored (it was queued, then failed): say which are."""
+    where = [
+        Candle.exchange == body.exchange,
+        Candle.symbol == body.symbol,
+        Candle.timeframe == body.timeframe,
+    ]
+    if body.start_ms is not None:
+        where.append(Candle.open_time >= ms_to_dt(body.start_ms))
+    if body.end_ms is not None:
+        where.append(Candle.open_time < ms_to_dt(body.end_ms))
+    if session.scalar(select(Candle.id).where(*where).limit(1)) is not None:
+        return
+    markets = session.execute(
+        select(Candle.exchange, Candle.symbol, Candle.timeframe).distinct().order_by(Candle.symbol).limit(20)
+    ).all()
+    stored = ", ".join(f"{e} {s} {t}" for e, s, t in markets) or "none"
+    raise ApiError(
+        422,
+        f"no stored candles for {body.exchange} {body.symbol} {body.timeframe}"
+        f"{' in that range' if body.start_ms is not None or body.end_ms is not None else ''}; stored: {stored} "
+        "(store more with `smc-agent data download`)",
+    )
+
+
 @router.post(
     "",
     response_model=BacktestOut,
     status_code=202,
-    responses=AUTH_ERRORS,
+    responses={**AUTH_ERRORS, 422: {"description": "Invalid request, or no stored candles for it."}},
     summary="Queue a backtest; poll GET /v1/backtests/{id} for progress.",
 )
 def submit(
@@ -51,6 +76,7 @@ def submit(
     principal: Principal = Depends(trader),
     session: Session = Depends(db_session),
 ) -> BacktestOut:
+    _stored_candles(session, body)
     row = BacktestRun(user_id=principal.user_id, status="queued", parameters=body.model_dump(mode="json"))
     session.add(row)
     session.flush()
