@@ -196,6 +196,16 @@ def _reaching_the_venue_late(submit: Any, delay_s: float) -> Any:
     return late
 
 
+async def _late_resting_entry(gw: Any, sim: ExchangeSimulator, n: int) -> SubmitOrder:
+    """A limit entry below the market (it rests) whose request reaches the venue 0.8 s after the
+    gateway gave up on its answer (the venue does not know it when asked at once)."""
+    gw.venues["binance"].submit_order = _reaching_the_venue_late(gw.venues["binance"].submit_order, 0.8)
+    below = (sim.state.last_price("BTCUSDT") * Decimal("0.9")).quantize(Decimal(1))
+    cmd = order(n, price=str(below), prefix="smc-late")
+    assert await gw.submit(cmd) is None
+    return cmd
+
+
 async def test_a_restart_while_an_order_is_unconfirmed_keeps_asking(
     sim: ExchangeSimulator, migrated_sqlite_url: str
 ) -> None:
@@ -234,10 +244,7 @@ async def test_an_entry_a_late_request_places_during_a_halt_is_canceled(
     gw = service.gateway
     try:
         await service.start()
-        gw.venues["binance"].submit_order = _reaching_the_venue_late(gw.venues["binance"].submit_order, 0.8)  # type: ignore[method-assign]
-        below = (sim.state.last_price("BTCUSDT") * Decimal("0.9")).quantize(Decimal(1))
-        cmd = order(1, price=str(below), prefix="smc-late")  # a limit entry below the market: it rests
-        assert await gw.submit(cmd) is None
+        cmd = await _late_resting_entry(gw, sim, 1)
         gw.control.halt(reason="operator halt", actor="pytest", source="test")
         await wait_for(lambda: gw.halted, 5, "the halt")
         await gw.wait_cancelled()  # nothing at the venue yet
@@ -301,10 +308,7 @@ async def test_a_cancel_asked_while_the_acknowledgement_is_lost_cancels_the_late
     gw = service.gateway
     try:
         await service.start()
-        gw.venues["binance"].submit_order = _reaching_the_venue_late(gw.venues["binance"].submit_order, 0.8)  # type: ignore[method-assign]
-        below = (sim.state.last_price("BTCUSDT") * Decimal("0.9")).quantize(Decimal(1))
-        cmd = order(4, price=str(below), prefix="smc-late")  # a limit entry below the market: it rests
-        assert await gw.submit(cmd) is None
+        cmd = await _late_resting_entry(gw, sim, 4)
         await gw.cancel(_cancel_of(cmd))  # the venue does not know it yet
         for _ in range(60):
             await gw.poll()
