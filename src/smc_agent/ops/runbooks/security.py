@@ -329,7 +329,8 @@ def rotate_keys_step() -> Step:
 
     return Step(
         "rotate-api-keys",
-        "Rotate every API key: new keys issued, old keys rejected from now on",
+        "Rotate every API key: old keys rejected from now on; this run issues replacements (a 0600 file "
+        "for their owners), the cluster's job (kubectl) revokes only and owners create new ones",
         lambda ctx: str(ctx.params["rotate_keys"]()),
         verification=lambda ctx: ctx.params["verify_rotation"](),
         precondition=precondition,
