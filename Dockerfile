@@ -14,7 +14,8 @@ COPY web ./
 RUN npm run build
 
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client && rm -rf /var/lib/apt/lists/* \
+# postgresql-client: pg_dump/pg_restore (backups); net-tools: the playbook's `kubectl exec ... -- netstat -tulpn`
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client net-tools && rm -rf /var/lib/apt/lists/* \
     && useradd --uid 10001 --create-home smc
 COPY --from=build /app/.venv /app/.venv
 COPY --from=web /src/smc_agent/api/static/dist /app/.venv/lib/python3.11/site-packages/smc_agent/api/static/dist

@@ -344,3 +344,12 @@ def test_the_key_rotation_job_revokes_every_key_when_the_playbook_runs_it(
     assert result.exit_code == 0, result.output
     with factory() as session:
         assert session.get(ApiKey, issued.key.id).revoked_at is not None  # type: ignore[union-attr]
+
+
+def test_the_image_has_the_tools_the_playbook_runs_in_it() -> None:
+    # `kubectl exec -it deployment/api-gateway -- netstat -tulpn` (security breach, evidence) failed: the
+    # slim image has no netstat; pg_dump / pg_restore are what `smc-agent backup` runs
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    runtime = dockerfile[dockerfile.rindex("FROM python:") :]
+    installed = set(re.findall(r"apt-get install[^&]*", runtime)[0].split())
+    assert {"net-tools", "postgresql-client"} <= installed, installed
