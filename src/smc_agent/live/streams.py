@@ -7,11 +7,17 @@ until the consumer acknowledges it after handling it. A consumer that restarts u
 first re-reads its own pending entries (those it was handling when it died), and entries pending on
 another consumer for longer than ``claim_idle_ms`` are claimed (``XAUTOCLAIM``), so a crash never
 loses a message; handlers must therefore be idempotent (the execution engine is, by client order id).
+
+A *tail* (:meth:`RedisStreamBus.tail`) is the other way to read: from the stream's end on, without a
+group (plain ``XREAD``). Every tail sees every entry and leaves nothing on the server (no group, no
+pending entries), so any number of observers (each websocket-service replica) can follow a stream,
+and one that is slow or dead holds nothing back: the stream is trimmed as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +37,14 @@ class StreamConsumer(Protocol):
     async def read(self, *, count: int = 50, block_ms: int = 200) -> list[Entry]: ...
 
     async def ack(self, entry_id: str) -> None: ...
+
+
+class StreamTail(Protocol):
+    async def read(self, *, count: int = 100, block_ms: int = 1000) -> list[Entry]: ...
+
+
+class TailSource(Protocol):
+    def tail(self, stream: str) -> StreamTail: ...
 
 
 class StreamBus(Protocol):
@@ -65,6 +79,9 @@ class RedisStreamBus:
 
     def consumer(self, stream: str, *, group: str, name: str, claim_idle_ms: int = 10_000) -> RedisConsumer:
         return RedisConsumer(self.client, stream, group=group, name=name, claim_idle_ms=claim_idle_ms)
+
+    def tail(self, stream: str) -> RedisTail:
+        return RedisTail(self.client, stream)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -133,6 +150,26 @@ class RedisConsumer:
         await self.client.xack(self.stream, self.group, entry_id)
 
 
+class RedisTail:
+    """``XREAD`` from the entry that was newest at the first read on (entries added meanwhile between
+    two reads are not skipped, as reading from ``$`` each time would)."""
+
+    def __init__(self, client: aioredis.Redis, stream: str) -> None:
+        self.client = client
+        self.stream = stream
+        self.last: str | None = None
+
+    async def read(self, *, count: int = 100, block_ms: int = 1000) -> list[Entry]:
+        if self.last is None:
+            newest = await self.client.xrevrange(self.stream, count=1)
+            self.last = str(newest[0][0]) if newest else "0-0"
+        rows: Any = await self.client.xread({self.stream: self.last}, count=count, block=block_ms)
+        for _stream, items in rows or []:
+            if items:
+                self.last = str(items[-1][0])
+        return _entries(rows)
+
+
 def _entries(rows: object) -> list[Entry]:
     out: list[Entry] = []
     for _stream, items in rows or []:  # type: ignore[attr-defined]
@@ -169,6 +206,9 @@ class MemoryStreamBus:
         grp = self.groups.setdefault((stream, group), _Group())
         return MemoryConsumer(self, stream, grp, name)
 
+    def tail(self, stream: str) -> MemoryTail:
+        return MemoryTail(self, stream)
+
     async def close(self) -> None:
         return None
 
@@ -201,3 +241,26 @@ class MemoryConsumer:
 
     async def ack(self, entry_id: str) -> None:
         self.group.pending.pop(entry_id, None)
+
+
+class MemoryTail:
+    """Every entry published after it was made, in order (no group: nothing is pending)."""
+
+    def __init__(self, bus: MemoryStreamBus, stream: str) -> None:
+        self.bus = bus
+        self.stream = stream
+        self.index = len(bus.streams.get(stream, []))
+
+    async def read(self, *, count: int = 100, block_ms: int = 1000) -> list[Entry]:
+        deadline = time.monotonic() + block_ms / 1000
+        while True:
+            batch = self.bus.streams.get(self.stream, [])[self.index : self.index + count]
+            if batch:
+                self.index += len(batch)
+                return batch
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            self.bus._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.bus._wake.wait(), remaining)
