@@ -28,6 +28,7 @@ from smc_agent.api.errors import ApiError, api_error_handler, validation_error_h
 from smc_agent.api.metrics import ApiMetrics
 from smc_agent.api.middleware import AccessLogMiddleware
 from smc_agent.api.ratelimit import Limit, Limiter, RateLimiter, RateLimits, SharedRateLimiter
+from smc_agent.api.relay import StreamRelay
 from smc_agent.api.routes import account, backtests, control, incidents, market, records, resources, system
 from smc_agent.api.sessions import DbSessionStore, RedisSessionStore, SessionStore
 from smc_agent.api.static import mount_dashboard
@@ -35,6 +36,7 @@ from smc_agent.api.watcher import ControlWatcher
 from smc_agent.api.ws import WebSocketHub
 from smc_agent.control.redis_kv import RedisKeyValueStore
 from smc_agent.core.control import ControlStoreUnavailable
+from smc_agent.live.streams import RedisStreamBus, TailSource
 from smc_agent.logs import get_logger
 from smc_agent.ops.status import system_status
 from smc_agent.store.db import database_error
@@ -66,6 +68,12 @@ def default_bus(container: ApiContainer) -> JsonBus:
     return RedisBus(url) if url else LocalBus()
 
 
+def default_streams(container: ApiContainer) -> RedisStreamBus | None:
+    """The services' streams on Redis (separate processes), or None: nothing to relay to /ws."""
+    url = container.settings.redis_url
+    return RedisStreamBus(url) if url else None
+
+
 def _limiter(container: ApiContainer, limit: Limit, name: str) -> Limiter:
     """Shared by every replica through the control store's Redis when there is one."""
     kv = container.kv
@@ -88,7 +96,10 @@ def create_app(
     cors_origins: Collection[str] = (),
     watch_control: bool = True,
     components: dict[str, dict[str, Any]] | None = None,
+    streams: TailSource | None = None,
 ) -> FastAPI:
+    """``streams``: where the engines' events and candles are, relayed to /ws (``smc-agent run`` and
+    ``demo`` pass their in-process bus; default: Redis Streams when ``SMC_REDIS_URL`` is set)."""
     unknown = set(roles) - ALL_ROLES
     if unknown:
         raise ValueError(f"unknown role(s) {sorted(unknown)}: expected some of {sorted(ALL_ROLES)}")
@@ -129,6 +140,13 @@ def create_app(
         components=components if components is not None else {},
     )
     watcher = ControlWatcher(container, the_bus) if hub is not None and watch_control else None
+    own_streams = default_streams(container) if hub is not None and streams is None else None
+    source = streams if streams is not None else own_streams
+    relay = (
+        StreamRelay(source, hub.deliver, container.session_factory)
+        if hub is not None and source is not None
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -137,9 +155,15 @@ def create_app(
             await hub.start(the_bus)
         if watcher is not None:
             watcher.start()
+        if relay is not None:
+            relay.start()
         try:
             yield
         finally:
+            if relay is not None:
+                await relay.stop()
+            if own_streams is not None:
+                await own_streams.close()
             if watcher is not None:
                 await watcher.stop()
             if hub is not None:
@@ -160,6 +184,7 @@ def create_app(
     )
     app.state.api = state
     app.state.bus = the_bus
+    app.state.relay = relay
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(ControlStoreUnavailable, _control_store_down)

@@ -56,9 +56,11 @@ class Client:
     close_reason: str = ""
 
     def wants(self, channel: str, user_id: str | None) -> bool:
+        """A user's message (their orders, trades, positions) goes to that user only, admins included:
+        what the REST API shows them; a message of no user (market data, trading state) to everyone."""
         if channel not in self.channels:
             return False
-        return user_id is None or user_id == self.principal.user_id or self.principal.role == "admin"
+        return user_id is None or user_id == self.principal.user_id
 
 
 class WebSocketHub:

@@ -324,12 +324,13 @@ def serve_data_pipeline(  # noqa: PLR0917 - typer options
         _serve(main)
 
 
-def _api_app(c: Any) -> Any:
-    """The API/dashboard app when the API package is installed and builds (optional for the engines)."""
+def _api_app(c: Any, streams: Any) -> Any:
+    """The API/dashboard app when the API package is installed and builds (optional for the engines);
+    it relays the engines' events and candles on ``streams`` (the in-process bus) to /ws."""
     try:
         from smc_agent.api.app import create_app
 
-        return create_app(c)
+        return create_app(c, streams=streams)
     except ImportError as exc:
         err_console.print(f"[yellow]API not available ({exc}); running without the dashboard[/]")
         return None
@@ -338,8 +339,10 @@ def _api_app(c: Any) -> Any:
 def _run_all(duration: float | None, port: int | None, offline: bool, speed: float, demo_mode: bool) -> Any:
     from smc_agent.live.allinone import AllInOne
     from smc_agent.live.demo import DEMO_PASSWORD, DEMO_USER, run_demo
+    from smc_agent.live.streams import MemoryStreamBus
 
     with container() as c:
+        streams = MemoryStreamBus()
         bind_port = port or c.settings.api_port
         total = duration if duration is not None else float("inf")
 
@@ -380,7 +383,8 @@ def _run_all(duration: float | None, port: int | None, offline: bool, speed: flo
                         port=bind_port,
                         offline=offline,
                         speed=speed,
-                        api_app=_api_app(c),
+                        api_app=_api_app(c, streams),
+                        streams=streams,
                         progress=progress,
                         started=started,
                         ensure_demo=demo_mode,

@@ -44,6 +44,8 @@ class AllInOne:
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     on_incident: IncidentHook | None = None  # the ops incident opener, passed in by the CLI
+    # the in-process bus; the CLI makes it so that ``api_app`` relays its events and candles to /ws
+    streams: MemoryStreamBus = field(default_factory=MemoryStreamBus)
     sim: ExchangeSimulator | None = None
     execution: ExecutionService | None = None
     trading: TradingService | None = None
@@ -65,7 +67,7 @@ class AllInOne:
             )
         )
         await self.sim.start()
-        bus = MemoryStreamBus()
+        bus = self.streams
         config = ExecutionConfig(
             database_url=self.database_url,
             venue="binance",

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from smc_agent.live.allinone import AllInOne
 from smc_agent.live.incidents import IncidentHook
 from smc_agent.live.market_source import demo_bars
+from smc_agent.live.streams import MemoryStreamBus
 from smc_agent.logs import get_logger
 from smc_agent.store import migrate
 from smc_agent.store.db import transaction
@@ -85,11 +86,12 @@ async def run_demo(
     ensure_demo: bool = True,
     on_incident: IncidentHook | None = None,
     workers: Any = None,
+    streams: MemoryStreamBus | None = None,
 ) -> DemoResult:
     """Run everything in one process for ``duration_s`` (``inf``: until cancelled); ``api_app`` is an
     ASGI app served next to the engines (built by the caller: the CLI owns the API); ``workers``
     (``start()``/``stop()``, the ops workers: outbox dispatcher, escalation, incident watcher) run
-    while the engines do."""
+    while the engines do; ``streams``: the in-process bus, the one ``api_app`` relays to /ws."""
     url = database_url
     await asyncio.to_thread(migrate.upgrade, url)
     if ensure_demo:
@@ -102,6 +104,7 @@ async def run_demo(
         api_app=api_app,
         api_port=port,
         on_incident=on_incident,
+        streams=streams or MemoryStreamBus(),
     )
     await runtime.start()
     if workers is not None:
