@@ -5,7 +5,9 @@
   separate websocket-service process receives what the trading engine publishes.
 
 A message is serialised once at publish; subscribers get ``(channel, user_id, text)``.
-``EventBridge`` feeds core domain events (``EventBusPort``) into a JSON bus.
+``EventBridge`` feeds core domain events (``EventBusPort``) into a JSON bus. The engines' order
+events, fills, positions and candles reach ``/ws`` through :mod:`smc_agent.api.relay` (it follows
+their streams in each process serving ``/ws``), not through this bus's publish.
 """
 
 from __future__ import annotations
