@@ -200,26 +200,6 @@ async def test_disabling_the_user_ends_the_stream(ws_server: Any) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
 
-async def test_domain_events_reach_the_stream_through_the_bridge(ws_server: Any) -> None:
-    from smc_agent.api.bus import EventBridge
-    from smc_agent.core.enums import TradingState
-    from smc_agent.core.events import TradingStateChanged
-    from smc_agent.engine.bus import InProcessBus
-
-    address, bus, tokens, _ = ws_server
-    ws = await _connect(address, tokens["admin"])
-    engine_bus = InProcessBus()
-    EventBridge(engine_bus, bus, user_id="usr_admin")
-    event = TradingStateChanged(
-        ts_event=1, ts_init=2, previous=TradingState.ACTIVE, state=TradingState.HALTED, reason="drill"
-    )
-    await asyncio.to_thread(engine_bus.publish, event)
-    [message] = await _messages(ws, 1)
-    assert message["channel"] == "trading_state"
-    assert message["data"]["type"] == "TradingStateChanged" and message["data"]["state"] == "halted"
-    assert message["data"]["reason"] == "drill" and message["data"]["ts_event"] == 1
-
-
 async def test_an_api_key_without_the_read_scope_gets_no_stream(ws_server: Any) -> None:
     # the stream carries the owner's orders, fills and positions: a trade-only key (refused on
     # /v1/positions) was let in

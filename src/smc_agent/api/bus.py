@@ -5,9 +5,9 @@
   separate websocket-service process receives what the trading engine publishes.
 
 A message is serialised once at publish; subscribers get ``(channel, user_id, text)``.
-``EventBridge`` feeds core domain events (``EventBusPort``) into a JSON bus. The engines' order
-events, fills, positions and candles reach ``/ws`` through :mod:`smc_agent.api.relay` (it follows
-their streams in each process serving ``/ws``), not through this bus's publish.
+The engines' order events, fills, positions and candles reach ``/ws`` through
+:mod:`smc_agent.api.relay` (it follows their streams in each process serving ``/ws``), not through
+this bus's publish.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from urllib.parse import urlsplit
 import redis
 import redis.asyncio as aioredis
 
-from smc_agent.core import events as ev
-from smc_agent.core.ports import EventBusPort
 from smc_agent.logs import get_logger
 
 log = get_logger("smc_agent.api.bus")
@@ -144,30 +142,3 @@ class RedisBus(LocalBus):
             await asyncio.gather(self._task, return_exceptions=True)
         if self._sync is not None:
             self._sync.close()
-
-
-def channel_of(event: ev.Event) -> str:
-    if isinstance(event, ev.OrderFilled):
-        return "trades"
-    if isinstance(event, ev.OrderEvent):
-        return "orders"
-    if isinstance(event, ev.TradingStateChanged):
-        return "trading_state"
-    name = type(event).__name__.lower()
-    for channel in ("position", "signal", "candle"):
-        if channel in name:
-            return channel + "s"
-    return "smc"
-
-
-class EventBridge:
-    """Republish core domain events of an ``EventBusPort`` on a JSON bus (with the owner's user id)."""
-
-    def __init__(self, source: EventBusPort, target: JsonBus, *, user_id: str | None = None) -> None:
-        self._target = target
-        self._user_id = user_id
-        source.subscribe(ev.Event, self._forward)
-
-    def _forward(self, event: ev.Event) -> None:
-        data = {"type": type(event).__name__, **dataclasses.asdict(event)}
-        self._target.publish(channel_of(event), data, user_id=self._user_id)
